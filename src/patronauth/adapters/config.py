@@ -1,0 +1,91 @@
+"""Configuration from the environment (`PATRONAUTH_*`), read once, failing loudly."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ConfigError(Exception):
+    pass
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < 1:
+        raise ConfigError(f"{name} must be at least 1")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    var_dir: Path
+    pepper_file: Path
+    pepper: str | None
+    redis_url: str | None
+    counter: str
+    argon2_time_cost: int
+    argon2_memory_kib: int
+    argon2_parallelism: int
+    profiles_dir: Path | None
+    institutions: tuple[str, ...] | None
+    smtp_url: str | None
+    mail_from: str
+    outbox_dir: Path
+    throttle_per_source: str
+    throttle_overall: str
+    staff: str
+    db_pool_size: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        var_dir = Path(env.get("PATRONAUTH_VAR_DIR") or "var")
+        redis_url = env.get("PATRONAUTH_REDIS_URL") or None
+        counter = env.get("PATRONAUTH_COUNTER") or ("redis" if redis_url else "sql")
+        if counter not in {"memory", "sql", "redis"}:
+            raise ConfigError("PATRONAUTH_COUNTER must be memory, sql or redis")
+        if counter == "redis" and not redis_url:
+            raise ConfigError("PATRONAUTH_COUNTER=redis needs PATRONAUTH_REDIS_URL")
+        institutions = env.get("PATRONAUTH_INSTITUTIONS")
+        profiles_dir = env.get("PATRONAUTH_PROFILES_DIR")
+        return cls(
+            database_url=env.get("PATRONAUTH_DATABASE_URL") or f"sqlite:///{var_dir}/patronauth.db",
+            var_dir=var_dir,
+            pepper_file=Path(env.get("PATRONAUTH_PEPPER_FILE") or var_dir / "pepper.key"),
+            pepper=env.get("PATRONAUTH_PEPPER") or None,
+            redis_url=redis_url,
+            counter=counter,
+            argon2_time_cost=_int(env, "PATRONAUTH_ARGON2_TIME_COST", 2),
+            argon2_memory_kib=_int(env, "PATRONAUTH_ARGON2_MEMORY_KIB", 19456),
+            argon2_parallelism=_int(env, "PATRONAUTH_ARGON2_PARALLELISM", 1),
+            profiles_dir=Path(profiles_dir) if profiles_dir else None,
+            institutions=tuple(i.strip() for i in institutions.split(",") if i.strip())
+            if institutions
+            else None,
+            smtp_url=env.get("PATRONAUTH_SMTP_URL") or None,
+            mail_from=env.get("PATRONAUTH_MAIL_FROM") or "PatronAuth <no-reply@localhost>",
+            outbox_dir=Path(env.get("PATRONAUTH_OUTBOX_DIR") or var_dir / "outbox"),
+            throttle_per_source=env.get("PATRONAUTH_THROTTLE_PER_SOURCE") or "600 per minute",
+            throttle_overall=env.get("PATRONAUTH_THROTTLE_OVERALL") or "5000 per second",
+            staff=env.get("PATRONAUTH_STAFF") or _os_user(),
+            db_pool_size=_int(env, "PATRONAUTH_DB_POOL_SIZE", 10),
+        )
+
+
+def _os_user() -> str:
+    try:
+        import getpass
+
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

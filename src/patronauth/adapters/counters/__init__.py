@@ -1,0 +1,66 @@
+"""Attempt counters (S3): one decision procedure (`patronauth.domain.lockout`), three stores.
+
+Each store runs the pure decision inside its own atomic read-modify-write: a lock in
+memory, a row lock in SQL, an optimistic WATCH/MULTI transaction in Redis.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import TypeVar
+
+from patronauth.domain.lockout import (
+    Admission,
+    CounterState,
+    LockoutRule,
+    admit,
+    blocked_for,
+    settle,
+)
+
+T = TypeVar("T")
+Update = Callable[[CounterState], tuple[CounterState, T]]
+
+
+def encode(state: CounterState) -> str:
+    return json.dumps(
+        {"f": state.failures, "p": state.pending, "b": state.blocked_until, "h": state.blocks},
+        separators=(",", ":"),
+    )
+
+
+def decode(text: str | bytes | None) -> CounterState:
+    if not text:
+        return CounterState()
+    data = json.loads(text)
+    return CounterState(
+        failures=tuple(data.get("f", ())),
+        pending=tuple(data.get("p", ())),
+        blocked_until=float(data.get("b", 0.0)),
+        blocks=tuple(data.get("h", ())),
+    )
+
+
+class StateCounter:
+    """The port's operations over an atomic `_update` and a plain `_read`."""
+
+    def _update(self, key: str, change: Update[T]) -> T:
+        raise NotImplementedError
+
+    def _read(self, key: str) -> CounterState:
+        raise NotImplementedError
+
+    def admit(self, key: str, now: float, rule: LockoutRule) -> Admission:
+        return self._update(key, lambda state: admit(state, now, rule))
+
+    def settle(
+        self, key: str, ticket: float, *, success: bool, now: float, rule: LockoutRule
+    ) -> None:
+        self._update(key, lambda s: (settle(s, ticket, success=success, now=now, rule=rule), None))
+
+    def blocked_for(self, key: str, now: float) -> int:
+        return blocked_for(self._read(key), now)
+
+    def clear(self, key: str) -> None:
+        self._update(key, lambda _state: (CounterState(), None))

@@ -1,0 +1,168 @@
+"""argon2id over an HMAC-SHA256 pepper (S1), and keyed digests for defaults and PII (S9).
+
+Stored forms:
+
+    a2:<key id>:<argon2 encoded hash>      a secret, peppered then hashed
+    hk:<key id>:<salt>:<base64 HMAC>       a keyed digest (defaults, phone, ID number)
+
+The pepper keys live outside the database: a key file (one `<id> <hex>` per line,
+the first one current) or an environment variable. Old keys stay for verifying.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from patronauth.services.interfaces import Verification
+
+log = logging.getLogger(__name__)
+
+KEY_BYTES = 32
+
+
+class KeyringError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Keyring:
+    current_id: str
+    keys: dict[str, bytes]
+
+    @property
+    def current(self) -> bytes:
+        return self.keys[self.current_id]
+
+    @classmethod
+    def parse(cls, text: str, *, origin: str) -> Keyring:
+        keys: dict[str, bytes] = {}
+        order = []
+        for number, line in enumerate(text.splitlines(), 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            parts = line.split()
+            if len(parts) != 2:
+                raise KeyringError(f"{origin}:{number}: expected '<key id> <hex key>'")
+            key_id, hex_key = parts
+            try:
+                key = bytes.fromhex(hex_key)
+            except ValueError:
+                raise KeyringError(f"{origin}:{number}: the key is not hexadecimal") from None
+            if len(key) < 16 or ":" in key_id:
+                raise KeyringError(f"{origin}:{number}: keys need 16+ bytes and an id without ':'")
+            keys[key_id] = key
+            order.append(key_id)
+        if not order:
+            raise KeyringError(f"{origin}: no key")
+        return cls(order[0], keys)
+
+    @classmethod
+    def load(cls, path: Path) -> Keyring:
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            raise KeyringError(f"{path}: the pepper key file must not be readable by others")
+        return cls.parse(path.read_text(encoding="ascii"), origin=str(path))
+
+    @staticmethod
+    def create(path: Path) -> bool:
+        """Write a new key file (mode 0600) unless one exists; True when created."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write("# PatronAuth pepper keys: '<id> <hex>' per line; the first is current.\n")
+            handle.write(f"{secrets.token_hex(4)} {secrets.token_hex(KEY_BYTES)}\n")
+        return True
+
+
+@dataclass(frozen=True)
+class Argon2Parameters:
+    time_cost: int = 2
+    memory_kib: int = 19456
+    parallelism: int = 1
+
+
+class Argon2Hasher:
+    def __init__(self, keyring: Keyring, parameters: Argon2Parameters | None = None) -> None:
+        p = parameters or Argon2Parameters()
+        self._keyring = keyring
+        self._argon2 = PasswordHasher(
+            time_cost=p.time_cost,
+            memory_cost=p.memory_kib,
+            parallelism=p.parallelism,
+            hash_len=32,
+            salt_len=16,
+            type=Type.ID,
+        )
+        self._dummy = self._argon2.hash(secrets.token_bytes(32))
+
+    def _pepper(self, key: bytes, secret: str) -> bytes:
+        return hmac.new(key, b"secret\0" + secret.encode("utf-8"), hashlib.sha256).digest()
+
+    def _mac(self, key: bytes, salt: str, value: str) -> str:
+        message = b"keyed\0" + salt.encode("utf-8") + b"\0" + value.encode("utf-8")
+        digest = hmac.new(key, message, hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+    def hash(self, secret: str) -> str:
+        key_id = self._keyring.current_id
+        encoded = self._argon2.hash(self._pepper(self._keyring.current, secret))
+        return f"a2:{key_id}:{encoded}"
+
+    def dummy_verify(self, secret: str) -> None:
+        with contextlib.suppress(VerificationError):
+            self._argon2.verify(self._dummy, self._pepper(self._keyring.current, secret))
+
+    def verify(self, stored: str, secret: str) -> Verification:
+        scheme, _, rest = stored.partition(":")
+        key_id, _, body = rest.partition(":")
+        key = self._keyring.keys.get(key_id)
+        if key is None or scheme not in {"a2", "hk"}:
+            log.error("a stored secret has an unknown scheme or pepper key id %r", key_id)
+            self.dummy_verify(secret)
+            return Verification(False)
+        if scheme == "hk":
+            ok = self._keyed_ok(key, body, secret)
+            if not ok:
+                self.dummy_verify(secret)
+                return Verification(False)
+            return Verification(True, rehashed=self.hash(secret))
+        try:
+            self._argon2.verify(body, self._pepper(key, secret))
+        except VerifyMismatchError:
+            return Verification(False)
+        except (InvalidHashError, VerificationError):
+            log.error("a stored argon2 hash could not be read")
+            return Verification(False)
+        outdated = key_id != self._keyring.current_id or self._argon2.check_needs_rehash(body)
+        return Verification(True, rehashed=self.hash(secret) if outdated else None)
+
+    def keyed(self, value: str, *, salt: str) -> str:
+        key_id = self._keyring.current_id
+        return f"hk:{key_id}:{salt}:{self._mac(self._keyring.current, salt, value)}"
+
+    def _keyed_ok(self, key: bytes, body: str, value: str) -> bool:
+        salt, _, mac = body.partition(":")
+        return hmac.compare_digest(self._mac(key, salt, value), mac)
+
+    def keyed_matches(self, stored: str, value: str) -> bool:
+        scheme, _, rest = stored.partition(":")
+        key_id, _, body = rest.partition(":")
+        key = self._keyring.keys.get(key_id)
+        if scheme != "hk" or key is None:
+            return False
+        return self._keyed_ok(key, body, value)

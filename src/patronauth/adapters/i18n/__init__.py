@@ -1,0 +1,70 @@
+"""Messages in English and Traditional Chinese from Babel catalogues.
+
+The English text is the gettext message id (in `messages.py`); the `.po` files of
+`locales/` are compiled in memory when first needed, so nothing generated is kept
+in the repository.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from functools import cache
+from importlib import resources
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
+
+from patronauth.adapters.i18n.messages import CREDENTIAL_NAMES, MESSAGES, NOTICES
+from patronauth.domain.errors import Param, Violation
+
+LANGUAGES = ("en", "zh_Hant")
+DEFAULT_LANGUAGE = "en"
+
+
+@cache
+def translations(language: str) -> NullTranslations:
+    if language not in LANGUAGES or language == DEFAULT_LANGUAGE:
+        return NullTranslations()
+    po = resources.files(__name__).joinpath(f"locales/{language}/LC_MESSAGES/messages.po")
+    with po.open("rb") as handle:
+        catalog = read_po(handle, locale=language)
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog)
+    compiled.seek(0)
+    return Translations(compiled, domain="messages")
+
+
+class _Blank(dict[str, Param]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def gettext(text: str, language: str) -> str:
+    return translations(language).gettext(text)
+
+
+def message(code: str, language: str = DEFAULT_LANGUAGE, **params: Param) -> str:
+    """The message for a reason code, translated and filled in (unknown codes show as is)."""
+    template = MESSAGES.get(code)
+    if template is None:
+        return code
+    return " ".join(gettext(template, language).format_map(_Blank(params)).split())
+
+
+def render(violation: Violation, language: str = DEFAULT_LANGUAGE, **extra: Param) -> str:
+    return message(violation.code, language, **{**violation.params, **extra})
+
+
+def credential_name(kind: str, language: str = DEFAULT_LANGUAGE) -> str:
+    return gettext(CREDENTIAL_NAMES.get(kind, kind), language)
+
+
+def notice(kind: str, language: str, params: Mapping[str, Param]) -> tuple[str, str]:
+    subject, body = NOTICES[kind]
+    values = _Blank(params)
+    return (
+        gettext(subject, language).format_map(values),
+        gettext(body, language).format_map(values),
+    )

@@ -1,0 +1,227 @@
+"""Every user-facing message, by reason code, in English (the gettext message ids).
+
+Translations live in `locales/<language>/LC_MESSAGES/messages.po`; `messages.pot` is
+extracted from this file with `pybabel extract` (see docs/translations.md).
+Placeholders in braces are filled from the violation's parameters.
+"""
+
+from __future__ import annotations
+
+
+def N_(message: str) -> str:
+    """Marks a message for extraction; translation happens when it is shown."""
+    return message
+
+
+MESSAGES: dict[str, str] = {
+    # New secrets (S2, S6 and the seeds' rules), PIN
+    "pin.empty": N_("Enter a PIN."),
+    "pin.control_character": N_("The PIN contains a control character."),
+    "pin.too_long": N_("The PIN must have at most {max} characters."),
+    "pin.too_short": N_("The PIN must have at least {min} characters."),
+    "pin.not_digits": N_("The PIN may contain digits only."),
+    "pin.not_alphanumeric": N_("The PIN may contain letters and digits only."),
+    "pin.missing_upper": N_("The PIN needs at least one upper-case letter."),
+    "pin.missing_lower": N_("The PIN needs at least one lower-case letter."),
+    "pin.missing_letter": N_("The PIN needs at least one letter."),
+    "pin.missing_digit": N_("The PIN needs at least one digit."),
+    "pin.missing_special": N_("The PIN needs at least one special character (such as $, # or %)."),
+    "pin.too_few_categories": N_(
+        "The PIN needs characters from at least {need} of these {of} kinds: "
+        "letters, digits, special characters."
+    ),
+    "pin.trivial.repeated_char": N_(
+        "The PIN repeats one character 3 or more times in a row (like aaa)."
+    ),
+    "pin.trivial.repeated_group": N_(
+        "The PIN repeats a group of 2 to 4 characters (like abab or abcabc)."
+    ),
+    "pin.common": N_("This PIN is too common. Choose one that is harder to guess."),
+    "pin.contains_barcode": N_("The PIN must not contain your card number."),
+    "pin.contains_name": N_("The PIN must not contain your name."),
+    "pin.contains_phone": N_("The PIN must not contain your phone number."),
+    "pin.contains_id_number": N_("The PIN must not contain your identity document number."),
+    "pin.unchanged": N_("The new PIN must be different from the current one."),
+    "pin.same_as_default": N_("The new PIN must be different from the default PIN."),
+    # New secrets, online password
+    "password.empty": N_("Enter a password."),
+    "password.control_character": N_("The password contains a control character."),
+    "password.too_long": N_("The password must have at most {max} characters."),
+    "password.too_short": N_("The password must have at least {min} characters."),
+    "password.not_digits": N_("The password may contain digits only."),
+    "password.not_alphanumeric": N_("The password may contain letters and digits only."),
+    "password.missing_upper": N_("The password needs at least one upper-case letter."),
+    "password.missing_lower": N_("The password needs at least one lower-case letter."),
+    "password.missing_letter": N_("The password needs at least one letter."),
+    "password.missing_digit": N_("The password needs at least one digit."),
+    "password.missing_special": N_(
+        "The password needs at least one special character (such as $, # or %)."
+    ),
+    "password.too_few_categories": N_(
+        "The password needs characters from at least {need} of these {of} kinds: "
+        "letters, digits, special characters."
+    ),
+    "password.trivial.repeated_char": N_(
+        "The password repeats one character 3 or more times in a row (like aaa)."
+    ),
+    "password.trivial.repeated_group": N_(
+        "The password repeats a group of 2 to 4 characters (like abab or abcabc)."
+    ),
+    "password.common": N_("This password is too common. Choose one that is harder to guess."),
+    "password.contains_barcode": N_("The password must not contain your card number."),
+    "password.contains_name": N_("The password must not contain your name."),
+    "password.contains_phone": N_("The password must not contain your phone number."),
+    "password.contains_id_number": N_(
+        "The password must not contain your identity document number."
+    ),
+    "password.unchanged": N_("The new password must be different from the current one."),
+    "password.same_as_default": N_("The new password must be different from the default password."),
+    # Typed secrets
+    "secret.empty": N_("Enter your password or PIN."),
+    "secret.too_long": N_("That is longer than any password or PIN ({max} characters at most)."),
+    "secret.control_character": N_("The password or PIN contains a control character."),
+    "secret.confirmation_mismatch": N_("The two new entries are not the same."),
+    # Identifiers and registration data
+    "identifier.empty": N_("Enter your library card number."),
+    "identifier.too_long": N_("A card number has at most {max} characters."),
+    "identifier.invalid_characters": N_(
+        "A card number contains only letters, digits and the signs . _ @ -"
+    ),
+    "identifier.ambiguous": N_(
+        "This card number is used by more than one library here. Choose the library first."
+    ),
+    "identifier.taken": N_("This card number is already registered."),
+    "identifier.replaced": N_("This card has been replaced and can no longer be used."),
+    "julac.unknown_prefix": N_(
+        "A JULAC card number starts with a university prefix ({prefixes}), e.g. CU1234567."
+    ),
+    "julac.missing_number": N_(
+        "A JULAC card number has your student or staff number after {prefix}."
+    ),
+    "julac.invalid_number": N_("The number after {prefix} is not a student or staff number."),
+    "hkid.invalid_format": N_("An HKID number looks like A123456(3)."),
+    "hkid.check_digit": N_("The check digit of this HKID number is wrong."),
+    "mainland_id.invalid_format": N_(
+        "A mainland identity card number has 17 digits and a final digit or X."
+    ),
+    "mainland_id.check_digit": N_(
+        "The check digit of this mainland identity card number is wrong."
+    ),
+    "passport.invalid_format": N_(
+        "A passport number has 5 to 20 letters and digits, with at least one digit."
+    ),
+    "id_number.invalid_characters": N_(
+        "The identity document number contains a control character."
+    ),
+    "id_type.invalid": N_("The identity document type must be hkid, passport or mainland."),
+    "phone.invalid": N_("A phone number has 8 to 15 digits."),
+    "email.invalid": N_("This is not an e-mail address."),
+    "name.invalid": N_("A name has at most {max} characters and no control characters."),
+    "language.unknown": N_("Unknown language; choose one of: {known}."),
+    "registered_on.in_future": N_("The registration date cannot be in the future."),
+    "date.invalid": N_("A date is written YYYY-MM-DD."),
+    "status.invalid": N_("The status must be active or pending."),
+    # Defaults
+    "default.missing_phone": N_(
+        "This library's default needs the registered phone number (at least 4 digits)."
+    ),
+    "default.missing_id_number": N_(
+        "This library's default needs the HKID, passport or mainland ID number."
+    ),
+    "default.missing_hkid": N_("This library's default needs the HKID number."),
+    "default.missing_student_number": N_("This library's default needs the student number."),
+    "default.missing_staff_number": N_("This library's default needs the staff number."),
+    "policy.none_in_force": N_("No credential policy is in force on {day}."),
+    # Patrons, institutions, credentials, cards
+    "institution.unknown": N_("Unknown library {institution}; this service has: {known}."),
+    "patron.unknown_category": N_(
+        "Unknown patron category {category}; the categories are: {known}."
+    ),
+    "patron.not_found": N_("No patron has this card number."),
+    "patron.not_pending": N_("This registration is not pending (it is {status})."),
+    "credential.kind_not_used": N_("This library does not use a {kind}."),
+    "credential.kind_required": N_("Say which credential: {kinds}."),
+    "credential.not_suspended": N_("This credential is not suspended."),
+    "credential.transition_refused": N_("A {state} credential cannot be changed that way."),
+    "credential.changed_concurrently": N_(
+        "The secret was changed at the same time elsewhere. Sign in again and retry."
+    ),
+    "credential.already_set_up": N_("This credential has already been set up."),
+    "credential.setup_not_offered": N_(
+        "This library gives a default instead; sign in with it and change it."
+    ),
+    "card.same": N_("The new card number is the current one."),
+    "card.not_current": N_("This card is no longer the current card."),
+    "card.kind_mismatch": N_("The new card must be of the same kind as the old one."),
+    # Registry feeds
+    "import.duplicate_barcode": N_(
+        "This barcode appears earlier in the file; this row is skipped."
+    ),
+    "import.missing_column": N_("The file has no {column} column."),
+    "import.unknown_column": N_("Unknown column {column}; the columns are: {known}."),
+    "import.not_utf8": N_("The file is not UTF-8 text."),
+    "import.row_shape": N_("This row has {found} fields; the header has {expected}."),
+    "import.empty_file": N_("The file has no header line."),
+    "import.nul_byte": N_("This row contains a NUL byte."),
+    "import.field_too_long": N_("A field of this row is longer than {max} characters."),
+    # Sign-in outcomes, as every channel shows them
+    "login.ok": N_("Signed in."),
+    "login.must_change": N_("Signed in. You must choose a new {credential} before going on."),
+    "login.invalid": N_("The card number or the password or PIN is not correct."),
+    "login.blocked": N_(
+        "Too many attempts with this card number. It is blocked; try again in {seconds} seconds."
+    ),
+    "login.throttled": N_("Too many attempts from here. Try again in {seconds} seconds."),
+    "login.suspended": N_(
+        "This {credential} is suspended after too many wrong attempts. It must be reset. {contact}"
+    ),
+    "login.pending_registration": N_(
+        "Your library account is not ready: your registration is not complete. {contact}"
+    ),
+    "login.barred": N_("This library account is barred. {contact}"),
+    "login.change_required": N_(
+        "Please choose a new {credential} in My Account on the library website first."
+    ),
+    "login.temporary_expired": N_(
+        "This temporary {credential} has expired. Please ask for a new one."
+    ),
+}
+
+CREDENTIAL_NAMES: dict[str, str] = {
+    "pin": N_("PIN"),
+    "password": N_("password"),
+}
+
+NOTICES: dict[str, tuple[str, str]] = {
+    "credential_changed": (
+        N_("Your library {credential} was changed"),
+        N_(
+            "Your {credential} for {library} was changed on {when}.\n\n"
+            "If you did not do this, contact the library at once: {contact}"
+        ),
+    ),
+    "credential_reset": (
+        N_("Your library {credential} was reset"),
+        N_(
+            "Your {credential} for {library} was reset by library staff on {when}.\n\n"
+            "If you did not ask for this, contact the library at once: {contact}"
+        ),
+    ),
+    "temporary_secret": (
+        N_("Your temporary library {credential}"),
+        N_(
+            "Your temporary {credential} for {library} is: {secret}\n\n"
+            "It works once and until {expires}. After signing in you will choose a new "
+            "{credential}. Your current {credential} keeps working until then.\n\n"
+            "If you did not ask for this, you can ignore this message."
+        ),
+    ),
+    "setup_link": (
+        N_("Set up your library {credential}"),
+        N_(
+            "To set up your {credential} for {library}, open this link: {link}\n\n"
+            "It works once and until {expires}.\n\n"
+            "If you did not ask for this, you can ignore this message."
+        ),
+    ),
+}

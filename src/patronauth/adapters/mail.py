@@ -1,0 +1,95 @@
+"""E-mail (SPEC 4.6): SMTP when configured, otherwise `.eml` files in an outbox folder."""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import unquote, urlsplit
+
+from patronauth.adapters import i18n
+from patronauth.domain.profile import Profile
+from patronauth.services.interfaces import Notice
+
+
+class Transport(Protocol):
+    def deliver(self, message: EmailMessage) -> None: ...
+
+
+class OutboxTransport:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def deliver(self, message: EmailMessage) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+        token = message["Message-ID"].strip("<>").split("@")[0]
+        target = self.folder / f"{stamp}-{token}.eml"
+        partial = target.with_suffix(".part")
+        partial.write_bytes(message.as_bytes())
+        partial.rename(target)
+
+
+class SmtpTransport:
+    """`smtp://host:port`, `smtp+starttls://user:password@host:port` or `smtps://...`."""
+
+    def __init__(self, url: str, timeout: float = 10.0) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in {"smtp", "smtps", "smtp+starttls"} or not parts.hostname:
+            raise ValueError("PATRONAUTH_SMTP_URL must look like smtp://host:port")
+        self.scheme = parts.scheme
+        self.host = parts.hostname
+        self.port = parts.port or (465 if parts.scheme == "smtps" else 25)
+        self.username = unquote(parts.username) if parts.username else None
+        self.password = unquote(parts.password) if parts.password else None
+        self.timeout = timeout
+
+    def deliver(self, message: EmailMessage) -> None:
+        if self.scheme == "smtps":
+            client: smtplib.SMTP = smtplib.SMTP_SSL(
+                self.host, self.port, timeout=self.timeout, context=ssl.create_default_context()
+            )
+        else:
+            client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        with client:
+            if self.scheme == "smtp+starttls":
+                client.starttls(context=ssl.create_default_context())
+            if self.username and self.password:
+                client.login(self.username, self.password)
+            client.send_message(message)
+
+
+class MailNotifier:
+    """Renders notices from the catalogue in the patron's language and sends them."""
+
+    def __init__(self, transport: Transport, sender: str, profiles: Mapping[str, Profile]) -> None:
+        self.transport = transport
+        self.sender = sender
+        self.profiles = profiles
+
+    def notify(self, notice: Notice) -> None:
+        language = notice.language if notice.language in i18n.LANGUAGES else "en"
+        profile = self.profiles.get(notice.institution)
+        credential = notice.params.get("credential", "")
+        label = profile.credential_label(credential, language) if profile else credential
+        params = {
+            "credential": label,
+            "library": profile.name.get(language, profile.id) if profile else notice.institution,
+            "contact": profile.contact.get(language, "") if profile else "",
+            "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            **{k: v for k, v in notice.params.items() if k != "credential"},
+        }
+        subject, body = i18n.notice(notice.kind.value, language, params)
+        message = EmailMessage()
+        message["From"] = self.sender
+        message["To"] = notice.to
+        message["Subject"] = subject
+        message["Message-ID"] = make_msgid(domain="patronauth.invalid")
+        message["Content-Language"] = "zh-Hant" if language == "zh_Hant" else "en"
+        message.set_content(body)
+        self.transport.deliver(message)

@@ -1,0 +1,156 @@
+"""The schema. Changes go through an Alembic migration in `migrations/versions/`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stored as naive UTC everywhere, returned timezone-aware."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC)
+
+
+Id = BigInteger().with_variant(Integer, "sqlite")
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+patrons = Table(
+    "patrons",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("uid", String(32), nullable=False, unique=True),
+    Column("institution", String(32), nullable=False, index=True),
+    Column("category", String(32), nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("name", String(200)),
+    Column("email", String(254)),
+    Column("phone_masked", String(20)),
+    Column("phone_digest", String(160)),
+    Column("id_type", String(12)),
+    Column("id_masked", String(24)),
+    Column("id_digest", String(160)),
+    Column("registered_on", Date, nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+identifiers = Table(
+    "identifiers",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("patron_id", Id, ForeignKey("patrons.id"), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("value", String(64), nullable=False, unique=True),
+    Column("lookup_key", String(64), nullable=False, index=True),
+    Column("status", String(12), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("replaced_at", UTCDateTime),
+)
+
+credentials = Table(
+    "credentials",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("patron_id", Id, ForeignKey("patrons.id"), nullable=False),
+    Column("kind", String(12), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("secret_hash", Text, nullable=False),
+    Column("default_digest", String(160)),
+    Column("policy_from", Date),
+    Column("set_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime),
+    Column("consecutive_failures", Integer, nullable=False, default=0),
+    Column("suspended_from", String(16)),
+    Column("version", Integer, nullable=False, default=1),
+    UniqueConstraint("patron_id", "kind"),
+)
+
+temporary_secrets = Table(
+    "temporary_secrets",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("patron_id", Id, ForeignKey("patrons.id"), nullable=False),
+    Column("kind", String(12), nullable=False),
+    Column("secret_hash", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime),
+    Column("voided_at", UTCDateTime),
+    Index(None, "patron_id", "kind"),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False, index=True),
+    Column("action", String(40), nullable=False),
+    Column("outcome", String(40), nullable=False),
+    Column("actor", String(80), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("source", String(80), nullable=False, default=""),
+    Column("institution", String(32)),
+    Column("patron_id", Id, index=True),
+    Column("identifier", String(64), index=True),
+    Column("detail", Text, nullable=False, default="{}"),
+)
+
+attempt_counters = Table(
+    "attempt_counters",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("state", Text, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False, index=True),
+)
+
+forced_changes = Table(
+    "forced_changes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("institution", String(32), nullable=False, index=True),
+    Column("go_live", Date, nullable=False),
+    Column("categories", Text),
+    Column("created_by", String(80), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)

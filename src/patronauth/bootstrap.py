@@ -1,0 +1,110 @@
+"""The composition root: builds the real adapters, or their twins, from Settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from redis import Redis
+from sqlalchemy import Engine
+
+from patronauth.adapters.blocklists import shipped
+from patronauth.adapters.clock import SystemClock
+from patronauth.adapters.config import ConfigError, Settings
+from patronauth.adapters.counters.memory import MemoryAttemptCounter
+from patronauth.adapters.counters.redis import RedisAttemptCounter
+from patronauth.adapters.counters.sql import SqlAttemptCounter
+from patronauth.adapters.hashing import Argon2Hasher, Argon2Parameters, Keyring
+from patronauth.adapters.mail import MailNotifier, OutboxTransport, SmtpTransport, Transport
+from patronauth.adapters.profiles import ProfileStore
+from patronauth.adapters.randomness import SystemRandomness
+from patronauth.adapters.storage import migrate
+from patronauth.adapters.storage.engine import make_engine
+from patronauth.adapters.storage.uow import SqlUnitOfWork
+from patronauth.adapters.throttle import LimitsThrottle
+from patronauth.services.interfaces import AttemptCounter, Ports
+
+
+@dataclass(frozen=True)
+class App:
+    settings: Settings
+    engine: Engine
+    ports: Ports
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def ensure_pepper(settings: Settings) -> bool:
+    """`patronauth init`: create the pepper key file (mode 0600) when none is configured."""
+    if settings.pepper:
+        return False
+    return Keyring.create(settings.pepper_file)
+
+
+def keyring(settings: Settings) -> Keyring:
+    if settings.pepper:
+        return Keyring.parse(settings.pepper.replace(";", "\n"), origin="PATRONAUTH_PEPPER")
+    if not settings.pepper_file.exists():
+        raise ConfigError(
+            f"no pepper key at {settings.pepper_file}: run `patronauth init` first, "
+            "or set PATRONAUTH_PEPPER_FILE or PATRONAUTH_PEPPER"
+        )
+    return Keyring.load(settings.pepper_file)
+
+
+def _counter(settings: Settings, engine: Engine, redis: Redis | None) -> AttemptCounter:
+    if settings.counter == "memory":
+        return MemoryAttemptCounter()
+    if settings.counter == "redis":
+        assert redis is not None
+        return RedisAttemptCounter(redis)
+    return SqlAttemptCounter(engine)
+
+
+def _transport(settings: Settings) -> Transport:
+    if settings.smtp_url:
+        return SmtpTransport(settings.smtp_url)
+    return OutboxTransport(settings.outbox_dir)
+
+
+def build(settings: Settings | None = None) -> App:
+    settings = settings or Settings.from_env()
+    engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+    profiles = ProfileStore.load(settings.profiles_dir, settings.institutions)
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    throttle_storage = settings.redis_url or "memory://"
+    ports = Ports(
+        uow=lambda: SqlUnitOfWork(engine),
+        profiles=profiles,
+        hasher=Argon2Hasher(
+            keyring(settings),
+            Argon2Parameters(
+                settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism
+            ),
+        ),
+        counter=_counter(settings, engine, redis),
+        throttle=LimitsThrottle(
+            throttle_storage,
+            per_source=settings.throttle_per_source,
+            overall=settings.throttle_overall,
+        ),
+        clock=SystemClock(),
+        randomness=SystemRandomness(),
+        notifier=MailNotifier(_transport(settings), settings.mail_from, profiles.all()),
+        blocklists=shipped(),
+    )
+    return App(settings, engine, ports)
+
+
+def upgrade_schema(app: App) -> None:
+    migrate.upgrade(app.engine)
+
+
+def with_ports(app: App, **changes: object) -> App:
+    """The same app with some ports replaced (tests inject clocks and counting hashers)."""
+    return replace(app, ports=replace(app.ports, **changes))  # type: ignore[arg-type]
+
+
+def var_path(settings: Settings, *parts: str) -> Path:
+    return settings.var_dir.joinpath(*parts)

@@ -1,0 +1,243 @@
+"""Demo patrons for each seed library, and how to try them (`make run`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from patronauth.adapters.clock import ManualClock
+from patronauth.bootstrap import App
+from patronauth.cli.common import command, ctx, emit
+from patronauth.domain.credentials import Channel, CredentialKind
+from patronauth.domain.identifiers import IdType
+from patronauth.services.credentials import ChangeRequest, change_secret, set_up_credential
+from patronauth.services.lookup import find_patron
+from patronauth.services.registration import Registration, add_patron
+
+
+@dataclass(frozen=True)
+class Try:
+    channel: str
+    secret: str
+    expect: str
+    note: str
+
+
+@dataclass(frozen=True)
+class DemoPatron:
+    registration: Registration
+    tries: tuple[Try, ...]
+    chosen: tuple[tuple[CredentialKind, str, str], ...] = ()  # (kind, default, chosen)
+    set_up: tuple[CredentialKind, str, date] | None = None  # (kind, secret, on)
+
+
+DEMO: tuple[DemoPatron, ...] = (
+    DemoPatron(
+        Registration(
+            "hkpl",
+            "HKPL0001",
+            name="Chan Tai Man",
+            phone="9123 4567",
+            email="chan.taiman@example.org",
+        ),
+        (
+            Try("web", "4567", "ok must-change", "default password = last 4 phone digits (R4, R5)"),
+            Try("sip2", "4567", "ok", "HKPL accepts the default PIN at self-checkout (S5)"),
+        ),
+    ),
+    DemoPatron(
+        Registration(
+            "hkpl",
+            "HKPL0002",
+            name="Lee Siu Ming",
+            phone="6123 9876",
+            email="lee.siuming@example.org",
+            language="zh_Hant",
+        ),
+        (
+            Try("web", "Reading#2026", "ok", "a chosen online password"),
+            Try("telephone", "2046", "ok", "a chosen PIN"),
+        ),
+        chosen=(
+            (CredentialKind.PASSWORD, "9876", "Reading#2026"),
+            (CredentialKind.PIN, "9876", "2046"),
+        ),
+    ),
+    DemoPatron(
+        Registration(
+            "polyu",
+            "21012345A",
+            name="Wong Ka Yan",
+            id_number="Z123456(1)",
+            email="ka-yan.wong@example.org",
+        ),
+        (Try("web", "Z12345", "ok must-change", "default PIN = first 6 of the HKID (R10)"),),
+    ),
+    DemoPatron(
+        Registration(
+            "polyu",
+            "19054321B",
+            category="alumni",
+            name="Ho Wing",
+            id_number="XY12345678",
+            id_type=IdType.PASSPORT,
+        ),
+        (Try("web", "XY1234", "ok must-change", "passport holder: first 6 of the passport (R10)"),),
+    ),
+    DemoPatron(
+        Registration(
+            "hkct",
+            "20181234",
+            name="Cheung Mei Ling",
+            student_number="20181234",
+            registered_on=date(2018, 8, 1),
+        ),
+        (
+            Try(
+                "web",
+                "20181234",
+                "ok must-change",
+                "registered 2018-08-01: the student number (R16)",
+            ),
+        ),
+    ),
+    DemoPatron(
+        Registration(
+            "hkct",
+            "16071234",
+            name="Lam Chi Keung",
+            id_number="A123456(3)",
+            registered_on=date(2018, 7, 31),
+        ),
+        (
+            Try(
+                "web",
+                "A12345",
+                "ok must-change",
+                "registered 2018-07-31: HKID letter + 5 digits (R16)",
+            ),
+        ),
+    ),
+    DemoPatron(
+        Registration(
+            "hkct",
+            "S2019001",
+            category="staff",
+            name="Ng Po Wah",
+            staff_number="S2019001",
+            registered_on=date(2019, 9, 2),
+            pending=True,
+        ),
+        (Try("web", "S2019001", "pending-registration", "application not complete (R17)"),),
+    ),
+    DemoPatron(
+        Registration("hku", "CU1234567", name="Yip Hoi Ching", email="hc.yip@example.org"),
+        (
+            Try(
+                "web",
+                "(none yet)",
+                "invalid",
+                "JULAC card, no default: `credential setup` (R21, R23)",
+            ),
+        ),
+    ),
+    DemoPatron(
+        Registration("hku", "PU21012345", name="Tsang Ming"),
+        (
+            Try(
+                "web",
+                "Library2016",
+                "ok must-change",
+                "PIN set before the 2017-07-17 go-live (R26)",
+            ),
+        ),
+        set_up=(CredentialKind.PIN, "Library2016", date(2016, 3, 1)),
+    ),
+    DemoPatron(
+        Registration("hku", "SP7654321", category="space", name="Kwok Lai Sheung"),
+        (Try("telephone", "Quiet!Stacks22", "ok", "HKU SPACE card with a chosen PIN"),),
+        set_up=(CredentialKind.PIN, "Quiet!Stacks22", date(2024, 1, 15)),
+    ),
+)
+
+
+def load(app: App, staff: str) -> list[str]:
+    """Add the demo patrons that are not there yet; returns their barcodes."""
+    ports = app.ports
+    added = []
+    for item in DEMO:
+        registration = item.registration
+        with ports.uow() as uow:
+            exists = find_patron(uow, ports.profiles, registration.barcode) is not None
+        if exists:
+            continue
+        add_patron(ports, registration, staff=staff)
+        added.append(registration.barcode)
+        for kind, default, chosen in item.chosen:
+            change_secret(
+                ports,
+                ChangeRequest(
+                    registration.barcode, default, chosen, chosen, Channel.STAFF, kind, "demo"
+                ),
+            )
+        if item.set_up:
+            kind, secret, on = item.set_up
+            clock = ManualClock(datetime(on.year, on.month, on.day, 10, tzinfo=UTC))
+            set_up_credential(
+                replace(ports, clock=clock),
+                registration.barcode,
+                kind,
+                secret,
+                secret,
+                actor=staff,
+                channel=Channel.STAFF,
+            )
+    return added
+
+
+@click.command("demo")
+@command
+def demo_command() -> None:
+    """How to try the demo patrons from the command line."""
+    c = ctx()
+    rows = [
+        {
+            "institution": d.registration.institution,
+            "barcode": d.registration.barcode,
+            "channel": t.channel,
+            "secret": t.secret,
+            "expect": t.expect,
+            "note": t.note,
+        }
+        for d in DEMO
+        for t in d.tries
+    ]
+    if c.json:
+        emit({"patrons": rows})
+        return
+    table = Table(title="PatronAuth demo patrons")
+    for column in ("library", "card", "channel", "type on stdin", "expect", "why"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(
+            r["institution"], r["barcode"], r["channel"], r["secret"], r["expect"], r["note"]
+        )
+    console = Console()
+    console.print(table)
+    console.print(
+        "Try, for example:\n"
+        "  echo 4567 | .venv/bin/patronauth login HKPL0001 --channel web\n"
+        "  printf '4567\\nPassword1\\nPassword1\\n' | "
+        ".venv/bin/patronauth credential change HKPL0001 --credential password --channel web\n"
+        "  printf 'Z12345\\nq7x2m9\\nq7x2m9\\n' | "
+        ".venv/bin/patronauth credential change 21012345A --channel web\n"
+        "  for i in 1 2 3 4 5 6; do echo wrong1 | "
+        ".venv/bin/patronauth login 21012345A --channel web; done\n"
+        "  .venv/bin/patronauth patron show 21012345A\n"
+        "  .venv/bin/patronauth audit 21012345A\n"
+        "Every command has --help; with --language zh_Hant the answers are in Chinese."
+    )

@@ -1,0 +1,73 @@
+"""`patronauth`: the staff and operator command line (SPEC 4.2)."""
+
+from __future__ import annotations
+
+import os
+from typing import NoReturn
+
+import click
+
+from patronauth.adapters import i18n
+from patronauth.bootstrap import ensure_pepper, upgrade_schema
+from patronauth.cli import credentials, demo, patrons, staff
+from patronauth.cli.common import Context, command, ctx, emit, run_guarded
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--language",
+    type=click.Choice(i18n.LANGUAGES),
+    default=lambda: os.environ.get("PATRONAUTH_LANGUAGE", "en"),
+    show_default="en",
+    help="Language of messages (en or zh_Hant).",
+)
+@click.version_option(package_name="patronauth")
+@click.pass_context
+def cli(context: click.Context, language: str) -> None:
+    """PatronAuth: patron accounts and credentials for libraries.
+
+    The database comes from PATRONAUTH_DATABASE_URL (default sqlite:///var/patronauth.db).
+    Secrets are read from standard input, one per line, never from arguments.
+    """
+    obj = Context(language)
+    context.obj = obj
+    context.call_on_close(obj.close)
+
+
+@cli.command()
+@click.option("--demo", "load_demo", is_flag=True, help="Also load the demo patrons.")
+@command
+def init(load_demo: bool) -> None:
+    """Create or upgrade the schema (Alembic); create the pepper key file if needed."""
+    c = ctx()
+    created = ensure_pepper(c.settings)
+    upgrade_schema(c.app)
+    loaded = demo.load(c.app, c.staff) if load_demo else []
+    emit(
+        {"pepper_created": created, "schema": "current", "demo_patrons_added": len(loaded)},
+        "\n".join(
+            line
+            for line in (
+                f"pepper key created at {c.settings.pepper_file} (mode 0600)" if created else "",
+                "schema is current",
+                f"demo patrons added: {len(loaded)}" if load_demo else "",
+            )
+            if line
+        ),
+    )
+
+
+cli.add_command(demo.demo_command)
+cli.add_command(patrons.patron)
+cli.add_command(credentials.credential)
+cli.add_command(staff.login)
+cli.add_command(staff.unlock)
+cli.add_command(staff.card)
+cli.add_command(staff.migrate)
+cli.add_command(staff.audit)
+cli.add_command(staff.policy)
+cli.add_command(staff.default)
+
+
+def main() -> NoReturn:
+    run_guarded(lambda: cli.main(standalone_mode=False, prog_name="patronauth"))

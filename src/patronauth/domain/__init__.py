@@ -1,0 +1,1 @@
+"""Pure rules: no I/O, no clock, no randomness. Time and random values arrive as arguments."""

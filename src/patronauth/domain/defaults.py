@@ -1,0 +1,76 @@
+"""Default credentials derived from registration data (R4, R10, R16, R23).
+
+Rules work on the text as the seeds show it: PolyU's `Z123456(7)` gives `Z12345`
+whether or not its check digit is right (registration checks that separately).
+Which rule applies is decided by the patron's registration date.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+from patronauth.domain.errors import Refused
+from patronauth.domain.text import compact_upper
+
+
+class DefaultRuleKind(StrEnum):
+    NONE = "none"  # first-time users set the secret up themselves (R23)
+    PHONE_LAST_DIGITS = "phone_last_digits"  # HKPL (R4)
+    ID_PREFIX = "id_prefix"  # PolyU: first N alphanumerics of the ID number (R10)
+    HKID_LETTER_DIGITS = "hkid_letter_digits"  # HKCT until 2018-07-31 (R16)
+    STUDENT_NUMBER = "student_number"  # HKCT from 2018-08-01 (R16)
+    STAFF_NUMBER = "staff_number"  # HKCT staff from 2018-08-01 (R16)
+
+
+@dataclass(frozen=True)
+class DefaultRule:
+    kind: DefaultRuleKind
+    length: int = 0
+    # Effective by the patron's registration date.
+    effective_from: date | None = None
+    effective_until: date | None = None
+
+
+@dataclass(frozen=True)
+class RegistrationData:
+    """The registration facts a default may be derived from (never stored in clear)."""
+
+    phone: str | None = None  # digits only
+    id_number: str | None = None  # as entered, e.g. `Z123456(7)`
+    student_number: str | None = None
+    staff_number: str | None = None
+
+
+_HKID_LETTER_DIGITS = re.compile(r"[A-Z]{0,1}([A-Z][0-9]{5})")
+
+
+def derive(rule: DefaultRule, data: RegistrationData) -> str | None:
+    """The default secret, or None where the rule gives none. Refuses on missing data."""
+    kind = rule.kind
+    if kind is DefaultRuleKind.NONE:
+        return None
+    if kind is DefaultRuleKind.PHONE_LAST_DIGITS:
+        digits = "".join(ch for ch in data.phone or "" if ch.isdigit())
+        if len(digits) < rule.length:
+            raise Refused.of("default.missing_phone")
+        return digits[-rule.length :]
+    if kind is DefaultRuleKind.ID_PREFIX:
+        alnum = "".join(ch for ch in compact_upper(data.id_number or "") if ch.isalnum())
+        if len(alnum) < rule.length:
+            raise Refused.of("default.missing_id_number")
+        return alnum[: rule.length]
+    if kind is DefaultRuleKind.HKID_LETTER_DIGITS:
+        match = _HKID_LETTER_DIGITS.match(compact_upper(data.id_number or ""))
+        if not match:
+            raise Refused.of("default.missing_hkid")
+        return match.group(1)
+    if kind is DefaultRuleKind.STUDENT_NUMBER:
+        if not data.student_number:
+            raise Refused.of("default.missing_student_number")
+        return compact_upper(data.student_number)
+    if not data.staff_number:
+        raise Refused.of("default.missing_staff_number")
+    return compact_upper(data.staff_number)

@@ -1,0 +1,68 @@
+"""Refusals carry stable reason codes; the front ends render them.
+
+The exception tree, drawn once::
+
+    Refused                      a rule said no; carries one or more Violations
+     +-- InvalidInput            the input itself is malformed (identifier, date, secret)
+     +-- PolicyRefused           a new secret breaks the credential policy
+     +-- NotFound                the patron, identifier or credential does not exist
+     +-- Conflict                the request clashes with the stored state
+    ProfileError                 a profile file is not a valid rule set (deployment error)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Self
+
+Param = str | int
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule: a stable code and the values its message needs."""
+
+    code: str
+    params: Mapping[str, Param] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Refused(Exception):
+    def __init__(self, *violations: Violation) -> None:
+        if not violations:
+            raise ValueError("a refusal needs at least one violation")
+        self.violations: tuple[Violation, ...] = tuple(violations)
+        super().__init__(", ".join(v.code for v in violations))
+
+    @property
+    def code(self) -> str:
+        return self.violations[0].code
+
+    @classmethod
+    def of(cls, code: str, **params: Param) -> Self:
+        return cls(Violation(code, params))
+
+
+class InvalidInput(Refused):
+    pass
+
+
+class PolicyRefused(Refused):
+    @classmethod
+    def from_list(cls, violations: Sequence[Violation]) -> PolicyRefused:
+        return cls(*violations)
+
+
+class NotFound(Refused):
+    pass
+
+
+class Conflict(Refused):
+    pass
+
+
+class ProfileError(Exception):
+    """A profile file breaks the profile schema; the message names the path."""

@@ -1,0 +1,108 @@
+"""Lockout decisions for one identifier (S3, R12).
+
+An attempt first asks `admit`; admission reserves a place in the rolling window
+before any hash is computed, so concurrent attempts cannot race past the limit.
+`settle` then records the outcome: a success gives its place back, a failure keeps
+it, and the failure that fills the window starts a block. Blocks double on each
+repeat within the escalation period, up to a ceiling. Times are POSIX seconds.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+
+@dataclass(frozen=True)
+class LockoutRule:
+    max_failures: int = 5
+    window_seconds: float = 60.0
+    block_seconds: float = 60.0
+    block_max_seconds: float = 3600.0
+    escalation_seconds: float = 86400.0
+
+    def block_length(self, previous_blocks: int) -> float:
+        return float(min(self.block_seconds * 2**previous_blocks, self.block_max_seconds))
+
+
+@dataclass(frozen=True)
+class CounterState:
+    failures: tuple[float, ...] = ()  # settled failures inside the window
+    pending: tuple[float, ...] = ()  # admitted attempts not yet settled
+    blocked_until: float = 0.0
+    blocks: tuple[float, ...] = ()  # start times of blocks inside the escalation period
+
+    @property
+    def is_empty(self) -> bool:
+        return self == CounterState()
+
+
+@dataclass(frozen=True)
+class Admitted:
+    ticket: float
+
+
+@dataclass(frozen=True)
+class Blocked:
+    retry_after: int  # whole seconds, at least 1
+
+
+Admission = Admitted | Blocked
+
+
+def _pruned(state: CounterState, now: float, rule: LockoutRule) -> CounterState:
+    window_start = now - rule.window_seconds
+    return replace(
+        state,
+        failures=tuple(t for t in state.failures if t > window_start),
+        pending=tuple(t for t in state.pending if t > window_start),
+        blocks=tuple(t for t in state.blocks if t > now - rule.escalation_seconds),
+        blocked_until=state.blocked_until if state.blocked_until > now else 0.0,
+    )
+
+
+def _seconds(value: float) -> int:
+    return max(1, math.ceil(value))
+
+
+def admit(state: CounterState, now: float, rule: LockoutRule) -> tuple[CounterState, Admission]:
+    state = _pruned(state, now, rule)
+    if state.blocked_until > now:
+        return state, Blocked(_seconds(state.blocked_until - now))
+    in_window = sorted(state.failures + state.pending)
+    if len(in_window) >= rule.max_failures:
+        # Only attempts still in flight can fill the window without a block.
+        oldest = in_window[len(in_window) - rule.max_failures]
+        return state, Blocked(_seconds(oldest + rule.window_seconds - now))
+    return replace(state, pending=(*state.pending, now)), Admitted(now)
+
+
+def _without(values: tuple[float, ...], value: float) -> tuple[float, ...]:
+    if value not in values:
+        return values
+    index = values.index(value)
+    return values[:index] + values[index + 1 :]
+
+
+def settle(
+    state: CounterState, ticket: float, *, success: bool, now: float, rule: LockoutRule
+) -> CounterState:
+    state = replace(state, pending=_without(state.pending, ticket))
+    state = _pruned(state, now, rule)
+    if success:
+        return state
+    failures = (*state.failures, ticket)
+    if len(failures) < rule.max_failures:
+        return replace(state, failures=failures)
+    length = rule.block_length(len(state.blocks))
+    return replace(
+        state,
+        failures=(),
+        blocked_until=now + length,
+        blocks=(*state.blocks, now),
+    )
+
+
+def blocked_for(state: CounterState, now: float) -> int:
+    """Seconds left of the current block, 0 when none."""
+    return _seconds(state.blocked_until - now) if state.blocked_until > now else 0

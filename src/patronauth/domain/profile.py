@@ -1,0 +1,367 @@
+"""An institution's rule set, parsed from plain data (a TOML file's contents).
+
+A profile names the credential kinds it uses, maps channels to them, and gives per
+kind: the effective-dated policies, the default rules (dated by registration), the
+reset methods and the consecutive-failure cap. Categories override any of that with
+partial tables that are merged over the institution's, as in Koha's per-category
+model. `parse_profile` checks everything and names the offending path on error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from patronauth.domain.credentials import Channel, CredentialKind
+from patronauth.domain.dating import overlapping, version_on
+from patronauth.domain.defaults import DefaultRule, DefaultRuleKind
+from patronauth.domain.errors import ProfileError, Refused
+from patronauth.domain.identifiers import IdentifierRule
+from patronauth.domain.lockout import LockoutRule
+from patronauth.domain.policies import HARD_MAX_LENGTH, CharClass, Charset, CredentialPolicy
+
+LANGUAGES = ("en", "zh_Hant")
+
+
+class SelfServiceReset(StrEnum):
+    NONE = "none"  # only staff reset (R18, R24)
+    EMAIL_TEMPORARY = "email_temporary"  # a temporary secret by e-mail (R7)
+    REVERT_TO_DEFAULT = "revert_to_default"  # back to the default (R14)
+
+
+class BarcodeFormat(StrEnum):
+    ANY = "any"
+    JULAC = "julac"  # <university prefix><number> (R21)
+
+
+Text = Mapping[str, str]  # language -> text
+
+
+@dataclass(frozen=True)
+class CredentialSettings:
+    kind: CredentialKind
+    label: Text
+    policies: tuple[CredentialPolicy, ...]
+    defaults: tuple[DefaultRule, ...]
+    default_accepted_on: frozenset[Channel]
+    consecutive_failure_cap: int
+    self_service_reset: SelfServiceReset
+    first_time_setup: bool
+    force_change_on_policy_upgrade: bool
+    temporary_lifetime_hours: int
+
+    def policy_on(self, day: date) -> CredentialPolicy:
+        policy = version_on(self.policies, day)
+        if policy is None:
+            raise Refused.of("policy.none_in_force", day=day.isoformat())
+        return policy
+
+    def default_rule_for(self, registered_on: date) -> DefaultRule:
+        rule = version_on(self.defaults, registered_on)
+        return rule or DefaultRule(DefaultRuleKind.NONE)
+
+
+@dataclass(frozen=True)
+class ForcedChange:
+    """R26: credentials last set before `go_live` must be changed at the next sign-in."""
+
+    go_live: date
+    categories: frozenset[str] | None = None  # None: every category
+
+    def covers(self, category: str) -> bool:
+        return self.categories is None or category in self.categories
+
+
+@dataclass(frozen=True)
+class Category:
+    name: str
+    label: Text
+    barcode_format: BarcodeFormat
+    credentials: Mapping[CredentialKind, CredentialSettings]
+
+
+@dataclass(frozen=True)
+class Profile:
+    id: str
+    name: Text
+    timezone: str
+    contact: Text
+    identifiers: IdentifierRule
+    channels: Mapping[Channel, CredentialKind]
+    lockout: LockoutRule
+    default_category: str
+    categories: Mapping[str, Category]
+    forced_changes: tuple[ForcedChange, ...]
+
+    @property
+    def kinds(self) -> tuple[CredentialKind, ...]:
+        return tuple(sorted(set(self.channels.values())))
+
+    def category(self, name: str | None) -> Category:
+        key = name or self.default_category
+        try:
+            return self.categories[key]
+        except KeyError:
+            raise Refused.of(
+                "patron.unknown_category", category=key, known=", ".join(self.categories)
+            ) from None
+
+    def credential(self, category: str | None, kind: CredentialKind) -> CredentialSettings:
+        settings = self.category(category).credentials.get(kind)
+        if settings is None:
+            raise Refused.of("credential.kind_not_used", kind=kind.value, institution=self.id)
+        return settings
+
+    def credential_label(self, kind: str, language: str) -> str:
+        """The institution's own word for a credential ("online password", "PIN")."""
+        settings = self.categories[self.default_category].credentials.get(CredentialKind(kind))
+        return settings.label.get(language, kind) if settings else kind
+
+    def kind_for(self, channel: Channel) -> CredentialKind:
+        return self.channels.get(channel, self.kinds[0])
+
+
+def change_due(
+    forced_changes: Sequence[ForcedChange],
+    category: str,
+    settings: CredentialSettings,
+    *,
+    set_on: date,
+    policy_from: date | None,
+    today: date,
+) -> bool:
+    """Whether a secret set on `set_on` must be changed at this sign-in (R3, R26)."""
+    for forced in forced_changes:
+        if forced.covers(category) and set_on < forced.go_live <= today:
+            return True
+    if settings.force_change_on_policy_upgrade:
+        current = settings.policy_on(today)
+        return current.effective_from is not None and (
+            policy_from is None or policy_from < current.effective_from
+        )
+    return False
+
+
+# --- parsing -------------------------------------------------------------------------
+
+
+class _Reader:
+    """Typed access to nested plain data, naming the path in every error."""
+
+    def __init__(self, data: Mapping[str, Any], path: str) -> None:
+        self.data = data
+        self.path = path
+
+    def _fail(self, key: str, why: str) -> ProfileError:
+        return ProfileError(f"{self.path}.{key}: {why}" if self.path else f"{key}: {why}")
+
+    def has(self, key: str) -> bool:
+        return key in self.data
+
+    def get(self, key: str, kind: type, default: Any = ...) -> Any:
+        if key not in self.data:
+            if default is ...:
+                raise self._fail(key, "missing")
+            return default
+        value = self.data[key]
+        if kind is int and isinstance(value, bool):
+            raise self._fail(key, "expected an integer")
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind):
+            raise self._fail(key, f"expected {kind.__name__}, got {type(value).__name__}")
+        return value
+
+    def date(self, key: str) -> date | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, date):
+            return value
+        if isinstance(value, str):
+            try:
+                return date.fromisoformat(value)
+            except ValueError:
+                pass
+        raise self._fail(key, "expected a date (YYYY-MM-DD)")
+
+    def text(self, key: str) -> Text:
+        table = self.child(key)
+        texts = {lang: table.get(lang, str) for lang in LANGUAGES}
+        return texts
+
+    def child(self, key: str) -> _Reader:
+        return _Reader(self.get(key, dict), f"{self.path}.{key}" if self.path else key)
+
+    def items(self, key: str) -> list[_Reader]:
+        values = self.get(key, list, [])
+        name = f"{self.path}.{key}" if self.path else key
+        readers = []
+        for i, value in enumerate(values):
+            if not isinstance(value, dict):
+                raise ProfileError(f"{name}[{i}]: expected a table")
+            readers.append(_Reader(value, f"{name}[{i}]"))
+        return readers
+
+    def enum(self, key: str, kind: type[StrEnum], default: Any = ...) -> Any:
+        raw = self.get(key, str, default)
+        if not isinstance(raw, str):
+            return raw
+        try:
+            return kind(raw)
+        except ValueError:
+            allowed = ", ".join(m.value for m in kind)
+            raise self._fail(key, f"unknown value {raw!r} (allowed: {allowed})") from None
+
+    def enums(self, key: str, kind: type[StrEnum]) -> list[Any]:
+        values = self.get(key, list, [])
+        out = []
+        for value in values:
+            try:
+                out.append(kind(value))
+            except ValueError:
+                allowed = ", ".join(m.value for m in kind)
+                raise self._fail(key, f"unknown value {value!r} (allowed: {allowed})") from None
+        return out
+
+
+def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _policy(r: _Reader, kind: CredentialKind) -> CredentialPolicy:
+    categories = tuple(r.enums("categories", CharClass))
+    need = r.get("require_categories", int, 0)
+    if need > len(categories):
+        raise ProfileError(f"{r.path}.require_categories: more than the categories listed")
+    policy = CredentialPolicy(
+        kind=kind,
+        min_length=r.get("min_length", int),
+        max_length=r.get("max_length", int, HARD_MAX_LENGTH),
+        charset=r.enum("charset", Charset, Charset.ANY),
+        require_all=frozenset(r.enums("require_all", CharClass)),
+        require_categories=need,
+        categories=categories,
+        reject_trivial=r.get("reject_trivial", bool, False),
+        blocklists=tuple(r.get("blocklists", list, [])),
+        reject_context=r.get("reject_context", bool, True),
+        effective_from=r.date("effective_from"),
+        effective_until=r.date("effective_until"),
+    )
+    if not 1 <= policy.min_length <= policy.max_length <= HARD_MAX_LENGTH:
+        raise ProfileError(f"{r.path}: need 1 <= min_length <= max_length <= {HARD_MAX_LENGTH}")
+    return policy
+
+
+def _default_rule(r: _Reader) -> DefaultRule:
+    kind = r.enum("rule", DefaultRuleKind)
+    length = r.get("length", int, 0)
+    if kind in {DefaultRuleKind.PHONE_LAST_DIGITS, DefaultRuleKind.ID_PREFIX} and length < 1:
+        raise ProfileError(f"{r.path}.length: this rule needs a length")
+    return DefaultRule(kind, length, r.date("effective_from"), r.date("effective_until"))
+
+
+def _credential(r: _Reader, kind: CredentialKind) -> CredentialSettings:
+    policies = tuple(_policy(p, kind) for p in r.items("policies"))
+    if not policies:
+        raise ProfileError(f"{r.path}.policies: at least one policy is needed")
+    defaults = tuple(_default_rule(d) for d in r.items("defaults"))
+    for name, dated in (("policies", policies), ("defaults", defaults)):
+        if overlapping(dated):
+            raise ProfileError(f"{r.path}.{name}: effective periods overlap")
+    cap = r.get("consecutive_failure_cap", int)
+    if cap < 1:
+        raise ProfileError(f"{r.path}.consecutive_failure_cap: must be at least 1")
+    return CredentialSettings(
+        kind=kind,
+        label=r.text("label"),
+        policies=policies,
+        defaults=defaults,
+        default_accepted_on=frozenset(r.enums("default_accepted_on", Channel)),
+        consecutive_failure_cap=cap,
+        self_service_reset=r.enum("self_service_reset", SelfServiceReset, SelfServiceReset.NONE),
+        first_time_setup=r.get("first_time_setup", bool, False),
+        force_change_on_policy_upgrade=r.get("force_change_on_policy_upgrade", bool, False),
+        temporary_lifetime_hours=r.get("temporary_lifetime_hours", int, 24),
+    )
+
+
+def _lockout(r: _Reader) -> LockoutRule:
+    rule = LockoutRule(
+        max_failures=r.get("max_failures", int, 5),
+        window_seconds=r.get("window_seconds", float, 60.0),
+        block_seconds=r.get("block_seconds", float, 60.0),
+        block_max_seconds=r.get("block_max_seconds", float, 3600.0),
+        escalation_seconds=r.get("escalation_seconds", float, 86400.0),
+    )
+    if rule.max_failures < 1 or rule.window_seconds <= 0 or rule.block_seconds <= 0:
+        raise ProfileError(f"{r.path}: limits must be positive")
+    return rule
+
+
+def parse_profile(data: Mapping[str, Any]) -> Profile:
+    root = _Reader(data, "")
+    profile_id = root.get("id", str)
+    channels_r = root.child("channels")
+    channels = {}
+    for name in channels_r.data:
+        channel = _Reader({"channel": name}, "channels").enum("channel", Channel)
+        channels[channel] = channels_r.enum(name, CredentialKind)
+    if not channels:
+        raise ProfileError("channels: map at least one channel to a credential kind")
+    base_credentials = root.get("credentials", dict)
+    categories_r = root.child("categories")
+    categories: dict[str, Category] = {}
+    for name in categories_r.data:
+        cat = categories_r.child(name)
+        merged = _merge(base_credentials, cat.get("credentials", dict, {}))
+        creds_r = _Reader(merged, f"categories.{name}.credentials")
+        credentials = {}
+        for kind in set(channels.values()):
+            credentials[kind] = _credential(creds_r.child(kind.value), kind)
+        categories[name] = Category(
+            name=name,
+            label=cat.text("label"),
+            barcode_format=cat.enum("barcode_format", BarcodeFormat, BarcodeFormat.ANY),
+            credentials=credentials,
+        )
+    if not categories:
+        raise ProfileError("categories: at least one category is needed")
+    default_category = root.get("default_category", str)
+    if default_category not in categories:
+        raise ProfileError(f"default_category: {default_category!r} is not a category")
+    forced = []
+    for item in root.items("forced_changes"):
+        go_live = item.date("go_live")
+        if go_live is None:
+            raise ProfileError(f"{item.path}.go_live: missing")
+        names = item.get("categories", list, None)
+        if names is not None and not set(names) <= set(categories):
+            raise ProfileError(f"{item.path}.categories: unknown category")
+        forced.append(ForcedChange(go_live, frozenset(names) if names is not None else None))
+    identifiers = (
+        root.child("identifiers") if root.has("identifiers") else _Reader({}, "identifiers")
+    )
+    return Profile(
+        id=profile_id,
+        name=root.text("name"),
+        timezone=root.get("timezone", str, "Asia/Hong_Kong"),
+        contact=root.text("contact"),
+        identifiers=IdentifierRule(
+            strip_leading_zeros=identifiers.get("strip_leading_zeros", bool, False)
+        ),
+        channels=channels,
+        lockout=_lockout(root.child("lockout")) if root.has("lockout") else LockoutRule(),
+        default_category=default_category,
+        categories=categories,
+        forced_changes=tuple(forced),
+    )

@@ -1,0 +1,311 @@
+"""Authenticate: one attempt on any channel, through one lockout (S3, S4, S5).
+
+Load, decide, store: the patron and credential are read first; the attempt counter
+admits or refuses the attempt before any hash is computed; the hash runs outside
+every transaction; the outcome is then recorded in one transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from patronauth.domain.credentials import (
+    Channel,
+    CredentialEvent,
+    CredentialKind,
+    CredentialState,
+    Outcome,
+    after_verified,
+    suspends,
+    transition,
+)
+from patronauth.domain.errors import InvalidInput
+from patronauth.domain.identifiers import lockout_key
+from patronauth.domain.lockout import Blocked, LockoutRule
+from patronauth.domain.patrons import Credential, PatronStatus
+from patronauth.domain.policies import HARD_MAX_LENGTH, normalise_secret
+from patronauth.domain.profile import Text, change_due
+from patronauth.domain.text import has_control_characters
+from patronauth.services.interfaces import AuditEvent, Ports, UnitOfWork
+from patronauth.services.lookup import Found, find_patron
+
+
+@dataclass(frozen=True)
+class Attempt:
+    identifier: str
+    secret: str
+    channel: Channel
+    credential: CredentialKind | None = None
+    source: str = ""
+    institution: str | None = None
+
+
+@dataclass(frozen=True)
+class AuthResult:
+    outcome: Outcome
+    retry_after: int = 0
+    patron_id: int | None = None
+    institution: str | None = None
+    kind: CredentialKind | None = None
+    language: str = "en"
+    contact: Text = field(default_factory=dict)
+
+    @property
+    def signed_in(self) -> bool:
+        return self.outcome.signed_in
+
+
+@dataclass(frozen=True)
+class _Verified:
+    """The inner result, with the credential for use cases that go on to change it."""
+
+    result: AuthResult
+    found: Found | None = None
+    credential: Credential | None = None
+
+
+def clean_secret(raw: str) -> str:
+    """S2: NFC, no control characters, a bounded length, before any hashing."""
+    if len(raw) > HARD_MAX_LENGTH * 4:
+        raise InvalidInput.of("secret.too_long", max=HARD_MAX_LENGTH)
+    secret = normalise_secret(raw)
+    if not secret:
+        raise InvalidInput.of("secret.empty")
+    if len(secret) > HARD_MAX_LENGTH:
+        raise InvalidInput.of("secret.too_long", max=HARD_MAX_LENGTH)
+    if has_control_characters(secret):
+        raise InvalidInput.of("secret.control_character")
+    return secret
+
+
+def authenticate(ports: Ports, attempt: Attempt) -> AuthResult:
+    return verify_attempt(ports, attempt).result
+
+
+def verify_attempt(ports: Ports, attempt: Attempt) -> _Verified:
+    secret = clean_secret(attempt.secret)
+    key = lockout_key(attempt.identifier)
+    event = _Event(ports, attempt, key)
+
+    wait = ports.throttle.hit("attempt", attempt.source or attempt.channel.value)
+    if wait:
+        result = AuthResult(Outcome.THROTTLED, retry_after=wait)
+        event.record(result)
+        return _Verified(result)
+
+    with ports.uow() as uow:
+        found = find_patron(
+            uow, ports.profiles, attempt.identifier, institution=attempt.institution
+        )
+        kind, credential = _credential_for(uow, found, attempt)
+    rule = _lockout_rule(ports, found, attempt)
+
+    admission = ports.counter.admit(key, ports.clock.now().timestamp(), rule)
+    if isinstance(admission, Blocked):
+        result = AuthResult(Outcome.BLOCKED, retry_after=admission.retry_after, kind=kind)
+        if found:
+            result = _for_patron(result, found)
+        event.record(result, found)
+        return _Verified(result, found, credential)
+
+    success = False
+    try:
+        verified = _verify(ports, attempt, secret, found, kind, credential, event)
+        success = verified.result.outcome not in {Outcome.INVALID, Outcome.SUSPENDED}
+        return verified
+    finally:
+        now = ports.clock.now().timestamp()
+        ports.counter.settle(key, admission.ticket, success=success, now=now, rule=rule)
+
+
+def _lockout_rule(ports: Ports, found: Found | None, attempt: Attempt) -> LockoutRule:
+    if found is not None:
+        return found.profile.lockout
+    if attempt.institution is not None:
+        return ports.profiles.get(attempt.institution).lockout
+    return LockoutRule()
+
+
+def _credential_for(
+    uow: UnitOfWork, found: Found | None, attempt: Attempt
+) -> tuple[CredentialKind | None, Credential | None]:
+    if found is None:
+        return attempt.credential, None
+    profile = found.profile
+    kind = attempt.credential or profile.kind_for(attempt.channel)
+    if kind not in profile.kinds:
+        return kind, None
+    return kind, uow.credentials.get(found.patron.id, kind)
+
+
+def _for_patron(result: AuthResult, found: Found) -> AuthResult:
+    return AuthResult(
+        result.outcome,
+        retry_after=result.retry_after,
+        patron_id=found.patron.id,
+        institution=found.patron.institution,
+        kind=result.kind,
+        language=found.patron.language,
+        contact=found.profile.contact if result.outcome in _WITH_CONTACT else {},
+    )
+
+
+_WITH_CONTACT = {Outcome.PENDING_REGISTRATION, Outcome.BARRED, Outcome.SUSPENDED}
+
+
+def _verify(
+    ports: Ports,
+    attempt: Attempt,
+    secret: str,
+    found: Found | None,
+    kind: CredentialKind | None,
+    credential: Credential | None,
+    event: _Event,
+) -> _Verified:
+    if found is None or credential is None or kind is None:
+        ports.hasher.dummy_verify(secret)
+        result = AuthResult(Outcome.INVALID, kind=kind)
+        event.record(result, found, reason="unknown" if found is None else "not_set_up")
+        return _Verified(result, found)
+    if credential.state is CredentialState.SUSPENDED:
+        result = _for_patron(AuthResult(Outcome.SUSPENDED, kind=kind), found)
+        event.record(result, found)
+        return _Verified(result, found, credential)
+
+    verification = ports.hasher.verify(credential.secret_hash, secret)
+    with ports.uow() as uow:
+        if not verification.ok:
+            used = _try_temporaries(ports, uow, credential, secret)
+            if used is None:
+                result = _record_failure(ports, uow, found, credential)
+                event.record(result, found, uow=uow)
+                uow.commit()
+                return _Verified(result, found, credential)
+            credential = used
+        else:
+            if credential.consecutive_failures:
+                uow.credentials.clear_failures(credential.id)
+            if verification.rehashed:
+                uow.credentials.rehash(credential, verification.rehashed)
+        outcome = _after_correct_secret(ports, uow, found, credential, attempt.channel)
+        result = _for_patron(AuthResult(outcome, kind=kind), found)
+        event.record(result, found, uow=uow)
+        uow.commit()
+    return _Verified(result, found, credential)
+
+
+def _try_temporaries(
+    ports: Ports, uow: UnitOfWork, credential: Credential, secret: str
+) -> Credential | None:
+    """S5: an unused temporary secret replaces the current one when it is first used."""
+    now = ports.clock.now()
+    for temporary in uow.temporaries.active(credential.patron_id, credential.kind, now):
+        if ports.hasher.verify(temporary.secret_hash, secret).ok:
+            uow.temporaries.mark_used(temporary.id, now)
+            uow.temporaries.void(credential.patron_id, credential.kind, now)
+            state = transition(credential.state, CredentialEvent.TEMPORARY)
+            uow.credentials.replace_secret(
+                credential,
+                secret_hash=temporary.secret_hash,
+                state=state,
+                policy_from=None,
+                set_at=now,
+                expires_at=temporary.expires_at,
+            )
+            return uow.credentials.get(credential.patron_id, credential.kind)
+    return None
+
+
+def _record_failure(
+    ports: Ports, uow: UnitOfWork, found: Found, credential: Credential
+) -> AuthResult:
+    settings = found.profile.credential(found.patron.category, credential.kind)
+    count = uow.credentials.record_failure(credential.id)
+    if suspends(count, settings.consecutive_failure_cap):
+        uow.credentials.set_state(
+            credential.id,
+            transition(credential.state, CredentialEvent.SUSPEND),
+            suspended_from=credential.state,
+        )
+    return _for_patron(AuthResult(Outcome.INVALID, kind=credential.kind), found)
+
+
+def _after_correct_secret(
+    ports: Ports,
+    uow: UnitOfWork,
+    found: Found,
+    credential: Credential,
+    channel: Channel,
+) -> Outcome:
+    patron = found.patron
+    now = ports.clock.now()
+    if patron.status is PatronStatus.PENDING_REGISTRATION:
+        return Outcome.PENDING_REGISTRATION
+    if patron.status is PatronStatus.BARRED:
+        return Outcome.BARRED
+    if (
+        credential.state is CredentialState.TEMPORARY
+        and credential.expires_at is not None
+        and credential.expires_at <= now
+    ):
+        return Outcome.TEMPORARY_EXPIRED
+    settings = found.profile.credential(patron.category, credential.kind)
+    forced = [
+        *found.profile.forced_changes,
+        *uow.forced_changes.for_institution(patron.institution),
+    ]
+    due = change_due(
+        forced,
+        patron.category,
+        settings,
+        set_on=credential.set_at.date(),
+        policy_from=credential.policy_from,
+        today=now.date(),
+    )
+    return after_verified(
+        credential.state,
+        channel,
+        default_accepted_on=settings.default_accepted_on,
+        change_due=due,
+    )
+
+
+class _Event:
+    """Writes the audit record of one attempt (S8): never the secret."""
+
+    def __init__(self, ports: Ports, attempt: Attempt, key: str) -> None:
+        self.ports = ports
+        self.attempt = attempt
+        self.key = key
+
+    def record(
+        self,
+        result: AuthResult,
+        found: Found | None = None,
+        *,
+        reason: str = "",
+        uow: UnitOfWork | None = None,
+    ) -> None:
+        detail = {"credential": result.kind.value} if result.kind else {}
+        if reason:
+            detail["reason"] = reason
+        if result.retry_after:
+            detail["retry_after"] = str(result.retry_after)
+        event = AuditEvent(
+            at=self.ports.clock.now(),
+            action="sign_in",
+            outcome=result.outcome.value,
+            actor="patron",
+            channel=self.attempt.channel.value,
+            source=self.attempt.source,
+            institution=found.patron.institution if found else self.attempt.institution,
+            patron_id=found.patron.id if found else None,
+            identifier=self.key,
+            detail=detail,
+        )
+        if uow is not None:
+            uow.audit.record(event)
+            return
+        with self.ports.uow() as own:
+            own.audit.record(event)
+            own.commit()

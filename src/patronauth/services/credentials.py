@@ -1,0 +1,372 @@
+"""Changing, resetting and setting up secrets (R5-R7, R13, R14, R18, R23, R24, R27, S5, S6)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from patronauth.domain.credentials import (
+    Channel,
+    CredentialEvent,
+    CredentialKind,
+    CredentialState,
+    Outcome,
+    transition,
+)
+from patronauth.domain.errors import Conflict, PolicyRefused, Refused, Violation
+from patronauth.domain.patrons import Credential, Identifier, Patron
+from patronauth.domain.policies import (
+    Charset,
+    ContextKind,
+    CredentialPolicy,
+    HiddenWord,
+    SecretContext,
+    check,
+    normalise_secret,
+)
+from patronauth.domain.profile import CredentialSettings, Profile
+from patronauth.services.authenticate import Attempt, AuthResult, verify_attempt
+from patronauth.services.interfaces import (
+    AuditEvent,
+    NewCredential,
+    Notice,
+    NoticeKind,
+    Ports,
+    SecretHasher,
+    UnitOfWork,
+)
+from patronauth.services.lookup import Found, require_patron
+
+log = logging.getLogger(__name__)
+
+_VERIFIED = {Outcome.OK, Outcome.MUST_CHANGE, Outcome.CHANGE_REQUIRED}
+
+
+class AttemptRefused(Refused):
+    """The current secret did not sign in; `result` says why (invalid, blocked, ...)."""
+
+    def __init__(self, result: AuthResult) -> None:
+        params: dict[str, str | int] = {}
+        if result.retry_after:
+            params["seconds"] = result.retry_after
+        super().__init__(Violation(result.outcome.reason, params))
+        self.result = result
+
+
+@dataclass(frozen=True)
+class ChangeRequest:
+    identifier: str
+    current: str
+    new: str
+    confirm: str
+    channel: Channel
+    kind: CredentialKind | None = None
+    source: str = ""
+    institution: str | None = None
+
+
+def secret_context(
+    hasher: SecretHasher, patron: Patron, identifiers: list[Identifier]
+) -> SecretContext:
+    """S6: the patron's own data a secret must not contain (digest-only data included)."""
+    words = {ContextKind.BARCODE: [i.value for i in identifiers]}
+    if patron.name:
+        words[ContextKind.NAME] = patron.name.replace(",", " ").split()
+    hidden = {}
+    if patron.phone_digest and patron.phone_masked:
+        phone_digest = patron.phone_digest
+        hidden[ContextKind.PHONE] = HiddenWord(
+            len(patron.phone_masked), lambda s: hasher.keyed_matches(phone_digest, s)
+        )
+    if patron.id_digest and patron.id_masked:
+        id_digest = patron.id_digest
+        hidden[ContextKind.ID_NUMBER] = HiddenWord(
+            len(patron.id_masked), lambda s: hasher.keyed_matches(id_digest, s.upper())
+        )
+    return SecretContext(words=words, hidden=hidden)
+
+
+def _settings(found: Found, kind: CredentialKind) -> CredentialSettings:
+    return found.profile.credential(found.patron.category, kind)
+
+
+def _kind(profile: Profile, kind: CredentialKind | None) -> CredentialKind:
+    if kind is not None:
+        if kind not in profile.kinds:
+            raise Refused.of("credential.kind_not_used", kind=kind.value, institution=profile.id)
+        return kind
+    if len(profile.kinds) > 1:
+        raise Refused.of("credential.kind_required", kinds=", ".join(profile.kinds))
+    return profile.kinds[0]
+
+
+def _checked_new_secret(
+    ports: Ports,
+    uow: UnitOfWork,
+    found: Found,
+    kind: CredentialKind,
+    new: str,
+    confirm: str,
+    *,
+    current: str | None,
+    default_digest: str | None,
+) -> tuple[str, CredentialPolicy]:
+    new, confirm = normalise_secret(new), normalise_secret(confirm)
+    settings = _settings(found, kind)
+    policy = settings.policy_on(ports.clock.now().date())
+    context = secret_context(ports.hasher, found.patron, uow.patrons.identifiers(found.patron.id))
+    violations = check(new, policy, context=context, blocklists=ports.blocklists)
+    if not violations:
+        if current is not None and new == normalise_secret(current):
+            violations.append(Violation(policy.code("unchanged")))
+        elif default_digest and ports.hasher.keyed_matches(default_digest, new):
+            violations.append(Violation(policy.code("same_as_default")))
+    if violations:
+        raise PolicyRefused(*violations)
+    if new != confirm:
+        raise Refused.of("secret.confirmation_mismatch")
+    return new, policy
+
+
+def change_secret(ports: Ports, request: ChangeRequest) -> Outcome:
+    """The patron's own change: current secret, new secret, new secret again (R6, R13, R18).
+
+    The current secret is an attempt like any other: it is counted in the lockout.
+    Returns the outcome the current secret had (the change step is what a
+    must-change sign-in opens).
+    """
+    verified = verify_attempt(
+        ports,
+        Attempt(
+            identifier=request.identifier,
+            secret=request.current,
+            channel=request.channel,
+            credential=request.kind,
+            source=request.source,
+            institution=request.institution,
+        ),
+    )
+    if verified.result.outcome not in _VERIFIED or not verified.found or not verified.credential:
+        raise AttemptRefused(verified.result)
+    found, credential = verified.found, verified.credential
+    with ports.uow() as uow:
+        new, policy = _checked_new_secret(
+            ports,
+            uow,
+            found,
+            credential.kind,
+            request.new,
+            request.confirm,
+            current=request.current,
+            default_digest=credential.default_digest,
+        )
+    _store_chosen(ports, found, credential, new, policy, actor="patron", channel=request.channel)
+    return verified.result.outcome
+
+
+def _store_chosen(
+    ports: Ports,
+    found: Found,
+    credential: Credential,
+    new: str,
+    policy: CredentialPolicy,
+    *,
+    actor: str,
+    channel: Channel,
+) -> None:
+    secret_hash = ports.hasher.hash(new)
+    now = ports.clock.now()
+    with ports.uow() as uow:
+        stored = uow.credentials.replace_secret(
+            credential,
+            secret_hash=secret_hash,
+            state=transition(credential.state, CredentialEvent.CHOOSE),
+            policy_from=policy.effective_from,
+            set_at=now,
+        )
+        if not stored:
+            raise Conflict.of("credential.changed_concurrently")
+        uow.temporaries.void(credential.patron_id, credential.kind, now)
+        _audit(uow, now, "credential.change", found, credential.kind, actor, channel)
+        uow.commit()
+    _notify(ports, found.patron, NoticeKind.CREDENTIAL_CHANGED, credential.kind)
+
+
+@dataclass(frozen=True)
+class ResetResult:
+    kind: CredentialKind
+    state: CredentialState
+    temporary: str | None = None  # shown once to staff to hand over at the counter
+    expires_at: datetime | None = None
+
+
+def reset_credential(
+    ports: Ports,
+    identifier: str,
+    kind: CredentialKind | None,
+    *,
+    staff: str,
+    institution: str | None = None,
+) -> ResetResult:
+    """Staff reset (R14, R24, R27): back to the default, else a temporary secret.
+
+    Either way a suspension ends and the failure count restarts. Staff never see the
+    current secret (S10); a temporary secret is random and expires (S5).
+    """
+    now = ports.clock.now()
+    with ports.uow() as uow:
+        found = require_patron(uow, ports.profiles, identifier, institution=institution)
+        kind = _kind(found.profile, kind)
+        settings = _settings(found, kind)
+        credential = uow.credentials.get(found.patron.id, kind)
+        if credential is not None and credential.default_digest:
+            state = transition(credential.state, CredentialEvent.RESET_TO_DEFAULT)
+            uow.credentials.replace_secret(
+                credential,
+                secret_hash=credential.default_digest,
+                state=state,
+                policy_from=None,
+                set_at=now,
+            )
+            result = ResetResult(kind, state)
+        else:
+            temporary = temporary_secret(ports, settings.policy_on(now.date()))
+            expires_at = now + timedelta(hours=settings.temporary_lifetime_hours)
+            secret_hash = ports.hasher.hash(temporary)
+            if credential is None:
+                uow.credentials.add(
+                    found.patron.id,
+                    NewCredential(
+                        kind=kind,
+                        state=CredentialState.TEMPORARY,
+                        secret_hash=secret_hash,
+                        default_digest=None,
+                        policy_from=None,
+                        set_at=now,
+                        expires_at=expires_at,
+                    ),
+                )
+            else:
+                uow.credentials.replace_secret(
+                    credential,
+                    secret_hash=secret_hash,
+                    state=transition(credential.state, CredentialEvent.TEMPORARY),
+                    policy_from=None,
+                    set_at=now,
+                    expires_at=expires_at,
+                )
+            result = ResetResult(kind, CredentialState.TEMPORARY, temporary, expires_at)
+        uow.temporaries.void(found.patron.id, kind, now)
+        _audit(uow, now, "credential.reset", found, kind, staff, Channel.STAFF, result.state.value)
+        uow.commit()
+    _notify(ports, found.patron, NoticeKind.CREDENTIAL_RESET, kind)
+    return result
+
+
+_UNAMBIGUOUS_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz"
+_DIGITS = "23456789"
+_SPECIALS = "#%*+=?@"
+
+
+def temporary_secret(ports: Ports, policy: CredentialPolicy) -> str:
+    """A random secret that meets `policy` (without context words)."""
+    if policy.charset is Charset.DIGITS:
+        alphabet, length = "0123456789", max(policy.min_length, 8)
+    else:
+        alphabet = _UNAMBIGUOUS_LETTERS + _DIGITS
+        if policy.charset is Charset.ANY:
+            alphabet += _SPECIALS
+        length = max(policy.min_length, 12)
+    length = min(length, policy.max_length)
+    for _ in range(1000):
+        candidate = ports.randomness.secret(alphabet, length)
+        if not check(candidate, policy, blocklists=ports.blocklists):
+            return candidate
+    raise RuntimeError("no random secret satisfies the policy; check the profile")
+
+
+def set_up_credential(
+    ports: Ports,
+    identifier: str,
+    kind: CredentialKind | None,
+    new: str,
+    confirm: str,
+    *,
+    actor: str,
+    channel: Channel,
+    institution: str | None = None,
+) -> CredentialKind:
+    """R23: the first secret of a patron whose institution gives no default."""
+    with ports.uow() as uow:
+        found = require_patron(uow, ports.profiles, identifier, institution=institution)
+        kind = _kind(found.profile, kind)
+        if not _settings(found, kind).first_time_setup:
+            raise Refused.of("credential.setup_not_offered")
+        if uow.credentials.get(found.patron.id, kind) is not None:
+            raise Conflict.of("credential.already_set_up")
+        new, policy = _checked_new_secret(
+            ports, uow, found, kind, new, confirm, current=None, default_digest=None
+        )
+    secret_hash = ports.hasher.hash(new)
+    now = ports.clock.now()
+    with ports.uow() as uow:
+        if uow.credentials.get(found.patron.id, kind) is not None:
+            raise Conflict.of("credential.already_set_up")
+        uow.credentials.add(
+            found.patron.id,
+            NewCredential(
+                kind=kind,
+                state=CredentialState.CHOSEN,
+                secret_hash=secret_hash,
+                default_digest=None,
+                policy_from=policy.effective_from,
+                set_at=now,
+            ),
+        )
+        _audit(uow, now, "credential.setup", found, kind, actor, channel)
+        uow.commit()
+    _notify(ports, found.patron, NoticeKind.CREDENTIAL_CHANGED, kind)
+    return kind
+
+
+def _audit(
+    uow: UnitOfWork,
+    now: datetime,
+    action: str,
+    found: Found,
+    kind: CredentialKind,
+    actor: str,
+    channel: Channel,
+    outcome: str = "ok",
+) -> None:
+    uow.audit.record(
+        AuditEvent(
+            at=now,
+            action=action,
+            outcome=outcome,
+            actor=actor,
+            channel=channel.value,
+            institution=found.patron.institution,
+            patron_id=found.patron.id,
+            identifier=found.identifier.lookup_key,
+            detail={"credential": kind.value},
+        )
+    )
+
+
+def _notify(ports: Ports, patron: Patron, kind: NoticeKind, credential: CredentialKind) -> None:
+    """S8: the patron hears of every change. A failed delivery does not undo the change."""
+    if not patron.email:
+        return
+    notice = Notice(
+        kind=kind,
+        to=patron.email,
+        language=patron.language,
+        institution=patron.institution,
+        params={"credential": credential.value},
+    )
+    try:
+        ports.notifier.notify(notice)
+    except Exception:
+        log.exception("notice %s to patron %s not delivered", kind.value, patron.id)

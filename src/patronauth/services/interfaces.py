@@ -1,0 +1,352 @@
+"""The ports the use cases work through. Docstrings live here; adapters stay bare.
+
+Every port has a real adapter and a memory or null twin chosen by configuration
+(see `patronauth.bootstrap`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from types import TracebackType
+from typing import Protocol
+
+from patronauth.domain.credentials import CredentialKind, CredentialState
+from patronauth.domain.identifiers import IdentifierKind, IdType
+from patronauth.domain.lockout import Admission, LockoutRule
+from patronauth.domain.patrons import (
+    Credential,
+    Identifier,
+    Patron,
+    PatronStatus,
+    TemporarySecret,
+)
+from patronauth.domain.profile import ForcedChange, Profile
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware (UTC)."""
+
+
+class Randomness(Protocol):
+    def secret(self, alphabet: str, length: int) -> str:
+        """A uniformly random string for temporary secrets."""
+
+    def token(self) -> str:
+        """An unguessable URL-safe token (at least 128 bits)."""
+
+
+@dataclass(frozen=True)
+class Verification:
+    ok: bool
+    rehashed: str | None = None  # a fresh hash to store when the old one is outdated
+
+
+class SecretHasher(Protocol):
+    def hash(self, secret: str) -> str:
+        """An argon2id hash of the peppered secret, recording parameters and key id."""
+
+    def verify(self, stored: str, secret: str) -> Verification:
+        """Check `secret` against a stored hash or keyed digest.
+
+        Costs exactly one argon2 computation whatever `stored` is, so that timing
+        says nothing about the kind of record. `rehashed` is set when the stored form
+        is outdated (parameters, pepper key, or a keyed digest of a default).
+        """
+
+    def dummy_verify(self, secret: str) -> None:
+        """Spend one argon2 computation for an unknown identifier (S4)."""
+
+    def keyed(self, value: str, *, salt: str) -> str:
+        """A fast keyed digest (HMAC under the pepper) for defaults and personal data (S9)."""
+
+    def keyed_matches(self, stored: str, value: str) -> bool:
+        """Whether `value` has the keyed digest `stored`; constant time, no argon2."""
+
+
+class AttemptCounter(Protocol):
+    """Counts attempts per identifier key, atomically across threads and processes."""
+
+    def admit(self, key: str, now: float, rule: LockoutRule) -> Admission:
+        """Reserve a place in the window or refuse (blocked); before any hashing."""
+
+    def settle(
+        self, key: str, ticket: float, *, success: bool, now: float, rule: LockoutRule
+    ) -> None:
+        """Record the outcome of an admitted attempt."""
+
+    def blocked_for(self, key: str, now: float) -> int:
+        """Seconds left of a block on `key`, 0 when none."""
+
+    def clear(self, key: str) -> None:
+        """Lift any block and forget the failures of `key` (staff unlock)."""
+
+
+class Throttle(Protocol):
+    def hit(self, scope: str, source: str) -> int:
+        """Count one attempt from `source`; 0 when allowed, else seconds to wait."""
+
+
+class NoticeKind(StrEnum):
+    CREDENTIAL_CHANGED = "credential_changed"
+    CREDENTIAL_RESET = "credential_reset"
+    TEMPORARY_SECRET = "temporary_secret"  # noqa: S105 (a notice kind)
+    SETUP_LINK = "setup_link"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A message to a patron; the notifier renders it in `language` and delivers it."""
+
+    kind: NoticeKind
+    to: str
+    language: str
+    institution: str
+    params: Mapping[str, str] = field(default_factory=dict)
+
+
+class Notifier(Protocol):
+    def notify(self, notice: Notice) -> None:
+        """Render and deliver (or queue) one notice; raises on a delivery failure."""
+
+
+class Profiles(Protocol):
+    def get(self, institution: str) -> Profile:
+        """The profile of `institution`; refuses `institution.unknown`."""
+
+    def all(self) -> Mapping[str, Profile]:
+        """Every institution this deployment serves."""
+
+
+Blocklists = Mapping[str, Callable[[str], bool]]
+
+
+@dataclass(frozen=True)
+class NewPatron:
+    uid: str
+    institution: str
+    category: str
+    status: PatronStatus
+    name: str | None
+    email: str | None
+    phone_masked: str | None
+    phone_digest: str | None
+    id_type: IdType | None
+    id_masked: str | None
+    id_digest: str | None
+    registered_on: date
+    language: str
+
+
+@dataclass(frozen=True)
+class NewCredential:
+    kind: CredentialKind
+    state: CredentialState
+    secret_hash: str
+    default_digest: str | None
+    policy_from: date | None
+    set_at: datetime
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    at: datetime
+    action: str
+    outcome: str
+    actor: str  # "patron", "staff:<name>", "system"
+    channel: str
+    source: str = ""
+    institution: str | None = None
+    patron_id: int | None = None
+    identifier: str | None = None  # the lockout key, never a secret
+    detail: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StoredAuditEvent:
+    id: int
+    event: AuditEvent
+
+
+class PatronRepository(Protocol):
+    def add(self, patron: NewPatron) -> Patron: ...
+
+    def get(self, patron_id: int) -> Patron | None: ...
+
+    def find(self, lookup_key: str) -> list[tuple[Patron, Identifier]]:
+        """Patrons having an identifier (current or replaced) with this lockout key."""
+
+    def identifiers(self, patron_id: int) -> list[Identifier]: ...
+
+    def add_identifier(
+        self, patron_id: int, kind: IdentifierKind, value: str, lookup_key: str
+    ) -> Identifier:
+        """Refuses `identifier.taken` when the value is already on record."""
+
+    def replace_identifier(self, old: Identifier, value: str, lookup_key: str) -> Identifier: ...
+
+    def set_status(self, patron_id: int, status: PatronStatus) -> None: ...
+
+
+class CredentialRepository(Protocol):
+    def get(self, patron_id: int, kind: CredentialKind) -> Credential | None: ...
+
+    def for_patron(self, patron_id: int) -> list[Credential]: ...
+
+    def add(self, patron_id: int, credential: NewCredential) -> Credential: ...
+
+    def replace_secret(
+        self,
+        credential: Credential,
+        *,
+        secret_hash: str,
+        state: CredentialState,
+        policy_from: date | None,
+        set_at: datetime,
+        expires_at: datetime | None = None,
+    ) -> bool:
+        """Store a new secret if nobody changed it since `credential` was read.
+
+        Clears the failure count and any suspension. False when the stored version
+        moved on (a concurrent change won), and nothing is written.
+        """
+
+    def rehash(self, credential: Credential, secret_hash: str) -> bool:
+        """Store an upgraded hash of the same secret if the version is unchanged."""
+
+    def record_failure(self, credential_id: int) -> int:
+        """Atomically add one consecutive failure; the new count."""
+
+    def clear_failures(self, credential_id: int) -> None: ...
+
+    def set_state(
+        self,
+        credential_id: int,
+        state: CredentialState,
+        suspended_from: CredentialState | None,
+    ) -> None: ...
+
+
+class TemporaryRepository(Protocol):
+    def add(
+        self, patron_id: int, kind: CredentialKind, secret_hash: str, expires_at: datetime
+    ) -> None: ...
+
+    def active(
+        self, patron_id: int, kind: CredentialKind, now: datetime
+    ) -> list[TemporarySecret]: ...
+
+    def mark_used(self, temporary_id: int, now: datetime) -> None: ...
+
+    def void(self, patron_id: int, kind: CredentialKind, now: datetime) -> None:
+        """End every outstanding temporary secret of this credential."""
+
+
+class AuditLog(Protocol):
+    def record(self, event: AuditEvent) -> None: ...
+
+    def recent(
+        self, *, patron_id: int | None = None, identifier: str | None = None, limit: int = 100
+    ) -> list[StoredAuditEvent]: ...
+
+
+class ForcedChanges(Protocol):
+    def add(
+        self, institution: str, rule: ForcedChange, *, created_by: str, at: datetime
+    ) -> None: ...
+
+    def for_institution(self, institution: str) -> list[ForcedChange]: ...
+
+
+@dataclass(frozen=True)
+class RegistryRow:
+    """One prepared row of a registry feed: validated, digests computed."""
+
+    line: int
+    barcode: str
+    lookup_key: str
+    kind: IdentifierKind
+    patron: NewPatron
+    credentials: Sequence[NewCredential]
+    patron_id: int | None  # None: a new patron
+
+
+@dataclass(frozen=True)
+class KnownBarcode:
+    patron_id: int
+    uid: str
+    institution: str
+    replaced: bool
+
+
+@dataclass(frozen=True)
+class RegistryBatchResult:
+    created: int
+    updated: int
+
+
+class Registry(Protocol):
+    def existing(self, barcodes: Sequence[str]) -> dict[str, KnownBarcode]:
+        """The patrons already holding any of these barcodes (current or replaced)."""
+
+    def upsert(self, rows: Sequence[RegistryRow]) -> RegistryBatchResult:
+        """Insert new patrons and update known ones.
+
+        For a known patron the personal data, category and status are replaced, the
+        default digests follow the new data, and a credential still in the default
+        state takes the new default as its secret.
+        """
+
+
+class UnitOfWork(Protocol):
+    @property
+    def patrons(self) -> PatronRepository: ...
+
+    @property
+    def credentials(self) -> CredentialRepository: ...
+
+    @property
+    def temporaries(self) -> TemporaryRepository: ...
+
+    @property
+    def audit(self) -> AuditLog: ...
+
+    @property
+    def forced_changes(self) -> ForcedChanges: ...
+
+    @property
+    def registry(self) -> Registry: ...
+
+    def __enter__(self) -> UnitOfWork: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Roll back whatever was not committed."""
+
+    def commit(self) -> None: ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Everything a use case may need; built once by the composition root."""
+
+    uow: UnitOfWorkFactory
+    profiles: Profiles
+    hasher: SecretHasher
+    counter: AttemptCounter
+    throttle: Throttle
+    clock: Clock
+    randomness: Randomness
+    notifier: Notifier
+    blocklists: Blocklists

@@ -1,0 +1,68 @@
+"""Finding the patron behind what somebody typed or scanned."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from patronauth.domain.errors import NotFound, Refused
+from patronauth.domain.identifiers import IdentifierStatus, lockout_key, normalise
+from patronauth.domain.patrons import Identifier, Patron
+from patronauth.domain.profile import Profile
+from patronauth.services.interfaces import Profiles, UnitOfWork
+
+
+@dataclass(frozen=True)
+class Found:
+    patron: Patron
+    identifier: Identifier
+    profile: Profile
+
+    @property
+    def current(self) -> bool:
+        return self.identifier.status is IdentifierStatus.CURRENT
+
+
+def find_patron(
+    uow: UnitOfWork,
+    profiles: Profiles,
+    raw: str,
+    *,
+    institution: str | None = None,
+    include_replaced: bool = False,
+) -> Found | None:
+    """The patron whose identifier this is, normalised by each institution's own rule.
+
+    A replaced card is found only with `include_replaced` (staff look-ups): it no
+    longer signs in (R25). Two institutions with the same identifier need
+    `institution` to tell them apart.
+    """
+    key = lockout_key(raw)
+    matches = []
+    for patron, identifier in uow.patrons.find(key):
+        if institution is not None and patron.institution != institution:
+            continue
+        profile = profiles.get(patron.institution)
+        if normalise(raw, profile.identifiers) != identifier.value:
+            continue
+        if identifier.status is not IdentifierStatus.CURRENT and not include_replaced:
+            continue
+        matches.append(Found(patron, identifier, profile))
+    if len(matches) > 1:
+        raise Refused.of("identifier.ambiguous")
+    return matches[0] if matches else None
+
+
+def require_patron(
+    uow: UnitOfWork,
+    profiles: Profiles,
+    raw: str,
+    *,
+    institution: str | None = None,
+    include_replaced: bool = False,
+) -> Found:
+    found = find_patron(
+        uow, profiles, raw, institution=institution, include_replaced=include_replaced
+    )
+    if found is None:
+        raise NotFound.of("patron.not_found")
+    return found

@@ -1,0 +1,258 @@
+"""What staff do at the counter (R25-R27, S8, S10): look up, unlock, complete, replace."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from patronauth.domain.credentials import (
+    Channel,
+    CredentialEvent,
+    CredentialKind,
+    CredentialState,
+    transition,
+)
+from patronauth.domain.errors import Conflict, InvalidInput
+from patronauth.domain.identifiers import IdentifierKind, lockout_key, normalise, parse_julac
+from patronauth.domain.patrons import Credential, Identifier, Patron, PatronStatus
+from patronauth.domain.profile import BarcodeFormat, ForcedChange, change_due
+from patronauth.services.interfaces import AuditEvent, Ports, StoredAuditEvent, UnitOfWork
+from patronauth.services.lookup import Found, find_patron, require_patron
+
+
+def _audit(
+    uow: UnitOfWork,
+    at: datetime,
+    action: str,
+    staff: str,
+    found: Found | None,
+    *,
+    identifier: str | None = None,
+    detail: dict[str, str] | None = None,
+) -> None:
+    uow.audit.record(
+        AuditEvent(
+            at=at,
+            action=action,
+            outcome="ok",
+            actor=staff,
+            channel=Channel.STAFF.value,
+            institution=found.patron.institution if found else None,
+            patron_id=found.patron.id if found else None,
+            identifier=identifier or (found.identifier.lookup_key if found else None),
+            detail=detail or {},
+        )
+    )
+
+
+@dataclass(frozen=True)
+class CredentialView:
+    kind: CredentialKind
+    state: CredentialState  # as the next sign-in will see it (R26 included)
+    set_at: datetime
+    expires_at: datetime | None
+    consecutive_failures: int
+
+
+@dataclass(frozen=True)
+class PatronView:
+    patron: Patron
+    identifiers: Sequence[Identifier]
+    credentials: Sequence[CredentialView]
+    blocked_for: int  # seconds left of a block on the current identifier
+
+
+def show_patron(ports: Ports, identifier: str, *, institution: str | None = None) -> PatronView:
+    now = ports.clock.now()
+    with ports.uow() as uow:
+        found = require_patron(
+            uow, ports.profiles, identifier, institution=institution, include_replaced=True
+        )
+        patron = found.patron
+        forced = [
+            *found.profile.forced_changes,
+            *uow.forced_changes.for_institution(patron.institution),
+        ]
+        views = []
+        for credential in uow.credentials.for_patron(patron.id):
+            views.append(_view(found, credential, forced, now))
+        identifiers = uow.patrons.identifiers(patron.id)
+    current = [i for i in identifiers if i.status.value == "current"]
+    blocked = max(
+        (ports.counter.blocked_for(i.lookup_key, now.timestamp()) for i in current), default=0
+    )
+    return PatronView(patron, identifiers, views, blocked)
+
+
+def _view(
+    found: Found, credential: Credential, forced: Sequence[ForcedChange], now: datetime
+) -> CredentialView:
+    state = credential.state
+    if state is CredentialState.CHOSEN:
+        settings = found.profile.credential(found.patron.category, credential.kind)
+        if change_due(
+            forced,
+            found.patron.category,
+            settings,
+            set_on=credential.set_at.date(),
+            policy_from=credential.policy_from,
+            today=now.date(),
+        ):
+            state = CredentialState.MUST_CHANGE
+    return CredentialView(
+        credential.kind,
+        state,
+        credential.set_at,
+        credential.expires_at,
+        credential.consecutive_failures,
+    )
+
+
+def complete_registration(
+    ports: Ports, identifier: str, *, staff: str, institution: str | None = None
+) -> Patron:
+    """R17, R25: a pending registration becomes active and can sign in."""
+    now = ports.clock.now()
+    with ports.uow() as uow:
+        found = require_patron(uow, ports.profiles, identifier, institution=institution)
+        if found.patron.status is not PatronStatus.PENDING_REGISTRATION:
+            raise Conflict.of("patron.not_pending", status=found.patron.status.value)
+        uow.patrons.set_status(found.patron.id, PatronStatus.ACTIVE)
+        _audit(uow, now, "patron.complete", staff, found)
+        uow.commit()
+        patron = uow.patrons.get(found.patron.id)
+    assert patron is not None
+    return patron
+
+
+@dataclass(frozen=True)
+class UnlockResult:
+    unblocked: Sequence[str]  # identifier keys whose counters were cleared
+    unsuspended: Sequence[CredentialKind]
+
+
+def unlock(
+    ports: Ports, identifier: str, *, staff: str, institution: str | None = None
+) -> UnlockResult:
+    """R27: lift a block on the identifier and any suspension of the patron's credentials.
+
+    Works for an identifier no patron has, too: blocks are kept per typed identifier.
+    """
+    now = ports.clock.now()
+    key = lockout_key(identifier)
+    unsuspended = []
+    with ports.uow() as uow:
+        found = find_patron(uow, ports.profiles, identifier, institution=institution)
+        keys = {key}
+        if found is not None:
+            keys |= {i.lookup_key for i in uow.patrons.identifiers(found.patron.id)}
+            for credential in uow.credentials.for_patron(found.patron.id):
+                if credential.state is CredentialState.SUSPENDED:
+                    state = transition(
+                        credential.state,
+                        CredentialEvent.UNLOCK,
+                        suspended_from=credential.suspended_from,
+                    )
+                    uow.credentials.set_state(credential.id, state, None)
+                    unsuspended.append(credential.kind)
+                if credential.consecutive_failures:
+                    uow.credentials.clear_failures(credential.id)
+        for k in sorted(keys):
+            ports.counter.clear(k)
+        _audit(
+            uow,
+            now,
+            "unlock",
+            staff,
+            found,
+            identifier=key,
+            detail={"unsuspended": ",".join(unsuspended)},
+        )
+        uow.commit()
+    return UnlockResult(sorted(keys), unsuspended)
+
+
+def replace_card(
+    ports: Ports, old: str, new: str, *, staff: str, institution: str | None = None
+) -> Identifier:
+    """R25: the old barcode stops signing in; the new one carries the same credentials."""
+    now = ports.clock.now()
+    with ports.uow() as uow:
+        found = require_patron(uow, ports.profiles, old, institution=institution)
+        category = found.profile.category(found.patron.category)
+        if category.barcode_format is BarcodeFormat.JULAC:
+            value = parse_julac(new).card_number
+            if found.identifier.kind is not IdentifierKind.JULAC:
+                raise InvalidInput.of("card.kind_mismatch")
+        else:
+            value = normalise(new, found.profile.identifiers)
+        if value == found.identifier.value:
+            raise Conflict.of("card.same")
+        replacement = uow.patrons.replace_identifier(found.identifier, value, lockout_key(value))
+        _audit(
+            uow,
+            now,
+            "card.replace",
+            staff,
+            found,
+            detail={"new": replacement.lookup_key},
+        )
+        uow.commit()
+    return replacement
+
+
+@dataclass(frozen=True)
+class ForceChangeResult:
+    institution: str
+    categories: Sequence[str] | None
+    go_live: date
+
+
+def force_change(
+    ports: Ports,
+    institution: str,
+    go_live: date,
+    *,
+    categories: Sequence[str] | None,
+    staff: str,
+) -> ForceChangeResult:
+    """R26: secrets set before `go_live` must be changed at the first sign-in after it."""
+    profile = ports.profiles.get(institution)
+    for name in categories or ():
+        profile.category(name)
+    now = ports.clock.now()
+    rule = ForcedChange(go_live, frozenset(categories) if categories else None)
+    with ports.uow() as uow:
+        uow.forced_changes.add(institution, rule, created_by=staff, at=now)
+        _audit(
+            uow,
+            now,
+            "migrate.force_change",
+            staff,
+            None,
+            detail={
+                "institution": institution,
+                "categories": ",".join(categories or []) or "*",
+                "from": go_live.isoformat(),
+            },
+        )
+        uow.commit()
+    return ForceChangeResult(institution, categories, go_live)
+
+
+def audit_trail(
+    ports: Ports, identifier: str | None, *, limit: int = 100, institution: str | None = None
+) -> list[StoredAuditEvent]:
+    """S8: the trail of one identifier (its patron's too, when there is one), or of all."""
+    with ports.uow() as uow:
+        if identifier is None:
+            return uow.audit.recent(limit=limit)
+        key = lockout_key(identifier)
+        found = find_patron(
+            uow, ports.profiles, identifier, institution=institution, include_replaced=True
+        )
+        events = {e.id: e for e in uow.audit.recent(identifier=key, limit=limit)}
+        if found is not None:
+            events |= {e.id: e for e in uow.audit.recent(patron_id=found.patron.id, limit=limit)}
+    return sorted(events.values(), key=lambda e: e.id, reverse=True)[:limit]
