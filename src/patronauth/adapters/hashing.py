@@ -18,6 +18,7 @@ import hmac
 import logging
 import os
 import secrets
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,6 +110,25 @@ class Argon2Hasher:
             type=Type.ID,
         )
         self._dummy = self._argon2.hash(secrets.token_bytes(32))
+        self._computations = 0
+        self._lock = threading.Lock()
+
+    @property
+    def computations(self) -> int:
+        """argon2 computations so far (the constructor's own excluded)."""
+        return self._computations
+
+    def _count(self) -> None:
+        with self._lock:
+            self._computations += 1
+
+    def _argon2_hash(self, data: bytes) -> str:
+        self._count()
+        return self._argon2.hash(data)
+
+    def _argon2_verify(self, encoded: str, data: bytes) -> None:
+        self._count()
+        self._argon2.verify(encoded, data)
 
     def _pepper(self, key: bytes, secret: str) -> bytes:
         return hmac.new(key, b"secret\0" + secret.encode("utf-8"), hashlib.sha256).digest()
@@ -120,12 +140,12 @@ class Argon2Hasher:
 
     def hash(self, secret: str) -> str:
         key_id = self._keyring.current_id
-        encoded = self._argon2.hash(self._pepper(self._keyring.current, secret))
+        encoded = self._argon2_hash(self._pepper(self._keyring.current, secret))
         return f"a2:{key_id}:{encoded}"
 
     def dummy_verify(self, secret: str) -> None:
         with contextlib.suppress(VerificationError):
-            self._argon2.verify(self._dummy, self._pepper(self._keyring.current, secret))
+            self._argon2_verify(self._dummy, self._pepper(self._keyring.current, secret))
 
     def verify(self, stored: str, secret: str) -> Verification:
         scheme, _, rest = stored.partition(":")
@@ -142,7 +162,7 @@ class Argon2Hasher:
                 return Verification(False)
             return Verification(True, rehashed=self.hash(secret))
         try:
-            self._argon2.verify(body, self._pepper(key, secret))
+            self._argon2_verify(body, self._pepper(key, secret))
         except VerifyMismatchError:
             return Verification(False)
         except (InvalidHashError, VerificationError):

@@ -1,0 +1,68 @@
+"""Helpers for tests: building apps over real databases, registering, attempting."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from patronauth.adapters.clock import ManualClock
+from patronauth.adapters.config import Settings
+from patronauth.adapters.hashing import Argon2Hasher
+from patronauth.bootstrap import App, build
+from patronauth.domain.credentials import Channel, CredentialKind
+from patronauth.services.authenticate import Attempt, AuthResult, authenticate
+from patronauth.services.registration import Registration, add_patron
+
+START = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+STAFF = "staff:test"
+TEST_PEPPER = f"t1 {secrets.token_hex(32)}"
+
+
+def test_env(database_url: str, var_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of a test deployment: cheap argon2, an inline pepper."""
+    return {
+        "PATRONAUTH_DATABASE_URL": database_url,
+        "PATRONAUTH_VAR_DIR": str(var_dir),
+        "PATRONAUTH_PEPPER": TEST_PEPPER,
+        "PATRONAUTH_ARGON2_TIME_COST": "1",
+        "PATRONAUTH_ARGON2_MEMORY_KIB": "1024",
+        "PATRONAUTH_COUNTER": "sql",
+        "PATRONAUTH_STAFF": "test",
+        **extra,
+    }
+
+
+def make_app(env: dict[str, str], clock: ManualClock | None = None) -> App:
+    app = build(Settings.from_env(env))
+    ports = replace(app.ports, clock=clock or ManualClock(START))
+    return replace(app, ports=ports)
+
+
+def clock_of(app: App) -> ManualClock:
+    clock = app.ports.clock
+    assert isinstance(clock, ManualClock)
+    return clock
+
+
+def hasher_of(app: App) -> Argon2Hasher:
+    hasher = app.ports.hasher
+    assert isinstance(hasher, Argon2Hasher)
+    return hasher
+
+
+def register(app: App, institution: str, barcode: str, **fields: Any) -> None:
+    add_patron(app.ports, Registration(institution, barcode, **fields), staff=STAFF)
+
+
+def attempt(
+    app: App,
+    identifier: str,
+    secret: str,
+    channel: Channel = Channel.WEB,
+    kind: CredentialKind | None = None,
+    **extra: Any,
+) -> AuthResult:
+    return authenticate(app.ports, Attempt(identifier, secret, channel, kind, **extra))
