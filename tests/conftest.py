@@ -47,7 +47,7 @@ def postgres_url(worker: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as error:  # noqa: BLE001 - any failure means "not reachable"
+    except Exception as error:
         admin.dispose()
         unavailable("PostgreSQL", error)
     url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
@@ -104,7 +104,7 @@ def redis_url() -> str:
     client = Redis.from_url(REDIS_URL)
     try:
         client.ping()
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         unavailable("Redis", error)
     finally:
         client.close()
