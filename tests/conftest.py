@@ -40,8 +40,8 @@ def worker(worker_id: str) -> str:
 
 @pytest.fixture(scope="session")
 def postgres_url(worker: str) -> Iterator[str]:
-    """One database per test worker, migrated once."""
-    name = f"patronauth_test_{worker}"
+    """One database per test process, migrated once (test runs may overlap)."""
+    name = f"patronauth_test_{worker}_{os.getpid()}"
     admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:

@@ -89,8 +89,8 @@ def verify_attempt(ports: Ports, attempt: Attempt) -> _Verified:
 
     wait = ports.throttle.hit("attempt", attempt.source or attempt.channel.value)
     if wait:
-        result = AuthResult(Outcome.THROTTLED, retry_after=wait)
-        event.record(result)
+        result = AuthResult(Outcome.THROTTLED, retry_after=wait, kind=attempt.credential)
+        event.record(result, kind=attempt.credential)
         return _Verified(result)
 
     with ports.uow() as uow:
@@ -102,10 +102,11 @@ def verify_attempt(ports: Ports, attempt: Attempt) -> _Verified:
 
     admission = ports.counter.admit(key, ports.clock.now().timestamp(), rule)
     if isinstance(admission, Blocked):
-        result = AuthResult(Outcome.BLOCKED, retry_after=admission.retry_after, kind=kind)
-        if found:
-            result = _for_patron(result, found)
-        event.record(result, found)
+        # The same answer whether or not a patron has the identifier (S3).
+        result = AuthResult(
+            Outcome.BLOCKED, retry_after=admission.retry_after, kind=attempt.credential
+        )
+        event.record(result, found, kind=kind)
         return _Verified(result, found, credential)
 
     success = False
@@ -164,12 +165,12 @@ def _verify(
 ) -> _Verified:
     if found is None or credential is None or kind is None:
         ports.hasher.dummy_verify(secret)
-        result = AuthResult(Outcome.INVALID, kind=kind)
-        event.record(result, found, reason="unknown" if found is None else "not_set_up")
+        result = _invalid(attempt)
+        event.record(result, found, kind=kind, reason="unknown" if found is None else "not_set_up")
         return _Verified(result, found)
     if credential.state is CredentialState.SUSPENDED:
         result = _for_patron(AuthResult(Outcome.SUSPENDED, kind=kind), found)
-        event.record(result, found)
+        event.record(result, found, kind=kind)
         return _Verified(result, found, credential)
 
     verification = ports.hasher.verify(credential.secret_hash, secret)
@@ -177,8 +178,9 @@ def _verify(
         if not verification.ok:
             used = _try_temporaries(ports, uow, credential, secret)
             if used is None:
-                result = _record_failure(ports, uow, found, credential)
-                event.record(result, found, uow=uow)
+                _record_failure(uow, found, credential)
+                result = _invalid(attempt)
+                event.record(result, found, kind=kind, uow=uow)
                 uow.commit()
                 return _Verified(result, found, credential)
             credential = used
@@ -189,7 +191,7 @@ def _verify(
                 uow.credentials.rehash(credential, verification.rehashed)
         outcome = _after_correct_secret(ports, uow, found, credential, attempt.channel)
         result = _for_patron(AuthResult(outcome, kind=kind), found)
-        event.record(result, found, uow=uow)
+        event.record(result, found, kind=kind, uow=uow)
         uow.commit()
     return _Verified(result, found, credential)
 
@@ -216,9 +218,12 @@ def _try_temporaries(
     return None
 
 
-def _record_failure(
-    ports: Ports, uow: UnitOfWork, found: Found, credential: Credential
-) -> AuthResult:
+def _invalid(attempt: Attempt) -> AuthResult:
+    """S4: an unknown identifier and a wrong secret give the very same answer."""
+    return AuthResult(Outcome.INVALID, kind=attempt.credential)
+
+
+def _record_failure(uow: UnitOfWork, found: Found, credential: Credential) -> None:
     settings = found.profile.credential(found.patron.category, credential.kind)
     count = uow.credentials.record_failure(credential.id)
     if suspends(count, settings.consecutive_failure_cap):
@@ -227,7 +232,6 @@ def _record_failure(
             transition(credential.state, CredentialEvent.SUSPEND),
             suspended_from=credential.state,
         )
-    return _for_patron(AuthResult(Outcome.INVALID, kind=credential.kind), found)
 
 
 def _after_correct_secret(
@@ -283,10 +287,11 @@ class _Event:
         result: AuthResult,
         found: Found | None = None,
         *,
+        kind: CredentialKind | None,
         reason: str = "",
         uow: UnitOfWork | None = None,
     ) -> None:
-        detail = {"credential": result.kind.value} if result.kind else {}
+        detail = {"credential": kind.value} if kind else {}
         if reason:
             detail["reason"] = reason
         if result.retry_after:

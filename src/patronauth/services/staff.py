@@ -158,8 +158,6 @@ def unlock(
                     unsuspended.append(credential.kind)
                 if credential.consecutive_failures:
                     uow.credentials.clear_failures(credential.id)
-        for k in sorted(keys):
-            ports.counter.clear(k)
         _audit(
             uow,
             now,
@@ -170,6 +168,9 @@ def unlock(
             detail={"unsuspended": ",".join(unsuspended)},
         )
         uow.commit()
+    # Outside the transaction: the counter may live in the same database.
+    for k in sorted(keys):
+        ports.counter.clear(k)
     return UnlockResult(sorted(keys), unsuspended)
 
 

@@ -1,0 +1,92 @@
+"""The attempt counter port: memory, SQL (SQLite, PostgreSQL) and Redis behave alike."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from redis import Redis
+
+from patronauth.adapters.counters.memory import MemoryAttemptCounter
+from patronauth.adapters.counters.redis import RedisAttemptCounter
+from patronauth.adapters.counters.sql import SqlAttemptCounter
+from patronauth.adapters.storage.engine import make_engine
+from patronauth.domain.lockout import Admitted, Blocked, LockoutRule
+from patronauth.services.interfaces import AttemptCounter
+
+RULE = LockoutRule()
+T0 = 1_800_000_000.0
+
+
+@pytest.fixture(
+    params=[
+        "memory",
+        "sqlite",
+        pytest.param("postgresql", marks=pytest.mark.postgres),
+        pytest.param("redis", marks=pytest.mark.redis),
+    ]
+)
+def counter(request: pytest.FixtureRequest) -> Iterator[AttemptCounter]:
+    if request.param == "memory":
+        yield MemoryAttemptCounter()
+    elif request.param in {"sqlite", "postgresql"}:
+        fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+        engine = make_engine(request.getfixturevalue(fixture))
+        yield SqlAttemptCounter(engine)
+        engine.dispose()
+    else:
+        client = Redis.from_url(request.getfixturevalue("redis_url"))
+        yield RedisAttemptCounter(client, prefix=f"test:{uuid.uuid4().hex}:")
+        client.close()
+
+
+@pytest.fixture
+def key() -> str:
+    return f"21012345A-{uuid.uuid4().hex[:8]}"
+
+
+def admit(counter: AttemptCounter, now: float, key: str) -> Admitted | Blocked:
+    return counter.admit(key, now, RULE)
+
+
+def test_five_failures_block_the_sixth_attempt_for_a_minute(
+    counter: AttemptCounter, key: str
+) -> None:
+    for i in range(5):
+        ticket = admit(counter, T0 + i, key)
+        assert isinstance(ticket, Admitted)
+        counter.settle(key, ticket.ticket, success=False, now=T0 + i, rule=RULE)
+    # The fifth failure (at T0 + 4) started a 60 s block.
+    assert admit(counter, T0 + 5, key) == Blocked(59)
+    assert counter.blocked_for(key, T0 + 30) == 34
+    assert isinstance(admit(counter, T0 + 64.5, key), Admitted)
+    assert isinstance(admit(counter, T0 + 5, "OTHER" + key), Admitted)
+
+
+def test_successes_give_their_place_back(counter: AttemptCounter, key: str) -> None:
+    for i in range(20):
+        ticket = admit(counter, T0 + i, key)
+        assert isinstance(ticket, Admitted)
+        counter.settle(key, ticket.ticket, success=True, now=T0 + i, rule=RULE)
+    assert counter.blocked_for(key, T0 + 20) == 0
+
+
+def test_clear_lifts_a_block(counter: AttemptCounter, key: str) -> None:
+    for i in range(5):
+        ticket = admit(counter, T0, key)
+        assert isinstance(ticket, Admitted)
+        counter.settle(key, ticket.ticket, success=False, now=T0, rule=RULE)
+    assert isinstance(admit(counter, T0 + 1, key), Blocked)
+    counter.clear(key)
+    assert isinstance(admit(counter, T0 + 1, key), Admitted)
+
+
+def test_fifty_concurrent_admissions_let_exactly_five_through(
+    counter: AttemptCounter, key: str
+) -> None:
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        answers = list(pool.map(lambda i: admit(counter, T0 + i / 1000, key), range(50)))
+    assert sum(isinstance(a, Admitted) for a in answers) == 5
+    assert sum(isinstance(a, Blocked) for a in answers) == 45

@@ -1,0 +1,116 @@
+"""S3 and R12 through the whole stack: blocks, expiry, escalation, suspension, channels."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from patronauth.bootstrap import App
+from patronauth.domain.credentials import Channel, CredentialKind, CredentialState, Outcome
+from patronauth.services.staff import show_patron, unlock
+from tests.support import STAFF, attempt, clock_of, hasher_of, register
+
+
+@pytest.fixture
+def polyu(app: App) -> App:
+    register(app, "polyu", "21012345A", id_number="Z123456(1)")
+    return app
+
+
+def fail(app: App, identifier: str, times: int, channel: Channel = Channel.WEB) -> None:
+    for _ in range(times):
+        assert attempt(app, identifier, "wrong-secret", channel).outcome is Outcome.INVALID
+
+
+def test_the_sixth_attempt_within_a_minute_is_blocked_even_with_the_right_pin(polyu: App) -> None:
+    fail(polyu, "21012345A", 5)
+    result = attempt(polyu, "21012345A", "Z12345")
+    assert result.outcome is Outcome.BLOCKED
+    assert result.retry_after == 60
+
+
+def test_the_block_expires(polyu: App) -> None:
+    fail(polyu, "21012345A", 5)
+    clock_of(polyu).advance(59)
+    assert attempt(polyu, "21012345A", "Z12345").outcome is Outcome.BLOCKED
+    clock_of(polyu).advance(2)
+    assert attempt(polyu, "21012345A", "Z12345").outcome is Outcome.MUST_CHANGE
+
+
+def test_failures_spread_over_more_than_a_minute_do_not_block(polyu: App) -> None:
+    for _ in range(8):
+        fail(polyu, "21012345A", 1)
+        clock_of(polyu).advance(15)
+    assert attempt(polyu, "21012345A", "Z12345").outcome is Outcome.MUST_CHANGE
+
+
+def test_blocks_double_on_each_repeat_within_a_day(polyu: App) -> None:
+    clock = clock_of(polyu)
+    for expected in (60, 120, 240):
+        fail(polyu, "21012345A", 5)
+        assert attempt(polyu, "21012345A", "Z12345").retry_after == expected
+        clock.advance(expected + 1)
+        # A right PIN after the block keeps the consecutive count below the cap.
+        assert attempt(polyu, "21012345A", "Z12345").outcome is Outcome.MUST_CHANGE
+
+
+def test_the_consecutive_cap_suspends_until_staff_unlock(polyu: App) -> None:
+    fail(polyu, "21012345A", 5)
+    clock_of(polyu).advance(61)
+    fail(polyu, "21012345A", 4)
+    assert attempt(polyu, "21012345A", "wrong-secret").outcome is Outcome.INVALID  # the 10th
+    clock_of(polyu).advance(121)  # the second block doubled
+    result = attempt(polyu, "21012345A", "Z12345")
+    assert result.outcome is Outcome.SUSPENDED
+    assert "Circulation Counter" in result.contact["en"]
+    view = show_patron(polyu.ports, "21012345A")
+    assert [c.state for c in view.credentials] == [CredentialState.SUSPENDED]
+    assert unlock(polyu.ports, "21012345A", staff=STAFF).unsuspended == [CredentialKind.PIN]
+    assert attempt(polyu, "21012345A", "Z12345").outcome is Outcome.MUST_CHANGE
+
+
+def test_success_resets_the_consecutive_counter(polyu: App) -> None:
+    fail(polyu, "21012345A", 4)
+    assert show_patron(polyu.ports, "21012345A").credentials[0].consecutive_failures == 4
+    assert attempt(polyu, "21012345A", "Z12345").outcome is Outcome.MUST_CHANGE
+    assert show_patron(polyu.ports, "21012345A").credentials[0].consecutive_failures == 0
+
+
+def test_failures_on_every_channel_add_up_on_one_identifier(app: App) -> None:
+    register(app, "hkpl", "HKPL0001", phone="9123 4567")
+    fail(app, "HKPL0001", 2, Channel.WEB)  # online password
+    fail(app, "HKPL0001", 1, Channel.APP)  # online password
+    fail(app, "HKPL0001", 1, Channel.SIP2)  # PIN
+    fail(app, "HKPL0001", 1, Channel.TELEPHONE)  # PIN
+    assert attempt(app, "HKPL0001", "4567", Channel.SIP2).outcome is Outcome.BLOCKED
+    assert attempt(app, "HKPL0001", "4567", Channel.WEB).outcome is Outcome.BLOCKED
+
+
+def test_case_spaces_and_leading_zeros_count_as_one_identifier(app: App) -> None:
+    register(app, "hkpl", "0012345", phone="9123 4567")
+    for typed in ("0012345", "012345", "12345", " 0012345 ", "0 0 1 2 3 4 5"):
+        assert attempt(app, typed, "wrong-secret").outcome is Outcome.INVALID
+    assert attempt(app, "0012345", "4567").outcome is Outcome.BLOCKED
+
+
+def test_unknown_identifiers_are_blocked_like_known_ones(app: App) -> None:
+    fail(app, "NOBODY42", 5)
+    blocked = attempt(app, "NOBODY42", "anything")
+    register(app, "hkpl", "HKPL0001", phone="9123 4567")
+    fail(app, "HKPL0001", 5)
+    assert attempt(app, "HKPL0001", "4567") == blocked  # nothing says the card exists
+
+
+def test_fifty_parallel_wrong_attempts_let_at_most_five_reach_the_hasher(polyu: App) -> None:
+    hasher = hasher_of(polyu)
+    before = hasher.computations
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        outcomes = list(
+            pool.map(lambda _: attempt(polyu, "21012345A", "wrong-secret").outcome, range(50))
+        )
+    assert hasher.computations - before <= 5
+    assert outcomes.count(Outcome.INVALID) <= 5
+    assert outcomes.count(Outcome.BLOCKED) >= 45
+    assert set(outcomes) <= {Outcome.INVALID, Outcome.BLOCKED}
+    assert attempt(polyu, "21012345A", "Z12345").outcome is Outcome.BLOCKED
