@@ -9,7 +9,7 @@ import pytest
 from patronauth.bootstrap import App
 from patronauth.domain.credentials import Channel, CredentialKind, CredentialState, Outcome
 from patronauth.services.staff import show_patron, unlock
-from tests.support import STAFF, attempt, clock_of, hasher_of, register
+from tests.support import STAFF, attempt, clock_of, hasher_of, make_app, register
 
 
 @pytest.fixture
@@ -114,3 +114,22 @@ def test_fifty_parallel_wrong_attempts_let_at_most_five_reach_the_hasher(polyu: 
     assert outcomes.count(Outcome.BLOCKED) >= 45
     assert set(outcomes) <= {Outcome.INVALID, Outcome.BLOCKED}
     assert attempt(polyu, "21012345A", "Z12345").outcome is Outcome.BLOCKED
+
+
+def test_a_busy_source_is_throttled_across_identifiers(env: dict[str, str]) -> None:
+    throttled = make_app({**env, "PATRONAUTH_THROTTLE_PER_SOURCE": "3 per minute"})
+    try:
+        register(throttled, "hkpl", "HKPL0001", phone="9123 4567")
+        for identifier in ("AAAA01", "AAAA02", "AAAA03"):
+            assert attempt(throttled, identifier, "guess", source="10.0.0.7").outcome is (
+                Outcome.INVALID
+            )
+        result = attempt(throttled, "HKPL0001", "4567", source="10.0.0.7")
+        assert result.outcome is Outcome.THROTTLED
+        assert 1 <= result.retry_after <= 60
+        # Another source is not affected.
+        assert attempt(throttled, "HKPL0001", "4567", source="10.0.0.8").outcome is (
+            Outcome.MUST_CHANGE
+        )
+    finally:
+        throttled.close()
