@@ -74,7 +74,7 @@ def test_successes_give_their_place_back(counter: AttemptCounter, key: str) -> N
 
 
 def test_clear_lifts_a_block(counter: AttemptCounter, key: str) -> None:
-    for i in range(5):
+    for _ in range(5):
         ticket = admit(counter, T0, key)
         assert isinstance(ticket, Admitted)
         counter.settle(key, ticket.ticket, success=False, now=T0, rule=RULE)

@@ -69,7 +69,8 @@ def test_unknown_and_wrong_secret_cost_one_hash_each_and_answer_alike(hkpl: App)
     assert hasher.computations - before == 1
     assert answers[0] == answers[1]
     assert answers[0].outcome is Outcome.INVALID
-    assert answers[2].outcome is Outcome.INVALID and answers[2].patron_id is None
+    assert answers[2].outcome is Outcome.INVALID
+    assert answers[2].patron_id is None
 
 
 def test_the_first_sign_in_with_a_default_upgrades_its_keyed_digest_to_argon2(hkpl: App) -> None:
@@ -167,7 +168,8 @@ def test_a_change_takes_effect_and_the_patron_is_told_in_their_language(hkpl: Ap
     (notice,) = outbox(hkpl)
     body = notice.get_payload(decode=True).decode("utf-8")  # type: ignore[union-attr]
     assert notice["To"] == "chan@example.org"
-    assert "網上密碼" in body and "香港公共圖書館" in body
+    assert "網上密碼" in body
+    assert "香港公共圖書館" in body
     assert "Lib#Reader2026" not in body
 
 
@@ -225,7 +227,8 @@ def test_a_crash_between_hashing_and_storing_leaves_the_old_secret(hkpl: App) ->
 def test_staff_reset_returns_to_the_default_and_ends_a_suspension(hkpl: App) -> None:
     change(hkpl, "HKPL0001", "4567", "Lib#Reader2026", kind=CredentialKind.PASSWORD)
     result = reset_credential(hkpl.ports, "HKPL0001", CredentialKind.PASSWORD, staff=STAFF)
-    assert result.state is CredentialState.DEFAULT and result.temporary is None
+    assert result.state is CredentialState.DEFAULT
+    assert result.temporary is None
     assert attempt(hkpl, "HKPL0001", "Lib#Reader2026").outcome is Outcome.INVALID
     assert attempt(hkpl, "HKPL0001", "4567").outcome is Outcome.MUST_CHANGE
 
@@ -267,7 +270,8 @@ def test_hku_has_no_default_first_time_set_up_then_a_temporary_pin_from_staff(ap
     assert again.value.code == "credential.already_set_up"
 
     reset = reset_credential(app.ports, "CU1234567", None, staff=STAFF)
-    assert reset.state is CredentialState.TEMPORARY and reset.temporary is not None
+    assert reset.state is CredentialState.TEMPORARY
+    assert reset.temporary is not None
     assert 10 <= len(reset.temporary) <= 20
     assert attempt(app, "CU1234567", "Stacks&Shelves9").outcome is Outcome.INVALID
     assert attempt(app, "CU1234567", reset.temporary).outcome is Outcome.MUST_CHANGE
@@ -310,7 +314,8 @@ def test_storage_never_holds_a_secret_a_default_or_the_id_and_phone_in_clear(hkp
     for secret in forbidden:
         assert secret not in text_dump
     view = show_patron(hkpl.ports, "21012345A")
-    assert view.patron.id_masked == "Z1******" and view.patron.phone_masked == "61******"
+    assert view.patron.id_masked == "Z1******"
+    assert view.patron.phone_masked == "61******"
 
 
 def test_migrations_build_exactly_the_declared_schema(app: App) -> None:

@@ -48,5 +48,11 @@ def is_common_pin(secret: str) -> bool:
     return secret in _common_pins()
 
 
+BLOCKLISTS: dict[str, Callable[[str], bool]] = {
+    COMMON_PASSWORDS: is_common_password,
+    COMMON_PINS: is_common_pin,
+}
+
+
 def shipped() -> dict[str, Callable[[str], bool]]:
-    return {COMMON_PASSWORDS: is_common_password, COMMON_PINS: is_common_pin}
+    return dict(BLOCKLISTS)

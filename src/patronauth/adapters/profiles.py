@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 
+from patronauth.adapters.blocklists import BLOCKLISTS
 from patronauth.domain.errors import ProfileError, Refused
 from patronauth.domain.profile import Profile, parse_profile
 
@@ -24,7 +25,22 @@ def _parse(text: str, origin: str) -> Profile:
         raise ProfileError(f"{origin}: {error}") from None
     if f"{profile.id}.toml" != Path(origin).name:
         raise ProfileError(f"{origin}: the file name must be the profile id ({profile.id}.toml)")
+    _check_blocklists(profile, origin)
     return profile
+
+
+def _check_blocklists(profile: Profile, origin: str) -> None:
+    """A misspelt list name would silently switch a check off: refuse it."""
+    known = set(BLOCKLISTS)
+    for category in profile.categories.values():
+        for settings in category.credentials.values():
+            for policy in settings.policies:
+                unknown = set(policy.blocklists) - known
+                if unknown:
+                    raise ProfileError(
+                        f"{origin}: unknown blocklist {', '.join(sorted(unknown))} "
+                        f"(known: {', '.join(sorted(known))})"
+                    )
 
 
 def shipped_texts() -> dict[str, tuple[str, str]]:

@@ -68,9 +68,11 @@ def derive(rule: DefaultRule, data: RegistrationData) -> str | None:
             raise Refused.of("default.missing_hkid")
         return match.group(1)
     if kind is DefaultRuleKind.STUDENT_NUMBER:
-        if not data.student_number:
+        student_number = compact_upper(data.student_number or "")
+        if not student_number:
             raise Refused.of("default.missing_student_number")
-        return compact_upper(data.student_number)
-    if not data.staff_number:
+        return student_number
+    staff_number = compact_upper(data.staff_number or "")
+    if not staff_number:
         raise Refused.of("default.missing_staff_number")
-    return compact_upper(data.staff_number)
+    return staff_number

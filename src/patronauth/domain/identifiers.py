@@ -8,6 +8,7 @@ derived from the typed text alone, whether or not any patron has it (S3).
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -119,7 +120,8 @@ class IdType(StrEnum):
     MAINLAND = "mainland"
 
 
-_HKID = re.compile(r"([A-Z]{1,2})([0-9]{6})\(?([0-9A])\)?")
+# The check digit may stand in brackets, but only in a matching pair.
+_HKID = re.compile(r"([A-Z]{1,2})([0-9]{6})(\()?([0-9A])(?(3)\))")
 _HKID_SHAPE = re.compile(r"[A-Z]{1,2}[0-9]{6}\(?[0-9A-Z]?\)?")
 _PASSPORT = re.compile(r"(?=.*[0-9])[A-Z0-9]{5,20}")
 _MAINLAND = re.compile(r"[0-9]{17}[0-9X]")
@@ -153,7 +155,7 @@ def parse_hkid(raw: str) -> IdDocument:
     match = _HKID.fullmatch(text)
     if not match:
         raise InvalidInput.of("hkid.invalid_format")
-    letters, digits, check = match.groups()
+    letters, digits, _, check = match.groups()
     if hkid_check_digit(letters, digits) != check:
         raise InvalidInput.of("hkid.check_digit")
     return IdDocument(IdType.HKID, letters + digits + check)
@@ -200,19 +202,26 @@ def parse_id_document(raw: str, id_type: IdType | None = None) -> IdDocument:
 
 # --- Contact data -------------------------------------------------------------------
 
-_PHONE = re.compile(r"\+?[0-9][0-9 ()-]{6,24}")
+_PHONE = re.compile(r"\+?[0-9(][0-9 ()-]{6,24}")
+HONG_KONG_CODE = "852"
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
 MAX_EMAIL_LENGTH = 254
 
 
 def normalise_phone(raw: str) -> str:
-    """Digits only (`9123 4567` -> `91234567`); 8 to 15 digits."""
+    """Digits only (`9123 4567` -> `91234567`), 8 to 15 of them.
+
+    Hong Kong's country code is dropped (`+852 9123 4567` -> `91234567`) so that a
+    number is one number however it was written.
+    """
     if has_control_characters(raw):
         raise InvalidInput.of("phone.invalid")
-    text = raw.strip()
+    text = unicodedata.normalize("NFKC", raw).strip()
     digits = "".join(ch for ch in text if ch.isdigit())
     if not _PHONE.fullmatch(text) or not 8 <= len(digits) <= 15 or not digits.isascii():
         raise InvalidInput.of("phone.invalid")
+    if len(digits) == 11 and digits.startswith(HONG_KONG_CODE):
+        return digits[3:]
     return digits
 
 

@@ -314,7 +314,7 @@ def parse_profile(data: Mapping[str, Any]) -> Profile:
     channels_r = root.child("channels")
     channels = {}
     for name in channels_r.data:
-        channel = _Reader({"channel": name}, "channels").enum("channel", Channel)
+        channel = _Reader({name: name}, "channels").enum(name, Channel)
         channels[channel] = channels_r.enum(name, CredentialKind)
     if not channels:
         raise ProfileError("channels: map at least one channel to a credential kind")

@@ -56,7 +56,8 @@ def test_a_keyed_default_verifies_and_asks_to_be_upgraded(hasher: Argon2Hasher) 
     assert keyed.startswith("hk:k1:patron-uid:")
     assert "4567" not in keyed
     verification = hasher.verify(keyed, "4567")
-    assert verification.ok and verification.rehashed is not None
+    assert verification.ok
+    assert verification.rehashed is not None
     assert hasher.verify(verification.rehashed, "4567").ok
 
 
@@ -74,11 +75,13 @@ def test_stronger_parameters_or_a_new_current_key_mark_the_hash_outdated(
     stored = hasher.hash("Lib#Reader2026")
     stronger = Argon2Hasher(RING, Argon2Parameters(time_cost=2, memory_kib=1024))
     verification = stronger.verify(stored, "Lib#Reader2026")
-    assert verification.ok and verification.rehashed is not None
+    assert verification.ok
+    assert verification.rehashed is not None
     assert ",t=2," in verification.rehashed
     rotated = Argon2Hasher(Keyring.parse(f"k2 {'33' * 32}\nk1 {'11' * 32}", origin="t"), CHEAP)
     upgraded = rotated.verify(stored, "Lib#Reader2026").rehashed
-    assert upgraded is not None and upgraded.startswith("a2:k2:")
+    assert upgraded is not None
+    assert upgraded.startswith("a2:k2:")
 
 
 def test_init_creates_a_private_key_file_once(tmp_path: Path) -> None:

@@ -58,7 +58,8 @@ def test_the_chinese_catalogue_translates_every_message_with_the_same_placeholde
     placeholder = re.compile(r"\{(\w+)\}")
     for text in english:
         entry = catalog.get(text)
-        assert entry is not None and entry.string, f"untranslated: {text!r}"
+        assert entry is not None, f"missing: {text!r}"
+        assert entry.string, f"untranslated: {text!r}"
         assert not entry.fuzzy, f"fuzzy: {text!r}"
         assert set(placeholder.findall(entry.string)) == set(placeholder.findall(text)), text
 

@@ -56,6 +56,7 @@ def test_a_new_library_is_added_by_copying_the_example(tmp_path: Path) -> None:
         (('id = "hkpl"', 'id = "other"'), "file name must be the profile id"),
         (("[channels]", "[channels\n"), "hkpl.toml"),
         (("effective_until = 2021-12-31", "effective_until = 2022-06-30"), "overlap"),
+        (('blocklists = ["common-pins"]', 'blocklists = ["common-pin"]'), "unknown blocklist"),
     ],
 )
 def test_a_broken_profile_names_the_file_and_the_problem(
