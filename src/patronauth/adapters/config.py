@@ -77,9 +77,20 @@ class Settings:
             outbox_dir=Path(env.get("PATRONAUTH_OUTBOX_DIR") or var_dir / "outbox"),
             throttle_per_source=env.get("PATRONAUTH_THROTTLE_PER_SOURCE") or "600 per minute",
             throttle_overall=env.get("PATRONAUTH_THROTTLE_OVERALL") or "5000 per second",
-            staff=env.get("PATRONAUTH_STAFF") or _os_user(),
+            staff=_staff(env.get("PATRONAUTH_STAFF") or _os_user()),
             db_pool_size=_int(env, "PATRONAUTH_DB_POOL_SIZE", 10),
         )
+
+
+MAX_STAFF_NAME = 64
+
+
+def _staff(name: str) -> str:
+    if len(name) > MAX_STAFF_NAME or not name.isprintable():
+        raise ConfigError(
+            f"PATRONAUTH_STAFF must be printable and at most {MAX_STAFF_NAME} characters"
+        )
+    return name
 
 
 def _os_user() -> str:

@@ -13,14 +13,16 @@ from datetime import date
 from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import click
-from sqlalchemy.exc import OperationalError
+from redis.exceptions import RedisError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, ProgrammingError
 
 from patronauth.adapters import i18n
 from patronauth.adapters.config import ConfigError, Settings
 from patronauth.adapters.hashing import KeyringError
 from patronauth.bootstrap import App, build
-from patronauth.domain.errors import ProfileError, Refused
+from patronauth.domain.errors import ProfileError, Refused, Violation
 from patronauth.domain.policies import HARD_MAX_LENGTH
+from patronauth.domain.text import has_control_characters
 from patronauth.services.authenticate import AuthResult
 
 EXIT_REFUSED = 1
@@ -48,7 +50,12 @@ class Context:
     @property
     def app(self) -> App:
         if self._app is None:
-            self._app = build(self.settings)
+            try:
+                self._app = build(self.settings)
+            except ArgumentError as error:
+                raise ConfigError(f"PATRONAUTH_DATABASE_URL: {error}") from None
+            except OSError as error:
+                raise ConfigError(str(error)) from None
         return self._app
 
     @property
@@ -91,11 +98,33 @@ def auth_params(result: AuthResult) -> dict[str, str | int]:
     return params
 
 
+_ECHO_LIMIT = 40
+
+
+def printable(value: str) -> str:
+    """Typed text as a message may repeat it: controls escaped, at most `_ECHO_LIMIT` long.
+
+    A refusal must not replay terminal escapes, NUL bytes or megabytes of what was typed.
+    """
+    shown = value if len(value) <= _ECHO_LIMIT else value[:_ECHO_LIMIT] + "…"
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii") if has_control_characters(ch) else ch
+        for ch in shown
+    )
+
+
+def render(violation: Violation, **extra: str | int) -> str:
+    """The message of a violation in the invocation's language, its values made printable."""
+    params = {
+        name: printable(value) if isinstance(value, str) else value
+        for name, value in {**violation.params, **extra}.items()
+    }
+    return i18n.message(violation.code, ctx().language, **params)
+
+
 def refuse(refusal: Refused, **extra: str | int) -> NoReturn:
     c = ctx()
-    items = [
-        {"code": v.code, "message": i18n.render(v, c.language, **extra)} for v in refusal.violations
-    ]
+    items = [{"code": v.code, "message": render(v, **extra)} for v in refusal.violations]
     if c.json:
         click.echo(
             json.dumps(
@@ -112,24 +141,63 @@ def refuse(refusal: Refused, **extra: str | int) -> NoReturn:
 def command(func: Callable[P, R]) -> Callable[P, R]:
     """Adds --json and maps refusals and setup errors to their exit codes."""
 
-    @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+    @click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        help='Print the result as JSON; a refusal as {"error", "message", "violations"}.',
+    )
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         c = ctx()
         c.json = bool(kwargs.pop("as_json", False))
         try:
+            _check_parameters(kwargs)
             return func(*args, **kwargs)
         except Refused as refusal:
             refuse(refusal)
         except (ConfigError, ProfileError, KeyringError) as error:
             click.echo(f"configuration: {error}", err=True)
             sys.exit(EXIT_USAGE)
-        except OperationalError as error:
+        except (OperationalError, ProgrammingError) as error:
+            if _no_schema(error):
+                click.echo("database: no PatronAuth tables; run `patronauth init` first", err=True)
+                sys.exit(EXIT_USAGE)
+            if isinstance(error, ProgrammingError):
+                raise
             reason = str(error.orig).splitlines()[0] if error.orig else "unreachable"
             click.echo(f"database unavailable: {reason}", err=True)
             sys.exit(EXIT_REFUSED)
+        except RedisError as error:
+            click.echo(f"attempt counter unavailable (Redis): {error}", err=True)
+            sys.exit(EXIT_REFUSED)
 
     return wrapper
+
+
+def _no_schema(error: DBAPIError) -> bool:
+    """A database that `patronauth init` has not set up (PostgreSQL 42P01, SQLite's text)."""
+    return getattr(error.orig, "sqlstate", None) == "42P01" or "no such table" in str(error.orig)
+
+
+def _check_parameters(values: Mapping[str, object]) -> None:
+    """What every command refuses before it starts work.
+
+    An option given blank is a slip (an unset shell variable), not "the default"; text
+    that was not UTF-8 reaches Python as lone surrogates; and `--institution`, wherever
+    it is given, must name a library of this deployment.
+    """
+    for param in click.get_current_context().command.params:
+        value = values.get(param.name or "")
+        texts = [v for v in (value if isinstance(value, tuple) else (value,)) if isinstance(v, str)]
+        if isinstance(param, click.Option) and any(not text.strip() for text in texts):
+            raise click.BadParameter("must not be empty; leave the option out instead", param=param)
+        if any("\ud800" <= ch <= "\udfff" for text in texts for ch in text):
+            name = param.opts[0] if isinstance(param, click.Option) else param.human_readable_name
+            raise Refused.of("argument.not_utf8", name=name)
+    institution = values.get("institution")
+    if isinstance(institution, str):
+        ctx().app.ports.profiles.get(institution)
 
 
 _LINE_LIMIT = HARD_MAX_LENGTH * 4 + 2

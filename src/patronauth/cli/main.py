@@ -8,6 +8,7 @@ from typing import NoReturn
 import click
 
 from patronauth.adapters import i18n
+from patronauth.adapters.config import ConfigError
 from patronauth.bootstrap import ensure_pepper, upgrade_schema
 from patronauth.cli import credentials, demo, patrons, staff
 from patronauth.cli.common import Context, command, ctx, emit, run_guarded
@@ -40,7 +41,10 @@ def cli(context: click.Context, language: str) -> None:
 def init(load_demo: bool) -> None:
     """Create or upgrade the schema (Alembic); create the pepper key file if needed."""
     c = ctx()
-    created = ensure_pepper(c.settings)
+    try:
+        created = ensure_pepper(c.settings)
+    except OSError as error:
+        raise ConfigError(f"cannot create the pepper key file: {error}") from None
     upgrade_schema(c.app)
     loaded = demo.load(c.app, c.staff) if load_demo else []
     emit(

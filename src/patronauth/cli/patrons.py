@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from patronauth.adapters import i18n
 from patronauth.adapters.registry_csv import parse_rows
-from patronauth.cli.common import EXIT_REFUSED, command, ctx, emit, parse_date
+from patronauth.cli.common import EXIT_REFUSED, command, ctx, emit, parse_date, render
 from patronauth.domain.identifiers import IdType
 from patronauth.domain.patrons import Patron
 from patronauth.services.registration import Registration, add_patron, import_registry
@@ -133,12 +133,8 @@ def import_(file: Path, institution: str) -> None:
             progress=lambda n: progress.advance(task, n),
         )
     errors = [
-        {
-            "line": e.line,
-            "code": e.refusal.code,
-            "message": i18n.render(e.refusal.violations[0], c.language),
-        }
-        for e in report.errors
+        {"line": e.line, "code": e.refusal.code, "message": render(e.refusal.violations[0])}
+        for e in sorted(report.errors, key=lambda e: e.line)
     ]
     emit(
         {"created": report.created, "updated": report.updated, "refused": errors},

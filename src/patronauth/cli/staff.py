@@ -15,6 +15,7 @@ from patronauth.cli.common import (
     emit,
     parse_date,
     read_secrets,
+    render,
 )
 from patronauth.domain.credentials import Channel, CredentialKind
 from patronauth.domain.defaults import RegistrationData
@@ -57,15 +58,17 @@ def login(ident: str, channel: str, kind: str | None, institution: str | None) -
     )
     line = result.outcome.value + (f" {result.retry_after}" if result.retry_after else "")
     text = i18n.message(result.outcome.reason, c.language, **auth_params(result))
-    emit(
-        {
-            "outcome": result.outcome.value,
-            "retry_after": result.retry_after,
-            "credential": result.kind.value if result.kind else None,
-            "message": text,
-        },
-        line,
-    )
+    data: dict[str, object] = {
+        "outcome": result.outcome.value,
+        "retry_after": result.retry_after,
+        "credential": result.kind.value if result.kind else None,
+        "message": text,
+    }
+    if not result.signed_in:
+        # The refusal shape every other command uses, beside the outcome.
+        reason = result.outcome.reason
+        data |= {"error": reason, "violations": [{"code": reason, "message": text}]}
+    emit(data, line)
     if not c.json:
         click.echo(text, err=True)
     if not result.signed_in:
@@ -190,9 +193,10 @@ def check(institution: str, kind: str, category: str | None, on: str | None) -> 
     violations = check_secret(
         c.app.ports, institution, CredentialKind(kind), secret, category=category, on=day
     )
-    items = [{"code": v.code, "message": i18n.render(v, c.language)} for v in violations]
+    items = [{"code": v.code, "message": render(v)} for v in violations]
+    refusal = {"error": items[0]["code"], "message": items[0]["message"]} if items else {}
     emit(
-        {"ok": not violations, "violations": items},
+        {"ok": not violations, "violations": items, **refusal},
         "\n".join(f"{i['code']}: {i['message']}" for i in items) or "ok",
     )
     if violations:

@@ -178,6 +178,17 @@ def parse_passport(raw: str) -> IdDocument:
     return IdDocument(IdType.PASSPORT, text)
 
 
+_ID_TEXT = re.compile(r"[A-Z0-9()]{5,24}")
+
+
+def id_number_text(raw: str) -> str:
+    """An ID number's shape only (letters, digits, brackets), its check digit unchecked."""
+    text = compact_upper(raw)
+    if has_control_characters(raw) or not _ID_TEXT.fullmatch(text):
+        raise InvalidInput.of("id_number.invalid")
+    return text
+
+
 def guess_id_type(raw: str) -> IdType:
     """The type a registry most likely meant when it gave none."""
     text = compact_upper(raw)

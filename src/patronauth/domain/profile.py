@@ -101,7 +101,7 @@ class Profile:
         return tuple(sorted(set(self.channels.values())))
 
     def category(self, name: str | None) -> Category:
-        key = name or self.default_category
+        key = self.default_category if name is None else name
         try:
             return self.categories[key]
         except KeyError:

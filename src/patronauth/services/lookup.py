@@ -37,6 +37,8 @@ def find_patron(
     `institution` to tell them apart.
     """
     key = lockout_key(raw)
+    if institution is not None:
+        profiles.get(institution)
     matches = []
     for patron, identifier in uow.patrons.find(key):
         if institution is not None and patron.institution != institution:

@@ -7,6 +7,7 @@ from datetime import date
 from patronauth.domain.credentials import CredentialKind
 from patronauth.domain.defaults import DefaultRule, RegistrationData, derive
 from patronauth.domain.errors import Violation
+from patronauth.domain.identifiers import base_form, id_number_text, normalise_phone
 from patronauth.domain.policies import check, normalise_secret
 from patronauth.services.interfaces import Ports
 
@@ -36,8 +37,18 @@ def preview_default(
     category: str | None = None,
     registered_on: date | None = None,
 ) -> tuple[DefaultRule, str | None]:
-    """The default a patron with these data would get; nothing is stored (R4, R10, R16)."""
+    """The default a patron with these data would get; nothing is stored (R4, R10, R16).
+
+    The data are checked as a registration would check them, except the HKID check
+    digit: the rule works on the text as the seeds show it (`Z123456(7)` gives `Z12345`).
+    """
     profile = ports.profiles.get(institution)
     settings = profile.credential(category, kind)
     rule = settings.default_rule_for(registered_on or ports.clock.now().date())
-    return rule, derive(rule, data)
+    checked = RegistrationData(
+        phone=normalise_phone(data.phone) if data.phone else None,
+        id_number=id_number_text(data.id_number) if data.id_number else None,
+        student_number=base_form(data.student_number) if data.student_number else None,
+        staff_number=base_form(data.staff_number) if data.staff_number else None,
+    )
+    return rule, derive(rule, checked)

@@ -180,7 +180,11 @@ def replace_card(
     """R25: the old barcode stops signing in; the new one carries the same credentials."""
     now = ports.clock.now()
     with ports.uow() as uow:
-        found = require_patron(uow, ports.profiles, old, institution=institution)
+        found = require_patron(
+            uow, ports.profiles, old, institution=institution, include_replaced=True
+        )
+        if not found.current:
+            raise Conflict.of("card.not_current")
         category = found.profile.category(found.patron.category)
         if category.barcode_format is BarcodeFormat.JULAC:
             value = parse_julac(new).card_number
@@ -221,6 +225,10 @@ def force_change(
     """R26: secrets set before `go_live` must be changed at the first sign-in after it."""
     profile = ports.profiles.get(institution)
     for name in categories or ():
+        if not name.strip():
+            raise InvalidInput.of(
+                "patron.unknown_category", category=name, known=", ".join(profile.categories)
+            )
         profile.category(name)
     now = ports.clock.now()
     rule = ForcedChange(go_live, frozenset(categories) if categories else None)

@@ -26,7 +26,7 @@ POLICY_RULES = [
 
 
 def codes_raised_in_source() -> set[str]:
-    pattern = re.compile(r"""\.of\(\s*"([a-z_]+(?:\.[a-z_]+)+)\"""")
+    pattern = re.compile(r"""\.of\(\s*"([a-z0-9_]+(?:\.[a-z0-9_]+)+)\"""")
     found = set()
     for path in SRC.rglob("*.py"):
         found |= set(pattern.findall(path.read_text("utf-8")))

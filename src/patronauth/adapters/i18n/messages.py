@@ -80,8 +80,10 @@ MESSAGES: dict[str, str] = {
     "secret.empty": N_("Enter your password or PIN."),
     "secret.too_long": N_("That is longer than any password or PIN ({max} characters at most)."),
     "secret.control_character": N_("The password or PIN contains a control character."),
+    "secret.not_utf8": N_("The password or PIN is not UTF-8 text."),
     "secret.confirmation_mismatch": N_("The two new entries are not the same."),
     # Identifiers and registration data
+    "argument.not_utf8": N_("The value of {name} is not UTF-8 text."),
     "identifier.empty": N_("Enter your library card number."),
     "identifier.too_long": N_("A card number has at most {max} characters."),
     "identifier.invalid_characters": N_(
@@ -112,6 +114,9 @@ MESSAGES: dict[str, str] = {
     ),
     "id_number.invalid_characters": N_(
         "The identity document number contains a control character."
+    ),
+    "id_number.invalid": N_(
+        "An identity document number has 5 to 24 letters, digits and brackets."
     ),
     "id_type.invalid": N_("The identity document type must be hkid, passport or mainland."),
     "phone.invalid": N_("A phone number has 8 to 15 digits."),

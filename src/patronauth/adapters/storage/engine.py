@@ -33,7 +33,8 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> Eng
 
 def _sqlite_engine(url: str, database: str | None) -> Engine:
     if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        # The folder itself (var/) is made; a mistyped path deeper down is an error.
+        Path(database).parent.mkdir(exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")

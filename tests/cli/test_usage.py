@@ -1,0 +1,155 @@
+"""SPEC 4.2: every command answers --help; bad usage exits 2 and stores nothing."""
+
+from __future__ import annotations
+
+import click
+import pytest
+
+from patronauth.cli.main import cli as patronauth
+from tests.cli.conftest import Cli
+
+GROUPS = [(), ("patron",), ("credential",), ("card",), ("migrate",), ("policy",), ("default",)]
+COMMANDS = [
+    ("init",),
+    ("demo",),
+    ("patron", "add"),
+    ("patron", "import"),
+    ("patron", "show"),
+    ("patron", "complete"),
+    ("login",),
+    ("credential", "change"),
+    ("credential", "reset"),
+    ("credential", "setup"),
+    ("unlock",),
+    ("card", "replace"),
+    ("migrate", "force-change"),
+    ("audit",),
+    ("policy", "check"),
+    ("default", "show"),
+]
+
+
+def _leaves(group: click.Group, path: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
+    found: set[tuple[str, ...]] = set()
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            found |= _leaves(command, (*path, name))
+        else:
+            found.add((*path, name))
+    return found
+
+
+def test_the_tables_here_list_every_command() -> None:
+    assert _leaves(patronauth) == set(COMMANDS)
+
+
+@pytest.mark.parametrize("path", GROUPS + COMMANDS, ids=lambda p: " ".join(p) or "patronauth")
+def test_every_command_and_group_answers_help(cli: Cli, path: tuple[str, ...]) -> None:
+    for flag in ("--help", "-h"):
+        run = cli.ok(*path, flag)
+        assert run.out.startswith(f"Usage: {' '.join(('patronauth', *path))}")
+        assert run.err == ""
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=" ".join)
+def test_every_command_that_prints_results_offers_json(cli: Cli, path: tuple[str, ...]) -> None:
+    assert "--json" in cli.ok(*path, "--help").out
+
+
+USAGE_ERRORS = {
+    "missing required option": (["patron", "add", "--barcode", "HKPL0001"], None, "--institution"),
+    "missing channel": (["login", "HKPL0001"], "4567\n", "--channel"),
+    "missing argument": (["card", "replace", "HKPL0001"], None, "NEW"),
+    "unknown option": (["audit", "--bogus"], None, "No such option"),
+    "unknown command": (["lgoin"], None, "No such command"),
+    "bad choice": (["login", "HKPL0001", "--channel", "fax"], "4567\n", "--channel"),
+    "bad --on": (
+        ["policy", "check", "--institution", "hkpl", "--credential", "pin", "--on", "2024-13-01"],
+        "4821\n",
+        "YYYY-MM-DD",
+    ),
+    "bad --registered-on": (
+        [
+            "patron",
+            "add",
+            "--institution",
+            "hkpl",
+            "--barcode",
+            "HKPL0002",
+            "--registered-on",
+            "01/02/2020",
+        ],
+        None,
+        "YYYY-MM-DD",
+    ),
+    "impossible --registered-on": (
+        ["default", "show", "--institution", "hkct", "--registered-on", "2018-02-30"],
+        None,
+        "YYYY-MM-DD",
+    ),
+    "bad --from": (
+        ["migrate", "force-change", "--institution", "hku", "--from", "next week"],
+        None,
+        "YYYY-MM-DD",
+    ),
+    "blank option": (
+        ["patron", "add", "--institution", "hkpl", "--barcode", "HKPL0002", "--phone", ""],
+        None,
+        "must not be empty",
+    ),
+    "blank repeated option": (
+        ["migrate", "force-change", "--institution", "hku", "--category", " ", "--from", "2020"],
+        None,
+        "must not be empty",
+    ),
+    "no secret on stdin": (["login", "HKPL0001", "--channel", "web"], "", "expected 1 line"),
+    "change given two lines": (
+        ["credential", "change", "HKPL0001", "--credential", "pin"],
+        "4567\n4821\n",
+        "expected 3 line",
+    ),
+    "setup given one line": (["credential", "setup", "CU1234567"], "Stacks&Shelves42\n", "line"),
+    "policy check given nothing": (
+        ["policy", "check", "--institution", "hkpl", "--credential", "pin"],
+        "",
+        "expected 1 line",
+    ),
+    "limit out of range": (["audit", "--limit", "0"], None, "--limit"),
+    "import of a missing file": (
+        ["patron", "import", "no-such-feed.csv", "--institution", "hkpl"],
+        None,
+        "does not exist",
+    ),
+}
+
+
+@pytest.mark.parametrize(("args", "stdin", "says"), USAGE_ERRORS.values(), ids=USAGE_ERRORS)
+def test_bad_usage_exits_2_with_a_clear_error_and_stores_nothing(
+    cli: Cli, args: list[str], stdin: str | None, says: str
+) -> None:
+    cli.ok("patron", "add", "--institution", "hkpl", "--barcode", "HKPL0001", "--phone", "91234567")
+    cli.ok("patron", "add", "--institution", "hku", "--barcode", "CU1234567")
+    before = cli.state()
+    for extra in ([], ["--json"]):
+        run = cli(*args, *extra, stdin=stdin)
+        assert run.code == 2, str(run)
+        assert "Error: " in run.err
+        assert says in run.err
+        assert run.out == ""
+    assert cli.state() == before
+
+
+def test_success_exits_0_and_a_refusal_exits_1(cli: Cli) -> None:
+    cli.ok(
+        "patron",
+        "add",
+        "--institution",
+        "polyu",
+        "--barcode",
+        "21012345A",
+        "--id-number",
+        "Z123456(1)",
+    )
+    assert cli.refused("patron", "show", "21099999X").reasons == ["patron.not_found"]
+    assert cli("login", "21012345A", "--channel", "web", stdin="Z12345\n").code == 0
+    assert cli("login", "21012345A", "--channel", "web", stdin="Q7x2m9\n").code == 1
