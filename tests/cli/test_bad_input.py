@@ -406,6 +406,7 @@ def test_a_feed_with_a_bad_header_is_refused_whole(
 
 # --- Found outside the command line (services and domain); fixed there, not here -----
 
+
 @pytest.mark.parametrize(
     ("institution", "option"),
     [
