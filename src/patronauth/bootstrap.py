@@ -20,8 +20,10 @@ from patronauth.adapters.profiles import ProfileStore
 from patronauth.adapters.randomness import SystemRandomness
 from patronauth.adapters.storage import migrate
 from patronauth.adapters.storage.engine import make_engine
+from patronauth.adapters.storage.sessions import SqlSessionStore
 from patronauth.adapters.storage.uow import SqlUnitOfWork
 from patronauth.adapters.throttle import LimitsThrottle
+from patronauth.domain.sessions import SessionPolicy
 from patronauth.services.interfaces import AttemptCounter, Ports
 
 
@@ -93,6 +95,12 @@ def build(settings: Settings | None = None) -> App:
         randomness=SystemRandomness(),
         notifier=MailNotifier(_transport(settings), settings.mail_from, profiles.all()),
         blocklists=shipped(),
+        sessions=SqlSessionStore(engine),
+        session_policy=SessionPolicy(
+            idle_seconds=settings.session_idle_seconds,
+            absolute_seconds=settings.session_absolute_seconds,
+        ),
+        public_url=settings.public_url,
     )
     return App(settings, engine, ports)
 

@@ -45,6 +45,9 @@ class Settings:
     throttle_overall: str
     staff: str
     db_pool_size: int
+    session_idle_seconds: int
+    session_absolute_seconds: int
+    public_url: str
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -79,6 +82,9 @@ class Settings:
             throttle_overall=env.get("PATRONAUTH_THROTTLE_OVERALL") or "5000 per second",
             staff=_staff(env.get("PATRONAUTH_STAFF") or _os_user()),
             db_pool_size=_int(env, "PATRONAUTH_DB_POOL_SIZE", 10),
+            session_idle_seconds=_int(env, "PATRONAUTH_SESSION_IDLE_SECONDS", 15 * 60),
+            session_absolute_seconds=_int(env, "PATRONAUTH_SESSION_ABSOLUTE_SECONDS", 8 * 3600),
+            public_url=(env.get("PATRONAUTH_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/"),
         )
 
 

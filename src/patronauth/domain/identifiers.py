@@ -250,5 +250,5 @@ def normalise_email(raw: str) -> str:
         or any(ch in text for ch in "<>\"',;\\")
     ):
         raise InvalidInput.of("email.invalid")
-    local, _, domain = text.rpartition("@")
-    return f"{local}@{domain.lower()}"
+    # Stored and compared in lower case: no mail system of a patron tells case apart.
+    return text.lower()

@@ -38,6 +38,7 @@ class Attempt:
     credential: CredentialKind | None = None
     source: str = ""
     institution: str | None = None
+    purpose: str = "sign_in"  # the audit action: a sign-in, or the check of a change
 
 
 @dataclass(frozen=True)
@@ -298,7 +299,7 @@ class _Event:
             detail["retry_after"] = str(result.retry_after)
         event = AuditEvent(
             at=self.ports.clock.now(),
-            action="sign_in",
+            action=self.attempt.purpose,
             outcome=result.outcome.value,
             actor="patron",
             channel=self.attempt.channel.value,

@@ -101,7 +101,7 @@ def _kind(profile: Profile, kind: CredentialKind | None) -> CredentialKind:
     return profile.kinds[0]
 
 
-def _checked_new_secret(
+def checked_new_secret(
     ports: Ports,
     uow: UnitOfWork,
     found: Found,
@@ -145,13 +145,14 @@ def change_secret(ports: Ports, request: ChangeRequest) -> Outcome:
             credential=request.kind,
             source=request.source,
             institution=request.institution,
+            purpose="credential.verify",
         ),
     )
     if verified.result.outcome not in _VERIFIED or not verified.found or not verified.credential:
         raise AttemptRefused(verified.result)
     found, credential = verified.found, verified.credential
     with ports.uow() as uow:
-        new, policy = _checked_new_secret(
+        new, policy = checked_new_secret(
             ports,
             uow,
             found,
@@ -305,7 +306,7 @@ def set_up_credential(
             raise Refused.of("credential.setup_not_offered")
         if uow.credentials.get(found.patron.id, kind) is not None:
             raise Conflict.of("credential.already_set_up")
-        new, policy = _checked_new_secret(
+        new, policy = checked_new_secret(
             ports, uow, found, kind, new, confirm, current=None, default_digest=None
         )
     secret_hash = ports.hasher.hash(new)

@@ -24,6 +24,7 @@ from patronauth.domain.patrons import (
     TemporarySecret,
 )
 from patronauth.domain.profile import ForcedChange, Profile
+from patronauth.domain.sessions import Scope, Session, SessionChannel, SessionPolicy
 
 
 class Clock(Protocol):
@@ -85,6 +86,36 @@ class AttemptCounter(Protocol):
         """Lift any block and forget the failures of `key` (staff unlock)."""
 
 
+class SessionStore(Protocol):
+    """Server-side sessions and bearer tokens, found by the hash of their token (S7)."""
+
+    def create(
+        self,
+        token_hash: str,
+        patron_id: int,
+        channel: SessionChannel,
+        scope: Scope,
+        change_kind: CredentialKind | None,
+        *,
+        source: str,
+        now: datetime,
+    ) -> Session: ...
+
+    def find(self, token_hash: str) -> Session | None: ...
+
+    def touch(self, session_id: int, now: datetime) -> None:
+        """Record a use: the idle timeout counts from here."""
+
+    def rescope(
+        self, session_id: int, scope: Scope, change_kind: CredentialKind | None
+    ) -> None: ...
+
+    def revoke(self, session_id: int, now: datetime) -> None: ...
+
+    def revoke_patron(self, patron_id: int, now: datetime, *, keep: int | None = None) -> int:
+        """End every session of a patron (but `keep`); how many ended."""
+
+
 class Throttle(Protocol):
     def hit(self, scope: str, source: str) -> int:
         """Count one attempt from `source`; 0 when allowed, else seconds to wait."""
@@ -95,6 +126,7 @@ class NoticeKind(StrEnum):
     CREDENTIAL_RESET = "credential_reset"
     TEMPORARY_SECRET = "temporary_secret"  # noqa: S105 (a notice kind)
     SETUP_LINK = "setup_link"
+    RESET_LINK = "reset_link"
 
 
 @dataclass(frozen=True)
@@ -191,6 +223,9 @@ class PatronRepository(Protocol):
 
     def set_status(self, patron_id: int, status: PatronStatus) -> None: ...
 
+    def with_email(self, email: str, *, limit: int) -> list[Patron]:
+        """Patrons whose registered e-mail is `email` (compared without case)."""
+
 
 class CredentialRepository(Protocol):
     def get(self, patron_id: int, kind: CredentialKind) -> Credential | None: ...
@@ -252,6 +287,41 @@ class AuditLog(Protocol):
     def recent(
         self, *, patron_id: int | None = None, identifier: str | None = None, limit: int = 100
     ) -> list[StoredAuditEvent]: ...
+
+
+class ActionPurpose(StrEnum):
+    SET_UP = "set_up"  # R23: the first PIN of a patron without a default
+    REVERT_TO_DEFAULT = "revert_to_default"  # R14: PolyU's online reset
+
+
+@dataclass(frozen=True)
+class ActionToken:
+    id: int
+    patron_id: int
+    purpose: ActionPurpose
+    kind: CredentialKind
+    expires_at: datetime
+
+
+class ActionTokens(Protocol):
+    """One-time links sent by e-mail, found by the hash of their token."""
+
+    def add(
+        self,
+        token_hash: str,
+        patron_id: int,
+        purpose: ActionPurpose,
+        kind: CredentialKind,
+        *,
+        now: datetime,
+        expires_at: datetime,
+    ) -> None: ...
+
+    def peek(self, token_hash: str, purpose: ActionPurpose, now: datetime) -> ActionToken | None:
+        """The unused, unexpired token, left unused."""
+
+    def take(self, token_hash: str, purpose: ActionPurpose, now: datetime) -> ActionToken | None:
+        """Use the token up; None when it was used, expired or never existed."""
 
 
 class ForcedChanges(Protocol):
@@ -319,6 +389,9 @@ class UnitOfWork(Protocol):
     def forced_changes(self) -> ForcedChanges: ...
 
     @property
+    def action_tokens(self) -> ActionTokens: ...
+
+    @property
     def registry(self) -> Registry: ...
 
     def __enter__(self) -> UnitOfWork: ...
@@ -350,3 +423,6 @@ class Ports:
     randomness: Randomness
     notifier: Notifier
     blocklists: Blocklists
+    sessions: SessionStore
+    session_policy: SessionPolicy
+    public_url: str  # where patrons reach the web pages, for links in e-mails

@@ -68,3 +68,11 @@ def require_patron(
     if found is None:
         raise NotFound.of("patron.not_found")
     return found
+
+
+def current_card(uow: UnitOfWork, patron_id: int) -> Identifier | None:
+    """The one identifier of a patron that signs in (replaced cards do not)."""
+    for identifier in uow.patrons.identifiers(patron_id):
+        if identifier.status is IdentifierStatus.CURRENT:
+            return identifier
+    return None

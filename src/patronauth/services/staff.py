@@ -14,9 +14,16 @@ from patronauth.domain.credentials import (
     transition,
 )
 from patronauth.domain.errors import Conflict, InvalidInput
-from patronauth.domain.identifiers import IdentifierKind, lockout_key, normalise, parse_julac
-from patronauth.domain.patrons import Credential, Identifier, Patron, PatronStatus
-from patronauth.domain.profile import BarcodeFormat, ForcedChange, change_due
+from patronauth.domain.identifiers import (
+    IdentifierKind,
+    IdentifierStatus,
+    lockout_key,
+    normalise,
+    parse_julac,
+)
+from patronauth.domain.patrons import Identifier, Patron, PatronStatus
+from patronauth.domain.profile import BarcodeFormat, ForcedChange
+from patronauth.services.account import CredentialView, credential_views
 from patronauth.services.interfaces import AuditEvent, Ports, StoredAuditEvent, UnitOfWork
 from patronauth.services.lookup import Found, find_patron, require_patron
 
@@ -47,15 +54,6 @@ def _audit(
 
 
 @dataclass(frozen=True)
-class CredentialView:
-    kind: CredentialKind
-    state: CredentialState  # as the next sign-in will see it (R26 included)
-    set_at: datetime
-    expires_at: datetime | None
-    consecutive_failures: int
-
-
-@dataclass(frozen=True)
 class PatronView:
     patron: Patron
     identifiers: Sequence[Identifier]
@@ -69,44 +67,13 @@ def show_patron(ports: Ports, identifier: str, *, institution: str | None = None
         found = require_patron(
             uow, ports.profiles, identifier, institution=institution, include_replaced=True
         )
-        patron = found.patron
-        forced = [
-            *found.profile.forced_changes,
-            *uow.forced_changes.for_institution(patron.institution),
-        ]
-        views = []
-        for credential in uow.credentials.for_patron(patron.id):
-            views.append(_view(found, credential, forced, now))
-        identifiers = uow.patrons.identifiers(patron.id)
-    current = [i for i in identifiers if i.status.value == "current"]
+        views = credential_views(uow, found.profile, found.patron, now)
+        identifiers = uow.patrons.identifiers(found.patron.id)
+    current = [i for i in identifiers if i.status is IdentifierStatus.CURRENT]
     blocked = max(
         (ports.counter.blocked_for(i.lookup_key, now.timestamp()) for i in current), default=0
     )
-    return PatronView(patron, identifiers, views, blocked)
-
-
-def _view(
-    found: Found, credential: Credential, forced: Sequence[ForcedChange], now: datetime
-) -> CredentialView:
-    state = credential.state
-    if state is CredentialState.CHOSEN:
-        settings = found.profile.credential(found.patron.category, credential.kind)
-        if change_due(
-            forced,
-            found.patron.category,
-            settings,
-            set_on=credential.set_at.date(),
-            policy_from=credential.policy_from,
-            today=now.date(),
-        ):
-            state = CredentialState.MUST_CHANGE
-    return CredentialView(
-        credential.kind,
-        state,
-        credential.set_at,
-        credential.expires_at,
-        credential.consecutive_failures,
-    )
+    return PatronView(found.patron, identifiers, views, blocked)
 
 
 def complete_registration(

@@ -169,6 +169,17 @@ MESSAGES: dict[str, str] = {
     "import.empty_file": N_("The file has no header line."),
     "import.nul_byte": N_("This row contains a NUL byte."),
     "import.field_too_long": N_("A field of this row is longer than {max} characters."),
+    # Sessions and one-time links
+    "session.missing": N_("Please sign in first."),
+    "session.invalid": N_("You are signed out. Please sign in again."),
+    "session.expired": N_("Your session has timed out. Please sign in again."),
+    "session.must_change": N_("Please choose a new {credential} before going on."),
+    "link.invalid": N_(
+        "This link has been used or has expired. Please ask for a new one."
+    ),
+    "credential.no_default": N_(
+        "There is no default to return to. Please ask at a library counter."
+    ),
     # Sign-in outcomes, as every channel shows them
     "login.ok": N_("Signed in."),
     "login.must_change": N_("Signed in. You must choose a new {credential} before going on."),
@@ -219,6 +230,16 @@ NOTICES: dict[str, tuple[str, str]] = {
             "It works once and until {expires}. After signing in you will choose a new "
             "{credential}. Your current {credential} keeps working until then.\n\n"
             "If you did not ask for this, you can ignore this message."
+        ),
+    ),
+    "reset_link": (
+        N_("Reset your library {credential}"),
+        N_(
+            "To return your {credential} for {library} to its default, open this link: "
+            "{link}\n\n"
+            "It works once and until {expires}. After signing in with the default you will "
+            "choose a new {credential}.\n\n"
+            "If you did not ask for this, you can ignore this message: nothing changes."
         ),
     ),
     "setup_link": (

@@ -189,6 +189,13 @@ class SqlPatrons:
             raise Conflict.of("card.not_current")
         return self.add_identifier(old.patron_id, old.kind, value, lookup_key)
 
+    def with_email(self, email: str, *, limit: int) -> list[Patron]:
+        p = t.patrons
+        rows = self.conn.execute(
+            select(p).where(p.c.email == email.lower()).order_by(p.c.id).limit(limit)
+        )
+        return [patron_from(row) for row in rows]
+
     def set_status(self, patron_id: int, status: PatronStatus) -> None:
         self.conn.execute(
             update(t.patrons)

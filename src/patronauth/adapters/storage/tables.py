@@ -63,7 +63,7 @@ patrons = Table(
     Column("category", String(32), nullable=False),
     Column("status", String(24), nullable=False),
     Column("name", String(200)),
-    Column("email", String(254)),
+    Column("email", String(254), index=True),
     Column("phone_masked", String(20)),
     Column("phone_digest", String(160)),
     Column("id_type", String(12)),
@@ -153,4 +153,32 @@ forced_changes = Table(
     Column("categories", Text),
     Column("created_by", String(80), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("patron_id", Id, ForeignKey("patrons.id"), nullable=False, index=True),
+    Column("channel", String(8), nullable=False),
+    Column("scope", String(8), nullable=False),
+    Column("change_kind", String(12)),
+    Column("source", String(80), nullable=False, default=""),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+)
+
+action_tokens = Table(
+    "action_tokens",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("patron_id", Id, ForeignKey("patrons.id"), nullable=False, index=True),
+    Column("purpose", String(24), nullable=False),
+    Column("kind", String(12), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime),
 )

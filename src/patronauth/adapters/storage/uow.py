@@ -12,6 +12,7 @@ from patronauth.adapters.storage.repositories import (
     SqlPatrons,
     SqlTemporaries,
 )
+from patronauth.adapters.storage.sessions import SqlActionTokens
 
 
 class SqlUnitOfWork:
@@ -32,6 +33,7 @@ class SqlUnitOfWork:
         self.audit = SqlAudit(self._conn)
         self.forced_changes = SqlForcedChanges(self._conn)
         self.registry = SqlRegistry(self._conn)
+        self.action_tokens = SqlActionTokens(self._conn)
         return self
 
     def __exit__(

@@ -1,0 +1,137 @@
+"""My Account: what a signed-in patron sees of their record, and their own changes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from patronauth.domain.credentials import Channel, CredentialKind, CredentialState, Outcome
+from patronauth.domain.errors import NotFound, Refused
+from patronauth.domain.patrons import Credential, Identifier, Patron
+from patronauth.domain.profile import ForcedChange, Profile, change_due
+from patronauth.domain.sessions import Session, may_reach
+from patronauth.services.credentials import ChangeRequest, change_secret
+from patronauth.services.interfaces import AuditEvent, Ports, UnitOfWork
+from patronauth.services.lookup import current_card
+
+RECENT_SIGN_INS = 10
+
+
+@dataclass(frozen=True)
+class CredentialView:
+    kind: CredentialKind
+    state: CredentialState  # as the next sign-in will see it (R26 included)
+    set_at: datetime
+    expires_at: datetime | None
+    consecutive_failures: int
+
+
+def credential_views(
+    uow: UnitOfWork, profile: Profile, patron: Patron, now: datetime
+) -> list[CredentialView]:
+    forced = [*profile.forced_changes, *uow.forced_changes.for_institution(patron.institution)]
+    return [_view(profile, patron, c, forced, now) for c in uow.credentials.for_patron(patron.id)]
+
+
+def _view(
+    profile: Profile,
+    patron: Patron,
+    credential: Credential,
+    forced: Sequence[ForcedChange],
+    now: datetime,
+) -> CredentialView:
+    state = credential.state
+    if state is CredentialState.CHOSEN:
+        settings = profile.credential(patron.category, credential.kind)
+        if change_due(
+            forced,
+            patron.category,
+            settings,
+            set_on=credential.set_at.date(),
+            policy_from=credential.policy_from,
+            today=now.date(),
+        ):
+            state = CredentialState.MUST_CHANGE
+    return CredentialView(
+        credential.kind,
+        state,
+        credential.set_at,
+        credential.expires_at,
+        credential.consecutive_failures,
+    )
+
+
+@dataclass(frozen=True)
+class Account:
+    patron: Patron
+    profile: Profile
+    card: Identifier
+    credentials: Sequence[CredentialView]
+    recent_sign_ins: Sequence[AuditEvent]
+
+    @property
+    def defaults_in_use(self) -> list[CredentialKind]:
+        """Credentials still at their default: My Account shows a notice for each."""
+        return [c.kind for c in self.credentials if c.state is CredentialState.DEFAULT]
+
+
+def _current_card(uow: UnitOfWork, patron_id: int) -> Identifier:
+    card = current_card(uow, patron_id)
+    if card is None:
+        raise NotFound.of("patron.not_found")
+    return card
+
+
+def account(ports: Ports, session: Session) -> Account:
+    now = ports.clock.now()
+    with ports.uow() as uow:
+        patron = uow.patrons.get(session.patron_id)
+        if patron is None:
+            raise NotFound.of("patron.not_found")
+        profile = ports.profiles.get(patron.institution)
+        events = uow.audit.recent(patron_id=patron.id, limit=RECENT_SIGN_INS * 3)
+        return Account(
+            patron=patron,
+            profile=profile,
+            card=_current_card(uow, patron.id),
+            credentials=credential_views(uow, profile, patron, now),
+            recent_sign_ins=[e.event for e in events if e.event.action == "sign_in"][
+                :RECENT_SIGN_INS
+            ],
+        )
+
+
+def change_own_secret(
+    ports: Ports,
+    session: Session,
+    kind: CredentialKind,
+    *,
+    current: str,
+    new: str,
+    confirm: str,
+    channel: Channel,
+    source: str,
+) -> Outcome:
+    """The signed-in patron's change (R6, R13, R18). A must-change session may change
+    only the credential it was opened for (S5)."""
+    if not may_reach(session, change_of=kind):
+        raise Refused.of("session.must_change")
+    with ports.uow() as uow:
+        patron = uow.patrons.get(session.patron_id)
+        if patron is None:
+            raise NotFound.of("patron.not_found")
+        card = _current_card(uow, patron.id)
+    return change_secret(
+        ports,
+        ChangeRequest(
+            identifier=card.value,
+            current=current,
+            new=new,
+            confirm=confirm,
+            channel=channel,
+            kind=kind,
+            source=source,
+            institution=patron.institution,
+        ),
+    )

@@ -1,0 +1,325 @@
+"""Forgotten secrets and first-time set-up without staff (R7, R14, R23, S4, S5).
+
+Every request gets the same answer whatever was found: "if the details match, we have
+sent an e-mail" (S4). What the e-mail holds depends on the institution's profile:
+
+- `email_temporary` (HKPL, R7): a random temporary secret; the current one keeps
+  working until the temporary one is used (S5);
+- `revert_to_default` (PolyU, R14): a one-time link; following it returns the PIN to
+  its default (the link keeps a stranger from resetting somebody's PIN);
+- first-time set-up (HKU, R23): a one-time link to a page where the patron sets the
+  PIN, given the card number and the registered e-mail address.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from patronauth.domain.credentials import (
+    Channel,
+    CredentialEvent,
+    CredentialKind,
+    CredentialState,
+    transition,
+)
+from patronauth.domain.errors import Conflict, InvalidInput, NotFound, Refused
+from patronauth.domain.identifiers import lockout_key, normalise_email
+from patronauth.domain.patrons import Patron, PatronStatus
+from patronauth.domain.profile import SelfServiceReset
+from patronauth.services.credentials import checked_new_secret, temporary_secret
+from patronauth.services.interfaces import (
+    ActionPurpose,
+    AuditEvent,
+    NewCredential,
+    Notice,
+    NoticeKind,
+    Ports,
+    UnitOfWork,
+)
+from patronauth.services.lookup import Found, current_card, find_patron
+from patronauth.services.sessions import token_hash
+
+log = logging.getLogger(__name__)
+
+LINK_LIFETIME = timedelta(hours=24)
+MAX_ACCOUNTS_PER_ADDRESS = 5
+
+
+@dataclass(frozen=True)
+class ResetRequest:
+    identifier: str | None
+    email: str | None
+    source: str
+    institution: str | None = None
+
+
+def _clean_email(raw: str | None) -> str | None:
+    if raw is None or not raw.strip():
+        return None
+    try:
+        return normalise_email(raw)
+    except InvalidInput:
+        return None
+
+
+def _accounts(uow: UnitOfWork, ports: Ports, request: ResetRequest) -> list[Found]:
+    """The accounts both details point to: the identifier's patron if its registered
+    address is the one given, or the patrons registered with the address."""
+    email = _clean_email(request.email)
+    if request.identifier and request.identifier.strip():
+        try:
+            found = find_patron(
+                uow, ports.profiles, request.identifier, institution=request.institution
+            )
+        except Refused:
+            return []
+        if found is None or email is None or found.patron.email != email:
+            return []
+        return [found]
+    if email is None:
+        return []
+    accounts = []
+    for patron in uow.patrons.with_email(email, limit=MAX_ACCOUNTS_PER_ADDRESS):
+        if request.institution is not None and patron.institution != request.institution:
+            continue
+        card = current_card(uow, patron.id)
+        if card is not None:
+            accounts.append(Found(patron, card, ports.profiles.get(patron.institution)))
+    return accounts
+
+
+def request_reset(ports: Ports, request: ResetRequest) -> None:
+    """R7, R14: the answer never says whether anything was found or sent."""
+    if ports.throttle.hit("reset", request.source or "-"):
+        _audit(ports, "reset.request", "throttled", None, request)
+        return
+    now = ports.clock.now()
+    with ports.uow() as uow:
+        accounts = _accounts(uow, ports, request)
+    if not accounts:
+        _audit(ports, "reset.request", "no_match", None, request)
+        return
+    for found in accounts:
+        kind = found.profile.kind_for(Channel.WEB)
+        settings = found.profile.credential(found.patron.category, kind)
+        method = settings.self_service_reset
+        if method is SelfServiceReset.EMAIL_TEMPORARY:
+            secret = temporary_secret(ports, settings.policy_on(now.date()))
+            expires = now + timedelta(hours=settings.temporary_lifetime_hours)
+            with ports.uow() as uow:
+                uow.temporaries.add(found.patron.id, kind, ports.hasher.hash(secret), expires)
+                _record(uow, now, "reset.request", "temporary_sent", found, request)
+                uow.commit()
+            _send(ports, found.patron, NoticeKind.TEMPORARY_SECRET, kind, secret=secret,
+                  expires=_when(expires))  # fmt: skip
+        elif method is SelfServiceReset.REVERT_TO_DEFAULT:
+            link = _new_link(ports, found, ActionPurpose.REVERT_TO_DEFAULT, kind, now)
+            _send(ports, found.patron, NoticeKind.RESET_LINK, kind, link=link,
+                  expires=_when(now + LINK_LIFETIME))  # fmt: skip
+            _audit(ports, "reset.request", "link_sent", found, request)
+        else:
+            _audit(ports, "reset.request", "in_person_only", found, request)
+
+
+def request_setup(ports: Ports, request: ResetRequest) -> None:
+    """R23: a set-up link for a patron whose institution gives no default, sent only to
+    the registered address and only while nothing is set up yet."""
+    if ports.throttle.hit("reset", request.source or "-"):
+        _audit(ports, "setup.request", "throttled", None, request)
+        return
+    now = ports.clock.now()
+    with ports.uow() as uow:
+        accounts = _accounts(uow, ports, request) if request.identifier else []
+        eligible = []
+        for found in accounts:
+            kind = found.profile.kind_for(Channel.WEB)
+            settings = found.profile.credential(found.patron.category, kind)
+            if settings.first_time_setup and uow.credentials.get(found.patron.id, kind) is None:
+                eligible.append((found, kind))
+    if not eligible:
+        _audit(ports, "setup.request", "no_match", None, request)
+        return
+    for found, kind in eligible:
+        link = _new_link(ports, found, ActionPurpose.SET_UP, kind, now)
+        _send(ports, found.patron, NoticeKind.SETUP_LINK, kind, link=link,
+              expires=_when(now + LINK_LIFETIME))  # fmt: skip
+        _audit(ports, "setup.request", "link_sent", found, request)
+
+
+def _new_link(
+    ports: Ports, found: Found, purpose: ActionPurpose, kind: CredentialKind, now: datetime
+) -> str:
+    token = ports.randomness.token()
+    with ports.uow() as uow:
+        uow.action_tokens.add(
+            token_hash(token),
+            found.patron.id,
+            purpose,
+            kind,
+            now=now,
+            expires_at=now + LINK_LIFETIME,
+        )
+        uow.commit()
+    page = "set-up" if purpose is ActionPurpose.SET_UP else "reset"
+    return f"{ports.public_url}/{found.patron.institution}/{page}/{token}"
+
+
+@dataclass(frozen=True)
+class LinkTarget:
+    patron: Patron
+    kind: CredentialKind
+    institution: str
+
+
+def open_link(ports: Ports, token: str, purpose: ActionPurpose) -> LinkTarget:
+    """What a one-time link is for, without using it up (the page shows a form first)."""
+    with ports.uow() as uow:
+        found = uow.action_tokens.peek(token_hash(token), purpose, ports.clock.now())
+        patron = uow.patrons.get(found.patron_id) if found else None
+    if found is None or patron is None:
+        raise NotFound.of("link.invalid")
+    return LinkTarget(patron, found.kind, patron.institution)
+
+
+def revert_to_default(ports: Ports, token: str, *, source: str) -> LinkTarget:
+    """R14: following the e-mailed link returns the PIN to its default."""
+    now = ports.clock.now()
+    with ports.uow() as uow:
+        used = uow.action_tokens.take(token_hash(token), ActionPurpose.REVERT_TO_DEFAULT, now)
+        patron = uow.patrons.get(used.patron_id) if used else None
+        if used is None or patron is None:
+            raise NotFound.of("link.invalid")
+        credential = uow.credentials.get(patron.id, used.kind)
+        if credential is None or not credential.default_digest:
+            raise Conflict.of("credential.no_default")
+        uow.credentials.replace_secret(
+            credential,
+            secret_hash=credential.default_digest,
+            state=transition(credential.state, CredentialEvent.RESET_TO_DEFAULT),
+            policy_from=None,
+            set_at=now,
+        )
+        uow.temporaries.void(patron.id, used.kind, now)
+        _record_patron(uow, now, "reset.revert_to_default", patron, used.kind, source)
+        uow.commit()
+    ports.sessions.revoke_patron(patron.id, now)
+    _send(ports, patron, NoticeKind.CREDENTIAL_RESET, used.kind)
+    return LinkTarget(patron, used.kind, patron.institution)
+
+
+def complete_setup(ports: Ports, token: str, new: str, confirm: str, *, source: str) -> LinkTarget:
+    """R23: the first PIN, set through the e-mailed link. The link is used up only by a
+    PIN that passes the policy."""
+    target = open_link(ports, token, ActionPurpose.SET_UP)
+    with ports.uow() as uow:
+        card = current_card(uow, target.patron.id)
+        if card is None:
+            raise NotFound.of("link.invalid")
+        found = Found(target.patron, card, ports.profiles.get(target.institution))
+        if target.patron.status is PatronStatus.PENDING_REGISTRATION:
+            raise Refused.of("login.pending_registration")
+        secret, policy = checked_new_secret(
+            ports, uow, found, target.kind, new, confirm, current=None, default_digest=None
+        )
+    secret_hash = ports.hasher.hash(secret)
+    now = ports.clock.now()
+    with ports.uow() as uow:
+        if uow.action_tokens.take(token_hash(token), ActionPurpose.SET_UP, now) is None:
+            raise NotFound.of("link.invalid")
+        if uow.credentials.get(target.patron.id, target.kind) is not None:
+            raise Conflict.of("credential.already_set_up")
+        uow.credentials.add(
+            target.patron.id,
+            NewCredential(
+                kind=target.kind,
+                state=CredentialState.CHOSEN,
+                secret_hash=secret_hash,
+                default_digest=None,
+                policy_from=policy.effective_from,
+                set_at=now,
+            ),
+        )
+        _record_patron(uow, now, "credential.setup", target.patron, target.kind, source)
+        uow.commit()
+    _send(ports, target.patron, NoticeKind.CREDENTIAL_CHANGED, target.kind)
+    return target
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _send(
+    ports: Ports, patron: Patron, kind: NoticeKind, credential: CredentialKind, **params: str
+) -> None:
+    if not patron.email:
+        return
+    notice = Notice(
+        kind=kind,
+        to=patron.email,
+        language=patron.language,
+        institution=patron.institution,
+        params={"credential": credential.value, **params},
+    )
+    try:
+        ports.notifier.notify(notice)
+    except Exception:
+        log.exception("notice %s to patron %s not delivered", kind.value, patron.id)
+
+
+def _record(
+    uow: UnitOfWork,
+    now: datetime,
+    action: str,
+    outcome: str,
+    found: Found | None,
+    request: ResetRequest,
+) -> None:
+    uow.audit.record(
+        AuditEvent(
+            at=now,
+            action=action,
+            outcome=outcome,
+            actor="patron",
+            channel=Channel.WEB.value,
+            source=request.source,
+            institution=found.patron.institution if found else request.institution,
+            patron_id=found.patron.id if found else None,
+            identifier=_key(request.identifier) if request.identifier else None,
+        )
+    )
+
+
+def _key(identifier: str) -> str | None:
+    try:
+        return lockout_key(identifier)
+    except InvalidInput:
+        return None
+
+
+def _audit(
+    ports: Ports, action: str, outcome: str, found: Found | None, request: ResetRequest
+) -> None:
+    with ports.uow() as uow:
+        _record(uow, ports.clock.now(), action, outcome, found, request)
+        uow.commit()
+
+
+def _record_patron(
+    uow: UnitOfWork, now: datetime, action: str, patron: Patron, kind: CredentialKind, source: str
+) -> None:
+    uow.audit.record(
+        AuditEvent(
+            at=now,
+            action=action,
+            outcome="ok",
+            actor="patron",
+            channel=Channel.WEB.value,
+            source=source,
+            institution=patron.institution,
+            patron_id=patron.id,
+            detail={"credential": kind.value},
+        )
+    )

@@ -1,0 +1,114 @@
+"""Opening, checking and ending sessions of the web pages and the app (S5, S7)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from patronauth.domain.credentials import CredentialKind, Outcome
+from patronauth.domain.errors import Refused
+from patronauth.domain.sessions import Scope, Session, SessionChannel, SessionState, state_of
+from patronauth.services.authenticate import AuthResult
+from patronauth.services.interfaces import Ports
+
+TOUCH_EVERY_SECONDS = 30  # a busy page does not write on every request
+
+
+def token_hash(token: str) -> str:
+    """Tokens are 128-bit random values: a plain SHA-256 is the right stored form."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Opened:
+    token: str  # given to the browser or the app once, never stored
+    session: Session
+    expires_at: datetime
+
+    @property
+    def must_change(self) -> bool:
+        return self.session.scope is Scope.CHANGE
+
+
+def open_session(
+    ports: Ports, result: AuthResult, channel: SessionChannel, *, source: str
+) -> Opened:
+    """A new session (and so a new id, S7) for a successful sign-in."""
+    if not result.signed_in or result.patron_id is None:
+        raise ValueError("only a successful sign-in opens a session")
+    change = result.outcome is Outcome.MUST_CHANGE
+    return _open(
+        ports,
+        result.patron_id,
+        channel,
+        Scope.CHANGE if change else Scope.FULL,
+        result.kind if change else None,
+        source=source,
+    )
+
+
+def _open(
+    ports: Ports,
+    patron_id: int,
+    channel: SessionChannel,
+    scope: Scope,
+    change_kind: CredentialKind | None,
+    *,
+    source: str,
+) -> Opened:
+    now = ports.clock.now()
+    token = ports.randomness.token()
+    session = ports.sessions.create(
+        token_hash(token), patron_id, channel, scope, change_kind, source=source, now=now
+    )
+    return Opened(token, session, ports.session_policy.expires_at(now, now))
+
+
+def current_session(ports: Ports, token: str | None) -> Session:
+    """The session behind a token, or a refusal: missing, unknown, ended or timed out."""
+    if not token:
+        raise Refused.of("session.missing")
+    session = ports.sessions.find(token_hash(token))
+    if session is None:
+        raise Refused.of("session.invalid")
+    now = ports.clock.now()
+    state = state_of(session, now, ports.session_policy)
+    if state is SessionState.REVOKED:
+        raise Refused.of("session.invalid")
+    if state is not SessionState.ACTIVE:
+        raise Refused.of("session.expired")
+    if (now - session.last_seen_at).total_seconds() >= TOUCH_EVERY_SECONDS:
+        ports.sessions.touch(session.id, now)
+    return session
+
+
+def expires_at(ports: Ports, session: Session) -> datetime:
+    return ports.session_policy.expires_at(session.started_at, ports.clock.now())
+
+
+def close_session(ports: Ports, token: str | None) -> None:
+    """Sign-out: the token stops working at once, on every node."""
+    if not token:
+        return
+    session = ports.sessions.find(token_hash(token))
+    if session is not None:
+        ports.sessions.revoke(session.id, ports.clock.now())
+
+
+def after_change(
+    ports: Ports, session: Session, kind: CredentialKind, *, source: str, rotate: bool
+) -> Opened | None:
+    """After a change the patron's other sessions end and this one reaches everything
+    (the change step was what it was for). Web pages `rotate` to a new session id;
+    the app keeps its token."""
+    now = ports.clock.now()
+    scope, change_kind = session.scope, session.change_kind
+    if scope is Scope.CHANGE and change_kind is kind:
+        scope, change_kind = Scope.FULL, None
+    if not rotate:
+        ports.sessions.revoke_patron(session.patron_id, now, keep=session.id)
+        ports.sessions.rescope(session.id, scope, change_kind)
+        return None
+    ports.sessions.revoke_patron(session.patron_id, now)
+    return _open(ports, session.patron_id, session.channel, scope, change_kind, source=source)

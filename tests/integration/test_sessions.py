@@ -1,0 +1,121 @@
+"""S5 and S7 in the use cases: sessions, their scope, timeouts and sign-out."""
+
+from __future__ import annotations
+
+import pytest
+
+from patronauth.bootstrap import App
+from patronauth.domain.credentials import Channel, CredentialKind, CredentialState
+from patronauth.domain.errors import Refused
+from patronauth.domain.sessions import Scope, SessionChannel
+from patronauth.services.account import account, change_own_secret
+from patronauth.services.sessions import (
+    after_change,
+    close_session,
+    current_session,
+    open_session,
+    token_hash,
+)
+from tests.support import attempt, clock_of, register
+
+
+@pytest.fixture
+def hkpl(app: App) -> App:
+    register(app, "hkpl", "HKPL0001", name="Chan Tai Man", phone="9123 4567")
+    return app
+
+
+def sign_in(app: App, secret: str, channel: Channel = Channel.WEB) -> str:
+    result = attempt(app, "HKPL0001", secret, channel)
+    assert result.signed_in
+    return open_session(app.ports, result, SessionChannel(channel.value), source="t").token
+
+
+def refusal(app: App, token: str | None) -> str:
+    with pytest.raises(Refused) as refused:
+        current_session(app.ports, token)
+    return refused.value.code
+
+
+def test_a_default_sign_in_opens_only_the_change_step(hkpl: App) -> None:
+    token = sign_in(hkpl, "4567")
+    session = current_session(hkpl.ports, token)
+    assert session.scope is Scope.CHANGE
+    assert session.change_kind is CredentialKind.PASSWORD
+    with pytest.raises(Refused) as refused:
+        change_own_secret(
+            hkpl.ports, session, CredentialKind.PIN, current="4567", new="2046", confirm="2046",
+            channel=Channel.WEB, source="t",
+        )  # fmt: skip
+    assert refused.value.code == "session.must_change"
+    change_own_secret(
+        hkpl.ports, session, CredentialKind.PASSWORD, current="4567", new="Lib#Reader2026",
+        confirm="Lib#Reader2026", channel=Channel.WEB, source="t",
+    )  # fmt: skip
+    opened = after_change(hkpl.ports, session, CredentialKind.PASSWORD, source="t", rotate=True)
+    assert opened is not None
+    assert opened.session.scope is Scope.FULL
+    assert refusal(hkpl, token) == "session.invalid"  # the old id is gone
+    mine = account(hkpl.ports, current_session(hkpl.ports, opened.token))
+    assert mine.defaults_in_use == [CredentialKind.PIN]  # R4: the PIN is still the default
+    states = {c.kind: c.state for c in mine.credentials}
+    assert states == {
+        CredentialKind.PASSWORD: CredentialState.CHOSEN,
+        CredentialKind.PIN: CredentialState.DEFAULT,
+    }
+    assert [e.outcome for e in mine.recent_sign_ins] == ["ok must-change"]
+
+
+def test_the_app_keeps_its_token_after_a_change_and_other_sessions_end(hkpl: App) -> None:
+    other = sign_in(hkpl, "4567")
+    token = sign_in(hkpl, "4567", Channel.APP)
+    session = current_session(hkpl.ports, token)
+    change_own_secret(
+        hkpl.ports, session, CredentialKind.PASSWORD, current="4567", new="Lib#Reader2026",
+        confirm="Lib#Reader2026", channel=Channel.APP, source="t",
+    )  # fmt: skip
+    assert (
+        after_change(hkpl.ports, session, CredentialKind.PASSWORD, source="t", rotate=False) is None
+    )
+    assert current_session(hkpl.ports, token).scope is Scope.FULL
+    assert refusal(hkpl, other) == "session.invalid"
+
+
+def test_sessions_end_at_sign_out_and_after_the_idle_and_absolute_timeouts(hkpl: App) -> None:
+    token = sign_in(hkpl, "4567")
+    close_session(hkpl.ports, token)
+    assert refusal(hkpl, token) == "session.invalid"
+
+    clock = clock_of(hkpl)
+    token = sign_in(hkpl, "4567")
+    clock.advance(14 * 60)
+    current_session(hkpl.ports, token)  # used: the idle timer restarts
+    clock.advance(14 * 60)
+    current_session(hkpl.ports, token)
+    clock.advance(15 * 60)
+    assert refusal(hkpl, token) == "session.expired"
+
+    token = sign_in(hkpl, "4567")
+    for _ in range(39):  # busy all day: 7 h 48 min
+        clock.advance(12 * 60)
+        current_session(hkpl.ports, token)
+    clock.advance(12 * 60)  # 8 hours is the most a session lasts
+    assert refusal(hkpl, token) == "session.expired"
+
+
+def test_missing_and_forged_tokens_are_refused(hkpl: App) -> None:
+    assert refusal(hkpl, None) == "session.missing"
+    assert refusal(hkpl, "") == "session.missing"
+    assert refusal(hkpl, "forged-token") == "session.invalid"
+
+
+def test_only_the_hash_of_a_token_is_stored(hkpl: App) -> None:
+    from sqlalchemy import select
+
+    from patronauth.adapters.storage.tables import sessions
+
+    token = sign_in(hkpl, "4567")
+    with hkpl.engine.connect() as conn:
+        stored = conn.execute(select(sessions.c.token_hash)).scalars().all()
+    assert stored == [token_hash(token)]
+    assert token not in stored
