@@ -192,7 +192,7 @@ def test_audit_shows_every_step_and_never_a_secret(polyu_patron: Cli) -> None:
     assert [(e["action"], e["outcome"]) for e in reversed(events)] == [
         ("patron.add", "ok"),
         ("sign_in", "invalid"),
-        ("sign_in", "ok must-change"),
+        ("credential.verify", "ok must-change"),  # the current PIN of the change
         ("credential.change", "ok"),
         ("credential.reset", "default"),
         ("unlock", "ok"),

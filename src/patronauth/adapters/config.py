@@ -48,6 +48,8 @@ class Settings:
     session_idle_seconds: int
     session_absolute_seconds: int
     public_url: str
+    cookie_secure: bool
+    trusted_proxies: frozenset[str]
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -85,7 +87,22 @@ class Settings:
             session_idle_seconds=_int(env, "PATRONAUTH_SESSION_IDLE_SECONDS", 15 * 60),
             session_absolute_seconds=_int(env, "PATRONAUTH_SESSION_ABSOLUTE_SECONDS", 8 * 3600),
             public_url=(env.get("PATRONAUTH_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/"),
+            cookie_secure=_bool(env, "PATRONAUTH_COOKIE_SECURE", True),
+            trusted_proxies=frozenset(
+                p.strip() for p in (env.get("PATRONAUTH_TRUSTED_PROXIES") or "").split(",") if p.strip()
+            ),
         )
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be true or false, not {raw!r}")
 
 
 MAX_STAFF_NAME = 64

@@ -45,6 +45,10 @@ class Keyring:
     def current(self) -> bytes:
         return self.keys[self.current_id]
 
+    def derive(self, purpose: str) -> bytes:
+        """A key for another purpose (signing CSRF tokens), stable across processes."""
+        return hmac.new(self.current, b"derive\0" + purpose.encode("ascii"), hashlib.sha256).digest()
+
     @classmethod
     def parse(cls, text: str, *, origin: str) -> Keyring:
         keys: dict[str, bytes] = {}

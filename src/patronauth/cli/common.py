@@ -87,15 +87,14 @@ def emit(data: Mapping[str, Any], text: str | None = None) -> None:
 def auth_params(result: AuthResult) -> dict[str, str | int]:
     """What the sign-in messages need: seconds, the library's word for the credential, contact."""
     c = ctx()
-    params: dict[str, str | int] = {"seconds": result.retry_after}
-    kind = result.kind.value if result.kind else ""
-    if result.institution and kind:
-        profile = c.app.ports.profiles.get(result.institution)
-        params["credential"] = profile.credential_label(kind, c.language)
-    else:
-        params["credential"] = i18n.credential_name(kind, c.language) if kind else ""
-    params["contact"] = result.contact.get(c.language, "")
-    return params
+    return i18n.outcome_params(
+        result.kind.value if result.kind else None,
+        result.institution,
+        result.retry_after,
+        result.contact,
+        c.app.ports.profiles.all(),
+        c.language,
+    )
 
 
 _ECHO_LIMIT = 40

@@ -10,7 +10,7 @@ import click
 from patronauth.adapters import i18n
 from patronauth.adapters.config import ConfigError
 from patronauth.bootstrap import ensure_pepper, upgrade_schema
-from patronauth.cli import credentials, demo, patrons, staff
+from patronauth.cli import credentials, demo, patrons, serve, staff
 from patronauth.cli.common import Context, command, ctx, emit, run_guarded
 
 
@@ -71,6 +71,7 @@ cli.add_command(staff.migrate)
 cli.add_command(staff.audit)
 cli.add_command(staff.policy)
 cli.add_command(staff.default)
+cli.add_command(serve.serve)
 
 
 def main() -> NoReturn:

@@ -18,6 +18,7 @@ from babel.support import NullTranslations, Translations
 
 from patronauth.adapters.i18n.messages import CREDENTIAL_NAMES, MESSAGES, NOTICES
 from patronauth.domain.errors import Param, Violation
+from patronauth.domain.profile import Profile
 
 LANGUAGES = ("en", "zh_Hant")
 DEFAULT_LANGUAGE = "en"
@@ -68,3 +69,25 @@ def notice(kind: str, language: str, params: Mapping[str, Param]) -> tuple[str, 
         gettext(subject, language).format_map(values),
         gettext(body, language).format_map(values),
     )
+
+
+def outcome_params(
+    outcome_kind: str | None,
+    institution: str | None,
+    retry_after: int,
+    contact: Mapping[str, str],
+    profiles: Mapping[str, Profile],
+    language: str,
+) -> dict[str, Param]:
+    """What the sign-in messages need: the seconds to wait, the library's own word for
+    the credential, its contact text. Nothing that tells whether a card exists."""
+    profile = profiles.get(institution) if institution else None
+    if profile is not None and outcome_kind:
+        credential = profile.credential_label(outcome_kind, language)
+    else:
+        credential = credential_name(outcome_kind, language) if outcome_kind else ""
+    return {
+        "seconds": retry_after,
+        "credential": credential,
+        "contact": contact.get(language, ""),
+    }
