@@ -88,9 +88,7 @@ class Settings:
             session_absolute_seconds=_int(env, "PATRONAUTH_SESSION_ABSOLUTE_SECONDS", 8 * 3600),
             public_url=(env.get("PATRONAUTH_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/"),
             cookie_secure=_bool(env, "PATRONAUTH_COOKIE_SECURE", True),
-            trusted_proxies=frozenset(
-                p.strip() for p in (env.get("PATRONAUTH_TRUSTED_PROXIES") or "").split(",") if p.strip()
-            ),
+            trusted_proxies=_list(env.get("PATRONAUTH_TRUSTED_PROXIES")),
         )
 
 
@@ -103,6 +101,10 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if raw in {"0", "false", "no", "off"}:
         return False
     raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
+def _list(raw: str | None) -> frozenset[str]:
+    return frozenset(item.strip() for item in (raw or "").split(",") if item.strip())
 
 
 MAX_STAFF_NAME = 64

@@ -47,7 +47,8 @@ class Keyring:
 
     def derive(self, purpose: str) -> bytes:
         """A key for another purpose (signing CSRF tokens), stable across processes."""
-        return hmac.new(self.current, b"derive\0" + purpose.encode("ascii"), hashlib.sha256).digest()
+        message = b"derive\0" + purpose.encode("ascii")
+        return hmac.new(self.current, message, hashlib.sha256).digest()
 
     @classmethod
     def parse(cls, text: str, *, origin: str) -> Keyring:

@@ -8,8 +8,10 @@ whole file.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date
+from functools import partial
+from itertools import islice
 
 from patronauth.domain.errors import InvalidInput, Refused
 from patronauth.domain.identifiers import IdType
@@ -81,36 +83,120 @@ def read_header(first_line: bytes) -> list[str]:
     return header
 
 
-def parse_rows(
-    lines: Iterable[bytes], institution: str
-) -> Iterator[tuple[int, Registration | Refused]]:
+Lines = list[tuple[int, bytes]]
+
+
+class Feed:
+    """The rows after the header: (line number, registration or refusal) when iterated.
+
+    `raw_batches` hands the lines over unread instead, with `parser` to parse them
+    elsewhere (in the import's worker processes); either way the header is read and
+    checked first, and a bad header refuses the whole file.
+    """
+
+    def __init__(self, lines: Iterable[bytes], institution: str) -> None:
+        self._lines = iter(lines)
+        self._institution = institution
+        self._header: list[str] | None = None
+        self._numbered: Iterator[tuple[int, bytes]] | None = None
+
+    def _read_header(self) -> tuple[list[str], Iterator[tuple[int, bytes]]]:
+        if self._header is None or self._numbered is None:
+            try:
+                first = next(self._lines)
+            except StopIteration:
+                raise InvalidInput.of("import.empty_file") from None
+            self._header = read_header(first)
+            self._numbered = enumerate(self._lines, start=2)
+        return self._header, self._numbered
+
+    def __iter__(self) -> Iterator[tuple[int, Registration | Refused]]:
+        return self
+
+    def __next__(self) -> tuple[int, Registration | Refused]:
+        header, numbered = self._read_header()
+        for number, raw in numbered:
+            row = _parsed(number, raw, header, self._institution)
+            if row is not None:
+                return row
+        raise StopIteration
+
+    def parser(self) -> Callable[[Lines], list[tuple[int, Registration | Refused]]]:
+        header, _ = self._read_header()
+        return partial(parse_lines, header, self._institution)
+
+    def raw_batches(self, size: int) -> Iterator[Lines]:
+        _, numbered = self._read_header()
+        while batch := list(islice(numbered, size)):
+            yield batch
+
+
+def parse_rows(lines: Iterable[bytes], institution: str) -> Feed:
     """(line number, registration or refusal) for each line after the header."""
-    iterator = iter(lines)
-    try:
-        first = next(iterator)
-    except StopIteration:
-        raise InvalidInput.of("import.empty_file") from None
-    header = read_header(first)
-    for number, raw in enumerate(iterator, start=2):
-        text = _text(raw).rstrip("\r\n")
-        if not text.strip():
-            continue
-        yield number, _row(text, header, institution)
+    return Feed(lines, institution)
 
 
-def _row(text: str, header: list[str], institution: str) -> Registration | Refused:
-    if _NUL in text:
-        return InvalidInput.of("import.nul_byte")
-    if any("\udc80" <= ch <= "\udcff" for ch in text):
-        return InvalidInput.of("import.not_utf8")
+def parse_lines(
+    header: list[str], institution: str, lines: Lines
+) -> list[tuple[int, Registration | Refused]]:
+    """Parse raw lines read after `header`; blank lines are left out."""
+    rows = []
+    for number, raw in lines:
+        row = _parsed(number, raw, header, institution)
+        if row is not None:
+            rows.append(row)
+    return rows
+
+
+def _parsed(
+    number: int, raw: bytes, header: list[str], institution: str
+) -> tuple[int, Registration | Refused] | None:
+    text, clean = _decoded(raw)
+    text = text.rstrip("\r\n")
+    if not text.strip():
+        return None
+    return number, _row(text, header, institution, clean=clean)
+
+
+def _decoded(raw: bytes) -> tuple[str, bool]:
+    """The text of a line, and whether it is known to be clean UTF-8 without NUL.
+
+    Strict decoding is the fast path for the usual line; it never yields a surrogate,
+    so only lines that fail it need the character-by-character checks of `_row`.
+    """
+    if b"\0" not in raw:
+        try:
+            return raw.decode("utf-8"), True
+        except UnicodeDecodeError:
+            pass
+    return _text(raw), False
+
+
+def _fields(text: str) -> list[str]:
+    # Without quotes or carriage returns the csv module splits at the commas; it is
+    # only needed for the rest.
+    if '"' not in text and "\r" not in text:
+        return text.split(",")
+    return next(csv.reader([text]))
+
+
+def _row(text: str, header: list[str], institution: str, *, clean: bool) -> Registration | Refused:
+    if not clean:
+        if _NUL in text:
+            return InvalidInput.of("import.nul_byte")
+        if any("\udc80" <= ch <= "\udcff" for ch in text):
+            return InvalidInput.of("import.not_utf8")
     try:
-        fields = next(csv.reader([text]))
+        fields = _fields(text)
     except csv.Error:
+        # The csv module refuses a field longer than its limit before we can measure it.
+        if len(text) > csv.field_size_limit():
+            return InvalidInput.of("import.field_too_long", max=MAX_FIELD)
         return InvalidInput.of("import.row_shape", found=0, expected=len(header))
     if len(fields) != len(header):
         return InvalidInput.of("import.row_shape", found=len(fields), expected=len(header))
-    values = dict(zip(header, (f.strip() for f in fields), strict=True))
-    if any(len(v) > MAX_FIELD for v in values.values()):
+    values = dict(zip(header, [f.strip() for f in fields], strict=True))
+    if max(map(len, values.values())) > MAX_FIELD:
         return InvalidInput.of("import.field_too_long", max=MAX_FIELD)
     try:
         return Registration(

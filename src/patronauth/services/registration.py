@@ -7,13 +7,15 @@ computed once here, never recomputed from stored data (S9).
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import NamedTuple, Protocol, runtime_checkable
 
-from patronauth.domain.credentials import CredentialState
+from patronauth.domain.credentials import CredentialKind, CredentialState
 from patronauth.domain.defaults import RegistrationData, derive
-from patronauth.domain.errors import InvalidInput, Refused
+from patronauth.domain.errors import InvalidInput, Refused, Violation
 from patronauth.domain.identifiers import (
     IdentifierKind,
     IdType,
@@ -27,7 +29,7 @@ from patronauth.domain.identifiers import (
     parse_julac,
 )
 from patronauth.domain.patrons import Patron, PatronStatus
-from patronauth.domain.profile import LANGUAGES, BarcodeFormat, Profile
+from patronauth.domain.profile import LANGUAGES, BarcodeFormat, Category, Profile
 from patronauth.domain.text import has_control_characters
 from patronauth.services.interfaces import (
     AuditEvent,
@@ -37,6 +39,7 @@ from patronauth.services.interfaces import (
     RegistryRow,
     SecretHasher,
 )
+from patronauth.services.workers import BatchWork, Pending, available_cores
 
 MAX_NAME_LENGTH = 200
 
@@ -58,6 +61,34 @@ class Registration:
     registered_on: date | None = None
     pending: bool = False
     language: str = "en"
+
+
+class Checked(NamedTuple):
+    """A registration validated and normalised: everything but the keyed digests.
+
+    It needs no uid, so a registry feed checks its rows before it knows which patrons
+    exist already, in worker processes: it is a plain tuple, cheap to pass between
+    processes. It holds personal data and defaults in clear, so it is never stored,
+    logged or shown (its repr leaves them out).
+    """
+
+    barcode: str
+    lookup_key: str
+    kind: IdentifierKind
+    category: str
+    pending: bool
+    name: str | None
+    email: str | None
+    phone: str | None  # digits only
+    id_type: IdType | None
+    id_number: str | None  # compact, e.g. `A1234563`
+    id_masked: str | None
+    registered_on: date
+    language: str
+    defaults: tuple[tuple[CredentialKind, str], ...]
+
+    def __repr__(self) -> str:
+        return f"Checked(barcode={self.barcode!r}, category={self.category!r})"
 
 
 @dataclass(frozen=True)
@@ -85,21 +116,28 @@ def _name(value: str | None) -> str | None:
     return " ".join(name.split())
 
 
-def prepare(
-    registration: Registration,
-    profile: Profile,
-    hasher: SecretHasher,
-    *,
-    uid: str,
-    now: datetime,
-) -> Prepared:
-    """Validate one registration and compute what is stored. Nothing is written."""
+def _card(registration: Registration, profile: Profile) -> tuple[Category, str, IdentifierKind]:
+    """The category and the stored barcode: a JULAC card number where the category says so."""
     category = profile.category(_optional(registration.category))
     if category.barcode_format is BarcodeFormat.JULAC:
-        card = parse_julac(registration.barcode)
-        barcode, kind = card.card_number, IdentifierKind.JULAC
-    else:
-        barcode, kind = normalise(registration.barcode, profile.identifiers), IdentifierKind.BARCODE
+        return category, parse_julac(registration.barcode).card_number, IdentifierKind.JULAC
+    return category, normalise(registration.barcode, profile.identifiers), IdentifierKind.BARCODE
+
+
+def check(registration: Registration, profile: Profile, *, today: date) -> Checked:
+    """Validate one registration and derive its defaults; no digest, nothing written."""
+    category, barcode, kind = _card(registration, profile)
+    return _check_card(registration, profile, category, barcode, kind, today)
+
+
+def _check_card(
+    registration: Registration,
+    profile: Profile,
+    category: Category,
+    barcode: str,
+    kind: IdentifierKind,
+    today: date,
+) -> Checked:
     name = _name(registration.name)
     email_text = _optional(registration.email)
     email = normalise_email(email_text) if email_text else None
@@ -113,46 +151,93 @@ def prepare(
     staff = base_form(staff_text) if staff_text else None
     if registration.language not in LANGUAGES:
         raise InvalidInput.of("language.unknown", known=", ".join(LANGUAGES))
-    registered_on = registration.registered_on or now.date()
-    if registered_on > now.date():
+    registered_on = registration.registered_on or today
+    if registered_on > today:
         raise InvalidInput.of("registered_on.in_future")
 
     data = RegistrationData(
         phone=phone, id_number=id_text, student_number=student, staff_number=staff
     )
-    credentials = []
+    defaults = []
     for cred_kind in profile.kinds:
         settings = profile.credential(category.name, cred_kind)
         default = derive(settings.default_rule_for(registered_on), data)
-        if default is None:
-            continue
-        digest = hasher.keyed(default, salt=uid)
-        credentials.append(
-            NewCredential(
-                kind=cred_kind,
-                state=CredentialState.DEFAULT,
-                secret_hash=digest,
-                default_digest=digest,
-                policy_from=None,
-                set_at=now,
-            )
-        )
-    patron = NewPatron(
-        uid=uid,
-        institution=profile.id,
+        if default is not None:
+            defaults.append((cred_kind, default))
+    return Checked(
+        barcode=barcode,
+        lookup_key=lockout_key(barcode),
+        kind=kind,
         category=category.name,
-        status=PatronStatus.PENDING_REGISTRATION if registration.pending else PatronStatus.ACTIVE,
+        pending=registration.pending,
         name=name,
         email=email,
-        phone_masked=mask_phone(phone) if phone else None,
-        phone_digest=hasher.keyed(phone, salt=uid) if phone else None,
+        phone=phone,
         id_type=document.type if document else None,
+        id_number=document.number if document else None,
         id_masked=document.masked if document else None,
-        id_digest=hasher.keyed(document.number, salt=uid) if document else None,
         registered_on=registered_on,
         language=registration.language,
+        defaults=tuple(defaults),
     )
-    return Prepared(barcode, lockout_key(barcode), kind, patron, tuple(credentials))
+
+
+def digest(
+    checked: Checked, institution: str, hasher: SecretHasher, *, uid: str, now: datetime
+) -> tuple[NewPatron, tuple[NewCredential, ...]]:
+    """What is stored for a checked registration: personal data and defaults as keyed
+    digests salted with the patron's uid (S9)."""
+    digests: dict[str, str] = {}
+
+    def keyed(value: str) -> str:
+        # Equal values have equal digests (HKPL's password and PIN defaults are one).
+        known = digests.get(value)
+        if known is None:
+            known = digests[value] = hasher.keyed(value, salt=uid)
+        return known
+
+    credentials = tuple(
+        NewCredential(
+            kind=cred_kind,
+            state=CredentialState.DEFAULT,
+            secret_hash=keyed(default),
+            default_digest=keyed(default),
+            policy_from=None,
+            set_at=now,
+        )
+        for cred_kind, default in checked.defaults
+    )
+    phone, id_number = checked.phone, checked.id_number
+    patron = NewPatron(
+        uid=uid,
+        institution=institution,
+        category=checked.category,
+        status=PatronStatus.PENDING_REGISTRATION if checked.pending else PatronStatus.ACTIVE,
+        name=checked.name,
+        email=checked.email,
+        phone_masked=mask_phone(phone) if phone else None,
+        phone_digest=keyed(phone) if phone else None,
+        id_type=checked.id_type,
+        id_masked=checked.id_masked,
+        id_digest=keyed(id_number) if id_number else None,
+        registered_on=checked.registered_on,
+        language=checked.language,
+    )
+    return patron, credentials
+
+
+def prepare(
+    registration: Registration,
+    profile: Profile,
+    hasher: SecretHasher,
+    *,
+    uid: str,
+    now: datetime,
+) -> Prepared:
+    """Validate one registration and compute what is stored. Nothing is written."""
+    checked = check(registration, profile, today=now.date())
+    patron, credentials = digest(checked, profile.id, hasher, uid=uid, now=now)
+    return Prepared(checked.barcode, checked.lookup_key, checked.kind, patron, credentials)
 
 
 def add_patron(ports: Ports, registration: Registration, *, staff: str) -> Patron:
@@ -204,6 +289,42 @@ class ImportReport:
 Progress = Callable[[int], None]
 BATCH_SIZE = 5000
 
+# A refusal crosses between processes as its class and violations.
+_Portable = tuple[type[Refused], tuple[Violation, ...]]
+# Per row: the stored barcode (or why the row has none), then the checked
+# registration (or why it was refused); the barcode alone decides duplicates.
+_RowCheck = tuple[int, str | _Portable, Checked | _Portable | None]
+_Stored = tuple[NewPatron, tuple[NewCredential, ...]]
+
+RawLines = list[tuple[int, bytes]]
+ParseLines = Callable[[RawLines], list[tuple[int, Registration | Refused]]]
+
+
+@runtime_checkable
+class RawRows(Protocol):
+    """Rows that can also be handed over unparsed, so that parsing runs with the
+    checks in worker processes (a registry CSV feed does this)."""
+
+    def parser(self) -> ParseLines:
+        """A picklable function parsing (line number, raw line) pairs into rows."""
+
+    def raw_batches(self, size: int) -> Iterator[RawLines]:
+        """The lines not read yet, `size` at a time."""
+
+
+@dataclass(frozen=True)
+class _Staged:
+    """A batch ready to store: its refusals so far, then its rows with a new barcode.
+
+    A checked row comes with what a new patron would store (a fresh uid and its
+    digests); a patron who turns out to exist already is digested again with the
+    stored uid.
+    """
+
+    now: datetime
+    errors: list[RowError]
+    rows: list[tuple[int, str, Checked | Refused, _Stored | None]]
+
 
 def import_registry(
     ports: Ports,
@@ -214,35 +335,32 @@ def import_registry(
     source: str = "",
     progress: Progress | None = None,
     batch_size: int = BATCH_SIZE,
+    workers: int | None = None,
 ) -> ImportReport:
     """Create or update patrons by barcode; bad rows are reported, good rows land.
 
     `rows` are (line number, parsed registration or the refusal of its parsing).
     Each batch is one transaction. Running the same feed twice updates, never
     duplicates; a barcode twice in one feed keeps the first row.
+
+    Rows are checked (and `RawRows` parsed) in `workers` processes while earlier
+    batches are stored here (default: one worker per core; none on one core or for a
+    feed of one batch). Batches are stored in feed order, so the outcome is the same
+    whatever the number of workers.
     """
     profile = ports.profiles.get(institution)
     report = ImportReport()
     seen: set[str] = set()
-    for batch in _batches(rows, batch_size):
-        prepared: list[tuple[int, Registration, str]] = []
-        for line, item in batch:
-            if isinstance(item, Refused):
-                report.errors.append(RowError(line, item))
-                continue
-            try:
-                barcode = _barcode_of(item, profile)
-            except Refused as refusal:
-                report.errors.append(RowError(line, refusal))
-                continue
-            if barcode in seen:
-                report.errors.append(RowError(line, Refused.of("import.duplicate_barcode")))
-                continue
-            seen.add(barcode)
-            prepared.append((line, item, barcode))
-        _land(ports, profile, prepared, report)
-        if progress is not None:
-            progress(len(batch))
+    cores = available_cores()
+    with BatchWork(workers if workers is not None else cores if cores > 1 else 0) as work:
+        in_flight: deque[tuple[int, datetime, Pending[list[_RowCheck]]]] = deque()
+        for size, call, args in _work(rows, batch_size):
+            now = ports.clock.now()
+            in_flight.append((size, now, work.submit(call, *args, profile, now.date())))
+            while len(in_flight) > work.depth:
+                _land(ports, profile, *in_flight.popleft(), seen, report, progress)
+        while in_flight:
+            _land(ports, profile, *in_flight.popleft(), seen, report, progress)
     with ports.uow() as uow:
         uow.audit.record(
             AuditEvent(
@@ -264,60 +382,150 @@ def import_registry(
     return report
 
 
-def _barcode_of(registration: Registration, profile: Profile) -> str:
-    category = profile.category(_optional(registration.category))
-    if category.barcode_format is BarcodeFormat.JULAC:
-        return parse_julac(registration.barcode).card_number
-    return normalise(registration.barcode, profile.identifiers)
-
-
-def _batches(
+def _work(
     rows: Iterable[tuple[int, Registration | Refused]], size: int
-) -> Iterator[list[tuple[int, Registration | Refused]]]:
-    batch: list[tuple[int, Registration | Refused]] = []
-    for row in rows:
-        batch.append(row)
+) -> Iterator[tuple[int, Callable[..., list[_RowCheck]], tuple[object, ...]]]:
+    """The batches as (lines, worker function, its arguments before profile and date)."""
+    if isinstance(rows, RawRows):
+        parse = rows.parser()
+        for lines in rows.raw_batches(size):
+            yield len(lines), _check_lines, (parse, lines)
+        return
+    batch: list[tuple[int, Registration | _Portable]] = []
+    for line, item in rows:
+        batch.append((line, _portable(item) if isinstance(item, Refused) else item))
         if len(batch) >= size:
-            yield batch
+            yield len(batch), _check_rows, (batch,)
             batch = []
     if batch:
-        yield batch
+        yield len(batch), _check_rows, (batch,)
+
+
+def _portable(refusal: Refused) -> _Portable:
+    return type(refusal), refusal.violations
+
+
+def _restored(portable: _Portable) -> Refused:
+    cls, violations = portable
+    return cls(*violations)
+
+
+def _check_lines(
+    parse: ParseLines, lines: RawLines, profile: Profile, today: date
+) -> list[_RowCheck]:
+    return _check_rows(
+        [
+            (line, _portable(item) if isinstance(item, Refused) else item)
+            for line, item in parse(lines)
+        ],
+        profile,
+        today,
+    )
+
+
+def _check_rows(
+    rows: Sequence[tuple[int, Registration | _Portable]], profile: Profile, today: date
+) -> list[_RowCheck]:
+    """Check rows without storage, hasher or clock (this may run in a worker)."""
+    checks: list[_RowCheck] = []
+    for line, registration in rows:
+        if not isinstance(registration, Registration):
+            checks.append((line, registration, None))
+            continue
+        try:
+            category, barcode, kind = _card(registration, profile)
+        except Refused as refusal:
+            checks.append((line, _portable(refusal), None))
+            continue
+        try:
+            checked = _check_card(registration, profile, category, barcode, kind, today)
+        except Refused as refusal:
+            checks.append((line, barcode, _portable(refusal)))
+            continue
+        checks.append((line, barcode, checked))
+    return checks
 
 
 def _land(
     ports: Ports,
     profile: Profile,
-    prepared: Sequence[tuple[int, Registration, str]],
+    size: int,
+    now: datetime,
+    checks: Pending[list[_RowCheck]],
+    seen: set[str],
     report: ImportReport,
+    progress: Progress | None,
 ) -> None:
-    if not prepared:
+    _store(ports, profile, _stage(ports, profile, now, checks.result(), seen), report)
+    if progress is not None:
+        progress(size)
+
+
+def _stage(
+    ports: Ports, profile: Profile, now: datetime, checks: list[_RowCheck], seen: set[str]
+) -> _Staged:
+    """Refuse what the feed alone refuses, in feed order; digest the rest as new."""
+    errors: list[RowError] = []
+    rows: list[tuple[int, str, Checked | Refused, _Stored | None]] = []
+    for line, barcode, checked in checks:
+        if not isinstance(barcode, str):
+            errors.append(RowError(line, _restored(barcode)))
+            continue
+        if barcode in seen:
+            errors.append(RowError(line, Refused.of("import.duplicate_barcode")))
+            continue
+        seen.add(barcode)
+        if isinstance(checked, Checked):
+            uid = ports.randomness.token()
+            rows.append(
+                (
+                    line,
+                    barcode,
+                    checked,
+                    digest(checked, profile.id, ports.hasher, uid=uid, now=now),
+                )
+            )
+        else:
+            assert checked is not None
+            rows.append((line, barcode, _restored(checked), None))
+    return _Staged(now, errors, rows)
+
+
+def _store(ports: Ports, profile: Profile, staged: _Staged, report: ImportReport) -> None:
+    """One transaction: what the stored data refuses, then create or update the rest."""
+    report.errors.extend(staged.errors)
+    if not staged.rows:
         return
-    now = ports.clock.now()
     with ports.uow() as uow:
-        known = uow.registry.existing([barcode for _, _, barcode in prepared])
+        known = uow.registry.existing([barcode for _, barcode, _, _ in staged.rows])
         rows = []
-        for line, registration, barcode in prepared:
+        for line, barcode, checked, as_new in staged.rows:
             existing = known.get(barcode)
             if existing is not None and existing.replaced:
                 report.errors.append(RowError(line, Refused.of("identifier.replaced")))
                 continue
-            uid = existing.uid if existing else ports.randomness.token()
-            try:
-                item = prepare(registration, profile, ports.hasher, uid=uid, now=now)
-            except Refused as refusal:
-                report.errors.append(RowError(line, refusal))
+            if isinstance(checked, Refused):
+                report.errors.append(RowError(line, checked))
                 continue
             if existing is not None and existing.institution != profile.id:
                 report.errors.append(RowError(line, Refused.of("identifier.taken")))
                 continue
+            if existing is not None:
+                uid = existing.uid
+                patron, credentials = digest(
+                    checked, profile.id, ports.hasher, uid=uid, now=staged.now
+                )
+            else:
+                assert as_new is not None
+                patron, credentials = as_new
             rows.append(
                 RegistryRow(
                     line=line,
-                    barcode=item.barcode,
-                    lookup_key=item.lookup_key,
-                    kind=item.kind,
-                    patron=item.patron,
-                    credentials=item.credentials,
+                    barcode=checked.barcode,
+                    lookup_key=checked.lookup_key,
+                    kind=checked.kind,
+                    patron=patron,
+                    credentials=credentials,
                     patron_id=existing.patron_id if existing else None,
                 )
             )

@@ -1,4 +1,12 @@
-"""Bulk provisioning from registry feeds: a batch per transaction, set-based SQL (P3)."""
+"""Bulk provisioning from registry feeds: a batch per transaction, set-based SQL (P3).
+
+New patrons are written a table at a time with their ids allocated first: on
+PostgreSQL from the table's own sequence, then with COPY; on SQLite, whose
+transactions begin IMMEDIATE and so hold the database's write lock, after the
+highest id, then with one executemany per table. Values go through the columns' own
+bind processors, so the rows are stored exactly as the row-at-a-time repositories
+store them.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +14,106 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, Text, any_, bindparam, func, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from patronauth.adapters.storage import tables as t
-from patronauth.adapters.storage.repositories import credential_values, patron_values
+from patronauth.adapters.storage.repositories import patron_values
 from patronauth.domain.credentials import CredentialState
 from patronauth.domain.identifiers import IdentifierStatus
-from patronauth.services.interfaces import KnownBarcode, RegistryBatchResult, RegistryRow
+from patronauth.services.interfaces import (
+    KnownBarcode,
+    NewCredential,
+    RegistryBatchResult,
+    RegistryRow,
+)
 
 _CHUNK = 900  # bound parameters per IN list, well inside every SQLite build's limit
+
+_PATRON_COLUMNS = (
+    "id",
+    "uid",
+    "institution",
+    "category",
+    "status",
+    "name",
+    "email",
+    "phone_masked",
+    "phone_digest",
+    "id_type",
+    "id_masked",
+    "id_digest",
+    "registered_on",
+    "language",
+    "created_at",
+    "updated_at",
+)
+_IDENTIFIER_COLUMNS = ("patron_id", "kind", "value", "lookup_key", "status", "created_at")
+_CREDENTIAL_COLUMNS = (
+    "patron_id",
+    "kind",
+    "state",
+    "secret_hash",
+    "default_digest",
+    "policy_from",
+    "set_at",
+    "expires_at",
+    "consecutive_failures",
+    "suspended_from",
+    "version",
+)
+
+Values = tuple[Any, ...]
+_TEXT_ARRAY = ARRAY(Text())
 
 
 def _chunks(values: Sequence[Any], size: int = _CHUNK) -> list[Sequence[Any]]:
     return [values[i : i + size] for i in range(0, len(values), size)]
+
+
+class _Writer:
+    """Writes rows of one table, each value in the stored form its column's type gives."""
+
+    def __init__(self, conn: Connection, table: Table, columns: Sequence[str]) -> None:
+        self.conn = conn
+        self.table = table
+        self.columns = tuple(columns)
+        dialect = conn.dialect
+        self._processors = {
+            name: processor
+            for name in columns
+            if (processor := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+        }
+        self._stored: dict[tuple[str, Any], Any] = {}
+
+    def stored(self, column: str, value: Any) -> Any:
+        """`value` as the driver receives it (dates and times repeat, so it is cached)."""
+        processor = self._processors.get(column)
+        if processor is None or value is None:  # NULL is NULL for every column here
+            return value
+        key = (column, value)
+        try:
+            return self._stored[key]
+        except KeyError:
+            result = self._stored[key] = processor(value)
+            return result
+
+    def write(self, rows: list[Values]) -> None:
+        """Insert `rows` (tuples in the order of `columns`, values already stored forms)."""
+        if not rows:
+            return
+        names = ", ".join(self.columns)
+        if self.conn.dialect.name == "postgresql":
+            raw = self.conn.connection.driver_connection
+            assert raw is not None
+            statement = f"COPY {self.table.name} ({names}) FROM STDIN"
+            with raw.cursor() as cursor, cursor.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        marks = ", ".join("?" * len(self.columns))
+        statement = f"INSERT INTO {self.table.name} ({names}) VALUES ({marks})"  # noqa: S608
+        self.conn.exec_driver_sql(statement, rows)
 
 
 class SqlRegistry:
@@ -27,14 +122,20 @@ class SqlRegistry:
 
     def existing(self, barcodes: Sequence[str]) -> dict[str, KnownBarcode]:
         i, p = t.identifiers, t.patrons
+        query = select(i.c.value, i.c.status, i.c.patron_id, p.c.uid, p.c.institution).join(
+            p, p.c.id == i.c.patron_id
+        )
+        unique = list(dict.fromkeys(barcodes))
+        if self.conn.dialect.name == "postgresql":
+            # One array parameter instead of an IN list per chunk.
+            queries = [
+                query.where(i.c.value == any_(bindparam("values", unique, type_=_TEXT_ARRAY)))
+            ]
+        else:
+            queries = [query.where(i.c.value.in_(chunk)) for chunk in _chunks(unique)]
         known: dict[str, KnownBarcode] = {}
-        for chunk in _chunks(list(dict.fromkeys(barcodes))):
-            query = (
-                select(i.c.value, i.c.status, i.c.patron_id, p.c.uid, p.c.institution)
-                .join(p, p.c.id == i.c.patron_id)
-                .where(i.c.value.in_(chunk))
-            )
-            for row in self.conn.execute(query):
+        for each in queries:
+            for row in self.conn.execute(each):
                 known[row.value] = KnownBarcode(
                     patron_id=row.patron_id,
                     uid=row.uid,
@@ -53,31 +154,55 @@ class SqlRegistry:
             self._update(known, now)
         return RegistryBatchResult(created=len(new), updated=len(known))
 
+    def _new_ids(self, count: int) -> list[int]:
+        if self.conn.dialect.name == "postgresql":
+            query = text(
+                "SELECT nextval(pg_get_serial_sequence('patrons', 'id')) "
+                "FROM generate_series(1, :count)"
+            )
+            return [int(i) for i in self.conn.execute(query, {"count": count}).scalars()]
+        # SQLite: the transaction holds the write lock, so nobody else takes these ids.
+        highest = self.conn.execute(select(func.max(t.patrons.c.id))).scalar() or 0
+        return list(range(highest + 1, highest + 1 + count))
+
     def _insert(self, rows: Sequence[RegistryRow], now: datetime) -> None:
-        values = [patron_values(r.patron) | {"created_at": now, "updated_at": now} for r in rows]
-        returned = self.conn.execute(
-            insert(t.patrons).returning(t.patrons.c.id, sort_by_parameter_order=True), values
-        )
-        ids = [row.id for row in returned]
-        identifiers = [
-            {
-                "patron_id": patron_id,
-                "kind": r.kind.value,
-                "value": r.barcode,
-                "lookup_key": r.lookup_key,
-                "status": IdentifierStatus.CURRENT.value,
-                "created_at": now,
-            }
-            for patron_id, r in zip(ids, rows, strict=True)
-        ]
-        self.conn.execute(insert(t.identifiers), identifiers)
-        credentials = [
-            credential_values(patron_id, c)
-            for patron_id, r in zip(ids, rows, strict=True)
-            for c in r.credentials
-        ]
-        if credentials:
-            self.conn.execute(insert(t.credentials), credentials)
+        patrons = _Writer(self.conn, t.patrons, _PATRON_COLUMNS)
+        identifiers = _Writer(self.conn, t.identifiers, _IDENTIFIER_COLUMNS)
+        credentials = _Writer(self.conn, t.credentials, _CREDENTIAL_COLUMNS)
+        stored_now = patrons.stored("created_at", now)
+        current = IdentifierStatus.CURRENT.value
+        patron_rows: list[Values] = []
+        identifier_rows: list[Values] = []
+        credential_rows: list[Values] = []
+        for patron_id, r in zip(self._new_ids(len(rows)), rows, strict=True):
+            p = r.patron
+            patron_rows.append(
+                (
+                    patron_id,
+                    p.uid,
+                    p.institution,
+                    p.category,
+                    p.status.value,
+                    p.name,
+                    p.email,
+                    p.phone_masked,
+                    p.phone_digest,
+                    p.id_type.value if p.id_type else None,
+                    p.id_masked,
+                    p.id_digest,
+                    patrons.stored("registered_on", p.registered_on),
+                    p.language,
+                    stored_now,
+                    stored_now,
+                )
+            )
+            identifier_rows.append(
+                (patron_id, r.kind.value, r.barcode, r.lookup_key, current, stored_now)
+            )
+            credential_rows.extend(_credential(credentials, patron_id, c) for c in r.credentials)
+        patrons.write(patron_rows)
+        identifiers.write(identifier_rows)
+        credentials.write(credential_rows)
 
     def _update(self, rows: Sequence[RegistryRow], now: datetime) -> None:
         p, c = t.patrons, t.credentials
@@ -103,13 +228,14 @@ class SqlRegistry:
             for row in self.conn.execute(query):
                 stored[(row.patron_id, row.kind)] = (row.id, row.state, row.default_digest)
 
+        writer = _Writer(self.conn, c, _CREDENTIAL_COLUMNS)
         follow_default, digest_only, added = [], [], []
         for r in rows:
             assert r.patron_id is not None
             for credential in r.credentials:
                 current = stored.get((r.patron_id, credential.kind.value))
                 if current is None:
-                    added.append(credential_values(r.patron_id, credential))
+                    added.append(_credential(writer, r.patron_id, credential))
                     continue
                 credential_id, state, digest = current
                 if digest == credential.default_digest:
@@ -137,5 +263,20 @@ class SqlRegistry:
                 .values(default_digest=bindparam("b_digest")),
                 digest_only,
             )
-        if added:
-            self.conn.execute(insert(t.credentials), added)
+        writer.write(added)
+
+
+def _credential(writer: _Writer, patron_id: int, c: NewCredential) -> Values:
+    return (
+        patron_id,
+        c.kind.value,
+        c.state.value,
+        c.secret_hash,
+        c.default_digest,
+        writer.stored("policy_from", c.policy_from),
+        writer.stored("set_at", c.set_at),
+        writer.stored("expires_at", c.expires_at),
+        0,
+        None,
+        1,
+    )
