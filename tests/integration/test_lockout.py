@@ -66,6 +66,8 @@ def test_the_consecutive_cap_suspends_until_staff_unlock(polyu: App) -> None:
     assert "Circulation Counter" in result.contact["en"]
     view = show_patron(polyu.ports, "21012345A")
     assert [c.state for c in view.credentials] == [CredentialState.SUSPENDED]
+    # Only the right PIN learns of the suspension: a wrong one is told what a stranger is.
+    assert attempt(polyu, "21012345A", "wrong-secret") == attempt(polyu, "NOBODY42", "x")
     assert unlock(polyu.ports, "21012345A", staff=STAFF).unsuspended == [CredentialKind.PIN]
     assert attempt(polyu, "21012345A", "Z12345").outcome is Outcome.MUST_CHANGE
 

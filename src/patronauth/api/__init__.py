@@ -1,11 +1,64 @@
-"""The JSON API of the library's mobile app (`/api/v1`)."""
+"""The JSON API of the library's mobile app (`/api/v1`, SPEC 4.3).
+
+`routes.py` holds the operations, `schemas.py` the JSON shapes, `errors.py` the one
+error shape and its statuses, `docs.py` what the OpenAPI document says of them.
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from collections.abc import Collection
+from typing import Any
 
+from fastapi import FastAPI
+from starlette.middleware import Middleware
+
+from patronauth import __version__
+from patronauth.api import errors
+from patronauth.api.middleware import AnswerHeaders, BodyLimit
+from patronauth.api.routes import router
 from patronauth.bootstrap import App
+
+DESCRIPTION = """\
+The account behind a library card, for the library's mobile app.
+
+Sign in with `POST /sessions`, then send `Authorization: Bearer <token>`.
+Every refusal is `{"error": code, "message": text, ...}` with its status; `message` is
+in the language of `Accept-Language` (`en` or `zh-Hant`), `error` never changes.
+"""
 
 
 def create_api(app: App) -> FastAPI:
-    return FastAPI(title="PatronAuth", openapi_url="/openapi.json", docs_url=None, redoc_url=None)
+    api = FastAPI(
+        title="PatronAuth",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_url="/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        redirect_slashes=False,
+        generate_unique_id_function=lambda route: route.name,  # operationId: sign_in, me, ...
+        middleware=[Middleware(AnswerHeaders), Middleware(BodyLimit)],
+    )
+    institutions = sorted(app.ports.profiles.all())
+    errors.install(api, app.ports.profiles.all())
+    api.include_router(router(app))
+
+    def document() -> dict[str, Any]:
+        if api.openapi_schema is None:
+            api.openapi_schema = listing_institutions(FastAPI.openapi(api), institutions)
+        return api.openapi_schema
+
+    api.openapi = document  # type: ignore[method-assign]
+    return api
+
+
+def listing_institutions(document: dict[str, Any], institutions: Collection[str]) -> dict[str, Any]:
+    """The libraries this deployment serves, named in every `institution` field."""
+    for schema in document.get("components", {}).get("schemas", {}).values():
+        field = schema.get("properties", {}).get("institution")
+        if field is None:
+            continue
+        for variant in [field, *field.get("anyOf", [])]:
+            if variant.get("type") == "string":
+                variant["enum"] = list(institutions)
+    return document

@@ -121,6 +121,9 @@ def change_own_secret(
         patron = uow.patrons.get(session.patron_id)
         if patron is None:
             raise NotFound.of("patron.not_found")
+        if kind not in ports.profiles.get(patron.institution).kinds:
+            # Refused here: as an attempt it would count a failure against the card.
+            raise NotFound.of("credential.kind_not_used", kind=kind.value)
         card = _current_card(uow, patron.id)
     return change_secret(
         ports,

@@ -169,14 +169,10 @@ def _verify(
         result = _invalid(attempt)
         event.record(result, found, kind=kind, reason="unknown" if found is None else "not_set_up")
         return _Verified(result, found)
-    if credential.state is CredentialState.SUSPENDED:
-        result = _for_patron(AuthResult(Outcome.SUSPENDED, kind=kind), found)
-        event.record(result, found, kind=kind)
-        return _Verified(result, found, credential)
-
     verification = ports.hasher.verify(credential.secret_hash, secret)
     with ports.uow() as uow:
         if not verification.ok:
+            # A temporary secret from a self-service reset also ends a suspension.
             used = _try_temporaries(ports, uow, credential, secret)
             if used is None:
                 _record_failure(uow, found, credential)
@@ -185,6 +181,12 @@ def _verify(
                 uow.commit()
                 return _Verified(result, found, credential)
             credential = used
+        elif credential.state is CredentialState.SUSPENDED:
+            # Said only to whoever knows the secret: a wrong one is just invalid (S4).
+            result = _for_patron(AuthResult(Outcome.SUSPENDED, kind=kind), found)
+            event.record(result, found, kind=kind, uow=uow)
+            uow.commit()
+            return _Verified(result, found, credential)
         else:
             if credential.consecutive_failures:
                 uow.credentials.clear_failures(credential.id)
@@ -227,7 +229,9 @@ def _invalid(attempt: Attempt) -> AuthResult:
 def _record_failure(uow: UnitOfWork, found: Found, credential: Credential) -> None:
     settings = found.profile.credential(found.patron.category, credential.kind)
     count = uow.credentials.record_failure(credential.id)
-    if suspends(count, settings.consecutive_failure_cap):
+    if credential.state is not CredentialState.SUSPENDED and suspends(
+        count, settings.consecutive_failure_cap
+    ):
         uow.credentials.set_state(
             credential.id,
             transition(credential.state, CredentialEvent.SUSPEND),

@@ -1,0 +1,151 @@
+"""What the OpenAPI document says about each operation's answers.
+
+Every status an operation can give is listed with its schema; the `error` codes each
+status can carry are named in its description.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from patronauth.api.schemas import ErrorBody, TooManyAttempts
+
+Responses = dict[int | str, dict[str, Any]]
+
+
+def _error(description: str, model: type[ErrorBody] = ErrorBody, **extra: Any) -> dict[str, Any]:
+    return {"model": model, "description": description, **extra}
+
+
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before the next attempt.",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
+
+_COMMON: Responses = {
+    400: _error("`malformed_request`: the body is not JSON, or not UTF-8."),
+    413: _error("`payload_too_large`: the body is larger than 64 KiB."),
+    422: _error(
+        "`invalid_input`: a field is missing, of the wrong type, unknown, or breaks a "
+        "rule of its own (identifier characters, control characters, more than 128 code "
+        "points after NFC); `violations` names each field. `unknown_institution`: no "
+        "such library here. `identifier_ambiguous`: two libraries have this identifier; "
+        "give `institution`."
+    ),
+    503: _error(
+        "`service_unavailable`: the database is not answering (restarting); try again.",
+        headers=_RETRY_AFTER,
+    ),
+}
+
+_TOKEN: Responses = {
+    401: _error(
+        "No usable token: `not_signed_in` (no `Authorization: Bearer` header), "
+        "`signed_out` (unknown or ended token), `session_expired` (idle or absolute "
+        "timeout). Sign in again.",
+        headers={"WWW-Authenticate": {"schema": {"type": "string"}}},
+    ),
+}
+
+_TOO_MANY = _error(
+    "`too_many_attempts`: the identifier is blocked after five failures within a "
+    "minute (also for the right secret), or too many attempts came from this address. "
+    "`retry_after` and `Retry-After` give the seconds to wait.",
+    TooManyAttempts,
+    headers=_RETRY_AFTER,
+)
+
+SIGN_IN_TEXT = (
+    "Every attempt counts against the identifier on every channel (S3). An unknown "
+    "identifier and a wrong secret give the very same answer (S4). A default, temporary "
+    "or must-change secret signs in with `must_change: true`: that token reaches only "
+    "the change of `credential` (`PUT /me/password` or `PUT /me/pin`) and answers "
+    "`403 must_change` everywhere else."
+)
+
+SIGN_IN: Responses = {
+    **_COMMON,
+    401: _error(
+        "`invalid_credentials`: unknown identifier or wrong secret (one answer for both). "
+        "`temporary_expired`: the right temporary secret, but past its expiry; ask for a "
+        "new one."
+    ),
+    403: _error(
+        "The right secret, but the account cannot sign in: `registration_incomplete` "
+        "(R17, R25), `suspended` (too many consecutive failures; a reset is needed), "
+        "`account_barred`. `contact` gives the library's contact text."
+    ),
+    429: _TOO_MANY,
+}
+
+SIGN_OUT_TEXT = (
+    "The token stops working at once. A must-change token may sign out too: ending a "
+    "token never reaches anything."
+)
+
+# FastAPI lists 422 for every operation with parameters (here `Accept-Language`).
+_HEADERS_ONLY: Responses = {
+    413: _COMMON[413],
+    422: _error("`invalid_input`: a malformed header."),
+}
+
+SIGN_OUT: Responses = {**_TOKEN, **_HEADERS_ONLY, 503: _COMMON[503]}
+
+_MUST_CHANGE = _error("`must_change`: this token reaches only the change of `credential` (R5, S5).")
+
+ME: Responses = {**_TOKEN, 403: _MUST_CHANGE, **_HEADERS_ONLY, 503: _COMMON[503]}
+
+CHANGE_TEXT = (
+    "Current secret, new secret, new secret again (R6, R13, R18). The current secret is "
+    "an attempt like any other: a wrong one counts in the lockout. On success the "
+    "patron's other sessions end and this token keeps working, now reaching everything. "
+    "A library that does not use this credential answers `404 credential_not_used`."
+)
+
+CHANGE: Responses = {
+    **_COMMON,
+    **_TOKEN,
+    401: _error(
+        "`invalid_credentials` (the current secret is wrong), `temporary_expired`, or no "
+        "usable token (`not_signed_in`, `signed_out`, `session_expired`).",
+        headers={"WWW-Authenticate": {"schema": {"type": "string"}}},
+    ),
+    403: _error(
+        "`must_change`: this token must change the other credential first. Or the "
+        "account can no longer sign in: `suspended`, `registration_incomplete`, "
+        "`account_barred` (with `contact`)."
+    ),
+    404: _error("`credential_not_used`: the patron's library does not use this credential."),
+    409: _error("`changed_concurrently`: the secret changed meanwhile; sign in again."),
+    422: _error(
+        "`policy_violation`: the new secret breaks the library's rules; `violations` "
+        "lists each as `{code, message}`. `confirmation_mismatch`: `new` and `confirm` "
+        "differ. `invalid_input`: as for every operation."
+    ),
+    429: _TOO_MANY,
+}
+
+RESET_TEXT = (
+    "Always `202` with the same message, whatever was found (S4): HKPL e-mails a "
+    "temporary password (R7), PolyU a link that returns the PIN to its default (R14); "
+    "libraries whose secrets only staff reset send nothing. The work happens after the "
+    "answer, so its time does not tell either."
+)
+
+RESET: Responses = {400: _COMMON[400], 413: _COMMON[413], 422: _COMMON[422]}
+
+POLICY_CHECK_TEXT = (
+    "Live hints while a patron types a new secret: `ok` and one `{code, message}` per "
+    "broken rule of the policy in force today. Nothing is stored. The patron's own data "
+    "(card number, name, phone) are checked only by the change itself."
+)
+
+POLICY_CHECK: Responses = {
+    **{k: v for k, v in _COMMON.items() if k != 422},
+    422: _error(
+        "`invalid_input`, `unknown_institution`, `unknown_category`, or "
+        "`credential_not_used` (the library does not use this credential)."
+    ),
+}

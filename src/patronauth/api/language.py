@@ -1,0 +1,39 @@
+"""The language of an answer, from `Accept-Language` (en or zh_Hant; en by default)."""
+
+from __future__ import annotations
+
+from patronauth.adapters.i18n import DEFAULT_LANGUAGE
+
+MAX_HEADER = 512
+
+
+def _language_of(tag: str) -> str | None:
+    tag = tag.strip().lower().replace("_", "-")
+    if tag == "en" or tag.startswith("en-"):
+        return "en"
+    # Every Chinese tag gets Traditional Chinese, the script of the libraries served;
+    # a reader who asks for Simplified still reads it better than English.
+    if tag == "zh" or tag.startswith("zh-"):
+        return "zh_Hant"
+    return None
+
+
+def negotiate(header: str | None) -> str:
+    """The supported language the client prefers most (RFC 9110 quality values)."""
+    if not header or len(header) > MAX_HEADER:
+        return DEFAULT_LANGUAGE
+    best, best_q = DEFAULT_LANGUAGE, 0.0
+    for item in header.split(","):
+        tag, _, params = item.partition(";")
+        q = 1.0
+        name, _, value = params.strip().partition("=")
+        if name.strip().lower() == "q":
+            try:
+                q = float(value)
+            except ValueError:
+                continue
+        language = _language_of(tag)
+        # A tie keeps the earlier entry: the list is in the client's order.
+        if language is not None and best_q < q <= 1:
+            best, best_q = language, q
+    return best

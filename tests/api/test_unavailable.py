@@ -1,0 +1,48 @@
+"""SPEC 7: while the database does not answer, the API says 503 and when to retry."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import httpx
+import pytest
+
+from patronauth.asgi import create
+from tests.support import make_app
+from tests.support import test_env as deployment_env
+
+pytestmark = pytest.mark.anyio
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def test_a_database_that_does_not_answer_gives_503(tmp_path: Path) -> None:
+    url = f"postgresql://postgres@127.0.0.1:{closed_port()}/patronauth"
+    app = make_app(deployment_env(url, tmp_path / "var"))
+    try:
+        transport = httpx.ASGITransport(app=create(app))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            answers = [
+                await client.post(
+                    "/api/v1/sessions", json={"identifier": "HKPL0001", "secret": "4567"}
+                ),
+                await client.get("/api/v1/me", headers={"Authorization": "Bearer abc"}),
+                await client.put(
+                    "/api/v1/me/pin",
+                    headers={"Authorization": "Bearer abc", "Accept-Language": "zh-Hant"},
+                    json={"current": "4567", "new": "2046", "confirm": "2046"},
+                ),
+            ]
+    finally:
+        app.close()
+    for answer in answers:
+        assert answer.status_code == 503
+        assert answer.json()["error"] == "service_unavailable"
+        assert answer.headers["Retry-After"] == "5"
+    assert answers[2].json()["message"] == "服務暫時未能使用，請稍後再試。"
