@@ -1,4 +1,5 @@
-"""Every reason code has an English message and a Traditional Chinese translation."""
+"""Every reason code and every text of the web pages has an English message and a
+Traditional Chinese translation."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from patronauth.adapters.i18n.messages import CREDENTIAL_NAMES, MESSAGES, NOTICE
 
 SRC = Path(i18n.__file__).parents[2]
 LOCALES = Path(i18n.__file__).parent / "locales"
+MAPPING = SRC.parents[1] / "babel.cfg"  # what the extraction reads: messages.py, templates
 POLICY_RULES = [
     "empty", "control_character", "too_long", "too_short", "not_digits", "not_alphanumeric",
     "missing_upper", "missing_lower", "missing_letter", "missing_digit", "missing_special",
@@ -53,9 +55,14 @@ def test_every_outcome_has_a_message() -> None:
 def test_the_chinese_catalogue_translates_every_message_with_the_same_placeholders() -> None:
     with (LOCALES / "zh_Hant" / "LC_MESSAGES" / "messages.po").open("rb") as handle:
         catalog = read_po(handle)
+    with (LOCALES / "messages.pot").open("rb") as handle:
+        template = read_po(handle)
     english = [*MESSAGES.values(), *CREDENTIAL_NAMES.values()]
     english += [text for pair in NOTICES.values() for text in pair]
-    placeholder = re.compile(r"\{(\w+)\}")
+    english += [m.id for m in template if m.id and isinstance(m.id, str)]  # the web pages too
+    assert len(english) > len(MESSAGES) + 100
+    # `{name}` in the messages of reason codes, `%(name)s` in the templates' texts.
+    placeholder = re.compile(r"\{(\w+)\}|%\((\w+)\)s")
     for text in english:
         entry = catalog.get(text)
         assert entry is not None, f"missing: {text!r}"
@@ -65,15 +72,19 @@ def test_the_chinese_catalogue_translates_every_message_with_the_same_placeholde
 
 
 def test_the_template_is_current(tmp_path: Path) -> None:
+    """`messages.pot` is what the extraction of docs/translations.md gives today."""
     fresh = tmp_path / "messages.pot"
     subprocess.run(
-        [sys.executable, "-m", "babel.messages.frontend", "extract", "--no-default-keywords",
-         "-k", "N_", "--no-location", "--omit-header", "--sort-output", "-o", str(fresh),
-         str(Path(i18n.__file__).parent / "messages.py")],
+        [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", str(MAPPING),
+         "--no-default-keywords", "-k", "N_", "-k", "_", "-k", "gettext", "-k", "ngettext:1,2",
+         "--no-location", "--omit-header", "--sort-output", "-o", str(fresh), str(SRC)],
         check=True, capture_output=True,
     )  # fmt: skip
     with fresh.open("rb") as new, (LOCALES / "messages.pot").open("rb") as old:
-        assert {m.id for m in read_po(new)} == {m.id for m in read_po(old)}
+        extracted, kept = {m.id for m in read_po(new)}, {m.id for m in read_po(old)}
+    assert extracted == kept
+    assert "Sign in to My Account" in extracted  # the templates were read
+    assert MESSAGES["login.blocked"] in extracted
 
 
 @pytest.mark.parametrize(

@@ -174,12 +174,17 @@ MESSAGES: dict[str, str] = {
     "session.invalid": N_("You are signed out. Please sign in again."),
     "session.expired": N_("Your session has timed out. Please sign in again."),
     "session.must_change": N_("Please choose a new {credential} before going on."),
-    "link.invalid": N_(
-        "This link has been used or has expired. Please ask for a new one."
-    ),
+    "link.invalid": N_("This link has been used or has expired. Please ask for a new one."),
     "credential.no_default": N_(
         "There is no default to return to. Please ask at a library counter."
     ),
+    # The fields of the web pages' forms
+    "form.secret_empty": N_("Enter your {credential}."),
+    "form.current_empty": N_("Enter your current {credential}."),
+    "form.current_wrong": N_("Your current {credential} is not correct."),
+    "form.new_empty": N_("Enter a new {credential}."),
+    "form.confirm_empty": N_("Enter the new {credential} again."),
+    "email.empty": N_("Enter your e-mail address."),
     # Sign-in outcomes, as every channel shows them
     "login.ok": N_("Signed in."),
     "login.must_change": N_("Signed in. You must choose a new {credential} before going on."),

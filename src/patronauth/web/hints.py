@@ -1,0 +1,23 @@
+"""The messages the live policy hints show, in the page's language (static/hints.js).
+
+The hints come from the JSON API's policy check; the page carries the catalogue's
+message for every rule of the credential so that they read in the page's language
+whatever the API answers in.
+"""
+
+from __future__ import annotations
+
+from patronauth.adapters.i18n import message
+from patronauth.adapters.i18n.messages import MESSAGES
+from patronauth.domain.policies import CredentialPolicy
+
+
+def hint_messages(policy: CredentialPolicy, language: str) -> dict[str, str]:
+    prefix = f"{policy.kind.value}."
+    params: dict[str, str | int] = {
+        "min": policy.min_length,
+        "max": policy.max_length,
+        "need": policy.require_categories,
+        "of": len(policy.categories),
+    }
+    return {code: message(code, language, **params) for code in MESSAGES if code.startswith(prefix)}

@@ -1,0 +1,210 @@
+"""My Account, its Contact tab, and changing the online password or PIN (R5, R6, R13, R18).
+
+The change step of a default, temporary or must-change sign-in (`change-required`) is
+the only page such a session reaches (S5); every change ends with a new session id.
+"""
+
+from __future__ import annotations
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from patronauth.adapters.i18n import outcome_params
+from patronauth.domain.credentials import Channel, CredentialKind, CredentialState, Outcome
+from patronauth.domain.errors import PolicyRefused, Refused
+from patronauth.services.account import change_own_secret
+from patronauth.services.credentials import AttemptRefused
+from patronauth.services.sessions import after_change
+from patronauth.web.forms import Form
+from patronauth.web.hints import hint_messages
+from patronauth.web.pages import Page, Visitor
+
+
+def summary(request: Request) -> Response:
+    page = Page(request)
+    visitor = page.require()
+    if isinstance(visitor, Response):
+        return visitor
+    changed = request.query_params.get("changed")
+    mine = visitor.account
+    patron = mine.patron
+    defaults = [
+        {
+            "kind": kind.value,
+            "rule": page.library.credential(patron.category, kind).default_rule_for(
+                patron.registered_on
+            ),
+        }
+        for kind in mine.defaults_in_use
+    ]
+    return page.render(
+        "account.html",
+        tab="summary",
+        account=mine,
+        changed=changed if changed in {k.value for k in page.library.kinds} else None,
+        defaults=defaults,
+        category_label=page.library.category(patron.category).label.get(page.language, ""),
+        contact_kinds=_contact_kinds(page),
+    )
+
+
+def contact(request: Request) -> Response:
+    page = Page(request)
+    visitor = page.require()
+    if isinstance(visitor, Response):
+        return visitor
+    channels = {
+        kind.value: [c.value for c, k in page.library.channels.items() if k is kind]
+        for kind in page.library.kinds
+    }
+    return page.render(
+        "contact.html",
+        tab="contact",
+        account=visitor.account,
+        contact_kinds=_contact_kinds(page),
+        channels=channels,
+    )
+
+
+def _contact_kinds(page: Page) -> list[str]:
+    """R6: credentials other than the web's are changed under the Contact tab (HKPL's PIN)."""
+    return [k.value for k in page.library.kinds if k is not page.web_kind]
+
+
+def change_password_form(request: Request) -> Response:
+    return _change_page(request, CredentialKind.PASSWORD, post=False)
+
+
+def change_password(request: Request) -> Response:
+    return _change_page(request, CredentialKind.PASSWORD, post=True)
+
+
+def change_pin_form(request: Request) -> Response:
+    return _change_page(request, CredentialKind.PIN, post=False)
+
+
+def change_pin(request: Request) -> Response:
+    return _change_page(request, CredentialKind.PIN, post=True)
+
+
+def _change_page(request: Request, kind: CredentialKind, *, post: bool) -> Response:
+    page = Page(request)
+    if kind not in page.library.kinds:
+        raise HTTPException(404)
+    visitor = page.require()
+    if isinstance(visitor, Response):
+        return visitor
+    if post:
+        return _change(page, visitor, kind, forced=False)
+    return _show(page, visitor, kind, Form(), forced=False)
+
+
+def forced_change_form(request: Request) -> Response:
+    page = Page(request)
+    visitor = page.require(change_step=True)
+    if isinstance(visitor, Response):
+        return visitor
+    return _show(page, visitor, _forced_kind(page, visitor), Form(), forced=True)
+
+
+def forced_change(request: Request) -> Response:
+    page = Page(request)
+    visitor = page.require(change_step=True)
+    if isinstance(visitor, Response):
+        return visitor
+    return _change(page, visitor, _forced_kind(page, visitor), forced=True)
+
+
+def _forced_kind(page: Page, visitor: Visitor) -> CredentialKind:
+    return visitor.session.change_kind or page.web_kind
+
+
+def _change(page: Page, visitor: Visitor, kind: CredentialKind, *, forced: bool) -> Response:
+    form = Form.posted(page.request)
+    label = page.label(kind)
+    current = form.secret("current", empty="form.current_empty", credential=label)
+    new = form.filled("new", empty="form.new_empty", credential=label)
+    confirm = form.filled("confirm", empty="form.confirm_empty", credential=label)
+    if form.ok:
+        try:
+            change_own_secret(
+                page.ports,
+                visitor.session,
+                kind,
+                current=current,
+                new=new,
+                confirm=confirm,
+                channel=Channel.WEB,
+                source=page.source,
+            )
+        except AttemptRefused as refused:
+            _current_refused(page, form, refused, label)
+        except PolicyRefused as refused:
+            form.refuse("new", refused)
+        except Refused as refused:
+            mismatch = refused.code == "secret.confirmation_mismatch"
+            form.refuse("confirm" if mismatch else None, refused, credential=label)
+        else:
+            opened = after_change(
+                page.ports, visitor.session, kind, source=page.source, rotate=True
+            )
+            response = page.redirect(page.url("account", changed=kind.value))
+            if opened is not None:
+                page.site.set_session(response, opened.token)
+            return response
+    retry = [p.violation.params.get("seconds") for p in form.problems]
+    seconds = next((s for s in retry if s), None)
+    headers = {"retry-after": str(seconds)} if seconds else None
+    return _show(page, visitor, kind, form, forced=forced, status=422, headers=headers)
+
+
+def _current_refused(page: Page, form: Form, refused: AttemptRefused, label: str) -> None:
+    result = refused.result
+    if result.outcome is Outcome.INVALID:
+        form.fail("current", "form.current_wrong", credential=label)
+        return
+    params = outcome_params(
+        (result.kind or page.web_kind).value,
+        page.library.id,
+        result.retry_after,
+        result.contact or page.library.contact,
+        page.site.libraries,
+        page.language,
+    )
+    form.fail(None, result.outcome.reason, **params)
+
+
+def _show(
+    page: Page,
+    visitor: Visitor,
+    kind: CredentialKind,
+    form: Form,
+    *,
+    forced: bool,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    patron = visitor.account.patron
+    settings = page.library.credential(patron.category, kind)
+    policy = settings.policy_on(page.ports.clock.now().date())
+    state = next((c.state for c in visitor.account.credentials if c.kind is kind), None)
+    return page.render(
+        "change.html",
+        status=status,
+        headers=headers,
+        form=form,
+        forced=forced,
+        tab="contact" if kind.value in _contact_kinds(page) else "summary",
+        kind=kind.value,
+        label=page.label(kind),
+        state=state.value if state else None,
+        default_rule=settings.default_rule_for(patron.registered_on)
+        if state is CredentialState.DEFAULT
+        else None,
+        policy=policy,
+        hint_messages=hint_messages(policy, page.language),
+        category=patron.category,
+        account=visitor.account,
+        contact_kinds=_contact_kinds(page),
+    )

@@ -1,0 +1,38 @@
+"""Error pages: unknown pages, refused forms, failures; in the visitor's language."""
+
+from __future__ import annotations
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from patronauth.web.pages import Page
+
+# What the template says for each problem (the texts are in problem.html).
+PROBLEMS = {
+    400: "form.not_utf8",
+    403: "form.expired",
+    404: "not_found",
+    405: "method",
+    413: "form.too_large",
+    415: "form.unsupported",
+    500: "failure",
+}
+
+
+def problem_response(request: Request, problem: str, status: int) -> Response:
+    page = Page(request, library=False)
+    first = request.url.path.strip("/").split("/", 1)[0]
+    page.profile = page.site.libraries.get(first)
+    back = request.url.path if request.method == "POST" else None
+    return page.render("problem.html", status=status, problem=problem, back=back)
+
+
+def http_error(request: Request, error: Exception) -> Response:
+    status = error.status_code if isinstance(error, HTTPException) else 500
+    return problem_response(request, PROBLEMS.get(status, "failure"), status)
+
+
+def server_error(request: Request, _: Exception) -> Response:
+    # Starlette logs the exception after this page has been sent.
+    return problem_response(request, "failure", 500)

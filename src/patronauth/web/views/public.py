@@ -1,0 +1,158 @@
+"""The list of libraries, signing in and out, and the choice of language."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from patronauth.adapters.i18n import LANGUAGES, outcome_params
+from patronauth.domain.credentials import Channel, Outcome
+from patronauth.domain.sessions import SessionChannel
+from patronauth.services.authenticate import Attempt, AuthResult, authenticate
+from patronauth.services.sessions import open_session
+from patronauth.web.forms import Form
+from patronauth.web.pages import NO_STORE, Page
+
+# Notices the sign-in page shows when sent there (`?notice=`): message codes, and
+# "signed-out" (its text is in the template).
+SIGN_IN_NOTICES = frozenset({"session.missing", "session.invalid", "session.expired", "signed-out"})
+_STATUS = {
+    Outcome.INVALID: 422,
+    Outcome.BLOCKED: 429,
+    Outcome.THROTTLED: 429,
+    Outcome.SUSPENDED: 403,
+    Outcome.PENDING_REGISTRATION: 403,
+    Outcome.BARRED: 403,
+}
+
+
+def index(request: Request) -> Response:
+    page = Page(request, library=False)
+    if moved := page.gate():
+        return moved
+    libraries = sorted(page.site.libraries.values(), key=lambda p: p.name["en"])
+    return page.render("index.html", libraries=libraries)
+
+
+def safe_next(target: str) -> str:
+    """Only a path of this site: never another site (no open redirect)."""
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    if any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in target):
+        return "/"
+    return target
+
+
+def choose_language(request: Request) -> Response:
+    page = Page(request, library=False)
+    form = Form.posted(request)
+    response = RedirectResponse(safe_next(form.raw("next")), status_code=303, headers=NO_STORE)
+    choice = form.raw("language")
+    if choice in LANGUAGES:
+        page.site.set_language(response, choice)
+    return response
+
+
+def language_page(_: Request) -> Response:
+    return RedirectResponse("/", status_code=303)
+
+
+def sign_in_form(request: Request) -> Response:
+    page = Page(request)
+    visitor = page.visitor()
+    if moved := page.gate():
+        return moved
+    if visitor is not None and visitor.institution == page.library.id:
+        return page.redirect(page.url("account"))
+    notice = request.query_params.get("notice")
+    return _show(page, Form(), notice=notice if notice in SIGN_IN_NOTICES else None)
+
+
+def sign_in(request: Request) -> Response:
+    page = Page(request)
+    if moved := page.gate():
+        return moved
+    form = Form.posted(request)
+    label = page.label(page.web_kind)
+    identifier = form.identifier("identifier")
+    secret = form.secret("secret", empty="form.secret_empty", credential=label)
+    if not form.ok:
+        return _show(page, form, status=422)
+    result = authenticate(
+        page.ports,
+        Attempt(
+            identifier,
+            secret,
+            Channel.WEB,
+            source=page.source,
+            institution=page.library.id,
+        ),
+    )
+    if not result.signed_in:
+        return _refused(page, form, result)
+    opened = open_session(page.ports, result, SessionChannel.WEB, source=page.source)
+    target = "change-required" if opened.must_change else "account"
+    # S7: a new session id at every sign-in; whatever session came with the browser ends.
+    page.close_session()
+    response = page.redirect(page.url(target))
+    page.site.set_session(response, opened.token)
+    return response
+
+
+def _refused(page: Page, form: Form, result: AuthResult) -> Response:
+    params = outcome_params(
+        result.kind.value if result.kind else page.web_kind.value,
+        result.institution or page.library.id,
+        result.retry_after,
+        result.contact or page.library.contact,
+        page.site.libraries,
+        page.language,
+    )
+    field = "identifier" if result.outcome is Outcome.INVALID else None
+    form.fail(field, result.outcome.reason, **params)
+    headers = {"retry-after": str(result.retry_after)} if result.retry_after else None
+    return _show(page, form, status=_STATUS.get(result.outcome, 422), headers=headers)
+
+
+def _show(
+    page: Page,
+    form: Form,
+    *,
+    status: int = 200,
+    notice: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    kind = page.web_kind
+    settings = page.library.credential(None, kind)
+    return page.render(
+        "sign_in.html",
+        status=status,
+        form=form,
+        headers=headers,
+        notice=notice,
+        label=page.label(kind),
+        first_time_setup=settings.first_time_setup,
+    )
+
+
+def sign_out_form(request: Request) -> Response:
+    page = Page(request)
+    if page.visitor() is None:
+        return page.redirect(page.url("sign-in"))
+    return page.render("sign_out.html")
+
+
+def sign_out(request: Request) -> Response:
+    page = Page(request)
+    response = page.redirect(page.url("sign-in", notice="signed-out"))
+    page.end_session(response)
+    return response
+
+
+def library_home(request: Request) -> Response:
+    page = Page(request)
+    if moved := page.gate():
+        return moved
+    visitor = page.visitor()
+    signed_in = visitor is not None and visitor.institution == page.library.id
+    return page.redirect(page.url("account" if signed_in else "sign-in"))

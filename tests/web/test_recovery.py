@@ -1,0 +1,156 @@
+"""Forgotten secrets and first-time set-up on the web: R7 (HKPL, a temporary password
+by e-mail), R14 (PolyU, a link back to the default PIN), R18/R24 (staff only), R23
+(HKU, set up the PIN through a link), S4 (one answer, found or not)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from patronauth.bootstrap import App
+from tests.web.conftest import Browser, link_in, mails, stored, text_of
+
+pytestmark = pytest.mark.anyio
+
+VALID = "Lib#Reader2026"
+
+
+async def test_hkpl_forgot_password_mails_a_temporary_password(
+    patrons: App, browser: Browser
+) -> None:
+    page = await browser.get("/hkpl/forgot")
+    assert "Registered e-mail address" in page.text
+    assert "in person at a library" in page.text  # R7: no registered e-mail address
+    assert "any Hong Kong Public Library counter" in page.text
+
+    sent = await browser.post("/hkpl/forgot", {"email": " Chan@Example.org "})
+    assert sent.headers["location"] == "/hkpl/forgot?sent=1"
+    answer = await browser.follow(sent)
+    assert "If the details match a library account" in answer.text
+    (mail,) = mails(patrons)
+    assert mail["To"] == "chan@example.org"
+    found = re.search(r"is: (\S+)", text_of(mail))
+    assert found is not None
+    temporary = found.group(1)
+
+    signed = await browser.sign_in("hkpl", "HKPL0001", temporary)
+    assert signed.headers["location"] == "/hkpl/change-required"  # S5
+    page = await browser.follow(signed)
+    assert "You signed in with a temporary online password." in page.text
+    done = await browser.post(
+        "/hkpl/change-required", {"current": temporary, "new": VALID, "confirm": VALID}
+    )
+    assert done.headers["location"] == "/hkpl/account?changed=password"
+
+
+async def test_the_answer_is_the_same_whether_or_not_the_address_is_known(
+    patrons: App, browser: Browser
+) -> None:
+    known = await browser.follow(await browser.post("/hkpl/forgot", {"email": "chan@example.org"}))
+    unknown = await browser.follow(
+        await browser.post("/hkpl/forgot", {"email": "nobody@example.org"})
+    )
+    assert known.status_code == unknown.status_code == 200
+    assert known.text == unknown.text
+    assert len(mails(patrons)) == 1
+
+
+@pytest.mark.parametrize(
+    ("library", "credential", "contact"),
+    [
+        ("hkct", "password", "phone 2265 6918, e-mail lib@hkct.edu.hk"),
+        ("hku", "PIN", "Lending Services Counter of the Main Library"),
+    ],
+)
+async def test_where_only_staff_reset_the_page_says_so_with_the_contact_text(
+    patrons: App, browser: Browser, library: str, credential: str, contact: str
+) -> None:
+    page = await browser.get(f"/{library}/forgot")
+    assert f"Your {credential} can be reset only by library staff." in page.text
+    assert contact in page.text
+    assert 'name="email"' not in page.text
+    before = stored(patrons)
+    await browser.post(f"/{library}/forgot", {"email": "hc.yip@example.org"})
+    assert stored(patrons) == before
+    assert mails(patrons) == []
+
+
+async def test_polyu_reset_link_returns_the_pin_to_the_default(
+    patrons: App, browser: Browser
+) -> None:
+    await browser.sign_in("polyu", "21012345A", "Z12345")
+    await browser.post(
+        "/polyu/change-required", {"current": "Z12345", "new": "q7x2m9", "confirm": "q7x2m9"}
+    )
+    await browser.post("/polyu/sign-out")
+
+    await browser.post("/polyu/forgot", {"email": "ka-yan.wong@example.org"})
+    (mail,) = [m for m in mails(patrons) if "/polyu/reset/" in text_of(m)]
+    link = link_in(mail)
+    assert re.fullmatch(r"/polyu/reset/[A-Za-z0-9_-]+", link)
+
+    page = await browser.get(link)  # opening the link changes nothing
+    assert "first 6 letters and digits of your HKID, passport or mainland ID number" in page.text
+    assert (await browser.sign_in("polyu", "21012345A", "q7x2m9")).status_code == 303
+    await browser.post("/polyu/sign-out")
+
+    done = await browser.post(link)
+    assert done.status_code == 200
+    assert "Your PIN is back to the default" in done.text
+    assert (await browser.sign_in("polyu", "21012345A", "q7x2m9")).status_code == 422
+    signed = await browser.sign_in("polyu", "21012345A", "Z12345")
+    assert signed.headers["location"] == "/polyu/change-required"
+    await browser.post("/polyu/sign-out")
+
+    again = await browser.post(link)  # one time only
+    assert again.status_code == 404
+    assert "This link has been used or has expired." in again.text
+
+
+async def test_hku_first_time_set_up_through_the_e_mailed_link(
+    patrons: App, browser: Browser
+) -> None:
+    page = await browser.get("/hku/sign-in")
+    assert 'href="/hku/set-up"' in page.text
+    asked = await browser.post(
+        "/hku/set-up", {"identifier": "cu 1234567", "email": "HC.Yip@example.org"}
+    )
+    assert asked.headers["location"] == "/hku/set-up?sent=1"
+    assert (
+        "If the details match an account that has no PIN yet" in (await browser.follow(asked)).text
+    )
+    (mail,) = mails(patrons)
+    link = link_in(mail)
+    assert re.fullmatch(r"/hku/set-up/[A-Za-z0-9_-]+", link)
+
+    form = await browser.get(link)
+    assert "10 to 20 characters" in form.text  # R22, from the profile
+    weak = await browser.post(link, {"new": "abcdefghij", "confirm": "abcdefghij"})
+    assert weak.status_code == 422
+    assert "at least 2 of these 3 kinds" in weak.text
+    done = await browser.post(link, {"new": "Reading!Room42", "confirm": "Reading!Room42"})
+    assert done.status_code == 200
+    assert "Your PIN is set up" in done.text
+    signed = await browser.sign_in("hku", "CU1234567", "Reading!Room42")
+    assert signed.headers["location"] == "/hku/account"
+    await browser.post("/hku/sign-out")
+    assert (await browser.get(link)).status_code == 404  # used up
+
+
+async def test_set_up_is_offered_only_where_the_library_has_no_default(
+    app: App, browser: Browser
+) -> None:
+    assert (await browser.get("/hkpl/set-up")).status_code == 404
+    assert 'href="/hkpl/set-up"' not in (await browser.get("/hkpl/sign-in")).text
+    assert (await browser.get("/hku/set-up")).status_code == 200
+
+
+async def test_a_link_of_one_library_does_not_work_at_another(
+    patrons: App, browser: Browser
+) -> None:
+    await browser.post("/polyu/forgot", {"email": "ka-yan.wong@example.org"})
+    (mail,) = mails(patrons)
+    token = link_in(mail).rsplit("/", 1)[1]
+    assert (await browser.get(f"/hkpl/reset/{token}")).status_code == 404
+    assert (await browser.get(f"/polyu/set-up/{token}")).status_code == 404
