@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 run: venv
 	$(BIN)/patronauth init --demo
 	$(BIN)/patronauth demo
+	$(BIN)/patronauth serve
 
 lint: venv
 	$(BIN)/ruff check src tests bench

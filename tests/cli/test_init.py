@@ -80,9 +80,12 @@ def test_init_demo_is_idempotent(cli_any: Cli) -> None:
 
 
 def test_demo_lists_how_to_try_each_demo_patron(cli: Cli) -> None:
-    rows = cli.ok("demo", "--json", shows_secret=True).json()["patrons"]
+    shown = cli.ok("demo", "--json", shows_secret=True).json()
+    rows = shown["patrons"]
+    assert shown["url"] == "http://127.0.0.1:8000"
     assert {r["barcode"] for r in rows} == {d.registration.barcode for d in DEMO}
-    assert set(rows[0]) == {"institution", "barcode", "channel", "secret", "expect", "note"}
+    assert set(rows[0]) == {"institution", "barcode", "channel", "secret", "expect", "note", "page"}
+    assert rows[0]["page"] == "http://127.0.0.1:8000/hkpl/sign-in"
     text = cli.ok("demo", shows_secret=True).out
     assert "HKPL0001" in text
     assert "--language zh_Hant" in text

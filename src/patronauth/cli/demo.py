@@ -141,7 +141,7 @@ DEMO: tuple[DemoPatron, ...] = (
                 "web",
                 "(none yet)",
                 "invalid",
-                "JULAC card, no default: `credential setup` (R21, R23)",
+                "JULAC card, no default: first-time set-up (R21, R23)",
             ),
         ),
     ),
@@ -202,8 +202,9 @@ def load(app: App, staff: str) -> list[str]:
 @click.command("demo")
 @command
 def demo_command() -> None:
-    """How to try the demo patrons from the command line."""
+    """The demo patrons and what to type, on the web pages and from the command line."""
     c = ctx()
+    url = c.settings.public_url
     rows = [
         {
             "institution": d.registration.institution,
@@ -212,29 +213,31 @@ def demo_command() -> None:
             "secret": t.secret,
             "expect": t.expect,
             "note": t.note,
+            "page": f"{url}/{d.registration.institution}/sign-in" if t.channel == "web" else None,
         }
         for d in DEMO
         for t in d.tries
     ]
     if c.json:
-        emit({"patrons": rows})
+        emit({"url": url, "patrons": rows})
         return
+    console = Console(width=max(Console().width, 132))
+    console.print(f"\nMy Account: {url}/   JSON API: {url}/api/v1/openapi.json\n")
     table = Table(title="PatronAuth demo patrons")
-    for column in ("library", "card", "channel", "type on stdin", "expect", "why"):
-        table.add_column(column)
+    for column in ("library", "card", "channel", "type", "expect", "why"):
+        table.add_column(column, overflow="fold")
     for r in rows:
         table.add_row(
             r["institution"], r["barcode"], r["channel"], r["secret"], r["expect"], r["note"]
         )
-    console = Console()
     console.print(table)
     console.print(
-        "Try, for example:\n"
-        "  echo 4567 | .venv/bin/patronauth login HKPL0001 --channel web\n"
-        "  printf '4567\\nPassword1\\nPassword1\\n' | "
-        ".venv/bin/patronauth credential change HKPL0001 --credential password --channel web\n"
-        "  printf 'Z12345\\nq7x2m9\\nq7x2m9\\n' | "
-        ".venv/bin/patronauth credential change 21012345A --channel web\n"
+        "On the web: sign in at /hkpl/sign-in as HKPL0001 with 4567 and choose a new online\n"
+        "password; six wrong PINs for 21012345A at /polyu/sign-in block the card; forgot-password\n"
+        "and set-up e-mails (HKPL0001: chan.taiman@example.org, CU1234567: hc.yip@example.org)\n"
+        "land in var/outbox/ as .eml files.\n"
+        "From the command line, for example:\n"
+        "  echo 4567 | .venv/bin/patronauth login HKPL0001 --channel sip2\n"
         "  for i in 1 2 3 4 5 6; do echo wrong1 | "
         ".venv/bin/patronauth login 21012345A --channel web; done\n"
         "  .venv/bin/patronauth patron show 21012345A\n"
