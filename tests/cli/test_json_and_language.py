@@ -60,7 +60,7 @@ def test_every_command_prints_json_with_its_fields(counter: Cli, tmp_path: Path)
     cli = counter
     j = _one_json_line
     assert set(j(cli, "init")) == {"pepper_created", "schema", "demo_patrons_added"}
-    assert set(j(cli, "demo")) == {"patrons"}
+    assert set(j(cli, "demo")) == {"url", "patrons"}
     added = j(cli, "patron", "add", "--institution", "hku", "--barcode", "PU21012345")
     assert set(added) == PATRON_FIELDS | {"barcode"}
     assert added["barcode"] == "PU21012345"

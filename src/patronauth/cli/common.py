@@ -22,7 +22,6 @@ from patronauth.adapters.hashing import KeyringError
 from patronauth.bootstrap import App, build
 from patronauth.domain.errors import ProfileError, Refused, Violation
 from patronauth.domain.policies import HARD_MAX_LENGTH
-from patronauth.domain.text import has_control_characters
 from patronauth.services.authenticate import AuthResult
 
 EXIT_REFUSED = 1
@@ -100,25 +99,15 @@ def auth_params(result: AuthResult) -> dict[str, str | int]:
 _ECHO_LIMIT = 40
 
 
-def printable(value: str) -> str:
-    """Typed text as a message may repeat it: controls escaped, at most `_ECHO_LIMIT` long.
-
-    A refusal must not replay terminal escapes, NUL bytes or megabytes of what was typed.
-    """
-    shown = value if len(value) <= _ECHO_LIMIT else value[:_ECHO_LIMIT] + "…"
-    return "".join(
-        ch.encode("unicode_escape").decode("ascii") if has_control_characters(ch) else ch
-        for ch in shown
-    )
-
-
 def render(violation: Violation, **extra: str | int) -> str:
-    """The message of a violation in the invocation's language, its values made printable."""
-    params = {
-        name: printable(value) if isinstance(value, str) else value
-        for name, value in {**violation.params, **extra}.items()
+    """The message of a violation in the invocation's language. The violation's values may
+    repeat what was typed: a refusal must not replay terminal escapes, NUL bytes or
+    megabytes of it. `extra` is the service's own text (a library's contact details)."""
+    params: dict[str, str | int] = {
+        name: i18n.printable(value, _ECHO_LIMIT) if isinstance(value, str) else value
+        for name, value in violation.params.items()
     }
-    return i18n.message(violation.code, ctx().language, **params)
+    return i18n.message(violation.code, ctx().language, **{**params, **extra})
 
 
 def refuse(refusal: Refused, **extra: str | int) -> NoReturn:

@@ -19,6 +19,7 @@ from babel.support import NullTranslations, Translations
 from patronauth.adapters.i18n.messages import CREDENTIAL_NAMES, MESSAGES, NOTICES
 from patronauth.domain.errors import Param, Violation
 from patronauth.domain.profile import Profile
+from patronauth.domain.text import has_control_characters
 
 LANGUAGES = ("en", "zh_Hant")
 DEFAULT_LANGUAGE = "en"
@@ -91,3 +92,13 @@ def outcome_params(
         "credential": credential,
         "contact": contact.get(language, ""),
     }
+
+
+def printable(value: str, limit: int | None = None) -> str:
+    """Typed text as a message may repeat it: control characters (and lone surrogates,
+    which UTF-8 cannot carry) escaped, and cut at `limit` characters."""
+    shown = value if limit is None or len(value) <= limit else value[:limit] + "…"
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii") if has_control_characters(ch) else ch
+        for ch in shown
+    )

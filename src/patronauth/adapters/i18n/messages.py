@@ -169,6 +169,22 @@ MESSAGES: dict[str, str] = {
     "import.empty_file": N_("The file has no header line."),
     "import.nul_byte": N_("This row contains a NUL byte."),
     "import.field_too_long": N_("A field of this row is longer than {max} characters."),
+    # The JSON API's own answers
+    "request.malformed": N_("The request body is not valid JSON in UTF-8."),
+    "request.invalid": N_(
+        "The request body must be a JSON object with the fields this operation expects."
+    ),
+    "field.invalid": N_("The field {field} is missing or not valid."),
+    "field.unknown": N_("This operation has no field {field}."),
+    "request.not_found": N_("This API has no such address."),
+    "request.method_not_allowed": N_("This address does not accept the {method} method."),
+    "request.too_large": N_("The request is too large."),
+    "reset.requested": N_(
+        "If the details match a library account, we have sent an e-mail to its registered "
+        "address. Without a registered e-mail address, please ask at a library counter."
+    ),
+    "service.unavailable": N_("The service is unavailable for a moment. Please try again shortly."),
+    "service.error": N_("Something went wrong on our side. Please try again later."),
     # Sessions and one-time links
     "session.missing": N_("Please sign in first."),
     "session.invalid": N_("You are signed out. Please sign in again."),
