@@ -7,12 +7,13 @@ import time
 
 from limits import RateLimitItem, parse
 from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
+from limits.strategies import SlidingWindowCounterRateLimiter
 
 
 class LimitsThrottle:
     def __init__(self, storage_uri: str, *, per_source: str, overall: str) -> None:
-        self._limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
+        # The sliding window counter costs O(1) per hit, in memory and in Redis alike.
+        self._limiter = SlidingWindowCounterRateLimiter(storage_from_string(storage_uri))
         self._per_source = parse(per_source)
         self._overall = parse(overall)
 

@@ -2,12 +2,28 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, bindparam, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from patronauth.adapters.counters import StateCounter, T, Update, decode, encode
 from patronauth.adapters.storage.tables import attempt_counters as table
 from patronauth.domain.lockout import CounterState
+
+# Built once: every attempt runs them twice (P1).
+_READ = select(table.c.state).where(table.c.key == bindparam("b_key"))
+_READ_LOCKED = _READ.with_for_update()
+_ENSURE_ROW = (
+    pg_insert(table)
+    .values(key=bindparam("b_key"), state="{}", updated_at=bindparam("b_now"))
+    .on_conflict_do_nothing()
+)
+_INSERT = insert(table)
+_UPDATE = (
+    update(table)
+    .where(table.c.key == bindparam("b_key"))
+    .values(state=bindparam("b_state"), updated_at=bindparam("b_now"))
+)
+_DELETE = delete(table).where(table.c.key == bindparam("b_key"))
 
 
 class SqlAttemptCounter(StateCounter):
@@ -18,33 +34,24 @@ class SqlAttemptCounter(StateCounter):
         self._postgres = engine.dialect.name == "postgresql"
 
     def _update(self, key: str, change: Update[T]) -> T:
+        now = datetime.now(UTC)
         with self._engine.begin() as conn:
             if self._postgres:
-                conn.execute(
-                    pg_insert(table)
-                    .values(key=key, state="{}", updated_at=datetime.now(UTC))
-                    .on_conflict_do_nothing()
-                )
-                query = select(table.c.state).where(table.c.key == key).with_for_update()
+                conn.execute(_ENSURE_ROW, {"b_key": key, "b_now": now})
+                stored = conn.execute(_READ_LOCKED, {"b_key": key}).scalar_one_or_none()
             else:  # BEGIN IMMEDIATE already holds the database's write lock
-                query = select(table.c.state).where(table.c.key == key)
-            stored = conn.execute(query).scalar_one_or_none()
+                stored = conn.execute(_READ, {"b_key": key}).scalar_one_or_none()
             before = decode(stored)
             state, result = change(before)
             if state.is_empty:
                 if stored is not None:
-                    conn.execute(delete(table).where(table.c.key == key))
-            elif state != before or stored is None:
-                values = {"state": encode(state), "updated_at": datetime.now(UTC)}
-                if stored is None:
-                    conn.execute(insert(table).values(key=key, **values))
-                else:
-                    conn.execute(update(table).where(table.c.key == key).values(**values))
+                    conn.execute(_DELETE, {"b_key": key})
+            elif stored is None:
+                conn.execute(_INSERT, {"key": key, "state": encode(state), "updated_at": now})
+            elif state != before:
+                conn.execute(_UPDATE, {"b_key": key, "b_state": encode(state), "b_now": now})
             return result
 
     def _read(self, key: str) -> CounterState:
         with self._engine.connect() as conn:
-            stored = conn.execute(
-                select(table.c.state).where(table.c.key == key)
-            ).scalar_one_or_none()
-            return decode(stored)
+            return decode(conn.execute(_READ, {"b_key": key}).scalar_one_or_none())

@@ -4,7 +4,7 @@ import json
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from patronauth.adapters.storage import tables as t
@@ -110,6 +110,32 @@ def credential_values(patron_id: int, credential: NewCredential) -> dict[str, An
     }
 
 
+# Statements of every sign-in, built once: constructing them costs more than running
+# them on SQLite (P1).
+_FIND_BY_KEY = (
+    select(
+        t.patrons,
+        t.identifiers.c.id.label("i_id"),
+        t.identifiers.c.patron_id.label("i_patron_id"),
+        t.identifiers.c.kind.label("i_kind"),
+        t.identifiers.c.value.label("i_value"),
+        t.identifiers.c.lookup_key.label("i_lookup_key"),
+        t.identifiers.c.status.label("i_status"),
+    )
+    .join(t.identifiers, t.identifiers.c.patron_id == t.patrons.c.id)
+    .where(t.identifiers.c.lookup_key == bindparam("key"))
+)
+_CREDENTIAL = select(t.credentials).where(
+    t.credentials.c.patron_id == bindparam("patron_id"), t.credentials.c.kind == bindparam("kind")
+)
+_AUDIT = insert(t.audit_events)
+_FORCED = (
+    select(t.forced_changes)
+    .where(t.forced_changes.c.institution == bindparam("institution"))
+    .order_by(t.forced_changes.c.id)
+)
+
+
 class SqlPatrons:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -129,21 +155,8 @@ class SqlPatrons:
         return patron_from(row) if row else None
 
     def find(self, lookup_key: str) -> list[tuple[Patron, Identifier]]:
-        i = t.identifiers
-        query = (
-            select(
-                t.patrons,
-                i.c.id.label("i_id"),
-                i.c.patron_id.label("i_patron_id"),
-                i.c.kind.label("i_kind"),
-                i.c.value.label("i_value"),
-                i.c.lookup_key.label("i_lookup_key"),
-                i.c.status.label("i_status"),
-            )
-            .join(i, i.c.patron_id == t.patrons.c.id)
-            .where(i.c.lookup_key == lookup_key)
-        )
-        return [(patron_from(row), identifier_from(row, "i_")) for row in self.conn.execute(query)]
+        rows = self.conn.execute(_FIND_BY_KEY, {"key": lookup_key})
+        return [(patron_from(row), identifier_from(row, "i_")) for row in rows]
 
     def identifiers(self, patron_id: int) -> list[Identifier]:
         query = (
@@ -209,10 +222,7 @@ class SqlCredentials:
         self.conn = conn
 
     def get(self, patron_id: int, kind: CredentialKind) -> Credential | None:
-        c = t.credentials
-        row = self.conn.execute(
-            select(c).where(c.c.patron_id == patron_id, c.c.kind == kind.value)
-        ).first()
+        row = self.conn.execute(_CREDENTIAL, {"patron_id": patron_id, "kind": kind.value}).first()
         return credential_from(row) if row else None
 
     def for_patron(self, patron_id: int) -> list[Credential]:
@@ -361,18 +371,19 @@ class SqlAudit:
 
     def record(self, event: AuditEvent) -> None:
         self.conn.execute(
-            insert(t.audit_events).values(
-                at=event.at,
-                action=event.action,
-                outcome=event.outcome,
-                actor=event.actor,
-                channel=event.channel,
-                source=event.source,
-                institution=event.institution,
-                patron_id=event.patron_id,
-                identifier=event.identifier,
-                detail=json.dumps(dict(event.detail), sort_keys=True),
-            )
+            _AUDIT,
+            {
+                "at": event.at,
+                "action": event.action,
+                "outcome": event.outcome,
+                "actor": event.actor,
+                "channel": event.channel,
+                "source": event.source,
+                "institution": event.institution,
+                "patron_id": event.patron_id,
+                "identifier": event.identifier,
+                "detail": json.dumps(dict(event.detail), sort_keys=True),
+            },
         )
 
     def recent(
@@ -421,8 +432,7 @@ class SqlForcedChanges:
         )
 
     def for_institution(self, institution: str) -> list[ForcedChange]:
-        f = t.forced_changes
-        rows = self.conn.execute(select(f).where(f.c.institution == institution).order_by(f.c.id))
+        rows = self.conn.execute(_FORCED, {"institution": institution})
         return [
             ForcedChange(
                 r.go_live,
