@@ -3,9 +3,10 @@
 New patrons are written a table at a time with their ids allocated first: on
 PostgreSQL from the table's own sequence, then with COPY; on SQLite, whose
 transactions begin IMMEDIATE and so hold the database's write lock, after the
-highest id, then with one executemany per table. Values go through the columns' own
-bind processors, so the rows are stored exactly as the row-at-a-time repositories
-store them.
+highest id, then with one executemany per table. Known patrons are updated with one
+executemany on SQLite, and on PostgreSQL by COPY into a temporary table and one
+UPDATE ... FROM. Values go through the columns' own bind processors, so the rows are
+stored exactly as the row-at-a-time repositories store them.
 """
 
 from __future__ import annotations
@@ -14,11 +15,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, Text, any_, bindparam, func, select, text, update
+from sqlalchemy import Connection, Select, Table, any_, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from patronauth.adapters.storage import tables as t
-from patronauth.adapters.storage.repositories import patron_values
 from patronauth.domain.credentials import CredentialState
 from patronauth.domain.identifiers import IdentifierStatus
 from patronauth.services.interfaces import (
@@ -48,6 +48,8 @@ _PATRON_COLUMNS = (
     "created_at",
     "updated_at",
 )
+# What a feed replaces for a known patron (everything but the uid and creation time).
+_PATRON_UPDATE_COLUMNS = ("id", *_PATRON_COLUMNS[2:-2], "updated_at")
 _IDENTIFIER_COLUMNS = ("patron_id", "kind", "value", "lookup_key", "status", "created_at")
 _CREDENTIAL_COLUMNS = (
     "patron_id",
@@ -64,7 +66,6 @@ _CREDENTIAL_COLUMNS = (
 )
 
 Values = tuple[Any, ...]
-_TEXT_ARRAY = ARRAY(Text())
 
 
 def _chunks(values: Sequence[Any], size: int = _CHUNK) -> list[Sequence[Any]]:
@@ -98,43 +99,78 @@ class _Writer:
             result = self._stored[key] = processor(value)
             return result
 
-    def write(self, rows: list[Values]) -> None:
-        """Insert `rows` (tuples in the order of `columns`, values already stored forms)."""
+    def _postgres(self) -> Any:
+        raw = self.conn.connection.driver_connection
+        assert raw is not None
+        return raw
+
+    def _copy(self, table: str, rows: list[Values]) -> None:
+        names = ", ".join(self.columns)
+        statement = f"COPY {table} ({names}) FROM STDIN"
+        with self._postgres().cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    def insert(self, rows: list[Values]) -> None:
+        """Insert `rows`: tuples in the order of `columns`, values in stored form."""
         if not rows:
             return
-        names = ", ".join(self.columns)
         if self.conn.dialect.name == "postgresql":
-            raw = self.conn.connection.driver_connection
-            assert raw is not None
-            statement = f"COPY {self.table.name} ({names}) FROM STDIN"
-            with raw.cursor() as cursor, cursor.copy(statement) as copy:
-                for row in rows:
-                    copy.write_row(row)
+            self._copy(self.table.name, rows)
             return
+        names = ", ".join(self.columns)
         marks = ", ".join("?" * len(self.columns))
         statement = f"INSERT INTO {self.table.name} ({names}) VALUES ({marks})"  # noqa: S608
         self.conn.exec_driver_sql(statement, rows)
+
+    def update(self, rows: list[Values]) -> None:
+        """Update by the first column (the primary key) the others, like `insert`."""
+        if not rows:
+            return
+        key, *columns = self.columns
+        if self.conn.dialect.name == "postgresql":
+            # Into a temporary table with COPY, then one UPDATE ... FROM.
+            staging = f"registry_{self.table.name}"
+            names = ", ".join(self.columns)
+            self.conn.exec_driver_sql(f"DROP TABLE IF EXISTS pg_temp.{staging}")
+            self.conn.exec_driver_sql(
+                f"CREATE TEMPORARY TABLE {staging} ON COMMIT DROP AS "  # noqa: S608
+                f"SELECT {names} FROM {self.table.name} WITH NO DATA"
+            )
+            self._copy(staging, rows)
+            assignments = ", ".join(f"{name} = s.{name}" for name in columns)
+            self.conn.exec_driver_sql(
+                f"UPDATE {self.table.name} SET {assignments} "  # noqa: S608
+                f"FROM {staging} s WHERE {self.table.name}.{key} = s.{key}"
+            )
+            return
+        assignments = ", ".join(f"{name} = ?" for name in columns)
+        statement = f"UPDATE {self.table.name} SET {assignments} WHERE {key} = ?"  # noqa: S608
+        self.conn.exec_driver_sql(statement, [(*row[1:], row[0]) for row in rows])
 
 
 class SqlRegistry:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
+    def _where_in(
+        self, query: Select[Any], column: Any, values: Sequence[Any]
+    ) -> list[Select[Any]]:
+        """`query` for rows whose `column` is one of `values`: one array parameter on
+        PostgreSQL, IN lists of a bounded length elsewhere."""
+        unique = list(dict.fromkeys(values))
+        if self.conn.dialect.name == "postgresql":
+            array = ARRAY(column.type)
+            return [query.where(column == any_(bindparam("values", unique, type_=array)))]
+        return [query.where(column.in_(chunk)) for chunk in _chunks(unique)]
+
     def existing(self, barcodes: Sequence[str]) -> dict[str, KnownBarcode]:
         i, p = t.identifiers, t.patrons
         query = select(i.c.value, i.c.status, i.c.patron_id, p.c.uid, p.c.institution).join(
             p, p.c.id == i.c.patron_id
         )
-        unique = list(dict.fromkeys(barcodes))
-        if self.conn.dialect.name == "postgresql":
-            # One array parameter instead of an IN list per chunk.
-            queries = [
-                query.where(i.c.value == any_(bindparam("values", unique, type_=_TEXT_ARRAY)))
-            ]
-        else:
-            queries = [query.where(i.c.value.in_(chunk)) for chunk in _chunks(unique)]
         known: dict[str, KnownBarcode] = {}
-        for each in queries:
+        for each in self._where_in(query, i.c.value, barcodes):
             for row in self.conn.execute(each):
                 known[row.value] = KnownBarcode(
                     patron_id=row.patron_id,
@@ -200,31 +236,40 @@ class SqlRegistry:
                 (patron_id, r.kind.value, r.barcode, r.lookup_key, current, stored_now)
             )
             credential_rows.extend(_credential(credentials, patron_id, c) for c in r.credentials)
-        patrons.write(patron_rows)
-        identifiers.write(identifier_rows)
-        credentials.write(credential_rows)
+        patrons.insert(patron_rows)
+        identifiers.insert(identifier_rows)
+        credentials.insert(credential_rows)
 
     def _update(self, rows: Sequence[RegistryRow], now: datetime) -> None:
-        p, c = t.patrons, t.credentials
-        patron_rows = [
-            {"b_id": r.patron_id, "b_updated_at": now}
-            | {f"b_{k}": v for k, v in patron_values(r.patron).items() if k != "uid"}
-            for r in rows
-        ]
-        columns = [k for k in patron_values(rows[0].patron) if k != "uid"]
-        statement = (
-            update(p)
-            .where(p.c.id == bindparam("b_id"))
-            .values({k: bindparam(f"b_{k}") for k in [*columns, "updated_at"]})
-        )
-        self.conn.execute(statement, patron_rows)
+        c = t.credentials
+        patrons = _Writer(self.conn, t.patrons, _PATRON_UPDATE_COLUMNS)
+        stored_now = patrons.stored("updated_at", now)
+        patron_rows: list[Values] = []
+        for r in rows:
+            p = r.patron
+            patron_rows.append(
+                (
+                    r.patron_id,
+                    p.institution,
+                    p.category,
+                    p.status.value,
+                    p.name,
+                    p.email,
+                    p.phone_masked,
+                    p.phone_digest,
+                    p.id_type.value if p.id_type else None,
+                    p.id_masked,
+                    p.id_digest,
+                    patrons.stored("registered_on", p.registered_on),
+                    p.language,
+                    stored_now,
+                )
+            )
+        patrons.update(patron_rows)
 
         stored: dict[tuple[int, str], tuple[int, str, str | None]] = {}
-        ids = [r.patron_id for r in rows]
-        for chunk in _chunks(ids):
-            query = select(c.c.id, c.c.patron_id, c.c.kind, c.c.state, c.c.default_digest).where(
-                c.c.patron_id.in_(chunk)
-            )
+        columns = select(c.c.id, c.c.patron_id, c.c.kind, c.c.state, c.c.default_digest)
+        for query in self._where_in(columns, c.c.patron_id, [r.patron_id for r in rows]):
             for row in self.conn.execute(query):
                 stored[(row.patron_id, row.kind)] = (row.id, row.state, row.default_digest)
 
@@ -263,7 +308,7 @@ class SqlRegistry:
                 .values(default_digest=bindparam("b_digest")),
                 digest_only,
             )
-        writer.write(added)
+        writer.insert(added)
 
 
 def _credential(writer: _Writer, patron_id: int, c: NewCredential) -> Values:

@@ -1,0 +1,71 @@
+"""Pure work over the batches of a long job, here or in worker processes (P3).
+
+Parsing and checking the rows of a registry feed (identifiers, identity documents,
+phone numbers, defaults) is CPU work without I/O. On a machine with several cores it
+runs in a standard process pool while this process computes digests and writes to
+the database. The pool starts fresh interpreters ("spawn"), never forks: a worker
+inherits no connection, thread or pepper key.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from types import TracebackType
+from typing import TypeVar
+
+R = TypeVar("R")
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not every platform has scheduler affinity
+        return os.cpu_count() or 1
+
+
+class BatchWork:
+    """Runs submitted calls inline, or in `workers` processes from the second call on.
+
+    A job of one batch never pays for starting processes. `depth` says how many calls
+    may be outstanding to keep every worker busy.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self._wanted = max(0, workers)
+        self._pool: ProcessPoolExecutor | None = None
+        self._calls = 0
+
+    @property
+    def depth(self) -> int:
+        return self._wanted + 1 if self._pool is not None else 0
+
+    def submit(self, fn: Callable[..., R], *args: object) -> Future[R]:
+        self._calls += 1
+        if self._wanted and self._calls > 1:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(
+                    max_workers=self._wanted, mp_context=multiprocessing.get_context("spawn")
+                )
+            return self._pool.submit(fn, *args)
+        done: Future[R] = Future()
+        try:
+            done.set_result(fn(*args))
+        except Exception as error:  # the same as a worker's failure: raised by result()
+            done.set_exception(error)
+        return done
+
+    def __enter__(self) -> BatchWork:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)

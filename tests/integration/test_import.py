@@ -1,0 +1,577 @@
+"""Provisioning from a registry feed (R25, docs/registry-feed.md), over real storage.
+
+The feed goes through the real parser and the real import use case; the tests look
+at the stored rows and at what patrons can then sign in with.
+"""
+
+from __future__ import annotations
+
+import gc
+import itertools
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import String, cast, func, select
+
+from patronauth.adapters.registry_csv import parse_lines, parse_rows
+from patronauth.adapters.storage import tables as t
+from patronauth.bootstrap import App
+from patronauth.domain.credentials import Channel, CredentialKind, Outcome
+from patronauth.domain.errors import InvalidInput
+from patronauth.services.credentials import ChangeRequest, change_secret, reset_credential
+from patronauth.services.registration import ImportReport, import_registry
+from patronauth.services.staff import replace_card
+from tests.support import STAFF, attempt, register
+
+HEADER = "barcode,category,name,email,phone,id_number,registered_on,status"
+_files = itertools.count(1)
+
+
+def run_feed(app: App, tmp_path: Path, institution: str, content: bytes | str) -> ImportReport:
+    """Write the feed to a file and import it the way `patronauth patron import` does."""
+    path = tmp_path / f"feed-{next(_files)}.csv"
+    path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+    with path.open("rb") as handle:
+        return import_registry(
+            app.ports,
+            institution,
+            parse_rows(handle, institution),
+            staff=STAFF,
+            source=path.name,
+        )
+
+
+def csv_lines(*rows: str, header: str = HEADER) -> str:
+    return "\n".join([header, *rows]) + "\n"
+
+
+def errors_of(report: ImportReport) -> list[tuple[int, str]]:
+    return sorted((e.line, e.refusal.code) for e in report.errors)
+
+
+def count(app: App, table: Any) -> int:
+    with app.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def table_counts(app: App) -> tuple[int, int, int]:
+    return count(app, t.patrons), count(app, t.identifiers), count(app, t.credentials)
+
+
+def patron_row(app: App, barcode: str) -> Any:
+    p, i = t.patrons, t.identifiers
+    with app.engine.connect() as conn:
+        return conn.execute(
+            select(p).join(i, i.c.patron_id == p.c.id).where(i.c.value == barcode)
+        ).one()
+
+
+def credential_rows(app: App, barcode: str) -> dict[str, Any]:
+    c, i = t.credentials, t.identifiers
+    with app.engine.connect() as conn:
+        rows = conn.execute(
+            select(c).join(i, i.c.patron_id == c.c.patron_id).where(i.c.value == barcode)
+        ).all()
+    return {row.kind: row for row in rows}
+
+
+def identifier_rows(app: App) -> dict[str, tuple[str, str]]:
+    i = t.identifiers
+    with app.engine.connect() as conn:
+        rows = conn.execute(select(i.c.value, i.c.kind, i.c.status)).all()
+    return {row.value: (row.kind, row.status) for row in rows}
+
+
+def import_events(app: App) -> list[Any]:
+    a = t.audit_events
+    with app.engine.connect() as conn:
+        return list(conn.execute(select(a).where(a.c.action == "patron.import").order_by(a.c.id)))
+
+
+# --- idempotency ------------------------------------------------------------------------
+
+
+HKPL_FEED = csv_lines(
+    "HKPL0001,reader,Chan Tai Man,tm.chan@example.org,9123 4567,A123456(3),2020-05-04,active",
+    'HKPL0002,reader,"Lee, Siu Ming",,6234 5678,,2024-01-15,',
+    "HKPL0003,,Wong Ka Yan,,+852 5345 6789,Z123456(1),,active",
+)
+
+
+def test_the_same_feed_twice_updates_and_never_duplicates(app: App, tmp_path: Path) -> None:
+    first = run_feed(app, tmp_path, "hkpl", HKPL_FEED)
+    assert (first.created, first.updated, first.errors) == (3, 0, [])
+    assert table_counts(app) == (3, 3, 6)  # a password and a PIN each
+    stored = {b: credential_rows(app, b) for b in ("HKPL0001", "HKPL0002", "HKPL0003")}
+    uids = {b: patron_row(app, b).uid for b in stored}
+
+    second = run_feed(app, tmp_path, "hkpl", HKPL_FEED)
+    assert (second.created, second.updated, second.errors) == (0, 3, [])
+    assert table_counts(app) == (3, 3, 6)
+    for barcode, before in stored.items():
+        assert patron_row(app, barcode).uid == uids[barcode]
+        after = credential_rows(app, barcode)
+        for kind in ("password", "pin"):
+            assert after[kind].secret_hash == before[kind].secret_hash
+            assert after[kind].default_digest == before[kind].default_digest
+            assert after[kind].version == before[kind].version
+            assert after[kind].state == "default"
+
+    assert attempt(app, "HKPL0001", "4567").outcome is Outcome.MUST_CHANGE
+    assert attempt(app, "HKPL0003", "6789", Channel.SIP2).outcome is Outcome.OK
+    events = import_events(app)
+    assert [(e.outcome, e.actor, e.institution) for e in events] == [
+        ("ok", STAFF, "hkpl"),
+        ("ok", STAFF, "hkpl"),
+    ]
+    assert '"created": "0"' in events[1].detail
+    assert '"updated": "3"' in events[1].detail
+
+
+def test_stored_personal_data_is_masked_and_digested_never_in_clear(
+    app: App, tmp_path: Path
+) -> None:
+    run_feed(app, tmp_path, "hkpl", HKPL_FEED)
+    row = patron_row(app, "HKPL0001")
+    assert (row.institution, row.category, row.status) == ("hkpl", "reader", "active")
+    assert (row.name, row.email, row.language) == ("Chan Tai Man", "tm.chan@example.org", "en")
+    assert row.registered_on == date(2020, 5, 4)
+    assert row.phone_masked == "91******"
+    assert (row.id_type, row.id_masked) == ("hkid", "A1******")
+    assert row.phone_digest.startswith("hk:")
+    assert "91234567" not in row.phone_digest
+    assert row.id_digest.startswith("hk:")
+    assert "A123456" not in row.id_digest
+    for credential in credential_rows(app, "HKPL0001").values():
+        assert credential.secret_hash == credential.default_digest
+        assert credential.secret_hash.startswith("hk:")
+    assert patron_row(app, "HKPL0002").name == "Lee, Siu Ming"
+    # No registration date in the feed: the day of the import.
+    assert patron_row(app, "HKPL0003").registered_on == date(2026, 11, 24)
+
+
+def test_an_imported_patron_is_stored_like_one_registered_at_the_counter(
+    app: App, tmp_path: Path
+) -> None:
+    register(app, "hkpl", "HKPL0001", phone="9123 4567", registered_on=date(2020, 5, 4))
+    run_feed(app, tmp_path, "hkpl", csv_lines("HKPL0002,,,,9123 4567,,2020-05-04,"))
+    p, c, i = t.patrons, t.credentials, t.identifiers
+    as_text = [
+        cast(p.c.registered_on, String),
+        cast(c.c.set_at, String),
+        c.c.kind,
+        c.c.state,
+        c.c.policy_from,
+        c.c.expires_at,
+        c.c.consecutive_failures,
+        c.c.suspended_from,
+        c.c.version,
+        i.c.kind,
+        i.c.status,
+        i.c.replaced_at,
+        p.c.category,
+        p.c.status,
+        p.c.language,
+        p.c.phone_masked,
+    ]
+    query = (
+        select(*as_text)
+        .join(c, c.c.patron_id == p.c.id)
+        .join(i, i.c.patron_id == p.c.id)
+        .order_by(c.c.kind)
+    )
+    with app.engine.connect() as conn:
+        added = conn.execute(query.where(i.c.value == "HKPL0001")).all()
+        imported = conn.execute(query.where(i.c.value == "HKPL0002")).all()
+    assert len(added) == 2
+    assert imported == added
+    for barcode in ("HKPL0001", "HKPL0002"):
+        row = patron_row(app, barcode)
+        assert row.created_at == row.updated_at
+        assert row.created_at.tzinfo is not None
+    assert attempt(app, "HKPL0002", "4567").outcome is Outcome.MUST_CHANGE
+
+
+def test_polyu_defaults_from_the_id_number_survive_a_second_run(app: App, tmp_path: Path) -> None:
+    feed = csv_lines(
+        "21012345A,student,,,,Z123456(1),2020-09-01,",
+        "21012346B,staff,,,,XY12345678,2019-01-02,",
+    )
+    assert run_feed(app, tmp_path, "polyu", feed).created == 2
+    assert run_feed(app, tmp_path, "polyu", feed).updated == 2
+    assert table_counts(app) == (2, 2, 2)
+    assert attempt(app, "21012345A", "Z12345").outcome is Outcome.MUST_CHANGE
+    assert attempt(app, "21012346B", "XY1234").outcome is Outcome.MUST_CHANGE
+    assert patron_row(app, "21012346B").id_type == "passport"
+
+
+# --- updates follow the data -------------------------------------------------------------
+
+
+def test_a_changed_phone_moves_a_default_that_is_still_the_default(
+    app: App, tmp_path: Path
+) -> None:
+    run_feed(app, tmp_path, "hkpl", csv_lines("HKPL0001,reader,,,9123 4567,,2020-05-04,"))
+    assert attempt(app, "HKPL0001", "4567").outcome is Outcome.MUST_CHANGE
+    version = credential_rows(app, "HKPL0001")["password"].version
+
+    report = run_feed(app, tmp_path, "hkpl", csv_lines("HKPL0001,reader,,,9876 5432,,2020-05-04,"))
+    assert (report.created, report.updated, report.errors) == (0, 1, [])
+    assert table_counts(app) == (1, 1, 2)
+    assert patron_row(app, "HKPL0001").phone_masked == "98******"
+    stored = credential_rows(app, "HKPL0001")
+    assert {kind: row.state for kind, row in stored.items()} == {
+        "password": "default",
+        "pin": "default",
+    }
+    assert stored["password"].version == version + 1
+
+    assert attempt(app, "HKPL0001", "4567").outcome is Outcome.INVALID
+    assert attempt(app, "HKPL0001", "4567", Channel.SIP2).outcome is Outcome.INVALID
+    assert attempt(app, "HKPL0001", "5432").outcome is Outcome.MUST_CHANGE
+    assert attempt(app, "HKPL0001", "5432", Channel.SIP2).outcome is Outcome.OK
+
+
+def test_a_chosen_password_is_kept_when_the_phone_changes(app: App, tmp_path: Path) -> None:
+    run_feed(app, tmp_path, "hkpl", csv_lines("HKPL0001,reader,,,9123 4567,,2020-05-04,"))
+    change_secret(
+        app.ports,
+        ChangeRequest("HKPL0001", "4567", "Quiet!Stacks22", "Quiet!Stacks22", Channel.WEB),
+    )
+    chosen = credential_rows(app, "HKPL0001")["password"]
+    assert chosen.state == "chosen"
+
+    report = run_feed(app, tmp_path, "hkpl", csv_lines("HKPL0001,reader,,,9876 5432,,2020-05-04,"))
+    assert (report.created, report.updated, report.errors) == (0, 1, [])
+    stored = credential_rows(app, "HKPL0001")
+    assert stored["password"].state == "chosen"
+    assert stored["password"].secret_hash == chosen.secret_hash
+    assert stored["password"].default_digest != chosen.default_digest
+    assert attempt(app, "HKPL0001", "Quiet!Stacks22").outcome is Outcome.OK
+    assert attempt(app, "HKPL0001", "5432").outcome is Outcome.INVALID
+    # The PIN was never changed, so it follows the new phone.
+    assert attempt(app, "HKPL0001", "5432", Channel.SIP2).outcome is Outcome.OK
+
+    # The kept default digest is the new one: a staff reset gives the new default.
+    reset_credential(app.ports, "HKPL0001", CredentialKind.PASSWORD, staff=STAFF)
+    assert attempt(app, "HKPL0001", "5432").outcome is Outcome.MUST_CHANGE
+
+
+def test_category_name_and_status_follow_the_feed(app: App, tmp_path: Path) -> None:
+    header = "barcode,category,name,id_number,registered_on,status"
+    run_feed(
+        app,
+        tmp_path,
+        "polyu",
+        csv_lines("21012345A,student,Chan Tai Man,Z123456(1),2020-09-01,pending", header=header),
+    )
+    assert attempt(app, "21012345A", "Z12345").outcome is Outcome.PENDING_REGISTRATION
+    before = patron_row(app, "21012345A")
+    run_feed(
+        app,
+        tmp_path,
+        "polyu",
+        csv_lines("21012345A,alumni,Chan Tai-man,Z123456(1),2020-09-01,active", header=header),
+    )
+    row = patron_row(app, "21012345A")
+    assert (row.category, row.name, row.status) == ("alumni", "Chan Tai-man", "active")
+    assert (row.id, row.uid, row.created_at) == (before.id, before.uid, before.created_at)
+    assert row.updated_at > before.updated_at
+    assert attempt(app, "21012345A", "Z12345").outcome is Outcome.MUST_CHANGE
+
+
+# --- bad rows ------------------------------------------------------------------------------
+
+
+def test_bad_rows_are_reported_with_their_line_numbers_and_the_good_rows_land(
+    app: App, tmp_path: Path
+) -> None:
+    hostile = 'Robert\'); DROP TABLE patrons;-- <script>alert("x")</script>'
+    quoted = '"' + hostile.replace('"', '""') + '"'
+    lines: Sequence[bytes] = [
+        HEADER.encode(),
+        b"HKPL0001,reader,Chan Tai Man,,9123 4567,A123456(3),2020-05-04,",  # 2
+        b"HKPL0002,reader,,,9123 4568,A123456(4),2020-05-04,",  # 3 wrong check digit
+        b"HKPL0003,visitor,,,9123 4569,,2020-05-04,",  # 4 unknown category
+        b"HKPL0004,reader,,,9123 4570,,2020-02-30,",  # 5 no such day
+        b"HKPL0005,reader,,,9123 4571",  # 6 too few fields
+        b"HKPL0006,reader,Ch\xe9ung,,9123 4572,,2020-05-04,",  # 7 Latin-1, not UTF-8
+        b"HKPL0007,reader,Chan\x00,,9123 4573,,2020-05-04,",  # 8 NUL byte
+        b"HKPL0008,reader," + b"x" * 10_000_000 + b",,9123 4574,,2020-05-04,",  # 9 10 MB
+        b" hkpl 0001 ,reader,Somebody Else,,9999 0000,,2020-05-04,",  # 10 duplicate barcode
+        b"HKPL0009,reader," + quoted.encode() + b",,9123 4575,,2020-05-04,",  # 11 hostile
+        b"",  # 12 blank lines are skipped
+        b"HKPL0010,reader,<b>Bold</b> &amp; Co,,9123 4576,,2020-05-04,",  # 13
+        b"HKPL0011,reader,,,9123 4577,,2020-05-04,sleeping",  # 14 unknown status
+        b"HKPL0012,reader,,,9123 4578,,2020-05-04,,extra",  # 15 too many fields
+        b"HKPL0013,reader,,,12,,2020-05-04,",  # 16 not a phone number
+        b"HKPL0014,reader,,,,,2020-05-04,",  # 17 no phone: HKPL has no default then
+        b"HKPL0015,reader,,not-an-address,9123 4579,,2020-05-04,",  # 18 bad e-mail
+        b"HKPL0016,reader,,,9123 4580,,2099-01-01,",  # 19 registered in the future
+    ]
+    report = run_feed(app, tmp_path, "hkpl", b"\n".join(lines) + b"\n")
+
+    assert errors_of(report) == [
+        (3, "hkid.check_digit"),
+        (4, "patron.unknown_category"),
+        (5, "date.invalid"),
+        (6, "import.row_shape"),
+        (7, "import.not_utf8"),
+        (8, "import.nul_byte"),
+        (9, "import.field_too_long"),
+        (10, "import.duplicate_barcode"),
+        (14, "status.invalid"),
+        (15, "import.row_shape"),
+        (16, "phone.invalid"),
+        (17, "default.missing_phone"),
+        (18, "email.invalid"),
+        (19, "registered_on.in_future"),
+    ]
+    shape = {e.line: dict(e.refusal.violations[0].params) for e in report.errors}
+    assert shape[6] == {"found": 5, "expected": 8}
+    assert shape[15] == {"found": 9, "expected": 8}
+    assert (report.created, report.updated) == (3, 0)
+    assert set(identifier_rows(app)) == {"HKPL0001", "HKPL0009", "HKPL0010"}
+    assert table_counts(app) == (3, 3, 6)
+
+    # The first row with a barcode wins; the duplicate changed nothing.
+    assert patron_row(app, "HKPL0001").name == "Chan Tai Man"
+    assert attempt(app, "HKPL0001", "4567").outcome is Outcome.MUST_CHANGE
+    # SQL and HTML in a name are data: stored as given, and every table is still there.
+    assert patron_row(app, "HKPL0009").name == hostile
+    assert patron_row(app, "HKPL0010").name == "<b>Bold</b> &amp; Co"
+    assert attempt(app, "HKPL0009", "4575", Channel.SIP2).outcome is Outcome.OK
+    assert [e.outcome for e in import_events(app)] == ["partial"]
+
+
+def test_line_breaks_and_control_characters_inside_a_field_are_refused(
+    app: App, tmp_path: Path
+) -> None:
+    feed = csv_lines(
+        'HKPL0001,reader,"Chan',  # a quoted line break splits the record in two
+        'Tai Man",,9123 4567,,2020-05-04,',
+        "HKPL0002,reader,Chan\rTai Man,,9123 4567,,2020-05-04,",
+        "HKPL0003,reader,Lee\u2028Siu Ming,,9123 4568,,2020-05-04,",
+        "HKPL0004,reader,Wong\tKa Yan,,9123 4569,,2020-05-04,",
+        "HKPL0005,reader,Ho Ka Yan,,9123 4570,,2020-05-04,",
+    )
+    report = run_feed(app, tmp_path, "hkpl", feed)
+    assert errors_of(report) == [
+        (2, "import.row_shape"),
+        (3, "import.row_shape"),
+        (4, "import.row_shape"),
+        (5, "name.invalid"),
+        (6, "name.invalid"),
+    ]
+    assert set(identifier_rows(app)) == {"HKPL0005"}
+
+
+@pytest.mark.parametrize(
+    ("content", "code"),
+    [
+        pytest.param(b"", "import.empty_file", id="empty file"),
+        pytest.param(b"\n\n", "import.empty_file", id="blank header"),
+        pytest.param(
+            b"barcode,colour,phone\nHKPL0001,red,9123 4567\n",
+            "import.unknown_column",
+            id="unknown column",
+        ),
+        pytest.param(
+            b"name,phone\nChan Tai Man,9123 4567\n", "import.missing_column", id="no barcode"
+        ),
+        pytest.param(
+            b"barcode,n\xe4me,phone\nHKPL0001,x,9123 4567\n", "import.not_utf8", id="not utf-8"
+        ),
+    ],
+)
+def test_a_bad_header_refuses_the_whole_file_and_stores_nothing(
+    app: App, tmp_path: Path, content: bytes, code: str
+) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        run_feed(app, tmp_path, "hkpl", content)
+    assert refused.value.code == code
+    assert table_counts(app) == (0, 0, 0)
+    assert count(app, t.audit_events) == 0
+
+
+def test_the_header_names_the_columns_in_any_order(app: App, tmp_path: Path) -> None:
+    feed = "\ufeffPhone, BARCODE ,Language\r\n9123 4567,HKPL0001,zh_Hant\r\n"
+    report = run_feed(app, tmp_path, "hkpl", feed)
+    assert (report.created, report.errors) == (1, [])
+    row = patron_row(app, "HKPL0001")
+    assert (row.category, row.language, row.status) == ("reader", "zh_Hant", "active")
+    assert attempt(app, "HKPL0001", "4567").outcome is Outcome.MUST_CHANGE
+
+
+# --- status, JULAC cards, replaced cards, other institutions --------------------------------
+
+
+def test_pending_patrons_are_stored_pending_and_cannot_sign_in(app: App, tmp_path: Path) -> None:
+    header = "barcode,category,staff_number,student_number,registered_on,status"
+    feed = csv_lines(
+        "S2019001,staff,S2019001,,2019-09-02,pending",
+        "21000001,student,,21000001,2021-09-01,pending_registration",
+        "21000002,student,,21000002,2021-09-01,ACTIVE",
+        header=header,
+    )
+    report = run_feed(app, tmp_path, "hkct", feed)
+    assert (report.created, report.errors) == (3, [])
+    assert patron_row(app, "S2019001").status == "pending_registration"
+    assert patron_row(app, "21000001").status == "pending_registration"
+    assert patron_row(app, "21000002").status == "active"
+    result = attempt(app, "S2019001", "S2019001")
+    assert result.outcome is Outcome.PENDING_REGISTRATION
+    assert "2265 6918" in result.contact["en"]
+    assert attempt(app, "21000002", "21000002").outcome is Outcome.MUST_CHANGE
+
+
+def test_hku_barcodes_must_be_julac_card_numbers(app: App, tmp_path: Path) -> None:
+    feed = csv_lines(
+        "CU1234567,julac,Chan Tai Man",  # 2
+        "cityu 7654321,,Lee Siu Ming",  # 3 the profile's default category is julac
+        "HKU1234567,julac,",  # 4 no JULAC university has this prefix
+        "CU,julac,",  # 5 prefix without a number
+        "CU12,julac,",  # 6 number too short
+        "SP7654321,space,Wong Ka Yan",  # 7 HKU SPACE cards are plain barcodes
+        "CU 123 4567,julac,",  # 8 the same card as line 2
+        header="barcode,category,name",
+    )
+    report = run_feed(app, tmp_path, "hku", feed)
+    assert errors_of(report) == [
+        (4, "julac.unknown_prefix"),
+        (5, "julac.missing_number"),
+        (6, "julac.invalid_number"),
+        (8, "import.duplicate_barcode"),
+    ]
+    assert identifier_rows(app) == {
+        "CU1234567": ("julac", "current"),
+        "CITYU7654321": ("julac", "current"),
+        "SP7654321": ("barcode", "current"),
+    }
+    # R23: no default exists at HKU; the patrons set their PIN up themselves.
+    assert count(app, t.credentials) == 0
+    assert attempt(app, "CU1234567", "CU1234567").outcome is Outcome.INVALID
+
+
+def test_a_barcode_of_a_replaced_card_is_refused(app: App, tmp_path: Path) -> None:
+    run_feed(app, tmp_path, "hkpl", csv_lines("HKPL0001,reader,Chan Tai Man,,9123 4567,,,"))
+    replace_card(app.ports, "HKPL0001", "HKPL0099", staff=STAFF)
+
+    report = run_feed(
+        app,
+        tmp_path,
+        "hkpl",
+        csv_lines(
+            "HKPL0001,reader,Chan Tai-man,,9876 5432,,,",
+            "HKPL0002,reader,Lee Siu Ming,,6234 5678,,,",
+        ),
+    )
+    assert errors_of(report) == [(2, "identifier.replaced")]
+    assert (report.created, report.updated) == (1, 0)
+    assert identifier_rows(app) == {
+        "HKPL0001": ("barcode", "replaced"),
+        "HKPL0099": ("barcode", "current"),
+        "HKPL0002": ("barcode", "current"),
+    }
+    assert patron_row(app, "HKPL0099").name == "Chan Tai Man"
+    assert attempt(app, "HKPL0099", "4567").outcome is Outcome.MUST_CHANGE
+    assert attempt(app, "HKPL0001", "4567").outcome is Outcome.INVALID
+
+    # The new card is the one the registry updates.
+    report = run_feed(
+        app, tmp_path, "hkpl", csv_lines("HKPL0099,reader,Chan Tai-man,,9876 5432,,,")
+    )
+    assert (report.created, report.updated, report.errors) == (0, 1, [])
+    assert patron_row(app, "HKPL0099").name == "Chan Tai-man"
+    assert attempt(app, "HKPL0099", "5432").outcome is Outcome.MUST_CHANGE
+
+
+def test_a_barcode_held_at_another_institution_is_refused(app: App, tmp_path: Path) -> None:
+    run_feed(app, tmp_path, "hkpl", csv_lines("21012345A,reader,,,9123 4567,,,"))
+    report = run_feed(
+        app,
+        tmp_path,
+        "polyu",
+        csv_lines("21012345A,student,Z123456(1)", header="barcode,category,id_number"),
+    )
+    assert errors_of(report) == [(2, "identifier.taken")]
+    assert (report.created, report.updated) == (0, 0)
+    row = patron_row(app, "21012345A")
+    assert (row.institution, row.category) == ("hkpl", "reader")
+    assert table_counts(app) == (1, 1, 2)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+@pytest.mark.parametrize("unparsed", [True, False], ids=["raw lines", "parsed rows"])
+def test_rows_land_across_several_batches_the_same_with_or_without_workers(
+    app: App, tmp_path: Path, workers: int, unparsed: bool
+) -> None:
+    rows = [f"HKPL{n:04d},reader,,,9123 {n:04d},,2020-05-04," for n in range(1, 13)]
+    rows[2] = "HKPL0003,reader,,,9123 0003,,2020-13-04,"  # parsing refuses it
+    rows[6] = "HKPL0007,reader,,,9123 0007,A123456(4),2020-05-04,"  # checking refuses it
+    rows[10] = "HKPL0002,reader,,,9123 0011,,2020-05-04,"  # a duplicate in a later batch
+    path = tmp_path / "batches.csv"
+    path.write_text(csv_lines(*rows[:5], "", *rows[5:]), encoding="utf-8")
+    seen: list[int] = []
+    with path.open("rb") as handle:
+        feed = parse_rows(handle, "hkpl")
+        report = import_registry(
+            app.ports,
+            "hkpl",
+            feed if unparsed else list(feed),
+            staff=STAFF,
+            batch_size=4,
+            workers=workers,
+            progress=seen.append,
+        )
+    assert [(e.line, e.refusal.code) for e in report.errors] == [
+        (4, "date.invalid"),
+        (9, "hkid.check_digit"),
+        (13, "import.duplicate_barcode"),
+    ]
+    assert (report.created, report.updated) == (9, 0)
+    assert sum(seen) == (13 if unparsed else 12)  # raw lines, or rows
+    assert table_counts(app) == (9, 9, 18)
+    assert gc.isenabled()
+    assert attempt(app, "HKPL0012", "0012", Channel.SIP2).outcome is Outcome.OK
+    assert attempt(app, "HKPL0002", "0002", Channel.SIP2).outcome is Outcome.OK
+
+
+def _parse_or_fail(lines: list[tuple[int, bytes]]) -> list[tuple[int, Any]]:
+    if lines[0][0] > 2:
+        raise ValueError("the registry's disk went away")
+    return parse_lines(["barcode", "phone"], "hkpl", lines)
+
+
+class _FailingFeed:
+    """Rows whose second batch fails to parse, in whichever process parses it."""
+
+    def __init__(self, lines: list[bytes]) -> None:
+        self.lines = lines
+
+    def __iter__(self) -> Any:
+        raise AssertionError("the import should hand the lines over unparsed")
+
+    def parser(self) -> Any:
+        return _parse_or_fail
+
+    def raw_batches(self, size: int) -> Any:
+        numbered = list(enumerate(self.lines, start=2))
+        for start in range(0, len(numbered), size):
+            yield numbered[start : start + size]
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_failure_while_checking_stops_the_import_and_keeps_the_batches_before(
+    app: App, workers: int
+) -> None:
+    feed = _FailingFeed([f"HKPL{n:04d},9123 {n:04d}".encode() for n in range(1, 9)])
+    # A worker's exception comes back as itself, as it would inline.
+    with pytest.raises(ValueError, match="disk went away"):
+        import_registry(app.ports, "hkpl", feed, staff=STAFF, batch_size=3, workers=workers)
+    assert set(identifier_rows(app)) == {"HKPL0001", "HKPL0002", "HKPL0003"}
+    assert import_events(app) == []
+    assert gc.isenabled()  # the import pauses the cycle collector, and restores it
