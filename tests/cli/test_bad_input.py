@@ -133,8 +133,6 @@ FIELDS: dict[str, tuple[str, str, str | None]] = {
         None,
     ),
 }
-# Free text where SQL and HTML are refused only once the service does (see the xfails).
-FREE_TEXT = {"patron add --name"}
 
 
 @pytest.fixture
@@ -174,8 +172,6 @@ def test_bad_text_in_every_field_is_refused_and_nothing_is_stored(
     template = command_line.split()
     option = template[template.index("{}") - 1].startswith("--")
     for kind, text in BAD.items():
-        if field in FREE_TEXT and kind in {"SQL", "HTML"}:
-            continue
         args = [a.replace("{feed}", str(tmp_path / "feed.csv")) for a in template]
         args = [text if a == "{}" else a for a in args]
         before = cli.state()
@@ -426,11 +422,6 @@ def test_default_show_refuses_data_a_registration_would_refuse(
         assert run.reasons
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="services.registration._name accepts any printable text as a name, SQL and "
-    "HTML included; SPEC 7 asks for a clear error",
-)
 @pytest.mark.parametrize("kind", ["SQL", "HTML"])
 def test_patron_add_refuses_sql_and_html_as_a_name(cli: Cli, kind: str) -> None:
     add = ("patron", "add", "--institution", "hkpl", "--barcode", "HKPL0002", "--phone", "61239876")
@@ -439,11 +430,6 @@ def test_patron_add_refuses_sql_and_html_as_a_name(cli: Cli, kind: str) -> None:
     assert cli.state()["patrons"] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="services.registration._name stores a name as typed, not in NFC, so a name "
-    "typed in NFD is not found inside an NFC secret (S2, S6 pin.contains_name)",
-)
 def test_a_name_typed_in_nfd_is_still_found_inside_a_secret(cli: Cli) -> None:
     name = unicodedata.normalize("NFD", "Zoë Müller")
     cli.ok("patron", "add", "--institution", "hku", "--barcode", "CU1234567", "--name", name)

@@ -236,6 +236,27 @@ def normalise_phone(raw: str) -> str:
     return digits
 
 
+MAX_NAME_LENGTH = 200
+_NAME_PUNCTUATION = frozenset(" '’.,-()·")
+
+
+def normalise_name(raw: str) -> str:
+    """A personal name in NFC with single spaces: letters (any script), combining marks
+    and the punctuation names use (O'Brien, Chan Tai-man, 陳大文). Markup, quotes,
+    semicolons and the like are refused: they are never part of a name (SPEC 7)."""
+    name = " ".join(unicodedata.normalize("NFC", raw).split())
+    if (
+        not name
+        or len(name) > MAX_NAME_LENGTH
+        or has_control_characters(raw)
+        or not all(
+            ch in _NAME_PUNCTUATION or unicodedata.category(ch)[0] in {"L", "M"} for ch in name
+        )
+    ):
+        raise InvalidInput.of("name.invalid", max=MAX_NAME_LENGTH)
+    return name
+
+
 def mask_phone(digits: str) -> str:
     """Only the first two digits stay: the last four are HKPL's default (S9)."""
     return digits[:2] + "*" * (len(digits) - 2)

@@ -27,13 +27,13 @@ from patronauth.domain.identifiers import (
     mask_phone,
     normalise,
     normalise_email,
+    normalise_name,
     normalise_phone,
     parse_id_document,
     parse_julac,
 )
 from patronauth.domain.patrons import Patron, PatronStatus
 from patronauth.domain.profile import LANGUAGES, BarcodeFormat, Category, Profile
-from patronauth.domain.text import has_control_characters
 from patronauth.services.interfaces import (
     AuditEvent,
     NewCredential,
@@ -43,8 +43,6 @@ from patronauth.services.interfaces import (
     SecretHasher,
 )
 from patronauth.services.workers import BatchWork, available_cores
-
-MAX_NAME_LENGTH = 200
 
 
 @dataclass(frozen=True)
@@ -112,11 +110,7 @@ def _optional(value: str | None) -> str | None:
 
 def _name(value: str | None) -> str | None:
     name = _optional(value)
-    if name is None:
-        return None
-    if has_control_characters(name) or len(name) > MAX_NAME_LENGTH:
-        raise InvalidInput.of("name.invalid", max=MAX_NAME_LENGTH)
-    return " ".join(name.split())
+    return normalise_name(name) if name is not None else None
 
 
 def _card(registration: Registration, profile: Profile) -> tuple[Category, str, IdentifierKind]:

@@ -21,6 +21,7 @@ from patronauth.domain.identifiers import (
     mask_phone,
     normalise,
     normalise_email,
+    normalise_name,
     normalise_phone,
     parse_hkid,
     parse_id_document,
@@ -544,3 +545,42 @@ def test_normalise_email(raw: str, email: str) -> None:
 )
 def test_normalise_email_refusals(raw: str) -> None:
     assert codes(refusal(normalise_email, raw)) == ["email.invalid"]
+
+
+# --- names ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "name"),
+    [
+        ("Chan Tai Man", "Chan Tai Man"),
+        ("  Chan   Tai  Man ", "Chan Tai Man"),
+        ("O'Brien, Mary-Jane", "O'Brien, Mary-Jane"),
+        ("陳大文", "陳大文"),
+        ("Zoe\u0308 Mu\u0308ller", "Zoë Müller"),  # NFD in, NFC out
+        ("Lee (Siu Ming)", "Lee (Siu Ming)"),
+        ("x" * 200, "x" * 200),
+    ],
+)
+def test_normalise_name(raw: str, name: str) -> None:
+    assert normalise_name(raw) == name
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "",
+        "   ",
+        "x" * 201,
+        "Robert'); DROP TABLE patrons;--",
+        "<script>alert(1)</script>",
+        "Chan\tTai Man",
+        "Chan\x00",
+        "Lee\u2028Siu Ming",
+        'Wong "Ka Yan"',
+        "Ho=Ka",
+        "R2-D2",
+    ],
+)
+def test_normalise_name_refusals(raw: str) -> None:
+    assert codes(refusal(normalise_name, raw)) == ["name.invalid"]

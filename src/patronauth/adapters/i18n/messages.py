@@ -121,7 +121,9 @@ MESSAGES: dict[str, str] = {
     "id_type.invalid": N_("The identity document type must be hkid, passport or mainland."),
     "phone.invalid": N_("A phone number has 8 to 15 digits."),
     "email.invalid": N_("This is not an e-mail address."),
-    "name.invalid": N_("A name has at most {max} characters and no control characters."),
+    "name.invalid": N_(
+        "A name has at most {max} characters: letters, spaces and the marks . , ' - ( )."
+    ),
     "language.unknown": N_("Unknown language; choose one of: {known}."),
     "registered_on.in_future": N_("The registration date cannot be in the future."),
     "date.invalid": N_("A date is written YYYY-MM-DD."),
