@@ -4,9 +4,11 @@ Figures (SPEC 6):
 
 - the hash limit: t_verify of the configured argon2id, measured here; the limit is
   cores / t_verify logins per second;
-- P1 at the use-case level (the JSON API's HTTP layer is not included): the
-  `authenticate` throughput of one thread per core over SQLite and over PostgreSQL +
-  Redis, against the hash limit; and the non-hash work of one login;
+- P1 at the use-case level: the `authenticate` throughput of one thread per core over
+  SQLite and over PostgreSQL + Redis, against the hash limit; and the non-hash work of
+  one login;
+- P1 through the JSON API: `patronauth serve` with one worker per core, signed into
+  with `POST /api/v1/sessions` over loopback;
 - P3: provisioning a generated feed of 1,000,000 patrons through the import use case,
   on SQLite and on PostgreSQL.
 
@@ -23,10 +25,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import apps, hashing, login, provision, servers
+from bench import apps, hashing, http, login, provision, servers
 from bench.feed import write_feed
 from bench.report import Figure, background_busy, machine, table, write_json
-from patronauth.bootstrap import App
+from patronauth.adapters.config import Settings
+from patronauth.bootstrap import App, build
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 P1_RATIO = 0.9
@@ -181,6 +184,57 @@ def p1_figures(
     ]
 
 
+def p1_http_figure(
+    label: str,
+    database_url: str,
+    var: Path,
+    redis_url: str | None,
+    *,
+    limit: float,
+    workers: int,
+    seconds: float,
+) -> Figure:
+    env = apps.environment(database_url, var / f"{label}-http", redis_url)
+    setup = build(Settings.from_env(env))
+    try:
+        say(f"P1 HTTP {label}: setting up patrons")
+        barcodes = apps.patrons_with_passwords(setup, 64, workers)
+    finally:
+        setup.close()
+    # One client address signs everybody in here: the per-source throttle is lifted.
+    env |= {
+        "PATRONAUTH_THROTTLE_PER_SOURCE": "1000000 per minute",
+        "PATRONAUTH_THROTTLE_OVERALL": "1000000 per second",
+    }
+    server = http.Server(env, workers, var / f"{label}-serve.log")
+    try:
+        server.wait_ready()
+        concurrency = 4 * workers
+        say(f"P1 HTTP {label}: {concurrency} clients against {workers} workers for {seconds:.0f} s")
+        run = http.run_http_logins(
+            server, barcodes, workers=workers, concurrency=concurrency, seconds=seconds,
+            max_logins=20_000,
+        )  # fmt: skip
+    finally:
+        server.stop()
+    ratio = run.rate / limit
+    counter = "redis" if redis_url else "sql"
+    return Figure(
+        f"p1_http_{label}",
+        f"P1 logins via POST /api/v1/sessions ({label}, {counter} counter, {workers} workers)",
+        run.rate,
+        "logins/s",
+        target=f">= {P1_RATIO:.2f} x hash limit",
+        ratio=ratio,
+        ratio_means="throughput / hash limit (higher is better)",
+        met=ratio >= P1_RATIO,
+        method="`patronauth serve --workers N` on loopback; an asynchronous httpx client in "
+        "the bench process (sharing the same cores) posts sign-ins with chosen passwords "
+        "at the configured argon2id parameters; every answer a 201 with a new session",
+        details=run.details(),
+    )
+
+
 def p3_figure(
     label: str, database_url: str, var: Path, feed: Path, rows: int, limit_seconds: float
 ) -> Figure:
@@ -247,10 +301,15 @@ def main(argv: list[str]) -> int:
             login_run = {"limit": limit, "threads": threads, "seconds": opts.login_seconds}
             quiet["p1_sqlite"] = background_busy()
             figures += p1_figures("sqlite", sqlite_url, var, None, **login_run)
+            http_run = {"limit": limit, "workers": cores, "seconds": opts.login_seconds}
+            quiet["p1_http_sqlite"] = background_busy()
+            figures.append(p1_http_figure("sqlite", sqlite_url, var, None, **http_run))
         if not postgres:
             with servers.postgres_database() as pg_url:
                 quiet["p1_postgresql"] = background_busy()
                 figures += p1_figures("postgresql", pg_url, var, redis_url, **login_run)
+                quiet["p1_http_postgresql"] = background_busy()
+                figures.append(p1_http_figure("postgresql", pg_url, var, redis_url, **http_run))
         if not opts.skip_p3:
             say(f"P3: writing a feed of {opts.rows:,} patrons")
             feed = write_feed(var / "registry.csv", opts.rows)

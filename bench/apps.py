@@ -27,6 +27,16 @@ def make_app(
     argon2: tuple[int, int] | None = None,
 ) -> App:
     """`argon2` is (time cost, memory KiB); None keeps the configured default (OWASP)."""
+    return build(Settings.from_env(environment(database_url, var_dir, redis_url, argon2)))
+
+
+def environment(
+    database_url: str,
+    var_dir: Path,
+    redis_url: str | None = None,
+    argon2: tuple[int, int] | None = None,
+) -> dict[str, str]:
+    """The `PATRONAUTH_*` settings of a bench deployment (a server process gets them too)."""
     env = {
         "PATRONAUTH_DATABASE_URL": database_url,
         "PATRONAUTH_VAR_DIR": str(var_dir),
@@ -38,7 +48,7 @@ def make_app(
     if argon2:
         env["PATRONAUTH_ARGON2_TIME_COST"] = str(argon2[0])
         env["PATRONAUTH_ARGON2_MEMORY_KIB"] = str(argon2[1])
-    return build(Settings.from_env(env))
+    return env
 
 
 def patrons_with_passwords(app: App, count: int, threads: int) -> list[str]:
