@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import QueuePool
 
 
 def normalise_url(url: str) -> str:
@@ -35,7 +36,13 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
     if database and database != ":memory:":
         # The folder itself (var/) is made; a mistyped path deeper down is an error.
         Path(database).parent.mkdir(exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    # SQLite lets one writer in at a time. One pooled connection per process makes the
+    # threads of a process queue for it and wake at once, instead of sleeping in SQLite's
+    # busy handler (1, 2, 5, 10 ... ms) while another thread holds the write lock.
+    pooling: dict[str, Any] = {}
+    if database and database != ":memory:":
+        pooling = {"poolclass": QueuePool, "pool_size": 1, "max_overflow": 0, "pool_timeout": 30}
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **pooling)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
