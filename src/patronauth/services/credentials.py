@@ -191,7 +191,7 @@ def _store_chosen(
         uow.temporaries.void(credential.patron_id, credential.kind, now)
         _audit(uow, now, "credential.change", found, credential.kind, actor, channel)
         uow.commit()
-    _notify(ports, found.patron, NoticeKind.CREDENTIAL_CHANGED, credential.kind)
+    notify(ports, found.patron, NoticeKind.CREDENTIAL_CHANGED, credential.kind)
 
 
 @dataclass(frozen=True)
@@ -261,7 +261,7 @@ def reset_credential(
         uow.temporaries.void(found.patron.id, kind, now)
         _audit(uow, now, "credential.reset", found, kind, staff, Channel.STAFF, result.state.value)
         uow.commit()
-    _notify(ports, found.patron, NoticeKind.CREDENTIAL_RESET, kind)
+    notify(ports, found.patron, NoticeKind.CREDENTIAL_RESET, kind)
     return result
 
 
@@ -327,7 +327,7 @@ def set_up_credential(
         )
         _audit(uow, now, "credential.setup", found, kind, actor, channel)
         uow.commit()
-    _notify(ports, found.patron, NoticeKind.CREDENTIAL_CHANGED, kind)
+    notify(ports, found.patron, NoticeKind.CREDENTIAL_CHANGED, kind)
     return kind
 
 
@@ -356,8 +356,11 @@ def _audit(
     )
 
 
-def _notify(ports: Ports, patron: Patron, kind: NoticeKind, credential: CredentialKind) -> None:
-    """S8: the patron hears of every change. A failed delivery does not undo the change."""
+def notify(
+    ports: Ports, patron: Patron, kind: NoticeKind, credential: CredentialKind, **params: str
+) -> None:
+    """S8: the patron hears of every change (by e-mail, when registered). A failed
+    delivery does not undo what happened; it is logged, without the notice's content."""
     if not patron.email:
         return
     notice = Notice(
@@ -365,7 +368,7 @@ def _notify(ports: Ports, patron: Patron, kind: NoticeKind, credential: Credenti
         to=patron.email,
         language=patron.language,
         institution=patron.institution,
-        params={"credential": credential.value},
+        params={"credential": credential.value, **params},
     )
     try:
         ports.notifier.notify(notice)

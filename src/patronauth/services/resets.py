@@ -13,7 +13,6 @@ sent an e-mail" (S4). What the e-mail holds depends on the institution's profile
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -28,20 +27,17 @@ from patronauth.domain.errors import Conflict, InvalidInput, NotFound, Refused
 from patronauth.domain.identifiers import lockout_key, normalise_email
 from patronauth.domain.patrons import Patron, PatronStatus
 from patronauth.domain.profile import SelfServiceReset
-from patronauth.services.credentials import checked_new_secret, temporary_secret
+from patronauth.services.credentials import checked_new_secret, notify, temporary_secret
 from patronauth.services.interfaces import (
     ActionPurpose,
     AuditEvent,
     NewCredential,
-    Notice,
     NoticeKind,
     Ports,
     UnitOfWork,
 )
 from patronauth.services.lookup import Found, current_card, find_patron
 from patronauth.services.sessions import token_hash
-
-log = logging.getLogger(__name__)
 
 LINK_LIFETIME = timedelta(hours=24)
 MAX_ACCOUNTS_PER_ADDRESS = 5
@@ -112,11 +108,11 @@ def request_reset(ports: Ports, request: ResetRequest) -> None:
                 uow.temporaries.add(found.patron.id, kind, ports.hasher.hash(secret), expires)
                 _record(uow, now, "reset.request", "temporary_sent", found, request)
                 uow.commit()
-            _send(ports, found.patron, NoticeKind.TEMPORARY_SECRET, kind, secret=secret,
+            notify(ports, found.patron, NoticeKind.TEMPORARY_SECRET, kind, secret=secret,
                   expires=_when(expires))  # fmt: skip
         elif method is SelfServiceReset.REVERT_TO_DEFAULT:
             link = _new_link(ports, found, ActionPurpose.REVERT_TO_DEFAULT, kind, now)
-            _send(ports, found.patron, NoticeKind.RESET_LINK, kind, link=link,
+            notify(ports, found.patron, NoticeKind.RESET_LINK, kind, link=link,
                   expires=_when(now + LINK_LIFETIME))  # fmt: skip
             _audit(ports, "reset.request", "link_sent", found, request)
         else:
@@ -143,7 +139,7 @@ def request_setup(ports: Ports, request: ResetRequest) -> None:
         return
     for found, kind in eligible:
         link = _new_link(ports, found, ActionPurpose.SET_UP, kind, now)
-        _send(ports, found.patron, NoticeKind.SETUP_LINK, kind, link=link,
+        notify(ports, found.patron, NoticeKind.SETUP_LINK, kind, link=link,
               expires=_when(now + LINK_LIFETIME))  # fmt: skip
         _audit(ports, "setup.request", "link_sent", found, request)
 
@@ -205,7 +201,7 @@ def revert_to_default(ports: Ports, token: str, *, source: str) -> LinkTarget:
         _record_patron(uow, now, "reset.revert_to_default", patron, used.kind, source)
         uow.commit()
     ports.sessions.revoke_patron(patron.id, now)
-    _send(ports, patron, NoticeKind.CREDENTIAL_RESET, used.kind)
+    notify(ports, patron, NoticeKind.CREDENTIAL_RESET, used.kind)
     return LinkTarget(patron, used.kind, patron.institution)
 
 
@@ -243,30 +239,12 @@ def complete_setup(ports: Ports, token: str, new: str, confirm: str, *, source: 
         )
         _record_patron(uow, now, "credential.setup", target.patron, target.kind, source)
         uow.commit()
-    _send(ports, target.patron, NoticeKind.CREDENTIAL_CHANGED, target.kind)
+    notify(ports, target.patron, NoticeKind.CREDENTIAL_CHANGED, target.kind)
     return target
 
 
 def _when(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _send(
-    ports: Ports, patron: Patron, kind: NoticeKind, credential: CredentialKind, **params: str
-) -> None:
-    if not patron.email:
-        return
-    notice = Notice(
-        kind=kind,
-        to=patron.email,
-        language=patron.language,
-        institution=patron.institution,
-        params={"credential": credential.value, **params},
-    )
-    try:
-        ports.notifier.notify(notice)
-    except Exception:
-        log.exception("notice %s to patron %s not delivered", kind.value, patron.id)
 
 
 def _record(
