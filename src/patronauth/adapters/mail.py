@@ -12,6 +12,7 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from patronauth.adapters import i18n
 from patronauth.domain.credentials import CredentialKind
@@ -94,7 +95,7 @@ class MailNotifier:
             "credential": label,
             "library": profile.name.get(language, profile.id) if profile else notice.institution,
             "contact": profile.contact.get(language, "") if profile else "",
-            "when": now.strftime("%Y-%m-%d %H:%M UTC"),
+            "when": _local(now, profile.timezone if profile else "UTC"),
             **{k: v for k, v in notice.params.items() if k != "credential"},
         }
         subject, body = i18n.notice(notice.kind.value, language, params)
@@ -110,3 +111,12 @@ class MailNotifier:
         # After set_content, which clears every Content-* header set before it.
         message["Content-Language"] = "zh-Hant" if language == "zh_Hant" else "en"
         self.transport.deliver(message)
+
+
+def _local(moment: datetime, timezone: str) -> str:
+    """A time as the library's patrons read it (Hong Kong time for the seed libraries)."""
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
