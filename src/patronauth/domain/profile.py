@@ -15,6 +15,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
+from patronauth.domain.circulation import CirculationRules
 from patronauth.domain.credentials import Channel, CredentialKind
 from patronauth.domain.dating import overlapping, version_on
 from patronauth.domain.defaults import DefaultRule, DefaultRuleKind
@@ -81,6 +82,7 @@ class Category:
     label: Text
     barcode_format: BarcodeFormat
     credentials: Mapping[CredentialKind, CredentialSettings]
+    circulation: CirculationRules
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,12 @@ class Profile:
     default_category: str
     categories: Mapping[str, Category]
     forced_changes: tuple[ForcedChange, ...]
+    libraries: Mapping[str, Text]  # pickup libraries: code -> name
+    currency: str = "HK$"
+    requests: frozenset[str] = frozenset()  # PolyU: recommendation, interlibrary_loan
 
+    def rules(self, category: str | None) -> CirculationRules:
+        return self.category(category).circulation
     @property
     def kinds(self) -> tuple[CredentialKind, ...]:
         return tuple(sorted(set(self.channels.values())))
@@ -295,6 +302,19 @@ def _credential(r: _Reader, kind: CredentialKind) -> CredentialSettings:
     )
 
 
+def _circulation(r: _Reader) -> CirculationRules:
+    defaults = CirculationRules()
+    rules = CirculationRules(
+        **{name: r.get(name, type(value), value) for name, value in vars(defaults).items()}
+    )
+    for name, value in vars(rules).items():
+        if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+            raise ProfileError(f"{r.path}.{name}: must not be negative")
+    if rules.loan_days < 1:
+        raise ProfileError(f"{r.path}.loan_days: must be at least 1")
+    return rules
+
+
 def _lockout(r: _Reader) -> LockoutRule:
     rule = LockoutRule(
         max_failures=r.get("max_failures", int, 5),
@@ -319,6 +339,7 @@ def parse_profile(data: Mapping[str, Any]) -> Profile:
     if not channels:
         raise ProfileError("channels: map at least one channel to a credential kind")
     base_credentials = root.get("credentials", dict)
+    base_circulation = root.get("circulation", dict, {})
     categories_r = root.child("categories")
     categories: dict[str, Category] = {}
     for name in categories_r.data:
@@ -328,11 +349,16 @@ def parse_profile(data: Mapping[str, Any]) -> Profile:
         credentials = {}
         for kind in set(channels.values()):
             credentials[kind] = _credential(creds_r.child(kind.value), kind)
+        circulation = _merge(
+            {k: v for k, v in base_circulation.items() if not isinstance(v, dict)},
+            cat.get("circulation", dict, {}),
+        )
         categories[name] = Category(
             name=name,
             label=cat.text("label"),
             barcode_format=cat.enum("barcode_format", BarcodeFormat, BarcodeFormat.ANY),
             credentials=credentials,
+            circulation=_circulation(_Reader(circulation, f"categories.{name}.circulation")),
         )
     if not categories:
         raise ProfileError("categories: at least one category is needed")
@@ -351,6 +377,12 @@ def parse_profile(data: Mapping[str, Any]) -> Profile:
     identifiers = (
         root.child("identifiers") if root.has("identifiers") else _Reader({}, "identifiers")
     )
+    lending = _Reader(base_circulation, "circulation")
+    libraries_r = lending.child("libraries") if lending.has("libraries") else None
+    libraries = {code: libraries_r.text(code) for code in libraries_r.data} if libraries_r else {}
+    requests = set(lending.get("requests", list, []))
+    if not requests <= {"recommendation", "interlibrary_loan"}:
+        raise ProfileError("circulation.requests: recommendation and interlibrary_loan only")
     return Profile(
         id=profile_id,
         name=root.text("name"),
@@ -364,4 +396,7 @@ def parse_profile(data: Mapping[str, Any]) -> Profile:
         default_category=default_category,
         categories=categories,
         forced_changes=tuple(forced),
+        libraries=libraries,
+        currency=lending.get("currency", str, "HK$"),
+        requests=frozenset(requests),
     )

@@ -13,6 +13,20 @@ from enum import StrEnum
 from types import TracebackType
 from typing import Protocol
 
+from patronauth.domain.circulation import (
+    Closure,
+    Fine,
+    Hold,
+    HoldStatus,
+    Item,
+    ItemStatus,
+    Loan,
+    PatronRequest,
+    Payment,
+    RequestKind,
+    RequestStatus,
+    Title,
+)
 from patronauth.domain.credentials import CredentialKind, CredentialState
 from patronauth.domain.identifiers import IdentifierKind, IdType
 from patronauth.domain.lockout import Admission, LockoutRule
@@ -324,6 +338,94 @@ class ActionTokens(Protocol):
         """Use the token up; None when it was used, expired or never existed."""
 
 
+class Circulation(Protocol):
+    """Titles, copies, loans, holds, fines and requests (R28)."""
+
+    def lock_title(self, title_id: int) -> None:
+        """Serialise lending decisions on one title until the transaction ends."""
+
+    def add_title(self, institution: str, title: str, author: str, isbn: str | None) -> Title: ...
+
+    def find_title(
+        self, institution: str, title: str, author: str, isbn: str | None
+    ) -> Title | None: ...
+
+    def title(self, title_id: int) -> Title | None: ...
+
+    def search_titles(self, institution: str, text: str, *, limit: int) -> list[Title]: ...
+
+    def add_item(self, title_id: int, institution: str, barcode: str, home_library: str) -> Item:
+        """Refuses `item.taken` when the institution has the barcode already."""
+
+    def item(self, item_id: int) -> Item | None: ...
+
+    def item_by_barcode(self, institution: str, barcode: str) -> Item | None: ...
+
+    def items_of_title(self, title_id: int) -> list[Item]: ...
+
+    def set_item_status(self, item_id: int, status: ItemStatus) -> None: ...
+
+    def open_loans(self, patron_id: int) -> list[Loan]: ...
+
+    def open_loan_of_item(self, item_id: int) -> Loan | None: ...
+
+    def loan(self, loan_id: int) -> Loan | None:
+        """An open loan (returned ones are history)."""
+
+    def add_loan(self, patron_id: int, item: Item, today: date, due_on: date) -> Loan: ...
+
+    def renew_loan(self, loan: Loan, due_on: date) -> None: ...
+
+    def return_loan(self, loan: Loan, today: date) -> None: ...
+
+    def holds_of_patron(self, patron_id: int) -> list[Hold]:
+        """Waiting and ready holds."""
+
+    def hold_queue(self, title_id: int) -> list[Hold]:
+        """The title's waiting and ready holds."""
+
+    def hold(self, hold_id: int) -> Hold | None: ...
+
+    def add_hold(self, patron_id: int, title_id: int, pickup: str, placed_at: datetime) -> Hold: ...
+
+    def update_hold(
+        self,
+        hold_id: int,
+        status: HoldStatus,
+        *,
+        item_id: int | None = None,
+        ready_until: date | None = None,
+    ) -> None: ...
+
+    def ready_holds_past(self, institution: str, today: date) -> list[Hold]: ...
+
+    def add_fine(
+        self, patron_id: int, loan_id: int | None, amount: int, reason: str, today: date
+    ) -> None: ...
+
+    def fines_of(self, patron_id: int) -> list[Fine]: ...
+
+    def add_payment(self, patron_id: int, amount: int, at: datetime, received_by: str) -> None: ...
+
+    def payments_of(self, patron_id: int) -> list[Payment]: ...
+
+    def closures(self, institution: str) -> list[Closure]: ...
+
+    def add_closure(self, institution: str, closure: Closure, *, by: str, at: datetime) -> None: ...
+
+    def end_open_closures(self, institution: str, before: date, until: date) -> int: ...
+
+    def add_request(
+        self, patron_id: int, kind: RequestKind, text: Mapping[str, str], at: datetime
+    ) -> PatronRequest: ...
+
+    def requests_of(self, patron_id: int) -> list[PatronRequest]: ...
+
+    def request(self, request_id: int) -> PatronRequest | None: ...
+
+    def set_request_status(self, request_id: int, status: RequestStatus, at: datetime) -> None: ...
+
+
 class ForcedChanges(Protocol):
     def add(
         self, institution: str, rule: ForcedChange, *, created_by: str, at: datetime
@@ -390,6 +492,9 @@ class UnitOfWork(Protocol):
 
     @property
     def action_tokens(self) -> ActionTokens: ...
+
+    @property
+    def circulation(self) -> Circulation: ...
 
     @property
     def registry(self) -> Registry: ...

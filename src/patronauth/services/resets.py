@@ -108,12 +108,24 @@ def request_reset(ports: Ports, request: ResetRequest) -> None:
                 uow.temporaries.add(found.patron.id, kind, ports.hasher.hash(secret), expires)
                 _record(uow, now, "reset.request", "temporary_sent", found, request)
                 uow.commit()
-            notify(ports, found.patron, NoticeKind.TEMPORARY_SECRET, kind, secret=secret,
-                  expires=_when(expires))  # fmt: skip
+            notify(
+                ports,
+                found.patron,
+                NoticeKind.TEMPORARY_SECRET,
+                kind,
+                secret=secret,
+                expires=_when(expires),
+            )
         elif method is SelfServiceReset.REVERT_TO_DEFAULT:
             link = _new_link(ports, found, ActionPurpose.REVERT_TO_DEFAULT, kind, now)
-            notify(ports, found.patron, NoticeKind.RESET_LINK, kind, link=link,
-                  expires=_when(now + LINK_LIFETIME))  # fmt: skip
+            notify(
+                ports,
+                found.patron,
+                NoticeKind.RESET_LINK,
+                kind,
+                link=link,
+                expires=_when(now + LINK_LIFETIME),
+            )
             _audit(ports, "reset.request", "link_sent", found, request)
         else:
             _audit(ports, "reset.request", "in_person_only", found, request)
@@ -139,8 +151,14 @@ def request_setup(ports: Ports, request: ResetRequest) -> None:
         return
     for found, kind in eligible:
         link = _new_link(ports, found, ActionPurpose.SET_UP, kind, now)
-        notify(ports, found.patron, NoticeKind.SETUP_LINK, kind, link=link,
-              expires=_when(now + LINK_LIFETIME))  # fmt: skip
+        notify(
+            ports,
+            found.patron,
+            NoticeKind.SETUP_LINK,
+            kind,
+            link=link,
+            expires=_when(now + LINK_LIFETIME),
+        )
         _audit(ports, "setup.request", "link_sent", found, request)
 
 

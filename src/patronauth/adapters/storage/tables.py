@@ -182,3 +182,103 @@ action_tokens = Table(
     Column("expires_at", UTCDateTime, nullable=False),
     Column("used_at", UTCDateTime),
 )
+
+# --- the account behind the login (R28) ------------------------------------------------
+
+titles = Table(
+    "titles",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("institution", String(32), nullable=False, index=True),
+    Column("title", String(300), nullable=False),
+    Column("author", String(200), nullable=False, default=""),
+    Column("isbn", String(20)),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+items = Table(
+    "items",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("title_id", Id, ForeignKey("titles.id"), nullable=False, index=True),
+    Column("institution", String(32), nullable=False),
+    Column("barcode", String(64), nullable=False),
+    Column("home_library", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("institution", "barcode"),
+)
+
+loans = Table(
+    "loans",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("patron_id", Id, ForeignKey("patrons.id"), nullable=False),
+    Column("item_id", Id, ForeignKey("items.id"), nullable=False, index=True),
+    Column("title_id", Id, ForeignKey("titles.id"), nullable=False),
+    Column("checked_out_on", Date, nullable=False),
+    Column("due_on", Date, nullable=False),
+    Column("renewals", Integer, nullable=False, default=0),
+    Column("returned_on", Date),
+    Index(None, "patron_id", "returned_on"),
+)
+
+holds = Table(
+    "holds",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("patron_id", Id, ForeignKey("patrons.id"), nullable=False, index=True),
+    Column("title_id", Id, ForeignKey("titles.id"), nullable=False),
+    Column("pickup", String(32), nullable=False),
+    Column("placed_at", UTCDateTime, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("item_id", Id, ForeignKey("items.id")),
+    Column("ready_until", Date),
+    Index(None, "title_id", "status"),
+)
+
+fines = Table(
+    "fines",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("patron_id", Id, ForeignKey("patrons.id"), nullable=False, index=True),
+    Column("loan_id", Id, ForeignKey("loans.id")),
+    Column("amount", Integer, nullable=False),
+    Column("reason", String(24), nullable=False),
+    Column("charged_on", Date, nullable=False),
+)
+
+payments = Table(
+    "payments",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("patron_id", Id, ForeignKey("patrons.id"), nullable=False, index=True),
+    Column("amount", Integer, nullable=False),
+    Column("paid_at", UTCDateTime, nullable=False),
+    Column("received_by", String(80), nullable=False),
+)
+
+closures = Table(
+    "closures",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("institution", String(32), nullable=False, index=True),
+    Column("start", Date, nullable=False),
+    Column("until", Date),
+    Column("created_by", String(80), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+patron_requests = Table(
+    "patron_requests",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("patron_id", Id, ForeignKey("patrons.id"), nullable=False, index=True),
+    Column("kind", String(24), nullable=False),
+    Column("title", String(300), nullable=False),
+    Column("author", String(200), nullable=False, default=""),
+    Column("note", String(1000), nullable=False, default=""),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)

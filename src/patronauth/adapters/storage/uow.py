@@ -4,6 +4,7 @@ from types import TracebackType
 
 from sqlalchemy import Connection, Engine, RootTransaction
 
+from patronauth.adapters.storage.circulation import SqlCirculation
 from patronauth.adapters.storage.registry import SqlRegistry
 from patronauth.adapters.storage.repositories import (
     SqlAudit,
@@ -34,6 +35,7 @@ class SqlUnitOfWork:
         self.forced_changes = SqlForcedChanges(self._conn)
         self.registry = SqlRegistry(self._conn)
         self.action_tokens = SqlActionTokens(self._conn)
+        self.circulation = SqlCirculation(self._conn)
         return self
 
     def __exit__(
