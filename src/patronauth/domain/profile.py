@@ -103,6 +103,7 @@ class Profile:
 
     def rules(self, category: str | None) -> CirculationRules:
         return self.category(category).circulation
+
     @property
     def kinds(self) -> tuple[CredentialKind, ...]:
         return tuple(sorted(set(self.channels.values())))
