@@ -313,17 +313,23 @@ class RequestStatus(StrEnum):
 
 
 REQUEST_LIMITS = {"title": 300, "author": 200, "note": 1000}
+_LINE_BREAKS_AND_TABS = str.maketrans("\r\n\t", "   ")
 
 
 def request_text(name: str, raw: str | None, *, required: bool = False) -> str:
     """A field of a recommendation or an interlibrary-loan request: NFC, single-spaced,
-    bounded, without control characters or markup (SPEC 7)."""
+    bounded, without control characters or markup (SPEC 7). Line breaks and tabs (a
+    note typed in a text area) become single spaces; other control characters refuse."""
     text = " ".join(unicodedata.normalize("NFC", raw or "").split())
     if not text:
         if required:
             raise Refused.of(f"request.{name}_missing")
         return ""
-    if has_control_characters(raw or "") or "<" in text or ">" in text:
+    if (
+        has_control_characters((raw or "").translate(_LINE_BREAKS_AND_TABS))
+        or "<" in text
+        or ">" in text
+    ):
         raise Refused.of("request.invalid_characters", field=name)
     if len(text) > REQUEST_LIMITS[name]:
         raise Refused.of("request.too_long", field=name, max=REQUEST_LIMITS[name])

@@ -2,9 +2,11 @@
 
 Every operation on a title's copies takes the title's lock first (PostgreSQL's row
 lock; SQLite's write lock), so that two patrons reserving the last copy, or a renewal
-racing a new reservation, end in one consistent order. Patron-facing operations take
-the signed-in patron's id and find records only among that patron's own: another
-patron's loan or hold is simply not found.
+racing a new reservation, end in one consistent order. What was read before the lock
+is read again after it. A transaction locks one title only, so two of them never wait
+for each other's titles (a deadlock). Patron-facing operations take the signed-in
+patron's id and find records only among that patron's own: another patron's loan or
+hold is simply not found.
 """
 
 from __future__ import annotations
@@ -74,7 +76,8 @@ def _standing(uow: UnitOfWork, patron: Patron, profile: Profile, today: date) ->
         circ.open_loans(patron.id),
         recorded_fines=sum(f.amount for f in circ.fines_of(patron.id)),
         payments=sum(p.amount for p in circ.payments_of(patron.id)),
-        holds=len(circ.holds_of_patron(patron.id)),
+        # A hold past its pickup date counts no more, though nobody has noticed it yet.
+        holds=sum(1 for h in circ.holds_of_patron(patron.id) if not expired(h, today)),
         today=today,
         rules=profile.rules(patron.category),
         calendar=_calendar(uow, patron.institution),
@@ -123,16 +126,29 @@ def _fill_next(uow: UnitOfWork, item: Item, today: date, profile: Profile) -> Ho
     return waiting
 
 
-def _expire_holds(uow: UnitOfWork, profile: Profile, today: date) -> None:
-    """Uncollected reservations lapse after the pickup period; their copies move on."""
-    for hold in uow.circulation.ready_holds_past(profile.id, today):
+def _expire_holds(uow: UnitOfWork, profile: Profile, today: date, title_id: int) -> None:
+    """Uncollected reservations of a title lapse after the pickup period; their copies
+    move on. The caller holds the title's lock."""
+    for hold in uow.circulation.hold_queue(title_id):
         if not expired(hold, today):
             continue
-        uow.circulation.lock_title(hold.title_id)
-        uow.circulation.update_hold(hold.id, HoldStatus.EXPIRED, item_id=hold.item_id)
+        uow.circulation.update_hold(
+            hold.id, HoldStatus.EXPIRED, item_id=hold.item_id, ready_until=hold.ready_until
+        )
         item = uow.circulation.item(hold.item_id) if hold.item_id else None
         if item is not None:
             _fill_next(uow, item, today, profile)
+
+
+def _expire_all_holds(ports: Ports, profile: Profile, today: date) -> None:
+    """Every lapsed reservation of the institution, one title per transaction."""
+    with ports.uow() as uow:
+        titles = sorted({h.title_id for h in uow.circulation.ready_holds_past(profile.id, today)})
+    for title_id in titles:
+        with ports.uow() as uow:
+            uow.circulation.lock_title(title_id)
+            _expire_holds(uow, profile, today, title_id)
+            uow.commit()
 
 
 # --- staff: catalogue, lending at the counter -------------------------------------------
@@ -150,6 +166,7 @@ def add_item(
     staff: str,
 ) -> Item:
     profile = ports.profiles.get(institution)
+    today = library_today(ports, profile)
     title_text = request_text("title", title, required=True)
     author_text = request_text("author", author)
     code = base_form(barcode)
@@ -160,7 +177,11 @@ def add_item(
     with ports.uow() as uow:
         found = uow.circulation.find_title(institution, title_text, author_text, isbn_text)
         record = found or uow.circulation.add_title(institution, title_text, author_text, isbn_text)
-        item = uow.circulation.add_item(record.id, institution, code, library)
+        added = uow.circulation.add_item(record.id, institution, code, library)
+        # A new copy of a title with reservations waiting goes to the first of them.
+        uow.circulation.lock_title(record.id)
+        _fill_next(uow, added, today, profile)
+        item = uow.circulation.item(added.id) or added
         _audit(
             uow,
             ports,
@@ -192,7 +213,9 @@ def checkout(
     institution: str | None = None,
 ) -> CheckoutResult:
     """Lend a copy (at the counter or a self-checkout machine). A copy waiting on the hold
-    shelf goes only to the patron whose reservation it fills."""
+    shelf goes only to the patron whose reservation it fills. The loan fills the patron's
+    reservation of the title, whichever copy they take: a different copy set aside for
+    them moves on to the next reservation."""
     with ports.uow() as uow:
         found = require_patron(uow, ports.profiles, identifier, institution=institution)
         patron, profile = found.patron, found.profile
@@ -201,23 +224,25 @@ def checkout(
         if item is None:
             raise NotFound.of("item.not_found")
         uow.circulation.lock_title(item.title_id)
-        _expire_holds(uow, profile, today)
+        _expire_holds(uow, profile, today, item.title_id)
         item = uow.circulation.item(item.id) or item
-        mine = [
-            h
-            for h in uow.circulation.hold_queue(item.title_id)
-            if h.patron_id == patron.id and h.status is HoldStatus.READY and h.item_id == item.id
-        ]
+        mine = [h for h in uow.circulation.hold_queue(item.title_id) if h.patron_id == patron.id]
         due = check_out(
             _standing(uow, patron, profile, today),
             item_status=item.status,
-            held_for_patron=bool(mine),
+            held_for_patron=any(
+                h.status is HoldStatus.READY and h.item_id == item.id for h in mine
+            ),
             today=today,
         )
         loan = uow.circulation.add_loan(patron.id, item, today, due)
         uow.circulation.set_item_status(item.id, ItemStatus.ON_LOAN)
         for hold in mine:
             uow.circulation.update_hold(hold.id, HoldStatus.COLLECTED, item_id=item.id)
+            if hold.item_id is not None and hold.item_id != item.id:
+                set_aside = uow.circulation.item(hold.item_id)
+                if set_aside is not None:
+                    _fill_next(uow, set_aside, today, profile)
         title = uow.circulation.title(item.title_id)
         assert title is not None
         _audit(
@@ -323,8 +348,7 @@ def record(ports: Ports, patron_id: int) -> Record:
         patron = _patron(uow, patron_id)
         profile = ports.profiles.get(patron.institution)
         today = library_today(ports, profile)
-        _expire_holds(uow, profile, today)
-        uow.commit()
+    _expire_all_holds(ports, profile, today)
     with ports.uow() as uow:
         circ = uow.circulation
         rules = profile.rules(patron.category)
@@ -394,6 +418,13 @@ def _renew_one(
     due = renew(
         loan, _standing(uow, patron, profile, today), others_waiting=len(others), today=today
     )
+    # An overdue item renewed (where overdue items may be) is charged its fine so far:
+    # the new due date would otherwise wipe it out.
+    fine = overdue_fine(
+        loan.due_on, today, profile.rules(patron.category), _calendar(uow, patron.institution)
+    )
+    if fine:
+        uow.circulation.add_fine(patron.id, loan.id, fine, "overdue", today)
     uow.circulation.renew_loan(loan, due)
     return due
 
@@ -485,7 +516,7 @@ def place_reservation(
             raise NotFound.of("title.not_found")
         today = library_today(ports, profile)
         uow.circulation.lock_title(title_id)
-        _expire_holds(uow, profile, today)
+        _expire_holds(uow, profile, today, title_id)
         circ = uow.circulation
         place_hold(
             _standing(uow, patron, profile, today),
@@ -521,10 +552,12 @@ def cancel_reservation(ports: Ports, patron_id: int, hold_id: int, *, channel: s
         hold = uow.circulation.hold(hold_id)
         if hold is None or hold.patron_id != patron.id:
             raise NotFound.of("hold.not_found")
-        if hold.status not in {HoldStatus.WAITING, HoldStatus.READY}:
-            raise Conflict.of("hold.not_active")
         profile = ports.profiles.get(patron.institution)
         uow.circulation.lock_title(hold.title_id)
+        # Read again under the lock: a returned copy may have filled it meanwhile.
+        hold = uow.circulation.hold(hold_id) or hold
+        if hold.status not in {HoldStatus.WAITING, HoldStatus.READY}:
+            raise Conflict.of("hold.not_active")
         uow.circulation.update_hold(hold.id, HoldStatus.CANCELLED, item_id=hold.item_id)
         if hold.status is HoldStatus.READY and hold.item_id is not None:
             item = uow.circulation.item(hold.item_id)

@@ -1,0 +1,274 @@
+"""Races on PostgreSQL, where transactions really run side by side: every use case takes
+the lock of the one title it works on, so the outcome is always one of the serial orders
+and no two transactions wait for each other's titles.
+
+Each race is run several times. Where a race needs a precise interleaving (one
+transaction reading before another commits), a unit of work whose title lock is slow to
+take stands in for an unlucky scheduler."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+
+from patronauth.adapters.clock import ManualClock
+from patronauth.adapters.storage.circulation import SqlCirculation
+from patronauth.adapters.storage.engine import make_engine
+from patronauth.adapters.storage.tables import metadata
+from patronauth.adapters.storage.uow import SqlUnitOfWork
+from patronauth.bootstrap import App
+from patronauth.domain.circulation import Hold, HoldStatus, Item, ItemStatus, Loan
+from patronauth.domain.errors import Refused
+from patronauth.services import circulation as circ
+from patronauth.services.lookup import find_patron
+from tests import support
+from tests.support import STAFF, START, make_app, register
+
+pytestmark = pytest.mark.postgres
+
+REPEAT = 8
+STAGGER = [(0, 0), (0.001, 0), (0, 0.001), (0.002, 0), (0, 0.002), (0.004, 0), (0, 0.004), (0, 0)]
+DAY = 86400
+
+
+class TickingClock(ManualClock):
+    """Every reading is a microsecond later than the one before, whichever thread reads:
+    the times stored give the order in which things happened."""
+
+    def __init__(self, start: datetime) -> None:
+        super().__init__(start)
+        self._ticks = itertools.count(1)
+
+    def now(self) -> datetime:
+        return super().now() + timedelta(microseconds=next(self._ticks))
+
+
+class SlowLockCirculation(SqlCirculation):
+    def lock_title(self, title_id: int) -> None:
+        time.sleep(0.2)  # the other transaction runs and commits meanwhile
+        super().lock_title(title_id)
+
+
+class SlowLockUnitOfWork(SqlUnitOfWork):
+    def __enter__(self) -> SlowLockUnitOfWork:
+        super().__enter__()
+        self.circulation = SlowLockCirculation(self._conn)
+        return self
+
+
+def _empty(url: str) -> None:
+    engine = make_engine(url)
+    names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture
+def shared(postgres_url: str, tmp_path: Path) -> Iterator[App]:
+    _empty(postgres_url)
+    built = make_app(support.test_env(postgres_url, tmp_path / "var"), TickingClock(START))
+    yield built
+    built.close()
+
+
+def slow(app: App) -> App:
+    """The same deployment, whose title locks are slow to take."""
+    engine: Engine = app.engine
+    return replace(app, ports=replace(app.ports, uow=lambda: SlowLockUnitOfWork(engine)))
+
+
+def together(*actions: Callable[[], Any]) -> list[Any]:
+    """Run the actions at the same moment in threads; each one's value or refusal."""
+    start = threading.Barrier(len(actions))
+    results: list[Any] = [None] * len(actions)
+
+    def run(index: int) -> None:
+        start.wait()
+        try:
+            results[index] = actions[index]()
+        except Refused as refused:
+            results[index] = refused
+        except Exception as error:  # a deadlock or any other failure fails the test
+            results[index] = error
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(actions))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    for result in results:
+        if isinstance(result, Exception) and not isinstance(result, Refused):
+            raise result
+    return results
+
+
+def after(seconds: float, action: Callable[[], Any]) -> Callable[[], Any]:
+    def delayed() -> Any:
+        time.sleep(seconds)
+        return action()
+
+    return delayed
+
+
+def patron(app: App, barcode: str) -> int:
+    with app.ports.uow() as uow:
+        found = find_patron(uow, app.ports.profiles, barcode)
+    if found is None:
+        register(app, "hkpl", barcode, phone="9123 4567")
+        return patron(app, barcode)
+    return found.patron.id
+
+
+def copy(app: App, barcode: str, title: str) -> Item:
+    return circ.add_item(app.ports, "hkpl", barcode=barcode, title=title, staff=STAFF)
+
+
+def holds(app: App, title_id: int) -> list[Hold]:
+    with app.ports.uow() as uow:
+        found: list[Hold] = uow.circulation.hold_queue(title_id)
+    return found
+
+
+def item(app: App, item_id: int) -> Item:
+    with app.ports.uow() as uow:
+        found = uow.circulation.item(item_id)
+    assert found is not None
+    return found
+
+
+def hold(app: App, hold_id: int) -> Hold:
+    with app.ports.uow() as uow:
+        found = uow.circulation.hold(hold_id)
+    assert found is not None
+    return found
+
+
+def reserve(app: App, patron_id: int, title_id: int) -> Callable[[], Hold]:
+    return lambda: circ.place_reservation(app.ports, patron_id, title_id, "CEN", channel="web")
+
+
+@pytest.mark.parametrize("round_", range(REPEAT))
+def test_two_patrons_reserving_the_last_copy(shared: App, round_: int) -> None:
+    first, second = patron(shared, f"HKPL1{round_}01"), patron(shared, f"HKPL1{round_}02")
+    last = copy(shared, f"R{round_}", f"Race {round_}")
+    placed = together(reserve(shared, first, last.title_id), reserve(shared, second, last.title_id))
+    assert all(isinstance(h, Hold) for h in placed)
+    stored = holds(shared, last.title_id)
+    assert sorted((h.status, h.item_id) for h in stored) == [
+        (HoldStatus.READY, last.id),
+        (HoldStatus.WAITING, None),
+    ]
+    assert {h.patron_id for h in stored} == {first, second}
+    assert item(shared, last.id).status is ItemStatus.HELD
+
+
+@pytest.mark.parametrize("round_", range(REPEAT))
+def test_a_renewal_racing_a_reservation_is_never_granted_after_the_reservation(
+    shared: App, round_: int
+) -> None:
+    borrower, reader = patron(shared, f"HKPL2{round_}01"), patron(shared, f"HKPL2{round_}02")
+    only = copy(shared, f"S{round_}", f"Renewal race {round_}")
+    loan: Loan = circ.checkout(
+        shared.ports, f"HKPL2{round_}01", only.barcode, actor=STAFF, channel="staff"
+    ).loan
+    # One side or the other is held back a little, differently each round, so that both
+    # orders occur (and the moments when both are inside their transactions).
+    renewal_delay, reservation_delay = STAGGER[round_ % len(STAGGER)]
+    renewed, placed = together(
+        after(
+            renewal_delay, lambda: circ.renew_loan(shared.ports, borrower, loan.id, channel="web")
+        ),
+        after(reservation_delay, reserve(shared, reader, only.title_id)),
+    )
+    assert isinstance(placed, Hold)
+    assert hold(shared, placed.id).status is HoldStatus.WAITING
+    with shared.ports.uow() as uow:
+        stored = uow.circulation.loan(loan.id)
+        (renewal,) = [
+            e.event for e in uow.audit.recent(patron_id=borrower) if e.event.action == "renewal"
+        ]
+    assert stored is not None
+    if isinstance(renewed, date):
+        # Renewed first: the reservation came after the renewal was decided and stored.
+        assert (stored.renewals, stored.due_on, renewal.outcome) == (1, renewed, "ok")
+        assert renewal.at < placed.placed_at
+    else:
+        assert isinstance(renewed, Refused)
+        assert renewed.code == "renewal.reserved"
+        assert (stored.renewals, stored.due_on, renewal.outcome) == (
+            0,
+            loan.due_on,
+            "renewal.reserved",
+        )
+        assert placed.placed_at < renewal.at
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_reservations_of_two_titles_with_lapsed_holds_do_not_deadlock(
+    shared: App, round_: int
+) -> None:
+    lapsing = patron(shared, f"HKPL3{round_}00")
+    readers = [patron(shared, f"HKPL3{round_}0{n}") for n in (1, 2)]
+    titles = [copy(shared, f"T{round_}{n}", f"Deadlock {round_} {n}") for n in (1, 2)]
+    for title in titles:
+        assert reserve(shared, lapsing, title.title_id)().status is HoldStatus.READY
+    clock = shared.ports.clock
+    assert isinstance(clock, ManualClock)
+    clock.advance(8 * DAY)  # both set aside and never collected
+    # Each reservation notices the lapsed holds of both titles; slow locks make sure that
+    # each has locked its own title before it turns to the other.
+    late = slow(shared)
+    placed = together(*[reserve(late, r, t.title_id) for r, t in zip(readers, titles, strict=True)])
+    assert [(h.status, h.item_id) for h in placed] == [(HoldStatus.READY, t.id) for t in titles]
+    for title in titles:
+        assert item(shared, title.id).status is ItemStatus.HELD
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_a_lapsed_hold_noticed_twice_at_once_passes_its_copy_on_once(
+    shared: App, round_: int
+) -> None:
+    names = [f"HKPL4{round_}0{n}" for n in range(5)]
+    lapsing, first, second, viewer, other = [patron(shared, name) for name in names]
+    only = copy(shared, f"U{round_}", f"Expiry race {round_}")
+    gone = circ.place_reservation(shared.ports, lapsing, only.title_id, "CEN", channel="web")
+    waiting = [reserve(shared, p, only.title_id)() for p in (first, second)]
+    assert hold(shared, gone.id).status is HoldStatus.READY
+    clock = shared.ports.clock
+    assert isinstance(clock, ManualClock)
+    clock.advance(8 * DAY)
+    together(
+        lambda: circ.record(slow(shared).ports, viewer),
+        after(0.05, lambda: circ.record(shared.ports, other)),
+    )
+    assert hold(shared, gone.id).status is HoldStatus.EXPIRED
+    assert [hold(shared, h.id).status for h in waiting] == [HoldStatus.READY, HoldStatus.WAITING]
+    assert item(shared, only.id).status is ItemStatus.HELD
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_a_reservation_cancelled_while_its_copy_comes_back(shared: App, round_: int) -> None:
+    borrower, reader = patron(shared, f"HKPL5{round_}01"), patron(shared, f"HKPL5{round_}02")
+    only = copy(shared, f"V{round_}", f"Cancel race {round_}")
+    circ.checkout(shared.ports, f"HKPL5{round_}01", only.barcode, actor=STAFF, channel="staff")
+    waiting = reserve(shared, reader, only.title_id)()
+    assert borrower != reader
+    together(
+        lambda: circ.cancel_reservation(slow(shared).ports, reader, waiting.id, channel="web"),
+        after(
+            0.05,
+            lambda: circ.checkin(shared.ports, only.barcode, "hkpl", actor=STAFF, channel="staff"),
+        ),
+    )
+    assert hold(shared, waiting.id).status is HoldStatus.CANCELLED
+    assert item(shared, only.id).status is ItemStatus.AVAILABLE  # nobody else waits
