@@ -22,7 +22,7 @@ pytestmark = pytest.mark.anyio
 TEN_MB = 10 * 1024 * 1024
 
 # operation -> (method, path, a valid body, the statuses bad input may get)
-OPERATIONS: dict[str, tuple[str, str, dict[str, str], set[int]]] = {
+OPERATIONS: dict[str, tuple[str, str, dict[str, Any], set[int]]] = {
     "sign_in": (
         "POST",
         "/api/v1/sessions",
@@ -53,6 +53,20 @@ OPERATIONS: dict[str, tuple[str, str, dict[str, str], set[int]]] = {
         "/api/v1/policy-checks",
         {"institution": "hkpl", "credential": "password", "secret": "x", "category": "reader"},
         {200, 400, 413, 422},
+    ),
+    # No title 1 in this catalogue: even the valid body reserves nothing.
+    "place_hold": (
+        "POST",
+        "/api/v1/me/holds",
+        {"title_id": 1, "pickup": "CEN"},
+        {400, 404, 409, 413, 422},
+    ),
+    # HKPL takes no requests: the fields are judged before the library is asked.
+    "new_request": (
+        "POST",
+        "/api/v1/me/requests",
+        {"kind": "recommendation", "title": "Dream", "author": "Cao", "note": "x"},
+        {400, 404, 413, 422},
     ),
 }
 
@@ -177,6 +191,13 @@ ADDRESSES = {
     **{name: (method, path) for name, (method, path, _, _) in OPERATIONS.items()},
     "me": ("GET", "/api/v1/me"),
     "sign_out": ("DELETE", "/api/v1/sessions/current"),
+    "loans": ("GET", "/api/v1/me/loans"),
+    "renewal": ("POST", "/api/v1/me/loans/1/renewal"),
+    "holds": ("GET", "/api/v1/me/holds"),
+    "cancel_hold": ("DELETE", "/api/v1/me/holds/1"),
+    "fines": ("GET", "/api/v1/me/fines"),
+    "titles": ("GET", "/api/v1/titles?q=west"),
+    "requests": ("GET", "/api/v1/me/requests"),
 }
 
 
@@ -270,7 +291,10 @@ async def test_mixed_normalisation_forms_are_one_secret_and_one_card(
         ("GET", "/api/v1/", 404, "not_found"),
         ("GET", "/api/v1/me/", 404, "not_found"),
         ("PUT", "/api/v1/me/token", 404, "not_found"),
-        ("GET", "/api/v1/me/loans", 404, "not_found"),
+        ("GET", "/api/v1/me/loans/1", 404, "not_found"),
+        ("GET", "/api/v1/me/fines/", 404, "not_found"),
+        ("GET", "/api/v1/me/holds/1", 405, "method_not_allowed"),
+        ("PUT", "/api/v1/me/loans/1/renewal", 405, "method_not_allowed"),
         ("POST", "/api/v1/me", 405, "method_not_allowed"),
         ("GET", "/api/v1/sessions", 405, "method_not_allowed"),
         ("PATCH", "/api/v1/me/password", 405, "method_not_allowed"),

@@ -30,6 +30,7 @@ from patronauth.services.sessions import open_session
 from patronauth.services.staff import unlock
 from tests.api.helpers import bearer
 from tests.support import STAFF, TEST_PEPPER
+from tests.web.lending import stock
 
 CHECKS = [
     not_a_server_error,
@@ -59,6 +60,9 @@ schema = schemathesis.openapi.from_dict(DOCUMENT)
 
 @pytest.fixture
 def api(hkpl: App) -> FastAPI:
+    # Loans, a reservation and titles on the shelf and out, so that the small numbers the
+    # examples try find real records: renewals, reservations and refusals alike.
+    stock(hkpl)
     return create_api(hkpl)
 
 
@@ -104,6 +108,15 @@ async def test_the_served_document_is_the_one_tested(hkpl: App, client: httpx.As
         ("PUT", "/me/pin"),
         ("POST", "/password-resets"),
         ("POST", "/policy-checks"),
+        ("GET", "/me/loans"),
+        ("POST", "/me/loans/{loan_id}/renewal"),
+        ("GET", "/me/holds"),
+        ("POST", "/me/holds"),
+        ("DELETE", "/me/holds/{hold_id}"),
+        ("GET", "/me/fines"),
+        ("GET", "/titles"),
+        ("GET", "/me/requests"),
+        ("POST", "/me/requests"),
     }
 
 

@@ -122,8 +122,12 @@ def link_in(message: EmailMessage) -> str:
     return found.group(1)
 
 
+LENDING = ("titles", "items", "loans", "holds", "fines", "payments", "patron_requests")
+
+
 def stored(app: App) -> dict[str, object]:
-    """Everything a form could store: secrets, temporaries, sessions, links, patrons.
+    """Everything a form could store: secrets, temporaries, sessions, links, patrons,
+    and every row of the lending tables (loans, reservations, requests, ...).
 
     A secret counts by its version, not its hash: verifying a default upgrades how the
     same secret is stored (S1), which changes nothing a patron typed.
@@ -141,4 +145,8 @@ def stored(app: App) -> dict[str, object]:
             ).scalar_one(),
             "sessions": conn.execute(select(func.count()).select_from(t.sessions)).scalar_one(),
             "links": conn.execute(select(func.count()).select_from(t.action_tokens)).scalar_one(),
+            **{
+                name: conn.execute(select(t.metadata.tables[name]).order_by("id")).all()
+                for name in LENDING
+            },
         }

@@ -149,3 +149,121 @@ POLICY_CHECK: Responses = {
         "`credential_not_used` (the library does not use this credential)."
     ),
 }
+
+# --- the account behind the login (R28) ---------------------------------------------
+
+_ACCOUNT: Responses = {**_TOKEN, 403: _MUST_CHANGE, **_HEADERS_ONLY, 503: _COMMON[503]}
+_BAD_ID = _error(
+    "`invalid_input`: the number in the address is not a whole number from 1 to 2^63 - 1, "
+    "or a header is malformed."
+)
+
+LOANS_TEXT = (
+    "The patron's open loans with their due dates, the soonest first: whether each is "
+    "overdue, the fine it has accrued so far (charged when it is returned, on the "
+    "library's fine calendar) and the renewals it has left."
+)
+LOANS: Responses = _ACCOUNT
+
+RENEWAL_TEXT = (
+    "Renew one loan for another loan period from its due date (from today when it is "
+    "overdue); answers the loan as it now is. A refusal by the library's rules is `409` "
+    "with the rule's reason code as `error` and its message. Another patron's loan is "
+    "`404`, like one that does not exist."
+)
+RENEWAL: Responses = {
+    **_ACCOUNT,
+    404: _error("`not_found`: the patron has no open loan with this number."),
+    409: _error(
+        "Not renewed, `error` saying why: `renewal.reserved` (another reader has "
+        "reserved it), `renewal.max_renewals`, `renewal.fines_block` (the fines have "
+        "reached the library's limit), `renewal.overdue_block` (overdue items must be "
+        "returned first, where the library says so), `renewal.account_expired`, "
+        "`renewal.account_barred`, `renewal.account_pending`."
+    ),
+    422: _BAD_ID,
+}
+
+HOLDS_TEXT = (
+    "The patron's active reservations: `waiting` with the place in the title's queue, or "
+    "`ready` for collection at the pickup library until `ready_until`."
+)
+HOLDS: Responses = _ACCOUNT
+
+PLACE_HOLD_TEXT = (
+    "Reserve a title (from `GET /titles`) for collection at one of the library's pickup "
+    "libraries. When a copy is on the shelf it is set aside at once and the reservation "
+    "is `ready`; otherwise it is `waiting` in the queue. A refusal by the library's rules "
+    "is `409` with the rule's reason code as `error`."
+)
+PLACE_HOLD: Responses = {
+    **_COMMON,
+    **_ACCOUNT,
+    404: _error("`not_found`: the library's catalogue has no title with this number."),
+    409: _error(
+        "Not reserved, `error` saying why: `hold.duplicate` (reserved already), "
+        "`hold.already_on_loan`, `hold.too_many`, `hold.fines_block`, "
+        "`hold.account_expired`, `hold.account_barred`, `hold.account_pending`."
+    ),
+    422: _error(
+        "`invalid_input`: a field is missing, of the wrong type or unknown, or `pickup` is "
+        "not one of the library's pickup libraries (violation `hold.unknown_pickup`); "
+        "`violations` names each field."
+    ),
+}
+
+CANCEL_HOLD_TEXT = (
+    "Cancel a reservation. A copy that was waiting for the patron goes to the next reader "
+    "in the queue, or back on the shelf. Another patron's reservation is `404`, like one "
+    "that does not exist."
+)
+CANCEL_HOLD: Responses = {
+    **_ACCOUNT,
+    404: _error("`not_found`: the patron has no reservation with this number."),
+    409: _error("`hold.not_active`: the reservation has ended already (collected, cancelled)."),
+    422: _BAD_ID,
+}
+
+FINES_TEXT = (
+    "What the patron owes: fines charged, payments made, what overdue loans are accruing "
+    "now, and the balance from which the library stops renewals and reservations. Amounts "
+    "are in cents of `currency`."
+)
+FINES: Responses = _ACCOUNT
+
+TITLES_TEXT = (
+    "Search the catalogue of the patron's library by words of the title or of the author, "
+    "to place a reservation: at most 20 titles, with their copies and how many are on the "
+    "shelf. An empty `q` finds nothing."
+)
+TITLES: Responses = {
+    **_ACCOUNT,
+    422: _error(
+        "`invalid_input`: `q` is longer than 300 characters or holds control characters "
+        "or markup (`<`, `>`), or a header is malformed."
+    ),
+}
+
+REQUESTS_TEXT = (
+    "The patron's book recommendations and interlibrary-loan requests with their status "
+    "(R8: PolyU). A library that takes no such requests online answers `404` "
+    "`request.not_offered`."
+)
+_NOT_OFFERED = _error("`request.not_offered`: the patron's library takes no such requests online.")
+REQUESTS: Responses = {**_ACCOUNT, 404: _NOT_OFFERED}
+
+SUBMIT_REQUEST_TEXT = (
+    "Recommend a book for the library to buy, or ask for an interlibrary loan (R8: "
+    "PolyU). Spacing is tidied; control characters and markup are refused."
+)
+SUBMIT_REQUEST: Responses = {
+    **_COMMON,
+    **_ACCOUNT,
+    404: _NOT_OFFERED,
+    422: _error(
+        "`invalid_input`: a field is missing, of the wrong type or unknown, the title is "
+        "empty (`request.title_missing`), a text is too long (`request.too_long`: title "
+        "300, author 200, note 1000) or holds control characters or markup "
+        "(`request.invalid_characters`); `violations` names each field."
+    ),
+}

@@ -18,12 +18,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from patronauth.adapters import i18n
+from patronauth.adapters.i18n.messages import FIELD_NAMES
 from patronauth.api.language import negotiate
 from patronauth.api.schemas import NAME_PATTERN, ErrorBody, ErrorCode, InputViolation
 from patronauth.api.texts import ECHO_LIMIT, rendered, text
 from patronauth.domain.credentials import CredentialKind, Outcome
 from patronauth.domain.errors import (
     Conflict,
+    InvalidInput,
     NotFound,
     PolicyRefused,
     Refused,
@@ -147,6 +149,36 @@ def refusal_error(
         return api_error(409, _E.CHANGED_CONCURRENTLY, message)
     # Every other refusal (InvalidInput above all) is about what was sent.
     return api_error(422, _E.INVALID_INPUT, message, violations=violations)
+
+
+# --- the account behind the login (R28) ---------------------------------------------
+
+# The library's rules refuse it for now (a reservation, the fines, the account): 409 with
+# the reason code itself as `error`.
+_NOT_NOW = frozenset(c.value for c in ErrorCode if c.value.startswith(("renewal.", "hold.")))
+# What was sent can never work: 422 `invalid_input`, its violation naming the field.
+_INPUT_FIELDS = {"hold.unknown_pickup": "pickup", "request.title_missing": "title"}
+
+
+def lending_error(refused: Refused, language: str, *, field: str | None = None) -> ApiError:
+    """A refusal of a loan, reservation, search or request. `field`: the request field
+    a text refusal is about, when not its own (`q` for the catalogue search)."""
+    violation = refused.violations[0]
+    code = violation.code
+    if code in _NOT_NOW:
+        return api_error(409, ErrorCode(code), rendered(violation, language).message)
+    if code == "request.not_offered":
+        return api_error(404, _E.REQUEST_NOT_OFFERED, rendered(violation, language).message)
+    if isinstance(refused, InvalidInput) or code.startswith("request.") or code in _INPUT_FIELDS:
+        violations = []
+        for v in refused.violations:
+            name = field or str(v.params.get("field", _INPUT_FIELDS.get(v.code, ""))) or None
+            # `{field}` in the message is the field's word in the answer's language.
+            word = i18n.gettext(FIELD_NAMES[name], language) if name in FIELD_NAMES else ""
+            shown = Violation(v.code, {**v.params, "field": word})
+            violations.append(InputViolation(**rendered(shown, language).model_dump(), field=name))
+        return api_error(422, _E.INVALID_INPUT, violations[0].message, violations=violations)
+    return refusal_error(refused, language)
 
 
 # --- FastAPI's own refusals -----------------------------------------------------------

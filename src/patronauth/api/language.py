@@ -1,6 +1,10 @@
 """The language of an answer, from `Accept-Language` (en or zh_Hant; en by default)."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: FastAPI reads `language`'s annotations.
+
+from typing import Annotated
+
+from fastapi import Depends, Header
 
 from patronauth.adapters.i18n import DEFAULT_LANGUAGE
 
@@ -37,3 +41,15 @@ def negotiate(header: str | None) -> str:
         if language is not None and best_q < q <= 1:
             best, best_q = language, q
     return best
+
+
+def language(
+    accept_language: Annotated[
+        str | None,
+        Header(description="`en` (the default) or `zh-Hant`: the language of messages."),
+    ] = None,
+) -> str:
+    return negotiate(accept_language)
+
+
+Language = Annotated[str, Depends(language)]

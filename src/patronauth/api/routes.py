@@ -10,15 +10,16 @@ argon2 work of a sign-in or a change never blocks the event loop.
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Header
+from fastapi import APIRouter, BackgroundTasks, Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import Request
 from starlette.responses import Response
 
 from patronauth.adapters.http import client_address
+from patronauth.api import account as account_routes
 from patronauth.api import docs
 from patronauth.api.errors import must_change_error, outcome_error, refusal_error
-from patronauth.api.language import negotiate
+from patronauth.api.language import Language
 from patronauth.api.schemas import (
     Accepted,
     Change,
@@ -49,16 +50,6 @@ bearer = HTTPBearer(
 )
 
 
-def language(
-    accept_language: Annotated[
-        str | None,
-        Header(description="`en` (the default) or `zh-Hant`: the language of messages."),
-    ] = None,
-) -> str:
-    return negotiate(accept_language)
-
-
-Language = Annotated[str, Depends(language)]
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
@@ -245,4 +236,5 @@ def router(app: App) -> APIRouter:
             raise refusal_error(refused, lang, {"credential.kind_not_used": 422}) from None
         return PolicyResult(ok=not violations, violations=[rendered(v, lang) for v in violations])
 
+    api.include_router(account_routes.router(ports, fully_signed_in))
     return api

@@ -7,12 +7,13 @@ cases' and answer with their own reason codes.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
+from patronauth.domain.circulation import HoldStatus, RequestKind, RequestStatus
 from patronauth.domain.credentials import CredentialKind, CredentialState
 
 # A secret is refused above 128 code points after NFC (S2); the raw text may be longer
@@ -116,6 +117,122 @@ class Me(BaseModel):
     )
 
 
+# --- the account behind the login (R28) ----------------------------------------------
+
+MAX_ID = 2**63 - 1  # the largest id the database holds
+# The use cases bound a request's texts (300, 200, 1000 code points after spacing is
+# tidied); the schema only keeps absurd input away and lets them say what is too long.
+RAW_TEXT_MAX = 4096
+Cents = Annotated[int, Field(description="An amount in cents of `currency`.")]
+
+
+class LoanOut(BaseModel):
+    id: int
+    title_id: int
+    title: str
+    author: str
+    item_barcode: str
+    checked_out_on: date
+    due_on: date
+    overdue: bool
+    fine_so_far: Cents = Field(
+        description="Cents accrued so far on this overdue item; charged when it is returned."
+    )
+    renewals: int = Field(description="Renewals so far.")
+    renewals_left: int = Field(description="Renewals the library still allows.")
+
+
+class Loans(BaseModel):
+    today: date = Field(description="The library's date today, in its time zone.")
+    currency: str = Field(examples=["HK$"])
+    loans: list[LoanOut] = Field(description="Open loans, the soonest due first.")
+
+
+class HoldOut(BaseModel):
+    id: int
+    title_id: int
+    title: str
+    author: str
+    pickup: str = Field(description="The pickup library's code.")
+    pickup_name: str = Field(description="The pickup library's name, in the answer's language.")
+    status: HoldStatus = Field(description="`waiting` in the queue, or `ready` for collection.")
+    position: int | None = Field(description="While waiting: the place in the queue, from 1.")
+    ready_until: date | None = Field(description="When ready: the last day to collect it.")
+    placed_at: datetime
+
+
+class Holds(BaseModel):
+    holds: list[HoldOut] = Field(description="Active reservations (waiting or ready).")
+
+
+class PlaceHold(_Body):
+    title_id: StrictInt = Field(ge=1, le=MAX_ID, description="From `GET /titles`.")
+    pickup: str = Field(
+        max_length=64, description="The code of a pickup library of the patron's library."
+    )
+
+
+class FineOut(BaseModel):
+    id: int
+    loan_id: int | None
+    amount: Cents
+    reason: str = Field(description="`overdue`, or another reason the library recorded.")
+    charged_on: date
+
+
+class PaymentOut(BaseModel):
+    id: int
+    amount: Cents
+    paid_at: datetime
+
+
+class Fines(BaseModel):
+    currency: str = Field(examples=["HK$"])
+    balance: Cents = Field(description="Owed today: fines charged + accruing - payments.")
+    accruing: Cents = Field(description="Of the balance, what overdue loans have accrued so far.")
+    fines_block: Cents = Field(description="From this balance renewals and reservations stop.")
+    blocked: bool = Field(description="Whether the balance has reached `fines_block`.")
+    fines: list[FineOut]
+    payments: list[PaymentOut]
+
+
+class TitleOut(BaseModel):
+    id: int
+    title: str
+    author: str
+    isbn: str | None
+    copies: int
+    on_shelf: int = Field(description="Copies on the shelf now: a reservation is ready at once.")
+
+
+class Titles(BaseModel):
+    titles: list[TitleOut] = Field(description="At most 20, by title.")
+
+
+class RequestOut(BaseModel):
+    id: int
+    kind: RequestKind
+    title: str
+    author: str
+    note: str
+    status: RequestStatus
+    created_at: datetime
+    updated_at: datetime
+
+
+class Requests(BaseModel):
+    requests: list[RequestOut] = Field(description="The newest first.")
+
+
+class NewRequest(_Body):
+    kind: RequestKind = Field(
+        description="`recommendation` (a book for the library to buy) or `interlibrary_loan`."
+    )
+    title: Annotated[str, Field(max_length=RAW_TEXT_MAX, description="Required; 300 at most.")]
+    author: Annotated[str, Field(max_length=RAW_TEXT_MAX, description="200 at most.")] = ""
+    note: Annotated[str, Field(max_length=RAW_TEXT_MAX, description="1000 at most.")] = ""
+
+
 class ErrorCode(StrEnum):
     INVALID_CREDENTIALS = "invalid_credentials"
     TEMPORARY_EXPIRED = "temporary_expired"
@@ -142,6 +259,23 @@ class ErrorCode(StrEnum):
     PAYLOAD_TOO_LARGE = "payload_too_large"
     SERVICE_UNAVAILABLE = "service_unavailable"
     INTERNAL_ERROR = "internal_error"
+    # The account behind the login: the reason code of the use case itself (R28).
+    RENEWAL_RESERVED = "renewal.reserved"
+    RENEWAL_MAX_RENEWALS = "renewal.max_renewals"
+    RENEWAL_FINES_BLOCK = "renewal.fines_block"
+    RENEWAL_OVERDUE_BLOCK = "renewal.overdue_block"
+    RENEWAL_ACCOUNT_EXPIRED = "renewal.account_expired"
+    RENEWAL_ACCOUNT_BARRED = "renewal.account_barred"
+    RENEWAL_ACCOUNT_PENDING = "renewal.account_pending"
+    HOLD_DUPLICATE = "hold.duplicate"
+    HOLD_ALREADY_ON_LOAN = "hold.already_on_loan"
+    HOLD_TOO_MANY = "hold.too_many"
+    HOLD_FINES_BLOCK = "hold.fines_block"
+    HOLD_ACCOUNT_EXPIRED = "hold.account_expired"
+    HOLD_ACCOUNT_BARRED = "hold.account_barred"
+    HOLD_ACCOUNT_PENDING = "hold.account_pending"
+    HOLD_NOT_ACTIVE = "hold.not_active"
+    REQUEST_NOT_OFFERED = "request.not_offered"
 
 
 class ErrorBody(BaseModel):

@@ -19,7 +19,7 @@ from starlette.staticfiles import StaticFiles
 from patronauth.bootstrap import App
 from patronauth.web.guard import FormGuard, csrf_protection
 from patronauth.web.site import Site
-from patronauth.web.views import account, public, recovery
+from patronauth.web.views import account, lending, public, recovery, requests
 from patronauth.web.views.errors import http_error, server_error
 
 GET, POST = ["GET", "HEAD"], ["POST"]
@@ -38,6 +38,17 @@ def routes() -> list[Route | Mount]:
         Route(f"{i}/sign-out", public.sign_out, methods=POST),
         Route(f"{i}/account", account.summary, methods=GET),
         Route(f"{i}/account/contact", account.contact, methods=GET),
+        Route(f"{i}/account/loans", lending.loans, methods=GET),
+        Route(f"{i}/account/loans/renew-all", lending.renew_every, methods=POST),
+        Route(f"{i}/account/loans/{{loan}}/renew", lending.renew, methods=POST),
+        Route(f"{i}/account/holds", lending.holds, methods=GET),
+        Route(f"{i}/account/holds", lending.place, methods=POST),
+        Route(f"{i}/account/holds/{{hold}}/cancel", lending.cancel, methods=POST),
+        Route(f"{i}/account/catalogue", lending.catalogue, methods=GET),
+        Route(f"{i}/account/fines", lending.fines, methods=GET),
+        Route(f"{i}/account/requests", requests.listing, methods=GET),
+        Route(f"{i}/account/requests/{{kind}}", requests.request_form, methods=GET),
+        Route(f"{i}/account/requests/{{kind}}", requests.submit, methods=POST),
         Route(f"{i}/change-required", account.forced_change_form, methods=GET),
         Route(f"{i}/change-required", account.forced_change, methods=POST),
         Route(f"{i}/change-password", account.change_password_form, methods=GET),

@@ -57,7 +57,7 @@ class Form:
     def fail(self, field: str | None, code: str, **params: Param) -> None:
         self.problems.append(Problem(field, Violation(code, params)))
 
-    def refuse(self, field: str | None, refused: Refused, **extra: Param) -> None:
+    def refuse(self, field: str | None, refused: Refused, /, **extra: Param) -> None:
         for violation in refused.violations:
             self.problems.append(
                 Problem(field, Violation(violation.code, {**violation.params, **extra}))

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.responses import Response
 
@@ -25,6 +25,13 @@ def _upper_first(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def money(cents: int, currency: str) -> str:
+    """An amount in cents in the library's currency: 1250, "HK$" -> "HK$12.50"."""
+    sign = "-" if cents < 0 else ""
+    whole, part = divmod(abs(cents), 100)
+    return f"{sign}{currency}{whole:,}.{part:02d}"
+
+
 def environment(language: str) -> Environment:
     """One environment per language, so that no request swaps another's translations."""
     env = Environment(
@@ -39,6 +46,7 @@ def environment(language: str) -> Environment:
     env.policies["ext.i18n.trimmed"] = True
     env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
     env.filters["upper_first"] = _upper_first
+    env.filters["money"] = money
     env.globals["message"] = lambda code, **params: message(code, language, **params)
     return env
 
@@ -59,6 +67,7 @@ class Site:
         self.templates = {language: environment(language) for language in LANGUAGES}
         for env in self.templates.values():
             env.filters["when"] = self._when
+            env.filters["day"] = self._day
 
     @property
     def libraries(self) -> Mapping[str, Profile]:
@@ -74,6 +83,9 @@ class Site:
     def _when(self, moment: datetime, language: str, timezone: str = "Asia/Hong_Kong") -> str:
         local = moment.astimezone(ZoneInfo(timezone))
         return format_datetime(local, "medium", locale=LOCALES.get(language, "en_GB"))
+
+    def _day(self, day: date, language: str) -> str:
+        return format_date(day, "long", locale=LOCALES.get(language, "en_GB"))
 
     def set_session(self, response: Response, token: str) -> None:
         # No Max-Age: the cookie ends with the browser; the server ends the session

@@ -228,9 +228,7 @@ MESSAGES: dict[str, str] = {
     "fines.nothing_owed": N_("Nothing is owed."),
     "fines.more_than_owed": N_("That is more than is owed ({owed} cents)."),
     "request.title_missing": N_("Enter the title."),
-    "request.invalid_characters": N_(
-        "The {field} contains control characters or markup (< or >)."
-    ),
+    "request.invalid_characters": N_("The {field} contains control characters or markup (< or >)."),
     "request.too_long": N_("The {field} has at most {max} characters."),
     "request.not_offered": N_("This library does not take such requests online."),
     "patron_request.not_found": N_("There is no such request."),
@@ -276,6 +274,15 @@ MESSAGES: dict[str, str] = {
 CREDENTIAL_NAMES: dict[str, str] = {
     "pin": N_("PIN"),
     "password": N_("password"),
+}
+
+# The fields of a recommendation, an interlibrary-loan request or a catalogue search, as
+# the `{field}` of their messages names them.
+FIELD_NAMES: dict[str, str] = {
+    "title": N_("title"),
+    "author": N_("author"),
+    "note": N_("note"),
+    "q": N_("search text"),
 }
 
 NOTICES: dict[str, tuple[str, str]] = {

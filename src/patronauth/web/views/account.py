@@ -14,6 +14,7 @@ from patronauth.adapters.i18n import outcome_params
 from patronauth.domain.credentials import Channel, CredentialKind, CredentialState, Outcome
 from patronauth.domain.errors import PolicyRefused, Refused
 from patronauth.services.account import change_own_secret
+from patronauth.services.circulation import record
 from patronauth.services.credentials import AttemptRefused
 from patronauth.services.sessions import after_change
 from patronauth.web.forms import Form
@@ -42,6 +43,7 @@ def summary(request: Request) -> Response:
         "account.html",
         tab="summary",
         account=mine,
+        record=record(page.ports, patron.id),
         changed=changed if changed in {k.value for k in page.library.kinds} else None,
         defaults=defaults,
         category_label=page.library.category(patron.category).label.get(page.language, ""),
