@@ -11,7 +11,9 @@ import os
 import re
 import traceback
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +21,21 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from patronauth.adapters.clock import ManualClock
+from patronauth.adapters.config import Settings
 from patronauth.adapters.storage.engine import make_engine
 from patronauth.adapters.storage.tables import metadata
+from patronauth.bootstrap import App, build
 from patronauth.cli.main import cli as patronauth
 from tests.support import test_env
 
 REASON_LINE = re.compile(r"^([a-z_]+(?:\.[a-z0-9_]+)+): \S", re.MULTILINE)
-# Tables that hold patrons and their secrets; the audit trail and the attempt counters
-# record attempts by design and are checked separately where it matters.
-STATE_TABLES = ("patrons", "identifiers", "credentials", "temporary_secrets", "forced_changes")
+# Tables that hold patrons, their secrets and their lending; the audit trail and the
+# attempt counters record attempts by design and are checked separately where it matters.
+STATE_TABLES = (
+    *("patrons", "identifiers", "credentials", "temporary_secrets", "forced_changes"),
+    *("titles", "items", "loans", "holds", "fines", "payments", "closures", "patron_requests"),
+)
 # HKCT staff member whose application is not complete (R17); the default is the staff number.
 ADD_PENDING = [
     "patron",
@@ -156,6 +164,19 @@ class Cli:
                 }
         finally:
             engine.dispose()
+
+    @contextmanager
+    def app(self, now: datetime | None = None) -> Iterator[App]:
+        """The deployment behind these commands, for what the command line does not do
+        itself (a loan made weeks ago, a reservation); `now` stops its clock there."""
+        env = {name: value for name, value in self.env.items() if value is not None}
+        built = build(Settings.from_env(env))
+        if now is not None:
+            built = replace(built, ports=replace(built.ports, clock=ManualClock(now)))
+        try:
+            yield built
+        finally:
+            built.close()
 
     def audit(self, ident: str | None = None) -> list[dict[str, Any]]:
         args = ["audit", "--json", "--limit", "10000"] + ([ident] if ident else [])

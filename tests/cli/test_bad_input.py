@@ -41,6 +41,12 @@ ADD_HKCT_STAFF = ADD_HKCT.replace("20189999", "S2019002") + " --category staff"
 CHECK_HKPL = "policy check --institution hkpl --credential pin"
 LIBRARY = r"institution\.unknown"
 CATEGORY = r"patron\.unknown_category"
+# Texts the command line reads as values of a kind (exit 2 with this hint when malformed).
+AMOUNT = "such as 12.50"
+ISBN = "an ISBN has 10 or 13 digits"
+NUMBER = "a request number"
+USAGE = {DATE, AMOUNT, ISBN, NUMBER}
+ITEM_ADD = "item add --institution hkpl --barcode BK9 --title Water-Margin"
 FIELDS: dict[str, tuple[str, str, str | None]] = {
     # Identifiers, as arguments
     "patron show IDENT": ("patron show {}", IDENT, None),
@@ -132,6 +138,50 @@ FIELDS: dict[str, tuple[str, str, str | None]] = {
         DATE,
         None,
     ),
+    # Lending (R28)
+    "item add --barcode": (
+        "item add --institution hkpl --title Water-Margin --barcode {}",
+        IDENT,
+        None,
+    ),
+    "item add --institution": (
+        "item add --barcode BK9 --title Water-Margin --institution {}",
+        LIBRARY,
+        None,
+    ),
+    "item add --library": (f"{ITEM_ADD} --library {{}}", r"item\.unknown_library", None),
+    "item add --isbn": (f"{ITEM_ADD} --isbn {{}}", ISBN, None),
+    "checkout IDENT": ("checkout {} BK1", IDENT, None),
+    "checkout ITEM": ("checkout HKPL0001 {}", IDENT, None),
+    "checkout --institution": ("checkout HKPL0001 BK1 --institution {}", LIBRARY, None),
+    "checkin ITEM": ("checkin {} --institution hkpl", IDENT, None),
+    "checkin --institution": ("checkin BK1 --institution {}", LIBRARY, None),
+    "fines pay IDENT": ("fines pay {} --amount 1", IDENT, None),
+    "fines pay --amount": ("fines pay HKPL0001 --amount {}", AMOUNT, None),
+    "fines pay --institution": ("fines pay HKPL0001 --amount 1 --institution {}", LIBRARY, None),
+    "fines show IDENT": ("fines show {}", IDENT, None),
+    "fines show --institution": ("fines show HKPL0001 --institution {}", LIBRARY, None),
+    "calendar close --institution": (
+        "calendar close --from 2024-06-01 --institution {}",
+        LIBRARY,
+        None,
+    ),
+    "calendar close --from": ("calendar close --institution hkpl --from {}", DATE, None),
+    "calendar close --to": (
+        "calendar close --institution hkpl --from 2024-06-01 --to {}",
+        DATE,
+        None,
+    ),
+    "calendar resume --institution": (
+        "calendar resume --from 2024-06-01 --institution {}",
+        LIBRARY,
+        None,
+    ),
+    "calendar resume --from": ("calendar resume --institution hkpl --from {}", DATE, None),
+    "calendar show --institution": ("calendar show --institution {}", LIBRARY, None),
+    "request list IDENT": ("request list {}", IDENT, None),
+    "request list --institution": ("request list 21012345A --institution {}", LIBRARY, None),
+    "request status ID": ("request status {} --status rejected", NUMBER, None),
 }
 
 
@@ -153,6 +203,8 @@ def seeded(cli: Cli, tmp_path: Path) -> Cli:
     cli.ok(*ADD_PENDING)
     cli.ok("credential", "setup", "CU1234567", stdin=f"{PIN}\n{PIN}\n")
     (tmp_path / "feed.csv").write_text("barcode,phone\nHKPL0005,91234567\n", encoding="utf-8")
+    cli.ok("item", "add", "--institution", "hkpl", "--barcode", "BK1", "--title", "Water Margin")
+    cli.ok("checkout", "HKPL0001", "BK1")
     return cli
 
 
@@ -182,8 +234,8 @@ def test_bad_text_in_every_field_is_refused_and_nothing_is_stored(
             expected: tuple[int, str] = (1, "argument.not_utf8")
         elif kind == "empty" and option:
             expected = (2, "must not be empty")
-        elif codes == DATE:
-            expected = (2, DATE)
+        elif codes in USAGE:
+            expected = (2, codes)
         else:
             expected = (1, codes)
         assert run.code == expected[0], f"{kind}: {run}"
@@ -199,11 +251,19 @@ def test_bad_text_in_every_field_is_refused_and_nothing_is_stored(
 def test_nul_and_undecodable_text_never_reach_the_database(cli_any: Cli, typed: str) -> None:
     cli = cli_any
     cli.ok("patron", "add", "--institution", "hkpl", "--barcode", "HKPL0001", "--phone", "91234567")
+    cli.ok("item", "add", "--institution", "hkpl", "--barcode", "BK1", "--title", "Water Margin")
     before = cli.state()
     add = ("patron", "add", "--institution", "hkpl", "--phone", "61239876")
+    item = ("item", "add", "--institution", "hkpl", "--barcode", "BK2")
     for args in (
         (*add, "--barcode", typed),
         (*add, "--barcode", "HKPL0002", "--name", typed),
+        (*item, "--title", typed),
+        (*item, "--title", "Water Margin", "--author", typed),
+        ("checkout", typed, "BK1"),
+        ("checkout", "HKPL0001", typed),
+        ("checkin", typed, "--institution", "hkpl"),
+        ("fines", "show", typed),
         ("login", typed, "--channel", "web"),
         ("unlock", typed),
         ("audit", typed),
@@ -211,6 +271,44 @@ def test_nul_and_undecodable_text_never_reach_the_database(cli_any: Cli, typed: 
     ):
         assert cli(*args, stdin="4567\n").code == 1
     assert cli.state() == before
+
+
+FREE_TEXT = {
+    "item add --title": "item add --institution hkpl --barcode BK9 --title {}",
+    "item add --author": f"{ITEM_ADD} --author {{}}",
+}
+FREE_TEXT_CODES = {
+    "overlong": "request.too_long",
+    "NUL byte": "request.invalid_characters",
+    "control characters": "request.invalid_characters",
+    "not UTF-8": "argument.not_utf8",
+    "HTML": "request.invalid_characters",
+}
+
+
+@pytest.mark.parametrize("field", FREE_TEXT)
+def test_a_title_or_author_is_free_text_without_markup_or_control_characters(
+    seeded: Cli, field: str
+) -> None:
+    """A title may well contain an apostrophe, a semicolon or two dashes: SQL in it is
+    just characters, stored as typed. Markup and control characters are refused."""
+    cli = seeded
+    template = FREE_TEXT[field].split()
+    for kind, text in BAD.items():
+        before = cli.state()
+        run = cli(*[text if a == "{}" else a for a in template])
+        assert_clear_answer(run)
+        if kind == "SQL":
+            assert run.code == 0, str(run)
+            stored = cli.state()["titles"]
+            assert any(text in row for row in stored), stored
+            assert len(cli.state()["patrons"]) == len(before["patrons"])
+            continue
+        assert cli.state() == before, f"{kind}: something was stored\n{run}"
+        if kind == "empty":
+            assert (run.code, "must not be empty" in run.err) == (2, True), str(run)
+        else:
+            assert (run.code, run.reasons[:1]) == (1, [FREE_TEXT_CODES[kind]]), f"{kind}: {run}"
 
 
 def _stdin(lines: list[str | bytes]) -> bytes:

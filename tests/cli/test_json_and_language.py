@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from patronauth.domain.circulation import RequestKind
+from patronauth.services import circulation as circ
+from patronauth.services.lookup import require_patron
 from tests.cli.conftest import ADD_PENDING, Cli
 
 PATRON_FIELDS = {
@@ -59,8 +63,13 @@ def _one_json_line(cli: Cli, *args: str, stdin: str | None = None, code: int = 0
 def test_every_command_prints_json_with_its_fields(counter: Cli, tmp_path: Path) -> None:
     cli = counter
     j = _one_json_line
-    assert set(j(cli, "init")) == {"pepper_created", "schema", "demo_patrons_added"}
-    assert set(j(cli, "demo")) == {"url", "patrons"}
+    assert set(j(cli, "init")) == {
+        "pepper_created",
+        "schema",
+        "demo_patrons_added",
+        "demo_lending_added",
+    }
+    assert set(j(cli, "demo")) == {"url", "patrons", "lending"}
     added = j(cli, "patron", "add", "--institution", "hku", "--barcode", "PU21012345")
     assert set(added) == PATRON_FIELDS | {"barcode"}
     assert added["barcode"] == "PU21012345"
@@ -116,6 +125,49 @@ def test_every_command_prints_json_with_its_fields(counter: Cli, tmp_path: Path)
     assert check == {"ok": True, "violations": []}
     default = j(cli, "default", "show", "--institution", "hkpl", "--phone", "91234567")
     assert default == {"credential": "password", "rule": "phone_last_digits", "default": "4567"}
+    circulation_prints_json(cli)
+
+
+def circulation_prints_json(cli: Cli) -> None:
+    j = _one_json_line
+    hkpl = ("--institution", "hkpl")
+    item = j(cli, "item", "add", *hkpl, "--barcode", "BK1", "--title", "Water Margin")
+    assert set(item) == {"institution", "barcode", "title_id", "library", "status"}
+    with cli.app(datetime.now(UTC) - timedelta(days=30)) as app:
+        circ.checkout(app.ports, "HKPL0001", "BK1", actor="staff:test", channel="staff")
+    back = j(cli, "checkin", "BK1", *hkpl)
+    assert back == {
+        "item": "BK1",
+        "title": "Water Margin",
+        "status": "available",
+        "fine_cents": 1350,
+        "currency": "HK$",
+        "reservation": None,
+    }
+    lent = j(cli, "checkout", "HKPL0001", "BK1")
+    assert set(lent) == {"loan_id", "item", "title", "due_on", "reservation_collected"}
+    paid = j(cli, "fines", "pay", "HKPL0001", "--amount", "3.50")
+    assert paid == {"paid_cents": 350, "balance_cents": 1000, "currency": "HK$"}
+    shown = j(cli, "fines", "show", "HKPL0001")
+    assert set(shown) == {
+        "institution", "today", "currency", "loans", "fines", "payments",
+        "recorded_cents", "accruing_cents", "paid_cents", "balance_cents",
+    }  # fmt: skip
+    closed = j(cli, "calendar", "close", *hkpl, "--from", "2020-12-02")
+    assert closed == {"institution": "hkpl", "closures": [{"from": "2020-12-02", "to": None}]}
+    resumed = j(cli, "calendar", "resume", *hkpl, "--from", "2021-03-05")
+    assert resumed["closures"] == [{"from": "2020-12-02", "to": "2021-03-04"}]
+    assert j(cli, "calendar", "show", *hkpl) == resumed
+    assert j(cli, "request", "list", "21012345B") == {"requests": []}
+    with cli.app() as app, app.ports.uow() as uow:
+        patron = require_patron(uow, app.ports.profiles, "21012345B").patron.id
+    with cli.app() as app:
+        made = circ.submit_request(
+            app.ports, patron, RequestKind.RECOMMENDATION, title="Deep Learning", channel="web"
+        )
+    status = j(cli, "request", "status", str(made.id), "--status", "rejected")
+    assert (status["id"], status["status"]) == (made.id, "rejected")
+    assert j(cli, "request", "list", "21012345B") == {"requests": [status]}
 
 
 REFUSALS = {
@@ -174,6 +226,45 @@ REFUSALS = {
         ["default", "show", "--institution", "polyu"],
         None,
         "default.missing_id_number",
+    ),
+    "item add": (
+        ["item", "add", "--institution", "hkpl", "--barcode", "BK1", "--title", "<b>T</b>"],
+        None,
+        "request.invalid_characters",
+    ),
+    "checkout": (["checkout", "21012345A", "BK404"], None, "item.not_found"),
+    "checkin": (["checkin", "BK404", "--institution", "polyu"], None, "item.not_found"),
+    "fines pay": (["fines", "pay", "21012345A", "--amount", "1"], None, "fines.nothing_owed"),
+    "fines show": (["fines", "show", "29999999Z"], None, "patron.not_found"),
+    "calendar close": (
+        [
+            "calendar",
+            "close",
+            "--institution",
+            "hkpl",
+            "--from",
+            "2024-06-03",
+            "--to",
+            "2024-06-01",
+        ],
+        None,
+        "calendar.bad_period",
+    ),
+    "calendar resume": (
+        ["calendar", "resume", "--institution", "hkpl", "--from", "2024-06-03"],
+        None,
+        "calendar.nothing_to_resume",
+    ),
+    "calendar show": (
+        ["calendar", "show", "--institution", "nowhere"],
+        None,
+        "institution.unknown",
+    ),
+    "request list": (["request", "list", "29999999Z"], None, "patron.not_found"),
+    "request status": (
+        ["request", "status", "404", "--status", "rejected"],
+        None,
+        "patron_request.not_found",
     ),
     "not UTF-8": (["patron", "show", "2101\udcff"], None, "argument.not_utf8"),
     "unknown library": (["audit", "--institution", "nowhere"], None, "institution.unknown"),
@@ -238,6 +329,15 @@ def test_messages_in_traditional_chinese(cli: Cli) -> None:
     assert run.out == "pin.not_digits: 個人密碼只可包含數字。\n"
     body = cli(*ZH, *check, "--json", stdin="12ab\n").json()
     assert body["violations"] == [{"code": "pin.not_digits", "message": "個人密碼只可包含數字。"}]
+
+    add = ("patron", "add", "--institution", "polyu", "--barcode", "21012345A")
+    cli.ok(*add, "--id-number", "Z123456(1)")
+    run = cli(*ZH, "fines", "pay", "21012345A", "--amount", "1")
+    assert (run.code, run.err) == (1, "fines.nothing_owed: 沒有欠款。\n")
+    run = cli(*ZH, "checkin", "BK404", "--institution", "polyu", "--json")
+    assert run.json()["violations"] == [
+        {"code": "item.not_found", "message": "沒有使用此條碼的資料。"}
+    ]
 
     refused = cli(*ZH, "patron", "show", "21099999B", "--json").json()
     assert refused["error"] == "patron.not_found"

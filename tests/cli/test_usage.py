@@ -8,7 +8,10 @@ import pytest
 from patronauth.cli.main import cli as patronauth
 from tests.cli.conftest import Cli
 
-GROUPS = [(), ("patron",), ("credential",), ("card",), ("migrate",), ("policy",), ("default",)]
+GROUPS = [
+    *[(), ("patron",), ("credential",), ("card",), ("migrate",), ("policy",), ("default",)],
+    *[("item",), ("fines",), ("calendar",), ("request",)],
+]
 COMMANDS = [
     ("init",),
     ("demo",),
@@ -26,6 +29,16 @@ COMMANDS = [
     ("audit",),
     ("policy", "check"),
     ("default", "show"),
+    ("item", "add"),
+    ("checkout",),
+    ("checkin",),
+    ("fines", "pay"),
+    ("fines", "show"),
+    ("calendar", "close"),
+    ("calendar", "resume"),
+    ("calendar", "show"),
+    ("request", "list"),
+    ("request", "status"),
     ("serve",),
 ]
 
@@ -121,6 +134,48 @@ USAGE_ERRORS = {
         None,
         "does not exist",
     ),
+    "blank --title": (
+        ["item", "add", "--institution", "hkpl", "--barcode", "BK1", "--title", " "],
+        None,
+        "must not be empty",
+    ),
+    "bad --isbn": (
+        [
+            "item",
+            "add",
+            "--institution",
+            "hkpl",
+            "--barcode",
+            "BK1",
+            "--title",
+            "T",
+            "--isbn",
+            "12",
+        ],
+        None,
+        "an ISBN has 10 or 13 digits",
+    ),
+    "checkout without the item": (["checkout", "HKPL0001"], None, "ITEM"),
+    "checkin without --institution": (["checkin", "BK1"], None, "--institution"),
+    "missing --amount": (["fines", "pay", "HKPL0001"], None, "--amount"),
+    "bad --amount": (["fines", "pay", "HKPL0001", "--amount", "12.555"], None, "such as 12.50"),
+    "zero --amount": (["fines", "pay", "HKPL0001", "--amount", "0.00"], None, "more than 0"),
+    "bad calendar --to": (
+        ["calendar", "close", "--institution", "hkpl", "--from", "2021-01-01", "--to", "soon"],
+        None,
+        "YYYY-MM-DD",
+    ),
+    "calendar resume without --from": (
+        ["calendar", "resume", "--institution", "hkpl"],
+        None,
+        "--from",
+    ),
+    "bad request number": (
+        ["request", "status", "twelve", "--status", "fulfilled"],
+        None,
+        "a request number",
+    ),
+    "bad request status": (["request", "status", "1", "--status", "done"], None, "--status"),
 }
 
 

@@ -1,4 +1,5 @@
-"""Demo patrons for each seed library, and how to try them (`make run`)."""
+"""Demo patrons for each seed library, and how to try them (`make run`); their loans
+are in `demo_lending.py`."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from rich.table import Table
 
 from patronauth.adapters.clock import ManualClock
 from patronauth.bootstrap import App
+from patronauth.cli import demo_lending
 from patronauth.cli.common import command, ctx, emit
 from patronauth.domain.credentials import Channel, CredentialKind
 from patronauth.domain.identifiers import IdType
@@ -218,8 +220,18 @@ def demo_command() -> None:
         for d in DEMO
         for t in d.tries
     ]
+    lending: list[dict[str, str | None]] = [
+        {
+            "institution": t.institution,
+            "card": t.card,
+            "where": t.where,
+            "try": t.action,
+            "expect": t.expect,
+        }
+        for t in demo_lending.TRIES
+    ]
     if c.json:
-        emit({"url": url, "patrons": rows})
+        emit({"url": url, "patrons": rows, "lending": lending})
         return
     console = Console(width=max(Console().width, 132))
     console.print(f"\nMy Account: {url}/   JSON API: {url}/api/v1/openapi.json\n")
@@ -231,6 +243,21 @@ def demo_command() -> None:
             r["institution"], r["barcode"], r["channel"], r["secret"], r["expect"], r["note"]
         )
     console.print(table)
+    loans = Table(title="Loans, renewals, reservations and fines")
+    for column in ("library", "card", "where", "try", "expect"):
+        loans.add_column(column, overflow="fold")
+    for r in lending:
+        loans.add_row(r["institution"], r["card"], r["where"], r["try"], r["expect"])
+    console.print(loans)
+    console.print(
+        "Loans, renewals and reservations are under My Account once signed in: HKPL0002\n"
+        "(Reading#2026) and SP7654321 (Quiet!Stacks22) right away, the others after choosing\n"
+        "a new secret. A title another reader reserved cannot be renewed (renewal.reserved);\n"
+        "at PolyU, HKCT and HKU an overdue loan stops every renewal (renewal.overdue_block).\n"
+        "Overdue fines follow each library's fine calendar: `patronauth calendar close\n"
+        "--institution hkpl --from DATE` stops them accruing, `calendar resume` restarts them\n"
+        "(seed 001).\n"
+    )
     console.print(
         "On the web: sign in at /hkpl/sign-in as HKPL0001 with 4567 and choose a new online\n"
         "password; six wrong PINs for 21012345A at /polyu/sign-in block the card; forgot-password\n"
@@ -242,5 +269,9 @@ def demo_command() -> None:
         ".venv/bin/patronauth login 21012345A --channel web; done\n"
         "  .venv/bin/patronauth patron show 21012345A\n"
         "  .venv/bin/patronauth audit 21012345A\n"
+        "  .venv/bin/patronauth fines show HKPL0001\n"
+        "  .venv/bin/patronauth checkin BK10005 --institution hkpl\n"
+        "  .venv/bin/patronauth fines pay HKPL0001 --amount 8.50\n"
+        "  .venv/bin/patronauth request status 1 --status in_progress   (IDs: request list)\n"
         "Every command has --help; with --language zh_Hant the answers are in Chinese."
     )

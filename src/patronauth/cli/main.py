@@ -10,7 +10,7 @@ import click
 from patronauth.adapters import i18n
 from patronauth.adapters.config import ConfigError
 from patronauth.bootstrap import ensure_pepper, upgrade_schema
-from patronauth.cli import credentials, demo, patrons, serve, staff
+from patronauth.cli import circulation, credentials, demo, demo_lending, patrons, serve, staff
 from patronauth.cli.common import Context, command, ctx, emit, run_guarded
 
 
@@ -36,7 +36,9 @@ def cli(context: click.Context, language: str) -> None:
 
 
 @cli.command()
-@click.option("--demo", "load_demo", is_flag=True, help="Also load the demo patrons.")
+@click.option(
+    "--demo", "load_demo", is_flag=True, help="Also load the demo patrons, catalogue and loans."
+)
 @command
 def init(load_demo: bool) -> None:
     """Create or upgrade the schema (Alembic); create the pepper key file if needed."""
@@ -47,14 +49,24 @@ def init(load_demo: bool) -> None:
         raise ConfigError(f"cannot create the pepper key file: {error}") from None
     upgrade_schema(c.app)
     loaded = demo.load(c.app, c.staff) if load_demo else []
+    lending = demo_lending.load(c.app, c.staff) if load_demo else demo_lending.Added()
     emit(
-        {"pepper_created": created, "schema": "current", "demo_patrons_added": len(loaded)},
+        {
+            "pepper_created": created,
+            "schema": "current",
+            "demo_patrons_added": len(loaded),
+            "demo_lending_added": lending.as_dict(),
+        },
         "\n".join(
             line
             for line in (
                 f"pepper key created at {c.settings.pepper_file} (mode 0600)" if created else "",
                 "schema is current",
                 f"demo patrons added: {len(loaded)}" if load_demo else "",
+                f"demo lending added: {lending.copies} copies, {lending.loans} loans, "
+                f"{lending.reservations} reservations, {lending.requests} requests"
+                if load_demo
+                else "",
             )
             if line
         ),
@@ -71,6 +83,12 @@ cli.add_command(staff.migrate)
 cli.add_command(staff.audit)
 cli.add_command(staff.policy)
 cli.add_command(staff.default)
+cli.add_command(circulation.item)
+cli.add_command(circulation.checkout)
+cli.add_command(circulation.checkin)
+cli.add_command(circulation.fines)
+cli.add_command(circulation.calendar)
+cli.add_command(circulation.request)
 cli.add_command(serve.serve)
 
 
