@@ -233,3 +233,54 @@ def body_of(mail: Any) -> str:
     body = mail.get_body(preferencelist=("plain",))
     assert body is not None
     return str(body.get_content())
+
+
+def loan_row(page: Any, title: str) -> Any:
+    return page.locator("tbody tr").filter(has=page.locator(".item-title", has_text=title))
+
+
+def test_renew_one_refused_another_with_the_reason_reserve_and_cancel(page: Any) -> None:
+    """Issue 4's story: HKPL0002 renews one loan, is refused another that a reader has
+    reserved (with the reason beside it), then places and cancels a reservation."""
+    sign_in(page, "hkpl", "HKPL0002", "Reading#2026")
+    page.wait_for_url("**/hkpl/account")
+    page.get_by_role("link", name="Loans", exact=True).click()
+    page.wait_for_url("**/hkpl/account/loans")
+    shot(page, "30-hkpl-loans")
+
+    dream = loan_row(page, "Dream of the Red Chamber")
+    due_before = dream.locator("td").first.inner_text()
+    dream.get_by_role("button", name=re.compile("^Renew")).click()
+    page.wait_for_url("**/hkpl/account/loans**")
+    notice = page.locator("[role=status]").inner_text()
+    assert "Renewed: Dream of the Red Chamber" in notice
+    due_after = loan_row(page, "Dream of the Red Chamber").locator("td").first.inner_text()
+    assert due_after != due_before
+
+    loan_row(page, "Journey to the West").get_by_role("button", name=re.compile("^Renew")).click()
+    reason = "Another reader has reserved this item, so it cannot be renewed."
+    assert reason in summary(page)
+    refused = loan_row(page, "Journey to the West")
+    assert reason in refused.locator(".row-error").inner_text()
+    button = refused.get_by_role("button", name=re.compile("^Renew"))
+    assert button.get_attribute("aria-describedby") == f"{button.get_attribute('id')}-error"
+    shot(page, "31-hkpl-renewal-refused")
+
+    page.get_by_role("link", name="Reservations", exact=True).click()
+    page.get_by_role("link", name="Reserve a title").click()
+    page.get_by_label("Title or author").fill("Fortress Besieged")
+    page.get_by_role("button", name="Search the catalogue").click()
+    assert "Fortress Besieged" in page.locator("#results-title").inner_text()
+    shot(page, "32-hkpl-catalogue")
+    page.get_by_role("button", name=re.compile("^Reserve Fortress Besieged")).click()
+    page.wait_for_url("**/hkpl/account/holds**")
+    assert "Reserved: Fortress Besieged." in page.locator("[role=status]").inner_text()
+    held = loan_row(page, "Fortress Besieged")
+    assert "Ready for collection" in held.inner_text()
+    shot(page, "33-hkpl-reserved")
+
+    held.get_by_role("button", name=re.compile("^Cancel")).click()
+    page.wait_for_url("**/hkpl/account/holds**")
+    assert "Your reservation has been cancelled." in page.locator("[role=status]").inner_text()
+    assert loan_row(page, "Fortress Besieged").count() == 0
+    shot(page, "34-hkpl-reservation-cancelled")
