@@ -18,13 +18,14 @@ from patronauth.adapters.hashing import Argon2Hasher, Argon2Parameters, Keyring
 from patronauth.adapters.mail import MailNotifier, OutboxTransport, SmtpTransport, Transport
 from patronauth.adapters.profiles import ProfileStore
 from patronauth.adapters.randomness import SystemRandomness
+from patronauth.adapters.sessions import FallbackSessionStore, RedisSessionStore
 from patronauth.adapters.storage import migrate
 from patronauth.adapters.storage.engine import make_engine
 from patronauth.adapters.storage.sessions import SqlSessionStore
 from patronauth.adapters.storage.uow import SqlUnitOfWork
 from patronauth.adapters.throttle import LimitsThrottle
 from patronauth.domain.sessions import SessionPolicy
-from patronauth.services.interfaces import AttemptCounter, Ports
+from patronauth.services.interfaces import AttemptCounter, Ports, SessionStore
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,13 @@ def _counter(settings: Settings, engine: Engine, redis: Redis | None) -> Attempt
     return SqlAttemptCounter(engine)
 
 
+def _sessions(engine: Engine, redis: Redis | None, policy: SessionPolicy) -> SessionStore:
+    """Sessions live in Redis when there is one (SPEC 5), in the database meanwhile."""
+    if redis is None:
+        return SqlSessionStore(engine)
+    return FallbackSessionStore(RedisSessionStore(redis, policy), SqlSessionStore(engine))
+
+
 def _transport(settings: Settings) -> Transport:
     if settings.smtp_url:
         return SmtpTransport(settings.smtp_url)
@@ -76,6 +84,10 @@ def build(settings: Settings | None = None) -> App:
     profiles = ProfileStore.load(settings.profiles_dir, settings.institutions)
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     throttle_storage = settings.redis_url or "memory://"
+    policy = SessionPolicy(
+        idle_seconds=settings.session_idle_seconds,
+        absolute_seconds=settings.session_absolute_seconds,
+    )
     ports = Ports(
         uow=lambda: SqlUnitOfWork(engine),
         profiles=profiles,
@@ -95,11 +107,8 @@ def build(settings: Settings | None = None) -> App:
         randomness=SystemRandomness(),
         notifier=MailNotifier(_transport(settings), settings.mail_from, profiles.all()),
         blocklists=shipped(),
-        sessions=SqlSessionStore(engine),
-        session_policy=SessionPolicy(
-            idle_seconds=settings.session_idle_seconds,
-            absolute_seconds=settings.session_absolute_seconds,
-        ),
+        sessions=_sessions(engine, redis, policy),
+        session_policy=policy,
         public_url=settings.public_url,
     )
     return App(settings, engine, ports)
