@@ -39,6 +39,7 @@ from patronauth.domain.patrons import (
 )
 from patronauth.domain.profile import ForcedChange, Profile
 from patronauth.domain.sessions import Scope, Session, SessionChannel, SessionPolicy
+from patronauth.domain.terminals import Terminal, TerminalOptions
 
 
 class Clock(Protocol):
@@ -474,9 +475,45 @@ class Registry(Protocol):
         """
 
 
+@dataclass(frozen=True)
+class StoredTerminal:
+    terminal: Terminal
+    password_hash: str
+
+
+class TerminalRepository(Protocol):
+    """Self-service terminals (SIP2 logins), found by their login."""
+
+    def add(
+        self,
+        login: str,
+        institution: str,
+        location: str,
+        password_hash: str,
+        options: TerminalOptions,
+        *,
+        created_by: str,
+        at: datetime,
+    ) -> Terminal:
+        """Refuses `terminal.login_taken` when the login exists already."""
+
+    def get(self, login: str) -> StoredTerminal | None: ...
+
+    def all(self, institution: str | None = None) -> list[Terminal]: ...
+
+    def set_enabled(self, login: str, enabled: bool, at: datetime) -> None: ...
+
+    def set_options(self, login: str, options: TerminalOptions, at: datetime) -> None: ...
+
+    def set_password_hash(self, login: str, password_hash: str, at: datetime) -> None: ...
+
+
 class UnitOfWork(Protocol):
     @property
     def patrons(self) -> PatronRepository: ...
+
+    @property
+    def terminals(self) -> TerminalRepository: ...
 
     @property
     def credentials(self) -> CredentialRepository: ...

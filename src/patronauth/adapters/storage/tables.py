@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -279,6 +280,26 @@ patron_requests = Table(
     Column("author", String(200), nullable=False, default=""),
     Column("note", String(1000), nullable=False, default=""),
     Column("status", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# --- self-service terminals (SPEC 4.5) ---------------------------------------------------
+
+terminals = Table(
+    "terminals",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("login", String(32), nullable=False, unique=True),
+    Column("institution", String(32), nullable=False),
+    Column("location", String(64), nullable=False, default=""),
+    Column("password_hash", Text, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("encoding", String(8), nullable=False),
+    Column("crlf", Boolean, nullable=False),
+    Column("allow_pinless", Boolean, nullable=False),
+    Column("wrong_pin_as_unknown", Boolean, nullable=False),
+    Column("created_by", String(80), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )

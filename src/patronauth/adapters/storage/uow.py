@@ -14,6 +14,7 @@ from patronauth.adapters.storage.repositories import (
     SqlTemporaries,
 )
 from patronauth.adapters.storage.sessions import SqlActionTokens
+from patronauth.adapters.storage.terminals import SqlTerminals
 
 
 class SqlUnitOfWork:
@@ -36,6 +37,7 @@ class SqlUnitOfWork:
         self.registry = SqlRegistry(self._conn)
         self.action_tokens = SqlActionTokens(self._conn)
         self.circulation = SqlCirculation(self._conn)
+        self.terminals = SqlTerminals(self._conn)
         return self
 
     def __exit__(

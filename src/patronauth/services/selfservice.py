@@ -1,0 +1,637 @@
+"""Self-service terminals' use cases (SPEC 4.5): what SIP2 messages 23, 63, 11, 09, 29,
+65, 17 and 35 ask, answered from the patron store and the circulation core.
+
+The protocol layer maps message fields to these functions and the answers back; it
+knows no rule. Every answer is a frozen record; screen messages (AF) are reason codes
+with their values, which the protocol layer renders in `language` (the patron's, when
+known). A terminal serves only its own institution: a patron or item of another one is
+simply not found.
+
+The PIN (AD): None when the field was absent, "" when it was sent empty. Every PIN
+that is checked is an attempt on the `sip2` channel through `authenticate`, so the
+same lockout holds as on the web and in the app (S3). A patron's personal data (name,
+e-mail, phone, loans) is told only after a right PIN, or when the terminal sent no PIN
+at all, or an empty one where it is allowed to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+from patronauth.domain.circulation import HoldStatus
+from patronauth.domain.credentials import Channel, Outcome
+from patronauth.domain.errors import InvalidInput, Refused, Violation
+from patronauth.domain.identifiers import base_form, lockout_key
+from patronauth.domain.patrons import Patron
+from patronauth.domain.selfservice import (
+    CirculationStatus,
+    PatronFlag,
+    PinAnswer,
+    PinCheck,
+    circulation_status,
+    currency_code,
+    flags_text,
+    lends,
+    minutes,
+    patron_flags,
+    pin_answer,
+    window,
+)
+from patronauth.domain.terminals import Terminal
+from patronauth.services import circulation as circ
+from patronauth.services.authenticate import Attempt, AuthResult, authenticate
+from patronauth.services.interfaces import Ports
+from patronauth.services.lookup import Found, current_card, find_patron
+
+CHANNEL = Channel.SIP2.value
+
+
+class ItemList(StrEnum):
+    """The one item list a patron information request (63) may ask for."""
+
+    HOLDS = "holds"  # AS: reservations ready for pickup (the copies set aside)
+    OVERDUE = "overdue"  # AT
+    CHARGED = "charged"  # AU: every item on loan
+    FINES = "fines"  # AV
+    RECALL = "recall"  # BU: PatronAuth has no recalls; always empty
+    UNAVAILABLE_HOLDS = "unavailable_holds"  # CD: reservations still waiting (titles)
+
+
+@dataclass(frozen=True)
+class PatronAnswer:
+    """23 Patron Status and 63 Patron Information."""
+
+    identifier: str  # AA, as the terminal sent it
+    valid_patron: bool  # BL
+    valid_pin: bool | None  # CQ; None: leave it out
+    flags: frozenset[PatronFlag]
+    language: str | None  # the patron's ("en", "zh_Hant"), None when unknown
+    name: str = ""  # AE
+    email: str = ""  # BE
+    phone: str = ""  # BF (as stored: masked)
+    screen: tuple[Violation, ...] = ()  # AF
+    holds: int = 0  # ready for pickup
+    overdue: int = 0
+    charged: int = 0
+    fine_items: int = 0
+    recall: int = 0
+    unavailable_holds: int = 0
+    fine_amount: int = 0  # cents owed (BV), never negative
+    currency: str = ""  # ISO 4217 (BH)
+    limit: int = 0  # items the patron may have on loan (BZ)
+    items: tuple[str, ...] = ()  # the list a summary asked for
+    item_list: ItemList | None = None
+
+    @property
+    def status(self) -> str:
+        """The 14-character patron status field."""
+        return flags_text(self.flags)
+
+
+@dataclass(frozen=True)
+class LendingAnswer:
+    """11 Checkout and 29 Renew."""
+
+    ok: bool
+    renewal: bool  # the item was already on loan to this patron and was renewed
+    identifier: str
+    item_barcode: str
+    title: str = ""
+    due_on: date | None = None
+    language: str | None = None
+    screen: tuple[Violation, ...] = ()
+
+
+@dataclass(frozen=True)
+class CheckinAnswer:
+    """09 Checkin."""
+
+    ok: bool
+    item_barcode: str
+    title: str = ""
+    home_library: str = ""  # AQ, permanent location
+    patron_identifier: str = ""  # AA: the card of the patron who had it
+    hold_pickup: str = ""  # the library where a reservation now waits for the copy
+    fine: int = 0  # cents charged for lateness on return
+    screen: tuple[Violation, ...] = ()
+
+    @property
+    def alert(self) -> bool:
+        return bool(self.hold_pickup)
+
+
+@dataclass(frozen=True)
+class RenewAllAnswer:
+    """65 Renew All."""
+
+    ok: bool
+    identifier: str
+    renewed: tuple[str, ...] = ()  # item barcodes (BM)
+    unrenewed: tuple[str, ...] = ()  # item barcodes (BN)
+    language: str | None = None
+    screen: tuple[Violation, ...] = ()
+
+
+@dataclass(frozen=True)
+class ItemAnswer:
+    """17 Item Information."""
+
+    found: bool
+    item_barcode: str
+    status: CirculationStatus = CirculationStatus.OTHER
+    title: str = ""
+    due_on: date | None = None
+    home_library: str = ""
+    hold_pickup: str = ""  # where the copy waits on the hold shelf
+    hold_queue: int = 0  # reservations waiting for the title
+    screen: tuple[Violation, ...] = ()
+
+
+@dataclass(frozen=True)
+class EndSessionAnswer:
+    """35 End Patron Session."""
+
+    ended: bool
+    identifier: str
+    screen: tuple[Violation, ...] = field(default_factory=tuple)
+
+
+# --- who is at the terminal ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Gate:
+    """The patron behind an identifier and what became of the PIN."""
+
+    found: Found | None
+    check: PinCheck
+    answer: PinAnswer
+    screen: tuple[Violation, ...]
+
+    @property
+    def language(self) -> str | None:
+        return self.found.patron.language if self.found and not self.answer.as_unknown else None
+
+    @property
+    def discloses(self) -> bool:
+        return self.found is not None and self.answer.valid_pin is not False
+
+
+_REFUSED_OUTCOMES = {
+    Outcome.BARRED: "sip2.account_barred",
+    Outcome.PENDING_REGISTRATION: "sip2.account_pending",
+    Outcome.CHANGE_REQUIRED: "sip2.pin_change_required",
+    Outcome.TEMPORARY_EXPIRED: "sip2.pin_temporary_expired",
+    Outcome.MUST_CHANGE: "sip2.pin_change_required",
+}
+_CHECKS = {
+    Outcome.OK: PinCheck.RIGHT,
+    Outcome.INVALID: PinCheck.WRONG,
+    Outcome.BLOCKED: PinCheck.BLOCKED,
+    Outcome.THROTTLED: PinCheck.THROTTLED,
+    Outcome.SUSPENDED: PinCheck.SUSPENDED,
+}
+
+
+def _find(ports: Ports, terminal: Terminal, identifier: str) -> Found | None:
+    try:
+        with ports.uow() as uow:
+            return find_patron(uow, ports.profiles, identifier, institution=terminal.institution)
+    except Refused:
+        return None  # not an identifier at all, or one no patron here has
+
+
+def _blocked_for(ports: Ports, identifier: str) -> int:
+    try:
+        key = lockout_key(identifier)
+    except InvalidInput:
+        return 0
+    return ports.counter.blocked_for(key, ports.clock.now().timestamp())
+
+
+def _gate(ports: Ports, terminal: Terminal, identifier: str, pin: str | None, source: str) -> _Gate:
+    found = _find(ports, terminal, identifier)
+    result: AuthResult | None = None
+    seconds = 0
+    if pin:
+        try:
+            result = authenticate(
+                ports,
+                Attempt(
+                    identifier,
+                    pin,
+                    Channel.SIP2,
+                    source=source,
+                    institution=terminal.institution,
+                ),
+            )
+        except InvalidInput:
+            result = None  # a malformed identifier or PIN: refused before any attempt
+        check = _CHECKS.get(result.outcome, PinCheck.REFUSED) if result else PinCheck.WRONG
+        seconds = result.retry_after if result else 0
+    else:
+        seconds = _blocked_for(ports, identifier) if found else 0
+        if seconds:
+            check = PinCheck.BLOCKED
+        else:
+            check = PinCheck.NOT_ASKED if pin is None else PinCheck.EMPTY
+    options = terminal.options
+    answer = pin_answer(
+        found is not None,
+        check,
+        allow_pinless=options.allow_pinless,
+        wrong_pin_as_unknown=options.wrong_pin_as_unknown,
+    )
+    return _Gate(found, check, answer, _screen(found, check, answer, result, seconds))
+
+
+def _screen(
+    found: Found | None,
+    check: PinCheck,
+    answer: PinAnswer,
+    result: AuthResult | None,
+    seconds: int,
+) -> tuple[Violation, ...]:
+    if found is None or answer.as_unknown:
+        return (Violation("sip2.patron_unknown"),)
+    if check is PinCheck.WRONG:
+        return (Violation("sip2.pin_wrong"),)
+    if check is PinCheck.EMPTY and not answer.valid_pin:
+        return (Violation("sip2.pin_required"),)
+    if check is PinCheck.BLOCKED:
+        return (Violation("sip2.blocked", {"seconds": seconds, "minutes": minutes(seconds)}),)
+    if check is PinCheck.THROTTLED:
+        return (Violation("sip2.throttled", {"seconds": seconds}),)
+    if check is PinCheck.SUSPENDED:
+        return (Violation("sip2.pin_suspended"),)
+    if check is PinCheck.REFUSED and result is not None:
+        return (Violation(_REFUSED_OUTCOMES.get(result.outcome, "sip2.pin_wrong")),)
+    return ()
+
+
+def _actor(terminal: Terminal) -> str:
+    return f"terminal:{terminal.login}"
+
+
+# --- 23 and 63 -----------------------------------------------------------------------------
+
+
+def patron_status(
+    ports: Ports, terminal: Terminal, identifier: str, pin: str | None, *, source: str
+) -> PatronAnswer:
+    """23 Patron Status: may the patron use the terminal, and is the PIN right?"""
+    return patron_information(ports, terminal, identifier, pin, source=source)
+
+
+def patron_information(
+    ports: Ports,
+    terminal: Terminal,
+    identifier: str,
+    pin: str | None,
+    *,
+    source: str,
+    summary: ItemList | None = None,
+    start: int | None = None,
+    end: int | None = None,
+) -> PatronAnswer:
+    """63 Patron Information: the status, the counts, and the one item list `summary`
+    asks for, from `start` to `end` (1-based, inclusive; missing: the whole list)."""
+    gate = _gate(ports, terminal, identifier, pin, source)
+    denied = gate.answer.denied
+    if gate.found is None or not gate.discloses:
+        return PatronAnswer(
+            identifier=identifier,
+            valid_patron=gate.answer.valid_patron,
+            valid_pin=gate.answer.valid_pin,
+            flags=patron_flags(None),
+            language=gate.language,
+            screen=gate.screen,
+        )
+    patron = gate.found.patron
+    record = circ.record(ports, patron.id)
+    lists = _lists(ports, record)
+    account = record.standing
+    screen = list(gate.screen)
+    if not screen:
+        refusal = account.lending_refusal("checkout")
+        if refusal is not None:
+            screen.extend(refusal.violations)
+    return PatronAnswer(
+        identifier=identifier,
+        valid_patron=gate.answer.valid_patron,
+        valid_pin=gate.answer.valid_pin,
+        flags=patron_flags(account, denied=denied),
+        language=gate.language,
+        name=patron.name or "",
+        email=patron.email or "",
+        phone=patron.phone_masked or "",
+        screen=tuple(screen),
+        holds=len(lists[ItemList.HOLDS]),
+        overdue=len(lists[ItemList.OVERDUE]),
+        charged=len(lists[ItemList.CHARGED]),
+        fine_items=len(lists[ItemList.FINES]),
+        recall=0,
+        unavailable_holds=len(lists[ItemList.UNAVAILABLE_HOLDS]),
+        fine_amount=max(account.balance, 0),
+        currency=currency_code(record.profile.currency),
+        limit=account.rules.max_loans,
+        items=tuple(window(lists[summary], start, end)) if summary else (),
+        item_list=summary,
+    )
+
+
+def _lists(ports: Ports, record: circ.Record) -> dict[ItemList, list[str]]:
+    currency = record.profile.currency
+    with ports.uow() as uow:
+        held = []
+        for view in record.holds:
+            if view.hold.status is HoldStatus.READY and view.hold.item_id is not None:
+                item = uow.circulation.item(view.hold.item_id)
+                held.append(item.barcode if item else view.title.title)
+    fines = []
+    if record.standing.balance > 0:
+        fines = [
+            f"{v.item_barcode} {currency}{v.fine_so_far / 100:.2f}"
+            for v in record.loans
+            if v.fine_so_far > 0
+        ]
+        fines += [f"{f.reason} {currency}{f.amount / 100:.2f}" for f in record.fines]
+    return {
+        ItemList.HOLDS: held,
+        ItemList.OVERDUE: [v.item_barcode for v in record.loans if v.overdue],
+        ItemList.CHARGED: [v.item_barcode for v in record.loans],
+        ItemList.FINES: fines,
+        ItemList.RECALL: [],
+        ItemList.UNAVAILABLE_HOLDS: [
+            v.title.title for v in record.holds if v.hold.status is HoldStatus.WAITING
+        ],
+    }
+
+
+# --- 11, 29 and 65 -------------------------------------------------------------------------
+
+
+def _item_barcode(raw: str) -> str | None:
+    try:
+        return base_form(raw)
+    except InvalidInput:
+        return None
+
+
+def checkout(
+    ports: Ports,
+    terminal: Terminal,
+    identifier: str,
+    item_barcode: str,
+    pin: str | None,
+    *,
+    source: str,
+) -> LendingAnswer:
+    """11 Checkout. An item already on loan to the same patron is renewed instead, as
+    kiosks expect; any other item goes through the circulation rules."""
+    gate = _gate(ports, terminal, identifier, pin, source)
+    refused = LendingAnswer(
+        ok=False,
+        renewal=False,
+        identifier=identifier,
+        item_barcode=item_barcode,
+        language=gate.language,
+        screen=gate.screen,
+    )
+    if gate.found is None or not lends(gate.answer):
+        return refused
+    patron = gate.found.patron
+    own_loan = _own_loan(ports, terminal, patron, item_barcode)
+    if own_loan is not None:
+        return _renew(ports, terminal, patron, own_loan, refused, renewal=True)
+    try:
+        done = circ.checkout(
+            ports,
+            identifier,
+            item_barcode,
+            actor=_actor(terminal),
+            channel=CHANNEL,
+            institution=terminal.institution,
+        )
+    except Refused as refusal:
+        return LendingAnswer(
+            ok=False,
+            renewal=False,
+            identifier=identifier,
+            item_barcode=item_barcode,
+            title=_title_of(ports, terminal, item_barcode),
+            language=gate.language,
+            screen=refusal.violations,
+        )
+    return LendingAnswer(
+        ok=True,
+        renewal=False,
+        identifier=identifier,
+        item_barcode=item_barcode,
+        title=done.title.title,
+        due_on=done.loan.due_on,
+        language=gate.language,
+    )
+
+
+def renew(
+    ports: Ports,
+    terminal: Terminal,
+    identifier: str,
+    item_barcode: str,
+    pin: str | None,
+    *,
+    source: str,
+) -> LendingAnswer:
+    """29 Renew: one of the patron's own loans, by the item's barcode."""
+    gate = _gate(ports, terminal, identifier, pin, source)
+    refused = LendingAnswer(
+        ok=False,
+        renewal=False,
+        identifier=identifier,
+        item_barcode=item_barcode,
+        language=gate.language,
+        screen=gate.screen,
+    )
+    if gate.found is None or not lends(gate.answer):
+        return refused
+    patron = gate.found.patron
+    loan_id = _own_loan(ports, terminal, patron, item_barcode)
+    if loan_id is None:
+        return LendingAnswer(
+            ok=False,
+            renewal=False,
+            identifier=identifier,
+            item_barcode=item_barcode,
+            title=_title_of(ports, terminal, item_barcode),
+            language=gate.language,
+            screen=(Violation("loan.not_found"),),
+        )
+    return _renew(ports, terminal, patron, loan_id, refused, renewal=True)
+
+
+def _own_loan(ports: Ports, terminal: Terminal, patron: Patron, item_barcode: str) -> int | None:
+    barcode = _item_barcode(item_barcode)
+    if barcode is None:
+        return None
+    with ports.uow() as uow:
+        item = uow.circulation.item_by_barcode(terminal.institution, barcode)
+        loan = uow.circulation.open_loan_of_item(item.id) if item else None
+    return loan.id if loan is not None and loan.patron_id == patron.id else None
+
+
+def _title_of(ports: Ports, terminal: Terminal, item_barcode: str) -> str:
+    barcode = _item_barcode(item_barcode)
+    if barcode is None:
+        return ""
+    with ports.uow() as uow:
+        item = uow.circulation.item_by_barcode(terminal.institution, barcode)
+        title = uow.circulation.title(item.title_id) if item else None
+    return title.title if title else ""
+
+
+def _renew(
+    ports: Ports,
+    terminal: Terminal,
+    patron: Patron,
+    loan_id: int,
+    refused: LendingAnswer,
+    *,
+    renewal: bool,
+) -> LendingAnswer:
+    title = _title_of(ports, terminal, refused.item_barcode)
+    try:
+        due = circ.renew_loan(ports, patron.id, loan_id, channel=CHANNEL, actor=_actor(terminal))
+    except Refused as refusal:
+        return LendingAnswer(
+            ok=False,
+            renewal=False,
+            identifier=refused.identifier,
+            item_barcode=refused.item_barcode,
+            title=title,
+            language=refused.language,
+            screen=refusal.violations,
+        )
+    return LendingAnswer(
+        ok=True,
+        renewal=renewal,
+        identifier=refused.identifier,
+        item_barcode=refused.item_barcode,
+        title=title,
+        due_on=due,
+        language=refused.language,
+    )
+
+
+def renew_all(
+    ports: Ports, terminal: Terminal, identifier: str, pin: str | None, *, source: str
+) -> RenewAllAnswer:
+    """65 Renew All: every loan that may be renewed; the others are listed as unrenewed,
+    with the reasons on the screen."""
+    gate = _gate(ports, terminal, identifier, pin, source)
+    if gate.found is None or not lends(gate.answer):
+        return RenewAllAnswer(
+            ok=False, identifier=identifier, language=gate.language, screen=gate.screen
+        )
+    patron = gate.found.patron
+    with ports.uow() as uow:
+        barcodes = {}
+        for loan in uow.circulation.open_loans(patron.id):
+            item = uow.circulation.item(loan.item_id)
+            barcodes[loan.id] = item.barcode if item else ""
+    results = circ.renew_all(ports, patron.id, channel=CHANNEL, actor=_actor(terminal))
+    reasons: dict[str, Violation] = {}
+    for result in results:
+        if result.refusal is not None:
+            for violation in result.refusal.violations:
+                reasons.setdefault(violation.code, violation)
+    return RenewAllAnswer(
+        ok=True,
+        identifier=identifier,
+        renewed=tuple(barcodes.get(r.loan_id, "") for r in results if r.ok),
+        unrenewed=tuple(barcodes.get(r.loan_id, "") for r in results if not r.ok),
+        language=gate.language,
+        screen=tuple(reasons.values()),
+    )
+
+
+# --- 09, 17 and 35 -------------------------------------------------------------------------
+
+
+def checkin(ports: Ports, terminal: Terminal, item_barcode: str, *, source: str) -> CheckinAnswer:
+    """09 Checkin: an overdue fine is charged; a reservation waiting for the title gets
+    the copy (the answer names its pickup library, an alert for the sorter)."""
+    del source  # the circulation audit records the terminal as the actor
+    try:
+        done = circ.checkin(
+            ports, item_barcode, terminal.institution, actor=_actor(terminal), channel=CHANNEL
+        )
+    except Refused as refusal:
+        return CheckinAnswer(
+            ok=False,
+            item_barcode=item_barcode,
+            title=_title_of(ports, terminal, item_barcode),
+            screen=refusal.violations,
+        )
+    pickup = ""
+    card = ""
+    with ports.uow() as uow:
+        if done.hold_for is not None:
+            pickup = next(
+                (
+                    h.pickup
+                    for h in uow.circulation.hold_queue(done.item.title_id)
+                    if h.item_id == done.item.id and h.status is HoldStatus.READY
+                ),
+                "",
+            )
+        if done.patron_id is not None:
+            identifier = current_card(uow, done.patron_id)
+            card = identifier.value if identifier else ""
+    return CheckinAnswer(
+        ok=True,
+        item_barcode=item_barcode,
+        title=done.title.title,
+        home_library=done.item.home_library,
+        patron_identifier=card,
+        hold_pickup=pickup,
+        fine=done.fine,
+    )
+
+
+def item_information(ports: Ports, terminal: Terminal, item_barcode: str) -> ItemAnswer:
+    """17 Item Information, within the terminal's institution."""
+    barcode = _item_barcode(item_barcode)
+    with ports.uow() as uow:
+        item = uow.circulation.item_by_barcode(terminal.institution, barcode) if barcode else None
+        if item is None:
+            return ItemAnswer(
+                found=False, item_barcode=item_barcode, screen=(Violation("item.not_found"),)
+            )
+        title = uow.circulation.title(item.title_id)
+        loan = uow.circulation.open_loan_of_item(item.id)
+        queue = uow.circulation.hold_queue(item.title_id)
+    pickup = next(
+        (h.pickup for h in queue if h.item_id == item.id and h.status is HoldStatus.READY), ""
+    )
+    return ItemAnswer(
+        found=True,
+        item_barcode=item_barcode,
+        status=circulation_status(item.status),
+        title=title.title if title else "",
+        due_on=loan.due_on if loan else None,
+        home_library=item.home_library,
+        hold_pickup=pickup,
+        hold_queue=sum(1 for h in queue if h.status is HoldStatus.WAITING),
+    )
+
+
+def end_session(
+    ports: Ports, terminal: Terminal, identifier: str, *, source: str
+) -> EndSessionAnswer:
+    """35 End Patron Session. PatronAuth keeps no session for a terminal's patron (each
+    request carries the identifier and PIN), so there is nothing to end but the answer."""
+    del ports, terminal, source
+    return EndSessionAnswer(ended=True, identifier=identifier)

@@ -1,0 +1,268 @@
+"""Self-service terminals (SPEC 4.5): their accounts, and the SIP2 login (message 93).
+
+A terminal's password is a secret like a patron's: validated, then stored only as an
+argon2id hash over the pepper. A login attempt is throttled per source, counted in an
+attempt counter of its own (the terminal's login, never a patron's identifier), and
+audited without the password. An unknown login, a wrong password and a disabled
+terminal get one and the same answer (None), after the same single hash computation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from patronauth.domain.errors import Conflict, InvalidInput, NotFound
+from patronauth.domain.lockout import Blocked, LockoutRule
+from patronauth.domain.terminals import (
+    LOGIN_PATTERN,
+    PASSWORD_MAX_LENGTH,
+    Encoding,
+    Terminal,
+    TerminalOptions,
+    terminal_location,
+    terminal_password,
+)
+from patronauth.domain.terminals import terminal_login as checked_login
+from patronauth.services.interfaces import AuditEvent, Ports, UnitOfWork
+
+CHANNEL = "sip2"
+LOGIN_LOCKOUT = LockoutRule()
+
+
+def _audit(
+    uow: UnitOfWork,
+    ports: Ports,
+    action: str,
+    *,
+    actor: str,
+    channel: str,
+    outcome: str = "ok",
+    institution: str | None = None,
+    source: str = "",
+    detail: dict[str, str] | None = None,
+) -> None:
+    uow.audit.record(
+        AuditEvent(
+            at=ports.clock.now(),
+            action=action,
+            outcome=outcome,
+            actor=actor,
+            channel=channel,
+            source=source[:80],
+            institution=institution,
+            detail=detail or {},
+        )
+    )
+
+
+def _options_detail(terminal: Terminal) -> dict[str, str]:
+    o = terminal.options
+    return {
+        "login": terminal.login,
+        "location": terminal.location,
+        "encoding": o.encoding.value,
+        "crlf": str(o.crlf).lower(),
+        "allow_pinless": str(o.allow_pinless).lower(),
+        "wrong_pin_as_unknown": str(o.wrong_pin_as_unknown).lower(),
+    }
+
+
+def add_terminal(
+    ports: Ports,
+    *,
+    login: str,
+    institution: str,
+    password: str,
+    location: str | None = None,
+    options: TerminalOptions | None = None,
+    staff: str,
+) -> Terminal:
+    """A new terminal account of `institution`, enabled. Nothing is written on a refusal."""
+    options = options or TerminalOptions()
+    login = checked_login(login)
+    ports.profiles.get(institution)
+    place = terminal_location(location)
+    secret = terminal_password(password, options.encoding)
+    password_hash = ports.hasher.hash(secret)
+    now = ports.clock.now()
+    with ports.uow() as uow:
+        terminal = uow.terminals.add(
+            login, institution, place, password_hash, options, created_by=staff, at=now
+        )
+        _audit(
+            uow,
+            ports,
+            "terminal.add",
+            actor=staff,
+            channel="staff",
+            institution=institution,
+            detail=_options_detail(terminal),
+        )
+        uow.commit()
+    return terminal
+
+
+def list_terminals(ports: Ports, institution: str | None = None) -> list[Terminal]:
+    if institution is not None:
+        ports.profiles.get(institution)
+    with ports.uow() as uow:
+        return uow.terminals.all(institution)
+
+
+def get_terminal(ports: Ports, login: str) -> Terminal:
+    with ports.uow() as uow:
+        stored = uow.terminals.get(login)
+    if stored is None:
+        raise NotFound.of("terminal.not_found")
+    return stored.terminal
+
+
+def _set_enabled(ports: Ports, login: str, enabled: bool, staff: str) -> Terminal:
+    now = ports.clock.now()
+    with ports.uow() as uow:
+        stored = uow.terminals.get(login)
+        if stored is None:
+            raise NotFound.of("terminal.not_found")
+        if stored.terminal.enabled == enabled:
+            raise Conflict.of(
+                "terminal.already_enabled" if enabled else "terminal.already_disabled"
+            )
+        uow.terminals.set_enabled(login, enabled, now)
+        _audit(
+            uow,
+            ports,
+            "terminal.enable" if enabled else "terminal.disable",
+            actor=staff,
+            channel="staff",
+            institution=stored.terminal.institution,
+            detail={"login": login},
+        )
+        uow.commit()
+    return replace(stored.terminal, enabled=enabled)
+
+
+def disable_terminal(ports: Ports, login: str, *, staff: str) -> Terminal:
+    """The terminal can no longer log in; a connection it has open is ended by the server
+    at its next request (the protocol layer asks `get_terminal`)."""
+    return _set_enabled(ports, login, False, staff)
+
+
+def enable_terminal(ports: Ports, login: str, *, staff: str) -> Terminal:
+    return _set_enabled(ports, login, True, staff)
+
+
+def set_terminal_options(
+    ports: Ports,
+    login: str,
+    *,
+    staff: str,
+    encoding: Encoding | None = None,
+    crlf: bool | None = None,
+    allow_pinless: bool | None = None,
+    wrong_pin_as_unknown: bool | None = None,
+) -> Terminal:
+    """Change some options; the others keep their values.
+
+    The password is not re-checked against a new encoding (only its hash is kept): a
+    terminal moved to cp850 needs a password that cp850 can carry.
+    """
+    now = ports.clock.now()
+    with ports.uow() as uow:
+        stored = uow.terminals.get(login)
+        if stored is None:
+            raise NotFound.of("terminal.not_found")
+        current = stored.terminal.options
+        options = TerminalOptions(
+            encoding=current.encoding if encoding is None else encoding,
+            crlf=current.crlf if crlf is None else crlf,
+            allow_pinless=current.allow_pinless if allow_pinless is None else allow_pinless,
+            wrong_pin_as_unknown=current.wrong_pin_as_unknown
+            if wrong_pin_as_unknown is None
+            else wrong_pin_as_unknown,
+        )
+        uow.terminals.set_options(login, options, now)
+        terminal = replace(stored.terminal, options=options)
+        _audit(
+            uow,
+            ports,
+            "terminal.options",
+            actor=staff,
+            channel="staff",
+            institution=terminal.institution,
+            detail=_options_detail(terminal),
+        )
+        uow.commit()
+    return terminal
+
+
+def terminal_login(ports: Ports, login: str, password: str, *, source: str) -> Terminal | None:
+    """SIP2 93: the terminal, or None for an unknown login, a wrong password, a disabled
+    terminal, a blocked login or a throttled source (the caller answers `940` alike)."""
+    valid_login = LOGIN_PATTERN.fullmatch(login) is not None
+    actor = f"terminal:{login}" if valid_login else "terminal:?"
+    outcome, reason, terminal = _check_login(ports, login, password, valid_login, source)
+    detail = {"login": login} if valid_login else {}
+    if reason:
+        detail["reason"] = reason
+    with ports.uow() as uow:
+        _audit(
+            uow,
+            ports,
+            "terminal.login",
+            actor=actor,
+            channel=CHANNEL,
+            outcome=outcome,
+            institution=terminal.institution if terminal else None,
+            source=source,
+            detail=detail,
+        )
+        uow.commit()
+    return terminal if outcome == "ok" else None
+
+
+def _check_login(
+    ports: Ports, login: str, password: str, valid_login: bool, source: str
+) -> tuple[str, str, Terminal | None]:
+    """(outcome, reason, terminal) of one login attempt."""
+    wait = ports.throttle.hit("terminal_login", source or CHANNEL)
+    if wait:
+        return "throttled", "", None
+    try:
+        secret = terminal_password(password, Encoding.UTF8) if valid_login else None
+    except InvalidInput:
+        secret = None
+    if secret is None:
+        # No stored password could match: spend the same hash anyway (S4).
+        ports.hasher.dummy_verify(password[:PASSWORD_MAX_LENGTH] or "-")
+        return "invalid", "unknown" if not valid_login else "malformed", None
+    key = f"terminal:{login}"
+    now = ports.clock.now().timestamp()
+    admission = ports.counter.admit(key, now, LOGIN_LOCKOUT)
+    if isinstance(admission, Blocked):
+        return "blocked", "", None
+    success = False
+    try:
+        with ports.uow() as uow:
+            stored = uow.terminals.get(login)
+        if stored is None:
+            ports.hasher.dummy_verify(secret)
+            return "invalid", "unknown", None
+        verification = ports.hasher.verify(stored.password_hash, secret)
+        if not verification.ok:
+            return "invalid", "wrong_password", None
+        if not stored.terminal.enabled:
+            return "invalid", "disabled", stored.terminal
+        success = True
+        if verification.rehashed:
+            with ports.uow() as uow:
+                uow.terminals.set_password_hash(login, verification.rehashed, ports.clock.now())
+                uow.commit()
+        return "ok", "", stored.terminal
+    finally:
+        ports.counter.settle(
+            key,
+            admission.ticket,
+            success=success,
+            now=ports.clock.now().timestamp(),
+            rule=LOGIN_LOCKOUT,
+        )
