@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from limits.storage import RedisStorage
 from redis import Redis
 from sqlalchemy import Engine
 
@@ -13,11 +14,14 @@ from patronauth.adapters.clock import SystemClock
 from patronauth.adapters.config import ConfigError, Settings
 from patronauth.adapters.counters.memory import MemoryAttemptCounter
 from patronauth.adapters.counters.redis import RedisAttemptCounter
+from patronauth.adapters.counters.resilient import ResilientAttemptCounter
 from patronauth.adapters.counters.sql import SqlAttemptCounter
 from patronauth.adapters.hashing import Argon2Hasher, Argon2Parameters, Keyring
 from patronauth.adapters.mail import MailNotifier, OutboxTransport, SmtpTransport, Transport
 from patronauth.adapters.profiles import ProfileStore
 from patronauth.adapters.randomness import SystemRandomness
+from patronauth.adapters.redis_health import RedisHealth
+from patronauth.adapters.redis_health import client as redis_client
 from patronauth.adapters.sessions import FallbackSessionStore, RedisSessionStore
 from patronauth.adapters.storage import migrate
 from patronauth.adapters.storage.engine import make_engine
@@ -33,9 +37,13 @@ class App:
     settings: Settings
     engine: Engine
     ports: Ports
+    redis: Redis | None = None
+    redis_health: tuple[RedisHealth, ...] = ()  # the components that fall back without it
 
     def close(self) -> None:
         self.engine.dispose()
+        if self.redis is not None:
+            self.redis.close()
 
 
 def ensure_pepper(settings: Settings) -> bool:
@@ -56,13 +64,27 @@ def keyring(settings: Settings) -> Keyring:
     return Keyring.load(settings.pepper_file)
 
 
-def _counter(settings: Settings, engine: Engine, redis: Redis | None) -> AttemptCounter:
+def _counter(
+    settings: Settings, engine: Engine, redis: Redis | None, health: RedisHealth
+) -> AttemptCounter:
     if settings.counter == "memory":
         return MemoryAttemptCounter()
     if settings.counter == "redis":
         assert redis is not None
-        return RedisAttemptCounter(redis)
+        # The database counts while Redis is unreachable (SPEC 7).
+        primary, fallback = RedisAttemptCounter(redis), SqlAttemptCounter(engine)
+        return ResilientAttemptCounter(primary, fallback, health)
     return SqlAttemptCounter(engine)
+
+
+def _throttle(settings: Settings, redis: Redis | None, health: RedisHealth) -> LimitsThrottle:
+    per_source, overall = settings.throttle_per_source, settings.throttle_overall
+    if redis is None or settings.redis_url is None:
+        return LimitsThrottle("memory://", per_source=per_source, overall=overall)
+    storage = RedisStorage(
+        settings.redis_url, connection_pool=redis.connection_pool, wrap_exceptions=True
+    )
+    return LimitsThrottle(storage, per_source=per_source, overall=overall, health=health)
 
 
 def _sessions(engine: Engine, redis: Redis | None, policy: SessionPolicy) -> SessionStore:
@@ -80,10 +102,20 @@ def _transport(settings: Settings) -> Transport:
 
 def build(settings: Settings | None = None) -> App:
     settings = settings or Settings.from_env()
-    engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+    engine = make_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout,
+    )
     profiles = ProfileStore.load(settings.profiles_dir, settings.institutions)
-    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
-    throttle_storage = settings.redis_url or "memory://"
+    redis = None
+    if settings.redis_url:
+        redis = redis_client(settings.redis_url, timeout_seconds=settings.redis_timeout_ms / 1000)
+    health = {
+        component: RedisHealth(component, retry_seconds=settings.redis_retry_seconds)
+        for component in ("counter", "throttle")
+    }
     policy = SessionPolicy(
         idle_seconds=settings.session_idle_seconds,
         absolute_seconds=settings.session_absolute_seconds,
@@ -97,12 +129,8 @@ def build(settings: Settings | None = None) -> App:
                 settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism
             ),
         ),
-        counter=_counter(settings, engine, redis),
-        throttle=LimitsThrottle(
-            throttle_storage,
-            per_source=settings.throttle_per_source,
-            overall=settings.throttle_overall,
-        ),
+        counter=_counter(settings, engine, redis, health["counter"]),
+        throttle=_throttle(settings, redis, health["throttle"]),
         clock=SystemClock(),
         randomness=SystemRandomness(),
         notifier=MailNotifier(_transport(settings), settings.mail_from, profiles.all()),
@@ -111,7 +139,9 @@ def build(settings: Settings | None = None) -> App:
         session_policy=policy,
         public_url=settings.public_url,
     )
-    return App(settings, engine, ports)
+    used = (settings.counter == "redis", redis is not None)
+    watched = tuple(h for h, use in zip(health.values(), used, strict=True) if use)
+    return App(settings, engine, ports, redis, watched)
 
 
 def upgrade_schema(app: App) -> None:

@@ -12,7 +12,7 @@ class ConfigError(Exception):
     pass
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 1) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -20,9 +20,16 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         value = int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
-    if value < 1:
-        raise ConfigError(f"{name} must be at least 1")
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}")
     return value
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    raw = (env.get(name) or choices[0]).strip().lower()
+    if raw not in choices:
+        raise ConfigError(f"{name} must be {' or '.join(choices)}, not {raw!r}")
+    return raw
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,14 @@ class Settings:
     public_url: str
     cookie_secure: bool
     trusted_proxies: frozenset[str]
+    db_max_overflow: int = 10
+    db_pool_timeout: int = 10
+    redis_timeout_ms: int = 1000
+    redis_retry_seconds: int = 5
+    hash_workers: int = 2
+    hash_queue: int = 64
+    log_format: str = "text"
+    shutdown_seconds: int = 30
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -89,6 +104,14 @@ class Settings:
             public_url=(env.get("PATRONAUTH_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/"),
             cookie_secure=_bool(env, "PATRONAUTH_COOKIE_SECURE", True),
             trusted_proxies=_list(env.get("PATRONAUTH_TRUSTED_PROXIES")),
+            db_max_overflow=_int(env, "PATRONAUTH_DB_MAX_OVERFLOW", 10, minimum=0),
+            db_pool_timeout=_int(env, "PATRONAUTH_DB_POOL_TIMEOUT", 10),
+            redis_timeout_ms=_int(env, "PATRONAUTH_REDIS_TIMEOUT_MS", 1000),
+            redis_retry_seconds=_int(env, "PATRONAUTH_REDIS_RETRY_SECONDS", 5),
+            hash_workers=_int(env, "PATRONAUTH_HASH_WORKERS", os.cpu_count() or 1),
+            hash_queue=_int(env, "PATRONAUTH_HASH_QUEUE", 64, minimum=0),
+            log_format=_choice(env, "PATRONAUTH_LOG_FORMAT", ("text", "json")),
+            shutdown_seconds=_int(env, "PATRONAUTH_SHUTDOWN_SECONDS", 30),
         )
 
 

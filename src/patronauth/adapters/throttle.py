@@ -1,4 +1,9 @@
-"""Per-source throttles and a global ceiling (S3), as named limits of the `limits` library."""
+"""Per-source throttles and a global ceiling (S3), as named limits of the `limits` library.
+
+With Redis as the storage, an unreachable Redis does not switch the throttles off: the
+same limits are kept in this process's memory until Redis answers again (then the
+memory counts are dropped: a throttle is a short ceiling, the lockout is the guard).
+"""
 
 from __future__ import annotations
 
@@ -6,25 +11,65 @@ import math
 import time
 
 from limits import RateLimitItem, parse
-from limits.storage import storage_from_string
+from limits.errors import StorageError
+from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import SlidingWindowCounterRateLimiter
+from redis.exceptions import RedisError
+
+from patronauth.adapters.redis_health import RedisHealth
 
 
 class LimitsThrottle:
-    def __init__(self, storage_uri: str, *, per_source: str, overall: str) -> None:
+    def __init__(
+        self,
+        storage: str | Storage,
+        *,
+        per_source: str,
+        overall: str,
+        health: RedisHealth | None = None,
+    ) -> None:
+        if isinstance(storage, str):
+            found = storage_from_string(storage)
+            assert isinstance(found, Storage)
+            storage = found
         # The sliding window counter costs O(1) per hit, in memory and in Redis alike.
-        self._limiter = SlidingWindowCounterRateLimiter(storage_from_string(storage_uri))
+        self._limiter = SlidingWindowCounterRateLimiter(storage)
+        self._fallback = SlidingWindowCounterRateLimiter(MemoryStorage())
+        self._health = health
         self._per_source = parse(per_source)
         self._overall = parse(overall)
 
-    def _wait(self, limit: RateLimitItem, *identifiers: str) -> int:
-        if self._limiter.hit(limit, *identifiers):
+    @property
+    def health(self) -> RedisHealth | None:
+        return self._health
+
+    @staticmethod
+    def _wait(
+        limiter: SlidingWindowCounterRateLimiter, limit: RateLimitItem, *identifiers: str
+    ) -> int:
+        if limiter.hit(limit, *identifiers):
             return 0
-        reset = self._limiter.get_window_stats(limit, *identifiers).reset_time
+        reset = limiter.get_window_stats(limit, *identifiers).reset_time
         return max(1, math.ceil(reset - time.time()))
 
+    def _hit(self, limiter: SlidingWindowCounterRateLimiter, scope: str, source: str) -> int:
+        return self._wait(limiter, self._overall, scope, "*") or self._wait(
+            limiter, self._per_source, scope, source
+        )
+
     def hit(self, scope: str, source: str) -> int:
-        return self._wait(self._overall, scope, "*") or self._wait(self._per_source, scope, source)
+        health = self._health
+        if health is None:
+            return self._hit(self._limiter, scope, source)
+        if health.should_try():
+            try:
+                wait = self._hit(self._limiter, scope, source)
+            except (StorageError, RedisError) as error:
+                health.failed(error)
+            else:
+                health.succeeded()
+                return wait
+        return self._hit(self._fallback, scope, source)
 
 
 class NoThrottle:

@@ -1,15 +1,18 @@
 """Attempt counters (S3): one decision procedure (`patronauth.domain.lockout`), three stores.
 
 Each store runs the pure decision inside its own atomic read-modify-write: a lock in
-memory, a row lock in SQL, an optimistic WATCH/MULTI transaction in Redis.
+memory, a row lock in SQL, an optimistic WATCH/MULTI transaction in Redis. The Redis
+store falls back to the SQL one while Redis is unreachable (`resilient.py`).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TypeVar
 
+from patronauth.adapters import metrics
 from patronauth.domain.lockout import (
     Admission,
     CounterState,
@@ -42,6 +45,25 @@ def decode(text: str | bytes | None) -> CounterState:
     )
 
 
+def merged(first: CounterState, second: CounterState) -> CounterState:
+    """Both stores' counts together: every failure, attempt in flight and block of either
+    (a sum, never a maximum: an attempt counted in one store is not hidden by the other),
+    and the later end of a block."""
+    return CounterState(
+        failures=tuple(sorted(first.failures + second.failures)),
+        pending=tuple(sorted(first.pending + second.pending)),
+        blocked_until=max(first.blocked_until, second.blocked_until),
+        blocks=tuple(sorted(first.blocks + second.blocks)),
+    )
+
+
+def without_pending(state: CounterState, ticket: float) -> CounterState:
+    if ticket not in state.pending:
+        return state
+    index = state.pending.index(ticket)
+    return replace(state, pending=state.pending[:index] + state.pending[index + 1 :])
+
+
 class StateCounter:
     """The port's operations over an atomic `_update` and a plain `_read`."""
 
@@ -57,7 +79,12 @@ class StateCounter:
     def settle(
         self, key: str, ticket: float, *, success: bool, now: float, rule: LockoutRule
     ) -> None:
-        self._update(key, lambda s: (settle(s, ticket, success=success, now=now, rule=rule), None))
+        def change(state: CounterState) -> tuple[CounterState, bool]:
+            after = settle(state, ticket, success=success, now=now, rule=rule)
+            return after, after.blocked_until > max(state.blocked_until, now)
+
+        if self._update(key, change):
+            metrics.BLOCKS.inc()
 
     def blocked_for(self, key: str, now: float) -> int:
         return blocked_for(self._read(key), now)

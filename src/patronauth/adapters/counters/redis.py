@@ -3,7 +3,15 @@ from __future__ import annotations
 from redis import Redis
 from redis.exceptions import WatchError
 
-from patronauth.adapters.counters import StateCounter, T, Update, decode, encode
+from patronauth.adapters.counters import (
+    StateCounter,
+    T,
+    Update,
+    decode,
+    encode,
+    merged,
+    without_pending,
+)
 from patronauth.domain.lockout import CounterState
 
 TTL_SECONDS = 2 * 86400  # beyond the longest escalation period
@@ -39,3 +47,14 @@ class RedisAttemptCounter(StateCounter):
 
     def _read(self, key: str) -> CounterState:
         return decode(self._redis.get(self._prefix + key))
+
+    def ping(self) -> None:
+        self._redis.ping()
+
+    def add(self, key: str, state: CounterState) -> None:
+        """Counts made elsewhere (in the database, while Redis was away) join this one."""
+        self._update(key, lambda before: (merged(before, state), None))
+
+    def forget_pending(self, key: str, ticket: float) -> None:
+        """An attempt admitted here but settled elsewhere no longer holds a place."""
+        self._update(key, lambda before: (without_pending(before, ticket), None))

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine, bindparam, delete, insert, select, update
@@ -24,6 +25,7 @@ _UPDATE = (
     .values(state=bindparam("b_state"), updated_at=bindparam("b_now"))
 )
 _DELETE = delete(table).where(table.c.key == bindparam("b_key"))
+_KEYS = select(table.c.key)
 
 
 class SqlAttemptCounter(StateCounter):
@@ -55,3 +57,21 @@ class SqlAttemptCounter(StateCounter):
     def _read(self, key: str) -> CounterState:
         with self._engine.connect() as conn:
             return decode(conn.execute(_READ, {"b_key": key}).scalar_one_or_none())
+
+    def keys(self) -> list[str]:
+        """The identifiers with a count here (few: the SQL store backs Redis up)."""
+        with self._engine.connect() as conn:
+            return list(conn.execute(_KEYS).scalars())
+
+    def move(self, key: str, into: Callable[[CounterState], None]) -> None:
+        """Hand the count of `key` to `into` and delete it, in one transaction: a count
+        is deleted only once `into` has returned, and two movers never both take it."""
+        with self._engine.begin() as conn:
+            read = _READ_LOCKED if self._postgres else _READ
+            stored = conn.execute(read, {"b_key": key}).scalar_one_or_none()
+            if stored is None:
+                return
+            state = decode(stored)
+            if not state.is_empty:
+                into(state)
+            conn.execute(_DELETE, {"b_key": key})

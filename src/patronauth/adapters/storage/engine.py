@@ -9,6 +9,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import QueuePool
 
+CONNECT_TIMEOUT_SECONDS = 5
+
 
 def normalise_url(url: str) -> str:
     """`postgresql://` means psycopg 3 here; SQLite paths get their folder created."""
@@ -18,7 +20,9 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> Engine:
+def make_engine(
+    url: str, *, pool_size: int = 10, max_overflow: int = 10, pool_timeout: float = 10
+) -> Engine:
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -27,7 +31,10 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> Eng
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
+        pool_timeout=pool_timeout,
         pool_pre_ping=True,
+        # An unreachable server is an error after a few seconds, not a long hang.
+        connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS},
         pool_recycle=1800,
     )
 

@@ -1,0 +1,95 @@
+"""Prometheus metrics of one process, or of every worker of `serve --workers N`.
+
+With several workers, `patronauth serve` points PROMETHEUS_MULTIPROC_DIR at a folder
+under var/ before the workers start; prometheus-client then keeps each worker's values
+in files there, and `/metrics` adds them up. The names are listed in docs/operations.md.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client import multiprocess as _multiprocess
+
+MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+
+ATTEMPTS = Counter(
+    "patronauth_attempts",
+    "Sign-in attempts and secret checks, by channel and outcome.",
+    ["channel", "outcome"],
+)
+BLOCKS = Counter(
+    "patronauth_blocks",
+    "Lockout blocks started (an identifier reached the failure limit).",
+)
+HASH_SECONDS = Histogram(
+    "patronauth_hash_seconds",
+    "Time of one argon2 computation in the hashing pool (waiting excluded).",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+HASH_QUEUE = Gauge(
+    "patronauth_hash_queue_depth",
+    "argon2 computations admitted to the hashing pool and not yet finished.",
+    multiprocess_mode="livesum",
+)
+HASH_REFUSED = Counter(
+    "patronauth_hash_busy",
+    "Computations refused because the hashing pool's queue was full (service.busy).",
+)
+DATABASE_ERRORS = Counter(
+    "patronauth_database_errors",
+    "Errors of the database driver (connection lost, refused, timed out, ...).",
+)
+REDIS_ERRORS = Counter(
+    "patronauth_redis_errors",
+    "Failed Redis operations, by component (counter, throttle).",
+    ["component"],
+)
+FALLBACK_ACTIVE = Gauge(
+    "patronauth_redis_fallback_active",
+    "1 while a component works without Redis (counter: the database; throttle: memory).",
+    ["component"],
+    multiprocess_mode="max",
+)
+REDIS_OUTAGES = Counter(
+    "patronauth_redis_outages",
+    "Times a component lost Redis and switched to its fallback.",
+    ["component"],
+)
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get(MULTIPROCESS_VARIABLE) or None
+
+
+def prepare_multiprocess(folder: Path) -> None:
+    """Before the workers start: an empty folder for their values, named in the environment."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    os.environ[MULTIPROCESS_VARIABLE] = str(folder)
+
+
+def exposition() -> tuple[bytes, str]:
+    """The text format of every metric, summed over the workers in multiprocess mode."""
+    if multiprocess_dir():
+        registry = CollectorRegistry()
+        _multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+def sample(name: str, labels: dict[str, str] | None = None) -> float:
+    """One value of this process's registry (for tests and the readiness answer)."""
+    value = REGISTRY.get_sample_value(name, labels or {})
+    return float(value) if value is not None else 0.0
