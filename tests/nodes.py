@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from patronauth.cli.serve import serve
 from tests.servers import free_port
 from tests.support import TEST_PEPPER
 
@@ -60,16 +61,19 @@ class Node:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         script = Path(sys.executable).with_name("patronauth")
+        command = [str(script), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        command += ["--workers", str(workers)]
+        if any(p.name == "sip2_port" for p in serve.params):  # its own SIP2 port, too
+            command += ["--sip2-port", str(free_port())]
         inherited = {k: v for k, v in os.environ.items() if not k.startswith("PATRONAUTH_")}
         with log.open("ab") as out:
             self._process = subprocess.Popen(
-                [str(script), "serve", "--host", "127.0.0.1", "--port", str(self.port),
-                 "--workers", str(workers)],
+                command,
                 env=inherited | env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-            )  # fmt: skip
+            )
 
     def wait_ready(self) -> None:
         deadline = time.monotonic() + START_SECONDS
