@@ -87,11 +87,14 @@ def _throttle(settings: Settings, redis: Redis | None, health: RedisHealth) -> L
     return LimitsThrottle(storage, per_source=per_source, overall=overall, health=health)
 
 
-def _sessions(engine: Engine, redis: Redis | None, policy: SessionPolicy) -> SessionStore:
+def _sessions(
+    engine: Engine, redis: Redis | None, policy: SessionPolicy, health: RedisHealth
+) -> SessionStore:
     """Sessions live in Redis when there is one (SPEC 5), in the database meanwhile."""
     if redis is None:
         return SqlSessionStore(engine)
-    return FallbackSessionStore(RedisSessionStore(redis, policy), SqlSessionStore(engine))
+    primary = RedisSessionStore(redis, policy)
+    return FallbackSessionStore(primary, SqlSessionStore(engine), health)
 
 
 def _transport(settings: Settings) -> Transport:
@@ -114,7 +117,7 @@ def build(settings: Settings | None = None) -> App:
         redis = redis_client(settings.redis_url, timeout_seconds=settings.redis_timeout_ms / 1000)
     health = {
         component: RedisHealth(component, retry_seconds=settings.redis_retry_seconds)
-        for component in ("counter", "throttle")
+        for component in ("counter", "throttle", "sessions")
     }
     policy = SessionPolicy(
         idle_seconds=settings.session_idle_seconds,
@@ -135,11 +138,11 @@ def build(settings: Settings | None = None) -> App:
         randomness=SystemRandomness(),
         notifier=MailNotifier(_transport(settings), settings.mail_from, profiles.all()),
         blocklists=shipped(),
-        sessions=_sessions(engine, redis, policy),
+        sessions=_sessions(engine, redis, policy, health["sessions"]),
         session_policy=policy,
         public_url=settings.public_url,
     )
-    used = (settings.counter == "redis", redis is not None)
+    used = (settings.counter == "redis", redis is not None, redis is not None)
     watched = tuple(h for h, use in zip(health.values(), used, strict=True) if use)
     return App(settings, engine, ports, redis, watched)
 

@@ -12,6 +12,8 @@ import pytest
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from patronauth.adapters import metrics
+from patronauth.adapters.redis_health import RedisHealth
 from patronauth.adapters.sessions import FallbackSessionStore, RedisSessionStore
 from patronauth.adapters.storage.sessions import SqlSessionStore
 from patronauth.bootstrap import App, build
@@ -49,6 +51,7 @@ def _with_redis_sessions(app: App, url: str, prefix: str) -> tuple[App, Redis]:
     store = FallbackSessionStore(
         RedisSessionStore(client, app.ports.session_policy, prefix=prefix),
         SqlSessionStore(app.engine),
+        RedisHealth("sessions", retry_seconds=0),  # tried again on every call
     )
     return replace(app, ports=replace(app.ports, sessions=store)), client
 
@@ -161,6 +164,7 @@ def test_redis_down_new_sessions_go_to_the_database_and_stay_valid_after(
         private_redis.kill()
         # a Redis session cannot be checked: the patron signs in again
         assert refusal(app, in_redis) == "session.invalid"
+        assert metrics.sample("patronauth_redis_fallback_active", {"component": "sessions"}) == 1
         in_database = sign_in(app)
         session = current_session(app.ports, in_database)
         assert session.id < 0  # held by the database
@@ -175,6 +179,7 @@ def test_redis_down_new_sessions_go_to_the_database_and_stay_valid_after(
         assert refusal(app, in_redis) == "session.invalid"  # its Redis record is gone
         fresh = sign_in(app)
         assert current_session(app.ports, fresh).id > 0  # Redis again
+        assert metrics.sample("patronauth_redis_fallback_active", {"component": "sessions"}) == 0
         # sign out everywhere reaches both stores
         assert app.ports.sessions.revoke_patron(session.patron_id, clock_of(app).now()) == 2
         assert refusal(app, in_database) == "session.invalid"

@@ -17,16 +17,17 @@ half a change.
 
 `FallbackSessionStore` keeps sessions working while Redis is unreachable: new
 sessions go to the database (`SqlSessionStore`), lookups that Redis cannot answer
-are tried there. Database sessions travel with negative ids so that each call goes
-back to the store that holds the session. A patron whose session is in Redis signs
-in again during the outage (that session cannot be checked). What cannot be done
-safely without Redis is refused loudly rather than skipped: ending a Redis-held
-session, or all of a patron's sessions, raises the Redis error.
+are tried there; the outage is logged once and shown in the metrics (`RedisHealth`),
+and Redis is tried again after a short back-off. Database sessions travel with
+negative ids so that each call goes back to the store that holds the session. A
+patron whose session is in Redis signs in again during the outage (that session
+cannot be checked). What cannot be done safely without Redis is refused loudly
+rather than skipped: ending a Redis-held session, or all of a patron's sessions,
+raises the Redis error.
 """
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,11 +35,10 @@ from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from patronauth.adapters.redis_health import RedisHealth
 from patronauth.adapters.storage.sessions import SqlSessionStore
 from patronauth.domain.credentials import CredentialKind
 from patronauth.domain.sessions import Scope, Session, SessionChannel, SessionPolicy
-
-log = logging.getLogger("patronauth.sessions")
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
@@ -235,11 +235,26 @@ class RedisSessionStore:
 
 
 class FallbackSessionStore:
-    """Redis first; the database while Redis is unreachable (see the module's text)."""
+    """Redis first; the database while Redis is unreachable (see the module's text).
 
-    def __init__(self, primary: RedisSessionStore, fallback: SqlSessionStore) -> None:
+    `health` logs the outage once, shows it in the metrics (component "sessions") and
+    spaces out the tries while Redis is down; ending sessions always tries Redis."""
+
+    def __init__(
+        self,
+        primary: RedisSessionStore,
+        fallback: SqlSessionStore,
+        health: RedisHealth | None = None,
+    ) -> None:
         self._redis = primary
         self._sql = fallback
+        self._health = health or RedisHealth("sessions")
+
+    def _failed(self, error: Exception) -> None:
+        self._health.failed(error)
+
+    def _answered(self) -> None:
+        self._health.succeeded()
 
     @staticmethod
     def _from_sql(session: Session) -> Session:
@@ -265,29 +280,30 @@ class FallbackSessionStore:
         source: str,
         now: datetime,
     ) -> Session:
-        try:
-            return self._redis.create(
-                token_hash, patron_id, channel, scope, change_kind, source=source, now=now
-            )
-        except UNREACHABLE as error:
-            log.warning(
-                "redis unreachable: session stored in the database",
-                extra={"event": "sessions.redis_unreachable", "error": type(error).__name__},
-            )
+        if self._health.should_try():
+            try:
+                created = self._redis.create(
+                    token_hash, patron_id, channel, scope, change_kind, source=source, now=now
+                )
+            except UNREACHABLE as error:
+                self._failed(error)
+            else:
+                self._answered()
+                return created
         created = self._sql.create(
             token_hash, patron_id, channel, scope, change_kind, source=source, now=now
         )
         return self._from_sql(created)
 
     def find(self, token_hash: str) -> Session | None:
-        try:
-            found = self._redis.find(token_hash)
-        except UNREACHABLE as error:
-            log.warning(
-                "redis unreachable: session looked up in the database only",
-                extra={"event": "sessions.redis_unreachable", "error": type(error).__name__},
-            )
-            found = None
+        found = None
+        if self._health.should_try():
+            try:
+                found = self._redis.find(token_hash)
+            except UNREACHABLE as error:
+                self._failed(error)
+            else:
+                self._answered()
         if found is not None:
             return found
         in_sql = self._sql.find(token_hash)
@@ -296,8 +312,11 @@ class FallbackSessionStore:
     def touch(self, session_id: int, now: datetime) -> None:
         if session_id < 0:
             self._sql.touch(-session_id, now)
-        else:
+            return
+        try:
             self._redis.touch(session_id, now)
+        except UNREACHABLE as error:  # a use not recorded ends the session earlier, no later
+            self._failed(error)
 
     def rescope(self, session_id: int, scope: Scope, change_kind: CredentialKind | None) -> None:
         if session_id < 0:
@@ -308,13 +327,22 @@ class FallbackSessionStore:
     def revoke(self, session_id: int, now: datetime) -> None:
         if session_id < 0:
             self._sql.revoke(-session_id, now)
-        else:
+            return
+        try:
             self._redis.revoke(session_id, now)
+        except UNREACHABLE as error:
+            self._failed(error)
+            raise
 
     def revoke_patron(self, patron_id: int, now: datetime, *, keep: int | None = None) -> int:
         ended = self._sql.revoke_patron(
             patron_id, now, keep=-keep if keep is not None and keep < 0 else None
         )
-        return ended + self._redis.revoke_patron(
-            patron_id, now, keep=keep if keep is not None and keep > 0 else None
-        )
+        try:
+            ended += self._redis.revoke_patron(
+                patron_id, now, keep=keep if keep is not None and keep > 0 else None
+            )
+        except UNREACHABLE as error:
+            self._failed(error)
+            raise
+        return ended
