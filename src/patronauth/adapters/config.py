@@ -65,6 +65,10 @@ class Settings:
     hash_queue: int = 64
     log_format: str = "text"
     shutdown_seconds: int = 30
+    sip2_tls_cert: Path | None = None
+    sip2_tls_key: Path | None = None
+    sip2_idle_seconds: int = 300
+    sip2_threads: int = 16
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -112,7 +116,19 @@ class Settings:
             hash_queue=_int(env, "PATRONAUTH_HASH_QUEUE", 64, minimum=0),
             log_format=_choice(env, "PATRONAUTH_LOG_FORMAT", ("text", "json")),
             shutdown_seconds=_int(env, "PATRONAUTH_SHUTDOWN_SECONDS", 30),
+            sip2_tls_cert=_tls_path(env, "PATRONAUTH_SIP2_TLS_CERT", "PATRONAUTH_SIP2_TLS_KEY"),
+            sip2_tls_key=_tls_path(env, "PATRONAUTH_SIP2_TLS_KEY", "PATRONAUTH_SIP2_TLS_CERT"),
+            sip2_idle_seconds=_int(env, "PATRONAUTH_SIP2_IDLE_SECONDS", 300),
+            sip2_threads=_int(env, "PATRONAUTH_SIP2_THREADS", 16),
         )
+
+
+def _tls_path(env: Mapping[str, str], name: str, partner: str) -> Path | None:
+    """A SIP2 TLS file: the certificate and the key come together or not at all."""
+    raw = env.get(name) or ""
+    if bool(raw) != bool(env.get(partner)):
+        raise ConfigError(f"{name} and {partner} must be set together")
+    return Path(raw) if raw else None
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:

@@ -1,6 +1,22 @@
-"""`patronauth serve`: the web pages and the JSON API in one process (or several)."""
+"""`patronauth serve`: the web pages and the JSON API in one process (or several), and
+the SIP2 server in a process of its own.
+
+The SIP2 server is one asyncio process whatever `--workers` says: its connections are
+long-lived and mostly idle, so one event loop holds thousands of them, and its blocking
+work (argon2id, the database) runs in that process's thread pool. `serve` binds the SIP2
+port itself, so a port in use is reported before anything starts, and hands the socket
+to `python -m patronauth.sip2`, which it stops (SIGTERM, then a clean shutdown) when
+uvicorn returns.
+"""
 
 from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
 import uvicorn
@@ -12,11 +28,60 @@ from patronauth.cli.common import ctx
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True)
-def serve(host: str, port: int, workers: int) -> None:
-    """Serve My Account at / and the app's API at /api/v1 (uvicorn)."""
+@click.option("--sip2-host", default=None, help="SIP2 address  [default: --host]")
+@click.option("--sip2-port", type=click.IntRange(1, 65535), default=6001, show_default=True)
+@click.option(
+    "--sip2/--no-sip2", "sip2", default=True, show_default=True, help="run the SIP2 server"
+)
+def serve(
+    host: str, port: int, workers: int, sip2_host: str | None, sip2_port: int, sip2: bool
+) -> None:
+    """Serve My Account at / and the app's API at /api/v1 (uvicorn), and SIP2."""
     c = ctx()
     c.settings  # fail here, with a clear message, on a bad configuration  # noqa: B018
     click.echo(f"PatronAuth at http://{host}:{port}/  (API: http://{host}:{port}/api/v1)", err=True)
+    with _sip2_server(sip2_host or host, sip2_port, c.settings.shutdown_seconds, enabled=sip2):
+        _uvicorn(host, port, workers)
+
+
+@contextmanager
+def _sip2_server(host: str, port: int, grace: int, *, enabled: bool) -> Iterator[None]:
+    if not enabled:
+        yield
+        return
+    try:
+        listening = socket.create_server((host, port), backlog=1024)
+    except OSError as error:
+        raise click.ClickException(f"SIP2 port {host}:{port}: {error.strerror}") from None
+    fd = listening.fileno()
+    process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+        [
+            sys.executable,
+            "-m",
+            "patronauth.sip2",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--fd",
+            str(fd),
+        ],
+        pass_fds=(fd,),
+    )
+    listening.close()
+    try:
+        yield
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(grace + 5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _uvicorn(host: str, port: int, workers: int) -> None:
     uvicorn.run(
         "patronauth.asgi:create",
         factory=True,

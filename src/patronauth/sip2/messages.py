@@ -73,7 +73,8 @@ FIXED: Mapping[str, tuple[tuple[str, int], ...]] = {
     "97": (),
 }
 
-REQUESTS = frozenset({"93", "99", "23", "63", "11", "09", "29", "65", "35", "17", "37", "97"})
+REQUESTS = frozenset({"93", "99", "23", "63", "11", "09", "29", "65", "35", "17", "97"})
+"""The requests PatronAuth answers (37 Fee Paid is read but not offered: BX says so)."""
 
 # Values of the fixed fields in `FIXED` must be digits, Y/N/U/blank... according to the
 # message, but terminals are sloppy; only widths are enforced when parsing.

@@ -1,0 +1,68 @@
+"""`python -m patronauth.sip2`: the SIP2 server as a process of its own.
+
+`patronauth serve` binds the listening socket itself (so a port in use is reported at
+once) and hands it over with `--fd`; run alone, the process binds `--host`/`--port`.
+SIGTERM or SIGINT stops it cleanly: no new connections, requests being answered finish,
+then every connection is closed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import socket
+import sys
+
+from patronauth.adapters.config import ConfigError, Settings
+from patronauth.bootstrap import App, build
+from patronauth.sip2.answers import Answers
+from patronauth.sip2.server import ServerOptions, Sip2Server
+
+
+def options_of(settings: Settings) -> ServerOptions:
+    return ServerOptions(
+        idle_seconds=float(settings.sip2_idle_seconds),
+        threads=settings.sip2_threads,
+        tls_cert=settings.sip2_tls_cert,
+        tls_key=settings.sip2_tls_key,
+        shutdown_seconds=float(settings.shutdown_seconds),
+    )
+
+
+async def run(app: App, host: str, port: int, fd: int | None) -> None:
+    server = Sip2Server(Answers(app.ports), options_of(app.settings))
+    listening = socket.socket(fileno=fd) if fd is not None else None
+    await server.start(host, port, sock=listening)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    print(f"SIP2 server at {host}:{server.port}", file=sys.stderr, flush=True)
+    await stop.wait()
+    await server.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m patronauth.sip2")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=6001)
+    parser.add_argument("--fd", type=int, default=None, help="an inherited listening socket")
+    args = parser.parse_args(argv)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        app = build()
+    except ConfigError as error:
+        print(f"SIP2 server not started: {error}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(run(app, args.host, args.port, args.fd))
+    finally:
+        app.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

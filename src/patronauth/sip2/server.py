@@ -1,0 +1,215 @@
+"""The SIP2 server: asyncio streams around `Connection`; the only socket code of SIP2.
+
+Each connection reads, feeds the state machine and writes what it says. Requests are
+answered one at a time per connection by `Answers.answer`, a blocking call (argon2id,
+the database) run in a bounded thread pool so that one slow PIN check does not stall
+the other terminals. A connection idle longer than `idle_seconds` is closed.
+
+Every exchange is logged (logger `patronauth.sip2`) with the secret fields masked:
+patron PINs (AD), terminal passwords (CO, AC); personal data (names, addresses, e-mail,
+phone) is left out as well. An unreadable frame is logged by its length only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from patronauth.domain.terminals import Terminal
+from patronauth.sip2.connection import MAX_FRAME, Close, Connection, Request, Send
+from patronauth.sip2.messages import Message
+
+log = logging.getLogger("patronauth.sip2")
+
+HIDDEN = frozenset({"AD", "CO", "AC", "AE", "BD", "BE", "BF"})
+"""Fields never written to a log: secrets and personal data."""
+
+READ_SIZE = 4096
+
+
+def masked(msg: Message) -> str:
+    """A log line's view of a message: its code and fields, secrets replaced by `***`."""
+    parts = [msg.code, *(f"{k}={v}" for k, v in msg.fixed.items() if k != "date")]
+    parts += [f"{k}={'***' if k in HIDDEN else v}" for k, v in msg.fields]
+    return " ".join(parts)
+
+
+@dataclass
+class Session:
+    """What the server knows about one connection; `Answers` fills in the rest."""
+
+    source: str
+    terminal: Terminal | None = None
+    encoding: str = "utf-8"
+    crlf: bool = False
+
+
+class Answerer:
+    """What the server asks for every request (implemented by `answers.Answers`)."""
+
+    def answer(self, session: Session, msg: Message) -> Message | None:
+        """The reply to `msg`, or None to close the connection without one."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    idle_seconds: float = 300.0
+    max_frame: int = MAX_FRAME
+    threads: int = 8
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    shutdown_seconds: float = 10.0
+
+
+def tls_context(cert: Path, key: Path) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert, key)
+    return context
+
+
+class Sip2Server:
+    """Many terminals at once on one event loop; `start`, then `close` to shut down."""
+
+    def __init__(self, answerer: Answerer, options: ServerOptions | None = None) -> None:
+        self.answerer = answerer
+        self.options = options or ServerOptions()
+        self._pool = ThreadPoolExecutor(self.options.threads, thread_name_prefix="sip2")
+        self._server: asyncio.Server | None = None
+        self._connections: set[asyncio.Task[None]] = set()
+
+    @property
+    def connections(self) -> int:
+        return len(self._connections)
+
+    async def start(
+        self, host: str = "127.0.0.1", port: int = 6001, *, sock: object | None = None
+    ) -> asyncio.Server:
+        o = self.options
+        context = tls_context(o.tls_cert, o.tls_key) if o.tls_cert and o.tls_key else None
+        if sock is not None:
+            self._server = await asyncio.start_server(
+                self._accept, sock=sock, ssl=context, limit=o.max_frame * 2
+            )
+        else:
+            self._server = await asyncio.start_server(
+                self._accept, host, port, ssl=context, limit=o.max_frame * 2, backlog=1024
+            )
+        for s in self._server.sockets:
+            log.info(
+                "SIP2 server listening on %s", s.getsockname()[:2], extra={"tls": bool(context)}
+            )
+        return self._server
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    async def close(self) -> None:
+        """Stop accepting, let requests being answered finish, close every connection."""
+        if self._server is not None:
+            self._server.close()
+        tasks = list(self._connections)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=self.options.shutdown_seconds)
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await self._server.wait_closed()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        log.info("SIP2 server stopped")
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
+        try:
+            await self._serve(reader, writer)
+        except asyncio.CancelledError:
+            log.info("SIP2 connection closed at shutdown")
+        except ConnectionError as error:
+            log.info("SIP2 connection lost: %s", type(error).__name__)
+        finally:
+            self._connections.discard(task)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer.wait_closed(), 1.0)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        session = Session(source=str(peer[0]) if peer else "")
+        connection = Connection(max_frame=self.options.max_frame)
+        loop = asyncio.get_running_loop()
+        context = {"source": session.source}
+        log.info("SIP2 connection opened", extra=context)
+        while True:
+            try:
+                data = await asyncio.wait_for(reader.read(READ_SIZE), self.options.idle_seconds)
+            except TimeoutError:
+                log.info("SIP2 connection idle: closed", extra=context)
+                return
+            if not data:
+                log.info(
+                    "SIP2 connection closed by the terminal%s",
+                    f" ({connection.pending} bytes of an unfinished frame)"
+                    if connection.pending
+                    else "",
+                    extra=context,
+                )
+                return
+            for event in connection.receive(data):
+                if isinstance(event, Close):
+                    log.warning("SIP2 connection closed: %s", event.reason, extra=context)
+                    return
+                if isinstance(event, Send):
+                    log.info(
+                        "SIP2 sent %s: %s",
+                        event.data[:2].decode("ascii"),
+                        event.reason,
+                        extra=context,
+                    )
+                    writer.write(event.data)
+                    continue
+                reply = await self._answer(loop, session, event, context)
+                if reply is None:
+                    return
+                if event.message.code == "93":
+                    connection.configure(encoding=session.encoding, crlf=session.crlf)
+                writer.write(connection.reply(reply))
+            await writer.drain()
+
+    async def _answer(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        session: Session,
+        event: Request,
+        context: dict[str, str],
+    ) -> Message | None:
+        if event.trailer.lenient:
+            log.info("SIP2 checksum accepted leniently (%s)", event.trailer.lenient, extra=context)
+        log.info("SIP2 request %s", masked(event.message), extra=context)
+        call: Callable[[Session, Message], Message | None] = self.answerer.answer
+        try:
+            reply = await loop.run_in_executor(self._pool, call, session, event.message)
+        except Exception:
+            log.exception(
+                "SIP2 request %s failed; connection closed", event.message.code, extra=context
+            )
+            return None
+        if session.terminal is not None:
+            context["terminal"] = session.terminal.login
+        if reply is None:
+            log.warning("SIP2 connection closed: terminal no longer enabled", extra=context)
+            return None
+        log.info("SIP2 reply %s", masked(reply), extra=context)
+        return reply
