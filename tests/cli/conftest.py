@@ -35,6 +35,7 @@ REASON_LINE = re.compile(r"^([a-z_]+(?:\.[a-z0-9_]+)+): \S", re.MULTILINE)
 STATE_TABLES = (
     *("patrons", "identifiers", "credentials", "temporary_secrets", "forced_changes"),
     *("titles", "items", "loans", "holds", "fines", "payments", "closures", "patron_requests"),
+    "terminals",
 )
 # HKCT staff member whose application is not complete (R17); the default is the staff number.
 ADD_PENDING = [

@@ -182,6 +182,21 @@ FIELDS: dict[str, tuple[str, str, str | None]] = {
     "request list IDENT": ("request list {}", IDENT, None),
     "request list --institution": ("request list 21012345A --institution {}", LIBRARY, None),
     "request status ID": ("request status {} --status rejected", NUMBER, None),
+    # Self-service terminals (SPEC 4.5)
+    "terminal add --login": (
+        "terminal add --institution hkpl --login {}",
+        r"terminal\.login_invalid",
+        "kiosk-Secret-2026\n",
+    ),
+    "terminal add --institution": (
+        "terminal add --login kiosk2 --institution {}",
+        LIBRARY,
+        "kiosk-Secret-2026\n",
+    ),
+    "terminal list --institution": ("terminal list --institution {}", LIBRARY, None),
+    "terminal disable LOGIN": ("terminal disable {}", r"terminal\.login_invalid", None),
+    "terminal enable LOGIN": ("terminal enable {}", r"terminal\.login_invalid", None),
+    "terminal options LOGIN": ("terminal options {} --crlf", r"terminal\.login_invalid", None),
 }
 
 

@@ -10,7 +10,7 @@ from tests.cli.conftest import Cli
 
 GROUPS = [
     *[(), ("patron",), ("credential",), ("card",), ("migrate",), ("policy",), ("default",)],
-    *[("item",), ("fines",), ("calendar",), ("request",)],
+    *[("item",), ("fines",), ("calendar",), ("request",), ("terminal",)],
 ]
 COMMANDS = [
     ("init",),
@@ -39,6 +39,11 @@ COMMANDS = [
     ("calendar", "show"),
     ("request", "list"),
     ("request", "status"),
+    ("terminal", "add"),
+    ("terminal", "list"),
+    ("terminal", "disable"),
+    ("terminal", "enable"),
+    ("terminal", "options"),
     ("serve",),
 ]
 
@@ -176,6 +181,22 @@ USAGE_ERRORS = {
         "a request number",
     ),
     "bad request status": (["request", "status", "1", "--status", "done"], None, "--status"),
+    "terminal add without --login": (
+        ["terminal", "add", "--institution", "hkpl"],
+        "kiosk-Secret-2026\n",
+        "--login",
+    ),
+    "terminal add without a password": (
+        ["terminal", "add", "--login", "kiosk1", "--institution", "hkpl"],
+        "",
+        "expected 1 line",
+    ),
+    "terminal add with a bad --encoding": (
+        ["terminal", "add", "--login", "k1", "--institution", "hkpl", "--encoding", "latin1"],
+        "kiosk-Secret-2026\n",
+        "--encoding",
+    ),
+    "terminal disable without the login": (["terminal", "disable"], None, "LOGIN"),
 }
 
 

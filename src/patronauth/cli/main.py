@@ -10,7 +10,16 @@ import click
 from patronauth.adapters import i18n
 from patronauth.adapters.config import ConfigError
 from patronauth.bootstrap import ensure_pepper, upgrade_schema
-from patronauth.cli import circulation, credentials, demo, demo_lending, patrons, serve, staff
+from patronauth.cli import (
+    circulation,
+    credentials,
+    demo,
+    demo_lending,
+    patrons,
+    serve,
+    staff,
+    terminals,
+)
 from patronauth.cli.common import Context, command, ctx, emit, run_guarded
 
 
@@ -89,6 +98,7 @@ cli.add_command(circulation.checkin)
 cli.add_command(circulation.fines)
 cli.add_command(circulation.calendar)
 cli.add_command(circulation.request)
+cli.add_command(terminals.terminal)
 cli.add_command(serve.serve)
 
 

@@ -52,9 +52,14 @@ def terminal_login(raw: str) -> str:
 
 
 def terminal_location(raw: str | None) -> str:
-    """Free text naming where the terminal stands (SIP2 CP), without separators."""
+    """Free text naming where the terminal stands (SIP2 CP): no field separator, no
+    markup, no control characters."""
     text = " ".join(unicodedata.normalize("NFC", raw or "").split())
-    if has_control_characters(raw or "") or "|" in text or len(text) > LOCATION_MAX_LENGTH:
+    if (
+        has_control_characters(raw or "")
+        or any(ch in text for ch in "|<>")
+        or len(text) > LOCATION_MAX_LENGTH
+    ):
         raise InvalidInput.of("terminal.location_invalid", max=LOCATION_MAX_LENGTH)
     return text
 

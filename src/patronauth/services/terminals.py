@@ -110,6 +110,9 @@ def list_terminals(ports: Ports, institution: str | None = None) -> list[Termina
 
 
 def get_terminal(ports: Ports, login: str) -> Terminal:
+    """The terminal as stored now (the server checks it is still enabled)."""
+    if not LOGIN_PATTERN.fullmatch(login):
+        raise NotFound.of("terminal.not_found")
     with ports.uow() as uow:
         stored = uow.terminals.get(login)
     if stored is None:
@@ -118,6 +121,7 @@ def get_terminal(ports: Ports, login: str) -> Terminal:
 
 
 def _set_enabled(ports: Ports, login: str, enabled: bool, staff: str) -> Terminal:
+    login = checked_login(login)
     now = ports.clock.now()
     with ports.uow() as uow:
         stored = uow.terminals.get(login)
@@ -166,6 +170,7 @@ def set_terminal_options(
     The password is not re-checked against a new encoding (only its hash is kept): a
     terminal moved to cp850 needs a password that cp850 can carry.
     """
+    login = checked_login(login)
     now = ports.clock.now()
     with ports.uow() as uow:
         stored = uow.terminals.get(login)

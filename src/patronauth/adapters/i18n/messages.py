@@ -187,6 +187,10 @@ MESSAGES: dict[str, str] = {
     ),
     "service.unavailable": N_("The service is unavailable for a moment. Please try again shortly."),
     "service.error": N_("Something went wrong on our side. Please try again later."),
+    "service.busy": N_("The service is very busy just now. Please try again in a moment."),
+    "service.database_unavailable": N_(
+        "The library's account database is not answering. Please try again in a few minutes."
+    ),
     # The account behind the login (R28)
     "renewal.account_expired": N_("Your library account has expired, so loans cannot be renewed."),
     "renewal.account_barred": N_("Your library account is barred, so loans cannot be renewed."),
@@ -232,6 +236,45 @@ MESSAGES: dict[str, str] = {
     "request.too_long": N_("The {field} has at most {max} characters."),
     "request.not_offered": N_("This library does not take such requests online."),
     "patron_request.not_found": N_("There is no such request."),
+    # Self-service terminals (SPEC 4.5): their accounts, and what their screens show
+    "terminal.login_invalid": N_(
+        "A terminal login has 1 to 32 letters, digits, dots, dashes or underscores, "
+        "starting with a letter or digit."
+    ),
+    "terminal.location_invalid": N_(
+        "A terminal location has at most {max} characters, without control characters, | or markup."
+    ),
+    "terminal.password_too_short": N_("A terminal password needs at least {min} characters."),
+    "terminal.password_too_long": N_("A terminal password has at most {max} characters."),
+    "terminal.password_control_character": N_(
+        "The terminal password contains a control character."
+    ),
+    "terminal.password_separator": N_("A terminal password must not contain |."),
+    "terminal.password_not_encodable": N_(
+        "The terminal password has characters that {encoding} cannot carry."
+    ),
+    "terminal.login_taken": N_("A terminal with this login exists already."),
+    "terminal.not_found": N_("There is no terminal with this login."),
+    "terminal.already_disabled": N_("This terminal is disabled already."),
+    "terminal.already_enabled": N_("This terminal is enabled already."),
+    "sip2.patron_unknown": N_("This card is not recognised. Please ask at the counter."),
+    "sip2.pin_wrong": N_("The PIN is not correct."),
+    "sip2.pin_required": N_("Please enter your PIN."),
+    "sip2.blocked": N_(
+        "Too many wrong PINs. This card is blocked; try again in {minutes} minute(s)."
+    ),
+    "sip2.throttled": N_("Too many attempts at this terminal. Try again in {seconds} seconds."),
+    "sip2.pin_suspended": N_(
+        "Your PIN is suspended after too many wrong attempts. Please ask at the counter."
+    ),
+    "sip2.account_barred": N_("Your library account is barred. Please ask at the counter."),
+    "sip2.account_pending": N_("Your registration is not complete yet. Please ask at the counter."),
+    "sip2.pin_change_required": N_(
+        "Please choose a new PIN in My Account on the library website first."
+    ),
+    "sip2.pin_temporary_expired": N_(
+        "Your temporary PIN has expired. Please ask at the counter for a new one."
+    ),
     # Sessions and one-time links
     "session.missing": N_("Please sign in first."),
     "session.invalid": N_("You are signed out. Please sign in again."),

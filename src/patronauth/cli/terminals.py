@@ -1,0 +1,158 @@
+"""`patronauth terminal ...`: the accounts self-service terminals log in with (SIP2 93)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from patronauth.cli.common import command, ctx, emit, read_secrets
+from patronauth.domain.terminals import Encoding, Terminal, TerminalOptions
+from patronauth.services.terminals import (
+    add_terminal,
+    disable_terminal,
+    enable_terminal,
+    list_terminals,
+    set_terminal_options,
+)
+
+ENCODINGS = click.Choice([e.value for e in Encoding])
+
+
+def _data(terminal: Terminal) -> dict[str, Any]:
+    o = terminal.options
+    return {
+        "login": terminal.login,
+        "institution": terminal.institution,
+        "location": terminal.location,
+        "enabled": terminal.enabled,
+        "encoding": o.encoding.value,
+        "crlf": o.crlf,
+        "allow_pinless": o.allow_pinless,
+        "wrong_pin_as_unknown": o.wrong_pin_as_unknown,
+    }
+
+
+def _line(terminal: Terminal) -> str:
+    o = terminal.options
+    flags = [
+        "enabled" if terminal.enabled else "DISABLED",
+        o.encoding.value,
+        "CRLF" if o.crlf else "CR",
+        *(["PIN-less allowed"] if o.allow_pinless else []),
+        *(["wrong PIN answered as unknown"] if o.wrong_pin_as_unknown else []),
+    ]
+    place = f" ({terminal.location})" if terminal.location else ""
+    return f"{terminal.login}  {terminal.institution}{place}  {', '.join(flags)}"
+
+
+@click.group()
+def terminal() -> None:
+    """Self-service terminals (SIP2): add, list, disable, enable, options."""
+
+
+@terminal.command("add")
+@click.option("--login", required=True, help="The terminal's login (SIP2 CN): letters, digits.")
+@click.option("--institution", required=True, help="The library whose patrons it serves.")
+@click.option("--location", help="Where the terminal stands (free text).")
+@click.option(
+    "--encoding", type=ENCODINGS, default=Encoding.UTF8.value, show_default=True,
+    help="Character encoding on the wire (cp850 for older kiosks).",
+)  # fmt: skip
+@click.option("--crlf", is_flag=True, help="Answer with CR LF instead of CR.")
+@click.option("--allow-pinless", is_flag=True, help="Accept an empty PIN as no PIN needed.")
+@click.option(
+    "--wrong-pin-as-unknown",
+    is_flag=True,
+    help="Answer a wrong PIN exactly as an unknown card.",
+)
+@command
+def add(
+    login: str,
+    institution: str,
+    location: str | None,
+    encoding: str,
+    crlf: bool,
+    allow_pinless: bool,
+    wrong_pin_as_unknown: bool,
+) -> None:
+    """Add a terminal. Standard input: its password (12 to 128 characters, no `|`)."""
+    c = ctx()
+    [password] = read_secrets(1, ["Terminal password: "])
+    added = add_terminal(
+        c.app.ports,
+        login=login,
+        institution=institution,
+        password=password,
+        location=location,
+        options=TerminalOptions(
+            encoding=Encoding(encoding),
+            crlf=crlf,
+            allow_pinless=allow_pinless,
+            wrong_pin_as_unknown=wrong_pin_as_unknown,
+        ),
+        staff=c.staff,
+    )
+    emit(_data(added), f"terminal added: {_line(added)}")
+
+
+@terminal.command("list")
+@click.option("--institution", help="Only this library's terminals.")
+@command
+def list_(institution: str | None) -> None:
+    """Every terminal, with its options (never its password)."""
+    found = list_terminals(ctx().app.ports, institution)
+    emit(
+        {"terminals": [_data(t) for t in found]},
+        "\n".join(_line(t) for t in found) or "no terminals",
+    )
+
+
+@terminal.command("disable")
+@click.argument("login")
+@command
+def disable(login: str) -> None:
+    """Stop a terminal from logging in."""
+    c = ctx()
+    done = disable_terminal(c.app.ports, login, staff=c.staff)
+    emit(_data(done), f"terminal disabled: {done.login}")
+
+
+@terminal.command("enable")
+@click.argument("login")
+@command
+def enable(login: str) -> None:
+    """Let a disabled terminal log in again."""
+    c = ctx()
+    done = enable_terminal(c.app.ports, login, staff=c.staff)
+    emit(_data(done), f"terminal enabled: {done.login}")
+
+
+@terminal.command("options")
+@click.argument("login")
+@click.option("--encoding", type=ENCODINGS, help="utf-8 or cp850.")
+@click.option("--crlf/--cr", "crlf", default=None, help="Line ends of the answers.")
+@click.option("--allow-pinless/--require-pin", "allow_pinless", default=None)
+@click.option(
+    "--wrong-pin-as-unknown/--wrong-pin-told", "wrong_pin_as_unknown", default=None
+)  # fmt: skip
+@command
+def options(
+    login: str,
+    encoding: str | None,
+    crlf: bool | None,
+    allow_pinless: bool | None,
+    wrong_pin_as_unknown: bool | None,
+) -> None:
+    """Change some of a terminal's options; the others keep their values."""
+    c = ctx()
+    done = set_terminal_options(
+        c.app.ports,
+        login,
+        staff=c.staff,
+        encoding=Encoding(encoding) if encoding else None,
+        crlf=crlf,
+        allow_pinless=allow_pinless,
+        wrong_pin_as_unknown=wrong_pin_as_unknown,
+    )
+    emit(_data(done), f"terminal options: {_line(done)}")

@@ -1,0 +1,141 @@
+"""`patronauth terminal ...` (SPEC 4.5): adding terminals with the password on standard
+input, listing them (text and JSON), disabling, enabling, options; bad input refused
+with reason codes and nothing stored; the password never printed."""
+
+from __future__ import annotations
+
+import pytest
+
+from patronauth.services.terminals import terminal_login
+from tests.cli.conftest import Cli
+
+PASSWORD = "kiosk-Secret-2026"
+ADD = ("terminal", "add", "--login", "cen-sc-01", "--institution", "hkpl")
+
+
+def test_add_then_list_as_text_and_json(cli_any: Cli) -> None:
+    cli = cli_any
+    run = cli.ok(*ADD, "--location", "Central Library 1/F", "--crlf", stdin=f"{PASSWORD}\n")
+    assert run.out.startswith("terminal added: cen-sc-01  hkpl (Central Library 1/F)  enabled")
+    cli.ok(
+        "terminal", "add", "--login", "old-kiosk", "--institution", "hku", "--encoding", "cp850",
+        "--allow-pinless", "--wrong-pin-as-unknown", stdin=f"{PASSWORD}\n",
+    )  # fmt: skip
+    listed = cli.ok("terminal", "list", "--json").json()["terminals"]
+    assert listed == [
+        {
+            "login": "cen-sc-01",
+            "institution": "hkpl",
+            "location": "Central Library 1/F",
+            "enabled": True,
+            "encoding": "utf-8",
+            "crlf": True,
+            "allow_pinless": False,
+            "wrong_pin_as_unknown": False,
+        },
+        {
+            "login": "old-kiosk",
+            "institution": "hku",
+            "location": "",
+            "enabled": True,
+            "encoding": "cp850",
+            "crlf": False,
+            "allow_pinless": True,
+            "wrong_pin_as_unknown": True,
+        },
+    ]
+    text = cli.ok("terminal", "list", "--institution", "hku").out
+    assert text == (
+        "old-kiosk  hku  enabled, cp850, CR, PIN-less allowed, wrong PIN answered as unknown\n"
+    )
+    with cli.app() as app:
+        assert terminal_login(app.ports, "cen-sc-01", PASSWORD, source="test") is not None
+    assert PASSWORD not in str(cli.state())
+
+
+def test_no_terminals(cli: Cli) -> None:
+    assert cli.ok("terminal", "list").out == "no terminals\n"
+    assert cli.ok("terminal", "list", "--json").json() == {"terminals": []}
+
+
+def test_disable_and_enable(cli: Cli) -> None:
+    cli.ok(*ADD, stdin=f"{PASSWORD}\n")
+    assert cli.ok("terminal", "disable", "cen-sc-01").out == "terminal disabled: cen-sc-01\n"
+    with cli.app() as app:
+        assert terminal_login(app.ports, "cen-sc-01", PASSWORD, source="test") is None
+    assert cli.refused("terminal", "disable", "cen-sc-01").reasons == ["terminal.already_disabled"]
+    assert cli.ok("terminal", "enable", "cen-sc-01", "--json").json()["enabled"] is True
+    with cli.app() as app:
+        assert terminal_login(app.ports, "cen-sc-01", PASSWORD, source="test") is not None
+    actions = [e["action"] for e in cli.audit()]
+    assert {"terminal.add", "terminal.disable", "terminal.enable", "terminal.login"} <= set(actions)
+
+
+def test_options(cli: Cli) -> None:
+    cli.ok(*ADD, stdin=f"{PASSWORD}\n")
+    data = cli.ok("terminal", "options", "cen-sc-01", "--crlf", "--allow-pinless", "--json").json()
+    assert (data["crlf"], data["allow_pinless"], data["wrong_pin_as_unknown"]) == (
+        True,
+        True,
+        False,
+    )
+    data = cli.ok("terminal", "options", "cen-sc-01", "--require-pin", "--json").json()
+    assert (data["crlf"], data["allow_pinless"]) == (True, False)
+
+
+REFUSED = {
+    "unknown terminal": (("terminal", "disable", "nobody"), None, "terminal.not_found"),
+    "unknown terminal options": (
+        ("terminal", "options", "nobody", "--crlf"),
+        None,
+        "terminal.not_found",
+    ),
+    "short password": ((*ADD,), "kiosk-12\n", "terminal.password_too_short"),
+    "empty password": ((*ADD,), "\n", "terminal.password_too_short"),
+    "password with a separator": ((*ADD,), "kiosk|Secret-2026\n", "terminal.password_separator"),
+    "password with NUL": ((*ADD,), "kiosk\x00Secret-2026\n", "terminal.password_control_character"),
+    "password with a line separator": (
+        (*ADD,),
+        "kiosk\u2028Secret-2026\n",
+        "terminal.password_control_character",
+    ),
+    "password cp850 cannot carry": (
+        (*ADD, "--encoding", "cp850"),
+        "自助借書機-kiosk-2026\n",
+        "terminal.password_not_encodable",
+    ),
+    "password not UTF-8": ((*ADD,), b"kiosk\xffSecret-2026\n", "secret.not_utf8"),
+    "password of 10 MB": ((*ADD,), "a" * (10 * 1024 * 1024), "secret.too_long"),
+    "markup in --location": (
+        (*ADD, "--location", "<b>Central</b>"),
+        f"{PASSWORD}\n",
+        "terminal.location_invalid",
+    ),
+    "control character in --location": (
+        (*ADD, "--location", "Central\x1b[2J"),
+        f"{PASSWORD}\n",
+        "terminal.location_invalid",
+    ),
+}
+
+
+@pytest.mark.parametrize(("args", "stdin", "code"), REFUSED.values(), ids=REFUSED)
+def test_refusals_have_reason_codes_and_store_nothing(
+    cli: Cli, args: tuple[str, ...], stdin: str | bytes | None, code: str
+) -> None:
+    before = cli.state()
+    for extra in ((), ("--json",)):
+        run = cli.refused(*args, *extra, stdin=stdin)
+        if extra:
+            assert run.json()["error"] == code
+        else:
+            assert run.reasons == [code]
+    assert cli.state() == before
+
+
+def test_a_login_is_taken_once(cli: Cli) -> None:
+    cli.ok(*ADD, stdin=f"{PASSWORD}\n")
+    before = cli.state()
+    run = cli.refused(*ADD, stdin="another-Secret-2026\n")
+    assert run.reasons == ["terminal.login_taken"]
+    assert cli.state() == before
