@@ -1,18 +1,21 @@
 """The one ASGI application `patronauth serve` runs: My Account pages at `/`, the app's
-JSON API at `/api/v1`, and `/healthz`."""
+JSON API at `/api/v1`, and for the operators `/healthz`, `/livez`, `/readyz` and
+`/metrics` (docs/operations.md)."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
 
+from redis.exceptions import RedisError
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
+from patronauth.adapters import metrics
 from patronauth.adapters.http import SecurityHeaders
 from patronauth.api import create_api
 from patronauth.bootstrap import App, build
@@ -31,15 +34,62 @@ def create(app: App | None = None) -> Starlette:
             return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
         return JSONResponse({"status": "ok", "database": "up"})
 
+    def livez(_: Request) -> JSONResponse:
+        """The process is up and answering; says nothing of the database."""
+        return JSONResponse({"status": "ok"})
+
+    def readyz(_: Request) -> JSONResponse:
+        """Ready for traffic: the database answers, and Redis answers or its fallbacks
+        (the database for attempt counts, memory for throttles) are in use."""
+        return JSONResponse(*readiness(app))
+
+    def metrics_page(_: Request) -> Response:
+        body, content_type = metrics.exposition()
+        return Response(body, media_type=content_type)
+
     return Starlette(
         routes=[
             Route("/healthz", healthz),
+            Route("/livez", livez),
+            Route("/readyz", readyz),
+            Route("/metrics", metrics_page),
             Mount("/api/v1", app=create_api(app)),
             Mount("/", app=create_web(app)),
         ],
         middleware=[Middleware(SecurityHeaders, hsts=app.settings.cookie_secure)],
         lifespan=lambda _: _closing(app),
     )
+
+
+FALLBACKS = {"counter": "database", "throttle": "memory", "sessions": "database"}
+
+
+def readiness(app: App) -> tuple[dict[str, object], int]:
+    """The body and status of /readyz."""
+    body: dict[str, object] = {"status": "ready"}
+    try:
+        with app.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        body["database"] = "up"
+    except Exception:  # any failure of the database means "not ready"
+        body["database"] = "down"
+    if app.redis is None:
+        body["redis"] = "not used"
+    else:
+        try:
+            app.redis.ping()
+            body["redis"] = "up"
+        except RedisError:
+            body["redis"] = "down"
+        degraded = [h.component for h in app.redis_health if h.degraded]
+        if body["redis"] == "down" or degraded:
+            body["fallback"] = {
+                h.component: FALLBACKS.get(h.component, "yes") for h in app.redis_health
+            }
+    if body["database"] == "down":
+        body["status"] = "unavailable"
+        return body, 503
+    return body, 200
 
 
 @contextlib.asynccontextmanager

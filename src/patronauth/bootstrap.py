@@ -16,8 +16,10 @@ from patronauth.adapters.counters.memory import MemoryAttemptCounter
 from patronauth.adapters.counters.redis import RedisAttemptCounter
 from patronauth.adapters.counters.resilient import ResilientAttemptCounter
 from patronauth.adapters.counters.sql import SqlAttemptCounter
+from patronauth.adapters.hash_pool import HashPool
 from patronauth.adapters.hashing import Argon2Hasher, Argon2Parameters, Keyring
 from patronauth.adapters.mail import MailNotifier, OutboxTransport, SmtpTransport, Transport
+from patronauth.adapters.metrics import PrometheusTelemetry
 from patronauth.adapters.profiles import ProfileStore
 from patronauth.adapters.randomness import SystemRandomness
 from patronauth.adapters.redis_health import RedisHealth
@@ -131,6 +133,7 @@ def build(settings: Settings | None = None) -> App:
             Argon2Parameters(
                 settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism
             ),
+            HashPool(workers=settings.hash_workers, queue=settings.hash_queue),
         ),
         counter=_counter(settings, engine, redis, health["counter"]),
         throttle=_throttle(settings, redis, health["throttle"]),
@@ -141,6 +144,7 @@ def build(settings: Settings | None = None) -> App:
         sessions=_sessions(engine, redis, policy, health["sessions"]),
         session_policy=policy,
         public_url=settings.public_url,
+        telemetry=PrometheusTelemetry(),
     )
     used = (settings.counter == "redis", redis is not None, redis is not None)
     watched = tuple(h for h, use in zip(health.values(), used, strict=True) if use)

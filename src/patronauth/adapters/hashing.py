@@ -25,6 +25,7 @@ from pathlib import Path
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from patronauth.adapters.hash_pool import HashPool
 from patronauth.services.interfaces import Verification
 
 log = logging.getLogger(__name__)
@@ -103,9 +104,17 @@ class Argon2Parameters:
 
 
 class Argon2Hasher:
-    def __init__(self, keyring: Keyring, parameters: Argon2Parameters | None = None) -> None:
+    def __init__(
+        self,
+        keyring: Keyring,
+        parameters: Argon2Parameters | None = None,
+        pool: HashPool | None = None,
+    ) -> None:
+        """`pool` bounds the argon2 computations (raising Busy when full); the keyed
+        digests are HMACs, cheap enough to run unbounded."""
         p = parameters or Argon2Parameters()
         self._keyring = keyring
+        self._pool = pool
         self._argon2 = PasswordHasher(
             time_cost=p.time_cost,
             memory_cost=p.memory_kib,
@@ -128,10 +137,21 @@ class Argon2Hasher:
             self._computations += 1
 
     def _argon2_hash(self, data: bytes) -> str:
+        if self._pool is not None:
+            return self._pool.run(self._hash_now, data)
+        return self._hash_now(data)
+
+    def _hash_now(self, data: bytes) -> str:
         self._count()
         return self._argon2.hash(data)
 
     def _argon2_verify(self, encoded: str, data: bytes) -> None:
+        if self._pool is not None:
+            self._pool.run(self._verify_now, encoded, data)
+        else:
+            self._verify_now(encoded, data)
+
+    def _verify_now(self, encoded: str, data: bytes) -> None:
         self._count()
         self._argon2.verify(encoded, data)
 

@@ -69,6 +69,13 @@ REDIS_OUTAGES = Counter(
 )
 
 
+class PrometheusTelemetry:
+    """The use cases' Telemetry port."""
+
+    def attempt(self, channel: str, outcome: str) -> None:
+        ATTEMPTS.labels(channel, outcome).inc()
+
+
 def multiprocess_dir() -> str | None:
     return os.environ.get(MULTIPROCESS_VARIABLE) or None
 

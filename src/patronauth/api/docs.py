@@ -35,7 +35,9 @@ _COMMON: Responses = {
         "give `institution`."
     ),
     503: _error(
-        "`service_unavailable`: the database is not answering (restarting); try again.",
+        "`service_unavailable`: the database is not answering (restarting); try again. "
+        "`service_busy`: too many secrets are being checked at once; try again. "
+        "`Retry-After` gives the seconds to wait.",
         headers=_RETRY_AFTER,
     ),
 }

@@ -24,6 +24,7 @@ from patronauth.api.schemas import NAME_PATTERN, ErrorBody, ErrorCode, InputViol
 from patronauth.api.texts import ECHO_LIMIT, rendered, text
 from patronauth.domain.credentials import CredentialKind, Outcome
 from patronauth.domain.errors import (
+    Busy,
     Conflict,
     InvalidInput,
     NotFound,
@@ -121,6 +122,12 @@ _CODES: dict[str, tuple[int, ErrorCode]] = {
 }
 
 
+def busy_error(busy: Busy, language: str) -> ApiError:
+    """The hashing pool is full: nothing was done, the same request may come again."""
+    wait = str(busy.retry_after)
+    return api_error(503, _E.SERVICE_BUSY, text(busy.code, language), {"Retry-After": wait})
+
+
 def must_change_error(kind: CredentialKind | None, language: str) -> ApiError:
     label = i18n.credential_name(kind.value, language) if kind else ""
     return api_error(
@@ -137,6 +144,8 @@ def refusal_error(
     """A use case's refusal; `statuses` overrides the status of some codes."""
     violations = [InputViolation(**rendered(v, language).model_dump()) for v in refused.violations]
     message = violations[0].message
+    if isinstance(refused, Busy):
+        return busy_error(refused, language)
     if isinstance(refused, PolicyRefused):
         return api_error(422, _E.POLICY_VIOLATION, message, violations=violations)
     if refused.code in _CODES:
@@ -285,6 +294,10 @@ def install(api: FastAPI, profiles: Mapping[str, Profile]) -> None:
         error.headers["Retry-After"] = "5"
         return error.response()
 
+    async def on_busy(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Busy)
+        return busy_error(exc, language(request)).response()
+
     async def on_crash(request: Request, _: Exception) -> Response:
         return http_error(500, language(request), request.method).response()
 
@@ -292,4 +305,5 @@ def install(api: FastAPI, profiles: Mapping[str, Profile]) -> None:
     api.add_exception_handler(RequestValidationError, on_validation)
     api.add_exception_handler(HTTPException, on_http)
     api.add_exception_handler(OperationalError, on_database_down)
+    api.add_exception_handler(Busy, on_busy)
     api.add_exception_handler(Exception, on_crash)

@@ -258,6 +258,7 @@ class ErrorCode(StrEnum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     SERVICE_UNAVAILABLE = "service_unavailable"
+    SERVICE_BUSY = "service_busy"
     INTERNAL_ERROR = "internal_error"
     # The account behind the login: the reason code of the use case itself (R28).
     RENEWAL_RESERVED = "renewal.reserved"

@@ -153,8 +153,14 @@ def command(func: Callable[P, R]) -> Callable[P, R]:
                 sys.exit(EXIT_USAGE)
             if isinstance(error, ProgrammingError):
                 raise
+            # Nothing was written: the unit of work rolled back what it had begun.
             reason = str(error.orig).splitlines()[0] if error.orig else "unreachable"
-            click.echo(f"database unavailable: {reason}", err=True)
+            problem = c.message("service.database_unavailable")
+            if c.json:
+                body = {"error": "service.database_unavailable", "message": problem}
+                click.echo(json.dumps({**body, "detail": reason}, ensure_ascii=False))
+            else:
+                click.echo(f"service.database_unavailable: {problem} ({reason})", err=True)
             sys.exit(EXIT_REFUSED)
         except RedisError as error:
             click.echo(f"attempt counter unavailable (Redis): {error}", err=True)

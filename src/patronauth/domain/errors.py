@@ -7,6 +7,7 @@ The exception tree, drawn once::
      +-- PolicyRefused           a new secret breaks the credential policy
      +-- NotFound                the patron, identifier or credential does not exist
      +-- Conflict                the request clashes with the stored state
+     +-- Busy                    no room for the work now (service.busy); try again soon
     ProfileError                 a profile file is not a valid rule set (deployment error)
 """
 
@@ -62,6 +63,13 @@ class NotFound(Refused):
 
 class Conflict(Refused):
     pass
+
+
+class Busy(Refused):
+    """The service is at capacity (the hashing pool's queue is full): nothing was done
+    and nothing was counted; the same request may be sent again after `retry_after`."""
+
+    retry_after = 1
 
 
 class ProfileError(Exception):

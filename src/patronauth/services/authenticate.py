@@ -1,8 +1,10 @@
 """Authenticate: one attempt on any channel, through one lockout (S3, S4, S5).
 
 Load, decide, store: the patron and credential are read first; the attempt counter
-admits or refuses the attempt before any hash is computed; the hash runs outside
-every transaction; the outcome is then recorded in one transaction.
+admits or refuses the attempt before any hash is computed (so a blocked identifier
+never reaches the hashing pool); the hash runs outside every transaction; the outcome
+is then recorded in one transaction. A full hashing pool raises `Busy`, which counts
+as no attempt at all.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from patronauth.domain.credentials import (
     suspends,
     transition,
 )
-from patronauth.domain.errors import InvalidInput
+from patronauth.domain.errors import Busy, InvalidInput
 from patronauth.domain.identifiers import lockout_key
 from patronauth.domain.lockout import Blocked, LockoutRule
 from patronauth.domain.patrons import Credential, PatronStatus
@@ -115,6 +117,10 @@ def verify_attempt(ports: Ports, attempt: Attempt) -> _Verified:
         verified = _verify(ports, attempt, secret, found, kind, credential, event)
         success = verified.result.outcome not in {Outcome.INVALID, Outcome.SUSPENDED}
         return verified
+    except Busy:
+        # No secret was checked: the attempt gives its place in the window back.
+        success = True
+        raise
     finally:
         now = ports.clock.now().timestamp()
         ports.counter.settle(key, admission.ticket, success=success, now=now, rule=rule)
@@ -296,6 +302,7 @@ class _Event:
         reason: str = "",
         uow: UnitOfWork | None = None,
     ) -> None:
+        self.ports.telemetry.attempt(self.attempt.channel.value, result.outcome.value)
         detail = {"credential": kind.value} if kind else {}
         if reason:
             detail["reason"] = reason

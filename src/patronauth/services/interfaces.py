@@ -552,6 +552,18 @@ class UnitOfWork(Protocol):
 UnitOfWorkFactory = Callable[[], UnitOfWork]
 
 
+class Telemetry(Protocol):
+    """What the operators' metrics count: outcomes only, never an identifier or a secret."""
+
+    def attempt(self, channel: str, outcome: str) -> None:
+        """One attempt on a channel ended with an outcome (`Outcome.value`)."""
+
+
+class NoTelemetry:
+    def attempt(self, channel: str, outcome: str) -> None:
+        return None
+
+
 @dataclass(frozen=True)
 class Ports:
     """Everything a use case may need; built once by the composition root."""
@@ -568,3 +580,4 @@ class Ports:
     sessions: SessionStore
     session_policy: SessionPolicy
     public_url: str  # where patrons reach the web pages, for links in e-mails
+    telemetry: Telemetry = field(default_factory=NoTelemetry)

@@ -11,16 +11,18 @@ static/     style sheet and the live policy hints (a progressive enhancement)
 
 from __future__ import annotations
 
+from sqlalchemy.exc import OperationalError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from patronauth.bootstrap import App
+from patronauth.domain.errors import Busy
 from patronauth.web.guard import FormGuard, csrf_protection
 from patronauth.web.site import Site
 from patronauth.web.views import account, lending, public, recovery, requests
-from patronauth.web.views.errors import http_error, server_error
+from patronauth.web.views.errors import busy, database_down, http_error, server_error
 
 GET, POST = ["GET", "HEAD"], ["POST"]
 
@@ -72,7 +74,13 @@ def create_web(app: App) -> Starlette:
     web = Starlette(
         routes=routes(),
         middleware=[Middleware(FormGuard), Middleware(csrf_protection, site=site)],
-        exception_handlers={404: http_error, 405: http_error, Exception: server_error},
+        exception_handlers={
+            404: http_error,
+            405: http_error,
+            OperationalError: database_down,
+            Busy: busy,
+            Exception: server_error,
+        },
     )
     web.state.site = site
     return web

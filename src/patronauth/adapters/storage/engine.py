@@ -6,8 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import QueuePool
+
+from patronauth.adapters import metrics
 
 CONNECT_TIMEOUT_SECONDS = 5
 
@@ -26,7 +29,22 @@ def make_engine(
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(url, parsed.database)
+        engine = _sqlite_engine(url, parsed.database)
+    else:
+        engine = _postgres_engine(url, pool_size, max_overflow, pool_timeout)
+    event.listen(engine, "handle_error", _count_error)
+    return engine
+
+
+def _count_error(context: ExceptionContext) -> None:
+    """Unavailability only (lost, refused, timed out): not a refused constraint."""
+    if context.is_disconnect or isinstance(context.sqlalchemy_exception, OperationalError):
+        metrics.DATABASE_ERRORS.inc()
+
+
+def _postgres_engine(url: str, pool_size: int, max_overflow: int, pool_timeout: float) -> Engine:
+    # pool_pre_ping: a connection that died with a restarted server is replaced before
+    # use, so the service recovers by itself once the database is back.
     return create_engine(
         url,
         pool_size=pool_size,

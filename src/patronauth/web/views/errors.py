@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from patronauth.domain.errors import Busy
 from patronauth.web.pages import Page
 
 # What the template says for each problem (the texts are in problem.html).
@@ -20,17 +22,37 @@ PROBLEMS = {
 }
 
 
-def problem_response(request: Request, problem: str, status: int) -> Response:
+# SPEC 7: while the database does not answer, pages say so and when to come back.
+DATABASE_RETRY_SECONDS = 5
+
+
+def problem_response(
+    request: Request, problem: str, status: int, headers: dict[str, str] | None = None
+) -> Response:
     page = Page(request, library=False)
     first = request.url.path.strip("/").split("/", 1)[0]
     page.profile = page.site.libraries.get(first)
     back = request.url.path if request.method == "POST" else None
-    return page.render("problem.html", status=status, problem=problem, back=back)
+    return page.render("problem.html", status=status, problem=problem, back=back, headers=headers)
 
 
 def http_error(request: Request, error: Exception) -> Response:
     status = error.status_code if isinstance(error, HTTPException) else 500
     return problem_response(request, PROBLEMS.get(status, "failure"), status)
+
+
+def database_down(request: Request, error: Exception) -> Response:
+    """Nothing was written: the unit of work rolls back whatever it had begun. A database
+    without its tables is no outage that waiting would end: that is a failure page."""
+    if isinstance(error, OperationalError) and "no such table" in str(error.orig):
+        return server_error(request, error)
+    headers = {"Retry-After": str(DATABASE_RETRY_SECONDS)}
+    return problem_response(request, "unavailable", 503, headers)
+
+
+def busy(request: Request, error: Exception) -> Response:
+    wait = error.retry_after if isinstance(error, Busy) else 1
+    return problem_response(request, "busy", 503, {"Retry-After": str(wait)})
 
 
 def server_error(request: Request, _: Exception) -> Response:
