@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -96,3 +98,25 @@ class Node:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
+
+
+def start_nodes(env: dict[str, str], var: Path, count: int = 2) -> list[Node]:
+    nodes = [Node(env, var / f"node-{n}.log") for n in range(count)]
+    try:
+        for node in nodes:
+            node.wait_ready()
+    except BaseException:
+        for node in nodes:
+            node.stop()
+        raise
+    return nodes
+
+
+@contextmanager
+def running(env: dict[str, str], var: Path, count: int = 2) -> Iterator[list[Node]]:
+    nodes = start_nodes(env, var, count)
+    try:
+        yield nodes
+    finally:
+        for node in nodes:
+            node.stop()
