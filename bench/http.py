@@ -73,7 +73,15 @@ class Server:
         self._log = log.open("wb")
         script = Path(sys.executable).with_name("patronauth")
         self._process = subprocess.Popen(
-            [str(script), "serve", "--port", str(self.port), "--workers", str(workers)],
+            [
+                str(script),
+                "serve",
+                "--no-sip2",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(workers),
+            ],
             env={**os.environ, **env},
             stdout=self._log,
             stderr=subprocess.STDOUT,

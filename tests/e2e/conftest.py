@@ -122,7 +122,10 @@ def server(tmp_path_factory: pytest.TempPathFactory, smtp: Mailbox) -> Iterator[
     assert init.returncode == 0, init.stderr
     log = (home / "server.log").open("w")
     process = subprocess.Popen(
-        [str(SCRIPT), "serve", "--port", str(port)], env=env, stdout=log, stderr=log
+        [str(SCRIPT), "serve", "--port", str(port), "--sip2-port", str(free_port())],
+        env=env,
+        stdout=log,
+        stderr=log,
     )
     try:
         _wait_until_healthy(url, process)

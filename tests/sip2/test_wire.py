@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import time
 
+import pysip2
 import pytest
 
 from patronauth.adapters.i18n import message
@@ -34,6 +35,7 @@ def checked(frame: bytes, terminator: bytes = b"\r", encoding: str = "utf-8") ->
     body = frame[: -len(terminator)]
     assert body[-6:-4] == b"AZ", body
     assert (sum(body[:-4]) + int(body[-4:], 16)) & 0xFFFF == 0, body
+    pysip2.decode_message(body + b"\r", encoding=encoding)  # a strict, independent check
     msg = parse(body.decode(encoding))
     return {"code": msg.code, **msg.fixed, **dict(msg.fields)}
 

@@ -79,6 +79,9 @@ REQUESTS = frozenset({"93", "99", "23", "63", "11", "09", "29", "65", "35", "17"
 # Values of the fixed fields in `FIXED` must be digits, Y/N/U/blank... according to the
 # message, but terminals are sloppy; only widths are enforced when parsing.
 
+_DATE_ONLY = (("date", 18),)
+_DATE = re.compile(r"[0-9 ]{8}[0-9A-Z ]{4}[0-9 ]{6}")
+_FIELD_START = re.compile(r"[A-Z]{2}[^|]*\|")
 _TRAILER = re.compile(r"(?:AY(?P<seq>[0-9]))?AZ(?P<sum>[0-9A-Fa-f]{3,4})\Z")
 _SEQUENCE_ONLY = re.compile(r"AY(?P<seq>[0-9])\Z")
 _CHECKSUM_BYTES = re.compile(rb"AZ(?P<sum>[0-9A-Fa-f]{3,4})\Z")
@@ -203,6 +206,11 @@ def parse(text: str) -> Message:
         raise ParseError(f"unknown message code {code!r}")
     fixed: dict[str, str] = {}
     position = 2
+    if layout == _DATE_ONLY and not _DATE.fullmatch(body[2:20]) and _FIELD_START.match(body, 2):
+        # A request whose only fixed field is its date, sent without it (PyPI `sip2` 1.1
+        # writes 65 so): read the fields, and take the date as "none".
+        fixed["date"] = BLANK_DATE
+        layout = ()
     for name, width in layout:
         value = body[position : position + width]
         if len(value) != width:

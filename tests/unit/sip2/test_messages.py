@@ -187,7 +187,10 @@ def test_format_is_strict_about_widths_and_cleans_values() -> None:
 
 def test_every_response_round_trips() -> None:
     for code, layout in FIXED.items():
-        fixed = {name: "Y" * width for name, width in layout}
+        fixed = {
+            name: "20260102    110405" if name.endswith("date") else "Y" * width
+            for name, width in layout
+        }
         msg = message(code, fixed, ("AO", "HKPL"), ("AF", "hello"))
         frame = encode(msg, sequence="5")
         assert check_frame(frame[:-1], "utf-8").valid
@@ -216,3 +219,13 @@ def test_language_codes() -> None:
     assert language_code("en") == "001"
     assert language_code("zh_Hant") == "019"
     assert language_code(None) == "000"
+
+
+def test_a_request_whose_only_fixed_field_is_its_date_may_leave_it_out() -> None:
+    msg = parse("65AOhkpl|AAHKPL0001|AD4567|BON|AY6AZ1234")
+    assert msg.fixed == {"date": BLANK_DATE}
+    assert (msg.text("AO"), msg.text("AA"), msg.text("AD")) == ("hkpl", "HKPL0001", "4567")
+    dated = parse("6520260102    110405AOhkpl|AAHKPL0001|")
+    assert (dated.fixed["date"], dated.text("AA")) == ("20260102    110405", "HKPL0001")
+    with pytest.raises(ParseError):
+        parse("65short")
