@@ -115,7 +115,7 @@ def test_bad_input_is_refused_with_its_code_and_nothing_is_written(
     app: App, fields: dict[str, object], kind: type[Refused], code: str
 ) -> None:
     with pytest.raises(kind) as refused:
-        add(app, **fields)
+        add(app, **fields)  # type: ignore[arg-type]
     assert refused.value.code == code
     assert stored_rows(app) == []
     assert [e for e in audit(app) if e.action.startswith("terminal")] == []
