@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import socket
 import sys
@@ -40,8 +41,21 @@ async def run(app: App, host: str, port: int, fd: int | None) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     print(f"SIP2 server at {host}:{server.port}", file=sys.stderr, flush=True)
+    watch = asyncio.create_task(_parent_gone(stop)) if fd is not None else None
     await stop.wait()
+    if watch is not None:
+        watch.cancel()
     await server.close()
+
+
+async def _parent_gone(stop: asyncio.Event) -> None:
+    """Stop when the `serve` process that started this one is gone, however it ended
+    (even SIGKILL): a SIP2 server must not outlive the service it belongs to."""
+    parent = os.getppid()
+    while os.getppid() == parent:
+        await asyncio.sleep(1.0)
+    logging.getLogger("patronauth.sip2").warning("SIP2 server: serve is gone, stopping")
+    stop.set()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,171 @@
+"""The server around the protocol: masked logs, TLS, the idle timeout, shutdown, and
+`patronauth serve` running SIP2 beside the web server."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from patronauth.bootstrap import App
+from patronauth.services.terminals import add_terminal
+from patronauth.sip2.server import Sip2Server
+from tests.sip2.conftest import (
+    PATRON,
+    PIN,
+    TERMINAL_PASSWORD,
+    Raw,
+    connect,
+    login_frame,
+    patron_status,
+    running,
+)
+from tests.support import STAFF, make_app
+from tests.support import test_env as deployment_env
+
+
+def test_exchanges_are_logged_without_pins_passwords_or_names(
+    server: Sip2Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="patronauth.sip2")
+    with connect(server) as t:
+        t.ask(patron_status())
+        t.ask(patron_status(pin="9999"))
+        t.ask(b"23001" + b" " * 18 + b"AA" + PATRON.encode() + b"|AD" + PIN.encode() + b"|AZ0000\r")
+    text = "\n".join(
+        f"{r.getMessage()} {getattr(r, 'source', '')} {getattr(r, 'terminal', '')}"
+        for r in caplog.records
+    )
+    assert "SIP2 request 93 uid_algorithm=0 pwd_algorithm=0 CN=kiosk1 CO=*** CP=Central" in text
+    assert f"SIP2 request 23 language=001 AO=hkpl AA={PATRON} AC=*** AD=***" in text
+    assert "SIP2 reply 24" in text
+    assert "SIP2 sent 96: bad checksum" in text
+    for secret in (TERMINAL_PASSWORD, PIN, "9999", "Chan Tai Man"):
+        assert secret not in text
+
+
+def tls_files(directory: Path) -> tuple[Path, Path]:
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+def test_tls(library: App, tmp_path: Path) -> None:
+    cert, key = tls_files(tmp_path)
+    with running(library, tls_cert=cert, tls_key=key) as server:
+        context = ssl.create_default_context(cafile=str(cert))
+        with (
+            socket.create_connection(("127.0.0.1", server.port), timeout=10) as plain,
+            context.wrap_socket(plain, server_hostname="localhost") as secure,
+        ):
+            terminal = Raw(secure)  # type: ignore[arg-type]
+            assert terminal.ask(login_frame()).startswith(b"941")
+            assert b"BLY|CQY|" in terminal.ask(patron_status())
+        # A client that does not speak TLS gets nothing SIP2 from it.
+        with connect(server, login=None) as cleartext:
+            cleartext.send(login_frame())
+            assert not cleartext.frame().startswith(b"94")
+
+
+def test_an_idle_connection_is_closed(library: App) -> None:
+    with running(library, idle_seconds=0.2) as server, connect(server) as t:
+        assert t.closed()
+
+
+def test_shutdown_closes_open_connections(library: App) -> None:
+    with running(library) as server:
+        terminal = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        raw = Raw(terminal)
+        assert raw.ask(login_frame()).startswith(b"941")
+    assert raw.closed()
+    terminal.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_patronauth_serve_runs_sip2_beside_the_web_and_stops_both(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    env = deployment_env(sqlite_url, tmp_path / "var")
+    app = make_app(env)
+    add_terminal(
+        app.ports, login="kiosk1", institution="hkpl", password=TERMINAL_PASSWORD, staff=STAFF
+    )
+    app.close()
+    web, sip2 = free_port(), free_port()
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("PATRONAUTH_")}
+    script = Path(sys.executable).with_name("patronauth")
+    log = (tmp_path / "serve.log").open("wb")
+    process = subprocess.Popen(
+        [str(script), "serve", "--port", str(web), "--sip2-port", str(sip2)],
+        env={**inherited, **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, (tmp_path / "serve.log").read_text()
+            try:
+                if httpx.get(f"http://127.0.0.1:{web}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "serve did not start"
+            time.sleep(0.1)
+        terminal = Raw(socket.create_connection(("127.0.0.1", sip2), timeout=10))
+        assert terminal.ask(login_frame()).startswith(b"941")
+        # The port is taken: a second serve says so and starts nothing.
+        second = subprocess.run(
+            [str(script), "serve", "--port", str(free_port()), "--sip2-port", str(sip2)],
+            env={**inherited, **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert second.returncode != 0
+        assert f"SIP2 port 127.0.0.1:{sip2}" in second.stderr
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(60)
+        log.close()
+    text = (tmp_path / "serve.log").read_text()
+    assert process.returncode == 0, text
+    assert terminal.closed()
+    terminal.sock.close()
+    assert "Traceback" not in text
+    assert f"SIP2 server at 127.0.0.1:{sip2}" in text
+    assert "SIP2 server stopped" in text
