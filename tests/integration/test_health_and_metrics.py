@@ -1,5 +1,5 @@
-"""/livez, /readyz and /metrics of one process (the multiprocess case is in
-tests/e2e/test_serve_operations.py, through a real server)."""
+"""/livez, /readyz and /metrics of one process (several workers of a real server:
+test_serve.py)."""
 
 from __future__ import annotations
 

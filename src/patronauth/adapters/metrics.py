@@ -8,7 +8,6 @@ in files there, and `/metrics` adds them up. The names are listed in docs/operat
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 from prometheus_client import (
@@ -81,9 +80,12 @@ def multiprocess_dir() -> str | None:
 
 
 def prepare_multiprocess(folder: Path) -> None:
-    """Before the workers start: an empty folder for their values, named in the environment."""
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+    """Before the workers start: a folder for their values without an earlier run's
+    files (prometheus-client's `*.db`; nothing else in it is touched), named in the
+    environment the workers inherit."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.db"):
+        old.unlink(missing_ok=True)
     os.environ[MULTIPROCESS_VARIABLE] = str(folder)
 
 

@@ -7,21 +7,33 @@ work (argon2id, the database) runs in that process's thread pool. `serve` binds 
 port itself, so a port in use is reported before anything starts, and hands the socket
 to `python -m patronauth.sip2`, which it stops (SIGTERM, then a clean shutdown) when
 uvicorn returns.
+
+SIGTERM (or Ctrl-C) stops uvicorn gracefully: it stops accepting connections and lets
+the requests in flight finish, for at most PATRONAUTH_SHUTDOWN_SECONDS. With several
+workers, the Prometheus metrics of all of them (and of the SIP2 server) are kept in
+var/metrics/ (or PROMETHEUS_MULTIPROC_DIR when set) and `/metrics` adds them up.
 """
 
 from __future__ import annotations
 
+import logging
 import signal
 import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import click
 import uvicorn
 
+from patronauth.adapters import logs, metrics
+from patronauth.adapters.config import Settings
+from patronauth.bootstrap import var_path
 from patronauth.cli.common import ctx
+
+log = logging.getLogger("patronauth.serve")
 
 
 @click.command()
@@ -39,9 +51,29 @@ def serve(
     """Serve My Account at / and the app's API at /api/v1 (uvicorn), and SIP2."""
     c = ctx()
     c.settings  # fail here, with a clear message, on a bad configuration  # noqa: B018
-    click.echo(f"PatronAuth at http://{host}:{port}/  (API: http://{host}:{port}/api/v1)", err=True)
+    logs.configure(c.settings.log_format)
+    log.info("PatronAuth at http://%s:%d/  (API: http://%s:%d/api/v1)", host, port, host, port)
+    _metrics_folder(c.settings, workers)
+    # uvicorn finishes the requests in flight on SIGTERM, then raises the signal again:
+    # this handler turns it into a normal exit, so the SIP2 server is stopped too.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     with _sip2_server(sip2_host or host, sip2_port, c.settings.shutdown_seconds, enabled=sip2):
-        _uvicorn(host, port, workers)
+        _uvicorn(host, port, workers, c.settings)
+
+
+def _exit_cleanly(signum: int, _frame: object) -> None:
+    raise SystemExit(0)
+
+
+def _metrics_folder(settings: Settings, workers: int) -> None:
+    """Multiprocess metrics: a folder emptied at every start, before any worker runs.
+    One worker keeps its metrics in memory, unless PROMETHEUS_MULTIPROC_DIR is set
+    before `serve` starts (then the SIP2 server's are added too)."""
+    chosen = metrics.multiprocess_dir()
+    if chosen is not None:
+        metrics.prepare_multiprocess(Path(chosen))
+    elif workers > 1:
+        metrics.prepare_multiprocess(var_path(settings, "metrics"))
 
 
 @contextmanager
@@ -81,7 +113,7 @@ def _sip2_server(host: str, port: int, grace: int, *, enabled: bool) -> Iterator
                 process.wait()
 
 
-def _uvicorn(host: str, port: int, workers: int) -> None:
+def _uvicorn(host: str, port: int, workers: int, settings: Settings) -> None:
     uvicorn.run(
         "patronauth.asgi:create",
         factory=True,
@@ -91,5 +123,7 @@ def _uvicorn(host: str, port: int, workers: int) -> None:
         server_header=False,
         proxy_headers=False,
         log_level="info",
+        log_config=logs.config(settings.log_format),
         access_log=False,
+        timeout_graceful_shutdown=settings.shutdown_seconds,
     )

@@ -51,6 +51,7 @@ def _postgres_engine(url: str, pool_size: int, max_overflow: int, pool_timeout: 
         max_overflow=max_overflow,
         pool_timeout=pool_timeout,
         pool_pre_ping=True,
+        hide_parameters=True,  # errors and logs never show stored hashes or personal data
         # An unreachable server is an error after a few seconds, not a long hang.
         connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS},
         pool_recycle=1800,
@@ -67,7 +68,12 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
     pooling: dict[str, Any] = {}
     if database and database != ":memory:":
         pooling = {"poolclass": QueuePool, "pool_size": 1, "max_overflow": 0, "pool_timeout": 30}
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **pooling)
+    engine = create_engine(
+        url,
+        connect_args={"timeout": 30, "check_same_thread": False},
+        hide_parameters=True,
+        **pooling,
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
