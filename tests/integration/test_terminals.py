@@ -13,7 +13,7 @@ from patronauth.domain.errors import Conflict, InvalidInput, NotFound, Refused
 from patronauth.domain.terminals import Encoding, TerminalOptions
 from patronauth.services import terminals as term
 from patronauth.services.interfaces import AuditEvent
-from tests.support import STAFF, clock_of
+from tests.support import STAFF, clock_of, make_app
 
 PASSWORD = "kiosk-Secret-2026"
 
@@ -212,3 +212,38 @@ def test_five_wrong_passwords_block_the_login_even_for_the_right_one(app: App) -
     assert outcomes.count("blocked") == 1
     clock_of(app).advance(61)
     assert term.terminal_login(app.ports, "kiosk1", PASSWORD, source="s") is not None
+
+
+def test_a_rotated_pepper_key_still_logs_in_and_upgrades_the_hash(
+    app: App, env: dict[str, str]
+) -> None:
+    add(app)
+    rotated = make_app(
+        {**env, "PATRONAUTH_PEPPER": "t2 " + "ab" * 32 + ";" + env["PATRONAUTH_PEPPER"]}
+    )
+    try:
+        assert term.terminal_login(rotated.ports, "kiosk1", PASSWORD, source="s") is not None
+        with rotated.ports.uow() as uow:
+            stored = uow.terminals.get("kiosk1")
+        assert stored is not None
+        assert stored.password_hash.startswith("a2:t2:")
+        assert term.terminal_login(rotated.ports, "kiosk1", PASSWORD, source="s") is not None
+    finally:
+        rotated.close()
+
+
+def test_a_busy_source_is_throttled_across_logins(env: dict[str, str]) -> None:
+    throttled = make_app({**env, "PATRONAUTH_THROTTLE_PER_SOURCE": "3 per minute"})
+    try:
+        add(throttled)
+        for login in ("guess1", "guess2", "guess3"):
+            assert term.terminal_login(throttled.ports, login, PASSWORD, source="10.0.0.7") is None
+        assert term.terminal_login(throttled.ports, "kiosk1", PASSWORD, source="10.0.0.7") is None
+        assert [e.outcome for e in audit(throttled) if e.action == "terminal.login"] == [
+            *["invalid"] * 3,
+            "throttled",
+        ]
+        # Another source is not affected.
+        assert term.terminal_login(throttled.ports, "kiosk1", PASSWORD, source="10.0.0.8")
+    finally:
+        throttled.close()
