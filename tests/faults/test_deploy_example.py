@@ -17,6 +17,8 @@ from tests.nodes import DEPLOY, ENV_FILE, node_env, read_env_file
 
 UNITS = sorted((DEPLOY / "systemd").glob("*.service"))
 NGINX = DEPLOY / "nginx" / "patronauth.conf"
+SIP2_STREAM = DEPLOY / "nginx" / "sip2-stream.conf"
+README = DEPLOY / "README.md"
 NOT_IN_THE_FILE = {"PATRONAUTH_PEPPER"}  # a secret: the example keeps it in its own file
 
 
@@ -52,7 +54,7 @@ def test_the_units_start_commands_the_cli_has() -> None:
     assert {unit for unit, _ in starts} == {u.name for u in UNITS}
     for unit, words in starts:
         assert words[0].endswith("/patronauth"), unit
-        args = [w.replace("%i", "8001") for w in words[1:]]
+        args = [w.replace("%i", "1") for w in words[1:]]
         context = cli.make_context("patronauth", list(args), resilient_parsing=False)
         name, command, rest = cli.resolve_command(context, args)
         assert command is not None, unit
@@ -73,8 +75,17 @@ def test_nginx_reaches_the_nodes_from_a_trusted_address_and_names_the_client() -
     assert "proxy_set_header X-Forwarded-For $remote_addr;" in conf
     node = next(u for u in UNITS if "@" in u.name).read_text()
     assert "--host 127.0.0.1" in node  # the nodes are reachable only through nginx
-    ports = {port for _, port in upstreams}
-    assert all(f"patronauth@{port}" in (DEPLOY / "README.md").read_text() for port in ports)
+    # the nodes the README starts are the ones nginx sends to, for HTTP and for SIP2
+    started = re.search(r"systemctl enable --now ((?:patronauth@\d+ ?)+)", README.read_text())
+    assert started is not None
+    numbers = re.findall(r"patronauth@(\d+)", started.group(1))
+    http = re.search(r"--port (\d*)%i", node)
+    sip2 = re.search(r"--sip2-port (\d*)%i", node)
+    assert http is not None
+    assert sip2 is not None
+    assert {port for _, port in upstreams} == {http.group(1) + n for n in numbers}
+    stream = re.findall(r"^\s*server 127.0.0.1:(\d+)", SIP2_STREAM.read_text(), re.MULTILINE)
+    assert set(stream) == {sip2.group(1) + n for n in numbers}
 
 
 def test_the_two_node_tests_change_only_locations_secrets_mail_and_hash_cost(
