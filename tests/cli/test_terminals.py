@@ -8,6 +8,7 @@ import pytest
 
 from patronauth.services.terminals import terminal_login
 from tests.cli.conftest import Cli
+from tests.cli.test_bad_input import BAD, assert_clear_answer
 
 PASSWORD = "kiosk-Secret-2026"
 ADD = ("terminal", "add", "--login", "cen-sc-01", "--institution", "hkpl")
@@ -139,3 +140,32 @@ def test_a_login_is_taken_once(cli: Cli) -> None:
     run = cli.refused(*ADD, stdin="another-Secret-2026\n")
     assert run.reasons == ["terminal.login_taken"]
     assert cli.state() == before
+
+
+LOCATION_CODES = {
+    "overlong": "terminal.location_invalid",
+    "NUL byte": "terminal.location_invalid",
+    "control characters": "terminal.location_invalid",
+    "not UTF-8": "argument.not_utf8",
+    "HTML": "terminal.location_invalid",
+}
+
+
+def test_a_location_is_free_text_without_markup_separators_or_control_characters(
+    cli: Cli,
+) -> None:
+    """SQL in a location is just characters, stored as typed; the rest is refused."""
+    for kind, text in BAD.items():
+        login = f"k{len(kind)}{kind[:3].replace(' ', '-')}"
+        before = cli.state()
+        run = cli(*ADD[:3], login, *ADD[4:], "--location", text, stdin=f"{PASSWORD}\n")
+        assert_clear_answer(run)
+        if kind == "SQL":
+            assert run.code == 0, str(run)
+            assert cli.ok("terminal", "list", "--json").json()["terminals"][0]["location"] == text
+            continue
+        assert cli.state() == before, f"{kind}: something was stored\n{run}"
+        if kind == "empty":
+            assert (run.code, "must not be empty" in run.err) == (2, True), str(run)
+        else:
+            assert (run.code, run.reasons[:1]) == (1, [LOCATION_CODES[kind]]), f"{kind}: {run}"
