@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench venv clean
+.PHONY: run test lint bench soak venv clean
 
 venv: $(STAMP)
 
@@ -31,6 +31,10 @@ test: lint
 
 bench: venv
 	$(BIN)/python -m bench
+
+# The ten-minute soak of two nodes (memory growth); `make bench` runs it for one minute.
+soak: venv
+	$(BIN)/python -m bench --soak
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

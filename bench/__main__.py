@@ -15,6 +15,13 @@ Figures (SPEC 6):
   (`record`) and renews them all (`renew_all`), p99 under 50 ms each, on SQLite and on
   PostgreSQL.
 
+- the production mode on two nodes (`bench/nodes.py`, PostgreSQL and Redis): P1 through
+  HTTP with the client alternating two `serve` processes; P2, a flood against blocked
+  cards from many addresses beside legitimate sign-ins (refusal rate, hashes caused by
+  the flood, legitimate p99 against the quiet p99); a one-minute soak reporting the
+  growth of the nodes' memory. `make soak` (`python -m bench --soak`) runs the soak
+  alone for ten minutes and writes bench/results/soak.json.
+
 Every step is bounded in count and time; the whole run stays under ten minutes.
 """
 
@@ -28,7 +35,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import apps, circulation, hashing, http, login, provision, servers
+from bench import apps, circulation, hashing, http, login, nodes, provision, servers
 from bench.feed import write_feed
 from bench.report import Figure, background_busy, machine, table, write_json
 from patronauth.adapters.config import Settings
@@ -40,6 +47,8 @@ P1_OVERHEAD_MS = 2.0
 P3_SECONDS = 60.0
 P3_ROWS = 1_000_000
 LOANS_P99_MS = 50.0
+SOAK_SECONDS = 60.0  # in `make bench`; `make soak` runs SOAK_LONG_SECONDS
+SOAK_LONG_SECONDS = 600.0
 
 
 def options(argv: list[str]) -> argparse.Namespace:
@@ -56,8 +65,28 @@ def options(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--loans-seconds", type=float, default=60.0, help="time limit of each R28 measurement"
     )
-    parser.add_argument("--output", type=Path, default=RESULTS)
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--skip-nodes", action="store_true", help="leave out P1 on 2 nodes, P2 and the soak"
+    )
+    parser.add_argument(
+        "--nodes-seconds", type=float, default=10.0, help="length of P1 on 2 nodes and of P2"
+    )
+    parser.add_argument(
+        "--soak-seconds", type=float, default=None, help="soak length (default 60, or 600)"
+    )
+    parser.add_argument(
+        "--soak", action="store_true", help="only the soak, 10 minutes (`make soak`)"
+    )
+    parser.add_argument(
+        "--only-nodes", action="store_true", help="only t_verify, P1 on 2 nodes, P2, the soak"
+    )
+    parser.add_argument("--output", type=Path, default=None)
+    opts = parser.parse_args(argv)
+    if opts.soak_seconds is None:
+        opts.soak_seconds = SOAK_LONG_SECONDS if opts.soak else SOAK_SECONDS
+    if opts.output is None:
+        opts.output = RESULTS.with_name("soak.json") if opts.soak else RESULTS
+    return opts
 
 
 def say(text: str) -> None:
@@ -322,8 +351,40 @@ def loans_figures(label: str, database_url: str, var: Path, limit_seconds: float
     return figures
 
 
+def production_only(opts: argparse.Namespace) -> int:
+    """`--soak` and `--only-nodes`: the two-node figures alone (and t_verify for ratios)."""
+    started = time.perf_counter()
+    info = machine()
+    why = servers.postgres_reachable() or servers.redis_reachable()
+    if why:
+        print(f"the two-node figures need PostgreSQL and Redis on loopback: {why}")
+        return 1
+    figures: list[Figure] = []
+    with tempfile.TemporaryDirectory(prefix="patronauth-bench-") as tmp:
+        var = Path(tmp)
+        with servers.sqlite_database(var) as sqlite_url:
+            probe = apps.make_app(sqlite_url, var / "probe")
+            try:
+                limit, hash_figs = hash_figures(probe, info["cores"])
+            finally:
+                probe.close()
+        figures += hash_figs
+        with servers.postgres_database() as pg_url:
+            figures += nodes.node_figures(
+                pg_url, servers.REDIS_URL, var, limit=limit, seconds=opts.nodes_seconds,
+                soak_seconds=opts.soak_seconds, soak_only=opts.soak,
+            )  # fmt: skip
+    info["bench_seconds"] = round(time.perf_counter() - started, 1)
+    print(table(figures))
+    write_json(opts.output, figures, [], info)
+    print(f"written to {opts.output} in {info['bench_seconds']} s")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     opts = options(argv)
+    if opts.soak or opts.only_nodes:
+        return production_only(opts)
     started = time.perf_counter()
     info = machine()
     cores = info["cores"]
@@ -365,6 +426,13 @@ def main(argv: list[str]) -> int:
                 figures += p1_figures("postgresql", pg_url, var, redis_url, **login_run)
                 quiet["p1_http_postgresql"] = background_busy()
                 figures.append(p1_http_figure("postgresql", pg_url, var, redis_url, **http_run))
+        if not postgres and redis_url and not opts.skip_nodes:
+            with servers.postgres_database() as pg_url:
+                quiet["nodes"] = background_busy()
+                figures += nodes.node_figures(
+                    pg_url, redis_url, var, limit=limit, seconds=opts.nodes_seconds,
+                    soak_seconds=opts.soak_seconds,
+                )  # fmt: skip
         if not opts.skip_loans:
             with servers.sqlite_database(var) as sqlite_url:
                 quiet["loans_sqlite"] = background_busy()

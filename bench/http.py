@@ -87,6 +87,10 @@ class Server:
             stderr=subprocess.STDOUT,
         )
 
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
     def wait_ready(self) -> None:
         deadline = time.monotonic() + START_SECONDS
         while time.monotonic() < deadline:
