@@ -14,6 +14,9 @@ Figures (SPEC 6):
 - the account behind the login (R28): a patron with 50 loans has them listed
   (`record`) and renews them all (`renew_all`), p99 under 50 ms each, on SQLite and on
   PostgreSQL.
+- P4 and P5: 1,000 SIP2 terminals connected at once to `python -m patronauth.sip2`;
+  patron status answers per second without PIN and with PIN (against the hash limit),
+  and the server's RSS (`bench/sip2.py`).
 
 - the production mode on two nodes (`bench/nodes.py`, PostgreSQL and Redis): P1 through
   HTTP with the client alternating two `serve` processes; P2, a flood against blocked
@@ -35,7 +38,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import apps, circulation, hashing, http, login, nodes, provision, servers
+from bench import apps, circulation, hashing, http, login, nodes, provision, servers, sip2
 from bench.feed import write_feed
 from bench.report import Figure, background_busy, machine, table, write_json
 from patronauth.adapters.config import Settings
@@ -62,6 +65,10 @@ def options(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--skip-p3", action="store_true")
     parser.add_argument("--skip-loans", action="store_true", help="leave out the R28 figures")
+    parser.add_argument("--skip-sip2", action="store_true", help="leave out P4 and P5 (SIP2)")
+    parser.add_argument(
+        "--sip2-seconds", type=float, default=5.0, help="length of each P4 measurement"
+    )
     parser.add_argument(
         "--loans-seconds", type=float, default=60.0, help="time limit of each R28 measurement"
     )
@@ -441,6 +448,20 @@ def main(argv: list[str]) -> int:
                 with servers.postgres_database() as pg_url:
                     quiet["loans_postgresql"] = background_busy()
                     figures += loans_figures("postgresql", pg_url, var, opts.loans_seconds)
+        if not opts.skip_sip2:
+            # P4/P5 on one store, to stay bounded: PostgreSQL (with Redis when reachable),
+            # what a library with a thousand terminals runs; SQLite otherwise.
+            sip2_run = {"limit": limit, "threads": threads, "seconds": opts.sip2_seconds}
+            if not postgres:
+                with servers.postgres_database() as pg_url:
+                    say("P4/P5 postgresql: 1,000 SIP2 terminals")
+                    quiet["sip2_postgresql"] = background_busy()
+                    figures += sip2.sip2_figures("postgresql", pg_url, var, redis_url, **sip2_run)
+            else:
+                with servers.sqlite_database(var) as sqlite_url:
+                    say("P4/P5 sqlite: 1,000 SIP2 terminals")
+                    quiet["sip2_sqlite"] = background_busy()
+                    figures += sip2.sip2_figures("sqlite", sqlite_url, var, None, **sip2_run)
         if not opts.skip_p3:
             say(f"P3: writing a feed of {opts.rows:,} patrons")
             feed = write_feed(var / "registry.csv", opts.rows)

@@ -13,7 +13,7 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from patronauth.adapters.i18n import DEFAULT_LANGUAGE, render
-from patronauth.domain.errors import Violation
+from patronauth.domain.errors import Busy, Violation
 from patronauth.domain.terminals import Terminal
 from patronauth.services import selfservice
 from patronauth.services.interfaces import Ports
@@ -31,6 +31,7 @@ from patronauth.sip2.messages import (
 from patronauth.sip2.server import Answerer, Session
 
 PROTOCOL_VERSION = "2.00"
+BUSY = Message("96")
 
 # What message 98 offers (BX), in the order of SIP2 2.00: patron status, checkout,
 # checkin, block patron, SC/ACS status, request resend, login, patron information, end
@@ -101,7 +102,12 @@ class Answers(Answerer):
         if not current.enabled:
             return None
         session.terminal = current
-        return self._handlers[msg.code](session, current, msg)
+        try:
+            return self._handlers[msg.code](session, current, msg)
+        except Busy:
+            # The hashing pool is full and nothing was done or counted: 96 asks the
+            # terminal to send the same request again, which kiosks do at once.
+            return BUSY
 
     # -- helpers ----------------------------------------------------------------------
 

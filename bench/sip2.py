@@ -1,0 +1,351 @@
+"""P4 and P5 (SPEC 6): the SIP2 server with 1,000 terminals connected at once.
+
+The server is the real `python -m patronauth.sip2` process on loopback; the terminals
+are asyncio connections of this process, each logged in with message 93 (at most four
+logins at a time, as kiosks coming back after a restart would, so that the terminal
+account's own lockout window is not filled by simultaneous right passwords). Then:
+
+- P4 without PIN: a quarter of the connections send patron status requests (23, no
+  AD), each one after the other, for a few seconds; every answer must say BL=Y and
+  carry no CQ;
+- P4 with PIN: the same from four connections per core with the patron's chosen PIN
+  (one argon2id verification each, at the configured parameters); every answer must
+  say CQ=Y; the rate is compared with the hash limit measured in the same run;
+- P5: the resident set size of the server process with all connections open, the
+  highest value sampled while they worked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import resource
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench import apps
+from bench.report import Figure
+from patronauth.adapters.config import Settings
+from patronauth.adapters.registry_csv import parse_rows
+from patronauth.bootstrap import App, build
+from patronauth.domain.credentials import Channel, CredentialKind
+from patronauth.services.credentials import ChangeRequest, change_secret
+from patronauth.services.registration import import_registry
+from patronauth.services.terminals import add_terminal
+from patronauth.sip2.messages import BLANK_DATE, Message, encode
+
+CONNECTIONS = 1000
+PATRONS = 200
+PIN = "730519"  # the patrons' chosen PIN (meets HKPL's rule)
+TERMINAL = "bench-kiosk"
+TERMINAL_PASSWORD = "bench-kiosk-password"  # noqa: S105 (the bench terminal's)
+P4_NO_PIN_RATE = 2000.0
+P4_RATIO = 0.9
+P5_MB = 200.0
+
+
+@dataclass
+class Phase:
+    """One measured phase: answers counted, what they said, samples of the server RSS."""
+
+    answers: int = 0
+    seconds: float = 0.0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    latencies: list[float] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.answers / self.seconds if self.seconds else 0.0
+
+    def details(self) -> dict[str, object]:
+        ordered = sorted(self.latencies)
+        p = lambda q: round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 2)  # noqa: E731
+        return {
+            "answers": self.answers,
+            "seconds": round(self.seconds, 2),
+            "outcomes": dict(self.outcomes),
+            "latency_ms": {"p50": p(0.5), "p99": p(0.99)} if ordered else {},
+        }
+
+
+def raise_file_limit(wanted: int) -> int:
+    """The soft limit of open files, raised towards `wanted` (the server inherits it)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < wanted:
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    return soft
+
+
+def rss_mb(pid: int) -> float | None:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return None
+
+
+def set_up(app: App, count: int, threads: int) -> list[str]:
+    """`count` HKPL patrons from a feed, each with PIN chosen through the change use case
+    (so the stored hash has the configured argon2 parameters), and the bench terminal."""
+    prefix = f"S{secrets.token_hex(3).upper()}"
+    barcodes = [f"{prefix}{n:05d}" for n in range(count)]
+    lines = [b"barcode,phone"]
+    lines += [f"{b},9{n:03d} {n:04d}".encode() for n, b in enumerate(barcodes, 1000)]
+    feed = parse_rows(io.BytesIO(b"\n".join(lines) + b"\n"), "hkpl")
+    report = import_registry(app.ports, "hkpl", feed, staff=apps.STAFF, workers=0)
+    if report.created != count:
+        raise RuntimeError(f"bench patrons not provisioned: {report.errors[:3]}")
+
+    def choose(index: int) -> None:
+        default = f"{index + 1000:04d}"
+        change_secret(
+            app.ports,
+            ChangeRequest(barcodes[index], default, PIN, PIN, Channel.SIP2, CredentialKind.PIN),
+        )
+
+    apps.each(choose, range(count), threads)
+    add_terminal(
+        app.ports, login=TERMINAL, institution="hkpl", password=TERMINAL_PASSWORD, staff=apps.STAFF
+    )
+    return barcodes
+
+
+def _frame(code: str, fixed: dict[str, str], *fields: tuple[str, str]) -> bytes:
+    return encode(Message(code, fixed, fields), sequence="0")
+
+
+def status_frames(barcodes: list[str], pin: str | None) -> list[bytes]:
+    fixed = {"language": "001", "date": BLANK_DATE}
+    return [
+        _frame("23", fixed, ("AO", "hkpl"), ("AA", b), *((("AD", pin),) if pin else ()))
+        for b in barcodes
+    ]
+
+
+class Server:
+    """`python -m patronauth.sip2` on a free loopback port."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = int(probe.getsockname()[1])
+        self._log = log.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "patronauth.sip2", "--port", str(self.port)],
+            env={**os.environ, **env},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def wait_ready(self, seconds: float = 30.0) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the SIP2 server exited with {self.process.returncode}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("the SIP2 server did not start")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._log.close()
+
+
+Terminal = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+async def _connect(port: int, count: int) -> list[Terminal]:
+    terminals: list[Terminal] = []
+    for start in range(0, count, 100):
+        batch = min(100, count - start)
+        terminals += await asyncio.gather(
+            *(asyncio.open_connection("127.0.0.1", port) for _ in range(batch))
+        )
+    return terminals
+
+
+async def _login(terminals: list[Terminal]) -> Counter[str]:
+    frame = _frame(
+        "93", {"uid_algorithm": "0", "pwd_algorithm": "0"}, ("CN", TERMINAL),
+        ("CO", TERMINAL_PASSWORD), ("CP", "bench"),
+    )  # fmt: skip
+    gate = asyncio.Semaphore(4)
+    outcomes: Counter[str] = Counter()
+
+    async def one(terminal: Terminal) -> None:
+        reader, writer = terminal
+        async with gate:
+            writer.write(frame)
+            reply = await reader.readuntil(b"\r")
+        outcomes["logged in" if reply.startswith(b"941") else reply[:3].decode()] += 1
+
+    await asyncio.gather(*(one(t) for t in terminals))
+    return outcomes
+
+
+async def _phase(
+    terminals: list[Terminal], frames: list[bytes], expect: bytes, absent: bytes | None,
+    seconds: float, pid: int, rss: list[float],
+) -> Phase:  # fmt: skip
+    """`terminals` send in turn for `seconds`; answers that come later (to requests sent
+    before the end) are read but not counted."""
+    phase = Phase()
+    stop = time.perf_counter() + seconds
+
+    async def work(index: int, terminal: Terminal) -> None:
+        reader, writer = terminal
+        n = index
+        while time.perf_counter() < stop:
+            began = time.perf_counter()
+            writer.write(frames[n % len(frames)])
+            reply = await reader.readuntil(b"\r")
+            n += len(terminals)
+            if time.perf_counter() > stop:
+                break
+            phase.latencies.append(time.perf_counter() - began)
+            phase.answers += 1
+            right = expect in reply and (absent is None or absent not in reply)
+            phase.outcomes["as expected" if right else reply[:60].decode()] += 1
+
+    async def sample() -> None:
+        while time.perf_counter() < stop:
+            value = rss_mb(pid)
+            if value is not None:
+                rss.append(value)
+            await asyncio.sleep(0.25)
+
+    began = time.perf_counter()
+    await asyncio.gather(sample(), *(work(i, t) for i, t in enumerate(terminals)))
+    phase.seconds = min(time.perf_counter(), stop) - began
+    return phase
+
+
+async def _measure(
+    port: int, pid: int, barcodes: list[str], connections: int, seconds: float
+) -> tuple[Counter[str], Phase, Phase, list[float], float]:
+    terminals = await _connect(port, connections)
+    began = time.perf_counter()
+    logins = await _login(terminals)
+    login_seconds = time.perf_counter() - began
+    rss: list[float] = []
+    value = rss_mb(pid)
+    if value is not None:
+        rss.append(value)
+    # Every terminal stays connected; the busiest take turns asking. Without PIN a
+    # quarter of them ask at once; with PIN, four per core (what keeps the hashing pool
+    # busy without queueing hundreds of requests behind it).
+    no_pin = await _phase(
+        terminals[: max(1, len(terminals) // 4)], status_frames(barcodes, None), b"|BLY|",
+        b"|CQ", seconds, pid, rss,
+    )  # fmt: skip
+    with_pin = await _phase(
+        terminals[: 4 * (os.cpu_count() or 1)], status_frames(barcodes, PIN), b"|BLY|CQY|",
+        None, seconds, pid, rss,
+    )  # fmt: skip
+    for _, writer in terminals:
+        writer.close()
+    return logins, no_pin, with_pin, rss, login_seconds
+
+
+def sip2_figures(
+    label: str, database_url: str, var: Path, redis_url: str | None, *, limit: float,
+    threads: int, seconds: float, connections: int = CONNECTIONS,
+) -> list[Figure]:  # fmt: skip
+    """P4 (both rates) and P5 over one database; `limit` is the hash limit of this run."""
+    env = apps.environment(database_url, var / f"{label}-sip2", redis_url)
+    # One client address and one terminal account serve every connection here: the
+    # per-source throttles are lifted (the lockout of each card and terminal is not).
+    env |= {
+        "PATRONAUTH_THROTTLE_PER_SOURCE": "1000000 per minute",
+        "PATRONAUTH_THROTTLE_OVERALL": "1000000 per second",
+        "PATRONAUTH_SIP2_IDLE_SECONDS": "600",
+    }
+    setup = build(Settings.from_env(env))
+    try:
+        barcodes = set_up(setup, PATRONS, threads)
+    finally:
+        setup.close()
+    files = raise_file_limit(connections * 2 + 256)
+    server = Server(env, var / f"{label}-sip2.log")
+    try:
+        server.wait_ready()
+        logins, no_pin, with_pin, rss, login_seconds = asyncio.run(
+            _measure(server.port, server.process.pid, barcodes, connections, seconds)
+        )
+    finally:
+        server.stop()
+    connected = logins["logged in"]
+    all_in = connected == connections
+    store = f"{label}, {connections:,} connections"
+    common = {"connections": connections, "logged_in": dict(logins), "open_files_limit": files,
+              "login_seconds": round(login_seconds, 1)}  # fmt: skip
+    peak = max(rss) if rss else None
+    pin_ratio = with_pin.rate / limit
+    return [
+        Figure(
+            f"p4_{label}_status_no_pin",
+            f"P4 patron status without PIN ({store})",
+            no_pin.rate,
+            "answers/s",
+            target=f">= {P4_NO_PIN_RATE:,.0f}/s",
+            ratio=no_pin.rate / P4_NO_PIN_RATE,
+            ratio_means="rate / target (higher is better; >= 1 meets it)",
+            met=all_in and no_pin.rate >= P4_NO_PIN_RATE and _all_expected(no_pin),
+            method="`python -m patronauth.sip2` on loopback with every connection logged in; "
+            "a quarter of them send 23 Patron Status without AD for a fixed time, each "
+            f"waiting for its answer (BL=Y, no CQ); {PATRONS} patrons; the client (this "
+            "process) shares the cores",
+            details={**common, **no_pin.details()},
+        ),
+        Figure(
+            f"p4_{label}_status_pin",
+            f"P4 patron status with PIN ({store})",
+            with_pin.rate,
+            "answers/s",
+            target=f">= {P4_RATIO:.2f} x hash limit",
+            ratio=pin_ratio,
+            ratio_means="rate / hash limit (higher is better)",
+            met=all_in and pin_ratio >= P4_RATIO and _all_expected(with_pin),
+            method="as above with the patron's chosen PIN in AD, from four connections per "
+            "core: one argon2id verification per answer at the configured parameters, "
+            "counted on the sip2 channel (CQ=Y)",
+            details={**common, **with_pin.details()},
+        ),
+        Figure(
+            f"p5_{label}_rss",
+            f"P5 SIP2 server RSS with {connections:,} connections ({label})",
+            peak,
+            "MB",
+            target=f"< {P5_MB:g} MB",
+            ratio=P5_MB / peak if peak else None,
+            ratio_means="target / value (higher is better; >= 1 meets it)",
+            met=all_in and peak is not None and peak < P5_MB,
+            method="VmRSS of the server process, sampled every 0.25 s while all connections "
+            "were open and working (the highest sample)",
+            details={"samples": len(rss), "first_mb": round(rss[0], 1) if rss else None},
+        ),
+    ]
+
+
+def _all_expected(phase: Phase) -> bool:
+    return phase.answers > 0 and phase.outcomes["as expected"] == phase.answers
