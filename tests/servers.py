@@ -255,8 +255,18 @@ class PrivateRedis:
             self._process.kill()
             self._process.wait()
 
+    def pause(self) -> None:
+        """SIGSTOP: unreachable (connections hang) but nothing it holds is lost."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self._process is not None
+        self._process.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:
+            self.resume()
             self._process.terminate()
             try:
                 self._process.wait(timeout=10)

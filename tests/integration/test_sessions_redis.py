@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 from redis import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
 
 from patronauth.adapters import metrics
 from patronauth.adapters.redis_health import RedisHealth
+from patronauth.adapters.redis_health import client as redis_client
 from patronauth.adapters.sessions import FallbackSessionStore, RedisSessionStore
 from patronauth.adapters.storage.sessions import SqlSessionStore
 from patronauth.bootstrap import App, build
@@ -169,11 +169,6 @@ def test_redis_down_new_sessions_go_to_the_database_and_stay_valid_after(
         session = current_session(app.ports, in_database)
         assert session.id < 0  # held by the database
         assert SqlSessionStore(app.engine).find(token_hash(in_database)) is not None
-        # ending a Redis-held session needs Redis: refused loudly, never skipped
-        with pytest.raises(RedisConnectionError):
-            app.ports.sessions.revoke_patron(
-                session.patron_id, clock_of(app).now(), keep=session.id
-            )
         private_redis.start()  # back, empty (no persistence)
         assert current_session(app.ports, in_database).id == session.id
         assert refusal(app, in_redis) == "session.invalid"  # its Redis record is gone
@@ -184,6 +179,49 @@ def test_redis_down_new_sessions_go_to_the_database_and_stay_valid_after(
         assert app.ports.sessions.revoke_patron(session.patron_id, clock_of(app).now()) == 2
         assert refusal(app, in_database) == "session.invalid"
         assert refusal(app, fresh) == "session.invalid"
+    finally:
+        client.close()
+        app.close()
+
+
+def test_a_change_while_redis_is_unreachable_ends_the_redis_sessions_when_it_answers(
+    sqlite_url: str, tmp_path: Path, private_redis: PrivateRedis
+) -> None:
+    """Redis paused (unreachable, nothing lost): the change's "end the other sessions"
+    is owed to Redis and settled before an old Redis session is accepted again."""
+    from tests.support import test_env
+
+    base = make_app(test_env(sqlite_url, tmp_path / "var"))
+    client = redis_client(private_redis.url, timeout_seconds=0.3)
+    store = FallbackSessionStore(
+        RedisSessionStore(client, base.ports.session_policy, prefix="s:"),
+        SqlSessionStore(base.engine),
+        RedisHealth("sessions", retry_seconds=0),
+    )
+    app = replace(base, ports=replace(base.ports, sessions=store))
+    register(app, "hkpl", "HKPL0001", name="Chan Tai Man", phone="9123 4567")
+    try:
+        in_redis = sign_in(app)
+        private_redis.pause()
+        assert refusal(app, in_redis) == "session.invalid"  # cannot be checked now
+        in_database = sign_in(app)
+        session = current_session(app.ports, in_database)
+        assert session.id < 0
+        change_own_secret(
+            app.ports, session, CredentialKind.PASSWORD, current="4567", new="Lib#Reader2026",
+            confirm="Lib#Reader2026", channel=Channel.APP, source="t",
+        )  # fmt: skip
+        # no error: the database's sessions end now, the Redis ones are owed
+        assert (
+            after_change(app.ports, session, CredentialKind.PASSWORD, source="t", rotate=False)
+            is None
+        )
+        clock_of(app).advance(60)
+        private_redis.resume()  # back with everything it held
+        newer = sign_in(app, "Lib#Reader2026")  # begun after the change: not ended
+        assert refusal(app, in_redis) == "session.invalid"  # the owed end was settled
+        assert current_session(app.ports, newer).id > 0
+        assert current_session(app.ports, in_database).scope is Scope.FULL
     finally:
         client.close()
         app.close()

@@ -21,13 +21,18 @@ are tried there; the outage is logged once and shown in the metrics (`RedisHealt
 and Redis is tried again after a short back-off. Database sessions travel with
 negative ids so that each call goes back to the store that holds the session. A
 patron whose session is in Redis signs in again during the outage (that session
-cannot be checked). What cannot be done safely without Redis is refused loudly
-rather than skipped: ending a Redis-held session, or all of a patron's sessions,
-raises the Redis error.
+cannot be checked). Ending all of a patron's sessions (after a change of a secret)
+ends the database's at once and is owed to Redis: the first call of this process that
+reaches Redis again ends the patron's Redis sessions begun before the change, before
+any of them is accepted again. (Owed ends live in the process's memory: a process that
+stops before Redis returns forgets them, and another process may accept such a
+session until this one has reached Redis.) Ending one Redis-held session while Redis
+is unreachable raises the Redis error.
 """
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -107,12 +112,14 @@ redis.call('EXPIRE', ARGV[1] .. 't:' .. redis.call('HGET', KEYS[1], 'token_hash'
 return 1
 """
 
-# KEYS: p:<patron>. ARGV: prefix, grace (s), keep id (or '').
+# KEYS: p:<patron>. ARGV: prefix, grace (s), keep id (or ''), begun by (µs, or '').
 _REVOKE_PATRON = """
 local ended = 0
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  if id ~= ARGV[3] then
-    local key = ARGV[1] .. 's:' .. id
+  local key = ARGV[1] .. 's:' .. id
+  local late = ARGV[4] ~= '' and tonumber(redis.call('HGET', key, 'started_at') or '0')
+    > tonumber(ARGV[4])
+  if id ~= ARGV[3] and not late then
     if redis.call('HGET', key, 'revoked') == '0' then
       redis.call('HSET', key, 'revoked', '1')
       redis.call('EXPIRE', key, ARGV[2])
@@ -226,10 +233,20 @@ class RedisSessionStore:
     def revoke(self, session_id: int, now: datetime) -> None:
         self._revoke_one(keys=[self._key("s", session_id)], args=[self._prefix, self._grace])
 
-    def revoke_patron(self, patron_id: int, now: datetime, *, keep: int | None = None) -> int:
+    def revoke_patron(
+        self,
+        patron_id: int,
+        now: datetime,
+        *,
+        keep: int | None = None,
+        started_before: datetime | None = None,
+    ) -> int:
+        """End the patron's sessions but `keep` (and those begun after `started_before`,
+        for an end applied after the fact)."""
+        before = "" if started_before is None else _micros(started_before)
         ended = self._revoke_patron(
             keys=[self._key("p", patron_id)],
-            args=[self._prefix, self._grace, "" if keep is None else keep],
+            args=[self._prefix, self._grace, "" if keep is None else keep, before],
         )
         return int(ended)
 
@@ -249,12 +266,32 @@ class FallbackSessionStore:
         self._redis = primary
         self._sql = fallback
         self._health = health or RedisHealth("sessions")
+        self._lock = threading.Lock()
+        # patron id -> (kept Redis session id or None, when): ends owed to Redis
+        self._owed: dict[int, tuple[int | None, datetime]] = {}
 
     def _failed(self, error: Exception) -> None:
         self._health.failed(error)
 
-    def _answered(self) -> None:
+    def _answered(self) -> set[int]:
+        """Redis answered: settle the ends owed to it; the patrons whose were settled."""
         self._health.succeeded()
+        if not self._owed:
+            return set()
+        with self._lock:
+            owed, self._owed = self._owed, {}
+        settled = set()
+        try:
+            for patron_id, (keep, when) in owed.items():
+                self._redis.revoke_patron(patron_id, when, keep=keep, started_before=when)
+                settled.add(patron_id)
+        except UNREACHABLE as error:
+            with self._lock:
+                for patron_id, item in owed.items():
+                    if patron_id not in settled:
+                        self._owed.setdefault(patron_id, item)
+            self._failed(error)
+        return settled
 
     @staticmethod
     def _from_sql(session: Session) -> Session:
@@ -303,7 +340,8 @@ class FallbackSessionStore:
             except UNREACHABLE as error:
                 self._failed(error)
             else:
-                self._answered()
+                if found is not None and found.patron_id in self._answered():
+                    found = self._redis.find(token_hash)  # ended meanwhile
         if found is not None:
             return found
         in_sql = self._sql.find(token_hash)
@@ -338,11 +376,13 @@ class FallbackSessionStore:
         ended = self._sql.revoke_patron(
             patron_id, now, keep=-keep if keep is not None and keep < 0 else None
         )
+        in_redis = keep if keep is not None and keep > 0 else None
         try:
-            ended += self._redis.revoke_patron(
-                patron_id, now, keep=keep if keep is not None and keep > 0 else None
-            )
+            ended += self._redis.revoke_patron(patron_id, now, keep=in_redis)
         except UNREACHABLE as error:
+            # Owed to Redis: settled by the first call of this process that reaches it,
+            # before any of the patron's Redis sessions is accepted again.
+            with self._lock:
+                self._owed[patron_id] = (in_redis, now)
             self._failed(error)
-            raise
         return ended
