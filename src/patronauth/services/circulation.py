@@ -342,6 +342,15 @@ class Record:
         return sum(v.fine_so_far for v in self.loans)
 
 
+def standing_of(ports: Ports, patron: Patron) -> Standing:
+    """The patron's lending standing alone (what may be done, fines owed), without the
+    lists `record` builds; lapsed reservations count no more, as in `record`."""
+    profile = ports.profiles.get(patron.institution)
+    today = library_today(ports, profile)
+    with ports.uow() as uow:
+        return _standing(uow, patron, profile, today)
+
+
 def record(ports: Ports, patron_id: int) -> Record:
     """Loans with their due dates, reservations with their place in the queue, fines."""
     with ports.uow() as uow:

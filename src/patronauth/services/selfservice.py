@@ -281,8 +281,40 @@ def _actor(terminal: Terminal) -> str:
 def patron_status(
     ports: Ports, terminal: Terminal, identifier: str, pin: str | None, *, source: str
 ) -> PatronAnswer:
-    """23 Patron Status: may the patron use the terminal, and is the PIN right?"""
-    return patron_information(ports, terminal, identifier, pin, source=source)
+    """23 Patron Status: may the patron use the terminal, and is the PIN right?
+
+    Message 24 carries no counts or item lists, and kiosks send 23 often, so only the
+    lending standing is read (the counts stay 0): a few queries and no write."""
+    gate = _gate(ports, terminal, identifier, pin, source)
+    if gate.found is None or not gate.discloses:
+        return PatronAnswer(
+            identifier=identifier,
+            valid_patron=gate.answer.valid_patron,
+            valid_pin=gate.answer.valid_pin,
+            flags=patron_flags(None),
+            language=gate.language,
+            screen=gate.screen,
+        )
+    patron = gate.found.patron
+    account = circ.standing_of(ports, patron)
+    screen = list(gate.screen)
+    refusal = None if screen else account.lending_refusal("checkout")
+    if refusal is not None:
+        screen.extend(refusal.violations)
+    return PatronAnswer(
+        identifier=identifier,
+        valid_patron=gate.answer.valid_patron,
+        valid_pin=gate.answer.valid_pin,
+        flags=patron_flags(account, denied=gate.answer.denied),
+        language=gate.language,
+        name=patron.name or "",
+        email=patron.email or "",
+        phone=patron.phone_masked or "",
+        screen=tuple(screen),
+        fine_amount=max(account.balance, 0),
+        currency=currency_code(ports.profiles.get(patron.institution).currency),
+        limit=account.rules.max_loans,
+    )
 
 
 def patron_information(
