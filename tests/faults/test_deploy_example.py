@@ -34,7 +34,12 @@ def test_the_environment_file_is_a_production_configuration() -> None:
 
 
 def test_the_environment_file_names_every_setting() -> None:
-    read = set(re.findall(r'"(PATRONAUTH_[A-Z0-9_]+)"', Path(config_module.__file__).read_text()))
+    source = Path(config_module.__file__).parent.parent  # the patronauth package
+    read = {
+        name
+        for path in source.rglob("*.py")
+        for name in re.findall(r'"(PATRONAUTH_[A-Z0-9_]+)"', path.read_text(encoding="utf-8"))
+    }
     text = ENV_FILE.read_text()
     assert read - NOT_IN_THE_FILE
     assert {name for name in read - NOT_IN_THE_FILE if name not in text} == set()
@@ -62,6 +67,9 @@ def test_the_units_start_commands_the_cli_has() -> None:
         command.make_context(name or "", rest, parent=context)  # the options parse
     for unit in UNITS:
         assert "EnvironmentFile=/etc/patronauth/patronauth.env" in unit.read_text()
+    node = next(u for u in UNITS if "@" in u.name).read_text()
+    # nodes on one host never share the folder of their workers' metrics
+    assert "Environment=PROMETHEUS_MULTIPROC_DIR=/run/patronauth-%i/metrics" in node
 
 
 def test_nginx_reaches_the_nodes_from_a_trusted_address_and_names_the_client() -> None:
