@@ -185,3 +185,31 @@ def test_throttles_fall_back_to_memory_and_still_limit(caplog: pytest.LogCapture
     assert waits[3] >= 1
     assert health.degraded
     assert len([r for r in caplog.records if r.name == "patronauth.redis"]) == 1
+
+
+@pytest.mark.redis
+def test_throttles_use_redis_again_once_it_answers(private_redis: PrivateRedis) -> None:
+    from limits.storage import RedisStorage
+
+    url = private_redis.url
+    storage = RedisStorage(url, connection_pool=client(url, timeout_seconds=0.5).connection_pool)
+    clock = Clock()
+    health = RedisHealth("throttle", retry_seconds=5, clock=clock)
+    throttle = LimitsThrottle(
+        storage, per_source="2 per minute", overall="100 per second", health=health
+    )
+    assert throttle.hit("attempt", "10.0.0.1") == 0  # counted in Redis
+    private_redis.kill()
+    assert throttle.hit("attempt", "10.0.0.2") == 0  # counted in memory
+    assert health.degraded
+    private_redis.start()
+    assert throttle.hit("attempt", "10.0.0.3") == 0  # still memory: inside the back-off
+    assert health.degraded
+    clock.now += 6
+    assert throttle.hit("attempt", "10.0.0.4") == 0
+    assert not health.degraded
+    assert throttle.hit("attempt", "10.0.0.4") == 0
+    assert throttle.hit("attempt", "10.0.0.4") >= 1  # the third in a minute
+    restarted = client(url, timeout_seconds=0.5)
+    assert restarted.keys("LIMITS*")  # Redis came back empty: these hits went there
+    restarted.close()
