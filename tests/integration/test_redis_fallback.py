@@ -66,6 +66,7 @@ def test_with_redis_unreachable_the_database_counts_and_blocks(
 ) -> None:
     counter, health = resilient(f"redis://127.0.0.1:{free_port()}/0", engine, Clock(), "t:")
     outages = metrics.sample("patronauth_redis_outages_total", {"component": "counter"})
+    errors = metrics.sample("patronauth_redis_errors_total", {"component": "counter"})
     with caplog.at_level(logging.WARNING, logger="patronauth.redis"):
         for second in range(5):
             fail(counter, "hkpl0001", NOW + second)
@@ -76,6 +77,8 @@ def test_with_redis_unreachable_the_database_counts_and_blocks(
     assert health.degraded
     assert metrics.sample("patronauth_redis_fallback_active", {"component": "counter"}) == 1
     assert metrics.sample("patronauth_redis_outages_total", {"component": "counter"}) == outages + 1
+    # Tried once, then not again within the back-off: one error, not one per attempt.
+    assert metrics.sample("patronauth_redis_errors_total", {"component": "counter"}) == errors + 1
     downs = [r for r in caplog.records if r.getMessage().startswith("Redis unreachable")]
     assert len(downs) == 1  # one warning for the outage, not one per attempt
     counter.clear("hkpl0001")
