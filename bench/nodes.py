@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import secrets
 import statistics
 import sys
 import time
@@ -326,7 +327,7 @@ async def _mixed(
 ) -> None:
     """Sign in, read the account, sometimes a wrong secret, sign out; clients in turn."""
     stop = time.perf_counter() + seconds
-    rng = random.Random(11)
+    rng = random.Random()
     async with httpx.AsyncClient(timeout=30) as client:
 
         async def one_client(n: int) -> None:
@@ -336,7 +337,7 @@ async def _mixed(
                 url = urls[turn % len(urls)]
                 card = barcodes[rng.randrange(len(barcodes))]
                 if turn % 10 == 0:  # a wrong secret now and then, on a card nobody holds
-                    unknown = f"X{n}{turn:09d}"  # a new lockout key each time: never blocked
+                    unknown = f"X{secrets.token_hex(6).upper()}"  # a new lockout key each time
                     answer = await client.post(
                         url + SIGN_IN, json={"identifier": unknown, "secret": WRONG}
                     )
