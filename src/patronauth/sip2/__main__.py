@@ -17,6 +17,7 @@ import signal
 import socket
 import sys
 
+from patronauth.adapters import logs
 from patronauth.adapters.config import ConfigError, Settings
 from patronauth.bootstrap import App, build
 from patronauth.sip2.answers import Answers
@@ -60,16 +61,18 @@ async def _parent_gone(stop: asyncio.Event) -> None:
 
 
 def keep_memory_bounded() -> None:
-    """Each argon2id verification takes ~19 MiB. glibc gives every thread an arena of its
-    own and keeps such a block in it after the first free, so a pool of threads that
-    takes turns at verifying ends up holding hundreds of MB it no longer uses. Two
-    arenas (the hash pool runs about as many verifications at once) keep it small."""
+    """Each argon2id verification takes ~19 MiB. glibc gives threads arenas of their own
+    and keeps such a block in each arena after the first free, so a pool of threads
+    taking turns at verifying ends up holding a block per arena, or two where two
+    verifications met in one. With a single arena, the memory held stays at what the
+    hashing pool runs at once (PATRONAUTH_HASH_WORKERS blocks); small objects are
+    Python's own allocator's business and do not contend for it."""
     try:
         libc = ctypes.CDLL("libc.so.6")
     except OSError:  # not glibc: nothing to tune
         return
     m_arena_max = -8
-    libc.mallopt(m_arena_max, 2)
+    libc.mallopt(m_arena_max, 1)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,10 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fd", type=int, default=None, help="an inherited listening socket")
     args = parser.parse_args(argv)
     keep_memory_bounded()
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
-        app = build()
+        settings = Settings.from_env()
+        logs.configure(settings.log_format)
+        app = build(settings)
     except ConfigError as error:
         print(f"SIP2 server not started: {error}", file=sys.stderr)
         return 2
