@@ -10,13 +10,16 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from patronauth.bootstrap import App
+from patronauth.adapters.hash_pool import HashPool
+from patronauth.adapters.hashing import Argon2Hasher, Argon2Parameters
+from patronauth.bootstrap import App, keyring, with_ports
 from patronauth.services.terminals import add_terminal
 from patronauth.sip2.server import Sip2Server
 from tests.sip2.conftest import (
@@ -169,3 +172,26 @@ def test_patronauth_serve_runs_sip2_beside_the_web_and_stops_both(
     assert "Traceback" not in text
     assert f"SIP2 server at 127.0.0.1:{sip2}" in text
     assert "SIP2 server stopped" in text
+
+
+def test_a_full_hashing_pool_is_answered_96_and_counts_nothing(library: App) -> None:
+    pool = HashPool(workers=1, queue=0)
+    s = library.settings
+    hasher = Argon2Hasher(
+        keyring(s),
+        Argon2Parameters(s.argon2_time_cost, s.argon2_memory_kib, s.argon2_parallelism),
+        pool=pool,
+    )
+    busy = with_ports(library, hasher=hasher)
+    release = threading.Event()
+    with running(busy) as server, connect(server) as t:
+        holder = threading.Thread(target=pool.run, args=(release.wait,))
+        holder.start()
+        try:
+            for _ in range(6):  # six wrong PINs would block the card, were they counted
+                assert t.ask(patron_status(pin="9999")) == b"96AZFEF6\r"
+        finally:
+            release.set()
+            holder.join()
+        # Nothing was counted: the right PIN still works.
+        assert b"|BLY|CQY|" in t.ask(patron_status())
