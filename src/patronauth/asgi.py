@@ -26,7 +26,7 @@ def create(app: App | None = None) -> Starlette:
     """The application of one process; uvicorn calls this factory in each worker."""
     app = app or build()
 
-    async def healthz(_: Request) -> JSONResponse:
+    def healthz(_: Request) -> JSONResponse:  # blocking: run in the thread pool
         try:
             with app.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))

@@ -110,3 +110,36 @@ async def test_the_service_recovers_by_itself_when_the_database_is_back(
         assert attempt(app, "HKPL0002", "5432").outcome is Outcome.INVALID
     finally:
         app.close()
+
+
+@pytest.mark.postgres
+async def test_every_connection_busy_is_a_503_too(postgres_url: str, tmp_path: Path) -> None:
+    env = deployment_env(
+        postgres_url,
+        tmp_path / "var",
+        PATRONAUTH_DB_POOL_SIZE="1",
+        PATRONAUTH_DB_MAX_OVERFLOW="0",
+        PATRONAUTH_DB_POOL_TIMEOUT="1",
+    )
+    app = make_app(env)
+    transport = httpx.ASGITransport(app=create(app))
+    try:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="https://library.test"
+        ) as client:
+            with app.engine.connect():  # the pool's only connection, held
+                answer = await client.post(
+                    "/api/v1/sessions", json={"identifier": "HKPL0001", "secret": "4567"}
+                )
+                client.cookies.set("__Host-patronauth-session", "a-token", domain="library.test")
+                page = await client.get("/hkpl/account")
+            released = await client.post(
+                "/api/v1/sessions", json={"identifier": "HKPL0001", "secret": "4567"}
+            )
+    finally:
+        app.close()
+    assert answer.status_code == 503
+    assert answer.json()["error"] == "service_unavailable"
+    assert page.status_code == 503
+    assert page.headers["Retry-After"] == "5"
+    assert released.status_code == 401  # the pool works again: an unknown card

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -305,5 +306,6 @@ def install(api: FastAPI, profiles: Mapping[str, Profile]) -> None:
     api.add_exception_handler(RequestValidationError, on_validation)
     api.add_exception_handler(HTTPException, on_http)
     api.add_exception_handler(OperationalError, on_database_down)
+    api.add_exception_handler(PoolTimeout, on_database_down)  # every connection busy
     api.add_exception_handler(Busy, on_busy)
     api.add_exception_handler(Exception, on_crash)

@@ -12,6 +12,7 @@ static/     style sheet and the live policy hints (a progressive enhancement)
 from __future__ import annotations
 
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
@@ -78,6 +79,7 @@ def create_web(app: App) -> Starlette:
             404: http_error,
             405: http_error,
             OperationalError: database_down,
+            PoolTimeout: database_down,  # every connection of the pool stayed busy
             Busy: busy,
             Exception: server_error,
         },
