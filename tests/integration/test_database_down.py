@@ -134,7 +134,7 @@ async def test_every_connection_busy_is_a_503_too(postgres_url: str, tmp_path: P
                 client.cookies.set("__Host-patronauth-session", "a-token", domain="library.test")
                 page = await client.get("/hkpl/account")
             released = await client.post(
-                "/api/v1/sessions", json={"identifier": "HKPL0001", "secret": "4567"}
+                "/api/v1/sessions", json={"identifier": "NOBODY0001", "secret": "4567"}
             )
     finally:
         app.close()
