@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from patronauth.adapters.config import Settings
 from patronauth.bootstrap import App, build
@@ -86,6 +87,37 @@ def test_failures_alternated_between_the_nodes_block_the_sixth_attempt(cluster: 
         assert int(blocked.headers["Retry-After"]) > 0
     other = cluster.patron()  # a block is of one card, not of the node
     assert sign_in(cluster.b, other, PASSWORD).status_code == 201
+
+
+def hashes(node: Node) -> float:
+    """argon2 computations this node has made (its /metrics)."""
+    text = httpx.get(f"{node.url}/metrics").text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "patronauth_hash_seconds_count"
+    )
+
+
+def test_attempts_on_a_blocked_card_from_many_addresses_cost_no_hash(cluster: Cluster) -> None:
+    """P2's claim without a clock: behind the trusted proxy every attempt comes from a
+    new address, so no per-address throttle helps; the block alone refuses them."""
+    barcode = cluster.patron()
+    start = sum(hashes(node) for node in (cluster.a, cluster.b))
+    for n in range(5):
+        assert sign_in([cluster.a, cluster.b][n % 2], barcode, "Wrong#Guess99").status_code == 401
+    before = [hashes(node) for node in (cluster.a, cluster.b)]
+    assert sum(before) - start == 5  # each failure cost one hash, counted by the nodes
+    for n in range(40):
+        answer = httpx.post(
+            f"{[cluster.a, cluster.b][n % 2].url}{SESSIONS}",
+            json={"identifier": barcode, "secret": "Wrong#Guess99" if n % 3 else PASSWORD},
+            headers={"X-Forwarded-For": f"10.9.{n}.{n + 1}"},
+        )
+        assert answer.status_code == 429
+        assert answer.json()["error"] == "too_many_attempts"
+    assert [hashes(node) for node in (cluster.a, cluster.b)] == before
 
 
 def test_a_session_opened_on_one_node_is_valid_on_the_other_and_ends_on_both(
