@@ -31,7 +31,10 @@ ITEMS = ("HB0001", "HB0002", "HB0003")
 def running(app: App, **options: object) -> Iterator[Sip2Server]:
     """The server in a thread with its own event loop, on an ephemeral loopback port."""
     loop = asyncio.new_event_loop()
-    server = Sip2Server(Answers(app.ports), ServerOptions(**options))  # type: ignore[arg-type]
+    # The terminal account is read again at every request, as at most once a second
+    # would make the tests of a disabled terminal wait.
+    answers = Answers(app.ports, recheck_seconds=0.0)
+    server = Sip2Server(answers, ServerOptions(**options))  # type: ignore[arg-type]
     started = threading.Event()
 
     def run() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime, time
+from time import monotonic
 from zoneinfo import ZoneInfo
 
 from patronauth.adapters.i18n import DEFAULT_LANGUAGE, render
@@ -78,8 +79,11 @@ def _money(cents: int) -> str:
 class Answers(Answerer):
     """The answers of one PatronAuth installation (its ports) to every request."""
 
-    def __init__(self, ports: Ports) -> None:
+    def __init__(self, ports: Ports, *, recheck_seconds: float = 1.0) -> None:
+        """`recheck_seconds`: how often a connection's terminal account is read again
+        (to close the connection of a terminal disabled meanwhile)."""
         self.ports = ports
+        self.recheck_seconds = recheck_seconds
         self._handlers: dict[str, Callable[[Session, Terminal, Message], Message]] = {
             "99": self._status,
             "23": self._patron_status,
@@ -97,13 +101,16 @@ class Answers(Answerer):
             return self._login(session, msg)
         terminal = session.terminal
         assert terminal is not None, "the connection lets nothing but 93 through before login"
-        # A terminal disabled while connected loses its connection at its next request.
-        current = get_terminal(self.ports, terminal.login)
-        if not current.enabled:
-            return None
-        session.terminal = current
+        # A terminal disabled while connected loses its connection at its first request
+        # after the account is read again.
+        now = monotonic()
+        if now - session.checked_at >= self.recheck_seconds:
+            terminal = get_terminal(self.ports, terminal.login)
+            if not terminal.enabled:
+                return None
+            session.terminal, session.checked_at = terminal, now
         try:
-            return self._handlers[msg.code](session, current, msg)
+            return self._handlers[msg.code](session, terminal, msg)
         except Busy:
             # The hashing pool is full and nothing was done or counted: 96 asks the
             # terminal to send the same request again, which kiosks do at once.
@@ -150,7 +157,7 @@ class Answers(Answerer):
             else None
         )
         if terminal is not None:
-            session.terminal = terminal
+            session.terminal, session.checked_at = terminal, monotonic()
             session.encoding = terminal.options.encoding.value
             session.crlf = terminal.options.crlf
         return message("94", {"ok": "1" if terminal else "0"})

@@ -46,6 +46,7 @@ class Session:
 
     source: str
     terminal: Terminal | None = None
+    checked_at: float = 0.0  # when the terminal account was last read (monotonic)
     encoding: str = "utf-8"
     crlf: bool = False
 
