@@ -12,7 +12,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import pytest
@@ -34,6 +36,8 @@ from tests.sip2.conftest import (
 )
 from tests.support import STAFF, make_app
 from tests.support import test_env as deployment_env
+
+T = TypeVar("T")
 
 
 def test_exchanges_are_logged_without_pins_passwords_or_names(
@@ -195,3 +199,51 @@ def test_a_full_hashing_pool_is_answered_96_and_counts_nothing(library: App) -> 
             holder.join()
         # Nothing was counted: the right PIN still works.
         assert b"|BLY|CQY|" in t.ask(patron_status())
+
+
+def test_the_sip2_process_stops_when_serve_is_killed(sqlite_url: str, tmp_path: Path) -> None:
+    env = deployment_env(sqlite_url, tmp_path / "var")
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("PATRONAUTH_")}
+    script = Path(sys.executable).with_name("patronauth")
+    sip2 = free_port()
+    with (tmp_path / "serve.log").open("wb") as log:
+        serve = subprocess.Popen(
+            [str(script), "serve", "--port", str(free_port()), "--sip2-port", str(sip2)],
+            env={**inherited, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            children = Path(f"/proc/{serve.pid}/task/{serve.pid}/children")
+            child = wait_for(lambda: children.read_text().split()[:1])
+        finally:
+            serve.kill()
+            serve.wait()
+    # Orphaned, even before it got going, the SIP2 process notices and exits.
+    wait_for(lambda: not alive(int(child[0])))
+    assert not accepts(sip2)
+    assert "serve is gone, stopping" in (tmp_path / "serve.log").read_text()
+
+
+def wait_for(probe: Callable[[], T], seconds: float = 30.0) -> T:
+    deadline = time.monotonic() + seconds
+    while not (value := probe()):
+        assert time.monotonic() < deadline, "gave up waiting"
+        time.sleep(0.1)
+    return value
+
+
+def accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie waiting for init to reap it counts as gone)."""
+    try:
+        return " Z " not in Path(f"/proc/{pid}/stat").read_text().split(")", 1)[1][:4]
+    except OSError:
+        return False

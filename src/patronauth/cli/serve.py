@@ -17,6 +17,7 @@ var/metrics/ (or PROMETHEUS_MULTIPROC_DIR when set) and `/metrics` adds them up.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import socket
 import subprocess
@@ -97,6 +98,8 @@ def _sip2_server(host: str, port: int, grace: int, *, enabled: bool) -> Iterator
             str(port),
             "--fd",
             str(fd),
+            "--parent",
+            str(os.getpid()),
         ],
         pass_fds=(fd,),
     )

@@ -34,7 +34,7 @@ def options_of(settings: Settings) -> ServerOptions:
     )
 
 
-async def run(app: App, host: str, port: int, fd: int | None) -> None:
+async def run(app: App, host: str, port: int, fd: int | None, parent: int | None) -> None:
     server = Sip2Server(Answers(app.ports), options_of(app.settings))
     listening = socket.socket(fileno=fd) if fd is not None else None
     await server.start(host, port, sock=listening)
@@ -43,17 +43,17 @@ async def run(app: App, host: str, port: int, fd: int | None) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     print(f"SIP2 server at {host}:{server.port}", file=sys.stderr, flush=True)
-    watch = asyncio.create_task(_parent_gone(stop)) if fd is not None else None
+    watch = asyncio.create_task(_parent_gone(parent, stop)) if parent is not None else None
     await stop.wait()
     if watch is not None:
         watch.cancel()
     await server.close()
 
 
-async def _parent_gone(stop: asyncio.Event) -> None:
+async def _parent_gone(parent: int, stop: asyncio.Event) -> None:
     """Stop when the `serve` process that started this one is gone, however it ended
-    (even SIGKILL): a SIP2 server must not outlive the service it belongs to."""
-    parent = os.getppid()
+    (even SIGKILL, even before this process got going): a SIP2 server must not outlive
+    the service it belongs to."""
     while os.getppid() == parent:
         await asyncio.sleep(1.0)
     logging.getLogger("patronauth.sip2").warning("SIP2 server: serve is gone, stopping")
@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=6001)
     parser.add_argument("--fd", type=int, default=None, help="an inherited listening socket")
+    parser.add_argument("--parent", type=int, default=None, help="stop when this process ends")
     args = parser.parse_args(argv)
     keep_memory_bounded()
     try:
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"SIP2 server not started: {error}", file=sys.stderr)
         return 2
     try:
-        asyncio.run(run(app, args.host, args.port, args.fd))
+        asyncio.run(run(app, args.host, args.port, args.fd, args.parent))
     finally:
         app.close()
     return 0
