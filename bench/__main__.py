@@ -69,6 +69,7 @@ def options(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--sip2-seconds", type=float, default=5.0, help="length of each P4 measurement"
     )
+    parser.add_argument("--only-sip2", action="store_true", help="only t_verify, P4 and P5")
     parser.add_argument(
         "--loans-seconds", type=float, default=60.0, help="time limit of each R28 measurement"
     )
@@ -388,10 +389,43 @@ def production_only(opts: argparse.Namespace) -> int:
     return 0
 
 
+def sip2_only(opts: argparse.Namespace) -> int:
+    """`--only-sip2`: t_verify (for the hash limit), then P4 and P5."""
+    started = time.perf_counter()
+    info = machine()
+    postgres = None if opts.skip_postgres else servers.postgres_reachable()
+    redis_url = None if servers.redis_reachable() else servers.REDIS_URL
+    with tempfile.TemporaryDirectory(prefix="patronauth-bench-") as tmp:
+        var = Path(tmp)
+        with servers.sqlite_database(var) as sqlite_url:
+            probe = apps.make_app(sqlite_url, var / "probe")
+            try:
+                limit, figures = hash_figures(probe, info["cores"])
+            finally:
+                probe.close()
+            run = {"limit": limit, "threads": opts.threads or info["cores"]}
+            if postgres or opts.skip_postgres:
+                figures += sip2.sip2_figures(
+                    "sqlite", sqlite_url, var, None, seconds=opts.sip2_seconds, **run
+                )
+        if not (postgres or opts.skip_postgres):
+            with servers.postgres_database() as pg_url:
+                figures += sip2.sip2_figures(
+                    "postgresql", pg_url, var, redis_url, seconds=opts.sip2_seconds, **run
+                )
+    info["bench_seconds"] = round(time.perf_counter() - started, 1)
+    print(table(figures))
+    write_json(opts.output, figures, [], info)
+    print(f"written to {opts.output} in {info['bench_seconds']} s")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     opts = options(argv)
     if opts.soak or opts.only_nodes:
         return production_only(opts)
+    if opts.only_sip2:
+        return sip2_only(opts)
     started = time.perf_counter()
     info = machine()
     cores = info["cores"]

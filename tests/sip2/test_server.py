@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
@@ -247,3 +248,29 @@ def alive(pid: int) -> bool:
         return " Z " not in Path(f"/proc/{pid}/stat").read_text().split(")", 1)[1][:4]
     except OSError:
         return False
+
+
+def test_shutdown_answers_the_request_in_flight_then_closes(library: App) -> None:
+    pool = HashPool(workers=1, queue=1)
+    s = library.settings
+    hasher = Argon2Hasher(
+        keyring(s),
+        Argon2Parameters(s.argon2_time_cost, s.argon2_memory_kib, s.argon2_parallelism),
+        pool=pool,
+    )
+    release = threading.Event()
+    with running(with_ports(library, hasher=hasher)) as server:
+        busy, idle = connect(server), connect(server)
+        with busy as terminal, idle as bystander:
+            holder = threading.Thread(target=pool.run, args=(release.wait,))
+            holder.start()
+            terminal.send(patron_status())  # waits for the hashing pool
+            wait_for(lambda: pool.in_use == 2)
+            loop = server._server.get_loop()  # type: ignore[union-attr]
+            closing = asyncio.run_coroutine_threadsafe(server.close(), loop)
+            assert bystander.closed()  # an idle connection is closed at once
+            release.set()
+            holder.join()
+            assert b"|BLY|CQY|" in terminal.frame()  # the request in flight is answered
+            assert terminal.closed()
+            closing.result(10)

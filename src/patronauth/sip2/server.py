@@ -85,6 +85,8 @@ class Sip2Server:
         self._pool = ThreadPoolExecutor(self.options.threads, thread_name_prefix="sip2")
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
+        self._answering: set[asyncio.Task[None]] = set()
+        self._closing = False
 
     @property
     def connections(self) -> int:
@@ -116,14 +118,21 @@ class Sip2Server:
         return port
 
     async def close(self) -> None:
-        """Stop accepting, let requests being answered finish, close every connection."""
+        """Stop accepting; a request being answered gets its answer (for at most
+        `shutdown_seconds`), then its connection is closed; idle connections at once."""
+        self._closing = True
         if self._server is not None:
             self._server.close()
         tasks = list(self._connections)
         for task in tasks:
-            task.cancel()
+            if task not in self._answering:
+                task.cancel()
         if tasks:
-            await asyncio.wait(tasks, timeout=self.options.shutdown_seconds)
+            _, late = await asyncio.wait(tasks, timeout=self.options.shutdown_seconds)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=1.0)
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await self._server.wait_closed()
@@ -187,7 +196,12 @@ class Sip2Server:
                 if event.message.code == "93":
                     connection.configure(encoding=session.encoding, crlf=session.crlf)
                 writer.write(connection.reply(reply))
+                if self._closing:
+                    break
             await writer.drain()
+            if self._closing:
+                log.info("SIP2 connection closed at shutdown", extra=context)
+                return
 
     async def _answer(
         self,
@@ -200,6 +214,9 @@ class Sip2Server:
             log.info("SIP2 checksum accepted leniently (%s)", event.trailer.lenient, extra=context)
         log.info("SIP2 request %s", masked(event.message), extra=context)
         call: Callable[[Session, Message], Message | None] = self.answerer.answer
+        task = asyncio.current_task()
+        assert task is not None
+        self._answering.add(task)
         try:
             reply = await loop.run_in_executor(self._pool, call, session, event.message)
         except Exception:
@@ -207,6 +224,8 @@ class Sip2Server:
                 "SIP2 request %s failed; connection closed", event.message.code, extra=context
             )
             return None
+        finally:
+            self._answering.discard(task)
         if session.terminal is not None:
             context["terminal"] = session.terminal.login
         if reply is None:
