@@ -85,7 +85,7 @@ _FIELD_START = re.compile(r"[A-Z]{2}[^|]*\|")
 _TRAILER = re.compile(r"(?:AY(?P<seq>[0-9]))?AZ(?P<sum>[0-9A-Fa-f]{3,4})\Z")
 _SEQUENCE_ONLY = re.compile(r"AY(?P<seq>[0-9])\Z")
 _CHECKSUM_BYTES = re.compile(rb"AZ(?P<sum>[0-9A-Fa-f]{3,4})\Z")
-_GARBLED_BYTES = re.compile(rb"AZ[^|]{0,8}\Z")
+_GARBLED_BYTES = re.compile(rb"AZ[^|]{1,8}\Z")
 _SEQUENCE_BYTES = re.compile(rb"AY([0-9])\Z")
 
 

@@ -82,6 +82,8 @@ def test_checksum_is_over_the_encoded_bytes() -> None:
         (b"9900302.00", True, None, None),
         (b"9900302.00AY4", True, None, "4"),
         (b"9900302.00AY1AZXYZ", False, None, None),
+        # A value that ends in AZ, without the last `|` and without error detection.
+        (b"9300CNk1|COsecretAZ", True, None, None),
     ],
 )
 def test_check_frame(frame: bytes, valid: bool, lenient: str | None, sequence: str | None) -> None:
