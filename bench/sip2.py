@@ -85,7 +85,13 @@ def raise_file_limit(wanted: int) -> int:
     return soft
 
 
-def rss_mb(pid: int) -> float | None:
+def rss_mb(pids: list[int]) -> float | None:
+    """The largest VmRSS among `pids` (P5 is about one process)."""
+    values = [v for v in (_rss_mb(pid) for pid in pids) if v is not None]
+    return max(values) if values else None
+
+
+def _rss_mb(pid: int) -> float | None:
     try:
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
@@ -135,30 +141,32 @@ def status_frames(barcodes: list[str], pin: str | None) -> list[bytes]:
 
 
 class Server:
-    """`python -m patronauth.sip2` on a free loopback port."""
+    """`python -m patronauth.sip2` on a free loopback port, handed its listening socket
+    as `patronauth serve` does (and stopping by itself should the bench die)."""
 
     def __init__(self, env: dict[str, str], log: Path) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = int(probe.getsockname()[1])
-        self._log = log.open("wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "patronauth.sip2", "--port", str(self.port)],
-            env={**os.environ, **env},
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
+        self._listening = socket.create_server(("127.0.0.1", 0), backlog=1024)
+        self.port = int(self._listening.getsockname()[1])
+        self.log = log
+        fd = self._listening.fileno()
+        with log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "patronauth.sip2", "--fd", str(fd),
+                 "--port", str(self.port), "--parent", str(os.getpid())],
+                env={**os.environ, **env},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                pass_fds=(fd,),
+            )  # fmt: skip
 
-    def wait_ready(self, seconds: float = 30.0) -> None:
+    def wait_ready(self, seconds: float = 60.0) -> None:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the SIP2 server exited with {self.process.returncode}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+            if "SIP2 server at" in self.log.read_text(errors="replace"):
                 return
-            except OSError:
-                time.sleep(0.1)
+            time.sleep(0.1)
         raise RuntimeError("the SIP2 server did not start")
 
     def stop(self) -> None:
@@ -168,7 +176,7 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-        self._log.close()
+        self._listening.close()
 
 
 Terminal = tuple[asyncio.StreamReader, asyncio.StreamWriter]
@@ -205,7 +213,7 @@ async def _login(terminals: list[Terminal]) -> Counter[str]:
 
 async def _phase(
     terminals: list[Terminal], frames: list[bytes], expect: bytes, absent: bytes | None,
-    seconds: float, pid: int, rss: list[float],
+    seconds: float, pids: list[int], rss: list[float],
 ) -> Phase:  # fmt: skip
     """`terminals` send in turn for `seconds`; answers that come later (to requests sent
     before the end) are read but not counted."""
@@ -229,7 +237,7 @@ async def _phase(
 
     async def sample() -> None:
         while time.perf_counter() < stop:
-            value = rss_mb(pid)
+            value = rss_mb(pids)
             if value is not None:
                 rss.append(value)
             await asyncio.sleep(0.25)
@@ -241,14 +249,14 @@ async def _phase(
 
 
 async def _measure(
-    port: int, pid: int, barcodes: list[str], connections: int, seconds: float
+    port: int, pids: list[int], barcodes: list[str], connections: int, seconds: float
 ) -> tuple[Counter[str], Phase, Phase, list[float], float]:
     terminals = await _connect(port, connections)
     began = time.perf_counter()
     logins = await _login(terminals)
     login_seconds = time.perf_counter() - began
     rss: list[float] = []
-    value = rss_mb(pid)
+    value = rss_mb(pids)
     if value is not None:
         rss.append(value)
     # Every terminal stays connected; the busiest take turns asking. Without PIN a
@@ -256,11 +264,11 @@ async def _measure(
     # busy without queueing hundreds of requests behind it).
     no_pin = await _phase(
         terminals[: max(1, len(terminals) // 4)], status_frames(barcodes, None), b"|BLY|",
-        b"|CQ", seconds, pid, rss,
+        b"|CQ", seconds, pids, rss,
     )  # fmt: skip
     with_pin = await _phase(
         terminals[: 4 * (os.cpu_count() or 1)], status_frames(barcodes, PIN), b"|BLY|CQY|",
-        None, seconds, pid, rss,
+        None, seconds, pids, rss,
     )  # fmt: skip
     for _, writer in terminals:
         writer.close()
@@ -293,7 +301,7 @@ def sip2_figures(
     try:
         server.wait_ready()
         logins, no_pin, with_pin, rss, login_seconds = asyncio.run(
-            _measure(server.port, server.process.pid, barcodes, connections, seconds)
+            _measure(server.port, [server.process.pid], barcodes, connections, seconds)
         )
     finally:
         server.stop()
