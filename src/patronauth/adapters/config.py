@@ -68,7 +68,7 @@ class Settings:
     sip2_tls_cert: Path | None = None
     sip2_tls_key: Path | None = None
     sip2_idle_seconds: int = 300
-    sip2_threads: int = 16
+    sip2_threads: int = 8
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -119,7 +119,7 @@ class Settings:
             sip2_tls_cert=_tls_path(env, "PATRONAUTH_SIP2_TLS_CERT", "PATRONAUTH_SIP2_TLS_KEY"),
             sip2_tls_key=_tls_path(env, "PATRONAUTH_SIP2_TLS_KEY", "PATRONAUTH_SIP2_TLS_CERT"),
             sip2_idle_seconds=_int(env, "PATRONAUTH_SIP2_IDLE_SECONDS", 300),
-            sip2_threads=_int(env, "PATRONAUTH_SIP2_THREADS", 16),
+            sip2_threads=_int(env, "PATRONAUTH_SIP2_THREADS", 8),
         )
 
 

@@ -14,7 +14,7 @@ BASE = {"PATRONAUTH_PEPPER": "k1 00", "PATRONAUTH_STAFF": "test"}
 def test_defaults() -> None:
     s = Settings.from_env(BASE)
     assert (s.sip2_tls_cert, s.sip2_tls_key) == (None, None)
-    assert (s.sip2_idle_seconds, s.sip2_threads) == (300, 16)
+    assert (s.sip2_idle_seconds, s.sip2_threads) == (300, 8)
 
 
 def test_tls_files_and_numbers() -> None:
