@@ -274,3 +274,30 @@ def test_shutdown_answers_the_request_in_flight_then_closes(library: App) -> Non
             assert b"|BLY|CQY|" in terminal.frame()  # the request in flight is answered
             assert terminal.closed()
             closing.result(10)
+
+
+def test_a_slow_pin_check_does_not_hold_up_other_terminals(library: App) -> None:
+    pool = HashPool(workers=1, queue=2)
+    s = library.settings
+    hasher = Argon2Hasher(
+        keyring(s),
+        Argon2Parameters(s.argon2_time_cost, s.argon2_memory_kib, s.argon2_parallelism),
+        pool=pool,
+    )
+    release = threading.Event()
+    with (
+        running(with_ports(library, hasher=hasher)) as server,
+        connect(server) as slow,
+        connect(server) as other,
+    ):
+        holder = threading.Thread(target=pool.run, args=(release.wait,))
+        holder.start()
+        try:
+            slow.send(patron_status())  # its PIN check waits for the hashing pool
+            wait_for(lambda: pool.in_use == 2)
+            for _ in range(3):  # meanwhile another terminal is answered
+                assert b"|BLY|" in other.ask(patron_status(pin=None))
+        finally:
+            release.set()
+            holder.join()
+        assert b"|BLY|CQY|" in slow.frame()
