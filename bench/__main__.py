@@ -16,7 +16,7 @@ Figures (SPEC 6):
   PostgreSQL.
 - P4 and P5: 1,000 SIP2 terminals connected at once to `python -m patronauth.sip2`;
   patron status answers per second without PIN and with PIN (against the hash limit),
-  and the server's RSS (`bench/sip2.py`).
+  and the server's RSS (`bench/sip2.py`), on SQLite and on PostgreSQL + Redis.
 
 - the production mode on two nodes (`bench/nodes.py`, PostgreSQL and Redis): P1 through
   HTTP with the client alternating two `serve` processes; P2, a flood against blocked
@@ -393,7 +393,7 @@ def sip2_only(opts: argparse.Namespace) -> int:
     """`--only-sip2`: t_verify (for the hash limit), then P4 and P5."""
     started = time.perf_counter()
     info = machine()
-    postgres = None if opts.skip_postgres else servers.postgres_reachable()
+    postgres = "skipped" if opts.skip_postgres else servers.postgres_reachable()
     redis_url = None if servers.redis_reachable() else servers.REDIS_URL
     with tempfile.TemporaryDirectory(prefix="patronauth-bench-") as tmp:
         var = Path(tmp)
@@ -404,11 +404,10 @@ def sip2_only(opts: argparse.Namespace) -> int:
             finally:
                 probe.close()
             run = {"limit": limit, "threads": opts.threads or info["cores"]}
-            if postgres or opts.skip_postgres:
-                figures += sip2.sip2_figures(
-                    "sqlite", sqlite_url, var, None, seconds=opts.sip2_seconds, **run
-                )
-        if not (postgres or opts.skip_postgres):
+            figures += sip2.sip2_figures(
+                "sqlite", sqlite_url, var, None, seconds=opts.sip2_seconds, **run
+            )
+        if not postgres:
             with servers.postgres_database() as pg_url:
                 figures += sip2.sip2_figures(
                     "postgresql", pg_url, var, redis_url, seconds=opts.sip2_seconds, **run
@@ -483,19 +482,16 @@ def main(argv: list[str]) -> int:
                     quiet["loans_postgresql"] = background_busy()
                     figures += loans_figures("postgresql", pg_url, var, opts.loans_seconds)
         if not opts.skip_sip2:
-            # P4/P5 on one store, to stay bounded: PostgreSQL (with Redis when reachable),
-            # what a library with a thousand terminals runs; SQLite otherwise.
             sip2_run = {"limit": limit, "threads": threads, "seconds": opts.sip2_seconds}
+            with servers.sqlite_database(var) as sqlite_url:
+                say("P4/P5 sqlite: 1,000 SIP2 terminals")
+                quiet["sip2_sqlite"] = background_busy()
+                figures += sip2.sip2_figures("sqlite", sqlite_url, var, None, **sip2_run)
             if not postgres:
                 with servers.postgres_database() as pg_url:
                     say("P4/P5 postgresql: 1,000 SIP2 terminals")
                     quiet["sip2_postgresql"] = background_busy()
                     figures += sip2.sip2_figures("postgresql", pg_url, var, redis_url, **sip2_run)
-            else:
-                with servers.sqlite_database(var) as sqlite_url:
-                    say("P4/P5 sqlite: 1,000 SIP2 terminals")
-                    quiet["sip2_sqlite"] = background_busy()
-                    figures += sip2.sip2_figures("sqlite", sqlite_url, var, None, **sip2_run)
         if not opts.skip_p3:
             say(f"P3: writing a feed of {opts.rows:,} patrons")
             feed = write_feed(var / "registry.csv", opts.rows)

@@ -42,7 +42,7 @@ from patronauth.services.terminals import add_terminal
 from patronauth.sip2.messages import BLANK_DATE, Message, encode
 
 CONNECTIONS = 1000
-PATRONS = 200
+PATRONS = 100
 PIN = "730519"  # the patrons' chosen PIN (meets HKPL's rule)
 TERMINAL = "bench-kiosk"
 TERMINAL_PASSWORD = "bench-kiosk-password"  # noqa: S105 (the bench terminal's)
