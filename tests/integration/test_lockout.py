@@ -5,10 +5,14 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from sqlalchemy import event
 
 from patronauth.bootstrap import App
 from patronauth.domain.credentials import Channel, CredentialKind, CredentialState, Outcome
-from patronauth.services.staff import show_patron, unlock
+from patronauth.domain.sessions import SessionChannel
+from patronauth.services.account import account
+from patronauth.services.sessions import open_session
+from patronauth.services.staff import audit_trail, show_patron, unlock
 from tests.support import STAFF, attempt, clock_of, hasher_of, make_app, register
 
 
@@ -28,6 +32,40 @@ def test_the_sixth_attempt_within_a_minute_is_blocked_even_with_the_right_pin(po
     result = attempt(polyu, "21012345A", "Z12345")
     assert result.outcome is Outcome.BLOCKED
     assert result.retry_after == 60
+
+
+def test_a_blocked_identifier_is_refused_before_anything_is_read(polyu: App) -> None:
+    """P2: a refusal while blocked reads no patron, no credential, no counter row of the
+    database; it only writes its audit record (S8)."""
+    fail(polyu, "21012345A", 5)
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, sql: str, *args: object) -> None:
+        statements.append(sql.split()[0].upper())
+
+    event.listen(polyu.engine, "before_cursor_execute", seen)
+    try:
+        result = attempt(polyu, "21012345A", "Z12345")
+    finally:
+        event.remove(polyu.engine, "before_cursor_execute", seen)
+    assert result.outcome is Outcome.BLOCKED
+    written = [s for s in statements if s not in {"BEGIN", "COMMIT", "ROLLBACK"}]
+    if polyu.settings.counter == "sql":  # the block itself is read from the counter's row
+        assert written.count("SELECT") == 1
+        written.remove("SELECT")
+    assert written == ["INSERT"]
+    (latest, *_) = audit_trail(polyu.ports, "21012345A", limit=1)
+    assert (latest.event.outcome, latest.event.identifier) == ("blocked", "21012345A")
+
+
+def test_my_account_shows_the_attempts_refused_while_the_card_was_blocked(polyu: App) -> None:
+    fail(polyu, "21012345A", 5)
+    assert attempt(polyu, "21012345A", "Z12345").outcome is Outcome.BLOCKED
+    clock_of(polyu).advance(61)
+    signed_in = attempt(polyu, "21012345A", "Z12345")
+    opened = open_session(polyu.ports, signed_in, SessionChannel.WEB, source="127.0.0.1")
+    seen = [e.outcome for e in account(polyu.ports, opened.session).recent_sign_ins]
+    assert seen == ["ok must-change", "blocked", *["invalid"] * 5]
 
 
 def test_the_block_expires(polyu: App) -> None:

@@ -90,16 +90,26 @@ def account(ports: Ports, session: Session) -> Account:
         if patron is None:
             raise NotFound.of("patron.not_found")
         profile = ports.profiles.get(patron.institution)
-        events = uow.audit.recent(patron_id=patron.id, limit=RECENT_SIGN_INS * 3)
+        card = _current_card(uow, patron.id)
         return Account(
             patron=patron,
             profile=profile,
-            card=_current_card(uow, patron.id),
+            card=card,
             credentials=credential_views(uow, profile, patron, now),
-            recent_sign_ins=[e.event for e in events if e.event.action == "sign_in"][
-                :RECENT_SIGN_INS
-            ],
+            recent_sign_ins=_recent_sign_ins(uow, patron, card),
         )
+
+
+def _recent_sign_ins(uow: UnitOfWork, patron: Patron, card: Identifier) -> list[AuditEvent]:
+    """The patron's sign-ins, and the attempts refused on the card while it was blocked
+    (those are recorded before anything is looked up, so under the card's key alone)."""
+    limit = RECENT_SIGN_INS * 3
+    events = {e.id: e for e in uow.audit.recent(patron_id=patron.id, limit=limit)}
+    for e in uow.audit.recent(identifier=card.lookup_key, limit=limit):
+        if e.event.patron_id is None and e.event.institution in {None, patron.institution}:
+            events[e.id] = e
+    newest_first = sorted(events.values(), key=lambda e: e.id, reverse=True)
+    return [e.event for e in newest_first if e.event.action == "sign_in"][:RECENT_SIGN_INS]
 
 
 def change_own_secret(

@@ -1,8 +1,9 @@
 """Authenticate: one attempt on any channel, through one lockout (S3, S4, S5).
 
-Load, decide, store: the patron and credential are read first; the attempt counter
-admits or refuses the attempt before any hash is computed (so a blocked identifier
-never reaches the hashing pool); the hash runs outside every transaction; the outcome
+Load, decide, store: a blocked identifier is refused first, before anything else is
+read; then the patron and credential are read; the attempt counter admits or refuses
+the attempt before any hash is computed (so a blocked identifier never reaches the
+hashing pool); the hash runs outside every transaction; the outcome
 is then recorded in one transaction. A full hashing pool raises `Busy`, which counts
 as no attempt at all.
 """
@@ -93,6 +94,14 @@ def verify_attempt(ports: Ports, attempt: Attempt) -> _Verified:
     wait = ports.throttle.hit("attempt", attempt.source or attempt.channel.value)
     if wait:
         result = AuthResult(Outcome.THROTTLED, retry_after=wait, kind=attempt.credential)
+        event.record(result, kind=attempt.credential)
+        return _Verified(result)
+
+    blocked = ports.counter.blocked_for(key, ports.clock.now().timestamp())
+    if blocked:
+        # A blocked identifier is refused before anything is read (P2): the answer and
+        # its cost are the same whether or not a patron has it (S3).
+        result = AuthResult(Outcome.BLOCKED, retry_after=blocked, kind=attempt.credential)
         event.record(result, kind=attempt.credential)
         return _Verified(result)
 

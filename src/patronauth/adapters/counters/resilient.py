@@ -124,13 +124,14 @@ class ResilientAttemptCounter:
         self._database.settle(key, ticket, success=success, now=now, rule=rule)
 
     def blocked_for(self, key: str, now: float) -> int:
-        seconds = self._database.blocked_for(key, now)
+        # Where `admit` decides: Redis while it answers (the database's counts were moved
+        # into it when it came back), else the database.
         if self._redis_usable():
             try:
-                seconds = max(seconds, self._redis.blocked_for(key, now))
+                return self._redis.blocked_for(key, now)
             except RedisError as error:
                 self._health.failed(error)
-        return seconds
+        return self._database.blocked_for(key, now)
 
     def clear(self, key: str) -> None:
         self._database.clear(key)
