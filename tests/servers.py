@@ -210,10 +210,13 @@ class PrivatePostgres:
 
 
 class PrivateRedis:
-    """redis-server on a free port with no persistence: a restart starts empty."""
+    """redis-server on a free port. Without persistence a restart starts empty; with it
+    (the deploy example's settings: an append-only file written through on every
+    change) a restart, even after SIGKILL, has every count back."""
 
-    def __init__(self, binary: str) -> None:
+    def __init__(self, binary: str, *, persistent: bool = False) -> None:
         self.binary = binary
+        self.persistent = persistent
         self.port = free_port()
         self.root = Path(tempfile.mkdtemp(prefix="patronauth-redis-"))
         self._process: subprocess.Popen[bytes] | None = None
@@ -235,7 +238,9 @@ class PrivateRedis:
                     "--save",
                     "",
                     "--appendonly",
-                    "no",
+                    "yes" if self.persistent else "no",
+                    "--appendfsync",
+                    "always",
                     "--dir",
                     str(self.root),
                 ],
