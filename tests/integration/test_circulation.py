@@ -348,6 +348,28 @@ def test_renew_all_says_why_each_loan_was_not_renewed(desk: Desk) -> None:
     )
 
 
+def test_renew_all_charges_an_overdue_loan_its_fine_and_renews_the_rest(desk: Desk) -> None:
+    desk.copy("B0002", "Journey to the West")
+    desk.copy("B0003", "Water Margin")
+    overdue = desk.lend("HKPL0001", "B0001")
+    desk.days(10)
+    second = desk.lend("HKPL0001", "B0002")
+    third = desk.lend("HKPL0001", "B0003")
+    desk.days(21 + 3 - 10)  # the first is 3 days overdue, the others due in 7 days
+    results = circ.renew_all(desk.ports, desk.patron("HKPL0001"), channel="web")
+    today = desk.today()
+    assert [(r.loan_id, r.due_on) for r in results] == [
+        (overdue.id, today + 21 * DAY),
+        (second.id, second.due_on + 21 * DAY),
+        (third.id, third.due_on + 21 * DAY),
+    ]
+    assert desk.fines("HKPL0001") == [(overdue.id, 450)]
+    stored = {loan.id: (loan.due_on, loan.renewals) for loan in desk.open_loans("HKPL0001")}
+    assert stored == {r.loan_id: (r.due_on, 1) for r in results}
+    mine = circ.record(desk.ports, desk.patron("HKPL0001"))
+    assert (mine.standing.balance, mine.standing.overdue) == (450, 0)
+
+
 def test_renew_all_with_nothing_on_loan(desk: Desk) -> None:
     assert circ.renew_all(desk.ports, desk.patron("HKPL0001"), channel="web") == []
 

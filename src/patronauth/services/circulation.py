@@ -4,7 +4,8 @@ Every operation on a title's copies takes the title's lock first (PostgreSQL's r
 lock; SQLite's write lock), so that two patrons reserving the last copy, or a renewal
 racing a new reservation, end in one consistent order. What was read before the lock
 is read again after it. A transaction locks one title only, so two of them never wait
-for each other's titles (a deadlock). Patron-facing operations take the signed-in
+for each other's titles (a deadlock); renewing all a patron's loans locks their titles
+in ascending order, which keeps that true. Patron-facing operations take the signed-in
 patron's id and find records only among that patron's own: another patron's loan or
 hold is simply not found.
 """
@@ -84,6 +85,29 @@ def _standing(uow: UnitOfWork, patron: Patron, profile: Profile, today: date) ->
     )
 
 
+def _event(
+    ports: Ports,
+    action: str,
+    patron: Patron | None,
+    *,
+    actor: str,
+    channel: str,
+    outcome: str = "ok",
+    detail: Mapping[str, str] | None = None,
+    institution: str | None = None,
+) -> AuditEvent:
+    return AuditEvent(
+        at=ports.clock.now(),
+        action=action,
+        outcome=outcome,
+        actor=actor,
+        channel=channel,
+        institution=patron.institution if patron else institution,
+        patron_id=patron.id if patron else None,
+        detail=dict(detail or {}),
+    )
+
+
 def _audit(
     uow: UnitOfWork,
     ports: Ports,
@@ -97,17 +121,11 @@ def _audit(
     institution: str | None = None,
 ) -> None:
     uow.audit.record(
-        AuditEvent(
-            at=ports.clock.now(),
-            action=action,
-            outcome=outcome,
-            actor=actor,
-            channel=channel,
-            institution=patron.institution if patron else institution,
-            patron_id=patron.id if patron else None,
-            detail=dict(detail or {}),
+        _event(
+            ports, action, patron, actor=actor, channel=channel, outcome=outcome,
+            detail=detail, institution=institution,
         )
-    )
+    )  # fmt: skip
 
 
 # --- the hold shelf ----------------------------------------------------------------------
@@ -372,13 +390,13 @@ def record(ports: Ports, patron_id: int) -> Record:
             return titles[title_id]
 
         loans = []
-        for loan in circ.open_loans(patron.id):
-            item = circ.item(loan.item_id)
+        for loan, title, barcode in circ.open_loans_listed(patron.id):
+            titles[title.id] = title
             loans.append(
                 LoanView(
                     loan=loan,
-                    title=title_of(loan.title_id),
-                    item_barcode=item.barcode if item else "",
+                    title=title,
+                    item_barcode=barcode,
                     overdue=loan.overdue(today),
                     fine_so_far=overdue_fine(loan.due_on, today, rules, calendar),
                     renewals_left=max(0, rules.max_renewals - loan.renewals),
@@ -480,20 +498,62 @@ def renew_loan(
 def renew_all(
     ports: Ports, patron_id: int, *, channel: str, actor: str = "patron"
 ) -> list[Renewed]:
-    """Renew every loan that may be renewed; the others say why not."""
+    """Renew every loan that may be renewed; the others say why not.
+
+    One transaction: the patron's titles are locked in ascending order (every other
+    transaction locks a single title, so none waits on this one in a cycle), the loans
+    are read again under the locks, and the standing is read once, then again only
+    after a renewal that changed it (an overdue loan renewed, its fine charged). Each
+    loan is decided as if renewed on its own, one after the other; the new due dates
+    and the audit records are written together at the end."""
     with ports.uow() as uow:
         patron = _patron(uow, patron_id)
-        loan_ids = [loan.id for loan in uow.circulation.open_loans(patron.id)]
-    return [_renewed(ports, patron_id, loan_id, channel, actor) for loan_id in loan_ids]
+        profile = ports.profiles.get(patron.institution)
+        today = library_today(ports, profile)
+        circ = uow.circulation
+        titles = [loan.title_id for loan in circ.open_loans(patron.id)]
+        circ.lock_titles(titles)
+        queues = circ.hold_queues(titles)
+        rules = profile.rules(patron.category)
+        calendar = _calendar(uow, patron.institution)
+        now = _standing(uow, patron, profile, today)
+        results: list[Renewed] = []
+        renewed: list[tuple[Loan, date]] = []
+        events: list[AuditEvent] = []
 
+        def audit(outcome: str, detail: dict[str, str]) -> None:
+            events.append(
+                _event(ports, "renewal", patron, actor=actor, channel=channel,
+                       outcome=outcome, detail=detail)
+            )  # fmt: skip
 
-def _renewed(ports: Ports, patron_id: int, loan_id: int, channel: str, actor: str) -> Renewed:
-    try:
-        return Renewed(
-            loan_id, renew_loan(ports, patron_id, loan_id, channel=channel, actor=actor), None
-        )
-    except Refused as refusal:
-        return Renewed(loan_id, None, refusal)
+        for loan in circ.open_loans(patron.id):
+            others = [
+                h
+                for h in queues.get(loan.title_id, [])
+                if h.status is HoldStatus.WAITING and h.patron_id != patron.id
+            ]
+            try:
+                due = renew(loan, now, others_waiting=len(others), today=today)
+            except Refused as refusal:
+                audit(refusal.code, {"loan": str(loan.id)})
+                results.append(Renewed(loan.id, None, refusal))
+                continue
+            renewed.append((loan, due))
+            audit("ok", {"loan": str(loan.id), "due": due.isoformat()})
+            results.append(Renewed(loan.id, due, None))
+            fine = overdue_fine(loan.due_on, today, rules, calendar)
+            if fine:
+                circ.add_fine(patron.id, loan.id, fine, "overdue", today)
+            if fine or loan.overdue(today):
+                # What follows is decided on the standing this renewal left.
+                circ.renew_loans(renewed)
+                renewed.clear()
+                now = _standing(uow, patron, profile, today)
+        circ.renew_loans(renewed)
+        uow.audit.record_many(events)
+        uow.commit()
+    return results
 
 
 def search(ports: Ports, institution: str, text: str) -> list[tuple[Title, int, int]]:

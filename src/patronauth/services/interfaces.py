@@ -299,6 +299,8 @@ class TemporaryRepository(Protocol):
 class AuditLog(Protocol):
     def record(self, event: AuditEvent) -> None: ...
 
+    def record_many(self, events: Sequence[AuditEvent]) -> None: ...
+
     def recent(
         self, *, patron_id: int | None = None, identifier: str | None = None, limit: int = 100
     ) -> list[StoredAuditEvent]: ...
@@ -345,6 +347,9 @@ class Circulation(Protocol):
     def lock_title(self, title_id: int) -> None:
         """Serialise lending decisions on one title until the transaction ends."""
 
+    def lock_titles(self, title_ids: Sequence[int]) -> None:
+        """`lock_title` of several titles at once, in ascending order."""
+
     def add_title(self, institution: str, title: str, author: str, isbn: str | None) -> Title: ...
 
     def find_title(
@@ -368,6 +373,10 @@ class Circulation(Protocol):
 
     def open_loans(self, patron_id: int) -> list[Loan]: ...
 
+    def open_loans_listed(self, patron_id: int) -> list[tuple[Loan, Title, str]]:
+        """Open loans with their titles and the copies' barcodes (one read)."""
+        ...
+
     def open_loan_of_item(self, item_id: int) -> Loan | None: ...
 
     def loan(self, loan_id: int) -> Loan | None:
@@ -377,6 +386,9 @@ class Circulation(Protocol):
 
     def renew_loan(self, loan: Loan, due_on: date) -> None: ...
 
+    def renew_loans(self, renewals: Sequence[tuple[Loan, date]]) -> None:
+        """`renew_loan` of several loans in one statement."""
+
     def return_loan(self, loan: Loan, today: date) -> None: ...
 
     def holds_of_patron(self, patron_id: int) -> list[Hold]:
@@ -384,6 +396,9 @@ class Circulation(Protocol):
 
     def hold_queue(self, title_id: int) -> list[Hold]:
         """The title's waiting and ready holds."""
+
+    def hold_queues(self, title_ids: Sequence[int]) -> dict[int, list[Hold]]:
+        """The queues of several titles in one read."""
 
     def hold(self, hold_id: int) -> Hold | None: ...
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from patronauth.adapters.storage import tables as t
@@ -91,6 +91,17 @@ class SqlCirculation:
         if self._postgres:
             self.conn.execute(
                 select(t.titles.c.id).where(t.titles.c.id == title_id).with_for_update()
+            )
+
+    def lock_titles(self, title_ids: Sequence[int]) -> None:
+        # One statement; PostgreSQL locks the rows in the order it returns them.
+        if self._postgres and title_ids:
+            ti = t.titles
+            self.conn.execute(
+                select(ti.c.id)
+                .where(ti.c.id.in_(sorted(set(title_ids))))
+                .order_by(ti.c.id)
+                .with_for_update()
             )
 
     def add_title(self, institution: str, title: str, author: str, isbn: str | None) -> Title:
@@ -195,6 +206,32 @@ class SqlCirculation:
         )
         return [_loan(r) for r in rows]
 
+    def open_loans_listed(self, patron_id: int) -> list[tuple[Loan, Title, str]]:
+        """The open loans with their titles and the copies' barcodes, in one query."""
+        lo, ti, it = t.loans, t.titles, t.items
+        rows = self.conn.execute(
+            select(
+                lo,
+                ti.c.institution.label("title_institution"),
+                ti.c.title,
+                ti.c.author,
+                ti.c.isbn,
+                it.c.barcode,
+            )
+            .join(ti, ti.c.id == lo.c.title_id)
+            .join(it, it.c.id == lo.c.item_id)
+            .where(lo.c.patron_id == patron_id, lo.c.returned_on.is_(None))
+            .order_by(lo.c.due_on, lo.c.id)
+        )
+        return [
+            (
+                _loan(r),
+                Title(r.title_id, r.title_institution, r.title, r.author, r.isbn),
+                r.barcode,
+            )
+            for r in rows
+        ]
+
     def open_loan_of_item(self, item_id: int) -> Loan | None:
         lo = t.loans
         row = self.conn.execute(
@@ -230,6 +267,16 @@ class SqlCirculation:
             update(lo).where(lo.c.id == loan.id).values(due_on=due_on, renewals=lo.c.renewals + 1)
         )
 
+    def renew_loans(self, renewals: Sequence[tuple[Loan, date]]) -> None:
+        if renewals:
+            lo = t.loans
+            self.conn.execute(
+                update(lo)
+                .where(lo.c.id == bindparam("loan"))
+                .values(due_on=bindparam("due"), renewals=lo.c.renewals + 1),
+                [{"loan": loan.id, "due": due} for loan, due in renewals],
+            )
+
     def return_loan(self, loan: Loan, today: date) -> None:
         self.conn.execute(update(t.loans).where(t.loans.c.id == loan.id).values(returned_on=today))
 
@@ -250,6 +297,21 @@ class SqlCirculation:
             .order_by(h.c.placed_at, h.c.id)
         )
         return [_hold(r) for r in rows]
+
+    def hold_queues(self, title_ids: Sequence[int]) -> dict[int, list[Hold]]:
+        """`hold_queue` of several titles in one read (a title without holds is absent)."""
+        h = t.holds
+        queues: dict[int, list[Hold]] = {}
+        if not title_ids:
+            return queues
+        rows = self.conn.execute(
+            select(h)
+            .where(h.c.title_id.in_(sorted(set(title_ids))), h.c.status.in_(_ACTIVE))
+            .order_by(h.c.placed_at, h.c.id)
+        )
+        for r in rows:
+            queues.setdefault(r.title_id, []).append(_hold(r))
+        return queues
 
     def hold(self, hold_id: int) -> Hold | None:
         row = self.conn.execute(select(t.holds).where(t.holds.c.id == hold_id)).first()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -365,26 +366,31 @@ class SqlTemporaries:
         )
 
 
+def _audit_row(event: AuditEvent) -> dict[str, object]:
+    return {
+        "at": event.at,
+        "action": event.action,
+        "outcome": event.outcome,
+        "actor": event.actor,
+        "channel": event.channel,
+        "source": event.source,
+        "institution": event.institution,
+        "patron_id": event.patron_id,
+        "identifier": event.identifier,
+        "detail": json.dumps(dict(event.detail), sort_keys=True),
+    }
+
+
 class SqlAudit:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     def record(self, event: AuditEvent) -> None:
-        self.conn.execute(
-            _AUDIT,
-            {
-                "at": event.at,
-                "action": event.action,
-                "outcome": event.outcome,
-                "actor": event.actor,
-                "channel": event.channel,
-                "source": event.source,
-                "institution": event.institution,
-                "patron_id": event.patron_id,
-                "identifier": event.identifier,
-                "detail": json.dumps(dict(event.detail), sort_keys=True),
-            },
-        )
+        self.conn.execute(_AUDIT, _audit_row(event))
+
+    def record_many(self, events: Sequence[AuditEvent]) -> None:
+        if events:
+            self.conn.execute(_AUDIT, [_audit_row(e) for e in events])
 
     def recent(
         self, *, patron_id: int | None = None, identifier: str | None = None, limit: int = 100
