@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -56,6 +56,10 @@ class SlowLockCirculation(SqlCirculation):
     def lock_title(self, title_id: int) -> None:
         time.sleep(0.2)  # the other transaction runs and commits meanwhile
         super().lock_title(title_id)
+
+    def lock_titles(self, title_ids: Sequence[int]) -> None:
+        time.sleep(0.2)
+        super().lock_titles(title_ids)
 
 
 class SlowLockUnitOfWork(SqlUnitOfWork):
@@ -272,3 +276,59 @@ def test_a_reservation_cancelled_while_its_copy_comes_back(shared: App, round_: 
     )
     assert hold(shared, waiting.id).status is HoldStatus.CANCELLED
     assert item(shared, only.id).status is ItemStatus.AVAILABLE  # nobody else waits
+
+
+@pytest.mark.parametrize("round_", range(4))
+def test_renew_all_racing_a_reservation_and_another_renew_all(shared: App, round_: int) -> None:
+    """Two patrons renew all their loans, of the same two titles lent in opposite orders,
+    while a reader reserves one of the titles: nobody waits for ever (the titles are
+    locked in ascending order), and a renewal of the reserved title is granted only if
+    it was decided before the reservation, refused for it otherwise."""
+    one, two, reader = [patron(shared, f"HKPL5{round_}0{n}") for n in (1, 2, 3)]
+    a = [copy(shared, f"V{round_}A{n}", f"All race {round_} A") for n in (1, 2)]
+    b = [copy(shared, f"V{round_}B{n}", f"All race {round_} B") for n in (1, 2)]
+    for card, items in ((f"HKPL5{round_}01", (a[0], b[0])), (f"HKPL5{round_}02", (b[1], a[1]))):
+        for lent in items:
+            circ.checkout(shared.ports, card, lent.barcode, actor=STAFF, channel="staff")
+    # Even rounds: the renewals are slow to lock, the reservation comes first; odd rounds:
+    # the reservation is slow to lock, the renewals come first.
+    renewing, reserving = (slow(shared), shared) if round_ % 2 == 0 else (shared, slow(shared))
+    first, second, placed = together(
+        lambda: circ.renew_all(renewing.ports, one, channel="web"),
+        lambda: circ.renew_all(renewing.ports, two, channel="web"),
+        after(0.05, reserve(reserving, reader, a[0].title_id)),
+    )
+    assert isinstance(placed, Hold)
+    assert hold(shared, placed.id).status is HoldStatus.WAITING
+    for who, results in ((one, first), (two, second)):
+        with shared.ports.uow() as uow:
+            loans = {loan.id: loan for loan in uow.circulation.open_loans(who)}
+            audited = {
+                e.event.detail["loan"]: e.event
+                for e in uow.audit.recent(patron_id=who)
+                if e.event.action == "renewal"
+            }
+        assert len(results) == 2
+        for result in results:
+            loan, event = loans[result.loan_id], audited[str(result.loan_id)]
+            if loan.title_id != a[0].title_id:
+                assert (result.ok, loan.renewals, event.outcome) == (True, 1, "ok")
+            elif result.ok:
+                assert (loan.renewals, event.outcome) == (1, "ok")
+                assert event.at < placed.placed_at
+            else:
+                assert result.refusal is not None
+                assert result.refusal.code == "renewal.reserved"
+                assert (loan.renewals, event.outcome) == (0, "renewal.reserved")
+                assert placed.placed_at < event.at
+    outcomes = {r.ok for r in (*first, *second) if r.loan_id in loans_of_title(shared, a[0])}
+    assert outcomes == ({False} if round_ % 2 == 0 else {True})
+
+
+def loans_of_title(app: App, title: Item) -> set[int]:
+    with app.ports.uow() as uow:
+        return {
+            loan.id
+            for copy_ in uow.circulation.items_of_title(title.title_id)
+            if (loan := uow.circulation.open_loan_of_item(copy_.id)) is not None
+        }
