@@ -412,6 +412,27 @@ def _item_barcode(raw: str) -> str | None:
         return None
 
 
+def _lending_gate(
+    ports: Ports,
+    terminal: Terminal,
+    identifier: str,
+    item_barcode: str,
+    pin: str | None,
+    source: str,
+) -> tuple[_Gate, LendingAnswer]:
+    """The PIN check of a lending request, and the answer if it stops there."""
+    gate = _gate(ports, terminal, identifier, pin, source)
+    refused = LendingAnswer(
+        ok=False,
+        renewal=False,
+        identifier=identifier,
+        item_barcode=item_barcode,
+        language=gate.language,
+        screen=gate.screen,
+    )
+    return gate, refused
+
+
 def checkout(
     ports: Ports,
     terminal: Terminal,
@@ -423,15 +444,7 @@ def checkout(
 ) -> LendingAnswer:
     """11 Checkout. An item already on loan to the same patron is renewed instead, as
     kiosks expect; any other item goes through the circulation rules."""
-    gate = _gate(ports, terminal, identifier, pin, source)
-    refused = LendingAnswer(
-        ok=False,
-        renewal=False,
-        identifier=identifier,
-        item_barcode=item_barcode,
-        language=gate.language,
-        screen=gate.screen,
-    )
+    gate, refused = _lending_gate(ports, terminal, identifier, item_barcode, pin, source)
     if gate.found is None or not lends(gate.answer):
         return refused
     patron = gate.found.patron
@@ -478,15 +491,7 @@ def renew(
     source: str,
 ) -> LendingAnswer:
     """29 Renew: one of the patron's own loans, by the item's barcode."""
-    gate = _gate(ports, terminal, identifier, pin, source)
-    refused = LendingAnswer(
-        ok=False,
-        renewal=False,
-        identifier=identifier,
-        item_barcode=item_barcode,
-        language=gate.language,
-        screen=gate.screen,
-    )
+    gate, refused = _lending_gate(ports, terminal, identifier, item_barcode, pin, source)
     if gate.found is None or not lends(gate.answer):
         return refused
     patron = gate.found.patron
