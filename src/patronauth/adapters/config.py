@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -69,6 +69,9 @@ class Settings:
     sip2_tls_key: Path | None = None
     sip2_idle_seconds: int = 300
     sip2_threads: int = 8
+    # The directories' service-account passwords, by the variable each profile names
+    # (`PATRONAUTH_DIRECTORY_...`); kept out of repr so that no log shows them.
+    directory_secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -120,6 +123,11 @@ class Settings:
             sip2_tls_key=_tls_path(env, "PATRONAUTH_SIP2_TLS_KEY", "PATRONAUTH_SIP2_TLS_CERT"),
             sip2_idle_seconds=_int(env, "PATRONAUTH_SIP2_IDLE_SECONDS", 300),
             sip2_threads=_int(env, "PATRONAUTH_SIP2_THREADS", 8),
+            directory_secrets={
+                name: value
+                for name, value in env.items()
+                if name.startswith("PATRONAUTH_DIRECTORY_") and value
+            },
         )
 
 

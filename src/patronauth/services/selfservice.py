@@ -182,6 +182,7 @@ class _Gate:
 _REFUSED_OUTCOMES = {
     Outcome.BARRED: "sip2.account_barred",
     Outcome.PENDING_REGISTRATION: "sip2.account_pending",
+    Outcome.NOT_PROVISIONED: "sip2.account_not_provisioned",
     Outcome.CHANGE_REQUIRED: "sip2.pin_change_required",
     Outcome.TEMPORARY_EXPIRED: "sip2.pin_temporary_expired",
     Outcome.MUST_CHANGE: "sip2.pin_change_required",
