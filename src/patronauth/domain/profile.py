@@ -388,7 +388,7 @@ def _filter(r: _Reader, key: str, value: str | None) -> str | None:
 
 
 def _enabled(r: _Reader) -> str | None:
-    value = r.get("enabled_filter", str, None)
+    value: str | None = r.get("enabled_filter", str, None)
     if value is not None and not (value.startswith("(") and value.endswith(")")):
         raise ProfileError(f"{r.path}.enabled_filter: a parenthesised LDAP filter")
     return value

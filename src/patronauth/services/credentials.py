@@ -27,6 +27,7 @@ from patronauth.domain.policies import (
 )
 from patronauth.domain.profile import CredentialSettings, Profile
 from patronauth.services.authenticate import Attempt, AuthResult, verify_attempt
+from patronauth.services.directory import refuse_local_change
 from patronauth.services.interfaces import (
     AuditEvent,
     NewCredential,
@@ -36,7 +37,7 @@ from patronauth.services.interfaces import (
     SecretHasher,
     UnitOfWork,
 )
-from patronauth.services.lookup import Found, require_patron
+from patronauth.services.lookup import Found, find_patron, require_patron
 
 log = logging.getLogger(__name__)
 
@@ -134,8 +135,18 @@ def change_secret(ports: Ports, request: ChangeRequest) -> Outcome:
 
     The current secret is an attempt like any other: it is counted in the lockout.
     Returns the outcome the current secret had (the change step is what a
-    must-change sign-in opens).
+    must-change sign-in opens). A directory category's PIN is refused before it is
+    tried: it is changed at the university, and nothing is counted here (R20).
     """
+    try:
+        with ports.uow() as uow:
+            named = find_patron(
+                uow, ports.profiles, request.identifier, institution=request.institution
+            )
+    except Refused:
+        named = None  # the attempt below refuses it as it refuses every other attempt
+    if named is not None:
+        refuse_local_change(named)
     verified = verify_attempt(
         ports,
         Attempt(
@@ -218,6 +229,7 @@ def reset_credential(
     now = ports.clock.now()
     with ports.uow() as uow:
         found = require_patron(uow, ports.profiles, identifier, institution=institution)
+        refuse_local_change(found)
         kind = _kind(found.profile, kind)
         settings = _settings(found, kind)
         credential = uow.credentials.get(found.patron.id, kind)
@@ -301,6 +313,7 @@ def set_up_credential(
     """R23: the first secret of a patron whose institution gives no default."""
     with ports.uow() as uow:
         found = require_patron(uow, ports.profiles, identifier, institution=institution)
+        refuse_local_change(found)
         kind = _kind(found.profile, kind)
         if not _settings(found, kind).first_time_setup:
             raise Refused.of("credential.setup_not_offered")

@@ -115,6 +115,14 @@ def _record_of(ports: Ports, profile: Profile, entry: DirectoryEntry) -> Found |
     return found
 
 
+def refuse_local_change(found: Found) -> None:
+    """Directory categories have no local PIN (R20): a change, reset or set-up here
+    changes nothing and says where the Portal PIN is changed."""
+    config = found.profile.directory_for(found.patron.category)
+    if config is not None:
+        raise Refused.of("credential.directory_managed", url=config.pin_url or "-")
+
+
 def _standing(found: Found) -> Outcome:
     """The library record's refusals apply as to any sign-in (R17, R25)."""
     if found.patron.status is PatronStatus.PENDING_REGISTRATION:

@@ -198,8 +198,8 @@ MESSAGES: dict[str, str] = {
     ),
     "directory.link_ambiguous": N_("Give a student number or a staff number, not both."),
     "credential.directory_managed": N_(
-        "Your {portal} PIN is not kept by the library: change or reset it at the "
-        "university's IT services ({url}). Nothing was changed here."
+        "Your PIN is your university Portal PIN, which the library does not keep: change "
+        "or reset it at the university's IT services ({url}). Nothing was changed here."
     ),
     "service.database_unavailable": N_(
         "The library's account database is not answering. Please try again in a few minutes."
