@@ -274,6 +274,11 @@ def _close(connection: Connection) -> None:
     # A broken connection is being thrown away: whatever its unbind says does not matter.
     with contextlib.suppress(Exception):
         connection.unbind()
+    # ldap3 keeps the socket of a connection that failed to open, and never closes it.
+    sock = getattr(connection, "socket", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.close()
 
 
 def _drain(pools: _Pools) -> None:
