@@ -37,11 +37,12 @@ from patronauth.domain.credentials import Channel, CredentialKind
 from patronauth.domain.errors import Refused
 from patronauth.domain.sessions import Session, SessionChannel, may_reach
 from patronauth.services.account import account, change_own_secret
-from patronauth.services.authenticate import Attempt, authenticate
+from patronauth.services.authenticate import Attempt
 from patronauth.services.credentials import AttemptRefused
 from patronauth.services.policy import check_secret
 from patronauth.services.resets import ResetRequest, request_reset
-from patronauth.services.sessions import after_change, close_session, current_session, open_session
+from patronauth.services.sessions import after_change, close_session, current_session
+from patronauth.services.signin import sign_in as sign_in_patron
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -100,13 +101,13 @@ def router(app: App) -> APIRouter:
             institution=body.institution,
         )
         try:
-            result = authenticate(ports, attempt)
+            signed = sign_in_patron(ports, attempt, session=SessionChannel.APP)
         except Refused as refused:
             raise refusal_error(refused, lang) from None
-        if not result.signed_in:
+        result, opened = signed.result, signed.opened
+        if opened is None:
             raise outcome_error(result, lang, profiles)
         assert result.kind is not None  # a sign-in always names its credential
-        opened = open_session(ports, result, SessionChannel.APP, source=where)
         return Opened(
             token=opened.token,
             must_change=opened.must_change,
