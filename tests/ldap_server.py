@@ -14,6 +14,7 @@ The entries (base `dc=example,dc=org`):
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import re
@@ -65,14 +66,16 @@ def _openssl(*args: str, cwd: Path) -> None:
 def make_certificates(folder: Path) -> None:
     """A CA and a server certificate for 127.0.0.1 and localhost, signed by it."""
     _openssl(
-        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+        "-nodes", "-days", "2",
         "-subj", "/CN=PatronAuth test CA", "-keyout", "ca.key", "-out", "ca.pem",
         "-addext", "basicConstraints=critical,CA:TRUE",
         "-addext", "keyUsage=critical,keyCertSign,cRLSign",
         cwd=folder,
     )  # fmt: skip
     _openssl(
-        "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+        "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        "-subj", "/CN=127.0.0.1",
         "-keyout", "server.key", "-out", "server.csr", cwd=folder,
     )  # fmt: skip
     (folder / "server.ext").write_text(
@@ -83,6 +86,20 @@ def make_certificates(folder: Path) -> None:
         "-CAcreateserial", "-days", "2", "-extfile", "server.ext", "-out", "server.pem",
         cwd=folder,
     )  # fmt: skip
+
+
+_certificates: Path | None = None
+
+
+def _shared_certificates() -> Path:
+    """One CA and server certificate per test process (key generation is the slow part)."""
+    global _certificates
+    if _certificates is None:
+        folder = Path(tempfile.mkdtemp(prefix="patronauth-ldap-ca-"))
+        atexit.register(shutil.rmtree, folder, True)
+        make_certificates(folder)
+        _certificates = folder
+    return _certificates
 
 
 def _entries() -> str:
@@ -113,7 +130,8 @@ class PrivateSlapd:
         self.data.mkdir()
         self.log = self.root / "slapd.log"
         self._process: subprocess.Popen[bytes] | None = None
-        make_certificates(self.root)
+        for name in ("ca.pem", "server.pem", "server.key"):
+            shutil.copy(_shared_certificates() / name, self.root / name)
         (self.root / "hku.schema").write_text(_SCHEMA)
         self.conf = self.root / "slapd.conf"
         self.conf.write_text(self._config())
@@ -227,16 +245,22 @@ access to *
         """Change an entry as the directory's administrator."""
         from ldap3 import Connection, Server
 
-        with Connection(Server(self.url), ADMIN_DN, ADMIN_PASSWORD, auto_bind=True) as admin:
+        admin = Connection(Server(self.url), ADMIN_DN, ADMIN_PASSWORD, auto_bind=True)
+        try:
             admin.modify(dn, changes)
             assert admin.result["result"] == 0, admin.result
+        finally:
+            admin.unbind()
 
     def delete(self, dn: str) -> None:
         from ldap3 import Connection, Server
 
-        with Connection(Server(self.url), ADMIN_DN, ADMIN_PASSWORD, auto_bind=True) as admin:
+        admin = Connection(Server(self.url), ADMIN_DN, ADMIN_PASSWORD, auto_bind=True)
+        try:
             admin.delete(dn)
             assert admin.result["result"] == 0, admin.result
+        finally:
+            admin.unbind()
 
 
 def hku_profile(slapd: PrivateSlapd, folder: Path, **overrides: str) -> Path:
