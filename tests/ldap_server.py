@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pytest
 
+from patronauth.bootstrap import App
 from tests.servers import START_SECONDS, _listening, free_port, missing
 
 SLAPD = "/usr/sbin/slapd"
@@ -293,6 +294,38 @@ def hku_profile(slapd: PrivateSlapd, folder: Path, **overrides: str) -> Path:
     path = folder / "hku.toml"
     path.write_text(f"{head}\n[directory]\n{body}", "utf-8")
     return folder
+
+
+def hku_env(slapd: PrivateSlapd, database_url: str, folder: Path, **extra: str) -> dict[str, str]:
+    """A deployment whose hku profile asks `slapd`, with the service password set."""
+    from tests.support import test_env
+
+    return test_env(
+        database_url,
+        folder / "var",
+        PATRONAUTH_PROFILES_DIR=str(hku_profile(slapd, folder / "profiles")),
+        **{PASSWORD_VARIABLE: SERVICE_PASSWORD, **extra},
+    )
+
+
+def register_people(app: App) -> None:
+    """The library records of jchan (student), mlee (staff) and gone (student)."""
+    from tests.support import register
+
+    register(app, "hku", "2000001234", category="student", student_number="3035000001")
+    register(app, "hku", "2000005678", category="staff", staff_number="S0001234")
+    register(app, "hku", "2000002222", category="student", student_number="3035000002")
+
+
+@pytest.fixture
+def hku(slapd: PrivateSlapd, database_url: str, tmp_path: Path) -> Iterator[App]:
+    """HKU with its directory on `slapd` and the people's library records (every database)."""
+    from tests.support import make_app
+
+    app = make_app(hku_env(slapd, database_url, tmp_path))
+    register_people(app)
+    yield app
+    app.close()
 
 
 @pytest.fixture

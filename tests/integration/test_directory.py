@@ -4,7 +4,6 @@ OpenLDAP server (StartTLS, generated CA); nothing of the PIN is stored here."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -29,36 +28,15 @@ from tests.ldap_server import (
     PEOPLE_ENTRIES,
     SERVICE_PASSWORD,
     PrivateSlapd,
+    hku_env,
     hku_profile,
+    register_people,
 )
 from tests.support import STAFF, attempt, make_app, register
 from tests.support import test_env as deployment_env
 
 JCHAN_PIN = PEOPLE_ENTRIES["jchan"][2]
 MLEE_PIN = PEOPLE_ENTRIES["mlee"][2]
-
-
-def hku_env(slapd: PrivateSlapd, database_url: str, folder: Path, **extra: str) -> dict[str, str]:
-    return deployment_env(
-        database_url,
-        folder / "var",
-        PATRONAUTH_PROFILES_DIR=str(hku_profile(slapd, folder / "profiles")),
-        **{PASSWORD_VARIABLE: SERVICE_PASSWORD, **extra},
-    )
-
-
-def register_people(app: App) -> None:
-    register(app, "hku", "2000001234", category="student", student_number="3035000001")
-    register(app, "hku", "2000005678", category="staff", staff_number="S0001234")
-    register(app, "hku", "2000002222", category="student", student_number="3035000002")
-
-
-@pytest.fixture
-def hku(slapd: PrivateSlapd, database_url: str, tmp_path: Path) -> Iterator[App]:
-    app = make_app(hku_env(slapd, database_url, tmp_path))
-    register_people(app)
-    yield app
-    app.close()
 
 
 def patron_id(app: App, identifier: str) -> int:
