@@ -21,7 +21,12 @@ from patronauth.domain.errors import Refused
 from patronauth.domain.identifiers import base_form
 from patronauth.domain.patrons import PatronStatus
 from patronauth.domain.profile import DirectoryConfig, Profile
-from patronauth.services.interfaces import DirectoryEntry, DirectoryLookup, Ports
+from patronauth.services.interfaces import (
+    DirectoryEntry,
+    DirectoryLookup,
+    DirectoryProbe,
+    Ports,
+)
 from patronauth.services.lookup import Found, directory_link, find_patron
 
 
@@ -113,6 +118,43 @@ def _record_of(ports: Ports, profile: Profile, entry: DirectoryEntry) -> Found |
     if found is None or found.profile.directory_for(found.patron.category) is None:
         return None
     return found
+
+
+@dataclass(frozen=True)
+class DirectoryReport:
+    """`directory check`: one directory of an institution and what each URL answered."""
+
+    categories: tuple[str, ...]
+    config: DirectoryConfig
+    probes: tuple[DirectoryProbe, ...]
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.probes) and all(p.ok for p in self.probes)
+
+
+def check_directories(ports: Ports, institution: str, uid: str | None) -> list[DirectoryReport]:
+    """Connect, secure, bind with the service account and search, at every URL of every
+    directory the institution's categories use; `uid` is searched for when given."""
+    profile = ports.profiles.get(institution)
+    if uid is not None:
+        uid = base_form(uid)
+    reports: list[DirectoryReport] = []
+    for category in profile.categories.values():
+        config = category.directory
+        if config is None:
+            continue
+        known = next((r for r in reports if r.config == config), None)
+        if known is not None:
+            reports[reports.index(known)] = DirectoryReport(
+                (*known.categories, category.name), config, known.probes
+            )
+            continue
+        probes = tuple(ports.directory.probe(config, uid)) if config.configured else ()
+        reports.append(DirectoryReport((category.name,), config, probes))
+    if not reports:
+        raise Refused.of("directory.none", institution=institution)
+    return reports
 
 
 def refuse_local_change(found: Found) -> None:

@@ -192,6 +192,7 @@ MESSAGES: dict[str, str] = {
         "Sign-on is unavailable: the campus directory is not answering. "
         "Please try again in a few minutes."
     ),
+    "directory.none": N_("No category of {institution} signs in through a campus directory."),
     "directory.link_missing": N_(
         "Patrons of this category sign in through the campus directory: give their "
         "student or staff number."
