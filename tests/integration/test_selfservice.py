@@ -21,11 +21,14 @@ from patronauth.domain.errors import Violation
 from patronauth.domain.patrons import PatronStatus
 from patronauth.domain.selfservice import PRIVILEGES_DENIED, CirculationStatus, PatronFlag
 from patronauth.domain.terminals import Terminal, TerminalOptions
-from patronauth.services import circulation as circ
 from patronauth.services import selfservice as ss
 from patronauth.services import terminals as term
+from patronauth.services.catalogue import add_item
+from patronauth.services.holds import place_reservation
 from patronauth.services.interfaces import AuditEvent
+from patronauth.services.loans import checkout
 from patronauth.services.lookup import find_patron
+from patronauth.services.record import record
 from tests.support import STAFF, attempt, clock_of, register
 
 TODAY = date(2026, 11, 24)  # the test clock's date in Hong Kong
@@ -70,7 +73,7 @@ def kiosk(
 
 def copy(app: App, barcode: str, title: str = "Dream of the Red Chamber", **more: str) -> int:
     institution = more.pop("institution", "hkpl")
-    item = circ.add_item(app.ports, institution, barcode=barcode, title=title, staff=STAFF, **more)
+    item = add_item(app.ports, institution, barcode=barcode, title=title, staff=STAFF, **more)
     return item.title_id
 
 
@@ -258,7 +261,7 @@ def test_wrong_pins_at_checkout_count_in_the_same_lockout(hkpl: App) -> None:
     assert (lent.ok, lent.screen[0].code) == (False, "sip2.blocked")
     reader = patron_id(hkpl, "HKPL0001")
     with hkpl.ports.uow() as uow:
-        assert uow.circulation.open_loans(reader) == []
+        assert uow.loans.open_loans(reader) == []
 
 
 def test_a_suspended_pin_is_told_only_with_the_right_pin(hkpl: App) -> None:
@@ -333,8 +336,8 @@ def shelf(hkpl: App) -> App:
         assert ss.checkout(hkpl.ports, terminal, "HKPL0001", item, PIN, source=SOURCE).ok
     assert ss.checkout(hkpl.ports, terminal, "HKPL0002", "B0004", None, source=SOURCE).ok
     reader = patron_id(hkpl, "HKPL0001")
-    ready = circ.place_reservation(hkpl.ports, reader, shelf_title, "KLN", channel="web")
-    waiting = circ.place_reservation(hkpl.ports, reader, out_title, "KLN", channel="web")
+    ready = place_reservation(hkpl.ports, reader, shelf_title, "KLN", channel="web")
+    waiting = place_reservation(hkpl.ports, reader, out_title, "KLN", channel="web")
     assert (ready.status, waiting.status) == (HoldStatus.READY, HoldStatus.WAITING)
     return hkpl
 
@@ -386,7 +389,7 @@ def test_counts_and_item_lists(shelf: App) -> None:
 def test_excessive_fines_set_flags_and_say_why(shelf: App) -> None:
     reader = patron_id(shelf, "HKPL0001")
     with shelf.ports.uow() as uow:
-        uow.circulation.add_fine(reader, None, 13000, "lost", TODAY)
+        uow.fines.add_fine(reader, None, 13000, "lost", TODAY)
         uow.commit()
     info = ss.patron_information(shelf.ports, kiosk_of(shelf), "HKPL0001", PIN, source=SOURCE)
     assert info.flags == PRIVILEGES_DENIED | {PatronFlag.EXCESSIVE_OUTSTANDING_FINES}
@@ -454,8 +457,8 @@ def test_refused_checkouts_say_why_and_lend_nothing(
     assert [v.code for v in lent.screen] == [code]
     reader, other = patron_id(hkpl, "HKPL0001"), patron_id(hkpl, "HKPL0002")
     with hkpl.ports.uow() as uow:
-        assert len(uow.circulation.open_loans(reader)) == 1
-        assert uow.circulation.open_loans(other) == []
+        assert len(uow.loans.open_loans(reader)) == 1
+        assert uow.loans.open_loans(other) == []
 
 
 def test_checking_out_an_item_one_has_already_renews_it(hkpl: App) -> None:
@@ -481,10 +484,8 @@ def test_renew_one_and_the_reasons_it_is_refused(shelf: App) -> None:
     assert (not_mine.ok, not_mine.screen) == (False, (Violation("loan.not_found"),))
     # HKPL0002 reserves B0002's title: HKPL0001 can no longer renew it.
     title_id = copy(shelf, "B0099", "Journey to the West")
-    circ.checkout(shelf.ports, "HKPL0001", "B0099", actor=STAFF, channel="staff")
-    circ.place_reservation(
-        shelf.ports, patron_id(shelf, "HKPL0002"), title_id, "CEN", channel="web"
-    )
+    checkout(shelf.ports, "HKPL0001", "B0099", actor=STAFF, channel="staff")
+    place_reservation(shelf.ports, patron_id(shelf, "HKPL0002"), title_id, "CEN", channel="web")
     reserved = ss.renew(shelf.ports, terminal, "HKPL0001", "B0002", PIN, source=SOURCE)
     assert (reserved.ok, reserved.screen) == (False, (Violation("renewal.reserved"),))
     wrong = ss.renew(shelf.ports, terminal, "HKPL0001", "B0001", WRONG, source=SOURCE)
@@ -494,10 +495,8 @@ def test_renew_one_and_the_reasons_it_is_refused(shelf: App) -> None:
 def test_renew_all_lists_renewed_and_unrenewed_items(shelf: App) -> None:
     terminal = kiosk_of(shelf)
     title_id = copy(shelf, "B0099", "Journey to the West")
-    circ.checkout(shelf.ports, "HKPL0001", "B0099", actor=STAFF, channel="staff")
-    circ.place_reservation(
-        shelf.ports, patron_id(shelf, "HKPL0002"), title_id, "CEN", channel="web"
-    )
+    checkout(shelf.ports, "HKPL0001", "B0099", actor=STAFF, channel="staff")
+    place_reservation(shelf.ports, patron_id(shelf, "HKPL0002"), title_id, "CEN", channel="web")
     done = ss.renew_all(shelf.ports, terminal, "HKPL0001", PIN, source=SOURCE)
     assert done.ok
     # Both copies of the reserved title stay; the other loan is renewed.
@@ -513,12 +512,10 @@ def test_checkin_charges_the_fine_and_sends_the_copy_to_a_reservation(shelf: App
     # HKPL0002 reserves B0001's title, out with HKPL0001.
     title_id = next(
         view.loan.title_id
-        for view in circ.record(shelf.ports, patron_id(shelf, "HKPL0001")).loans
+        for view in record(shelf.ports, patron_id(shelf, "HKPL0001")).loans
         if view.item_barcode == "B0001"
     )
-    circ.place_reservation(
-        shelf.ports, patron_id(shelf, "HKPL0002"), title_id, "STN", channel="web"
-    )
+    place_reservation(shelf.ports, patron_id(shelf, "HKPL0002"), title_id, "STN", channel="web")
     clock_of(shelf).advance(23 * 86400)  # two days late
     back = ss.checkin(shelf.ports, terminal, "B0001", source=SOURCE)
     assert back.ok

@@ -40,10 +40,12 @@ from patronauth.domain.selfservice import (
     window,
 )
 from patronauth.domain.terminals import Terminal
-from patronauth.services import circulation as circ
+from patronauth.services import loans
 from patronauth.services.authenticate import Attempt, AuthResult, authenticate
 from patronauth.services.interfaces import Ports
+from patronauth.services.lending import standing_of
 from patronauth.services.lookup import Found, current_card, find_patron
+from patronauth.services.record import Record, record
 
 CHANNEL = Channel.SIP2.value
 
@@ -296,7 +298,7 @@ def patron_status(
             screen=gate.screen,
         )
     patron = gate.found.patron
-    account = circ.standing_of(ports, patron)
+    account = standing_of(ports, patron)
     screen = list(gate.screen)
     refusal = None if screen else account.lending_refusal("checkout")
     if refusal is not None:
@@ -342,9 +344,9 @@ def patron_information(
             screen=gate.screen,
         )
     patron = gate.found.patron
-    record = circ.record(ports, patron.id)
-    lists = _lists(ports, record)
-    account = record.standing
+    mine = record(ports, patron.id)
+    lists = _lists(ports, mine)
+    account = mine.standing
     screen = list(gate.screen)
     if not screen:
         refusal = account.lending_refusal("checkout")
@@ -367,37 +369,37 @@ def patron_information(
         recall=0,
         unavailable_holds=len(lists[ItemList.UNAVAILABLE_HOLDS]),
         fine_amount=max(account.balance, 0),
-        currency=currency_code(record.profile.currency),
+        currency=currency_code(mine.profile.currency),
         limit=account.rules.max_loans,
         items=tuple(window(lists[summary], start, end)) if summary else (),
         item_list=summary,
     )
 
 
-def _lists(ports: Ports, record: circ.Record) -> dict[ItemList, list[str]]:
-    currency = record.profile.currency
+def _lists(ports: Ports, mine: Record) -> dict[ItemList, list[str]]:
+    currency = mine.profile.currency
     with ports.uow() as uow:
         held = []
-        for view in record.holds:
+        for view in mine.holds:
             if view.hold.status is HoldStatus.READY and view.hold.item_id is not None:
-                item = uow.circulation.item(view.hold.item_id)
+                item = uow.catalogue.item(view.hold.item_id)
                 held.append(item.barcode if item else view.title.title)
     fines = []
-    if record.standing.balance > 0:
+    if mine.standing.balance > 0:
         fines = [
             f"{v.item_barcode} {currency}{v.fine_so_far / 100:.2f}"
-            for v in record.loans
+            for v in mine.loans
             if v.fine_so_far > 0
         ]
-        fines += [f"{f.reason} {currency}{f.amount / 100:.2f}" for f in record.fines]
+        fines += [f"{f.reason} {currency}{f.amount / 100:.2f}" for f in mine.fines]
     return {
         ItemList.HOLDS: held,
-        ItemList.OVERDUE: [v.item_barcode for v in record.loans if v.overdue],
-        ItemList.CHARGED: [v.item_barcode for v in record.loans],
+        ItemList.OVERDUE: [v.item_barcode for v in mine.loans if v.overdue],
+        ItemList.CHARGED: [v.item_barcode for v in mine.loans],
         ItemList.FINES: fines,
         ItemList.RECALL: [],
         ItemList.UNAVAILABLE_HOLDS: [
-            v.title.title for v in record.holds if v.hold.status is HoldStatus.WAITING
+            v.title.title for v in mine.holds if v.hold.status is HoldStatus.WAITING
         ],
     }
 
@@ -452,7 +454,7 @@ def checkout(
     if own_loan is not None:
         return _renew(ports, terminal, patron, own_loan, refused, renewal=True)
     try:
-        done = circ.checkout(
+        done = loans.checkout(
             ports,
             identifier,
             item_barcode,
@@ -514,8 +516,8 @@ def _own_loan(ports: Ports, terminal: Terminal, patron: Patron, item_barcode: st
     if barcode is None:
         return None
     with ports.uow() as uow:
-        item = uow.circulation.item_by_barcode(terminal.institution, barcode)
-        loan = uow.circulation.open_loan_of_item(item.id) if item else None
+        item = uow.catalogue.item_by_barcode(terminal.institution, barcode)
+        loan = uow.loans.open_loan_of_item(item.id) if item else None
     return loan.id if loan is not None and loan.patron_id == patron.id else None
 
 
@@ -524,8 +526,8 @@ def _title_of(ports: Ports, terminal: Terminal, item_barcode: str) -> str:
     if barcode is None:
         return ""
     with ports.uow() as uow:
-        item = uow.circulation.item_by_barcode(terminal.institution, barcode)
-        title = uow.circulation.title(item.title_id) if item else None
+        item = uow.catalogue.item_by_barcode(terminal.institution, barcode)
+        title = uow.catalogue.title(item.title_id) if item else None
     return title.title if title else ""
 
 
@@ -540,7 +542,7 @@ def _renew(
 ) -> LendingAnswer:
     title = _title_of(ports, terminal, refused.item_barcode)
     try:
-        due = circ.renew_loan(ports, patron.id, loan_id, channel=CHANNEL, actor=_actor(terminal))
+        due = loans.renew_loan(ports, patron.id, loan_id, channel=CHANNEL, actor=_actor(terminal))
     except Refused as refusal:
         return LendingAnswer(
             ok=False,
@@ -575,10 +577,10 @@ def renew_all(
     patron = gate.found.patron
     with ports.uow() as uow:
         barcodes = {}
-        for loan in uow.circulation.open_loans(patron.id):
-            item = uow.circulation.item(loan.item_id)
+        for loan in uow.loans.open_loans(patron.id):
+            item = uow.catalogue.item(loan.item_id)
             barcodes[loan.id] = item.barcode if item else ""
-    results = circ.renew_all(ports, patron.id, channel=CHANNEL, actor=_actor(terminal))
+    results = loans.renew_all(ports, patron.id, channel=CHANNEL, actor=_actor(terminal))
     reasons: dict[str, Violation] = {}
     for result in results:
         if result.refusal is not None:
@@ -602,7 +604,7 @@ def checkin(ports: Ports, terminal: Terminal, item_barcode: str, *, source: str)
     the copy (the answer names its pickup library, an alert for the sorter)."""
     del source  # the circulation audit records the terminal as the actor
     try:
-        done = circ.checkin(
+        done = loans.checkin(
             ports, item_barcode, terminal.institution, actor=_actor(terminal), channel=CHANNEL
         )
     except Refused as refusal:
@@ -619,7 +621,7 @@ def checkin(ports: Ports, terminal: Terminal, item_barcode: str, *, source: str)
             pickup = next(
                 (
                     h.pickup
-                    for h in uow.circulation.hold_queue(done.item.title_id)
+                    for h in uow.holds.hold_queue(done.item.title_id)
                     if h.item_id == done.item.id and h.status is HoldStatus.READY
                 ),
                 "",
@@ -642,14 +644,14 @@ def item_information(ports: Ports, terminal: Terminal, item_barcode: str) -> Ite
     """17 Item Information, within the terminal's institution."""
     barcode = _item_barcode(item_barcode)
     with ports.uow() as uow:
-        item = uow.circulation.item_by_barcode(terminal.institution, barcode) if barcode else None
+        item = uow.catalogue.item_by_barcode(terminal.institution, barcode) if barcode else None
         if item is None:
             return ItemAnswer(
                 found=False, item_barcode=item_barcode, screen=(Violation("item.not_found"),)
             )
-        title = uow.circulation.title(item.title_id)
-        loan = uow.circulation.open_loan_of_item(item.id)
-        queue = uow.circulation.hold_queue(item.title_id)
+        title = uow.catalogue.title(item.title_id)
+        loan = uow.loans.open_loan_of_item(item.id)
+        queue = uow.holds.hold_queue(item.title_id)
     pickup = next(
         (h.pickup for h in queue if h.item_id == item.id and h.status is HoldStatus.READY), ""
     )

@@ -14,8 +14,8 @@ from patronauth.adapters.i18n import outcome_params
 from patronauth.domain.credentials import Channel, CredentialKind, CredentialState, Outcome
 from patronauth.domain.errors import PolicyRefused, Refused
 from patronauth.services.account import change_own_secret
-from patronauth.services.circulation import record
 from patronauth.services.credentials import AttemptRefused
+from patronauth.services.record import record
 from patronauth.services.sessions import after_change
 from patronauth.web.forms import Form
 from patronauth.web.hints import hint_messages

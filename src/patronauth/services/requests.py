@@ -1,0 +1,73 @@
+"""PolyU's recommendations and interlibrary-loan requests (R8): patrons submit them,
+staff move them along."""
+
+from __future__ import annotations
+
+from patronauth.domain.circulation import PatronRequest, RequestKind, RequestStatus, request_text
+from patronauth.domain.errors import NotFound, Refused
+from patronauth.services import audit
+from patronauth.services.interfaces import Ports
+from patronauth.services.lending import patron_in
+
+
+def submit_request(
+    ports: Ports,
+    patron_id: int,
+    kind: RequestKind,
+    *,
+    title: str,
+    author: str = "",
+    note: str = "",
+    channel: str,
+) -> PatronRequest:
+    with ports.uow() as uow:
+        patron = patron_in(uow, patron_id)
+        profile = ports.profiles.get(patron.institution)
+        if kind.value not in profile.requests:
+            raise Refused.of("request.not_offered")
+        text = {
+            "title": request_text("title", title, required=True),
+            "author": request_text("author", author),
+            "note": request_text("note", note),
+        }
+        made = uow.requests.add_request(patron.id, kind, text, ports.clock.now())
+        audit.record(
+            uow,
+            ports.clock.now(),
+            f"request.{kind.value}",
+            patron=patron,
+            actor="patron",
+            channel=channel,
+            detail={"request": str(made.id)},
+        )
+        uow.commit()
+    return made
+
+
+def requests_of(ports: Ports, patron_id: int) -> list[PatronRequest]:
+    with ports.uow() as uow:
+        return uow.requests.requests_of(patron_in(uow, patron_id).id)
+
+
+def set_request_status(
+    ports: Ports, request_id: int, status: RequestStatus, *, staff: str
+) -> PatronRequest:
+    with ports.uow() as uow:
+        found = uow.requests.request(request_id)
+        if found is None:
+            raise NotFound.of("patron_request.not_found")
+        uow.requests.set_request_status(request_id, status, ports.clock.now())
+        patron = patron_in(uow, found.patron_id)
+        audit.record(
+            uow,
+            ports.clock.now(),
+            "request.status",
+            patron=patron,
+            actor=staff,
+            channel="staff",
+            detail={"request": str(request_id), "status": status.value},
+        )
+        updated = uow.requests.request(request_id)
+        uow.commit()
+    assert updated is not None
+    return updated
