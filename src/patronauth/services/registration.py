@@ -34,8 +34,8 @@ from patronauth.domain.identifiers import (
 )
 from patronauth.domain.patrons import Patron, PatronStatus
 from patronauth.domain.profile import LANGUAGES, BarcodeFormat, Category, Profile
+from patronauth.services import audit
 from patronauth.services.interfaces import (
-    AuditEvent,
     NewCredential,
     NewPatron,
     Ports,
@@ -246,18 +246,15 @@ def add_patron(ports: Ports, registration: Registration, *, staff: str) -> Patro
         uow.patrons.add_identifier(patron.id, prepared.kind, prepared.barcode, prepared.lookup_key)
         for credential in prepared.credentials:
             uow.credentials.add(patron.id, credential)
-        uow.audit.record(
-            AuditEvent(
-                at=now,
-                action="patron.add",
-                outcome="ok",
-                actor=staff,
-                channel="staff",
-                institution=profile.id,
-                patron_id=patron.id,
-                identifier=prepared.lookup_key,
-                detail={"category": patron.category, "status": patron.status.value},
-            )
+        audit.record(
+            uow,
+            now,
+            "patron.add",
+            actor=staff,
+            channel="staff",
+            patron=patron,
+            identifier=prepared.lookup_key,
+            detail={"category": patron.category, "status": patron.status.value},
         )
         uow.commit()
     return patron
@@ -345,21 +342,20 @@ def import_registry(
         while in_flight:
             _land(ports, profile, *in_flight.popleft(), seen, report, progress)
     with ports.uow() as uow:
-        uow.audit.record(
-            AuditEvent(
-                at=ports.clock.now(),
-                action="patron.import",
-                outcome="ok" if not report.errors else "partial",
-                actor=staff,
-                channel="staff",
-                source=source,
-                institution=institution,
-                detail={
-                    "created": str(report.created),
-                    "updated": str(report.updated),
-                    "refused": str(report.refused),
-                },
-            )
+        audit.record(
+            uow,
+            ports.clock.now(),
+            "patron.import",
+            outcome="ok" if not report.errors else "partial",
+            actor=staff,
+            channel="staff",
+            source=source,
+            institution=institution,
+            detail={
+                "created": str(report.created),
+                "updated": str(report.updated),
+                "refused": str(report.refused),
+            },
         )
         uow.commit()
     return report

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 from patronauth.domain.credentials import (
     Channel,
@@ -23,34 +23,10 @@ from patronauth.domain.identifiers import (
 )
 from patronauth.domain.patrons import Identifier, Patron, PatronStatus
 from patronauth.domain.profile import BarcodeFormat, ForcedChange
+from patronauth.services import audit
 from patronauth.services.account import CredentialView, credential_views
-from patronauth.services.interfaces import AuditEvent, Ports, StoredAuditEvent, UnitOfWork
-from patronauth.services.lookup import Found, find_patron, require_patron
-
-
-def _audit(
-    uow: UnitOfWork,
-    at: datetime,
-    action: str,
-    staff: str,
-    found: Found | None,
-    *,
-    identifier: str | None = None,
-    detail: dict[str, str] | None = None,
-) -> None:
-    uow.audit.record(
-        AuditEvent(
-            at=at,
-            action=action,
-            outcome="ok",
-            actor=staff,
-            channel=Channel.STAFF.value,
-            institution=found.patron.institution if found else None,
-            patron_id=found.patron.id if found else None,
-            identifier=identifier or (found.identifier.lookup_key if found else None),
-            detail=detail or {},
-        )
-    )
+from patronauth.services.interfaces import Ports, StoredAuditEvent
+from patronauth.services.lookup import find_patron, require_patron
 
 
 @dataclass(frozen=True)
@@ -86,7 +62,15 @@ def complete_registration(
         if found.patron.status is not PatronStatus.PENDING_REGISTRATION:
             raise Conflict.of("patron.not_pending", status=found.patron.status.value)
         uow.patrons.set_status(found.patron.id, PatronStatus.ACTIVE)
-        _audit(uow, now, "patron.complete", staff, found)
+        audit.record(
+            uow,
+            now,
+            "patron.complete",
+            actor=staff,
+            channel=Channel.STAFF.value,
+            patron=found.patron,
+            identifier=found.identifier.lookup_key,
+        )
         uow.commit()
         patron = uow.patrons.get(found.patron.id)
     assert patron is not None
@@ -125,12 +109,13 @@ def unlock(
                     unsuspended.append(credential.kind)
                 if credential.consecutive_failures:
                     uow.credentials.clear_failures(credential.id)
-        _audit(
+        audit.record(
             uow,
             now,
             "unlock",
-            staff,
-            found,
+            actor=staff,
+            channel=Channel.STAFF.value,
+            patron=found.patron if found else None,
             identifier=key,
             detail={"unsuspended": ",".join(unsuspended)},
         )
@@ -162,12 +147,14 @@ def replace_card(
         if value == found.identifier.value:
             raise Conflict.of("card.same")
         replacement = uow.patrons.replace_identifier(found.identifier, value, lockout_key(value))
-        _audit(
+        audit.record(
             uow,
             now,
             "card.replace",
-            staff,
-            found,
+            actor=staff,
+            channel=Channel.STAFF.value,
+            patron=found.patron,
+            identifier=found.identifier.lookup_key,
             detail={"new": replacement.lookup_key},
         )
         uow.commit()
@@ -201,12 +188,12 @@ def force_change(
     rule = ForcedChange(go_live, frozenset(categories) if categories else None)
     with ports.uow() as uow:
         uow.forced_changes.add(institution, rule, created_by=staff, at=now)
-        _audit(
+        audit.record(
             uow,
             now,
             "migrate.force_change",
-            staff,
-            None,
+            actor=staff,
+            channel=Channel.STAFF.value,
             detail={
                 "institution": institution,
                 "categories": ",".join(categories or []) or "*",

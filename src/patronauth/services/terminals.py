@@ -23,36 +23,11 @@ from patronauth.domain.terminals import (
     terminal_password,
 )
 from patronauth.domain.terminals import terminal_login as checked_login
-from patronauth.services.interfaces import AuditEvent, Ports, UnitOfWork
+from patronauth.services import audit
+from patronauth.services.interfaces import Ports
 
 CHANNEL = "sip2"
 LOGIN_LOCKOUT = LockoutRule()
-
-
-def _audit(
-    uow: UnitOfWork,
-    ports: Ports,
-    action: str,
-    *,
-    actor: str,
-    channel: str,
-    outcome: str = "ok",
-    institution: str | None = None,
-    source: str = "",
-    detail: dict[str, str] | None = None,
-) -> None:
-    uow.audit.record(
-        AuditEvent(
-            at=ports.clock.now(),
-            action=action,
-            outcome=outcome,
-            actor=actor,
-            channel=channel,
-            source=source[:80],
-            institution=institution,
-            detail=detail or {},
-        )
-    )
 
 
 def _options_detail(terminal: Terminal) -> dict[str, str]:
@@ -89,9 +64,9 @@ def add_terminal(
         terminal = uow.terminals.add(
             login, institution, place, password_hash, options, created_by=staff, at=now
         )
-        _audit(
+        audit.record(
             uow,
-            ports,
+            ports.clock.now(),
             "terminal.add",
             actor=staff,
             channel="staff",
@@ -132,9 +107,9 @@ def _set_enabled(ports: Ports, login: str, enabled: bool, staff: str) -> Termina
                 "terminal.already_enabled" if enabled else "terminal.already_disabled"
             )
         uow.terminals.set_enabled(login, enabled, now)
-        _audit(
+        audit.record(
             uow,
-            ports,
+            ports.clock.now(),
             "terminal.enable" if enabled else "terminal.disable",
             actor=staff,
             channel="staff",
@@ -187,9 +162,9 @@ def set_terminal_options(
         )
         uow.terminals.set_options(login, options, now)
         terminal = replace(stored.terminal, options=options)
-        _audit(
+        audit.record(
             uow,
-            ports,
+            ports.clock.now(),
             "terminal.options",
             actor=staff,
             channel="staff",
@@ -210,15 +185,15 @@ def terminal_login(ports: Ports, login: str, password: str, *, source: str) -> T
     if reason:
         detail["reason"] = reason
     with ports.uow() as uow:
-        _audit(
+        audit.record(
             uow,
-            ports,
+            ports.clock.now(),
             "terminal.login",
             actor=actor,
             channel=CHANNEL,
             outcome=outcome,
             institution=terminal.institution if terminal else None,
-            source=source,
+            source=source[:80],
             detail=detail,
         )
         uow.commit()
