@@ -2,12 +2,12 @@
 65, 17 and 35 ask, answered from the patron store and the circulation core.
 
 The protocol layer maps message fields to these functions and the answers back; it
-knows no rule. Every answer is a frozen record; screen messages (AF) are reason codes
-with their values, which the protocol layer renders in `language` (the patron's, when
-known). A terminal serves only its own institution: a patron or item of another one is
-simply not found.
+knows no rule. Every answer is a frozen record in the library's terms (restrictions,
+fines owed, an item's status); screen messages are reason codes with their values,
+which the protocol layer renders in `language` (the patron's, when known). A terminal
+serves only its own institution: a patron or item of another one is simply not found.
 
-The PIN (AD): None when the field was absent, "" when it was sent empty. Every PIN
+The PIN: None when the terminal sent none, "" when it was sent empty. Every PIN
 that is checked is an attempt on the `sip2` channel through `authenticate`, so the
 same lockout holds as on the web and in the app (S3). A patron's personal data (name,
 e-mail, phone, loans) is told only after a right PIN, or when the terminal sent no PIN
@@ -20,23 +20,19 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
-from patronauth.domain.circulation import HoldStatus
+from patronauth.domain.circulation import HoldStatus, ItemStatus
 from patronauth.domain.credentials import Channel, Outcome
 from patronauth.domain.errors import InvalidInput, Refused, Violation
 from patronauth.domain.identifiers import base_form, lockout_key
 from patronauth.domain.patrons import Patron
 from patronauth.domain.selfservice import (
-    CirculationStatus,
-    PatronFlag,
     PinAnswer,
     PinCheck,
-    circulation_status,
-    currency_code,
-    flags_text,
+    Restriction,
     lends,
     minutes,
-    patron_flags,
     pin_answer,
+    restrictions,
     window,
 )
 from patronauth.domain.terminals import Terminal
@@ -53,43 +49,38 @@ CHANNEL = Channel.SIP2.value
 class ItemList(StrEnum):
     """The one item list a patron information request (63) may ask for."""
 
-    HOLDS = "holds"  # AS: reservations ready for pickup (the copies set aside)
-    OVERDUE = "overdue"  # AT
-    CHARGED = "charged"  # AU: every item on loan
-    FINES = "fines"  # AV
-    RECALL = "recall"  # BU: PatronAuth has no recalls; always empty
-    UNAVAILABLE_HOLDS = "unavailable_holds"  # CD: reservations still waiting (titles)
+    HOLDS = "holds"  # reservations ready for pickup (the copies set aside)
+    OVERDUE = "overdue"
+    CHARGED = "charged"  # every item on loan
+    FINES = "fines"
+    RECALL = "recall"  # PatronAuth has no recalls; always empty
+    UNAVAILABLE_HOLDS = "unavailable_holds"  # reservations still waiting (titles)
 
 
 @dataclass(frozen=True)
 class PatronAnswer:
     """23 Patron Status and 63 Patron Information."""
 
-    identifier: str  # AA, as the terminal sent it
-    valid_patron: bool  # BL
-    valid_pin: bool | None  # CQ; None: leave it out
-    flags: frozenset[PatronFlag]
+    identifier: str  # as the terminal sent it
+    valid_patron: bool
+    valid_pin: bool | None  # None: not asked
+    restrictions: frozenset[Restriction]
     language: str | None  # the patron's ("en", "zh_Hant"), None when unknown
-    name: str = ""  # AE
-    email: str = ""  # BE
-    phone: str = ""  # BF (as stored: masked)
-    screen: tuple[Violation, ...] = ()  # AF
+    name: str = ""
+    email: str = ""
+    phone: str = ""  # as stored: masked
+    screen: tuple[Violation, ...] = ()
     holds: int = 0  # ready for pickup
     overdue: int = 0
-    charged: int = 0
+    charged: int = 0  # on loan
     fine_items: int = 0
     recall: int = 0
     unavailable_holds: int = 0
-    fine_amount: int = 0  # cents owed (BV), never negative
-    currency: str = ""  # ISO 4217 (BH)
-    limit: int = 0  # items the patron may have on loan (BZ)
+    fines_owed: int = 0  # cents, never negative
+    currency: str = ""  # the profile's currency ("HK$")
+    loan_limit: int = 0  # items the patron may have on loan
     items: tuple[str, ...] = ()  # the list a summary asked for
     item_list: ItemList | None = None
-
-    @property
-    def status(self) -> str:
-        """The 14-character patron status field."""
-        return flags_text(self.flags)
 
 
 @dataclass(frozen=True)
@@ -113,8 +104,8 @@ class CheckinAnswer:
     ok: bool
     item_barcode: str
     title: str = ""
-    home_library: str = ""  # AQ, permanent location
-    patron_identifier: str = ""  # AA: the card of the patron who had it
+    home_library: str = ""  # the copy's permanent location
+    patron_identifier: str = ""  # the card of the patron who had it
     hold_pickup: str = ""  # the library where a reservation now waits for the copy
     fine: int = 0  # cents charged for lateness on return
     screen: tuple[Violation, ...] = ()
@@ -130,8 +121,8 @@ class RenewAllAnswer:
 
     ok: bool
     identifier: str
-    renewed: tuple[str, ...] = ()  # item barcodes (BM)
-    unrenewed: tuple[str, ...] = ()  # item barcodes (BN)
+    renewed: tuple[str, ...] = ()  # item barcodes
+    unrenewed: tuple[str, ...] = ()  # item barcodes
     language: str | None = None
     screen: tuple[Violation, ...] = ()
 
@@ -142,7 +133,7 @@ class ItemAnswer:
 
     found: bool
     item_barcode: str
-    status: CirculationStatus = CirculationStatus.OTHER
+    status: ItemStatus | None = None  # None: not found
     title: str = ""
     due_on: date | None = None
     home_library: str = ""
@@ -293,7 +284,7 @@ def patron_status(
             identifier=identifier,
             valid_patron=gate.answer.valid_patron,
             valid_pin=gate.answer.valid_pin,
-            flags=patron_flags(None),
+            restrictions=restrictions(None),
             language=gate.language,
             screen=gate.screen,
         )
@@ -307,15 +298,15 @@ def patron_status(
         identifier=identifier,
         valid_patron=gate.answer.valid_patron,
         valid_pin=gate.answer.valid_pin,
-        flags=patron_flags(account, denied=gate.answer.denied),
+        restrictions=restrictions(account, denied=gate.answer.denied),
         language=gate.language,
         name=patron.name or "",
         email=patron.email or "",
         phone=patron.phone_masked or "",
         screen=tuple(screen),
-        fine_amount=max(account.balance, 0),
-        currency=currency_code(ports.profiles.get(patron.institution).currency),
-        limit=account.rules.max_loans,
+        fines_owed=max(account.balance, 0),
+        currency=ports.profiles.get(patron.institution).currency,
+        loan_limit=account.rules.max_loans,
     )
 
 
@@ -339,7 +330,7 @@ def patron_information(
             identifier=identifier,
             valid_patron=gate.answer.valid_patron,
             valid_pin=gate.answer.valid_pin,
-            flags=patron_flags(None),
+            restrictions=restrictions(None),
             language=gate.language,
             screen=gate.screen,
         )
@@ -356,7 +347,7 @@ def patron_information(
         identifier=identifier,
         valid_patron=gate.answer.valid_patron,
         valid_pin=gate.answer.valid_pin,
-        flags=patron_flags(account, denied=denied),
+        restrictions=restrictions(account, denied=denied),
         language=gate.language,
         name=patron.name or "",
         email=patron.email or "",
@@ -368,9 +359,9 @@ def patron_information(
         fine_items=len(lists[ItemList.FINES]),
         recall=0,
         unavailable_holds=len(lists[ItemList.UNAVAILABLE_HOLDS]),
-        fine_amount=max(account.balance, 0),
-        currency=currency_code(mine.profile.currency),
-        limit=account.rules.max_loans,
+        fines_owed=max(account.balance, 0),
+        currency=mine.profile.currency,
+        loan_limit=account.rules.max_loans,
         items=tuple(window(lists[summary], start, end)) if summary else (),
         item_list=summary,
     )
@@ -658,7 +649,7 @@ def item_information(ports: Ports, terminal: Terminal, item_barcode: str) -> Ite
     return ItemAnswer(
         found=True,
         item_barcode=item_barcode,
-        status=circulation_status(item.status),
+        status=item.status,
         title=title.title if title else "",
         due_on=loan.due_on if loan else None,
         home_library=item.home_library,

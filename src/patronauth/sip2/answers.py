@@ -20,6 +20,7 @@ from patronauth.services import selfservice
 from patronauth.services.interfaces import Ports
 from patronauth.services.selfservice import ItemList, LendingAnswer, PatronAnswer
 from patronauth.services.terminals import get_terminal, terminal_login
+from patronauth.sip2.fields import circulation_status, currency_code, patron_status
 from patronauth.sip2.messages import (
     Message,
     count,
@@ -191,8 +192,8 @@ class Answers(Answerer):
         return [
             ("BL", yes_no(answer.valid_patron)),
             ("CQ", None if answer.valid_pin is None else yes_no(answer.valid_pin)),
-            ("BH", (answer.currency or None) if answer.fine_amount else None),
-            ("BV", _money(answer.fine_amount) if answer.fine_amount else None),
+            ("BH", (currency_code(answer.currency) or None) if answer.fines_owed else None),
+            ("BV", _money(answer.fines_owed) if answer.fines_owed else None),
         ]
 
     def _patron_status(self, session: Session, terminal: Terminal, msg: Message) -> Message:
@@ -203,7 +204,7 @@ class Answers(Answerer):
         return message(
             "24",
             {
-                "patron_status": answer.status,
+                "patron_status": patron_status(answer.restrictions),
                 "language": language_code(language),
                 "date": self._now(terminal),
             },
@@ -231,7 +232,7 @@ class Answers(Answerer):
         return message(
             "64",
             {
-                "patron_status": answer.status,
+                "patron_status": patron_status(answer.restrictions),
                 "language": language_code(language),
                 "date": self._now(terminal),
                 "hold_count": count(answer.holds),
@@ -244,7 +245,7 @@ class Answers(Answerer):
             ("AO", self._institution(terminal, msg)),
             ("AA", answer.identifier),
             ("AE", answer.name),
-            ("CB", count(answer.limit) if answer.limit else None),
+            ("CB", count(answer.loan_limit) if answer.loan_limit else None),
             *self._patron_fields(answer),
             *items,
             ("BE", answer.email or None),
@@ -356,7 +357,7 @@ class Answers(Answerer):
         return message(
             "18",
             {
-                "circulation_status": answer.status.value,
+                "circulation_status": circulation_status(answer.status).value,
                 "security_marker": "00",
                 "fee_type": "01",
                 "date": self._now(terminal),
