@@ -5,9 +5,9 @@ only its own institution."""
 
 from __future__ import annotations
 
-from patronauth.adapters.i18n import message
 from patronauth.bootstrap import App
 from patronauth.domain.terminals import TerminalOptions
+from patronauth.presentation.i18n import message
 from patronauth.services.catalogue import add_item
 from patronauth.services.loans import checkout
 from patronauth.services.terminals import add_terminal

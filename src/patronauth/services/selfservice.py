@@ -8,7 +8,7 @@ which the protocol layer renders in `language` (the patron's, when known). A ter
 serves only its own institution: a patron or item of another one is simply not found.
 
 The PIN: None when the terminal sent none, "" when it was sent empty. Every PIN
-that is checked is an attempt on the `sip2` channel through `authenticate`, so the
+that is checked is an attempt on the `sip2` channel through `sign_in`, so the
 same lockout holds as on the web and in the app (S3). A patron's personal data (name,
 e-mail, phone, loans) is told only after a right PIN, or when the terminal sent no PIN
 at all, or an empty one where it is allowed to.
@@ -37,11 +37,12 @@ from patronauth.domain.selfservice import (
 )
 from patronauth.domain.terminals import Terminal
 from patronauth.services import loans
-from patronauth.services.authenticate import Attempt, AuthResult, authenticate
+from patronauth.services.authenticate import Attempt, AuthResult
 from patronauth.services.interfaces import Ports
 from patronauth.services.lending import standing_of
 from patronauth.services.lookup import Found, current_card, find_patron
 from patronauth.services.record import Record, record
+from patronauth.services.signin import sign_in
 
 CHANNEL = Channel.SIP2.value
 
@@ -210,7 +211,7 @@ def _gate(ports: Ports, terminal: Terminal, identifier: str, pin: str | None, so
     seconds = 0
     if pin:
         try:
-            result = authenticate(
+            result = sign_in(
                 ports,
                 Attempt(
                     identifier,
@@ -219,7 +220,7 @@ def _gate(ports: Ports, terminal: Terminal, identifier: str, pin: str | None, so
                     source=source,
                     institution=terminal.institution,
                 ),
-            )
+            ).result
         except InvalidInput:
             result = None  # a malformed identifier or PIN: refused before any attempt
         check = _CHECKS.get(result.outcome, PinCheck.REFUSED) if result else PinCheck.WRONG
