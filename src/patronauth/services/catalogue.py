@@ -5,7 +5,7 @@ from __future__ import annotations
 from patronauth.domain.circulation import Item, ItemStatus, Title, request_text
 from patronauth.domain.errors import InvalidInput
 from patronauth.domain.identifiers import base_form
-from patronauth.services import audit
+from patronauth.services.audit import Trail
 from patronauth.services.holds import fill_next
 from patronauth.services.interfaces import Ports
 from patronauth.services.lending import library_today
@@ -34,6 +34,7 @@ def add_item(
         raise InvalidInput.of("item.unknown_library", known=", ".join(profile.libraries))
     isbn_text = base_form(isbn) if isbn else None
     with ports.uow() as uow:
+        trail = Trail(uow, ports.clock, staff, "staff")
         found = uow.catalogue.find_title(institution, title_text, author_text, isbn_text)
         record = found or uow.catalogue.add_title(institution, title_text, author_text, isbn_text)
         added = uow.catalogue.add_item(record.id, institution, code, library)
@@ -41,14 +42,8 @@ def add_item(
         uow.catalogue.lock_title(record.id)
         fill_next(uow, added, today, profile)
         item = uow.catalogue.item(added.id) or added
-        audit.record(
-            uow,
-            ports.clock.now(),
-            "item.add",
-            actor=staff,
-            channel="staff",
-            institution=institution,
-            detail={"item": code, "title_id": str(record.id)},
+        trail.record(
+            "item.add", None, {"item": code, "title_id": str(record.id)}, institution=institution
         )
         uow.commit()
     return item

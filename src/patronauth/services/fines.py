@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 from patronauth.domain.circulation import FineCalendar, close, resume
 from patronauth.domain.errors import Conflict, InvalidInput
-from patronauth.services import audit
+from patronauth.services.audit import Trail
 from patronauth.services.interfaces import Ports
 from patronauth.services.lending import calendar_in, library_today, standing_in
 from patronauth.services.lookup import require_patron
@@ -20,6 +20,7 @@ def pay_fines(
     if amount <= 0:
         raise InvalidInput.of("fines.bad_amount")
     with ports.uow() as uow:
+        trail = Trail(uow, ports.clock, staff, "staff")
         found = require_patron(uow, ports.profiles, identifier, institution=institution)
         today = library_today(ports, found.profile)
         owed = standing_in(uow, found.patron, found.profile, today).balance
@@ -28,15 +29,7 @@ def pay_fines(
         if amount > owed:
             raise InvalidInput.of("fines.more_than_owed", owed=owed)
         uow.fines.add_payment(found.patron.id, amount, ports.clock.now(), staff)
-        audit.record(
-            uow,
-            ports.clock.now(),
-            "fines.pay",
-            patron=found.patron,
-            actor=staff,
-            channel="staff",
-            detail={"amount": str(amount)},
-        )
+        trail.record("fines.pay", found.patron, {"amount": str(amount)})
         uow.commit()
     return owed - amount
 
@@ -48,16 +41,14 @@ def close_calendar(
     ports.profiles.get(institution)
     now = ports.clock.now()
     with ports.uow() as uow:
+        trail = Trail(uow, ports.clock, staff, "staff")
         calendar = close(calendar_in(uow, institution), start, until)
         uow.fines.add_closure(institution, calendar.closures[-1], by=staff, at=now)
-        audit.record(
-            uow,
-            ports.clock.now(),
+        trail.record(
             "calendar.close",
-            actor=staff,
-            channel="staff",
+            None,
+            {"from": start.isoformat(), "to": until.isoformat() if until else ""},
             institution=institution,
-            detail={"from": start.isoformat(), "to": until.isoformat() if until else ""},
         )
         uow.commit()
     return calendar
@@ -67,17 +58,10 @@ def resume_calendar(ports: Ports, institution: str, on: date, *, staff: str) -> 
     """Fine calculation resumes from `on` (seed 001)."""
     ports.profiles.get(institution)
     with ports.uow() as uow:
+        trail = Trail(uow, ports.clock, staff, "staff")
         calendar = resume(calendar_in(uow, institution), on)
         uow.fines.end_open_closures(institution, on, on - timedelta(days=1))
-        audit.record(
-            uow,
-            ports.clock.now(),
-            "calendar.resume",
-            actor=staff,
-            channel="staff",
-            institution=institution,
-            detail={"from": on.isoformat()},
-        )
+        trail.record("calendar.resume", None, {"from": on.isoformat()}, institution=institution)
         uow.commit()
     return calendar
 

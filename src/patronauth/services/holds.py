@@ -19,7 +19,7 @@ from patronauth.domain.circulation import (
 )
 from patronauth.domain.errors import Conflict, NotFound
 from patronauth.domain.profile import Profile
-from patronauth.services import audit
+from patronauth.services.audit import Trail
 from patronauth.services.interfaces import Ports, UnitOfWork
 from patronauth.services.lending import library_today, patron_in, standing_in
 
@@ -68,6 +68,7 @@ def place_reservation(
     """Reserve a title for pickup at a library. A copy on the shelf is set aside at once;
     otherwise the reservation waits its turn."""
     with ports.uow() as uow:
+        trail = Trail(uow, ports.clock, "patron", channel)
         patron = patron_in(uow, patron_id)
         profile = ports.profiles.get(patron.institution)
         title = uow.catalogue.title(title_id)
@@ -92,15 +93,7 @@ def place_reservation(
         )
         if on_shelf is not None:
             fill_next(uow, on_shelf, today, profile)
-        audit.record(
-            uow,
-            ports.clock.now(),
-            "hold.place",
-            patron=patron,
-            actor="patron",
-            channel=channel,
-            detail={"title_id": str(title_id), "pickup": pickup},
-        )
+        trail.record("hold.place", patron, {"title_id": str(title_id), "pickup": pickup})
         placed = uow.holds.hold(hold.id)
         uow.commit()
     assert placed is not None
@@ -109,6 +102,7 @@ def place_reservation(
 
 def cancel_reservation(ports: Ports, patron_id: int, hold_id: int, *, channel: str) -> None:
     with ports.uow() as uow:
+        trail = Trail(uow, ports.clock, "patron", channel)
         patron = patron_in(uow, patron_id)
         hold = uow.holds.hold(hold_id)
         if hold is None or hold.patron_id != patron.id:
@@ -124,13 +118,5 @@ def cancel_reservation(ports: Ports, patron_id: int, hold_id: int, *, channel: s
             item = uow.catalogue.item(hold.item_id)
             if item is not None:
                 fill_next(uow, item, library_today(ports, profile), profile)
-        audit.record(
-            uow,
-            ports.clock.now(),
-            "hold.cancel",
-            patron=patron,
-            actor="patron",
-            channel=channel,
-            detail={"hold": str(hold_id)},
-        )
+        trail.record("hold.cancel", patron, {"hold": str(hold_id)})
         uow.commit()

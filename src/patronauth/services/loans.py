@@ -20,8 +20,7 @@ from patronauth.domain.errors import Conflict, NotFound, Refused
 from patronauth.domain.identifiers import base_form
 from patronauth.domain.patrons import Patron
 from patronauth.domain.profile import Profile
-from patronauth.services import audit
-from patronauth.services.audit import audit_event
+from patronauth.services.audit import Trail
 from patronauth.services.holds import expire_holds, fill_next
 from patronauth.services.interfaces import AuditEvent, Ports, UnitOfWork
 from patronauth.services.lending import calendar_in, library_today, patron_in, standing_in
@@ -49,6 +48,7 @@ def checkout(
     reservation of the title, whichever copy they take: a different copy set aside for
     them moves on to the next reservation."""
     with ports.uow() as uow:
+        trail = Trail(uow, ports.clock, actor, channel)
         found = require_patron(uow, ports.profiles, identifier, institution=institution)
         patron, profile = found.patron, found.profile
         today = library_today(ports, profile)
@@ -77,15 +77,7 @@ def checkout(
                     fill_next(uow, set_aside, today, profile)
         title = uow.catalogue.title(item.title_id)
         assert title is not None
-        audit.record(
-            uow,
-            ports.clock.now(),
-            "checkout",
-            patron=patron,
-            actor=actor,
-            channel=channel,
-            detail={"item": item.barcode, "due": due.isoformat()},
-        )
+        trail.record("checkout", patron, {"item": item.barcode, "due": due.isoformat()})
         uow.commit()
     return CheckoutResult(loan, title, bool(mine))
 
@@ -107,6 +99,7 @@ def checkin(
     profile = ports.profiles.get(institution)
     today = library_today(ports, profile)
     with ports.uow() as uow:
+        trail = Trail(uow, ports.clock, actor, channel)
         item = uow.catalogue.item_by_barcode(institution, base_form(item_barcode))
         if item is None:
             raise NotFound.of("item.not_found")
@@ -124,15 +117,7 @@ def checkin(
         held = fill_next(uow, item, today, profile)
         title = uow.catalogue.title(item.title_id)
         assert title is not None
-        audit.record(
-            uow,
-            ports.clock.now(),
-            "checkin",
-            patron=patron,
-            actor=actor,
-            channel=channel,
-            detail={"item": item.barcode, "fine": str(fine)},
-        )
+        trail.record("checkin", patron, {"item": item.barcode, "fine": str(fine)})
         item = uow.catalogue.item(item.id) or item
         uow.commit()
     return CheckinResult(item, title, patron.id, fine, held.patron_id if held else None)
@@ -181,6 +166,7 @@ def renew_loan(
 ) -> date:
     """One renewal, with the reason when refused (R28)."""
     with ports.uow() as uow:
+        trail = Trail(uow, ports.clock, actor, channel)
         patron = patron_in(uow, patron_id)
         profile = ports.profiles.get(patron.institution)
         today = library_today(ports, profile)
@@ -190,27 +176,10 @@ def renew_loan(
             if isinstance(refusal, NotFound):
                 raise
             # Nothing was written before the refusal: the audit record is all that lands.
-            audit.record(
-                uow,
-                ports.clock.now(),
-                "renewal",
-                patron=patron,
-                actor=actor,
-                channel=channel,
-                outcome=refusal.code,
-                detail={"loan": str(loan_id)},
-            )
+            trail.record("renewal", patron, {"loan": str(loan_id)}, outcome=refusal.code)
             uow.commit()
             raise
-        audit.record(
-            uow,
-            ports.clock.now(),
-            "renewal",
-            patron=patron,
-            actor=actor,
-            channel=channel,
-            detail={"loan": str(loan_id), "due": due.isoformat()},
-        )
+        trail.record("renewal", patron, {"loan": str(loan_id), "due": due.isoformat()})
         uow.commit()
     return due
 
@@ -240,18 +209,10 @@ def renew_all(
         renewed: list[tuple[Loan, date]] = []
         events: list[AuditEvent] = []
 
+        trail = Trail(uow, ports.clock, actor, channel)
+
         def note(outcome: str, detail: dict[str, str]) -> None:
-            events.append(
-                audit_event(
-                    ports.clock.now(),
-                    "renewal",
-                    patron=patron,
-                    actor=actor,
-                    channel=channel,
-                    outcome=outcome,
-                    detail=detail,
-                )
-            )
+            events.append(trail.event("renewal", patron, detail, outcome=outcome))
 
         for loan in uow.loans.open_loans(patron.id):
             others = [

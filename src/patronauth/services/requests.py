@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from patronauth.domain.circulation import PatronRequest, RequestKind, RequestStatus, request_text
 from patronauth.domain.errors import NotFound, Refused
-from patronauth.services import audit
+from patronauth.services.audit import Trail
 from patronauth.services.interfaces import Ports
 from patronauth.services.lending import patron_in
 
@@ -21,6 +21,7 @@ def submit_request(
     channel: str,
 ) -> PatronRequest:
     with ports.uow() as uow:
+        trail = Trail(uow, ports.clock, "patron", channel)
         patron = patron_in(uow, patron_id)
         profile = ports.profiles.get(patron.institution)
         if kind.value not in profile.requests:
@@ -31,15 +32,7 @@ def submit_request(
             "note": request_text("note", note),
         }
         made = uow.requests.add_request(patron.id, kind, text, ports.clock.now())
-        audit.record(
-            uow,
-            ports.clock.now(),
-            f"request.{kind.value}",
-            patron=patron,
-            actor="patron",
-            channel=channel,
-            detail={"request": str(made.id)},
-        )
+        trail.record(f"request.{kind.value}", patron, {"request": str(made.id)})
         uow.commit()
     return made
 
@@ -53,20 +46,13 @@ def set_request_status(
     ports: Ports, request_id: int, status: RequestStatus, *, staff: str
 ) -> PatronRequest:
     with ports.uow() as uow:
+        trail = Trail(uow, ports.clock, staff, "staff")
         found = uow.requests.request(request_id)
         if found is None:
             raise NotFound.of("patron_request.not_found")
         uow.requests.set_request_status(request_id, status, ports.clock.now())
         patron = patron_in(uow, found.patron_id)
-        audit.record(
-            uow,
-            ports.clock.now(),
-            "request.status",
-            patron=patron,
-            actor=staff,
-            channel="staff",
-            detail={"request": str(request_id), "status": status.value},
-        )
+        trail.record("request.status", patron, {"request": str(request_id), "status": status.value})
         updated = uow.requests.request(request_id)
         uow.commit()
     assert updated is not None

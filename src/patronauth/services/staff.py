@@ -23,8 +23,8 @@ from patronauth.domain.identifiers import (
 )
 from patronauth.domain.patrons import Identifier, Patron, PatronStatus
 from patronauth.domain.profile import BarcodeFormat, ForcedChange
-from patronauth.services import audit
 from patronauth.services.account import CredentialView, credential_views
+from patronauth.services.audit import Trail
 from patronauth.services.interfaces import Ports, StoredAuditEvent
 from patronauth.services.lookup import find_patron, require_patron
 
@@ -58,19 +58,12 @@ def complete_registration(
     """R17, R25: a pending registration becomes active and can sign in."""
     now = ports.clock.now()
     with ports.uow() as uow:
+        trail = Trail(uow, ports.clock, staff, Channel.STAFF.value, at=now)
         found = require_patron(uow, ports.profiles, identifier, institution=institution)
         if found.patron.status is not PatronStatus.PENDING_REGISTRATION:
             raise Conflict.of("patron.not_pending", status=found.patron.status.value)
         uow.patrons.set_status(found.patron.id, PatronStatus.ACTIVE)
-        audit.record(
-            uow,
-            now,
-            "patron.complete",
-            actor=staff,
-            channel=Channel.STAFF.value,
-            patron=found.patron,
-            identifier=found.identifier.lookup_key,
-        )
+        trail.record("patron.complete", found.patron, identifier=found.identifier.lookup_key)
         uow.commit()
         patron = uow.patrons.get(found.patron.id)
     assert patron is not None
@@ -94,6 +87,7 @@ def unlock(
     key = lockout_key(identifier)
     unsuspended = []
     with ports.uow() as uow:
+        trail = Trail(uow, ports.clock, staff, Channel.STAFF.value, at=now)
         found = find_patron(uow, ports.profiles, identifier, institution=institution)
         keys = {key}
         if found is not None:
@@ -109,15 +103,11 @@ def unlock(
                     unsuspended.append(credential.kind)
                 if credential.consecutive_failures:
                     uow.credentials.clear_failures(credential.id)
-        audit.record(
-            uow,
-            now,
+        trail.record(
             "unlock",
-            actor=staff,
-            channel=Channel.STAFF.value,
-            patron=found.patron if found else None,
+            found.patron if found else None,
+            {"unsuspended": ",".join(unsuspended)},
             identifier=key,
-            detail={"unsuspended": ",".join(unsuspended)},
         )
         uow.commit()
     # Outside the transaction: the counter may live in the same database.
@@ -132,6 +122,7 @@ def replace_card(
     """R25: the old barcode stops signing in; the new one carries the same credentials."""
     now = ports.clock.now()
     with ports.uow() as uow:
+        trail = Trail(uow, ports.clock, staff, Channel.STAFF.value, at=now)
         found = require_patron(
             uow, ports.profiles, old, institution=institution, include_replaced=True
         )
@@ -147,15 +138,11 @@ def replace_card(
         if value == found.identifier.value:
             raise Conflict.of("card.same")
         replacement = uow.patrons.replace_identifier(found.identifier, value, lockout_key(value))
-        audit.record(
-            uow,
-            now,
+        trail.record(
             "card.replace",
-            actor=staff,
-            channel=Channel.STAFF.value,
-            patron=found.patron,
+            found.patron,
+            {"new": replacement.lookup_key},
             identifier=found.identifier.lookup_key,
-            detail={"new": replacement.lookup_key},
         )
         uow.commit()
     return replacement
@@ -187,14 +174,12 @@ def force_change(
     now = ports.clock.now()
     rule = ForcedChange(go_live, frozenset(categories) if categories else None)
     with ports.uow() as uow:
+        trail = Trail(uow, ports.clock, staff, Channel.STAFF.value, at=now)
         uow.forced_changes.add(institution, rule, created_by=staff, at=now)
-        audit.record(
-            uow,
-            now,
+        trail.record(
             "migrate.force_change",
-            actor=staff,
-            channel=Channel.STAFF.value,
-            detail={
+            None,
+            {
                 "institution": institution,
                 "categories": ",".join(categories or []) or "*",
                 "from": go_live.isoformat(),

@@ -23,7 +23,7 @@ from patronauth.domain.terminals import (
     terminal_password,
 )
 from patronauth.domain.terminals import terminal_login as checked_login
-from patronauth.services import audit
+from patronauth.services.audit import Trail
 from patronauth.services.interfaces import Ports
 
 CHANNEL = "sip2"
@@ -61,18 +61,11 @@ def add_terminal(
     password_hash = ports.hasher.hash(secret)
     now = ports.clock.now()
     with ports.uow() as uow:
+        trail = Trail(uow, ports.clock, staff, "staff")
         terminal = uow.terminals.add(
             login, institution, place, password_hash, options, created_by=staff, at=now
         )
-        audit.record(
-            uow,
-            ports.clock.now(),
-            "terminal.add",
-            actor=staff,
-            channel="staff",
-            institution=institution,
-            detail=_options_detail(terminal),
-        )
+        trail.record("terminal.add", None, _options_detail(terminal), institution=institution)
         uow.commit()
     return terminal
 
@@ -99,6 +92,7 @@ def _set_enabled(ports: Ports, login: str, enabled: bool, staff: str) -> Termina
     login = checked_login(login)
     now = ports.clock.now()
     with ports.uow() as uow:
+        trail = Trail(uow, ports.clock, staff, "staff")
         stored = uow.terminals.get(login)
         if stored is None:
             raise NotFound.of("terminal.not_found")
@@ -107,14 +101,11 @@ def _set_enabled(ports: Ports, login: str, enabled: bool, staff: str) -> Termina
                 "terminal.already_enabled" if enabled else "terminal.already_disabled"
             )
         uow.terminals.set_enabled(login, enabled, now)
-        audit.record(
-            uow,
-            ports.clock.now(),
+        trail.record(
             "terminal.enable" if enabled else "terminal.disable",
-            actor=staff,
-            channel="staff",
+            None,
+            {"login": login},
             institution=stored.terminal.institution,
-            detail={"login": login},
         )
         uow.commit()
     return replace(stored.terminal, enabled=enabled)
@@ -148,6 +139,7 @@ def set_terminal_options(
     login = checked_login(login)
     now = ports.clock.now()
     with ports.uow() as uow:
+        trail = Trail(uow, ports.clock, staff, "staff")
         stored = uow.terminals.get(login)
         if stored is None:
             raise NotFound.of("terminal.not_found")
@@ -162,14 +154,8 @@ def set_terminal_options(
         )
         uow.terminals.set_options(login, options, now)
         terminal = replace(stored.terminal, options=options)
-        audit.record(
-            uow,
-            ports.clock.now(),
-            "terminal.options",
-            actor=staff,
-            channel="staff",
-            institution=terminal.institution,
-            detail=_options_detail(terminal),
+        trail.record(
+            "terminal.options", None, _options_detail(terminal), institution=terminal.institution
         )
         uow.commit()
     return terminal
@@ -185,16 +171,14 @@ def terminal_login(ports: Ports, login: str, password: str, *, source: str) -> T
     if reason:
         detail["reason"] = reason
     with ports.uow() as uow:
-        audit.record(
-            uow,
-            ports.clock.now(),
+        trail = Trail(uow, ports.clock, actor, CHANNEL)
+        trail.record(
             "terminal.login",
-            actor=actor,
-            channel=CHANNEL,
+            None,
+            detail,
             outcome=outcome,
             institution=terminal.institution if terminal else None,
             source=source[:80],
-            detail=detail,
         )
         uow.commit()
     return terminal if outcome == "ok" else None
