@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from patronauth.domain.circulation import CirculationRules, Standing
+from patronauth.domain.circulation import CirculationRules
 from patronauth.domain.errors import InvalidInput
 from patronauth.domain.patrons import PatronStatus
 from patronauth.domain.selfservice import (
@@ -26,6 +26,7 @@ from patronauth.domain.terminals import (
     terminal_login,
     terminal_password,
 )
+from tests.unit.standing import account
 
 UNKNOWN = PinAnswer(valid_patron=False, valid_pin=False, as_unknown=True, denied=True)
 
@@ -88,21 +89,7 @@ def test_lending_needs_a_valid_patron_and_no_failed_pin(
     assert lends(PinAnswer(*answer)) is expected
 
 
-RULES = CirculationRules(max_loans=3, max_holds=2, fines_block=1000, block_when_overdue=True)
 R = Restriction
-
-
-def account(**fields: object) -> Standing:
-    values: dict[str, object] = {
-        "status": PatronStatus.ACTIVE,
-        "loans": 0,
-        "overdue": 0,
-        "balance": 0,
-        "holds": 0,
-        "rules": RULES,
-    }
-    values.update(fields)
-    return Standing(**values)  # type: ignore[arg-type]
 
 
 RESTRICTIONS = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from patronauth.domain.circulation import CirculationRules, ItemStatus, Standing
+from patronauth.domain.circulation import CirculationRules, ItemStatus
 from patronauth.domain.patrons import PatronStatus
 from patronauth.domain.selfservice import restrictions
 from patronauth.sip2.fields import (
@@ -18,6 +18,7 @@ from patronauth.sip2.fields import (
     patron_flags,
     patron_status,
 )
+from tests.unit.standing import account
 
 F = PatronFlag
 
@@ -25,22 +26,6 @@ F = PatronFlag
 def test_an_unknown_patron_has_privileges_0_to_3_denied() -> None:
     assert patron_status(restrictions(None)) == "YYYY" + " " * 10
     assert patron_flags(restrictions(None)) == PRIVILEGES_DENIED
-
-
-RULES = CirculationRules(max_loans=3, max_holds=2, fines_block=1000, block_when_overdue=True)
-
-
-def account(**fields: object) -> Standing:
-    values: dict[str, object] = {
-        "status": PatronStatus.ACTIVE,
-        "loans": 0,
-        "overdue": 0,
-        "balance": 0,
-        "holds": 0,
-        "rules": RULES,
-    }
-    values.update(fields)
-    return Standing(**values)  # type: ignore[arg-type]
 
 
 FLAGS = {
