@@ -34,10 +34,12 @@ def library_today(ports: Ports, profile: Profile) -> date:
 
 
 def calendar_in(uow: UnitOfWork, institution: str) -> FineCalendar:
+    """The institution's fine calendar as stored (its closures)."""
     return FineCalendar(tuple(uow.fines.closures(institution)))
 
 
 def patron_in(uow: UnitOfWork, patron_id: int) -> Patron:
+    """The patron, or `patron.not_found`."""
     patron = uow.patrons.get(patron_id)
     if patron is None:
         raise NotFound.of("patron.not_found")
@@ -45,6 +47,7 @@ def patron_in(uow: UnitOfWork, patron_id: int) -> Patron:
 
 
 def standing_in(uow: UnitOfWork, patron: Patron, profile: Profile, today: date) -> Standing:
+    """The patron's lending standing, read in the caller's unit of work."""
     return standing(
         patron.status,
         uow.loans.open_loans(patron.id),

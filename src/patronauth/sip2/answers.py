@@ -1,7 +1,9 @@
 """From SIP2 requests to the self-service use cases and back: fields in, answers out.
 
 No rule lives here (they are in `services.selfservice` and the domain); this module
-only reads fields, calls a use case and writes its answer in the message's layout.
+only reads fields, calls a use case and writes its answer in the message's layout,
+with the wire forms of `sip2.fields` (patron status flags, circulation status and
+currency codes).
 Screen messages (AF) are the answers' reason codes rendered in the patron's language
 when it is known, else in the language the terminal asked for, else in English.
 """
