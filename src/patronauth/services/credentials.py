@@ -45,7 +45,7 @@ from patronauth.services.interfaces import (
     UnitOfWork,
 )
 from patronauth.services.lookup import Found, current_card, require_patron
-from patronauth.services.sessions import Opened, after_change
+from patronauth.services.sessions import Opened, after_change, end_patron_sessions
 
 log = logging.getLogger(__name__)
 
@@ -265,8 +265,10 @@ def reset_credential(
 ) -> ResetResult:
     """Staff reset (R14, R24, R27): back to the default, else a temporary secret.
 
-    Either way a suspension ends and the failure count restarts. Staff never see the
-    current secret (S10); a temporary secret is random and expires (S5).
+    Either way a suspension ends and the failure count restarts, and every session of
+    the patron ends on every store and node: whoever signed in with the old secret is
+    out. Staff never see the current secret (S10); a temporary secret is random and
+    expires (S5).
     """
     now = ports.clock.now()
     with ports.uow() as uow:
@@ -314,6 +316,7 @@ def reset_credential(
         uow.temporaries.void(found.patron.id, kind, now)
         _audit(uow, now, "credential.reset", found, kind, staff, Channel.STAFF, result.state.value)
         uow.commit()
+    end_patron_sessions(ports, found.patron.id)
     notify(ports, found.patron, NoticeKind.CREDENTIAL_RESET, kind)
     return result
 

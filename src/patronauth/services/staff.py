@@ -26,6 +26,7 @@ from patronauth.domain.profile import BarcodeFormat, ForcedChange
 from patronauth.services.account import CredentialView, credential_views
 from patronauth.services.interfaces import AuditEvent, Ports, StoredAuditEvent, UnitOfWork
 from patronauth.services.lookup import Found, find_patron, require_patron
+from patronauth.services.sessions import end_patron_sessions
 
 
 def _audit(
@@ -105,6 +106,8 @@ def unlock(
     """R27: lift a block on the identifier and any suspension of the patron's credentials.
 
     Works for an identifier no patron has, too: blocks are kept per typed identifier.
+    The patron's sessions stay open: an unlock changes no secret and no card, and a
+    session was opened with the right secret before the block.
     """
     now = ports.clock.now()
     key = lockout_key(identifier)
@@ -144,7 +147,11 @@ def unlock(
 def replace_card(
     ports: Ports, old: str, new: str, *, staff: str, institution: str | None = None
 ) -> Identifier:
-    """R25: the old barcode stops signing in; the new one carries the same credentials."""
+    """R25: the old barcode stops signing in; the new one carries the same credentials.
+
+    A card is replaced when it is lost or stolen: every session of the patron ends, on
+    every store and node, whoever holds the old card.
+    """
     now = ports.clock.now()
     with ports.uow() as uow:
         found = require_patron(
@@ -171,6 +178,7 @@ def replace_card(
             detail={"new": replacement.lookup_key},
         )
         uow.commit()
+    end_patron_sessions(ports, found.patron.id)
     return replacement
 
 
