@@ -276,20 +276,24 @@ def reset_credential(
         kind = _kind(found.profile, kind)
         settings = _settings(found, kind)
         credential = uow.credentials.get(found.patron.id, kind)
-        if credential is not None and credential.default_digest:
+    to_default = credential is not None and bool(credential.default_digest)
+    if not to_default:
+        # Hashed before the transaction that stores it (argon2 never runs inside one).
+        temporary = temporary_secret(ports, settings.policy_on(now.date()))
+        expires_at = now + timedelta(hours=settings.temporary_lifetime_hours)
+        secret_hash = ports.hasher.hash(temporary)
+    with ports.uow() as uow:
+        if credential is not None and to_default:
             state = transition(credential.state, CredentialEvent.RESET_TO_DEFAULT)
-            uow.credentials.replace_secret(
+            stored = uow.credentials.replace_secret(
                 credential,
-                secret_hash=credential.default_digest,
+                secret_hash=credential.default_digest or "",
                 state=state,
                 policy_from=None,
                 set_at=now,
             )
             result = ResetResult(kind, state)
         else:
-            temporary = temporary_secret(ports, settings.policy_on(now.date()))
-            expires_at = now + timedelta(hours=settings.temporary_lifetime_hours)
-            secret_hash = ports.hasher.hash(temporary)
             if credential is None:
                 uow.credentials.add(
                     found.patron.id,
@@ -303,8 +307,9 @@ def reset_credential(
                         expires_at=expires_at,
                     ),
                 )
+                stored = True
             else:
-                uow.credentials.replace_secret(
+                stored = uow.credentials.replace_secret(
                     credential,
                     secret_hash=secret_hash,
                     state=transition(credential.state, CredentialEvent.TEMPORARY),
@@ -313,6 +318,8 @@ def reset_credential(
                     expires_at=expires_at,
                 )
             result = ResetResult(kind, CredentialState.TEMPORARY, temporary, expires_at)
+        if not stored:
+            raise Conflict.of("credential.changed_concurrently")
         uow.temporaries.void(found.patron.id, kind, now)
         _audit(uow, now, "credential.reset", found, kind, staff, Channel.STAFF, result.state.value)
         uow.commit()

@@ -15,10 +15,12 @@ from patronauth.adapters.storage.repositories import (
 )
 from patronauth.adapters.storage.sessions import SqlActionTokens
 from patronauth.adapters.storage.terminals import SqlTerminals
+from patronauth.services.transactions import unit_closed, unit_opened
 
 
 class SqlUnitOfWork:
-    """One connection and one transaction; rolled back unless committed."""
+    """One connection and one transaction; rolled back unless committed. While it is
+    open the hasher refuses to run in this thread (see `services.transactions`)."""
 
     _conn: Connection
     _transaction: RootTransaction
@@ -38,6 +40,7 @@ class SqlUnitOfWork:
         self.action_tokens = SqlActionTokens(self._conn)
         self.circulation = SqlCirculation(self._conn)
         self.terminals = SqlTerminals(self._conn)
+        unit_opened()
         return self
 
     def __exit__(
@@ -50,6 +53,7 @@ class SqlUnitOfWork:
             if self._transaction.is_active:
                 self._transaction.rollback()
         finally:
+            unit_closed()
             self._conn.close()
 
     def commit(self) -> None:
