@@ -3,8 +3,10 @@ from __future__ import annotations
 from types import TracebackType
 
 from sqlalchemy import Connection, Engine, RootTransaction
+from sqlalchemy.exc import SQLAlchemyError
 
 from patronauth.adapters.storage.circulation import SqlCirculation
+from patronauth.adapters.storage.errors import storage_errors, translated
 from patronauth.adapters.storage.registry import SqlRegistry
 from patronauth.adapters.storage.repositories import (
     SqlAudit,
@@ -29,8 +31,13 @@ class SqlUnitOfWork:
         self._engine = engine
 
     def __enter__(self) -> SqlUnitOfWork:
-        self._conn = self._engine.connect()
-        self._transaction = self._conn.begin()
+        with storage_errors(self._engine):
+            self._conn = self._engine.connect()
+            try:
+                self._transaction = self._conn.begin()
+            except BaseException:
+                self._conn.close()
+                raise
         self.patrons = SqlPatrons(self._conn)
         self.credentials = SqlCredentials(self._conn)
         self.temporaries = SqlTemporaries(self._conn)
@@ -49,12 +56,22 @@ class SqlUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        error = exc if isinstance(exc, SQLAlchemyError) else None
         try:
-            if self._transaction.is_active:
-                self._transaction.rollback()
+            try:
+                if self._transaction.is_active:
+                    self._transaction.rollback()
+            except SQLAlchemyError as failed:
+                error = error or failed  # the connection is gone: the first failure is told
+            meaning = translated(error, self._conn) if error is not None else None
         finally:
             unit_closed()
             self._conn.close()
+        if meaning is not None:
+            raise meaning from error
+        if error is not None and exc is None:
+            raise error
 
     def commit(self) -> None:
-        self._transaction.commit()
+        with storage_errors(self._conn):
+            self._transaction.commit()
