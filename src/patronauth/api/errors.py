@@ -142,7 +142,10 @@ def refusal_error(
     refused: Refused, language: str, statuses: Mapping[str, int] | None = None
 ) -> ApiError:
     """A use case's refusal; `statuses` overrides the status of some codes."""
-    violations = [InputViolation(**rendered(v, language).model_dump()) for v in refused.violations]
+    violations = [
+        InputViolation(**rendered(v, language).model_dump(), field=v.field)
+        for v in refused.violations
+    ]
     message = violations[0].message
     if isinstance(refused, Busy):
         return busy_error(refused, language)

@@ -28,9 +28,14 @@ class Violation:
 
     code: str
     params: Mapping[str, Param] = field(default_factory=dict)
+    field: str | None = None  # the form or request field at fault, when there is one
 
     def __str__(self) -> str:
         return self.code
+
+    def on(self, name: str) -> Violation:
+        """The same violation, about the field `name`."""
+        return Violation(self.code, self.params, name)
 
 
 class Refused(Exception):

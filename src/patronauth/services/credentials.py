@@ -137,10 +137,14 @@ def checked_new_secret(
             violations.append(Violation(policy.code("unchanged")))
         elif default_digest and ports.hasher.keyed_matches(default_digest, new):
             violations.append(Violation(policy.code("same_as_default")))
+    # Every problem at once: the new secret's, then its confirmation's.
+    mismatch = (
+        [Violation("secret.confirmation_mismatch", field="confirm")] if new != confirm else []
+    )
     if violations:
-        raise PolicyRefused(*violations)
-    if new != confirm:
-        raise Refused.of("secret.confirmation_mismatch")
+        raise PolicyRefused(*(v.on("new") for v in violations), *mismatch)
+    if mismatch:
+        raise Refused(*mismatch)
     return new, policy
 
 
