@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 from patronauth.domain.credentials import (
     Channel,
@@ -24,33 +24,10 @@ from patronauth.domain.identifiers import (
 from patronauth.domain.patrons import Identifier, Patron, PatronStatus
 from patronauth.domain.profile import BarcodeFormat, DirectoryConfig, ForcedChange
 from patronauth.services.account import CredentialView, credential_views
-from patronauth.services.interfaces import AuditEvent, Ports, StoredAuditEvent, UnitOfWork
-from patronauth.services.lookup import Found, find_patron, require_patron
-
-
-def _audit(
-    uow: UnitOfWork,
-    at: datetime,
-    action: str,
-    staff: str,
-    found: Found | None,
-    *,
-    identifier: str | None = None,
-    detail: dict[str, str] | None = None,
-) -> None:
-    uow.audit.record(
-        AuditEvent(
-            at=at,
-            action=action,
-            outcome="ok",
-            actor=staff,
-            channel=Channel.STAFF.value,
-            institution=found.patron.institution if found else None,
-            patron_id=found.patron.id if found else None,
-            identifier=identifier or (found.identifier.lookup_key if found else None),
-            detail=detail or {},
-        )
-    )
+from patronauth.services.audit import Trail
+from patronauth.services.interfaces import Ports, StoredAuditEvent
+from patronauth.services.lookup import find_patron, require_patron
+from patronauth.services.sessions import end_patron_sessions
 
 
 @dataclass(frozen=True)
@@ -84,11 +61,12 @@ def complete_registration(
     """R17, R25: a pending registration becomes active and can sign in."""
     now = ports.clock.now()
     with ports.uow() as uow:
+        trail = Trail(uow, ports.clock, staff, Channel.STAFF.value, at=now)
         found = require_patron(uow, ports.profiles, identifier, institution=institution)
         if found.patron.status is not PatronStatus.PENDING_REGISTRATION:
             raise Conflict.of("patron.not_pending", status=found.patron.status.value)
         uow.patrons.set_status(found.patron.id, PatronStatus.ACTIVE)
-        _audit(uow, now, "patron.complete", staff, found)
+        trail.record("patron.complete", found.patron, identifier=found.identifier.lookup_key)
         uow.commit()
         patron = uow.patrons.get(found.patron.id)
     assert patron is not None
@@ -107,11 +85,14 @@ def unlock(
     """R27: lift a block on the identifier and any suspension of the patron's credentials.
 
     Works for an identifier no patron has, too: blocks are kept per typed identifier.
+    The patron's sessions stay open: an unlock changes no secret and no card, and a
+    session was opened with the right secret before the block.
     """
     now = ports.clock.now()
     key = lockout_key(identifier)
     unsuspended = []
     with ports.uow() as uow:
+        trail = Trail(uow, ports.clock, staff, Channel.STAFF.value, at=now)
         found = find_patron(uow, ports.profiles, identifier, institution=institution)
         keys = {key}
         if found is not None:
@@ -127,14 +108,11 @@ def unlock(
                     unsuspended.append(credential.kind)
                 if credential.consecutive_failures:
                     uow.credentials.clear_failures(credential.id)
-        _audit(
-            uow,
-            now,
+        trail.record(
             "unlock",
-            staff,
-            found,
+            found.patron if found else None,
+            {"unsuspended": ",".join(unsuspended)},
             identifier=key,
-            detail={"unsuspended": ",".join(unsuspended)},
         )
         uow.commit()
     # Outside the transaction: the counter may live in the same database.
@@ -146,9 +124,14 @@ def unlock(
 def replace_card(
     ports: Ports, old: str, new: str, *, staff: str, institution: str | None = None
 ) -> Identifier:
-    """R25: the old barcode stops signing in; the new one carries the same credentials."""
+    """R25: the old barcode stops signing in; the new one carries the same credentials.
+
+    A card is replaced when it is lost or stolen: every session of the patron ends, on
+    every store and node, whoever holds the old card.
+    """
     now = ports.clock.now()
     with ports.uow() as uow:
+        trail = Trail(uow, ports.clock, staff, Channel.STAFF.value, at=now)
         found = require_patron(
             uow, ports.profiles, old, institution=institution, include_replaced=True
         )
@@ -164,15 +147,14 @@ def replace_card(
         if value == found.identifier.value:
             raise Conflict.of("card.same")
         replacement = uow.patrons.replace_identifier(found.identifier, value, lockout_key(value))
-        _audit(
-            uow,
-            now,
+        trail.record(
             "card.replace",
-            staff,
-            found,
-            detail={"new": replacement.lookup_key},
+            found.patron,
+            {"new": replacement.lookup_key},
+            identifier=found.identifier.lookup_key,
         )
         uow.commit()
+    end_patron_sessions(ports, found.patron.id)
     return replacement
 
 
@@ -202,14 +184,12 @@ def force_change(
     now = ports.clock.now()
     rule = ForcedChange(go_live, frozenset(categories) if categories else None)
     with ports.uow() as uow:
+        trail = Trail(uow, ports.clock, staff, Channel.STAFF.value, at=now)
         uow.forced_changes.add(institution, rule, created_by=staff, at=now)
-        _audit(
-            uow,
-            now,
+        trail.record(
             "migrate.force_change",
-            staff,
             None,
-            detail={
+            {
                 "institution": institution,
                 "categories": ",".join(categories or []) or "*",
                 "from": go_live.isoformat(),
