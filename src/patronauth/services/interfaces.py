@@ -482,6 +482,9 @@ class RegistryRow:
     patron: NewPatron
     credentials: Sequence[NewCredential]
     patron_id: int | None  # None: a new patron
+    # R20: a directory category's student or staff number (kind, value, lookup key),
+    # added as an identifier of the patron when not on record yet.
+    link: tuple[IdentifierKind, str, str] | None = None
 
 
 @dataclass(frozen=True)
