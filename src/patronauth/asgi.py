@@ -1,6 +1,6 @@
 """The one ASGI application `patronauth serve` runs: My Account pages at `/`, the app's
-JSON API at `/api/v1`, and for the operators `/healthz`, `/livez`, `/readyz` and
-`/metrics` (docs/operations.md)."""
+JSON API at `/api/v1`, the telephone line's webhooks at `/telephone` (docs/telephone.md),
+and for the operators `/healthz`, `/livez`, `/readyz` and `/metrics` (docs/operations.md)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from patronauth.adapters import metrics
 from patronauth.adapters.http import SecurityHeaders
 from patronauth.api import create_api
 from patronauth.bootstrap import App, build
+from patronauth.telephone.app import create_telephone
 from patronauth.web import create_web
 
 
@@ -54,6 +55,7 @@ def create(app: App | None = None) -> Starlette:
             Route("/readyz", readyz),
             Route("/metrics", metrics_page),
             Mount("/api/v1", app=create_api(app)),
+            Mount("/telephone", app=create_telephone(app)),
             Mount("/", app=create_web(app)),
         ],
         middleware=[Middleware(SecurityHeaders, hsts=app.settings.cookie_secure)],

@@ -69,6 +69,8 @@ class Settings:
     sip2_tls_key: Path | None = None
     sip2_idle_seconds: int = 300
     sip2_threads: int = 8
+    twilio_auth_token: str | None = None  # the telephone line's TwiML webhooks
+    voicexml_secret: str | None = None  # the telephone line's VoiceXML requests
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -120,6 +122,8 @@ class Settings:
             sip2_tls_key=_tls_path(env, "PATRONAUTH_SIP2_TLS_KEY", "PATRONAUTH_SIP2_TLS_CERT"),
             sip2_idle_seconds=_int(env, "PATRONAUTH_SIP2_IDLE_SECONDS", 300),
             sip2_threads=_int(env, "PATRONAUTH_SIP2_THREADS", 8),
+            twilio_auth_token=env.get("PATRONAUTH_TWILIO_AUTH_TOKEN") or None,
+            voicexml_secret=env.get("PATRONAUTH_VOICEXML_SECRET") or None,
         )
 
 

@@ -436,7 +436,5 @@ def parse_profile(data: Mapping[str, Any]) -> Profile:
         libraries=libraries,
         currency=lending.get("currency", str, "HK$"),
         requests=frozenset(requests),
-        telephone=_telephone(root.child("telephone"))
-        if root.has("telephone")
-        else TelephoneLine(),
+        telephone=_telephone(root.child("telephone")) if root.has("telephone") else TelephoneLine(),
     )

@@ -523,9 +523,45 @@ class TerminalRepository(Protocol):
     def set_password_hash(self, login: str, password_hash: str, at: datetime) -> None: ...
 
 
+@dataclass(frozen=True)
+class StoredCall:
+    platform: str
+    call_id: str
+    institution: str
+    state: str  # the dialogue's state, as the telephone line wrote it; "" once ended
+    turn: str  # the token the next request of the call must carry
+    started_at: datetime
+    updated_at: datetime
+    ended_at: datetime | None
+
+
+class CallRepository(Protocol):
+    """The telephone line's calls, by platform and the platform's call id."""
+
+    def add(
+        self, platform: str, call_id: str, institution: str, state: str, turn: str, at: datetime
+    ) -> bool:
+        """False when the call id is known already (a replayed first request)."""
+
+    def get(self, platform: str, call_id: str) -> StoredCall | None: ...
+
+    def take_turn(self, platform: str, call_id: str, turn: str, new_turn: str) -> bool:
+        """Replace the call's turn token if it is `turn` and the call goes on, atomically:
+        of two requests carrying one token, exactly one gets True."""
+
+    def save(self, platform: str, call_id: str, state: str, at: datetime, *, ended: bool) -> None:
+        """Store the state after a turn; an ended call keeps no state and no token."""
+
+    def purge(self, before: datetime) -> int:
+        """Delete the calls untouched since `before`; how many."""
+
+
 class UnitOfWork(Protocol):
     @property
     def patrons(self) -> PatronRepository: ...
+
+    @property
+    def calls(self) -> CallRepository: ...
 
     @property
     def terminals(self) -> TerminalRepository: ...

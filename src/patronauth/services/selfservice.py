@@ -8,7 +8,8 @@ known). A terminal serves only its own institution: a patron or item of another 
 simply not found.
 
 The PIN (AD): None when the field was absent, "" when it was sent empty. Every PIN
-that is checked is an attempt on the `sip2` channel through `authenticate`, so the
+that is checked is an attempt on the `sip2` channel (`telephone` for a terminal with
+that option: a telephone box speaking SIP2) through `authenticate`, so the
 same lockout holds as on the web and in the app (S3). A patron's personal data (name,
 e-mail, phone, loans) is told only after a right PIN, or when the terminal sent no PIN
 at all, or an empty one where it is allowed to.
@@ -21,7 +22,7 @@ from datetime import date
 from enum import StrEnum
 
 from patronauth.domain.circulation import HoldStatus
-from patronauth.domain.credentials import Channel, Outcome
+from patronauth.domain.credentials import Outcome
 from patronauth.domain.errors import InvalidInput, Refused, Violation
 from patronauth.domain.identifiers import base_form, lockout_key
 from patronauth.domain.patrons import Patron
@@ -44,8 +45,6 @@ from patronauth.services import circulation as circ
 from patronauth.services.authenticate import Attempt, AuthResult, authenticate
 from patronauth.services.interfaces import Ports
 from patronauth.services.lookup import Found, current_card, find_patron
-
-CHANNEL = Channel.SIP2.value
 
 
 class ItemList(StrEnum):
@@ -222,7 +221,7 @@ def _gate(ports: Ports, terminal: Terminal, identifier: str, pin: str | None, so
                 Attempt(
                     identifier,
                     pin,
-                    Channel.SIP2,
+                    terminal.options.channel,
                     source=source,
                     institution=terminal.institution,
                 ),
@@ -269,6 +268,11 @@ def _screen(
     if check is PinCheck.REFUSED and result is not None:
         return (Violation(_REFUSED_OUTCOMES.get(result.outcome, "sip2.pin_wrong")),)
     return ()
+
+
+def _channel(terminal: Terminal) -> str:
+    """`sip2`, or `telephone` for a telephone box that speaks SIP2 (its option)."""
+    return terminal.options.channel.value
 
 
 def _actor(terminal: Terminal) -> str:
@@ -457,7 +461,7 @@ def checkout(
             identifier,
             item_barcode,
             actor=_actor(terminal),
-            channel=CHANNEL,
+            channel=_channel(terminal),
             institution=terminal.institution,
         )
     except Refused as refusal:
@@ -540,7 +544,9 @@ def _renew(
 ) -> LendingAnswer:
     title = _title_of(ports, terminal, refused.item_barcode)
     try:
-        due = circ.renew_loan(ports, patron.id, loan_id, channel=CHANNEL, actor=_actor(terminal))
+        due = circ.renew_loan(
+            ports, patron.id, loan_id, channel=_channel(terminal), actor=_actor(terminal)
+        )
     except Refused as refusal:
         return LendingAnswer(
             ok=False,
@@ -578,7 +584,7 @@ def renew_all(
         for loan in uow.circulation.open_loans(patron.id):
             item = uow.circulation.item(loan.item_id)
             barcodes[loan.id] = item.barcode if item else ""
-    results = circ.renew_all(ports, patron.id, channel=CHANNEL, actor=_actor(terminal))
+    results = circ.renew_all(ports, patron.id, channel=_channel(terminal), actor=_actor(terminal))
     reasons: dict[str, Violation] = {}
     for result in results:
         if result.refusal is not None:
@@ -603,7 +609,11 @@ def checkin(ports: Ports, terminal: Terminal, item_barcode: str, *, source: str)
     del source  # the circulation audit records the terminal as the actor
     try:
         done = circ.checkin(
-            ports, item_barcode, terminal.institution, actor=_actor(terminal), channel=CHANNEL
+            ports,
+            item_barcode,
+            terminal.institution,
+            actor=_actor(terminal),
+            channel=_channel(terminal),
         )
     except Refused as refusal:
         return CheckinAnswer(

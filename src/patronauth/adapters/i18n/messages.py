@@ -257,6 +257,7 @@ MESSAGES: dict[str, str] = {
     "terminal.not_found": N_("There is no terminal with this login."),
     "terminal.already_disabled": N_("This terminal is disabled already."),
     "terminal.already_enabled": N_("This terminal is enabled already."),
+    "terminal.channel_invalid": N_("A terminal counts as one of these channels: {allowed}."),
     "sip2.patron_unknown": N_("This card is not recognised. Please ask at the counter."),
     "sip2.pin_wrong": N_("The PIN is not correct."),
     "sip2.pin_required": N_("Please enter your PIN."),

@@ -299,7 +299,26 @@ terminals = Table(
     Column("crlf", Boolean, nullable=False),
     Column("allow_pinless", Boolean, nullable=False),
     Column("wrong_pin_as_unknown", Boolean, nullable=False),
+    Column("channel", String(12), nullable=False, default="sip2"),
     Column("created_by", String(80), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# The telephone line's calls in progress (docs/telephone.md): the dialogue's state by the
+# platform's call id, and the one-time token the next request must carry. An ended call
+# keeps its row, emptied, until it is purged, so that a replayed request is refused.
+telephone_calls = Table(
+    "telephone_calls",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("platform", String(16), nullable=False),
+    Column("call_id", String(64), nullable=False),
+    Column("institution", String(32), nullable=False),
+    Column("state", Text, nullable=False),
+    Column("turn", String(64), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False, index=True),
+    Column("ended_at", UTCDateTime),
+    UniqueConstraint("platform", "call_id"),
 )

@@ -4,6 +4,7 @@ from types import TracebackType
 
 from sqlalchemy import Connection, Engine, RootTransaction
 
+from patronauth.adapters.storage.calls import SqlCalls
 from patronauth.adapters.storage.circulation import SqlCirculation
 from patronauth.adapters.storage.registry import SqlRegistry
 from patronauth.adapters.storage.repositories import (
@@ -38,6 +39,7 @@ class SqlUnitOfWork:
         self.action_tokens = SqlActionTokens(self._conn)
         self.circulation = SqlCirculation(self._conn)
         self.terminals = SqlTerminals(self._conn)
+        self.calls = SqlCalls(self._conn)
         return self
 
     def __exit__(
