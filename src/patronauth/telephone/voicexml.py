@@ -116,7 +116,8 @@ def document(answer: Answer, input_url: str, call_id: str) -> bytes:
     collect = answer.collect
     _el(form, "property", name="inputmodes", value="dtmf")
     _el(form, "property", name="timeout", value=f"{collect.timeout_seconds}s")
-    _el(form, "property", name="termchar", value="#" if collect.finish_on_hash else "")
+    if collect.finish_on_hash:
+        _el(form, "property", name="termchar", value="#")
     field = _el(form, "field", name="keys")
     _grammar(field, collect)
     _prompts(field, answer)
