@@ -56,7 +56,7 @@ class Library:
 
     def audit(self, action: str) -> list[AuditEvent]:
         with self.app.ports.uow() as uow:
-            return [e.event for e in uow.audit.recent(limit=1000) if e.event.action == action]
+            return [e.event for e in uow.audit.recent(limit=5000) if e.event.action == action]
 
     def calls(self) -> list[tuple[str, str, str]]:
         from sqlalchemy import select
