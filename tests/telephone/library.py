@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 from patronauth.bootstrap import App
 from patronauth.domain.circulation import Loan
-from patronauth.services import circulation as circ
+from patronauth.services.catalogue import add_item
+from patronauth.services.holds import place_reservation
 from patronauth.services.interfaces import AuditEvent
+from patronauth.services.loans import checkout
 from patronauth.services.lookup import find_patron
 from patronauth.telephone.keyed import keyed_form
 from tests.support import STAFF, register
@@ -31,26 +33,26 @@ class Library:
     def lend(self, barcode: str, items: int) -> list[Loan]:
         loans = []
         for n in range(1, items + 1):
-            item = circ.add_item(
+            item = add_item(
                 self.app.ports, "hkpl", barcode=f"{barcode}B{n}", title=f"Title {n}",
                 staff=STAFF,
             )  # fmt: skip
             del item
             loans.append(
-                circ.checkout(
+                checkout(
                     self.app.ports, barcode, f"{barcode}B{n}", actor=STAFF, channel="staff"
                 ).loan
             )
         return loans
 
     def reserve_for_other(self, loan: Loan) -> None:
-        circ.place_reservation(
+        place_reservation(
             self.app.ports, self.patron_id(OTHER), loan.title_id, "KLN", channel="web"
         )
 
     def loan(self, loan_id: int) -> Loan:
         with self.app.ports.uow() as uow:
-            found = uow.circulation.loan(loan_id)
+            found = uow.loans.loan(loan_id)
         assert found is not None
         return found
 

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from patronauth.domain.credentials import Channel, Outcome
 from patronauth.domain.errors import Busy, InvalidInput, NotFound, Refused
 from patronauth.domain.profile import Profile
-from patronauth.services.authenticate import Attempt, AuthResult, authenticate
-from patronauth.services.circulation import LoanView, record, renew_all, renew_loan
+from patronauth.services.authenticate import Attempt
 from patronauth.services.interfaces import Ports
+from patronauth.services.loans import renew_all, renew_loan
+from patronauth.services.record import LoanView, record
+from patronauth.services.signin import sign_in
 from patronauth.services.telephone import hang_up, keyed_card, open_call, save_call, take_turn
 from patronauth.telephone import dialogue as d
 from patronauth.telephone.keyed import well_formed
@@ -44,11 +46,6 @@ class Answer:
     ended: bool
     turn: str  # what the next request must carry; "" once the call has ended
     language: str
-
-
-def sign_in(ports: Ports, attempt: Attempt) -> AuthResult:
-    """The one sign-in use case, without a session: the telephone keeps none."""
-    return authenticate(ports, attempt)
 
 
 def masked_number(raw: str) -> str:
@@ -162,10 +159,11 @@ class Line:
     def _sign_in(self, action: d.SignIn, institution: str, source: str) -> d.Event:
         card = keyed_card(self.ports, institution, action.cards)
         try:
+            # The one sign-in use case, without a session: the telephone keeps none.
             result = sign_in(
                 self.ports,
                 Attempt(card, action.pin, CHANNEL, source=source, institution=institution),
-            )
+            ).result
         except InvalidInput:
             # Keys that are no card number at all: the answer of an unknown card.
             return d.SignedIn(Outcome.INVALID)
