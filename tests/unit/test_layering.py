@@ -174,16 +174,17 @@ def test_a_new_channel_is_a_front_end(tmp_path: Path) -> None:
     ]
 
 
-def test_asgi_mounts_web_and_api_only(tmp_path: Path) -> None:
+def test_asgi_mounts_web_api_and_telephone_only(tmp_path: Path) -> None:
     package = _tree(
         tmp_path,
         {
             "asgi.py": "from patronauth.web import create_web\n"
             "from patronauth.api import create_api\n"
+            "from patronauth.telephone.app import create_telephone\n"
             "from patronauth.sip2 import server\n",
         },
     )
     assert violations(package) == [
-        "patronauth.asgi:3 imports patronauth.sip2 "
-        "(a front end may import only api, bootstrap, domain, presentation, services, web)"
+        "patronauth.asgi:4 imports patronauth.sip2 (a front end may import only api, "
+        "bootstrap, domain, presentation, services, telephone, web)"
     ]
