@@ -254,3 +254,38 @@ async def test_a_library_without_the_telephone_channel_only_says_so(
     assert "本圖書館沒有提供電話續借服務。" in heard.text
     assert len(heard.pieces) == 3
     assert library.calls() == []
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+async def test_a_julac_card_keyed_as_its_digits_alone_when_they_name_one_card(
+    line: App, dial: Dial, platform: str
+) -> None:
+    from patronauth.services.credentials import set_up_credential
+    from tests.support import STAFF, register
+
+    # HKU's PINs need two kinds of characters: digits and the star key will do.
+    register(line, "hku", "CU1234567")
+    set_up_credential(
+        line.ports, "CU1234567", None, "2468013579*", "2468013579*",
+        actor=STAFF, channel=Channel.STAFF,
+    )  # fmt: skip
+    caller = dial(platform, "hku")
+    await caller.dial()
+    heard = await caller.press("3")
+    assert "Leave out any letters, and key in the digits only." in heard.text
+    await caller.press("1234567")
+    menu = await caller.press("2468013579*")
+    assert "To hear your loans, press 1." in menu.text
+    # Another university's card with the same digits: they name no one card any more.
+    register(line, "hku", "BU1234567")
+    other = dial(platform, "hku")
+    await other.dial()
+    await other.press("3")
+    await other.press("1234567")
+    refused = await other.press("2468013579*")
+    assert "The card number or PIN is not correct." in refused.text
+    library = Library(line)
+    assert [(e.outcome, e.identifier) for e in library.audit("sign_in")] == [
+        ("invalid", "1234567"),
+        ("ok", "CU1234567"),
+    ]

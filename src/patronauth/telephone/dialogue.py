@@ -35,7 +35,7 @@ from patronauth.telephone.keyed import MAX_KEYS, card_numbers
 
 TRIES = 3  # per question, and wrong card number or PIN pairs per call
 LANGUAGE_KEYS = {"1": "yue", "2": "cmn", "3": "en"}
-MAX_PIN = 16
+MAX_PIN = 20  # the longest PIN of any profile (HKU)
 MAX_POSITION = 99
 TIMEOUT_SECONDS = 8
 
@@ -319,7 +319,8 @@ def _card_timeout(call: Call, event: Timeout, line: TelephoneLine) -> tuple[Call
 
 def _pin_keys(call: Call, event: Keys, line: TelephoneLine) -> tuple[Call, Turn]:
     pin = event.keys
-    if not pin.isdigit() or len(pin) > MAX_PIN:
+    # Digits, and * (a special character, for profiles whose PINs need one).
+    if not pin or pin.strip("0123456789*") or len(pin) > MAX_PIN:
         return _again(call, "entry.invalid", (Say("pin.enter"),), _ENTRY)
     cards = call.cards
     return _work(replace(call, cards=()), SignIn(cards, pin))
