@@ -258,3 +258,30 @@ async def test_logs_hold_no_pin_no_card_number_and_only_a_masked_caller(
     sign_ins = library.audit("sign_in")
     assert {e.source for e in sign_ins} == {"telephone:*********32"}
     assert all("4567" not in str(e) and "7391" not in str(e) for e in sign_ins)
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+async def test_an_idle_call_has_ended_and_a_call_answers_only_its_own_library(
+    edge: App, edge_client: httpx.AsyncClient, library: Library, platform: str
+) -> None:
+    caller = caller_for(platform, edge, edge_client, "CA-idle")
+    await caller.dial()
+    await caller.press("3")
+    # The same call id and token, at another library's address: not this call.
+    moved = caller.next_url.replace("/hkpl/", "/polyu/")
+    url, params = (
+        caller.next_url,
+        caller._input("keys", KEYED_CARD)
+        if platform == "voicexml"
+        else {**caller.common(), "Digits": KEYED_CARD},
+    )  # type: ignore[attr-defined]
+    answer = await caller.post(moved, params)  # type: ignore[attr-defined]
+    assert (answer.status_code, answer.content) == (404, b"call.unknown\n")
+    caller.next_url = url
+    asked = await caller.press(KEYED_CARD)  # the turn was not used up
+    assert "Please key in your PIN" in asked.text
+    clock_of(edge).advance(16 * 60)  # no request for 16 minutes
+    VoiceXmlCaller.now = int(clock_of(edge).now().timestamp())
+    late = await caller.press(PIN)
+    assert (late.status, late.body) == (404, b"call.unknown\n")
+    assert library.calls() == [("CA-idle", "", "")]

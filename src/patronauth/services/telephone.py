@@ -34,14 +34,17 @@ def open_call(
 
 
 def take_turn(
-    ports: Ports, platform: str, call_id: str, turn: str, new_turn: str
+    ports: Ports, platform: str, call_id: str, institution: str, turn: str, new_turn: str
 ) -> StoredCall | None:
     """The call this request continues, its token moved on to `new_turn`; None for an
-    unknown, ended or idle call, or a token already used (a replay)."""
+    unknown, ended or idle call, one of another library, or a token already used (a
+    replay)."""
     now = ports.clock.now()
     with ports.uow() as uow:
         call = uow.calls.get(platform, call_id)
-        if call is None or call.ended_at is not None or not turn:
+        if call is None or call.ended_at is not None or call.institution != institution:
+            return None
+        if not turn:
             return None
         if call.updated_at < now - CALL_IDLE:
             uow.calls.save(platform, call_id, "", now, ended=True)

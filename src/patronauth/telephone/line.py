@@ -104,8 +104,8 @@ class Line:
         profile = self.profile(institution)
         call_id = checked_call_id(call_id)
         token = self.ports.randomness.token()
-        stored = take_turn(self.ports, self.platform, call_id, turn, token)
-        if stored is None or stored.institution != institution:
+        stored = take_turn(self.ports, self.platform, call_id, institution, turn, token)
+        if stored is None:
             raise Refusal("call.unknown", 404)
         data = json.loads(stored.state)
         call = d.Call.from_data(data["call"])
