@@ -13,6 +13,8 @@ from xml.etree import ElementTree as ET
 import httpx
 from twilio.request_validator import RequestValidator
 
+from patronauth.presentation.i18n import message
+
 TWILIO_TOKEN = "twilio-test-auth-token-0123456789"
 VOICEXML_SECRET = "voicexml-test-shared-secret-0123456789"
 PUBLIC = "https://library.test"
@@ -25,6 +27,13 @@ TAGS = {
     "voicexml": {"yue": "yue-HK", "cmn": "zh-CN", "en": "en-GB"},
 }
 LANGUAGE_KEYS = {"yue": "1", "cmn": "2", "en": "3"}
+
+
+def refused(code: str, **params: int) -> bytes:
+    """The body of a refusal: its reason code and English message (docs/telephone.md)."""
+    if code == "call.keys_invalid":
+        params = {"max": 40, **params}
+    return f"{code}: {message(code, 'en', **params)}\n".encode()
 
 
 @dataclass

@@ -19,6 +19,7 @@ from tests.telephone.callers import (
     Caller,
     TwilioCaller,
     VoiceXmlCaller,
+    refused,
     vxml_headers,
 )
 from tests.telephone.conftest import client_of
@@ -43,10 +44,10 @@ def caller_for(platform: str, app: App, client: httpx.AsyncClient, call_id: str)
 @pytest.mark.parametrize(
     ("keys", "code"),
     [
-        ("12a4", b"call.keys_invalid\n"),
-        ("1" * 41, b"call.keys_invalid\n"),
-        ("１２３", b"call.keys_invalid\n"),  # full-width digits
-        ("12\x004", b"call.keys_invalid\n"),
+        ("12a4", refused("call.keys_invalid")),
+        ("1" * 41, refused("call.keys_invalid")),
+        ("１２３", refused("call.keys_invalid")),  # full-width digits
+        ("12\x004", refused("call.keys_invalid")),
     ],
 )
 async def test_keys_that_no_keypad_sends_are_refused_and_the_call_goes_on(
@@ -56,8 +57,8 @@ async def test_keys_that_no_keypad_sends_are_refused_and_the_call_goes_on(
     caller = caller_for(platform, edge, edge_client, "CA-bad-keys")
     await caller.dial()
     await caller.press("3")
-    refused = await caller.press(keys)
-    assert (refused.status, refused.body) == (400, code)
+    denied = await caller.press(keys)
+    assert (denied.status, denied.body) == (400, code)
     # The turn was not used: the same question answered rightly goes on.
     asked = await caller.press(KEYED_CARD)
     assert "Please key in your PIN" in asked.text
@@ -73,8 +74,8 @@ async def test_a_request_for_a_call_never_started_is_refused(
     caller = caller_for(platform, edge, edge_client, "CA-never-started")
     caller.next_url = f"{caller.base()}/input" + ("?turn=made-up" if platform == "twilio" else "")  # type: ignore[attr-defined]
     caller.turn = "made-up"
-    refused = await caller.press("3")
-    assert (refused.status, refused.body) == (404, b"call.unknown\n")
+    denied = await caller.press("3")
+    assert (denied.status, denied.body) == (404, refused("call.unknown"))
     assert library.calls() == []
 
 
@@ -89,7 +90,7 @@ async def test_a_replayed_pin_is_refused_and_counted_once(
     wrong = await caller.press("0000")
     assert "The card number or PIN is not correct." in wrong.text
     replayed = await caller.replay()
-    assert (replayed.status, replayed.body) == (404, b"call.unknown\n")
+    assert (replayed.status, replayed.body) == (404, refused("call.unknown"))
     assert [e.outcome for e in library.audit("sign_in")] == ["invalid"]
     # The call itself goes on with the token the first answer gave.
     asked = await caller.press(KEYED_CARD)
@@ -114,11 +115,11 @@ async def test_requests_after_the_end_of_a_call_are_refused(
     assert bye.ended
     caller.last = renew_request
     replayed = await caller.replay()
-    assert (replayed.status, replayed.body) == (404, b"call.unknown\n")
+    assert (replayed.status, replayed.body) == (404, refused("call.unknown"))
     assert [e.outcome for e in library.audit("renewal")] == ["ok"]  # renewed once
     caller.last = first_request
     again = await caller.replay()
-    assert (again.status, again.body) == (409, b"call.replayed\n")
+    assert (again.status, again.body) == (409, refused("call.replayed"))
     assert first.status == 200
 
 
@@ -139,7 +140,7 @@ async def test_a_missing_or_wrong_signature_is_refused(
         }  # fmt: skip
         caller = VoiceXmlCaller(edge_client, "hkpl", "CA-unsigned")
         answer = await caller.post(f"{caller.base()}/start", {"callid": "CA-unsigned"}, headers)
-    assert (answer.status_code, answer.content) == (403, b"call.signature_invalid\n")
+    assert (answer.status_code, answer.content) == (403, refused("call.signature_invalid"))
     assert library.calls() == []
 
 
@@ -157,7 +158,7 @@ async def test_a_twilio_signature_covers_the_parameters(
 
     signed = RequestValidator(TWILIO_TOKEN).compute_signature(url, params)
     answer = await caller.post(url, {**params, "Digits": "1234"}, signed)
-    assert (answer.status_code, answer.content) == (403, b"call.signature_invalid\n")
+    assert (answer.status_code, answer.content) == (403, refused("call.signature_invalid"))
     assert library.audit("sign_in") == []
 
 
@@ -172,7 +173,7 @@ async def test_a_stale_voicexml_signature_is_refused(
         target, content=body,
         headers={**stale, "Content-Type": "application/x-www-form-urlencoded"},
     )  # fmt: skip
-    assert (answer.status_code, answer.content) == (403, b"call.signature_stale\n")
+    assert (answer.status_code, answer.content) == (403, refused("call.signature_stale"))
     assert caller.call_id == "CA-stale"
     assert library.calls() == []
 
@@ -180,10 +181,10 @@ async def test_a_stale_voicexml_signature_is_refused(
 @pytest.mark.parametrize(
     ("body", "status", "code"),
     [
-        (b"CallSid=CA1&CallSid=CA2&From=1", 400, b"call.request_invalid\n"),
-        (b"CallSid=\xff\xfe&From=1", 400, b"call.request_invalid\n"),
-        (b"CallSid=" + b"A" * 9000, 413, b"call.request_too_large\n"),
-        (b"CallSid=CA'%3B--&From=1", 400, b"call.id_invalid\n"),
+        (b"CallSid=CA1&CallSid=CA2&From=1", 400, refused("call.request_invalid")),
+        (b"CallSid=\xff\xfe&From=1", 400, refused("call.request_invalid")),
+        (b"CallSid=" + b"A" * 9000, 413, refused("call.request_too_large")),
+        (b"CallSid=CA'%3B--&From=1", 400, refused("call.id_invalid")),
     ],
 )
 async def test_malformed_requests_are_refused(
@@ -215,7 +216,7 @@ async def test_an_unknown_library_is_not_found(
 ) -> None:
     caller = TwilioCaller(edge_client, "nosuch", "CA-nowhere")
     heard = await caller.dial()
-    assert (heard.status, heard.body) == (404, b"call.institution_unknown\n")
+    assert (heard.status, heard.body) == (404, refused("call.institution_unknown"))
 
 
 async def test_a_platform_without_its_secret_is_not_served(sqlite_url: str, tmp_path: Path) -> None:
@@ -225,7 +226,7 @@ async def test_a_platform_without_its_secret_is_not_served(sqlite_url: str, tmp_
             for path in ("/telephone/twilio/hkpl/voice", "/telephone/voicexml/hkpl/start"):
                 answer = await client.post(path, content=b"CallSid=CA1")
                 assert answer.status_code == 404
-                assert answer.content == b"telephone.platform_not_configured\n"
+                assert answer.content == refused("telephone.platform_not_configured")
     finally:
         app.close()
 
@@ -276,12 +277,12 @@ async def test_an_idle_call_has_ended_and_a_call_answers_only_its_own_library(
         else {**caller.common(), "Digits": KEYED_CARD},
     )  # type: ignore[attr-defined]
     answer = await caller.post(moved, params)  # type: ignore[attr-defined]
-    assert (answer.status_code, answer.content) == (404, b"call.unknown\n")
+    assert (answer.status_code, answer.content) == (404, refused("call.unknown"))
     caller.next_url = url
     asked = await caller.press(KEYED_CARD)  # the turn was not used up
     assert "Please key in your PIN" in asked.text
     clock_of(edge).advance(16 * 60)  # no request for 16 minutes
     VoiceXmlCaller.now = int(clock_of(edge).now().timestamp())
     late = await caller.press(PIN)
-    assert (late.status, late.body) == (404, b"call.unknown\n")
+    assert (late.status, late.body) == (404, refused("call.unknown"))
     assert library.calls() == [("CA-idle", "", "")]

@@ -12,7 +12,7 @@ import pytest
 from patronauth.bootstrap import App
 from patronauth.domain.credentials import Channel
 from tests.support import attempt, clock_of
-from tests.telephone.callers import CALLERS, LANGUAGE_KEYS, TAGS, Caller, VoiceXmlCaller
+from tests.telephone.callers import CALLERS, LANGUAGE_KEYS, TAGS, Caller, VoiceXmlCaller, refused
 from tests.telephone.library import KEYED_CARD, PIN, Library, stocked
 
 pytestmark = pytest.mark.anyio
@@ -145,8 +145,8 @@ async def test_renew_one_by_its_position_and_a_refusal_with_its_reason(
     renewed = await caller.press("1")
     assert hears["renewed_1"] in renewed.text
     await caller.press("3")
-    refused = await caller.press("2")
-    assert hears["refused_2"] in refused.text
+    denied = await caller.press("2")
+    assert hears["refused_2"] in denied.text
     assert [library.loan(loan.id).renewals for loan in loans] == [1, 0, 0]
     assert sorted(e.outcome for e in library.audit("renewal")) == ["ok", "renewal.reserved"]
 
@@ -219,9 +219,9 @@ async def test_a_hang_up_mid_call_drops_its_state_and_later_requests_are_refused
     assert turn
     assert await caller.hang_up() in {200, 204}
     assert library.calls()[0][1:] == ("", "")
-    refused = await caller.press(PIN)
-    assert refused.status == 404
-    assert refused.body == b"call.unknown\n"
+    denied = await caller.press(PIN)
+    assert denied.status == 404
+    assert denied.body == refused("call.unknown")
     assert library.audit("sign_in") == []  # the PIN after the hang-up was never tried
 
 
@@ -282,8 +282,8 @@ async def test_a_julac_card_keyed_as_its_digits_alone_when_they_name_one_card(
     await other.dial()
     await other.press("3")
     await other.press("1234567")
-    refused = await other.press("2468013579*")
-    assert "The card number or PIN is not correct." in refused.text
+    denied = await other.press("2468013579*")
+    assert "The card number or PIN is not correct." in denied.text
     library = Library(line)
     assert [(e.outcome, e.identifier) for e in library.audit("sign_in")] == [
         ("invalid", "1234567"),

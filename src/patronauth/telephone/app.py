@@ -11,6 +11,8 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from patronauth.bootstrap import App
+from patronauth.domain.errors import SchemaMissing, StorageUnavailable
+from patronauth.presentation.i18n import message
 from patronauth.telephone import twiml, voicexml
 from patronauth.telephone.dialogue import HangUp
 from patronauth.telephone.line import Line, Refusal
@@ -37,12 +39,23 @@ async def _params(request: Request) -> tuple[bytes, dict[str, str]]:
     return body, params
 
 
+def _answer(code: str, status: int, **params: int) -> Response:
+    """A refusal for the platform's logs: the reason code and its English message."""
+    return PlainTextResponse(f"{code}: {message(code, 'en', **params)}\n", status_code=status)
+
+
 def _refused(refusal: Refusal) -> Response:
-    return PlainTextResponse(refusal.code + "\n", status_code=refusal.status)
+    return _answer(refusal.code, refusal.status, **refusal.params)
+
+
+def _unavailable() -> Response:
+    response = _answer("service.unavailable", 503)
+    response.headers["Retry-After"] = "5"
+    return response
 
 
 def _not_served(_: Request) -> Response:
-    return PlainTextResponse("telephone.platform_not_configured\n", status_code=404)
+    return _answer("telephone.platform_not_configured", 404)
 
 
 def create_telephone(app: App) -> Starlette:
@@ -85,6 +98,8 @@ def create_telephone(app: App) -> Starlette:
                     raise Refusal("call.not_found", 404)
             except Refusal as refusal:
                 return _refused(refusal)
+            except (StorageUnavailable, SchemaMissing):
+                return _unavailable()
             return Response(twiml.document(answer, f"{base}/input"), media_type="text/xml")
 
         routes.append(Route("/twilio/{institution}/{hook}", twilio_hook, methods=POST))
@@ -124,6 +139,8 @@ def create_telephone(app: App) -> Starlette:
                     raise Refusal("call.not_found", 404)
             except Refusal as refusal:
                 return _refused(refusal)
+            except (StorageUnavailable, SchemaMissing):
+                return _unavailable()
             return Response(
                 voicexml.document(answer, input_url, call_id),
                 media_type="application/voicexml+xml",

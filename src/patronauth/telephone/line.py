@@ -21,7 +21,7 @@ from patronauth.services.record import LoanView, record
 from patronauth.services.signin import sign_in
 from patronauth.services.telephone import hang_up, keyed_card, open_call, save_call, take_turn
 from patronauth.telephone import dialogue as d
-from patronauth.telephone.keyed import well_formed
+from patronauth.telephone.keyed import MAX_KEYS, well_formed
 from patronauth.telephone.speech import Spoken, speak
 
 log = logging.getLogger("patronauth.telephone")
@@ -33,10 +33,11 @@ _CALL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 class Refusal(Exception):
     """A request the line does not act on; `code` says why (docs/telephone.md)."""
 
-    def __init__(self, code: str, status: int = 400) -> None:
+    def __init__(self, code: str, status: int = 400, **params: int) -> None:
         super().__init__(code)
         self.code = code
         self.status = status
+        self.params = params
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ def checked_keys(raw: str) -> str:
     """The keys of a request: keypad keys only, not too many; a closing # dropped."""
     keys = raw.strip().replace(" ", "")
     if not well_formed(keys):
-        raise Refusal("call.keys_invalid")
+        raise Refusal("call.keys_invalid", max=MAX_KEYS)
     return keys.removesuffix("#")
 
 

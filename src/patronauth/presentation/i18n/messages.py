@@ -258,6 +258,26 @@ MESSAGES: dict[str, str] = {
     "terminal.already_disabled": N_("This terminal is disabled already."),
     "terminal.already_enabled": N_("This terminal is enabled already."),
     "terminal.channel_invalid": N_("A terminal counts as one of these channels: {allowed}."),
+    # The telephone line's answers to the platforms (docs/telephone.md)
+    "call.keys_invalid": N_(
+        "The keys are not keypad keys (0 to 9, * and #), or there are more than {max}."
+    ),
+    "call.id_invalid": N_("The call id is missing or not valid."),
+    "call.request_invalid": N_(
+        "The request is not valid form data in UTF-8, or gives a parameter twice."
+    ),
+    "call.request_too_large": N_("The request is too large."),
+    "call.signature_invalid": N_("The request's signature is missing or wrong."),
+    "call.signature_stale": N_("The request's signature is too old, or from the future."),
+    "call.unknown": N_(
+        "There is no such call going on, or this turn of it has been answered already."
+    ),
+    "call.replayed": N_("This call has been started already."),
+    "call.institution_unknown": N_("There is no such library."),
+    "call.event_invalid": N_("The event is not one the telephone line knows."),
+    "call.event_unexpected": N_("The call does not wait for this event now."),
+    "call.not_found": N_("The telephone line has no such address."),
+    "telephone.platform_not_configured": N_("This telephony platform is not configured here."),
     "sip2.patron_unknown": N_("This card is not recognised. Please ask at the counter."),
     "sip2.pin_wrong": N_("The PIN is not correct."),
     "sip2.pin_required": N_("Please enter your PIN."),
