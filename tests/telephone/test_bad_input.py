@@ -286,3 +286,21 @@ async def test_an_idle_call_has_ended_and_a_call_answers_only_its_own_library(
     late = await caller.press(PIN)
     assert (late.status, late.body) == (404, refused("call.unknown"))
     assert library.calls() == [("CA-idle", "", "")]
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+async def test_a_database_that_does_not_answer_is_503_for_the_platform(
+    tmp_path: Path, platform: str
+) -> None:
+    from tests.servers import free_port
+    from tests.telephone.conftest import line_env
+
+    unreachable = f"postgresql://postgres@127.0.0.1:{free_port()}/patronauth"
+    app = make_app(line_env(unreachable, tmp_path / "var"))
+    try:
+        async with client_of(app) as client:
+            caller = caller_for(platform, app, client, "CA-db-down")
+            heard = await caller.dial()
+    finally:
+        app.close()
+    assert (heard.status, heard.body) == (503, refused("service.unavailable"))
