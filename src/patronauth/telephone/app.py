@@ -124,17 +124,15 @@ def create_telephone(app: App) -> Starlette:
                     answer = await run_in_threadpool(vxml_line.start, institution, call_id, caller)
                 elif hook == "input":
                     event = voicexml.event(params)
+                    turn = params.get("turn", "")
+                    answer = await run_in_threadpool(
+                        vxml_line.next, institution, call_id, turn, event
+                    )
                     if isinstance(event, HangUp):
-                        vxml_line.profile(institution)
-                        await run_in_threadpool(
-                            vxml_line.next, institution, call_id, params.get("turn", ""), event
-                        )
+                        # The answer to <data>, the one fetch a disconnected call makes.
                         return Response(
                             voicexml.ended_reply(), media_type="application/voicexml+xml"
                         )
-                    answer = await run_in_threadpool(
-                        vxml_line.next, institution, call_id, params.get("turn", ""), event
-                    )
                 else:
                     raise Refusal("call.not_found", 404)
             except Refusal as refusal:
