@@ -25,6 +25,7 @@ from patronauth.adapters.counters.memory import MemoryAttemptCounter
 from patronauth.adapters.counters.redis import RedisAttemptCounter
 from patronauth.adapters.counters.resilient import ResilientAttemptCounter
 from patronauth.adapters.counters.sql import SqlAttemptCounter
+from patronauth.adapters.directory import LdapDirectory
 from patronauth.adapters.hash_pool import HashPool
 from patronauth.adapters.hashing import Argon2Hasher, Argon2Parameters, Keyring
 from patronauth.adapters.hashing import KeyringError as KeyringError
@@ -55,6 +56,8 @@ class App:
 
     def close(self) -> None:
         self.engine.dispose()
+        if isinstance(self.ports.directory, LdapDirectory):
+            self.ports.directory.close()
         if self.redis is not None:
             self.redis.close()
 
@@ -156,6 +159,7 @@ def build(settings: Settings | None = None) -> App:
         session_policy=policy,
         public_url=settings.public_url,
         telemetry=PrometheusTelemetry(),
+        directory=LdapDirectory(settings.directory_secrets),
     )
     used = (settings.counter == "redis", redis is not None, redis is not None)
     watched = tuple(h for h, use in zip(health.values(), used, strict=True) if use)

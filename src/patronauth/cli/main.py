@@ -13,6 +13,7 @@ from patronauth.cli import (
     credentials,
     demo,
     demo_lending,
+    directory,
     patrons,
     serve,
     staff,
@@ -98,6 +99,7 @@ cli.add_command(circulation.fines)
 cli.add_command(circulation.calendar)
 cli.add_command(circulation.request)
 cli.add_command(terminals.terminal)
+cli.add_command(directory.directory)
 cli.add_command(serve.serve)
 
 

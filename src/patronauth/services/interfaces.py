@@ -29,6 +29,7 @@ from patronauth.domain.circulation import (
     Title,
 )
 from patronauth.domain.credentials import CredentialKind, CredentialState
+from patronauth.domain.errors import Unavailable
 from patronauth.domain.identifiers import IdentifierKind, IdType
 from patronauth.domain.lockout import Admission, LockoutRule
 from patronauth.domain.patrons import (
@@ -38,7 +39,7 @@ from patronauth.domain.patrons import (
     PatronStatus,
     TemporarySecret,
 )
-from patronauth.domain.profile import ForcedChange, Profile
+from patronauth.domain.profile import DirectoryConfig, ForcedChange, Profile
 from patronauth.domain.sessions import Scope, Session, SessionChannel, SessionPolicy
 from patronauth.domain.terminals import Terminal, TerminalOptions
 
@@ -642,6 +643,71 @@ class Telemetry(Protocol):
         """One attempt on a channel ended with an outcome (`Outcome.value`)."""
 
 
+class DirectoryLookup(StrEnum):
+    UID = "uid"  # the Portal UID typed at sign-in
+    BARCODE = "barcode"  # a card scanned at a kiosk
+    LINK = "link"  # the student or staff number of a library record
+
+
+@dataclass(frozen=True)
+class DirectoryEntry:
+    dn: str
+    link: str | None  # the link attribute's value: names the library record
+
+
+@dataclass(frozen=True)
+class DirectoryProbe:
+    """What `directory check` found at one URL: never a secret."""
+
+    url: str
+    ok: bool
+    detail: str
+    seconds: float
+
+
+class Directory(Protocol):
+    """The campus directory (R20): it alone decides whether a PIN is right.
+
+    Every method raises `Unavailable` when no configured server answers within the
+    configuration's timeouts; nothing is decided then and nothing falls back.
+    """
+
+    def find(
+        self, config: DirectoryConfig, lookup: DirectoryLookup, value: str
+    ) -> DirectoryEntry | None:
+        """The one entry the lookup's filter matches, searched with the service account.
+
+        `value` is escaped for the filter (RFC 4515), so `*`, `(`, `)`, `\\` and NUL
+        match only themselves. None when no entry or more than one matches.
+        """
+
+    def bind(self, config: DirectoryConfig, dn: str, pin: str) -> bool:
+        """Whether the directory accepts `pin` for the entry `dn` (a simple bind).
+
+        An empty PIN is never sent: to an LDAP server a bind with an empty password is
+        an anonymous bind, which succeeds without proving anything.
+        """
+
+    def probe(self, config: DirectoryConfig, uid: str | None) -> list[DirectoryProbe]:
+        """`directory check`: connect, StartTLS or LDAPS, bind with the service account
+        and search (for `uid`, or the base entry) at every URL in turn."""
+
+
+class NoDirectory:
+    """A deployment without a directory: every question is unanswered."""
+
+    def find(
+        self, config: DirectoryConfig, lookup: DirectoryLookup, value: str
+    ) -> DirectoryEntry | None:
+        raise Unavailable.of("directory.unavailable")
+
+    def bind(self, config: DirectoryConfig, dn: str, pin: str) -> bool:
+        raise Unavailable.of("directory.unavailable")
+
+    def probe(self, config: DirectoryConfig, uid: str | None) -> list[DirectoryProbe]:
+        return [DirectoryProbe(url, False, "no directory client", 0.0) for url in config.urls]
+
+
 class NoTelemetry:
     def attempt(self, channel: str, outcome: str) -> None:
         return None
@@ -664,3 +730,4 @@ class Ports:
     session_policy: SessionPolicy
     public_url: str  # where patrons reach the web pages, for links in e-mails
     telemetry: Telemetry = field(default_factory=NoTelemetry)
+    directory: Directory = field(default_factory=NoDirectory)

@@ -175,6 +175,7 @@ class _Gate:
 _REFUSED_OUTCOMES = {
     Outcome.BARRED: "sip2.account_barred",
     Outcome.PENDING_REGISTRATION: "sip2.account_pending",
+    Outcome.NOT_PROVISIONED: "sip2.account_not_provisioned",
     Outcome.CHANGE_REQUIRED: "sip2.pin_change_required",
     Outcome.TEMPORARY_EXPIRED: "sip2.pin_temporary_expired",
     Outcome.MUST_CHANGE: "sip2.pin_change_required",
@@ -222,6 +223,8 @@ def _gate(ports: Ports, terminal: Terminal, identifier: str, pin: str | None, so
             ).result
         except InvalidInput:
             result = None  # a malformed identifier or PIN: refused before any attempt
+        if found is None and result is not None and result.patron_id is not None:
+            found = _signed_in_as(ports, result.patron_id)  # R20: a Portal UID typed
         check = _CHECKS.get(result.outcome, PinCheck.REFUSED) if result else PinCheck.WRONG
         seconds = result.retry_after if result else 0
     else:
@@ -240,6 +243,16 @@ def _gate(ports: Ports, terminal: Terminal, identifier: str, pin: str | None, so
     return _Gate(found, check, answer, _screen(found, check, answer, result, seconds))
 
 
+def _signed_in_as(ports: Ports, patron_id: int) -> Found | None:
+    """The record a directory sign-in named, when what was typed is no card here."""
+    with ports.uow() as uow:
+        patron = uow.patrons.get(patron_id)
+        card = current_card(uow, patron_id)
+    if patron is None or card is None:
+        return None
+    return Found(patron, card, ports.profiles.get(patron.institution))
+
+
 def _screen(
     found: Found | None,
     check: PinCheck,
@@ -247,6 +260,8 @@ def _screen(
     result: AuthResult | None,
     seconds: int,
 ) -> tuple[Violation, ...]:
+    if result is not None and result.outcome is Outcome.NOT_PROVISIONED:
+        return (Violation("sip2.account_not_provisioned"),)  # seed 004: not ready yet
     if found is None or answer.as_unknown:
         return (Violation("sip2.patron_unknown"),)
     if check is PinCheck.WRONG:

@@ -222,13 +222,13 @@ def test_hkct_contact_text(profiles: ProfileStore) -> None:
 def test_categories(profiles: ProfileStore) -> None:
     hku = profiles.get("hku")
     assert hku.category(None).name == "julac"
-    assert set(hku.categories) == {"julac", "space", "alumni", "friends"}
+    assert set(hku.categories) == {"student", "staff", "julac", "space", "alumni", "friends"}
     with pytest.raises(Refused) as caught:
-        hku.category("student")
+        hku.category("visitor")
     assert caught.value.code == "patron.unknown_category"
     assert caught.value.violations[0].params == {
-        "category": "student",
-        "known": "julac, space, alumni, friends",
+        "category": "visitor",
+        "known": "student, staff, julac, space, alumni, friends",
     }
 
 

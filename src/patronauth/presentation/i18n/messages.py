@@ -188,6 +188,20 @@ MESSAGES: dict[str, str] = {
     "service.unavailable": N_("The service is unavailable for a moment. Please try again shortly."),
     "service.error": N_("Something went wrong on our side. Please try again later."),
     "service.busy": N_("The service is very busy just now. Please try again in a moment."),
+    "directory.unavailable": N_(
+        "Sign-on is unavailable: the campus directory is not answering. "
+        "Please try again in a few minutes."
+    ),
+    "directory.none": N_("No category of {institution} signs in through a campus directory."),
+    "directory.link_missing": N_(
+        "Patrons of this category sign in through the campus directory: give their "
+        "student or staff number."
+    ),
+    "directory.link_ambiguous": N_("Give a student number or a staff number, not both."),
+    "credential.directory_managed": N_(
+        "Your PIN is your university Portal PIN, which the library does not keep: change "
+        "or reset it at the university's IT services ({url}). Nothing was changed here."
+    ),
     "service.database_unavailable": N_(
         "The library's account database is not answering. Please try again in a few minutes."
     ),
@@ -289,6 +303,10 @@ MESSAGES: dict[str, str] = {
         "Your PIN is suspended after too many wrong attempts. Please ask at the counter."
     ),
     "sip2.account_barred": N_("Your library account is barred. Please ask at the counter."),
+    "sip2.account_not_provisioned": N_(
+        "Your library account is not ready yet: 1-2 days after your card is issued. "
+        "Please ask at the counter."
+    ),
     "sip2.account_pending": N_("Your registration is not complete yet. Please ask at the counter."),
     "sip2.pin_change_required": N_(
         "Please choose a new PIN in My Account on the library website first."
@@ -332,6 +350,11 @@ MESSAGES: dict[str, str] = {
     ),
     "login.temporary_expired": N_(
         "This temporary {credential} has expired. Please ask for a new one."
+    ),
+    "login.not_provisioned": N_(
+        "Your library account is not ready yet. It will be ready 1-2 days after you get "
+        "your student or staff card from the Registry. If you still cannot sign in several "
+        "days after your card was issued, please approach counter staff for help."
     ),
 }
 

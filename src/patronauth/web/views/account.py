@@ -95,6 +95,9 @@ def _change_page(request: Request, kind: CredentialKind, *, post: bool) -> Respo
     visitor = page.require()
     if isinstance(visitor, Response):
         return visitor
+    if page.library.directory_for(visitor.account.patron.category) is not None:
+        # R20: the Portal PIN is changed at the university; this page only says so.
+        return _show(page, visitor, kind, Form(), forced=False, status=403 if post else 200)
     if post:
         return _change(page, visitor, kind, forced=False)
     return _show(page, visitor, kind, Form(), forced=False)
@@ -208,4 +211,5 @@ def _show(
         category=patron.category,
         account=visitor.account,
         contact_kinds=_contact_kinds(page),
+        directory=page.library.directory_for(patron.category),
     )
