@@ -69,6 +69,8 @@ class Settings:
     sip2_tls_key: Path | None = None
     sip2_idle_seconds: int = 300
     sip2_threads: int = 8
+    oidc_keys_file: Path | None = None  # None: oidc-keys.json under var_dir
+    oidc_token_seconds: int = 3600
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -120,6 +122,8 @@ class Settings:
             sip2_tls_key=_tls_path(env, "PATRONAUTH_SIP2_TLS_KEY", "PATRONAUTH_SIP2_TLS_CERT"),
             sip2_idle_seconds=_int(env, "PATRONAUTH_SIP2_IDLE_SECONDS", 300),
             sip2_threads=_int(env, "PATRONAUTH_SIP2_THREADS", 8),
+            oidc_keys_file=Path(env.get("PATRONAUTH_OIDC_KEYS_FILE") or var_dir / "oidc-keys.json"),
+            oidc_token_seconds=_int(env, "PATRONAUTH_OIDC_TOKEN_SECONDS", 3600, minimum=60),
         )
 
 

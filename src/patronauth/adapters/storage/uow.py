@@ -14,6 +14,7 @@ from patronauth.adapters.storage.repositories import (
     SqlTemporaries,
 )
 from patronauth.adapters.storage.sessions import SqlActionTokens
+from patronauth.adapters.storage.signon import SqlSignOn
 from patronauth.adapters.storage.terminals import SqlTerminals
 
 
@@ -38,6 +39,7 @@ class SqlUnitOfWork:
         self.action_tokens = SqlActionTokens(self._conn)
         self.circulation = SqlCirculation(self._conn)
         self.terminals = SqlTerminals(self._conn)
+        self.sign_on = SqlSignOn(self._conn)
         return self
 
     def __exit__(
