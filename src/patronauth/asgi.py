@@ -19,6 +19,7 @@ from patronauth.adapters import metrics
 from patronauth.adapters.http import SecurityHeaders
 from patronauth.api import create_api
 from patronauth.bootstrap import App, build
+from patronauth.signon import routes as sign_on_routes
 from patronauth.web import create_web
 
 
@@ -54,6 +55,7 @@ def create(app: App | None = None) -> Starlette:
             Route("/readyz", readyz),
             Route("/metrics", metrics_page),
             Mount("/api/v1", app=create_api(app)),
+            *sign_on_routes(app),
             Mount("/", app=create_web(app)),
         ],
         middleware=[Middleware(SecurityHeaders, hsts=app.settings.cookie_secure)],

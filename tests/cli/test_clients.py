@@ -36,7 +36,9 @@ def test_add_prints_the_secret_once_and_stores_only_a_digest(cli_any: Cli) -> No
     added = run.json()
     secret = added["client_secret"]
     assert len(secret) >= 20
-    assert added["protocol"] == "oidc" and added["trusted"] and not added["public"]
+    assert added["protocol"] == "oidc"
+    assert added["trusted"]
+    assert not added["public"]
     [row] = _stored(cli)
     assert row["client_id"] == added["client_id"]
     assert secret not in json.dumps(row, default=str)
@@ -62,7 +64,8 @@ def test_public_and_cas_clients_have_no_secret(cli: Cli) -> None:
         "client", "add", *CATALOGUE, "--redirect-uri", "http://127.0.0.1:9/cb", "--public",
         "--json",
     ).json()  # fmt: skip
-    assert public["client_secret"] is None and public["public"]
+    assert public["client_secret"] is None
+    assert public["public"]
     cas = cli.ok(
         "client", "add", "--name", "Primo", "--protocol", "cas", "--institution", "hku",
         "--redirect-uri", "https://primo.example.org/cas", "--json",
@@ -109,5 +112,6 @@ def test_init_creates_signing_keys_beside_the_pepper_and_rotation_keeps_the_old_
     kid = cli.ok("oidc", "rotate-key", "--json").json()["kid"]
     stored = json.loads(keys.read_text())["keys"]
     assert [k["jwk"]["kid"] for k in stored] == [first, kid]
-    assert stored[0]["until"] is not None and stored[1]["until"] is None
+    assert stored[0]["until"] is not None
+    assert stored[1]["until"] is None
     assert stat.S_IMODE(keys.stat().st_mode) == 0o600

@@ -63,7 +63,7 @@ class AddedClient:
 
 
 def _secret_digest(ports: Ports, client_id: str, secret: str) -> str:
-    return ports.hasher.keyed(secret, salt=f"client:{client_id}")
+    return ports.hasher.keyed(secret, salt=f"client-{client_id}")
 
 
 def _audit(
