@@ -32,7 +32,9 @@ from patronauth.services.authenticate import Attempt, AuthResult, authenticate
 from patronauth.services.circulation import standing_of
 from patronauth.services.interfaces import (
     AuditEvent,
+    AuthorizationCode,
     CasTicket,
+    IssuedToken,
     NewClient,
     Ports,
     UnitOfWork,
@@ -444,3 +446,112 @@ def validate_ticket(ports: Ports, ticket: str, service: str, *, renew: bool) -> 
     if renew and not stored.renewed:
         raise Refused.of("cas.INVALID_TICKET")
     return patron_of(ports, stored.patron_id)
+
+
+# --- OpenID Connect: codes, tokens and claims ------------------------------------------
+
+CODE_SECONDS = 60
+
+
+def save_code(ports: Ports, code: str, stored: AuthorizationCode) -> None:
+    with ports.uow() as uow:
+        uow.sign_on.add_code(token_hash(code), stored)
+        uow.commit()
+
+
+def redeem_code(ports: Ports, code: str, client_id: str) -> AuthorizationCode | None:
+    """The code, once, unexpired, for its own client. A code presented again is
+    refused and every token issued from it is revoked (RFC 6749 4.1.2)."""
+    if not code or len(code) > 256:
+        return None
+    now = ports.clock.now()
+    with ports.uow() as uow:
+        taken = uow.sign_on.take_code(token_hash(code), now)
+        if taken is not None and not taken[1]:
+            uow.sign_on.revoke_tokens_of_code(taken[0].id, now)
+        uow.commit()
+    if taken is None:
+        return None
+    stored, first = taken
+    if not first or stored.expires_at <= now or stored.client_id != client_id:
+        return None
+    return stored
+
+
+def save_tokens(
+    ports: Ports,
+    client: Client,
+    patron_id: int,
+    scope: str,
+    *,
+    access: str,
+    refresh: str | None,
+    expires_in: int,
+    code_id: int | None,
+    session_id: int | None,
+) -> None:
+    now = ports.clock.now()
+    with ports.uow() as uow:
+        for kind, value, seconds in (
+            ("access", access, expires_in),
+            ("refresh", refresh, REFRESH_SECONDS),
+        ):
+            if value is None:
+                continue
+            uow.sign_on.add_token(
+                token_hash(value),
+                kind,
+                client_id=client.client_id,
+                patron_id=patron_id,
+                scope=scope,
+                code_id=code_id,
+                session_id=session_id,
+                now=now,
+                expires_at=now + timedelta(seconds=seconds),
+            )
+        uow.commit()
+
+
+REFRESH_SECONDS = 30 * 24 * 3600
+
+
+def live_token(ports: Ports, value: str, kind: str) -> IssuedToken | None:
+    """A token of `kind` that is neither revoked nor expired, of an enabled client."""
+    if not value or len(value) > 256:
+        return None
+    with ports.uow() as uow:
+        found = uow.sign_on.token(token_hash(value))
+        stored = uow.sign_on.client(found.client_id) if found else None
+    if (
+        found is None
+        or found.kind != kind
+        or found.revoked
+        or found.expires_at <= ports.clock.now()
+        or stored is None
+        or not stored.client.enabled
+    ):
+        return None
+    return found
+
+
+def revoke_token(ports: Ports, token: IssuedToken) -> bool:
+    with ports.uow() as uow:
+        done = uow.sign_on.revoke_token(token.id, ports.clock.now())
+        uow.commit()
+    return done
+
+
+def user_claims(
+    ports: Ports, salt: bytes, client: Client, patron: Patron, scope: str
+) -> dict[str, object]:
+    """What a relying party learns, by scope: `sub` always (pairwise), `name` with
+    `profile`, `email` with `email`, the patron's standing with `library`."""
+    scopes = set(scope.split())
+    claims: dict[str, object] = {"sub": pairwise_subject(salt, client, patron)}
+    if "profile" in scopes and patron.name:
+        claims["name"] = patron.name
+    if "email" in scopes and patron.email:
+        claims["email"] = patron.email
+    if "library" in scopes:
+        claims["library"] = library_claims(ports, patron).as_claims()
+    return claims

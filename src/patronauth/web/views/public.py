@@ -34,6 +34,23 @@ def index(request: Request) -> Response:
     return page.render("index.html", libraries=libraries)
 
 
+RESUMABLE = ("/oidc/authorize?", "/cas/login?")
+
+
+def resume_target(target: str) -> str | None:
+    """Where a sign-in for a library service goes on to: the sign-on endpoints of this
+    site only (never another site, never another page)."""
+    if len(target) > 4096 or not target.startswith(RESUMABLE):
+        return None
+    return safe_next(target) if safe_next(target) == target else None
+
+
+def continue_to(page: Page, target: str) -> Response:
+    """Move on by a new navigation: a redirect of the form's own answer to the service
+    would be held to this page's form-action."""
+    return page.render("continue.html", target=target)
+
+
 def safe_next(target: str) -> str:
     """Only a path of this site: never another site (no open redirect)."""
     if not target.startswith("/") or target.startswith("//") or "\\" in target:
@@ -62,10 +79,11 @@ def sign_in_form(request: Request) -> Response:
     visitor = page.visitor()
     if moved := page.gate():
         return moved
+    resume = resume_target(request.query_params.get("next", ""))
     if visitor is not None and visitor.institution == page.library.id:
-        return page.redirect(page.url("account"))
+        return page.redirect(resume or page.url("account"))
     notice = request.query_params.get("notice")
-    return _show(page, Form(), notice=notice if notice in SIGN_IN_NOTICES else None)
+    return _show(page, Form(), notice=notice if notice in SIGN_IN_NOTICES else None, resume=resume)
 
 
 def sign_in(request: Request) -> Response:
@@ -76,8 +94,9 @@ def sign_in(request: Request) -> Response:
     label = page.label(page.web_kind)
     identifier = form.identifier("identifier")
     secret = form.secret("secret", empty="form.secret_empty", credential=label)
+    resume = resume_target(form.raw("next"))
     if not form.ok:
-        return _show(page, form, status=422)
+        return _show(page, form, status=422, resume=resume)
     result = authenticate(
         page.ports,
         Attempt(
@@ -89,17 +108,22 @@ def sign_in(request: Request) -> Response:
         ),
     )
     if not result.signed_in:
-        return _refused(page, form, result)
+        return _refused(page, form, result, resume)
     opened = open_session(page.ports, result, SessionChannel.WEB, source=page.source)
     target = "change-required" if opened.must_change else "account"
     # S7: a new session id at every sign-in; whatever session came with the browser ends.
     page.close_session()
-    response = page.redirect(page.url(target))
+    if resume and not opened.must_change:
+        response = continue_to(page, resume)
+    elif resume:
+        response = page.redirect(page.url(target, next=resume))
+    else:
+        response = page.redirect(page.url(target))
     page.site.set_session(response, opened.token)
     return response
 
 
-def _refused(page: Page, form: Form, result: AuthResult) -> Response:
+def _refused(page: Page, form: Form, result: AuthResult, resume: str | None) -> Response:
     params = outcome_params(
         result.kind.value if result.kind else page.web_kind.value,
         result.institution or page.library.id,
@@ -111,7 +135,9 @@ def _refused(page: Page, form: Form, result: AuthResult) -> Response:
     field = "identifier" if result.outcome is Outcome.INVALID else None
     form.fail(field, result.outcome.reason, **params)
     headers = {"retry-after": str(result.retry_after)} if result.retry_after else None
-    return _show(page, form, status=_STATUS.get(result.outcome, 422), headers=headers)
+    return _show(
+        page, form, status=_STATUS.get(result.outcome, 422), headers=headers, resume=resume
+    )
 
 
 def _show(
@@ -121,6 +147,7 @@ def _show(
     status: int = 200,
     notice: str | None = None,
     headers: dict[str, str] | None = None,
+    resume: str | None = None,
 ) -> Response:
     kind = page.web_kind
     settings = page.library.credential(None, kind)
@@ -132,6 +159,7 @@ def _show(
         notice=notice,
         label=page.label(kind),
         first_time_setup=settings.first_time_setup,
+        resume=resume,
     )
 
 
