@@ -10,7 +10,10 @@ import base64
 import hashlib
 import json
 import secrets
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -18,9 +21,10 @@ import httpx
 import jwt
 import pytest
 
-from tests.e2e.conftest import Server, shot
+from tests.e2e.conftest import Server, free_port, shot
 
-REDIRECT = "http://127.0.0.1:9/callback"
+PORT = free_port()
+REDIRECT = f"http://127.0.0.1:{PORT}/callback"
 CARD, PASSWORD = "HKPL0002", "Reading#2026"
 
 
@@ -92,19 +96,40 @@ def add_client(server: Server, *extra: str) -> tuple[str, str | None]:
 
 
 class Callback:
-    """Catches the browser's arrival at the relying party's redirect URI."""
+    """The relying party's redirect URI: a real HTTP server on loopback that records
+    where the browser arrived."""
 
-    def __init__(self, page: Any) -> None:
+    def __init__(self) -> None:
         self.urls: list[str] = []
+        seen = self.urls
 
-        def arrive(route: Any) -> None:
-            self.urls.append(route.request.url)
-            route.fulfill(status=200, body="<p>back at the service</p>", content_type="text/html")
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path.startswith("/callback"):
+                    seen.append(f"http://127.0.0.1:{PORT}{self.path}")
+                body = b"<p>back at the service</p>"
+                self.send_response(200)
+                self.send_header("content-type", "text/html")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
 
-        page.route(f"{REDIRECT}*", arrive)
+            def log_message(self, *args: Any) -> None:
+                return None
+
+        self.http = ThreadingHTTPServer(("127.0.0.1", PORT), Handler)
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
 
     def params(self) -> dict[str, str]:
         return {k: v[0] for k, v in parse_qs(urlsplit(self.urls[-1]).query).items()}
+
+
+@pytest.fixture(scope="module")
+def callback() -> Iterator[Callback]:
+    done = Callback()
+    yield done
+    done.http.shutdown()
+    done.http.server_close()
 
 
 def sign_in(page: Any) -> None:
@@ -120,10 +145,10 @@ def trusted(server: Server) -> RelyingParty:
 
 
 def test_code_flow_with_pkce_id_token_userinfo_and_key_rotation(
-    page: Any, server: Server, trusted: RelyingParty
+    page: Any, server: Server, trusted: RelyingParty, callback: Callback
 ) -> None:
     rp = trusted
-    back = Callback(page)
+    back = callback
     url, expect = rp.start()
     page.goto(url)
     assert "/hkpl/sign-in" in page.url
@@ -132,11 +157,12 @@ def test_code_flow_with_pkce_id_token_userinfo_and_key_rotation(
     page.wait_for_function("() => true")
     page.wait_for_url(f"{REDIRECT}*")
     got = back.params()
-    assert got["state"] == expect["state"]
+    assert got.get("state") == expect["state"], back.urls
     answer = rp.token(got["code"], expect["verifier"])
     assert answer.status_code == 200, answer.text
     tokens = answer.json()
-    assert tokens["token_type"].lower() == "bearer" and tokens["refresh_token"]
+    assert tokens["token_type"].lower() == "bearer"
+    assert tokens["refresh_token"]
     claims = rp.validate(tokens["id_token"], expect["nonce"])
     assert claims["name"] == "Lee Siu Ming"
     assert claims["library"]["status"] == "active"
@@ -152,7 +178,8 @@ def test_code_flow_with_pkce_id_token_userinfo_and_key_rotation(
         "status": "active",
         "fines_over_threshold": False,
     }
-    assert len(info["sub"]) == 64 and CARD.lower() not in info["sub"].lower()
+    assert len(info["sub"]) == 64
+    assert CARD.lower() not in info["sub"].lower()
 
     # Signed in to My Account: the next service sign-in asks for nothing.
     url, again = rp.start()
@@ -178,7 +205,8 @@ def test_code_flow_with_pkce_id_token_userinfo_and_key_rotation(
     assert refreshed.status_code == 200, refreshed.text
     assert refreshed.json()["refresh_token"] != newer["refresh_token"]
     replay = httpx.post(rp.config["token_endpoint"], data=form, auth=(rp.client_id, rp.secret))
-    assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
+    assert replay.status_code == 400
+    assert replay.json()["error"] == "invalid_grant"
 
     # prompt=login asks again.
     url, _ = rp.start(prompt="login")
@@ -192,18 +220,20 @@ def test_code_flow_with_pkce_id_token_userinfo_and_key_rotation(
 
 
 def test_bad_input_gets_errors_and_nothing_is_issued(
-    page: Any, server: Server, trusted: RelyingParty
+    page: Any, server: Server, trusted: RelyingParty, callback: Callback
 ) -> None:
     rp = trusted
-    back = Callback(page)
+    back = callback
     # A redirect URI not registered: an error page, no redirect.
-    url, _ = rp.start(redirect_uri="http://127.0.0.1:9/elsewhere")
+    url, _ = rp.start(redirect_uri="http://127.0.0.1:18089/elsewhere")
     answer = httpx.get(url)
-    assert answer.status_code == 400 and "location" not in answer.headers
+    assert answer.status_code == 400
+    assert "location" not in answer.headers
     assert "not registered" in answer.text
     # An unknown client: an error page too.
     unknown = httpx.get(url.replace(rp.client_id, "nosuchclient0000"))
-    assert unknown.status_code == 400 and "location" not in unknown.headers
+    assert unknown.status_code == 400
+    assert "location" not in unknown.headers
     # Oversized parameters.
     big, _ = rp.start(state="x" * 5000)
     assert httpx.get(big).status_code == 414
@@ -215,7 +245,8 @@ def test_bad_input_gets_errors_and_nothing_is_issued(
     code = back.params()["code"]
     # A wrong verifier, then the right one: the code was spent on the first try.
     wrong = rp.token(code, secrets.token_urlsafe(48))
-    assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_grant"
+    assert wrong.status_code == 400
+    assert wrong.json()["error"] == "invalid_grant"
     assert rp.token(code, expect["verifier"]).json()["error"] == "invalid_grant"
 
     url, expect = rp.start()
@@ -223,7 +254,8 @@ def test_bad_input_gets_errors_and_nothing_is_issued(
     page.wait_for_url(f"{REDIRECT}*")
     code = back.params()["code"]
     missing = rp.token(code, None)
-    assert missing.status_code == 400 and missing.json()["error"] in {
+    assert missing.status_code == 400
+    assert missing.json()["error"] in {
         "invalid_request",
         "invalid_grant",
     }
@@ -265,10 +297,12 @@ def test_bad_input_gets_errors_and_nothing_is_issued(
     assert back.params()["error"] == "invalid_request"
 
 
-def test_consent_page_for_a_service_that_is_not_trusted(page: Any, server: Server) -> None:
+def test_consent_page_for_a_service_that_is_not_trusted(
+    page: Any, server: Server, callback: Callback
+) -> None:
     client_id, secret = add_client(server)
     rp = RelyingParty(server, client_id, secret)
-    back = Callback(page)
+    back = callback
     url, expect = rp.start()
     page.goto(url)
     if "/sign-in" in page.url:

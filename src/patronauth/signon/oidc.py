@@ -324,6 +324,9 @@ def _server(app: App, issuer: str) -> AuthorizationServer:
                 session_id=subject.session_id,
             )
 
+        def create_oauth2_request(self, request: Any) -> Any:
+            return request  # built from the Starlette request by the endpoint
+
         def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
             return None
 
@@ -440,8 +443,7 @@ def routes(app: App) -> list[BaseRoute]:
                 oauth,
                 _login_required(fields),
             )
-        fresh = session is not None and _fresh(session)
-        if session is not None and ("login" in prompts and not fresh):
+        if session is not None and "login" in prompts:
             close_session(ports, request.cookies.get(pages.session_cookie))
             session = None
         if session is None:
@@ -476,9 +478,6 @@ def routes(app: App) -> list[BaseRoute]:
             # A form's redirect to another site would be held to the page's form-action.
             return pages.continue_to(request, answer.headers["location"])
         return answer  # type: ignore[no-any-return]
-
-    def _fresh(session: Session) -> bool:
-        return (ports.clock.now() - session.started_at).total_seconds() < 60
 
     async def authorize(request: Request) -> Response:
         if len(request.url.query) > MAX_QUERY_LENGTH:
