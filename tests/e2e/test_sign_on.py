@@ -284,7 +284,7 @@ def test_bad_input_gets_errors_and_nothing_is_issued(
         ]
     )
     for bad in (none, tampered):
-        with pytest.raises(jwt.InvalidTokenError):
+        with pytest.raises(jwt.PyJWTError):
             rp.validate(bad, expect["nonce"])
         logout = httpx.get(f"{server.url}/oidc/logout", params={"id_token_hint": bad})
         assert logout.status_code == 400
@@ -310,7 +310,7 @@ def test_consent_page_for_a_service_that_is_not_trusted(
     page.wait_for_selector("text=asks to know who you are")
     shot(page, "sign-on-02-consent")
     assert "your e-mail address" in page.content()
-    page.get_by_role("button", name="Continue").click()
+    page.get_by_role("button", name="Continue", exact=True).click()
     page.wait_for_url(f"{REDIRECT}*")
     tokens = rp.token(back.params()["code"], expect["verifier"]).json()
     rp.validate(tokens["id_token"], expect["nonce"])
