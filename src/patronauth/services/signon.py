@@ -29,7 +29,6 @@ from patronauth.domain.signon import (
     standing_status,
 )
 from patronauth.services.authenticate import Attempt, AuthResult, authenticate
-from patronauth.services.circulation import standing_of
 from patronauth.services.interfaces import (
     AuditEvent,
     AuthorizationCode,
@@ -39,6 +38,7 @@ from patronauth.services.interfaces import (
     Ports,
     UnitOfWork,
 )
+from patronauth.services.lending import standing_of
 
 CLIENT_ID_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
 CLIENT_ID_LENGTH = 20

@@ -6,8 +6,8 @@ from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 
-from patronauth.adapters.http import client_address
 from patronauth.bootstrap import App
+from patronauth.presentation.http import client_address
 
 MAX_BODY_BYTES = 16 * 1024
 MAX_FIELDS = 30

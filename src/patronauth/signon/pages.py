@@ -10,11 +10,11 @@ from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from patronauth.adapters.http import client_address
-from patronauth.adapters.i18n import LANGUAGES, message, translations
 from patronauth.bootstrap import App
 from patronauth.domain.patrons import Patron
 from patronauth.domain.signon import Client
+from patronauth.presentation.http import client_address
+from patronauth.presentation.i18n import LANGUAGES, message, translations
 
 HTML_LANG = {"en": "en", "zh_Hant": "zh-Hant-HK"}
 NO_STORE = {"cache-control": "no-store"}
