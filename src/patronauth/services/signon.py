@@ -28,7 +28,7 @@ from patronauth.domain.signon import (
     redirect_uris,
     standing_status,
 )
-from patronauth.services.authenticate import Attempt, AuthResult, authenticate
+from patronauth.services.authenticate import Attempt
 from patronauth.services.interfaces import (
     AuditEvent,
     AuthorizationCode,
@@ -39,6 +39,7 @@ from patronauth.services.interfaces import (
     UnitOfWork,
 )
 from patronauth.services.lending import standing_of
+from patronauth.services.signin import sign_in
 
 CLIENT_ID_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
 CLIENT_ID_LENGTH = 20
@@ -48,11 +49,6 @@ CAS_TICKET_SECONDS = 10
 def token_hash(value: str) -> str:
     """Codes, tokens and tickets are random: a plain SHA-256 is their stored form."""
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
-
-
-def sign_in(ports: Ports, attempt: Attempt) -> AuthResult:
-    """The one sign-in of every channel, for the channels that keep no session."""
-    return authenticate(ports, attempt)
 
 
 # --- services as data ---------------------------------------------------------------
@@ -366,7 +362,7 @@ def proxy_check(
     result = sign_in(
         ports,
         Attempt(identifier, secret, Channel.PROXY, source=source, institution=client.institution),
-    )
+    ).result
     if not result.signed_in or result.outcome is Outcome.MUST_CHANGE:
         return ProxyAnswer(_PROXY_REFUSALS.get(result.outcome, "invalid"), None, result.retry_after)
     assert result.patron_id is not None
