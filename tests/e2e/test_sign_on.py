@@ -314,3 +314,38 @@ def test_consent_page_for_a_service_that_is_not_trusted(
     page.wait_for_url(f"{REDIRECT}*")
     tokens = rp.token(back.params()["code"], expect["verifier"]).json()
     rp.validate(tokens["id_token"], expect["nonce"])
+
+
+def test_a_cas_client_library_validates_a_ticket_and_reads_the_attributes(
+    page: Any, server: Server, callback: Callback
+) -> None:
+    from cas import CASClient
+
+    run = server.patronauth(
+        "client", "add", "--name", "Primo", "--protocol", "cas", "--institution", "hkpl",
+        "--redirect-uri", REDIRECT,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    page.goto("/cas/login?" + urlencode({"service": REDIRECT}))
+    if "/sign-in" in page.url:
+        sign_in(page)
+    page.wait_for_url(f"{REDIRECT}*")
+    ticket = callback.params()["ticket"]
+    assert ticket.startswith("ST-")
+    client = CASClient(version=3, service_url=REDIRECT, server_url=f"{server.url}/cas/")
+    user, attributes, _ = client.verify_ticket(ticket)
+    assert user is not None
+    assert len(user) == 64
+    assert attributes["name"] == "Lee Siu Ming"
+    assert (attributes["institution"], attributes["status"]) == ("hkpl", "active")
+    assert client.verify_ticket(ticket)[0] is None  # a ticket works once
+
+    page.goto("/cas/login?" + urlencode({"service": REDIRECT}))
+    page.wait_for_url(f"{REDIRECT}*")
+    other = CASClient(version=3, service_url=REDIRECT + "?x", server_url=f"{server.url}/cas/")
+    assert other.verify_ticket(callback.params()["ticket"])[0] is None
+
+    page.goto("/cas/logout")
+    assert "You have signed out" in page.content()
+    page.goto("/cas/login?" + urlencode({"service": REDIRECT}))
+    assert "/hkpl/sign-in" in page.url

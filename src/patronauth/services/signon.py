@@ -421,7 +421,9 @@ def issue_ticket(
     return ticket
 
 
-def validate_ticket(ports: Ports, ticket: str, service: str, *, renew: bool) -> Patron:
+def validate_ticket(
+    ports: Ports, ticket: str, service: str, *, renew: bool
+) -> tuple[Patron, CasTicket]:
     """A service ticket, once, within 10 s, for the service it was issued to.
 
     Refuses with the CAS error codes: INVALID_TICKET (unknown, used, expired, or not
@@ -441,7 +443,7 @@ def validate_ticket(ports: Ports, ticket: str, service: str, *, renew: bool) -> 
         raise Refused.of("cas.INVALID_SERVICE")
     if renew and not stored.renewed:
         raise Refused.of("cas.INVALID_TICKET")
-    return patron_of(ports, stored.patron_id)
+    return patron_of(ports, stored.patron_id), stored
 
 
 # --- OpenID Connect: codes, tokens and claims ------------------------------------------
