@@ -101,10 +101,12 @@ class Callback:
 
     def __init__(self) -> None:
         self.urls: list[str] = []
-        seen = self.urls
+        self.hits: list[str] = []  # every path asked for, front-channel logouts too
+        seen, hits = self.urls, self.hits
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                hits.append(self.path)
                 if self.path.startswith("/callback"):
                     seen.append(f"http://127.0.0.1:{PORT}{self.path}")
                 body = b"<p>back at the service</p>"
@@ -349,3 +351,44 @@ def test_a_cas_client_library_validates_a_ticket_and_reads_the_attributes(
     assert "You have signed out" in page.content()
     page.goto("/cas/login?" + urlencode({"service": REDIRECT}))
     assert "/hkpl/sign-in" in page.url
+
+
+def test_a_default_password_goes_through_the_change_step_then_on_to_the_service(
+    page: Any, server: Server, callback: Callback
+) -> None:
+    added = server.patronauth(
+        "patron", "add", "--institution", "hkpl", "--barcode", "HKPL0777", "--name", "Ho Ka Yan",
+        "--phone", "9000 7777",
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    client_id, secret = add_client(
+        server, "--trusted", "--logout-uri", f"http://127.0.0.1:{PORT}/fc"
+    )
+    rp = RelyingParty(server, client_id, secret)
+    page.goto("/hkpl/sign-out")
+    if page.locator("form.form button[type=submit]").count():
+        page.locator("form.form button[type=submit]").click()
+    url, expect = rp.start()
+    page.goto(url)
+    page.get_by_label("Library card number").fill("HKPL0777")
+    page.locator("#secret").fill("7777")
+    page.locator("form.form button[type=submit]").click()
+    page.wait_for_url("**/hkpl/change-required?next=*")
+    shot(page, "sign-on-03-change-first")
+    page.locator("#current").fill("7777")
+    page.locator("#new").fill("Harbour-Lights-26")
+    page.locator("#confirm").fill("Harbour-Lights-26")
+    page.locator("form.form button[type=submit]").click()
+    page.wait_for_url(f"{REDIRECT}*")
+    tokens = rp.token(callback.params()["code"], expect["verifier"]).json()
+    claims = rp.validate(tokens["id_token"], expect["nonce"])
+    assert claims["name"] == "Ho Ka Yan"
+
+    # Signing out of My Account ends the sign-on: front-channel logout, tokens revoked.
+    page.goto("/hkpl/sign-out")
+    page.locator("form.form button[type=submit]").click()
+    page.wait_for_selector("text=You have signed out")
+    page.wait_for_timeout(500)
+    assert any(hit.startswith("/fc?iss=") for hit in callback.hits), callback.hits
+    bearer = {"authorization": f"Bearer {tokens['access_token']}"}
+    assert httpx.get(rp.config["userinfo_endpoint"], headers=bearer).status_code == 401

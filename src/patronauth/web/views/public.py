@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode, urlsplit
+
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -10,6 +12,7 @@ from patronauth.domain.sessions import SessionChannel
 from patronauth.presentation.i18n import LANGUAGES, outcome_params
 from patronauth.services.authenticate import Attempt, AuthResult
 from patronauth.services.signin import sign_in as sign_in_patron
+from patronauth.services.signon import end_sign_on
 from patronauth.web.forms import Form
 from patronauth.web.pages import NO_STORE, Page
 
@@ -172,10 +175,43 @@ def sign_out_form(request: Request) -> Response:
 
 
 def sign_out(request: Request) -> Response:
+    """Signing out ends the sign-on session too: the tokens services were given under
+    it end, and the services with a front-channel logout URI are told (in frames)."""
     page = Page(request)
-    response = page.redirect(page.url("sign-in", notice="signed-out"))
+    visitor = page.visitor()
+    told = end_sign_on(page.ports, visitor.session.id) if visitor is not None else []
+    target = page.url("sign-in", notice="signed-out")
+    if not told:
+        response: Response = page.redirect(target)
+    else:
+        frames = [
+            logout_frame(uri, page.site.settings.public_url) for c in told for uri in c.logout_uris
+        ]
+        origins = " ".join(sorted({_origin(f) for f in frames}))
+        csp = (
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            f"form-action 'self'; frame-src {origins}; frame-ancestors 'none'; "
+            "base-uri 'none'; object-src 'none'"
+        )
+        response = page.render(
+            "signed_out_services.html",
+            frames=frames,
+            target=target,
+            headers={"content-security-policy": csp},
+        )
     page.end_session(response)
     return response
+
+
+def logout_frame(uri: str, public_url: str) -> str:
+    """A front-channel logout URI with the issuer, as OpenID Connect's front-channel
+    logout names it."""
+    return uri + ("&" if "?" in uri else "?") + urlencode({"iss": public_url + "/oidc"})
+
+
+def _origin(uri: str) -> str:
+    parts = urlsplit(uri)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def library_home(request: Request) -> Response:
