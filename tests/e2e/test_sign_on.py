@@ -290,6 +290,12 @@ def test_bad_input_gets_errors_and_nothing_is_issued(
             rp.validate(bad, expect["nonce"])
         logout = httpx.get(f"{server.url}/oidc/logout", params={"id_token_hint": bad})
         assert logout.status_code == 400
+    # The audit trail names the service and holds no code, token or secret.
+    audit = server.patronauth("audit", "--json", "--limit", "10000")
+    assert audit.returncode == 0, audit.stderr
+    assert '"service": "Discovery"' in audit.stdout
+    for value in (code, first["access_token"], first["refresh_token"], rp.secret, PASSWORD):
+        assert value is not None and value not in audit.stdout
     # A public client must use PKCE S256.
     public_id, _ = add_client(server, "--public", "--trusted")
     public = RelyingParty(server, public_id, None)
