@@ -295,7 +295,8 @@ def test_bad_input_gets_errors_and_nothing_is_issued(
     assert audit.returncode == 0, audit.stderr
     assert '"service": "Discovery"' in audit.stdout
     for value in (code, first["access_token"], first["refresh_token"], rp.secret, PASSWORD):
-        assert value is not None and value not in audit.stdout
+        assert value is not None
+        assert value not in audit.stdout
     # A public client must use PKCE S256.
     public_id, _ = add_client(server, "--public", "--trusted")
     public = RelyingParty(server, public_id, None)
