@@ -18,6 +18,7 @@ from starlette.routing import Mount, Route
 from patronauth.api import create_api
 from patronauth.bootstrap import App, build, metrics
 from patronauth.presentation.http import SecurityHeaders
+from patronauth.signon import routes as sign_on_routes
 from patronauth.telephone.app import create_telephone
 from patronauth.web import create_web
 
@@ -55,6 +56,7 @@ def create(app: App | None = None) -> Starlette:
             Route("/metrics", metrics_page),
             Mount("/api/v1", app=create_api(app)),
             Mount("/telephone", app=create_telephone(app)),
+            *sign_on_routes(app),
             Mount("/", app=create_web(app)),
         ],
         middleware=[Middleware(SecurityHeaders, hsts=app.settings.cookie_secure)],

@@ -74,6 +74,8 @@ class Settings:
     # The directories' service-account passwords, by the variable each profile names
     # (`PATRONAUTH_DIRECTORY_...`); kept out of repr so that no log shows them.
     directory_secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
+    oidc_keys_file: Path | None = None  # None: oidc-keys.json under var_dir
+    oidc_token_seconds: int = 3600
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -132,6 +134,8 @@ class Settings:
                 for name, value in env.items()
                 if name.startswith("PATRONAUTH_DIRECTORY_") and value
             },
+            oidc_keys_file=Path(env.get("PATRONAUTH_OIDC_KEYS_FILE") or var_dir / "oidc-keys.json"),
+            oidc_token_seconds=_int(env, "PATRONAUTH_OIDC_TOKEN_SECONDS", 3600, minimum=60),
         )
 
 

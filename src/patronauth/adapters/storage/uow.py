@@ -21,6 +21,7 @@ from patronauth.adapters.storage.repositories import (
 )
 from patronauth.adapters.storage.requests import SqlPatronRequests
 from patronauth.adapters.storage.sessions import SqlActionTokens
+from patronauth.adapters.storage.signon import SqlSignOn
 from patronauth.adapters.storage.terminals import SqlTerminals
 from patronauth.services.transactions import unit_closed, unit_opened
 
@@ -57,6 +58,7 @@ class SqlUnitOfWork:
         self.requests = SqlPatronRequests(self._conn)
         self.terminals = SqlTerminals(self._conn)
         self.calls = SqlCalls(self._conn)
+        self.sign_on = SqlSignOn(self._conn)
         unit_opened()
         return self
 
