@@ -37,6 +37,7 @@ from patronauth.adapters.redis_health import RedisHealth
 from patronauth.adapters.redis_health import client as redis_client
 from patronauth.adapters.registry_csv import parse_rows as parse_rows
 from patronauth.adapters.sessions import FallbackSessionStore, RedisSessionStore
+from patronauth.adapters.signing_keys import SigningKeyFile
 from patronauth.adapters.storage import migrate
 from patronauth.adapters.storage.engine import make_engine
 from patronauth.adapters.storage.sessions import SqlSessionStore
@@ -67,6 +68,15 @@ def ensure_pepper(settings: Settings) -> bool:
     if settings.pepper:
         return False
     return Keyring.create(settings.pepper_file)
+
+
+def keys_file(settings: Settings) -> Path:
+    return settings.oidc_keys_file or settings.var_dir / "oidc-keys.json"
+
+
+def ensure_signing_keys(settings: Settings) -> bool:
+    """`patronauth init`: the OpenID Connect signing keys (mode 0600), when none exist."""
+    return SigningKeyFile.create(keys_file(settings), SystemClock().now())
 
 
 def keyring(settings: Settings) -> Keyring:
@@ -160,6 +170,7 @@ def build(settings: Settings | None = None) -> App:
         public_url=settings.public_url,
         telemetry=PrometheusTelemetry(),
         directory=LdapDirectory(settings.directory_secrets),
+        signing_keys=SigningKeyFile(keys_file(settings)),
     )
     used = (settings.counter == "redis", redis is not None, redis is not None)
     watched = tuple(h for h, use in zip(health.values(), used, strict=True) if use)

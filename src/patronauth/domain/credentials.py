@@ -22,6 +22,7 @@ class Channel(StrEnum):
     SIP2 = "sip2"
     TELEPHONE = "telephone"
     STAFF = "staff"
+    PROXY = "proxy"  # the e-resource proxy's external check
 
 
 INTERACTIVE_CHANNELS = frozenset({Channel.WEB, Channel.APP})

@@ -51,6 +51,22 @@ class DirectoryTls(StrEnum):
 
 Text = Mapping[str, str]  # language -> text
 
+SPOKEN_LANGUAGES = ("yue", "cmn", "en")  # the telephone line's: Cantonese, Putonghua, English
+
+
+class KeyedLetters(StrEnum):
+    """How a caller keys the letters of a card number on a telephone keypad."""
+
+    POSITION = "position"  # star, then the letter's place in the alphabet in two digits
+    DIGITS = "digits"  # the digits alone: the profile's prefixes are tried, then none
+
+
+@dataclass(frozen=True)
+class TelephoneLine:
+    default_language: str = "yue"  # what a caller hears when no language is chosen
+    letters: KeyedLetters = KeyedLetters.POSITION
+    prefixes: tuple[str, ...] = ()  # KeyedLetters.DIGITS: the letters a card may start with
+
 
 @dataclass(frozen=True)
 class DirectoryConfig:
@@ -144,6 +160,11 @@ class Profile:
     libraries: Mapping[str, Text]  # pickup libraries: code -> name
     currency: str = "HK$"
     requests: frozenset[str] = frozenset()  # PolyU: recommendation, interlibrary_loan
+    telephone: TelephoneLine = TelephoneLine()
+
+    @property
+    def telephone_offered(self) -> bool:
+        return Channel.TELEPHONE in self.channels
 
     def rules(self, category: str | None) -> CirculationRules:
         return self.category(category).circulation
@@ -443,6 +464,21 @@ def _lockout(r: _Reader) -> LockoutRule:
     return rule
 
 
+def _telephone(r: _Reader) -> TelephoneLine:
+    language = r.get("default_language", str, "yue")
+    if language not in SPOKEN_LANGUAGES:
+        raise ProfileError(f"{r.path}.default_language: one of {', '.join(SPOKEN_LANGUAGES)}")
+    prefixes = r.get("prefixes", list, [])
+    if not all(isinstance(p, str) and p.isalpha() and p.isascii() for p in prefixes):
+        raise ProfileError(f"{r.path}.prefixes: letters A to Z only")
+    return TelephoneLine(
+        default_language=language,
+        letters=r.enum("letters", KeyedLetters, KeyedLetters.POSITION),
+        # The longest first, so that CITYU is tried before CU could match less.
+        prefixes=tuple(sorted((p.upper() for p in prefixes), key=len, reverse=True)),
+    )
+
+
 def parse_profile(data: Mapping[str, Any]) -> Profile:
     root = _Reader(data, "")
     profile_id = root.get("id", str)
@@ -530,4 +566,5 @@ def parse_profile(data: Mapping[str, Any]) -> Profile:
         libraries=libraries,
         currency=lending.get("currency", str, "HK$"),
         requests=frozenset(requests),
+        telephone=_telephone(root.child("telephone")) if root.has("telephone") else TelephoneLine(),
     )

@@ -49,14 +49,38 @@ def test_every_shipped_profile_parses() -> None:
                 Channel.APP: PASSWORD,
                 Channel.SIP2: PIN,
                 Channel.TELEPHONE: PIN,
+                Channel.PROXY: PASSWORD,
             },
         ),
         (
             "polyu",
-            {Channel.WEB: PIN, Channel.APP: PIN, Channel.SIP2: PIN, Channel.TELEPHONE: PIN},
+            {
+                Channel.WEB: PIN,
+                Channel.APP: PIN,
+                Channel.SIP2: PIN,
+                Channel.TELEPHONE: PIN,
+                Channel.PROXY: PIN,
+            },
         ),
-        ("hku", {Channel.WEB: PIN, Channel.APP: PIN, Channel.SIP2: PIN, Channel.TELEPHONE: PIN}),
-        ("hkct", {Channel.WEB: PASSWORD, Channel.APP: PASSWORD, Channel.SIP2: PASSWORD}),
+        (
+            "hku",
+            {
+                Channel.WEB: PIN,
+                Channel.APP: PIN,
+                Channel.SIP2: PIN,
+                Channel.TELEPHONE: PIN,
+                Channel.PROXY: PIN,
+            },
+        ),
+        (
+            "hkct",
+            {
+                Channel.WEB: PASSWORD,
+                Channel.APP: PASSWORD,
+                Channel.SIP2: PASSWORD,
+                Channel.PROXY: PASSWORD,
+            },
+        ),
     ],
 )
 def test_channels_map_to_credential_kinds(
@@ -365,7 +389,7 @@ def test_a_category_override_replaces_a_list_whole() -> None:
 
 BASE = "categories.reader.credentials.pin"
 CHARSETS = "any, digits, alphanumeric"
-CHANNELS = "web, app, sip2, telephone, staff"
+CHANNELS = "web, app, sip2, telephone, staff, proxy"
 
 
 @pytest.mark.parametrize(
