@@ -14,12 +14,13 @@ from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, TypeVar, runtime_checkable
 
 from patronauth.domain.credentials import CredentialKind, CredentialState
 from patronauth.domain.defaults import RegistrationData, derive
 from patronauth.domain.errors import InvalidInput, Refused, Violation
 from patronauth.domain.identifiers import (
+    IdDocument,
     IdentifierKind,
     IdType,
     base_form,
@@ -43,6 +44,8 @@ from patronauth.services.interfaces import (
     SecretHasher,
 )
 from patronauth.services.workers import BatchWork, available_cores
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -108,23 +111,84 @@ def _optional(value: str | None) -> str | None:
     return stripped or None
 
 
-def _name(value: str | None) -> str | None:
-    name = _optional(value)
-    return normalise_name(name) if name is not None else None
-
-
 def _card(registration: Registration, profile: Profile) -> tuple[Category, str, IdentifierKind]:
     """The category and the stored barcode: a JULAC card number where the category says so."""
-    category = profile.category(_optional(registration.category))
+    category = _on("category", profile.category, _optional(registration.category))
     if category.barcode_format is BarcodeFormat.JULAC:
-        return category, parse_julac(registration.barcode).card_number, IdentifierKind.JULAC
-    return category, normalise(registration.barcode, profile.identifiers), IdentifierKind.BARCODE
+        card = _on("barcode", parse_julac, registration.barcode).card_number
+        return category, card, IdentifierKind.JULAC
+    barcode = _on("barcode", normalise, registration.barcode, profile.identifiers)
+    return category, barcode, IdentifierKind.BARCODE
+
+
+def _on(name: str, parse: Callable[..., T], *args: Any) -> T:
+    """`parse(*args)`, its refusal naming the field `name`."""
+    try:
+        return parse(*args)
+    except Refused as refused:
+        raise type(refused)(*(v.on(name) for v in refused.violations)) from None
+
+
+class _Problems:
+    """Every field's refusal of one registration, so that all are told at once."""
+
+    def __init__(self) -> None:
+        self.violations: list[Violation] = []
+
+    def of(self, name: str, parse: Callable[[str], T], value: str | None) -> T | None:
+        text = _optional(value)
+        if text is None:
+            return None
+        try:
+            return _on(name, parse, text)
+        except Refused as refused:
+            self.violations.extend(refused.violations)
+            return None
 
 
 def check(registration: Registration, profile: Profile, *, today: date) -> Checked:
-    """Validate one registration and derive its defaults; no digest, nothing written."""
-    category, barcode, kind = _card(registration, profile)
+    """Validate one registration and derive its defaults; no digest, nothing written.
+    Every wrong field is told at once."""
+    try:
+        category, barcode, kind = _card(registration, profile)
+    except Refused as refused:
+        problems = _Problems()
+        _fields(registration, problems, today)
+        if not problems.violations:
+            raise
+        raise InvalidInput(*refused.violations, *problems.violations) from None
     return _check_card(registration, profile, category, barcode, kind, today)
+
+
+class _Fields(NamedTuple):
+    name: str | None
+    email: str | None
+    phone: str | None
+    document: IdDocument | None
+    student: str | None
+    staff: str | None
+    registered_on: date
+
+
+def _fields(registration: Registration, problems: _Problems, today: date) -> _Fields:
+    id_type = registration.id_type
+    fields = _Fields(
+        name=problems.of("name", normalise_name, registration.name),
+        email=problems.of("email", normalise_email, registration.email),
+        phone=problems.of("phone", normalise_phone, registration.phone),
+        document=problems.of(
+            "id_number", lambda v: parse_id_document(v, id_type), registration.id_number
+        ),
+        student=problems.of("student_number", base_form, registration.student_number),
+        staff=problems.of("staff_number", base_form, registration.staff_number),
+        registered_on=registration.registered_on or today,
+    )
+    if registration.language not in LANGUAGES:
+        known = ", ".join(LANGUAGES)
+        problems.violations.append(Violation("language.unknown", {"known": known}, "language"))
+    if fields.registered_on > today:
+        problems.violations.append(Violation("registered_on.in_future", field="registered_on"))
+    return fields
 
 
 def _check_card(
@@ -135,22 +199,15 @@ def _check_card(
     kind: IdentifierKind,
     today: date,
 ) -> Checked:
-    name = _name(registration.name)
-    email_text = _optional(registration.email)
-    email = normalise_email(email_text) if email_text else None
-    phone_text = _optional(registration.phone)
-    phone = normalise_phone(phone_text) if phone_text else None
+    problems = _Problems()
+    f = _fields(registration, problems, today)
+    if problems.violations:
+        raise InvalidInput(*problems.violations)
+    name, email, phone, document, student, staff = (
+        f.name, f.email, f.phone, f.document, f.student, f.staff
+    )  # fmt: skip
     id_text = _optional(registration.id_number)
-    document = parse_id_document(id_text, registration.id_type) if id_text else None
-    student_text = _optional(registration.student_number)
-    student = base_form(student_text) if student_text else None
-    staff_text = _optional(registration.staff_number)
-    staff = base_form(staff_text) if staff_text else None
-    if registration.language not in LANGUAGES:
-        raise InvalidInput.of("language.unknown", known=", ".join(LANGUAGES))
-    registered_on = registration.registered_on or today
-    if registered_on > today:
-        raise InvalidInput.of("registered_on.in_future")
+    registered_on = f.registered_on
 
     data = RegistrationData(
         phone=phone, id_number=id_text, student_number=student, staff_number=staff
