@@ -15,7 +15,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import Request
 from starlette.responses import Response
 
-from patronauth.adapters.http import client_address
 from patronauth.api import account as account_routes
 from patronauth.api import docs
 from patronauth.api.errors import must_change_error, outcome_error, refusal_error
@@ -36,6 +35,7 @@ from patronauth.bootstrap import App
 from patronauth.domain.credentials import Channel, CredentialKind
 from patronauth.domain.errors import Refused
 from patronauth.domain.sessions import Session, SessionChannel, may_reach
+from patronauth.presentation.http import client_address
 from patronauth.services.account import account
 from patronauth.services.authenticate import Attempt
 from patronauth.services.credentials import AttemptRefused, ChangeRequest, change_secret

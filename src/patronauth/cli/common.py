@@ -15,10 +15,7 @@ from typing import Any, NoReturn, ParamSpec, TypeVar
 import click
 from redis.exceptions import RedisError
 
-from patronauth.adapters import i18n
-from patronauth.adapters.config import ConfigError, Settings
-from patronauth.adapters.hashing import KeyringError
-from patronauth.bootstrap import App, build
+from patronauth.bootstrap import App, ConfigError, KeyringError, Settings, build
 from patronauth.domain.errors import (
     ProfileError,
     Refused,
@@ -27,6 +24,7 @@ from patronauth.domain.errors import (
     Violation,
 )
 from patronauth.domain.policies import HARD_MAX_LENGTH
+from patronauth.presentation import i18n
 from patronauth.services.authenticate import AuthResult
 
 EXIT_REFUSED = 1

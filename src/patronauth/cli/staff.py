@@ -6,7 +6,6 @@ import sys
 
 import click
 
-from patronauth.adapters import i18n
 from patronauth.cli.common import (
     EXIT_REFUSED,
     auth_params,
@@ -19,6 +18,7 @@ from patronauth.cli.common import (
 )
 from patronauth.domain.credentials import Channel, CredentialKind
 from patronauth.domain.defaults import RegistrationData
+from patronauth.presentation import i18n
 from patronauth.services.authenticate import Attempt
 from patronauth.services.policy import check_secret, preview_default
 from patronauth.services.signin import sign_in

@@ -5,9 +5,9 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from patronauth.adapters.i18n import LANGUAGES, outcome_params
 from patronauth.domain.credentials import Channel, Outcome
 from patronauth.domain.sessions import SessionChannel
+from patronauth.presentation.i18n import LANGUAGES, outcome_params
 from patronauth.services.authenticate import Attempt, AuthResult
 from patronauth.services.signin import sign_in as sign_in_patron
 from patronauth.web.forms import Form
