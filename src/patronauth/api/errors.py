@@ -184,7 +184,9 @@ def lending_error(refused: Refused, language: str, *, field: str | None = None) 
     if isinstance(refused, InvalidInput) or code.startswith("request.") or code in _INPUT_FIELDS:
         violations = []
         for v in refused.violations:
-            name = field or str(v.params.get("field", _INPUT_FIELDS.get(v.code, ""))) or None
+            name = (
+                field or v.field or str(v.params.get("field", _INPUT_FIELDS.get(v.code, "")))
+            ) or None
             # `{field}` in the message is the field's word in the answer's language.
             word = i18n.gettext(FIELD_NAMES[name], language) if name in FIELD_NAMES else ""
             shown = Violation(v.code, {**v.params, "field": word})
