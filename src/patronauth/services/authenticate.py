@@ -6,6 +6,10 @@ the attempt before any hash is computed (so a blocked identifier never reaches t
 hashing pool); the hash runs outside every transaction; the outcome
 is then recorded in one transaction. A full hashing pool raises `Busy`, which counts
 as no attempt at all.
+
+Where a category's secrets live in the campus directory (R20), the verify step asks
+the directory instead of the hasher (`services.directory`), after the same lockout;
+a directory that does not answer raises `Unavailable` (a `Busy`): no attempt counted.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from patronauth.domain.patrons import Credential, PatronStatus, TemporarySecret
 from patronauth.domain.policies import HARD_MAX_LENGTH, normalise_secret
 from patronauth.domain.profile import Text, change_due
 from patronauth.domain.text import has_control_characters
+from patronauth.services.directory import DirectoryRoute, check_in_directory, directory_route
 from patronauth.services.interfaces import AuditEvent, Ports, UnitOfWork
 from patronauth.services.lookup import Found, find_patron
 
@@ -110,6 +115,7 @@ def verify_attempt(ports: Ports, attempt: Attempt) -> _Verified:
             uow, ports.profiles, attempt.identifier, institution=attempt.institution
         )
         kind, credential = _credential_for(uow, found, attempt)
+    route = directory_route(ports, found, attempt.institution)
     rule = _lockout_rule(ports, found, attempt)
 
     admission = ports.counter.admit(key, ports.clock.now().timestamp(), rule)
@@ -123,7 +129,10 @@ def verify_attempt(ports: Ports, attempt: Attempt) -> _Verified:
 
     success = False
     try:
-        verified = _verify(ports, attempt, secret, found, kind, credential, event)
+        if route is not None:
+            verified = _verify_in_directory(ports, attempt, secret, route, kind, event)
+        else:
+            verified = _verify(ports, attempt, secret, found, kind, credential, event)
         success = verified.result.outcome not in {Outcome.INVALID, Outcome.SUSPENDED}
         return verified
     except Busy:
@@ -213,6 +222,28 @@ def _verify(
         event.record(result, found, kind=kind, uow=uow)
         uow.commit()
     return _Verified(result, found, credential)
+
+
+def _verify_in_directory(
+    ports: Ports,
+    attempt: Attempt,
+    secret: str,
+    route: DirectoryRoute,
+    kind: CredentialKind | None,
+    event: _Event,
+) -> _Verified:
+    """R20: the directory decides; the library record's standing applies after it."""
+    check = check_in_directory(ports, route, attempt.identifier, secret)
+    found = check.found
+    if check.outcome is Outcome.INVALID:
+        result = _invalid(attempt)
+    elif found is not None:
+        kind = kind or attempt.credential or found.profile.kind_for(attempt.channel)
+        result = _for_patron(AuthResult(check.outcome, kind=kind), found)
+    else:
+        result = AuthResult(check.outcome, kind=attempt.credential, institution=check.institution)
+    event.record(result, found, kind=kind, reason=check.reason)
+    return _Verified(result, found)
 
 
 def _matching_temporary(

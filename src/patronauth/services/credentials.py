@@ -35,6 +35,7 @@ from patronauth.domain.policies import (
 from patronauth.domain.profile import CredentialSettings, Profile
 from patronauth.domain.sessions import Session, may_reach
 from patronauth.services.authenticate import Attempt, AuthResult, verify_attempt
+from patronauth.services.directory import refuse_local_change
 from patronauth.services.interfaces import (
     AuditEvent,
     NewCredential,
@@ -44,7 +45,7 @@ from patronauth.services.interfaces import (
     SecretHasher,
     UnitOfWork,
 )
-from patronauth.services.lookup import Found, current_card, require_patron
+from patronauth.services.lookup import Found, current_card, find_patron, require_patron
 from patronauth.services.sessions import Opened, after_change, end_patron_sessions
 
 log = logging.getLogger(__name__)
@@ -160,12 +161,22 @@ def change_secret(
     current card is used); a must-change session may change only the credential it
     was opened for. That session reaches everything afterwards: web pages `rotate`
     to a new session (`Changed.opened`), the app keeps its token.
+
+    A directory category's PIN is refused before it is tried: it is changed at the
+    university, and nothing is counted here (R20).
     """
     identifier, institution = request.identifier, request.institution
     if session is not None:
         identifier, institution = _signed_in_card(ports, session, request.kind)
     if identifier is None:
         raise InvalidInput.of("identifier.empty")
+    try:
+        with ports.uow() as uow:
+            named = find_patron(uow, ports.profiles, identifier, institution=institution)
+    except Refused:
+        named = None  # the attempt below refuses it as it refuses every other attempt
+    if named is not None:
+        refuse_local_change(named)
     verified = verify_attempt(
         ports,
         Attempt(
@@ -277,6 +288,7 @@ def reset_credential(
     now = ports.clock.now()
     with ports.uow() as uow:
         found = require_patron(uow, ports.profiles, identifier, institution=institution)
+        refuse_local_change(found)
         kind = _kind(found.profile, kind)
         settings = _settings(found, kind)
         credential = uow.credentials.get(found.patron.id, kind)
@@ -368,6 +380,7 @@ def set_up_credential(
     """R23: the first secret of a patron whose institution gives no default."""
     with ports.uow() as uow:
         found = require_patron(uow, ports.profiles, identifier, institution=institution)
+        refuse_local_change(found)
         kind = _kind(found.profile, kind)
         if not _settings(found, kind).first_time_setup:
             raise Refused.of("credential.setup_not_offered")

@@ -90,6 +90,9 @@ class Checked(NamedTuple):
     registered_on: date
     language: str
     defaults: tuple[tuple[CredentialKind, str], ...]
+    # R20: the student or staff number that links a directory category's record to its
+    # directory entry, kept as an identifier of the patron.
+    link: tuple[IdentifierKind, str] | None = None
 
     def __repr__(self) -> str:
         return f"Checked(barcode={self.barcode!r}, category={self.category!r})"
@@ -102,6 +105,7 @@ class Prepared:
     kind: IdentifierKind
     patron: NewPatron
     credentials: tuple[NewCredential, ...]
+    link: tuple[IdentifierKind, str] | None = None
 
 
 def _optional(value: str | None) -> str | None:
@@ -212,8 +216,9 @@ def _check_card(
     data = RegistrationData(
         phone=phone, id_number=id_text, student_number=student, staff_number=staff
     )
+    link = _link(category, student, staff)
     defaults = []
-    for cred_kind in profile.kinds:
+    for cred_kind in profile.kinds if not category.in_directory else ():
         settings = profile.credential(category.name, cred_kind)
         default = derive(settings.default_rule_for(registered_on), data)
         if default is not None:
@@ -233,7 +238,24 @@ def _check_card(
         registered_on=registered_on,
         language=registration.language,
         defaults=tuple(defaults),
+        link=link,
     )
+
+
+def _link(
+    category: Category, student: str | None, staff: str | None
+) -> tuple[IdentifierKind, str] | None:
+    """A directory category's record names its directory entry by the student or staff
+    number (R20); it has no local secret and so no default."""
+    if not category.in_directory:
+        return None
+    if student and staff:
+        raise InvalidInput.of("directory.link_ambiguous")
+    if student:
+        return IdentifierKind.STUDENT_NUMBER, student
+    if staff:
+        return IdentifierKind.STAFF_NUMBER, staff
+    raise InvalidInput.of("directory.link_missing")
 
 
 def digest(
@@ -291,7 +313,9 @@ def prepare(
     """Validate one registration and compute what is stored. Nothing is written."""
     checked = check(registration, profile, today=now.date())
     patron, credentials = digest(checked, profile.id, hasher, uid=uid, now=now)
-    return Prepared(checked.barcode, checked.lookup_key, checked.kind, patron, credentials)
+    return Prepared(
+        checked.barcode, checked.lookup_key, checked.kind, patron, credentials, checked.link
+    )
 
 
 def add_patron(ports: Ports, registration: Registration, *, staff: str) -> Patron:
@@ -302,6 +326,9 @@ def add_patron(ports: Ports, registration: Registration, *, staff: str) -> Patro
         trail = Trail(uow, ports.clock, staff, "staff", at=now)
         patron = uow.patrons.add(prepared.patron)
         uow.patrons.add_identifier(patron.id, prepared.kind, prepared.barcode, prepared.lookup_key)
+        if prepared.link is not None:
+            kind, number = prepared.link
+            uow.patrons.add_identifier(patron.id, kind, number, lockout_key(number))
         for credential in prepared.credentials:
             uow.credentials.add(patron.id, credential)
         trail.record(

@@ -101,7 +101,10 @@ def request_reset(ports: Ports, request: ResetRequest) -> None:
         kind = found.profile.kind_for(Channel.WEB)
         settings = found.profile.credential(found.patron.category, kind)
         method = settings.self_service_reset
-        if method is SelfServiceReset.EMAIL_TEMPORARY:
+        if found.profile.directory_for(found.patron.category) is not None:
+            # R20: the Portal PIN is reset at the university; nothing to send from here.
+            _audit(ports, "reset.request", "directory_managed", found, request)
+        elif method is SelfServiceReset.EMAIL_TEMPORARY:
             secret = temporary_secret(ports, settings.policy_on(now.date()))
             expires = now + timedelta(hours=settings.temporary_lifetime_hours)
             secret_hash = ports.hasher.hash(secret)  # before the transaction, never in it
@@ -145,7 +148,12 @@ def request_setup(ports: Ports, request: ResetRequest) -> None:
         for found in accounts:
             kind = found.profile.kind_for(Channel.WEB)
             settings = found.profile.credential(found.patron.category, kind)
-            if settings.first_time_setup and uow.credentials.get(found.patron.id, kind) is None:
+            in_directory = found.profile.directory_for(found.patron.category) is not None
+            if (
+                settings.first_time_setup
+                and not in_directory
+                and uow.credentials.get(found.patron.id, kind) is None
+            ):
                 eligible.append((found, kind))
     if not eligible:
         _audit(ports, "setup.request", "no_match", None, request)
