@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from zoneinfo import ZoneInfo
 
 from patronauth.domain.circulation import (
     Fine,
@@ -56,7 +55,7 @@ MAX_SEARCH = 20
 
 def library_today(ports: Ports, profile: Profile) -> date:
     """Due dates and fines follow the library's calendar, not UTC's."""
-    return ports.clock.now().astimezone(ZoneInfo(profile.timezone)).date()
+    return profile.day_of(ports.clock.now())
 
 
 def _calendar(uow: UnitOfWork, institution: str) -> FineCalendar:

@@ -114,7 +114,7 @@ def checked_new_secret(
 ) -> tuple[str, CredentialPolicy]:
     new, confirm = normalise_secret(new), normalise_secret(confirm)
     settings = _settings(found, kind)
-    policy = settings.policy_on(ports.clock.now().date())
+    policy = settings.policy_on(found.profile.day_of(ports.clock.now()))
     context = secret_context(ports.hasher, found.patron, uow.patrons.identifiers(found.patron.id))
     violations = check(new, policy, context=context, blocklists=ports.blocklists)
     if not violations:
@@ -232,7 +232,7 @@ def reset_credential(
             )
             result = ResetResult(kind, state)
         else:
-            temporary = temporary_secret(ports, settings.policy_on(now.date()))
+            temporary = temporary_secret(ports, settings.policy_on(found.profile.day_of(now)))
             expires_at = now + timedelta(hours=settings.temporary_lifetime_hours)
             secret_hash = ports.hasher.hash(temporary)
             if credential is None:

@@ -232,7 +232,7 @@ def prepare(
     now: datetime,
 ) -> Prepared:
     """Validate one registration and compute what is stored. Nothing is written."""
-    checked = check(registration, profile, today=now.date())
+    checked = check(registration, profile, today=profile.day_of(now))
     patron, credentials = digest(checked, profile.id, hasher, uid=uid, now=now)
     return Prepared(checked.barcode, checked.lookup_key, checked.kind, patron, credentials)
 
@@ -339,7 +339,7 @@ def import_registry(
         in_flight: deque[tuple[int, datetime, Future[list[_RowCheck]]]] = deque()
         for size, call, args in _work(rows, batch_size):
             now = ports.clock.now()
-            in_flight.append((size, now, work.submit(call, *args, profile, now.date())))
+            in_flight.append((size, now, work.submit(call, *args, profile, profile.day_of(now))))
             while len(in_flight) > work.depth:
                 _land(ports, profile, *in_flight.popleft(), seen, report, progress)
         while in_flight:

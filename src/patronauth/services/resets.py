@@ -26,7 +26,7 @@ from patronauth.domain.credentials import (
 from patronauth.domain.errors import Conflict, InvalidInput, NotFound, Refused
 from patronauth.domain.identifiers import lockout_key, normalise_email
 from patronauth.domain.patrons import Patron, PatronStatus
-from patronauth.domain.profile import SelfServiceReset
+from patronauth.domain.profile import Profile, SelfServiceReset
 from patronauth.services.credentials import checked_new_secret, notify, temporary_secret
 from patronauth.services.interfaces import (
     ActionPurpose,
@@ -102,7 +102,7 @@ def request_reset(ports: Ports, request: ResetRequest) -> None:
         settings = found.profile.credential(found.patron.category, kind)
         method = settings.self_service_reset
         if method is SelfServiceReset.EMAIL_TEMPORARY:
-            secret = temporary_secret(ports, settings.policy_on(now.date()))
+            secret = temporary_secret(ports, settings.policy_on(found.profile.day_of(now)))
             expires = now + timedelta(hours=settings.temporary_lifetime_hours)
             with ports.uow() as uow:
                 uow.temporaries.add(found.patron.id, kind, ports.hasher.hash(secret), expires)
@@ -114,7 +114,7 @@ def request_reset(ports: Ports, request: ResetRequest) -> None:
                 NoticeKind.TEMPORARY_SECRET,
                 kind,
                 secret=secret,
-                expires=_when(expires),
+                expires=_when(expires, found.profile),
             )
         elif method is SelfServiceReset.REVERT_TO_DEFAULT:
             link = _new_link(ports, found, ActionPurpose.REVERT_TO_DEFAULT, kind, now)
@@ -124,7 +124,7 @@ def request_reset(ports: Ports, request: ResetRequest) -> None:
                 NoticeKind.RESET_LINK,
                 kind,
                 link=link,
-                expires=_when(now + LINK_LIFETIME),
+                expires=_when(now + LINK_LIFETIME, found.profile),
             )
             _audit(ports, "reset.request", "link_sent", found, request)
         else:
@@ -157,7 +157,7 @@ def request_setup(ports: Ports, request: ResetRequest) -> None:
             NoticeKind.SETUP_LINK,
             kind,
             link=link,
-            expires=_when(now + LINK_LIFETIME),
+            expires=_when(now + LINK_LIFETIME, found.profile),
         )
         _audit(ports, "setup.request", "link_sent", found, request)
 
@@ -261,8 +261,9 @@ def complete_setup(ports: Ports, token: str, new: str, confirm: str, *, source: 
     return target
 
 
-def _when(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
+def _when(moment: datetime, profile: Profile) -> str:
+    """A time in an e-mail: on the library's clock, with its zone's name (HKT)."""
+    return profile.local(moment).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def _record(

@@ -148,6 +148,10 @@ MESSAGES: dict[str, str] = {
     "patron.not_pending": N_("This registration is not pending (it is {status})."),
     "credential.kind_not_used": N_("This library does not use a {kind}."),
     "credential.kind_required": N_("Say which credential: {kinds}."),
+    "credential.not_for_channel": N_(
+        "This library does not take the {credential} for signing in here ({channel})."
+    ),
+    "channel.not_offered": N_("This library does not offer sign-in on this channel ({channel})."),
     "credential.not_suspended": N_("This credential is not suspended."),
     "credential.transition_refused": N_("A {state} credential cannot be changed that way."),
     "credential.changed_concurrently": N_(

@@ -181,7 +181,7 @@ def setup_link(request: Request) -> Response:
 
 def _setup_page(page: Page, target: LinkTarget, form: Form, *, status: int = 200) -> Response:
     settings = page.library.credential(target.patron.category, target.kind)
-    policy = settings.policy_on(page.ports.clock.now().date())
+    policy = settings.policy_on(page.library.day_of(page.ports.clock.now()))
     return page.render(
         "set_up.html",
         status=status,

@@ -1,0 +1,155 @@
+"""The seeds' rules read line by line: which credential a channel takes (R1), the
+library's dates (every effective date in the profile's time zone), and the smaller
+points of the help pages."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from patronauth.adapters.clock import ManualClock
+from patronauth.bootstrap import App
+from patronauth.domain.credentials import Channel, CredentialKind, Outcome
+from patronauth.domain.errors import InvalidInput, PolicyRefused
+from patronauth.services.credentials import ChangeRequest, change_secret, set_up_credential
+from patronauth.services.policy import check_secret
+from tests.support import STAFF, attempt, make_app, register
+
+
+def _audit_outcomes(app: App) -> list[tuple[str, str, str]]:
+    with app.ports.uow() as uow:
+        stored = uow.audit.recent()
+    return [(s.event.action, s.event.outcome, s.event.detail.get("reason", "")) for s in stored]
+
+
+# --- R1: a sign-in takes the credential its channel is mapped to --------------------
+
+
+@pytest.mark.parametrize("institution", [None, "hkpl"])
+def test_hkpl_app_and_web_refuse_the_pin_and_count_nothing(
+    app: App, institution: str | None
+) -> None:
+    register(app, "hkpl", "HKPL0001", phone="9123 4567")
+    for channel in (Channel.APP, Channel.WEB):
+        with pytest.raises(InvalidInput) as refused:
+            attempt(app, "HKPL0001", "4567", channel, CredentialKind.PIN, institution=institution)
+        assert refused.value.code == "credential.not_for_channel"
+    # A request error is no failed attempt: five more wrong PINs at a kiosk are still
+    # needed to block the card, and the refusals are in the audit trail.
+    for _ in range(5):
+        assert attempt(app, "HKPL0001", "0000", Channel.SIP2).outcome is Outcome.INVALID
+    assert attempt(app, "HKPL0001", "4567", Channel.SIP2).outcome is Outcome.BLOCKED
+    refusals = [o for o in _audit_outcomes(app) if o[1] == "refused"]
+    assert refusals == [("sign_in", "refused", "credential.not_for_channel")] * 2
+
+
+def test_the_credential_mapped_to_the_channel_may_be_named(app: App) -> None:
+    register(app, "hkpl", "HKPL0001", phone="9123 4567")
+    result = attempt(app, "HKPL0001", "4567", Channel.APP, CredentialKind.PASSWORD)
+    assert result.outcome is Outcome.MUST_CHANGE
+    assert attempt(app, "HKPL0001", "4567", Channel.SIP2, CredentialKind.PIN).outcome is Outcome.OK
+    with pytest.raises(InvalidInput) as refused:
+        attempt(app, "HKPL0001", "4567", Channel.SIP2, CredentialKind.PASSWORD)
+    assert refused.value.code == "credential.not_for_channel"
+
+
+@pytest.mark.parametrize("institution", [None, "hkct"])
+def test_hkct_offers_no_telephone_line(app: App, institution: str | None) -> None:
+    register(app, "hkct", "20181234", student_number="20181234", registered_on=date(2019, 9, 2))
+    with pytest.raises(InvalidInput) as refused:
+        attempt(app, "20181234", "20181234", Channel.TELEPHONE, institution=institution)
+    assert refused.value.code == "channel.not_offered"
+    assert attempt(app, "20181234", "20181234", Channel.WEB).outcome is Outcome.MUST_CHANGE
+
+
+def test_the_pin_is_still_changed_on_the_web(app: App) -> None:
+    """R6: HKPL changes its PIN from My Account: only sign-ins are bound to the channel."""
+    register(app, "hkpl", "HKPL0001", phone="9123 4567")
+    request = ChangeRequest("HKPL0001", "4567", "80281", "80281", Channel.WEB, CredentialKind.PIN)
+    assert change_secret(app.ports, request) is Outcome.MUST_CHANGE  # the default PIN
+    assert attempt(app, "HKPL0001", "80281", Channel.SIP2).outcome is Outcome.OK
+
+
+# --- dates are the library's dates -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("moment", "works", "refused"),
+    [
+        # 2018-07-31 23:59 HKT: still the HKID rule.
+        (datetime(2018, 7, 31, 15, 59, tzinfo=UTC), "A12345", "20181234"),
+        # 2018-08-01 01:00 HKT (still 31 July in UTC): the student number.
+        (datetime(2018, 7, 31, 17, 0, tzinfo=UTC), "20181234", "A12345"),
+    ],
+)
+def test_hkct_registration_day_is_taken_on_hong_kong_time(
+    env: dict[str, str], moment: datetime, works: str, refused: str
+) -> None:
+    app = make_app(env, ManualClock(moment))
+    try:
+        register(app, "hkct", "20181234", id_number="A123456(3)", student_number="20181234")
+        assert attempt(app, "20181234", works).outcome is Outcome.MUST_CHANGE
+        assert attempt(app, "20181234", refused).outcome is Outcome.INVALID
+    finally:
+        app.close()
+
+
+@pytest.mark.parametrize(
+    ("set_at", "outcome"),
+    [
+        # 2017-07-16 23:59 HKT: set before go-live, so changed at the next sign-in.
+        (datetime(2017, 7, 16, 15, 59, tzinfo=UTC), Outcome.MUST_CHANGE),
+        # 2017-07-17 01:00 HKT, go-live day (16 July in UTC): no forced change.
+        (datetime(2017, 7, 16, 17, 0, tzinfo=UTC), Outcome.OK),
+    ],
+)
+def test_hku_go_live_day_is_taken_on_hong_kong_time(
+    env: dict[str, str], set_at: datetime, outcome: Outcome
+) -> None:
+    clock = ManualClock(set_at)
+    app = make_app(env, clock)
+    try:
+        register(app, "hku", "CU1234567", registered_on=date(2016, 9, 1))
+        pin = "Stacks&Shelves9"
+        set_up_credential(
+            app.ports, "CU1234567", None, pin, pin, actor=STAFF, channel=Channel.STAFF
+        )
+        clock.advance(3600)
+        assert attempt(app, "CU1234567", pin).outcome is outcome
+    finally:
+        app.close()
+
+
+@pytest.mark.parametrize(
+    ("moment", "violations"),
+    [
+        # 2021-12-31 23:59 HKT: the 2021 rule (no special character needed).
+        (datetime(2021, 12, 31, 15, 59, tzinfo=UTC), []),
+        # 2022-01-01 01:00 HKT (still 2021 in UTC): the current rule.
+        (datetime(2021, 12, 31, 17, 0, tzinfo=UTC), ["password.missing_special"]),
+    ],
+)
+def test_hkpl_password_rule_changes_at_midnight_hong_kong_time(
+    env: dict[str, str], moment: datetime, violations: list[str]
+) -> None:
+    app = make_app(env, ManualClock(moment))
+    try:
+        found = check_secret(app.ports, "hkpl", CredentialKind.PASSWORD, "Reading2021x")
+        assert [v.code for v in found] == violations
+        register(app, "hkpl", "HKPL0001", phone="9123 4567")
+        request = ChangeRequest("HKPL0001", "4567", "Reading2021x", "Reading2021x", Channel.WEB)
+        if violations:
+            with pytest.raises(PolicyRefused) as refused:
+                change_secret(app.ports, request)
+            assert [v.code for v in refused.value.violations] == violations
+        else:
+            change_secret(app.ports, request)
+    finally:
+        app.close()
+
+
+def test_profile_day_of_uses_the_library_zone(app: App) -> None:
+    profile = app.ports.profiles.get("hkpl")
+    assert profile.day_of(datetime(2021, 12, 31, 17, 0, tzinfo=UTC)) == date(2022, 1, 1)
+    assert profile.day_of(datetime(2021, 12, 31, 15, 59, tzinfo=UTC)) == date(2021, 12, 31)
