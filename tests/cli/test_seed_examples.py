@@ -184,3 +184,19 @@ def test_a_staff_reset_also_ends_a_suspension(relaxed_block: Cli) -> None:
     assert cli("login", "21012345A", *LOGIN_WEB, stdin="Z12345\n").out == "suspended\n"
     cli.ok("credential", "reset", "21012345A")
     assert cli.ok("login", "21012345A", *LOGIN_WEB, stdin="Z12345\n").out == "ok must-change\n"
+
+
+def test_login_takes_only_the_credential_the_channel_is_mapped_to(cli_any: Cli) -> None:
+    """R1: HKPL's web and app take the online password; HKCT has no telephone line."""
+    cli_any.ok(
+        "patron", "add", "--institution", "hkpl", "--barcode", "HKPL0002", "--phone", "61239876"
+    )
+    run = cli_any.refused("login", "HKPL0002", *LOGIN_WEB, "--credential", "pin", stdin="9876\n")
+    assert run.reasons == ["credential.not_for_channel"]
+    assert cli_any.ok("login", "HKPL0002", "--channel", "sip2", stdin="9876\n").out == "ok\n"
+    cli_any.ok(
+        "patron", "add", "--institution", "hkct", "--barcode", "20181234",
+        "--student-number", "20181234", "--registered-on", "2019-09-02",
+    )  # fmt: skip
+    run = cli_any.refused("login", "20181234", "--channel", "telephone", stdin="20181234\n")
+    assert run.reasons == ["channel.not_offered"]
