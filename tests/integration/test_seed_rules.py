@@ -153,3 +153,82 @@ def test_profile_day_of_uses_the_library_zone(app: App) -> None:
     profile = app.ports.profiles.get("hkpl")
     assert profile.day_of(datetime(2021, 12, 31, 17, 0, tzinfo=UTC)) == date(2022, 1, 1)
     assert profile.day_of(datetime(2021, 12, 31, 15, 59, tzinfo=UTC)) == date(2021, 12, 31)
+
+
+# --- case: the letters of a default built from an ID number ------------------------
+
+
+def test_a_default_from_an_id_number_signs_in_with_its_letters_in_either_case(app: App) -> None:
+    register(app, "polyu", "21012345A", id_number="AB98765432", id_type="passport")
+    assert attempt(app, "21012345A", "ab9876").outcome is Outcome.MUST_CHANGE
+    assert attempt(app, "21012345A", "aB9876", Channel.SIP2).outcome is Outcome.CHANGE_REQUIRED
+    assert attempt(app, "21012345A", "AB9876").outcome is Outcome.MUST_CHANGE
+    # Only a default's letters: a chosen PIN keeps its case.
+    change_secret(app.ports, ChangeRequest("21012345A", "ab9876", "q7X2m9", "q7X2m9", Channel.WEB))
+    assert attempt(app, "21012345A", "q7X2m9").outcome is Outcome.OK
+    assert attempt(app, "21012345A", "Q7X2M9").outcome is Outcome.INVALID
+
+
+@pytest.mark.parametrize(
+    ("current", "new", "code"),
+    [
+        ("AB9876", "ab9876", "pin.unchanged"),
+        ("ab9876", "Ab9876", "pin.unchanged"),
+        ("AB9876", "AB9876", "pin.unchanged"),
+    ],
+)
+def test_a_case_only_change_of_an_id_default_is_refused(
+    app: App, current: str, new: str, code: str
+) -> None:
+    register(app, "polyu", "21012345A", id_number="AB98765432", id_type="passport")
+    with pytest.raises(PolicyRefused) as refused:
+        change_secret(app.ports, ChangeRequest("21012345A", current, new, new, Channel.WEB))
+    assert [v.code for v in refused.value.violations] == [code]
+    assert attempt(app, "21012345A", "AB9876").outcome is Outcome.MUST_CHANGE
+
+
+def test_a_later_pin_equal_to_the_default_in_another_case_is_refused(app: App) -> None:
+    register(app, "polyu", "21012345A", id_number="AB98765432", id_type="passport")
+    change_secret(app.ports, ChangeRequest("21012345A", "AB9876", "q7x2m9", "q7x2m9", Channel.WEB))
+    with pytest.raises(PolicyRefused) as refused:
+        change_secret(
+            app.ports, ChangeRequest("21012345A", "q7x2m9", "ab9876", "ab9876", Channel.WEB)
+        )
+    assert [v.code for v in refused.value.violations] == ["pin.same_as_default"]
+
+
+# --- smaller seed points ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pin", "codes"),
+    [
+        ("Stacks&Shelves9", []),
+        ("Bibliothek2026", []),
+        ("Bibliothèque2026", ["pin.not_ascii"]),  # a non-ASCII letter
+        ("Stacks&Shelves９", ["pin.not_ascii"]),  # a full-width digit
+        ("圖書館圖書館圖書館2026", ["pin.not_ascii"]),
+    ],
+)
+def test_hku_pins_take_letters_a_to_z_and_digits_0_to_9(
+    app: App, pin: str, codes: list[str]
+) -> None:
+    found = check_secret(app.ports, "hku", CredentialKind.PIN, pin)
+    assert [v.code for v in found] == codes
+
+
+@pytest.mark.parametrize(
+    ("student_number", "refused"),
+    [("20181234", False), ("2018123", True), ("201812345", True), ("S2018123", True)],
+)
+def test_hkct_student_numbers_are_eight_digits(
+    app: App, student_number: str, refused: bool
+) -> None:
+    fields = {"student_number": student_number, "registered_on": date(2019, 9, 2)}
+    if refused:
+        with pytest.raises(InvalidInput) as wrong:
+            register(app, "hkct", "20181234", **fields)
+        assert wrong.value.code == "student_number.invalid"
+        return
+    register(app, "hkct", "20181234", **fields)
+    assert attempt(app, "20181234", student_number).outcome is Outcome.MUST_CHANGE

@@ -76,3 +76,10 @@ def derive(rule: DefaultRule, data: RegistrationData) -> str | None:
     if not staff_number:
         raise Refused.of("default.missing_staff_number")
     return staff_number
+
+
+def as_default(typed: str) -> str:
+    """A secret typed against a default, in the default's form: every rule derives its
+    default in capitals (`Z12345`, `A12345`), so the letters of a default may be typed
+    in either case; nothing else about the typing changes."""
+    return typed.upper()

@@ -37,6 +37,7 @@ class IdentifierRule:
     """The per-institution part of normalisation."""
 
     strip_leading_zeros: bool = False
+    student_number_digits: int = 0  # HKCT (R16): eight digits; 0: any letters and digits
 
 
 def base_form(raw: str) -> str:

@@ -417,7 +417,8 @@ def parse_profile(data: Mapping[str, Any]) -> Profile:
         timezone=timezone,
         contact=root.text("contact"),
         identifiers=IdentifierRule(
-            strip_leading_zeros=identifiers.get("strip_leading_zeros", bool, False)
+            strip_leading_zeros=identifiers.get("strip_leading_zeros", bool, False),
+            student_number_digits=identifiers.get("student_number_digits", int, 0),
         ),
         channels=channels,
         lockout=_lockout(root.child("lockout")) if root.has("lockout") else LockoutRule(),

@@ -22,6 +22,7 @@ from patronauth.domain.credentials import (
     suspends,
     transition,
 )
+from patronauth.domain.defaults import as_default
 from patronauth.domain.errors import Busy, InvalidInput
 from patronauth.domain.identifiers import lockout_key
 from patronauth.domain.lockout import Blocked, LockoutRule
@@ -218,7 +219,8 @@ def _verify(
         result = _invalid(attempt)
         event.record(result, found, kind=kind, reason="unknown" if found is None else "not_set_up")
         return _Verified(result, found)
-    verification = ports.hasher.verify(credential.secret_hash, secret)
+    typed = as_default(secret) if credential.state is CredentialState.DEFAULT else secret
+    verification = ports.hasher.verify(credential.secret_hash, typed)
     with ports.uow() as uow:
         if not verification.ok:
             # A temporary secret from a self-service reset also ends a suspension.

@@ -14,6 +14,7 @@ from patronauth.domain.credentials import (
     Outcome,
     transition,
 )
+from patronauth.domain.defaults import as_default
 from patronauth.domain.errors import Conflict, PolicyRefused, Refused, Violation
 from patronauth.domain.patrons import Credential, Identifier, Patron
 from patronauth.domain.policies import (
@@ -118,15 +119,28 @@ def checked_new_secret(
     context = secret_context(ports.hasher, found.patron, uow.patrons.identifiers(found.patron.id))
     violations = check(new, policy, context=context, blocklists=ports.blocklists)
     if not violations:
-        if current is not None and new == normalise_secret(current):
+        current = normalise_secret(current) if current is not None else None
+        if current is not None and _unchanged(ports, new, current, default_digest):
             violations.append(Violation(policy.code("unchanged")))
-        elif default_digest and ports.hasher.keyed_matches(default_digest, new):
+        elif default_digest and ports.hasher.keyed_matches(default_digest, as_default(new)):
+            # A default's letters sign in in either case, so `ab9876` is still `AB9876`.
             violations.append(Violation(policy.code("same_as_default")))
     if violations:
         raise PolicyRefused(*violations)
     if new != confirm:
         raise Refused.of("secret.confirmation_mismatch")
     return new, policy
+
+
+def _unchanged(ports: Ports, new: str, current: str, default_digest: str | None) -> bool:
+    """The same secret, or the current default with only the case of its letters changed."""
+    if new == current:
+        return True
+    return bool(
+        default_digest
+        and as_default(new) == as_default(current)
+        and ports.hasher.keyed_matches(default_digest, as_default(current))
+    )
 
 
 def change_secret(ports: Ports, request: ChangeRequest) -> Outcome:
@@ -276,7 +290,7 @@ def temporary_secret(ports: Ports, policy: CredentialPolicy) -> str:
         alphabet, length = "0123456789", max(policy.min_length, 8)
     else:
         alphabet = _UNAMBIGUOUS_LETTERS + _DIGITS
-        if policy.charset is Charset.ANY:
+        if policy.charset in {Charset.ANY, Charset.ASCII}:
             alphabet += _SPECIALS
         length = max(policy.min_length, 12)
     length = min(length, policy.max_length)

@@ -144,6 +144,13 @@ def _check_card(
     document = parse_id_document(id_text, registration.id_type) if id_text else None
     student_text = _optional(registration.student_number)
     student = base_form(student_text) if student_text else None
+    digits = profile.identifiers.student_number_digits
+    if (
+        student is not None
+        and digits
+        and not (student.isascii() and student.isdigit() and len(student) == digits)
+    ):
+        raise InvalidInput.of("student_number.invalid", digits=digits)
     staff_text = _optional(registration.staff_number)
     staff = base_form(staff_text) if staff_text else None
     if registration.language not in LANGUAGES:

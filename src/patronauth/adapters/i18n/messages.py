@@ -21,6 +21,10 @@ MESSAGES: dict[str, str] = {
     "pin.too_short": N_("The PIN must have at least {min} characters."),
     "pin.not_digits": N_("The PIN may contain digits only."),
     "pin.not_alphanumeric": N_("The PIN may contain letters and digits only."),
+    "pin.not_ascii": N_(
+        "The PIN may contain only the letters A-Z and a-z, the digits 0-9 and the special "
+        "characters of a standard keyboard."
+    ),
     "pin.missing_upper": N_("The PIN needs at least one upper-case letter."),
     "pin.missing_lower": N_("The PIN needs at least one lower-case letter."),
     "pin.missing_letter": N_("The PIN needs at least one letter."),
@@ -50,6 +54,10 @@ MESSAGES: dict[str, str] = {
     "password.too_short": N_("The password must have at least {min} characters."),
     "password.not_digits": N_("The password may contain digits only."),
     "password.not_alphanumeric": N_("The password may contain letters and digits only."),
+    "password.not_ascii": N_(
+        "The password may contain only the letters A-Z and a-z, the digits 0-9 and the "
+        "special characters of a standard keyboard."
+    ),
     "password.missing_upper": N_("The password needs at least one upper-case letter."),
     "password.missing_lower": N_("The password needs at least one lower-case letter."),
     "password.missing_letter": N_("The password needs at least one letter."),
@@ -137,6 +145,7 @@ MESSAGES: dict[str, str] = {
     ),
     "default.missing_hkid": N_("This library's default needs the HKID number."),
     "default.missing_student_number": N_("This library's default needs the student number."),
+    "student_number.invalid": N_("A student number here is {digits} digits."),
     "default.missing_staff_number": N_("This library's default needs the staff number."),
     "policy.none_in_force": N_("No credential policy is in force on {day}."),
     # Patrons, institutions, credentials, cards
