@@ -308,7 +308,7 @@ def test_bad_rows_are_reported_with_their_line_numbers_and_the_good_rows_land(
         b"HKPL0011,reader,,,9123 4577,,2020-05-04,sleeping",  # 14 unknown status
         b"HKPL0012,reader,,,9123 4578,,2020-05-04,,extra",  # 15 too many fields
         b"HKPL0013,reader,,,12,,2020-05-04,",  # 16 not a phone number
-        b"HKPL0014,reader,,,,,2020-05-04,",  # 17 no phone: HKPL has no default then
+        b"HKPL0014,reader,,,,,2020-05-04,",  # 17 no phone: registered without a default
         b"HKPL0015,reader,,not-an-address,9123 4579,,2020-05-04,",  # 18 bad e-mail
         b"HKPL0016,reader,,,9123 4580,,2099-01-01,",  # 19 registered in the future
     ]
@@ -328,16 +328,15 @@ def test_bad_rows_are_reported_with_their_line_numbers_and_the_good_rows_land(
         (14, "status.invalid"),
         (15, "import.row_shape"),
         (16, "phone.invalid"),
-        (17, "default.missing_phone"),
         (18, "email.invalid"),
         (19, "registered_on.in_future"),
     ]
     shape = {e.line: dict(e.refusal.violations[0].params) for e in report.errors}
     assert shape[6] == {"found": 5, "expected": 8}
     assert shape[15] == {"found": 9, "expected": 8}
-    assert (report.created, report.updated) == (1, 0)
-    assert set(identifier_rows(app)) == {"HKPL0001"}
-    assert table_counts(app) == (1, 1, 2)
+    assert (report.created, report.updated) == (2, 0)
+    assert set(identifier_rows(app)) == {"HKPL0001", "HKPL0014"}
+    assert table_counts(app) == (2, 2, 2)  # HKPL0014 has no credential yet
 
     # The first row with a barcode wins; the duplicate changed nothing.
     assert patron_row(app, "HKPL0001").name == "Chan Tai Man"

@@ -4,17 +4,39 @@ points of the help pages."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
+from email import message_from_bytes
+from email.message import Message
+from pathlib import Path
 
 import pytest
 
 from patronauth.adapters.clock import ManualClock
 from patronauth.bootstrap import App
-from patronauth.domain.credentials import Channel, CredentialKind, Outcome
+from patronauth.domain.credentials import Channel, CredentialKind, CredentialState, Outcome
 from patronauth.domain.errors import InvalidInput, PolicyRefused
-from patronauth.services.credentials import ChangeRequest, change_secret, set_up_credential
+from patronauth.services.credentials import (
+    ChangeRequest,
+    change_secret,
+    reset_credential,
+    set_up_credential,
+)
+from patronauth.services.lookup import find_patron
 from patronauth.services.policy import check_secret
+from patronauth.services.resets import ResetRequest, complete_setup, request_setup
 from tests.support import STAFF, attempt, make_app, register
+
+
+def _mails(app: App) -> list[Message]:
+    folder = Path(app.settings.outbox_dir)
+    return [message_from_bytes(p.read_bytes()) for p in sorted(folder.glob("*.eml"))]
+
+
+def _body(message: Message) -> str:
+    payload = message.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return payload.decode("utf-8")
 
 
 def _audit_outcomes(app: App) -> list[tuple[str, str, str]]:
@@ -232,3 +254,56 @@ def test_hkct_student_numbers_are_eight_digits(
         return
     register(app, "hkct", "20181234", **fields)
     assert attempt(app, "20181234", student_number).outcome is Outcome.MUST_CHANGE
+
+
+# --- patrons registered without a default ------------------------------------------
+
+
+def test_hkpl_patron_without_a_phone_is_registered_without_a_default(app: App) -> None:
+    register(app, "hkpl", "HKPL0003", email="nophone@example.org")
+    with app.ports.uow() as uow:
+        found = find_patron(uow, app.ports.profiles, "HKPL0003")
+        assert found is not None
+        assert uow.credentials.for_patron(found.patron.id) == []
+    assert attempt(app, "HKPL0003", "4567").outcome is Outcome.INVALID
+    # First-time set-up by e-mail (the registered address only) ...
+    request_setup(app.ports, ResetRequest("HKPL0003", "nophone@example.org", source="t"))
+    (mail,) = _mails(app)
+    token = re.search(r"/hkpl/set-up/(\S+)", _body(mail))
+    assert token is not None
+    complete_setup(app.ports, token.group(1), "Lib#Reader2026", "Lib#Reader2026", source="t")
+    assert attempt(app, "HKPL0003", "Lib#Reader2026").outcome is Outcome.OK
+    # ... and the PIN from the counter: a temporary one where no default exists.
+    reset = reset_credential(app.ports, "HKPL0003", CredentialKind.PIN, staff=STAFF)
+    assert reset.state is CredentialState.TEMPORARY
+    assert reset.temporary
+    assert attempt(app, "HKPL0003", reset.temporary, Channel.SIP2).outcome is (
+        Outcome.CHANGE_REQUIRED
+    )
+
+
+def test_hkct_passport_holder_gets_no_default_from_the_hkid_rule(app: App) -> None:
+    register(app, "hkct", "16071234", id_number="XY12345678", registered_on=date(2016, 7, 4))
+    assert attempt(app, "16071234", "Y12345").outcome is Outcome.INVALID
+    assert attempt(app, "16071234", "y12345").outcome is Outcome.INVALID
+    reset = reset_credential(app.ports, "16071234", None, staff=STAFF)
+    assert reset.state is CredentialState.TEMPORARY
+    assert reset.temporary
+    assert attempt(app, "16071234", reset.temporary).outcome is Outcome.MUST_CHANGE
+    # An HKID holder registered the same day keeps the seed's default.
+    register(app, "hkct", "16071235", id_number="A123456(3)", registered_on=date(2016, 7, 4))
+    assert attempt(app, "16071235", "A12345").outcome is Outcome.MUST_CHANGE
+
+
+def test_polyu_patron_registered_before_june_2013_sets_up_the_pin_by_email(app: App) -> None:
+    register(app, "polyu", "12012345A", email="early@example.org", registered_on=date(2012, 9, 3))
+    request_setup(app.ports, ResetRequest("12012345A", "early@example.org", source="t"))
+    (mail,) = _mails(app)
+    token = re.search(r"/polyu/set-up/(\S+)", _body(mail))
+    assert token is not None
+    complete_setup(app.ports, token.group(1), "q7x2m9", "q7x2m9", source="t")
+    assert attempt(app, "12012345A", "q7x2m9").outcome is Outcome.OK
+    # A patron who has a default is sent no set-up link.
+    register(app, "polyu", "21012345A", id_number="Z123456(1)", email="ky@example.org")
+    request_setup(app.ports, ResetRequest("21012345A", "ky@example.org", source="t"))
+    assert [m["Subject"] for m in _mails(app)].count(mail["Subject"]) == 1

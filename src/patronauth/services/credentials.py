@@ -312,13 +312,15 @@ def set_up_credential(
     channel: Channel,
     institution: str | None = None,
 ) -> CredentialKind:
-    """R23: the first secret of a patron whose institution gives no default."""
+    """R23: the first secret of a patron who has no default (the institution gives none,
+    or the patron's registration data gave none)."""
     with ports.uow() as uow:
         found = require_patron(uow, ports.profiles, identifier, institution=institution)
         kind = _kind(found.profile, kind)
-        if not _settings(found, kind).first_time_setup:
+        existing = uow.credentials.get(found.patron.id, kind)
+        if existing is not None and not _settings(found, kind).first_time_setup:
             raise Refused.of("credential.setup_not_offered")
-        if uow.credentials.get(found.patron.id, kind) is not None:
+        if existing is not None:
             raise Conflict.of("credential.already_set_up")
         new, policy = checked_new_secret(
             ports, uow, found, kind, new, confirm, current=None, default_digest=None

@@ -160,7 +160,11 @@ def _check_card(
         raise InvalidInput.of("registered_on.in_future")
 
     data = RegistrationData(
-        phone=phone, id_number=id_text, student_number=student, staff_number=staff
+        phone=phone,
+        id_number=id_text,
+        student_number=student,
+        staff_number=staff,
+        id_type=document.type if document else None,
     )
     defaults = []
     for cred_kind in profile.kinds:

@@ -7,8 +7,9 @@ sent an e-mail" (S4). What the e-mail holds depends on the institution's profile
   working until the temporary one is used (S5);
 - `revert_to_default` (PolyU, R14): a one-time link; following it returns the PIN to
   its default (the link keeps a stranger from resetting somebody's PIN);
-- first-time set-up (HKU, R23): a one-time link to a page where the patron sets the
-  PIN, given the card number and the registered e-mail address.
+- first-time set-up (HKU, R23, and every patron registered without a default): a
+  one-time link to a page where the patron sets the secret, given the card number and
+  the registered e-mail address.
 """
 
 from __future__ import annotations
@@ -143,8 +144,9 @@ def request_setup(ports: Ports, request: ResetRequest) -> None:
         eligible = []
         for found in accounts:
             kind = found.profile.kind_for(Channel.WEB)
-            settings = found.profile.credential(found.patron.category, kind)
-            if settings.first_time_setup and uow.credentials.get(found.patron.id, kind) is None:
+            # R23, and wherever the patron was registered without a default: HKPL
+            # without a phone, HKCT with a passport, PolyU registered before 2013-06-01.
+            if uow.credentials.get(found.patron.id, kind) is None:
                 eligible.append((found, kind))
     if not eligible:
         _audit(ports, "setup.request", "no_match", None, request)
