@@ -183,7 +183,9 @@ async def test_an_expired_temporary_password_is_refused_with_401(
     assert refused.status_code == 401
     assert refused.json() == {
         "error": "temporary_expired",
-        "message": "This temporary online password has expired. Please ask for a new one.",
+        "message": (
+            "This temporary online password has been used or has expired. Please ask for a new one."
+        ),
     }
 
 

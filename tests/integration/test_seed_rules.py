@@ -24,7 +24,7 @@ from patronauth.services.credentials import (
 )
 from patronauth.services.lookup import find_patron
 from patronauth.services.policy import check_secret
-from patronauth.services.resets import ResetRequest, complete_setup, request_setup
+from patronauth.services.resets import ResetRequest, complete_setup, request_reset, request_setup
 from tests.support import STAFF, attempt, make_app, register
 
 
@@ -307,3 +307,42 @@ def test_polyu_patron_registered_before_june_2013_sets_up_the_pin_by_email(app: 
     register(app, "polyu", "21012345A", id_number="Z123456(1)", email="ky@example.org")
     request_setup(app.ports, ResetRequest("21012345A", "ky@example.org", source="t"))
     assert [m["Subject"] for m in _mails(app)].count(mail["Subject"]) == 1
+
+
+# --- a temporary secret works once --------------------------------------------------
+
+
+def test_an_e_mailed_temporary_password_signs_in_once(app: App) -> None:
+    register(app, "hkpl", "HKPL0001", phone="9123 4567", email="chan@example.org")
+    change_secret(
+        app.ports,
+        ChangeRequest("HKPL0001", "4567", "Lib#Reader2026", "Lib#Reader2026", Channel.WEB),
+    )
+    request_reset(app.ports, ResetRequest(None, "chan@example.org", source="t"))
+    (mail,) = [m for m in _mails(app) if "temporary" in m["Subject"]]
+    found = re.search(r"is: (\S+)", _body(mail))
+    assert found is not None
+    temporary = found.group(1)
+    assert attempt(app, "HKPL0001", temporary).outcome is Outcome.MUST_CHANGE
+    assert attempt(app, "HKPL0001", temporary).outcome is Outcome.TEMPORARY_EXPIRED
+    assert attempt(app, "HKPL0001", temporary, Channel.APP).outcome is Outcome.TEMPORARY_EXPIRED
+    # The change step it opened still takes it as the current password.
+    request = ChangeRequest("HKPL0001", temporary, "New#Reader2027", "New#Reader2027", Channel.WEB)
+    change_secret(app.ports, request)
+    assert attempt(app, "HKPL0001", "New#Reader2027").outcome is Outcome.OK
+
+
+def test_a_temporary_password_from_the_counter_signs_in_once(app: App) -> None:
+    register(app, "hkct", "16071234", id_number="XY12345678", registered_on=date(2016, 7, 4))
+    reset = reset_credential(app.ports, "16071234", None, staff=STAFF)
+    assert reset.temporary is not None
+    # A kiosk cannot show the change step, so it does not use the temporary up.
+    assert attempt(app, "16071234", reset.temporary, Channel.SIP2).outcome is (
+        Outcome.CHANGE_REQUIRED
+    )
+    assert attempt(app, "16071234", reset.temporary, Channel.APP).outcome is Outcome.MUST_CHANGE
+    assert attempt(app, "16071234", reset.temporary).outcome is Outcome.TEMPORARY_EXPIRED
+    # A new reset gives a new temporary that works once again.
+    again = reset_credential(app.ports, "16071234", None, staff=STAFF)
+    assert again.temporary is not None
+    assert attempt(app, "16071234", again.temporary).outcome is Outcome.MUST_CHANGE

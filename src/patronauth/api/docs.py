@@ -74,8 +74,8 @@ SIGN_IN: Responses = {
     **_COMMON,
     401: _error(
         "`invalid_credentials`: unknown identifier or wrong secret (one answer for both). "
-        "`temporary_expired`: the right temporary secret, but past its expiry; ask for a "
-        "new one."
+        "`temporary_expired`: the right temporary secret, but past its expiry or used once "
+        "already (S5); ask for a new one."
     ),
     403: _error(
         "The right secret, but the account cannot sign in: `registration_incomplete` "

@@ -101,6 +101,8 @@ class Profile:
     libraries: Mapping[str, Text]  # pickup libraries: code -> name
     currency: str = "HK$"
     requests: frozenset[str] = frozenset()  # PolyU: recommendation, interlibrary_loan
+    # Seed 001: libraries whose loans accrue no overdue fine (HKPL's mobile libraries).
+    mobile_libraries: frozenset[str] = frozenset()
 
     def local(self, moment: datetime) -> datetime:
         """`moment` (aware) on the library's clock."""
@@ -406,6 +408,9 @@ def parse_profile(data: Mapping[str, Any]) -> Profile:
     requests = set(lending.get("requests", list, []))
     if not requests <= {"recommendation", "interlibrary_loan"}:
         raise ProfileError("circulation.requests: recommendation and interlibrary_loan only")
+    mobile = set(lending.get("mobile_libraries", list, []))
+    if not mobile <= set(libraries):
+        raise ProfileError("circulation.mobile_libraries: only libraries of circulation.libraries")
     timezone = root.get("timezone", str, "Asia/Hong_Kong")
     try:
         ZoneInfo(timezone)
@@ -428,4 +433,5 @@ def parse_profile(data: Mapping[str, Any]) -> Profile:
         libraries=libraries,
         currency=lending.get("currency", str, "HK$"),
         requests=frozenset(requests),
+        mobile_libraries=frozenset(mobile),
     )

@@ -244,6 +244,15 @@ def _verify(
             if verification.rehashed:
                 uow.credentials.rehash(credential, verification.rehashed)
         outcome = _after_correct_secret(ports, uow, found, credential, attempt.channel)
+        if (
+            outcome is Outcome.MUST_CHANGE
+            and credential.state is CredentialState.TEMPORARY
+            and attempt.purpose == "sign_in"
+            and not uow.credentials.use_temporary(credential, ports.clock.now())
+        ):
+            # S5: a temporary secret opens one change step; the change itself may still
+            # check it, but a second sign-in with it is refused.
+            outcome = Outcome.TEMPORARY_EXPIRED
         result = _for_patron(AuthResult(outcome, kind=kind), found)
         event.record(result, found, kind=kind, uow=uow)
         uow.commit()

@@ -33,8 +33,8 @@ from patronauth.domain.circulation import (
     check_out,
     close,
     expired,
+    loan_fine,
     next_in_queue,
-    overdue_fine,
     place_hold,
     queue_position,
     ready_until,
@@ -252,7 +252,9 @@ def checkout(
             ),
             today=today,
         )
-        loan = uow.circulation.add_loan(patron.id, item, today, due)
+        loan = uow.circulation.add_loan(
+            patron.id, item, today, due, fine_free=item.home_library in profile.mobile_libraries
+        )
         uow.circulation.set_item_status(item.id, ItemStatus.ON_LOAN)
         for hold in mine:
             uow.circulation.update_hold(hold.id, HoldStatus.COLLECTED, item_id=item.id)
@@ -300,9 +302,7 @@ def checkin(
         if loan is None:
             raise Conflict.of("checkin.not_on_loan")
         patron = _patron(uow, loan.patron_id)
-        fine = overdue_fine(
-            loan.due_on, today, profile.rules(patron.category), _calendar(uow, institution)
-        )
+        fine = loan_fine(loan, today, profile.rules(patron.category), _calendar(uow, institution))
         uow.circulation.return_loan(loan, today)
         if fine:
             uow.circulation.add_fine(patron.id, loan.id, fine, "overdue", today)
@@ -397,7 +397,7 @@ def record(ports: Ports, patron_id: int) -> Record:
                     title=title,
                     item_barcode=barcode,
                     overdue=loan.overdue(today),
-                    fine_so_far=overdue_fine(loan.due_on, today, rules, calendar),
+                    fine_so_far=loan_fine(loan, today, rules, calendar),
                     renewals_left=max(0, rules.max_renewals - loan.renewals),
                 )
             )
@@ -446,8 +446,8 @@ def _renew_one(
     )
     # An overdue item renewed (where overdue items may be) is charged its fine so far:
     # the new due date would otherwise wipe it out.
-    fine = overdue_fine(
-        loan.due_on, today, profile.rules(patron.category), _calendar(uow, patron.institution)
+    fine = loan_fine(
+        loan, today, profile.rules(patron.category), _calendar(uow, patron.institution)
     )
     if fine:
         uow.circulation.add_fine(patron.id, loan.id, fine, "overdue", today)
@@ -541,7 +541,7 @@ def renew_all(
             renewed.append((loan, due))
             audit("ok", {"loan": str(loan.id), "due": due.isoformat()})
             results.append(Renewed(loan.id, due, None))
-            fine = overdue_fine(loan.due_on, today, rules, calendar)
+            fine = loan_fine(loan, today, rules, calendar)
             if fine:
                 circ.add_fine(patron.id, loan.id, fine, "overdue", today)
             if fine or loan.overdue(today):

@@ -268,6 +268,10 @@ class CredentialRepository(Protocol):
     def rehash(self, credential: Credential, secret_hash: str) -> bool:
         """Store an upgraded hash of the same secret if the version is unchanged."""
 
+    def use_temporary(self, credential: Credential, now: datetime) -> bool:
+        """Mark a temporary secret as having opened its one session (S5). False when it
+        already had (or the secret changed meanwhile): nothing is written then."""
+
     def record_failure(self, credential_id: int) -> int:
         """Atomically add one consecutive failure; the new count."""
 
@@ -382,7 +386,9 @@ class Circulation(Protocol):
     def loan(self, loan_id: int) -> Loan | None:
         """An open loan (returned ones are history)."""
 
-    def add_loan(self, patron_id: int, item: Item, today: date, due_on: date) -> Loan: ...
+    def add_loan(
+        self, patron_id: int, item: Item, today: date, due_on: date, *, fine_free: bool = False
+    ) -> Loan: ...
 
     def renew_loan(self, loan: Loan, due_on: date) -> None: ...
 

@@ -323,7 +323,7 @@ MESSAGES: dict[str, str] = {
         "Please choose a new {credential} in My Account on the library website first."
     ),
     "login.temporary_expired": N_(
-        "This temporary {credential} has expired. Please ask for a new one."
+        "This temporary {credential} has been used or has expired. Please ask for a new one."
     ),
 }
 
