@@ -467,6 +467,9 @@ class RegistryRow:
     patron: NewPatron
     credentials: Sequence[NewCredential]
     patron_id: int | None  # None: a new patron
+    # For a known patron, the registration fields the row gives (None: all); the
+    # others keep their stored values.
+    given: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -475,6 +478,8 @@ class KnownBarcode:
     uid: str
     institution: str
     replaced: bool
+    category: str
+    registered_on: date
 
 
 @dataclass(frozen=True)
@@ -490,9 +495,10 @@ class Registry(Protocol):
     def upsert(self, rows: Sequence[RegistryRow]) -> RegistryBatchResult:
         """Insert new patrons and update known ones.
 
-        For a known patron the personal data, category and status are replaced, the
-        default digests follow the new data, and a credential still in the default
-        state takes the new default as its secret.
+        For a known patron the fields the row gives replace the stored ones (the
+        registration date never changes; a feed moves the status only of a pending
+        registration), the default digests follow the new data, and a credential
+        still in the default state takes the new default as its secret.
         """
 
 
