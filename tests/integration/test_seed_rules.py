@@ -346,3 +346,36 @@ def test_a_temporary_password_from_the_counter_signs_in_once(app: App) -> None:
     again = reset_credential(app.ports, "16071234", None, staff=STAFF)
     assert again.temporary is not None
     assert attempt(app, "16071234", again.temporary).outcome is Outcome.MUST_CHANGE
+
+
+# --- shared e-mail addresses; times in e-mails ---------------------------------------
+
+
+def test_cards_sharing_an_address_get_one_email_naming_each_card(app: App) -> None:
+    for card, phone in (("HKPL0001", "9123 4567"), ("HKPL0002", "6123 9876")):
+        register(app, "hkpl", card, phone=phone, email="family@example.org")
+    request_reset(app.ports, ResetRequest(None, "Family@Example.org", source="t"))
+    (mail,) = _mails(app)
+    assert mail["Subject"] == "Your temporary library online passwords"
+    text = _body(mail)
+    assert "HKPL0001" not in text
+    assert "HKPL0002" not in text
+    issued = dict(re.findall(r"^(HK\*{4}0[12]): (\S+)\r?$", text, re.MULTILINE))
+    assert sorted(issued) == ["HK****01", "HK****02"]
+    first, second = issued["HK****01"], issued["HK****02"]
+    assert first != second
+    # Each temporary password is its own card's.
+    assert attempt(app, "HKPL0001", second).outcome is Outcome.INVALID
+    assert attempt(app, "HKPL0001", first).outcome is Outcome.MUST_CHANGE
+    assert attempt(app, "HKPL0002", second).outcome is Outcome.MUST_CHANGE
+
+
+def test_a_reset_email_names_its_card_and_states_hong_kong_time(app: App) -> None:
+    register(app, "hkpl", "HKPL0001", phone="9123 4567", email="chan@example.org")
+    request_reset(app.ports, ResetRequest("HKPL0001", "chan@example.org", source="t"))
+    (mail,) = _mails(app)
+    text = _body(mail)
+    assert "library card HK****01," in text
+    # The test clock is 2026-11-24 10:00 UTC: 18:00 in Hong Kong; a day's lifetime.
+    assert "until 2026-11-25 18:00 HKT" in text
+    assert "UTC" not in text

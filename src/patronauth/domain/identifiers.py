@@ -258,6 +258,13 @@ def normalise_name(raw: str) -> str:
     return name
 
 
+def mask_card(barcode: str) -> str:
+    """A card number as an e-mail names it: its first two and last two characters."""
+    if len(barcode) <= 4:
+        return "*" * (len(barcode) - 2) + barcode[-2:]
+    return barcode[:2] + "*" * (len(barcode) - 4) + barcode[-2:]
+
+
 def mask_phone(digits: str) -> str:
     """Only the first two digits stay: the last four are HKPL's default (S9)."""
     return digits[:2] + "*" * (len(digits) - 2)

@@ -140,6 +140,7 @@ class NoticeKind(StrEnum):
     CREDENTIAL_CHANGED = "credential_changed"
     CREDENTIAL_RESET = "credential_reset"
     TEMPORARY_SECRET = "temporary_secret"  # noqa: S105 (a notice kind)
+    TEMPORARY_SECRETS = "temporary_secrets"
     SETUP_LINK = "setup_link"
     RESET_LINK = "reset_link"
 

@@ -25,7 +25,7 @@ from patronauth.domain.credentials import (
     transition,
 )
 from patronauth.domain.errors import Conflict, InvalidInput, NotFound, Refused
-from patronauth.domain.identifiers import lockout_key, normalise_email
+from patronauth.domain.identifiers import lockout_key, mask_card, normalise_email
 from patronauth.domain.patrons import Patron, PatronStatus
 from patronauth.domain.profile import Profile, SelfServiceReset
 from patronauth.services.credentials import checked_new_secret, notify, temporary_secret
@@ -98,6 +98,9 @@ def request_reset(ports: Ports, request: ResetRequest) -> None:
     if not accounts:
         _audit(ports, "reset.request", "no_match", None, request)
         return
+    # Cards sharing one address get one e-mail naming each card, with a temporary
+    # secret for each (one per credential, never one per e-mail sent).
+    by_address: dict[tuple[str, str, CredentialKind], list[tuple[Found, str, datetime]]] = {}
     for found in accounts:
         kind = found.profile.kind_for(Channel.WEB)
         settings = found.profile.credential(found.patron.category, kind)
@@ -109,14 +112,8 @@ def request_reset(ports: Ports, request: ResetRequest) -> None:
                 uow.temporaries.add(found.patron.id, kind, ports.hasher.hash(secret), expires)
                 _record(uow, now, "reset.request", "temporary_sent", found, request)
                 uow.commit()
-            notify(
-                ports,
-                found.patron,
-                NoticeKind.TEMPORARY_SECRET,
-                kind,
-                secret=secret,
-                expires=_when(expires, found.profile),
-            )
+            address = (found.patron.institution, found.patron.email or "", kind)
+            by_address.setdefault(address, []).append((found, secret, expires))
         elif method is SelfServiceReset.REVERT_TO_DEFAULT:
             link = _new_link(ports, found, ActionPurpose.REVERT_TO_DEFAULT, kind, now)
             notify(
@@ -130,6 +127,35 @@ def request_reset(ports: Ports, request: ResetRequest) -> None:
             _audit(ports, "reset.request", "link_sent", found, request)
         else:
             _audit(ports, "reset.request", "in_person_only", found, request)
+    for (_, _, kind), issued in by_address.items():
+        _send_temporaries(ports, kind, issued)
+
+
+def _send_temporaries(
+    ports: Ports, kind: CredentialKind, issued: list[tuple[Found, str, datetime]]
+) -> None:
+    first, secret, expires = issued[0]
+    if len(issued) == 1:
+        card = mask_card(first.identifier.value)
+        notify(
+            ports,
+            first.patron,
+            NoticeKind.TEMPORARY_SECRET,
+            kind,
+            secret=secret,
+            card=card,
+            expires=_when(expires, first.profile),
+        )
+        return
+    cards = "\n".join(f"{mask_card(f.identifier.value)}: {s}" for f, s, _ in issued)
+    notify(
+        ports,
+        first.patron,
+        NoticeKind.TEMPORARY_SECRETS,
+        kind,
+        cards=cards,
+        expires=_when(min(e for _, _, e in issued), first.profile),
+    )
 
 
 def request_setup(ports: Ports, request: ResetRequest) -> None:

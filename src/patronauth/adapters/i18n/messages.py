@@ -359,9 +359,20 @@ NOTICES: dict[str, tuple[str, str]] = {
     "temporary_secret": (
         N_("Your temporary library {credential}"),
         N_(
-            "Your temporary {credential} for {library} is: {secret}\n\n"
+            "Your temporary {credential} for {library}, library card {card}, is: {secret}\n\n"
             "It works once and until {expires}. After signing in you will choose a new "
             "{credential}. Your current {credential} keeps working until then.\n\n"
+            "If you did not ask for this, you can ignore this message."
+        ),
+    ),
+    "temporary_secrets": (
+        N_("Your temporary library {credential}s"),
+        N_(
+            "Several library cards of {library} are registered with this address. Here is "
+            "a temporary {credential} for each card; sign in with each card's own:\n\n"
+            "{cards}\n\n"
+            "Each works once and until {expires}. After signing in you will choose a new "
+            "{credential}. Your current {credential}s keep working until then.\n\n"
             "If you did not ask for this, you can ignore this message."
         ),
     ),
