@@ -89,7 +89,7 @@ def test_the_pin_is_still_changed_on_the_web(app: App) -> None:
     """R6: HKPL changes its PIN from My Account: only sign-ins are bound to the channel."""
     register(app, "hkpl", "HKPL0001", phone="9123 4567")
     request = ChangeRequest("HKPL0001", "4567", "80281", "80281", Channel.WEB, CredentialKind.PIN)
-    assert change_secret(app.ports, request) is Outcome.MUST_CHANGE  # the default PIN
+    assert change_secret(app.ports, request).outcome is Outcome.MUST_CHANGE  # the default PIN
     assert attempt(app, "HKPL0001", "80281", Channel.SIP2).outcome is Outcome.OK
 
 
