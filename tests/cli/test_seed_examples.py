@@ -200,3 +200,10 @@ def test_login_takes_only_the_credential_the_channel_is_mapped_to(cli_any: Cli) 
     )  # fmt: skip
     run = cli_any.refused("login", "20181234", "--channel", "telephone", stdin="20181234\n")
     assert run.reasons == ["channel.not_offered"]
+
+
+def test_a_default_from_an_id_number_is_typed_in_either_case(cli_any: Cli) -> None:
+    _polyu(cli_any)
+    assert cli_any.ok("login", "21012345A", *LOGIN_WEB, stdin="z12345\n").out == "ok must-change\n"
+    run = cli_any.refused("credential", "change", "21012345A", stdin="Z12345\nz12345\nz12345\n")
+    assert run.reasons == ["pin.unchanged"]

@@ -796,7 +796,7 @@ def test_seed_001_items_borrowed_from_a_mobile_library_accrue_no_fine(desk: Desk
     assert (mobile.fine_free, branch.fine_free) == (True, False)
     assert [loan.fine_free for loan in desk.open_loans("HKPL0001")] == [True, False]
     desk.days(30)  # both 9 days overdue
-    mine = circ.record(desk.ports, desk.patron("HKPL0001"))
+    mine = record(desk.ports, desk.patron("HKPL0001"))
     assert sorted((v.item_barcode, v.overdue, v.fine_so_far) for v in mine.loans) == [
         ("B0001", True, 9 * 150),
         ("M0001", True, 0),
