@@ -58,8 +58,23 @@ def test_default_show_says_when_the_patron_sets_the_secret_up(cli: Cli) -> None:
 
 def test_default_show_refuses_without_the_data_the_rule_needs(cli: Cli) -> None:
     assert cli.refused("default", "show", *POLYU).reasons == ["default.missing_id_number"]
-    run = cli.refused("default", "show", "--institution", "hkpl", "--credential", "pin")
-    assert run.reasons == ["default.missing_phone"]
+    run = cli.refused(
+        "default", "show", "--institution", "hkpl", "--credential", "pin", "--phone", "+1 234"
+    )
+    assert run.reasons == ["phone.invalid"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--institution", "hkpl", "--credential", "pin"),  # no phone
+        ("--institution", "hkct", "--registered-on", "2016-07-04", "--id-number", "XY12345678"),
+        ("--institution", "polyu", "--registered-on", "2013-05-31", "--id-number", "Z123456(7)"),
+    ],
+)
+def test_default_show_says_when_the_data_give_no_default(cli: Cli, args: tuple[str, ...]) -> None:
+    run = cli.ok("default", "show", *args)
+    assert run.out == "no default: the patron sets it up (first-time set-up)\n"
 
 
 def test_patron_add_refuses_a_wrong_hkid_check_digit_and_accepts_the_right_one(cli: Cli) -> None:
