@@ -37,6 +37,8 @@ _COMMON: Responses = {
     503: _error(
         "`service_unavailable`: the database is not answering (restarting); try again. "
         "`service_busy`: too many secrets are being checked at once; try again. "
+        "`sign_on_unavailable`: the campus directory that checks this patron's PIN is not "
+        "answering (R20); nothing was counted; try again. "
         "`Retry-After` gives the seconds to wait.",
         headers=_RETRY_AFTER,
     ),
@@ -80,7 +82,9 @@ SIGN_IN: Responses = {
     403: _error(
         "The right secret, but the account cannot sign in: `registration_incomplete` "
         "(R17, R25), `suspended` (too many consecutive failures; a reset is needed), "
-        "`account_barred`. `contact` gives the library's contact text."
+        "`account_barred`. `contact` gives the library's contact text. "
+        "`library_account_not_ready`: the campus directory accepted the UID and PIN, but "
+        "the library account is not provisioned yet (1-2 days after the card is issued)."
     ),
     429: _TOO_MANY,
 }
@@ -120,7 +124,8 @@ CHANGE: Responses = {
     403: _error(
         "`must_change`: this token must change the other credential first. Or the "
         "account can no longer sign in: `suspended`, `registration_incomplete`, "
-        "`account_barred` (with `contact`)."
+        "`account_barred` (with `contact`). `directory_managed`: this patron's PIN is the "
+        "campus directory's (R20), changed at the university's IT services; nothing changed."
     ),
     404: _error("`credential_not_used`: the patron's library does not use this credential."),
     409: _error("`changed_concurrently`: the secret changed meanwhile; sign in again."),

@@ -12,8 +12,6 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -29,6 +27,8 @@ from patronauth.domain.errors import (
     NotFound,
     PolicyRefused,
     Refused,
+    StorageUnavailable,
+    Unavailable,
     Violation,
 )
 from patronauth.domain.identifiers import MAX_IDENTIFIER_LENGTH
@@ -80,6 +80,7 @@ _OUTCOMES: dict[Outcome, tuple[int, ErrorCode]] = {
     Outcome.SUSPENDED: (403, _E.SUSPENDED),
     Outcome.BARRED: (403, _E.ACCOUNT_BARRED),
     Outcome.CHANGE_REQUIRED: (403, _E.CHANGE_REQUIRED),
+    Outcome.NOT_PROVISIONED: (403, _E.LIBRARY_ACCOUNT_NOT_READY),
 }
 
 
@@ -120,13 +121,16 @@ _CODES: dict[str, tuple[int, ErrorCode]] = {
     "patron.unknown_category": (422, _E.UNKNOWN_CATEGORY),
     "identifier.ambiguous": (422, _E.IDENTIFIER_AMBIGUOUS),
     "policy.none_in_force": (503, _E.SERVICE_UNAVAILABLE),  # a profile without a policy
+    "credential.directory_managed": (403, _E.DIRECTORY_MANAGED),  # R20: changed at ITS
 }
 
 
 def busy_error(busy: Busy, language: str) -> ApiError:
-    """The hashing pool is full: nothing was done, the same request may come again."""
+    """The hashing pool is full, or the campus directory does not answer: nothing was
+    done or counted, the same request may come again."""
     wait = str(busy.retry_after)
-    return api_error(503, _E.SERVICE_BUSY, text(busy.code, language), {"Retry-After": wait})
+    code = _E.SIGN_ON_UNAVAILABLE if isinstance(busy, Unavailable) else _E.SERVICE_BUSY
+    return api_error(503, code, text(busy.code, language), {"Retry-After": wait})
 
 
 def must_change_error(kind: CredentialKind | None, language: str) -> ApiError:
@@ -143,7 +147,10 @@ def refusal_error(
     refused: Refused, language: str, statuses: Mapping[str, int] | None = None
 ) -> ApiError:
     """A use case's refusal; `statuses` overrides the status of some codes."""
-    violations = [InputViolation(**rendered(v, language).model_dump()) for v in refused.violations]
+    violations = [
+        InputViolation(**rendered(v, language).model_dump(), field=v.field)
+        for v in refused.violations
+    ]
     message = violations[0].message
     if isinstance(refused, Busy):
         return busy_error(refused, language)
@@ -305,7 +312,6 @@ def install(api: FastAPI, profiles: Mapping[str, Profile]) -> None:
     api.add_exception_handler(ApiError, on_api_error)
     api.add_exception_handler(RequestValidationError, on_validation)
     api.add_exception_handler(HTTPException, on_http)
-    api.add_exception_handler(OperationalError, on_database_down)
-    api.add_exception_handler(PoolTimeout, on_database_down)  # every connection busy
+    api.add_exception_handler(StorageUnavailable, on_database_down)  # or every connection busy
     api.add_exception_handler(Busy, on_busy)
     api.add_exception_handler(Exception, on_crash)

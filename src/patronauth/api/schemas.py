@@ -263,6 +263,9 @@ class ErrorCode(StrEnum):
     PAYLOAD_TOO_LARGE = "payload_too_large"
     SERVICE_UNAVAILABLE = "service_unavailable"
     SERVICE_BUSY = "service_busy"
+    SIGN_ON_UNAVAILABLE = "sign_on_unavailable"
+    LIBRARY_ACCOUNT_NOT_READY = "library_account_not_ready"
+    DIRECTORY_MANAGED = "directory_managed"
     INTERNAL_ERROR = "internal_error"
     # The account behind the login: the reason code of the use case itself (R28).
     RENEWAL_RESERVED = "renewal.reserved"

@@ -6,6 +6,10 @@ the attempt before any hash is computed (so a blocked identifier never reaches t
 hashing pool); the hash runs outside every transaction; the outcome
 is then recorded in one transaction. A full hashing pool raises `Busy`, which counts
 as no attempt at all.
+
+Where a category's secrets live in the campus directory (R20), the verify step asks
+the directory instead of the hasher (`services.directory`), after the same lockout;
+a directory that does not answer raises `Unavailable` (a `Busy`): no attempt counted.
 """
 
 from __future__ import annotations
@@ -26,10 +30,11 @@ from patronauth.domain.defaults import as_default
 from patronauth.domain.errors import Busy, InvalidInput
 from patronauth.domain.identifiers import lockout_key
 from patronauth.domain.lockout import Blocked, LockoutRule
-from patronauth.domain.patrons import Credential, PatronStatus
+from patronauth.domain.patrons import Credential, PatronStatus, TemporarySecret
 from patronauth.domain.policies import HARD_MAX_LENGTH, normalise_secret
 from patronauth.domain.profile import Profile, Text, change_due
 from patronauth.domain.text import has_control_characters
+from patronauth.services.directory import DirectoryRoute, check_in_directory, directory_route
 from patronauth.services.interfaces import AuditEvent, Ports, UnitOfWork
 from patronauth.services.lookup import Found, find_patron
 
@@ -124,6 +129,7 @@ def verify_attempt(ports: Ports, attempt: Attempt) -> _Verified:
     if refusal is not None:
         event.refused(refusal, found)
         raise refusal
+    route = directory_route(ports, found, attempt.institution)
     rule = _lockout_rule(ports, found, attempt)
 
     admission = ports.counter.admit(key, ports.clock.now().timestamp(), rule)
@@ -137,7 +143,10 @@ def verify_attempt(ports: Ports, attempt: Attempt) -> _Verified:
 
     success = False
     try:
-        verified = _verify(ports, attempt, secret, found, kind, credential, event)
+        if route is not None:
+            verified = _verify_in_directory(ports, attempt, secret, route, kind, event)
+        else:
+            verified = _verify(ports, attempt, secret, found, kind, credential, event)
         success = verified.result.outcome not in {Outcome.INVALID, Outcome.SUSPENDED}
         return verified
     except Busy:
@@ -221,10 +230,11 @@ def _verify(
         return _Verified(result, found)
     typed = as_default(secret) if credential.state is CredentialState.DEFAULT else secret
     verification = ports.hasher.verify(credential.secret_hash, typed)
+    # A temporary secret from a self-service reset also ends a suspension.
+    temporary = None if verification.ok else _matching_temporary(ports, credential, secret)
     with ports.uow() as uow:
         if not verification.ok:
-            # A temporary secret from a self-service reset also ends a suspension.
-            used = _try_temporaries(ports, uow, credential, secret)
+            used = _use_temporary(ports, uow, credential, temporary) if temporary else None
             if used is None:
                 _record_failure(uow, found, credential)
                 result = _invalid(attempt)
@@ -259,26 +269,60 @@ def _verify(
     return _Verified(result, found, credential)
 
 
-def _try_temporaries(
-    ports: Ports, uow: UnitOfWork, credential: Credential, secret: str
+def _verify_in_directory(
+    ports: Ports,
+    attempt: Attempt,
+    secret: str,
+    route: DirectoryRoute,
+    kind: CredentialKind | None,
+    event: _Event,
+) -> _Verified:
+    """R20: the directory decides; the library record's standing applies after it."""
+    check = check_in_directory(ports, route, attempt.identifier, secret)
+    found = check.found
+    if check.outcome is Outcome.INVALID:
+        result = _invalid(attempt)
+    elif found is not None:
+        kind = kind or attempt.credential or found.profile.kind_for(attempt.channel)
+        result = _for_patron(AuthResult(check.outcome, kind=kind), found)
+    else:
+        result = AuthResult(check.outcome, kind=attempt.credential, institution=check.institution)
+    event.record(result, found, kind=kind, reason=check.reason)
+    return _Verified(result, found)
+
+
+def _matching_temporary(
+    ports: Ports, credential: Credential, secret: str
+) -> TemporarySecret | None:
+    """S5: the unused temporary secret `secret` is, if any (read, then hashed outside
+    the transaction)."""
+    with ports.uow() as uow:
+        active = uow.temporaries.active(credential.patron_id, credential.kind, ports.clock.now())
+    for temporary in active:
+        if ports.hasher.verify(temporary.secret_hash, secret).ok:
+            return temporary
+    return None
+
+
+def _use_temporary(
+    ports: Ports, uow: UnitOfWork, credential: Credential, temporary: TemporarySecret
 ) -> Credential | None:
     """S5: an unused temporary secret replaces the current one when it is first used."""
     now = ports.clock.now()
-    for temporary in uow.temporaries.active(credential.patron_id, credential.kind, now):
-        if ports.hasher.verify(temporary.secret_hash, secret).ok:
-            uow.temporaries.mark_used(temporary.id, now)
-            uow.temporaries.void(credential.patron_id, credential.kind, now)
-            state = transition(credential.state, CredentialEvent.TEMPORARY)
-            uow.credentials.replace_secret(
-                credential,
-                secret_hash=temporary.secret_hash,
-                state=state,
-                policy_from=None,
-                set_at=now,
-                expires_at=temporary.expires_at,
-            )
-            return uow.credentials.get(credential.patron_id, credential.kind)
-    return None
+    state = transition(credential.state, CredentialEvent.TEMPORARY)
+    replaced = uow.credentials.replace_secret(
+        credential,
+        secret_hash=temporary.secret_hash,
+        state=state,
+        policy_from=None,
+        set_at=now,
+        expires_at=temporary.expires_at,
+    )
+    if not replaced:
+        return None  # changed meanwhile: the temporary secret stays unused
+    uow.temporaries.mark_used(temporary.id, now)
+    uow.temporaries.void(credential.patron_id, credential.kind, now)
+    return uow.credentials.get(credential.patron_id, credential.kind)
 
 
 def _invalid(attempt: Attempt) -> AuthResult:

@@ -36,6 +36,7 @@ from patronauth.domain.policies import (
 from patronauth.domain.profile import CredentialSettings, Profile
 from patronauth.domain.sessions import Session, may_reach
 from patronauth.services.authenticate import Attempt, AuthResult, verify_attempt
+from patronauth.services.directory import refuse_local_change
 from patronauth.services.interfaces import (
     AuditEvent,
     NewCredential,
@@ -45,8 +46,8 @@ from patronauth.services.interfaces import (
     SecretHasher,
     UnitOfWork,
 )
-from patronauth.services.lookup import Found, current_card, require_patron
-from patronauth.services.sessions import Opened, after_change
+from patronauth.services.lookup import Found, current_card, find_patron, require_patron
+from patronauth.services.sessions import Opened, after_change, end_patron_sessions
 
 log = logging.getLogger(__name__)
 
@@ -140,10 +141,14 @@ def checked_new_secret(
         elif default_digest and ports.hasher.keyed_matches(default_digest, as_default(new)):
             # A default's letters sign in in either case, so `ab9876` is still `AB9876`.
             violations.append(Violation(policy.code("same_as_default")))
+    # Every problem at once: the new secret's, then its confirmation's.
+    mismatch = (
+        [Violation("secret.confirmation_mismatch", field="confirm")] if new != confirm else []
+    )
     if violations:
-        raise PolicyRefused(*violations)
-    if new != confirm:
-        raise Refused.of("secret.confirmation_mismatch")
+        raise PolicyRefused(*(v.on("new") for v in violations), *mismatch)
+    if mismatch:
+        raise Refused(*mismatch)
     return new, policy
 
 
@@ -170,12 +175,22 @@ def change_secret(
     current card is used); a must-change session may change only the credential it
     was opened for. That session reaches everything afterwards: web pages `rotate`
     to a new session (`Changed.opened`), the app keeps its token.
+
+    A directory category's PIN is refused before it is tried: it is changed at the
+    university, and nothing is counted here (R20).
     """
     identifier, institution = request.identifier, request.institution
     if session is not None:
         identifier, institution = _signed_in_card(ports, session, request.kind)
     if identifier is None:
         raise InvalidInput.of("identifier.empty")
+    try:
+        with ports.uow() as uow:
+            named = find_patron(uow, ports.profiles, identifier, institution=institution)
+    except Refused:
+        named = None  # the attempt below refuses it as it refuses every other attempt
+    if named is not None:
+        refuse_local_change(named)
     verified = verify_attempt(
         ports,
         Attempt(
@@ -279,29 +294,36 @@ def reset_credential(
 ) -> ResetResult:
     """Staff reset (R14, R24, R27): back to the default, else a temporary secret.
 
-    Either way a suspension ends and the failure count restarts. Staff never see the
-    current secret (S10); a temporary secret is random and expires (S5).
+    Either way a suspension ends and the failure count restarts, and every session of
+    the patron ends on every store and node: whoever signed in with the old secret is
+    out. Staff never see the current secret (S10); a temporary secret is random and
+    expires (S5).
     """
     now = ports.clock.now()
     with ports.uow() as uow:
         found = require_patron(uow, ports.profiles, identifier, institution=institution)
+        refuse_local_change(found)
         kind = _kind(found.profile, kind)
         settings = _settings(found, kind)
         credential = uow.credentials.get(found.patron.id, kind)
-        if credential is not None and credential.default_digest:
+    to_default = credential is not None and bool(credential.default_digest)
+    if not to_default:
+        # Hashed before the transaction that stores it (argon2 never runs inside one).
+        temporary = temporary_secret(ports, settings.policy_on(found.profile.day_of(now)))
+        expires_at = now + timedelta(hours=settings.temporary_lifetime_hours)
+        secret_hash = ports.hasher.hash(temporary)
+    with ports.uow() as uow:
+        if credential is not None and to_default:
             state = transition(credential.state, CredentialEvent.RESET_TO_DEFAULT)
-            uow.credentials.replace_secret(
+            stored = uow.credentials.replace_secret(
                 credential,
-                secret_hash=credential.default_digest,
+                secret_hash=credential.default_digest or "",
                 state=state,
                 policy_from=None,
                 set_at=now,
             )
             result = ResetResult(kind, state)
         else:
-            temporary = temporary_secret(ports, settings.policy_on(found.profile.day_of(now)))
-            expires_at = now + timedelta(hours=settings.temporary_lifetime_hours)
-            secret_hash = ports.hasher.hash(temporary)
             if credential is None:
                 uow.credentials.add(
                     found.patron.id,
@@ -315,8 +337,9 @@ def reset_credential(
                         expires_at=expires_at,
                     ),
                 )
+                stored = True
             else:
-                uow.credentials.replace_secret(
+                stored = uow.credentials.replace_secret(
                     credential,
                     secret_hash=secret_hash,
                     state=transition(credential.state, CredentialEvent.TEMPORARY),
@@ -325,9 +348,12 @@ def reset_credential(
                     expires_at=expires_at,
                 )
             result = ResetResult(kind, CredentialState.TEMPORARY, temporary, expires_at)
+        if not stored:
+            raise Conflict.of("credential.changed_concurrently")
         uow.temporaries.void(found.patron.id, kind, now)
         _audit(uow, now, "credential.reset", found, kind, staff, Channel.STAFF, result.state.value)
         uow.commit()
+    end_patron_sessions(ports, found.patron.id)
     notify(ports, found.patron, NoticeKind.CREDENTIAL_RESET, kind)
     return result
 
@@ -369,6 +395,7 @@ def set_up_credential(
     or the patron's registration data gave none)."""
     with ports.uow() as uow:
         found = require_patron(uow, ports.profiles, identifier, institution=institution)
+        refuse_local_change(found)
         kind = _kind(found.profile, kind)
         existing = uow.credentials.get(found.patron.id, kind)
         if existing is not None and not _settings(found, kind).first_time_setup:

@@ -97,6 +97,9 @@ class Checked(NamedTuple):
     # A feed row without the data its default needs: the code a new patron is refused
     # with (a known patron keeps the credentials it has).
     missing_default: str | None = None
+    # R20: the student or staff number that links a directory category's record to its
+    # directory entry, kept as an identifier of the patron.
+    link: tuple[IdentifierKind, str] | None = None
 
     def __repr__(self) -> str:
         return f"Checked(barcode={self.barcode!r}, category={self.category!r})"
@@ -109,6 +112,7 @@ class Prepared:
     kind: IdentifierKind
     patron: NewPatron
     credentials: tuple[NewCredential, ...]
+    link: tuple[IdentifierKind, str] | None = None
 
 
 def _optional(value: str | None) -> str | None:
@@ -176,6 +180,7 @@ def _check_card(
         staff_number=staff,
         id_type=document.type if document else None,
     )
+    link = _link(category, student, staff)
     missing = None
     try:
         defaults = _defaults(profile, category.name, registered_on, data)
@@ -198,6 +203,7 @@ def _check_card(
         registered_on=registered_on,
         language=registration.language,
         defaults=defaults,
+        link=link,
         student_number=student,
         staff_number=staff,
         given=registration.given,
@@ -209,7 +215,9 @@ def _defaults(
     profile: Profile, category: str, registered_on: date, data: RegistrationData
 ) -> tuple[tuple[CredentialKind, str], ...]:
     defaults = []
-    for cred_kind in profile.kinds:
+    # R20: a directory category's secrets are the directory's; PatronAuth holds none.
+    in_directory = profile.category(category).in_directory
+    for cred_kind in profile.kinds if not in_directory else ():
         settings = profile.credential(category, cred_kind)
         default = derive(settings.default_rule_for(registered_on), data)
         if default is not None:
@@ -244,6 +252,22 @@ def _as_update(checked: Checked, known: KnownBarcode, profile: Profile) -> Check
         defaults=defaults,
         missing_default=missing,
     )
+
+
+def _link(
+    category: Category, student: str | None, staff: str | None
+) -> tuple[IdentifierKind, str] | None:
+    """A directory category's record names its directory entry by the student or staff
+    number (R20); it has no local secret and so no default."""
+    if not category.in_directory:
+        return None
+    if student and staff:
+        raise InvalidInput.of("directory.link_ambiguous")
+    if student:
+        return IdentifierKind.STUDENT_NUMBER, student
+    if staff:
+        return IdentifierKind.STAFF_NUMBER, staff
+    raise InvalidInput.of("directory.link_missing")
 
 
 def digest(
@@ -301,7 +325,9 @@ def prepare(
     """Validate one registration and compute what is stored. Nothing is written."""
     checked = check(registration, profile, today=profile.day_of(now))
     patron, credentials = digest(checked, profile.id, hasher, uid=uid, now=now)
-    return Prepared(checked.barcode, checked.lookup_key, checked.kind, patron, credentials)
+    return Prepared(
+        checked.barcode, checked.lookup_key, checked.kind, patron, credentials, checked.link
+    )
 
 
 def add_patron(ports: Ports, registration: Registration, *, staff: str) -> Patron:
@@ -312,6 +338,9 @@ def add_patron(ports: Ports, registration: Registration, *, staff: str) -> Patro
         trail = Trail(uow, ports.clock, staff, "staff", at=now)
         patron = uow.patrons.add(prepared.patron)
         uow.patrons.add_identifier(patron.id, prepared.kind, prepared.barcode, prepared.lookup_key)
+        if prepared.link is not None:
+            kind, number = prepared.link
+            uow.patrons.add_identifier(patron.id, kind, number, lockout_key(number))
         for credential in prepared.credentials:
             uow.credentials.add(patron.id, credential)
         trail.record(

@@ -105,11 +105,15 @@ def request_reset(ports: Ports, request: ResetRequest) -> None:
         kind = found.profile.kind_for(Channel.WEB)
         settings = found.profile.credential(found.patron.category, kind)
         method = settings.self_service_reset
-        if method is SelfServiceReset.EMAIL_TEMPORARY:
+        if found.profile.directory_for(found.patron.category) is not None:
+            # R20: the Portal PIN is reset at the university; nothing to send from here.
+            _audit(ports, "reset.request", "directory_managed", found, request)
+        elif method is SelfServiceReset.EMAIL_TEMPORARY:
             secret = temporary_secret(ports, settings.policy_on(found.profile.day_of(now)))
             expires = now + timedelta(hours=settings.temporary_lifetime_hours)
+            secret_hash = ports.hasher.hash(secret)  # before the transaction, never in it
             with ports.uow() as uow:
-                uow.temporaries.add(found.patron.id, kind, ports.hasher.hash(secret), expires)
+                uow.temporaries.add(found.patron.id, kind, secret_hash, expires)
                 _record(uow, now, "reset.request", "temporary_sent", found, request)
                 uow.commit()
             address = (found.patron.institution, found.patron.email or "", kind)
@@ -170,9 +174,10 @@ def request_setup(ports: Ports, request: ResetRequest) -> None:
         eligible = []
         for found in accounts:
             kind = found.profile.kind_for(Channel.WEB)
+            in_directory = found.profile.directory_for(found.patron.category) is not None
             # R23, and wherever the patron was registered without a default: HKPL
             # without a phone, HKCT with a passport, PolyU registered before 2013-06-01.
-            if uow.credentials.get(found.patron.id, kind) is None:
+            if not in_directory and uow.credentials.get(found.patron.id, kind) is None:
                 eligible.append((found, kind))
     if not eligible:
         _audit(ports, "setup.request", "no_match", None, request)

@@ -22,11 +22,12 @@ from patronauth.domain.identifiers import (
     parse_julac,
 )
 from patronauth.domain.patrons import Identifier, Patron, PatronStatus
-from patronauth.domain.profile import BarcodeFormat, ForcedChange
+from patronauth.domain.profile import BarcodeFormat, DirectoryConfig, ForcedChange
 from patronauth.services.account import CredentialView, credential_views
 from patronauth.services.audit import Trail
 from patronauth.services.interfaces import Ports, StoredAuditEvent
 from patronauth.services.lookup import find_patron, require_patron
+from patronauth.services.sessions import end_patron_sessions
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class PatronView:
     identifiers: Sequence[Identifier]
     credentials: Sequence[CredentialView]
     blocked_for: int  # seconds left of a block on the current identifier
+    directory: DirectoryConfig | None = None  # where the PIN lives when not here (R20)
 
 
 def show_patron(ports: Ports, identifier: str, *, institution: str | None = None) -> PatronView:
@@ -49,7 +51,8 @@ def show_patron(ports: Ports, identifier: str, *, institution: str | None = None
     blocked = max(
         (ports.counter.blocked_for(i.lookup_key, now.timestamp()) for i in current), default=0
     )
-    return PatronView(found.patron, identifiers, views, blocked)
+    directory = found.profile.directory_for(found.patron.category)
+    return PatronView(found.patron, identifiers, views, blocked, directory)
 
 
 def complete_registration(
@@ -82,6 +85,8 @@ def unlock(
     """R27: lift a block on the identifier and any suspension of the patron's credentials.
 
     Works for an identifier no patron has, too: blocks are kept per typed identifier.
+    The patron's sessions stay open: an unlock changes no secret and no card, and a
+    session was opened with the right secret before the block.
     """
     now = ports.clock.now()
     key = lockout_key(identifier)
@@ -119,7 +124,11 @@ def unlock(
 def replace_card(
     ports: Ports, old: str, new: str, *, staff: str, institution: str | None = None
 ) -> Identifier:
-    """R25: the old barcode stops signing in; the new one carries the same credentials."""
+    """R25: the old barcode stops signing in; the new one carries the same credentials.
+
+    A card is replaced when it is lost or stolen: every session of the patron ends, on
+    every store and node, whoever holds the old card.
+    """
     now = ports.clock.now()
     with ports.uow() as uow:
         trail = Trail(uow, ports.clock, staff, Channel.STAFF.value, at=now)
@@ -145,6 +154,7 @@ def replace_card(
             identifier=found.identifier.lookup_key,
         )
         uow.commit()
+    end_patron_sessions(ports, found.patron.id)
     return replacement
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from patronauth.domain.credentials import Channel
 from patronauth.domain.errors import Conflict, InvalidInput, NotFound
 from patronauth.domain.lockout import Blocked, LockoutRule
 from patronauth.domain.terminals import (
@@ -24,7 +25,7 @@ from patronauth.domain.terminals import (
 )
 from patronauth.domain.terminals import terminal_login as checked_login
 from patronauth.services.audit import Trail
-from patronauth.services.interfaces import Ports
+from patronauth.services.interfaces import Ports, StoredTerminal, UnitOfWork
 
 CHANNEL = "sip2"
 LOGIN_LOCKOUT = LockoutRule()
@@ -39,6 +40,7 @@ def _options_detail(terminal: Terminal) -> dict[str, str]:
         "crlf": str(o.crlf).lower(),
         "allow_pinless": str(o.allow_pinless).lower(),
         "wrong_pin_as_unknown": str(o.wrong_pin_as_unknown).lower(),
+        "channel": o.channel.value,
     }
 
 
@@ -82,10 +84,14 @@ def get_terminal(ports: Ports, login: str) -> Terminal:
     if not LOGIN_PATTERN.fullmatch(login):
         raise NotFound.of("terminal.not_found")
     with ports.uow() as uow:
-        stored = uow.terminals.get(login)
+        return _stored(uow, login).terminal
+
+
+def _stored(uow: UnitOfWork, login: str) -> StoredTerminal:
+    stored = uow.terminals.get(login)
     if stored is None:
         raise NotFound.of("terminal.not_found")
-    return stored.terminal
+    return stored
 
 
 def _set_enabled(ports: Ports, login: str, enabled: bool, staff: str) -> Terminal:
@@ -93,9 +99,7 @@ def _set_enabled(ports: Ports, login: str, enabled: bool, staff: str) -> Termina
     now = ports.clock.now()
     with ports.uow() as uow:
         trail = Trail(uow, ports.clock, staff, "staff")
-        stored = uow.terminals.get(login)
-        if stored is None:
-            raise NotFound.of("terminal.not_found")
+        stored = _stored(uow, login)
         if stored.terminal.enabled == enabled:
             raise Conflict.of(
                 "terminal.already_enabled" if enabled else "terminal.already_disabled"
@@ -130,6 +134,7 @@ def set_terminal_options(
     crlf: bool | None = None,
     allow_pinless: bool | None = None,
     wrong_pin_as_unknown: bool | None = None,
+    channel: Channel | None = None,
 ) -> Terminal:
     """Change some options; the others keep their values.
 
@@ -140,9 +145,7 @@ def set_terminal_options(
     now = ports.clock.now()
     with ports.uow() as uow:
         trail = Trail(uow, ports.clock, staff, "staff")
-        stored = uow.terminals.get(login)
-        if stored is None:
-            raise NotFound.of("terminal.not_found")
+        stored = _stored(uow, login)
         current = stored.terminal.options
         options = TerminalOptions(
             encoding=current.encoding if encoding is None else encoding,
@@ -151,6 +154,7 @@ def set_terminal_options(
             wrong_pin_as_unknown=current.wrong_pin_as_unknown
             if wrong_pin_as_unknown is None
             else wrong_pin_as_unknown,
+            channel=current.channel if channel is None else channel,
         )
         uow.terminals.set_options(login, options, now)
         terminal = replace(stored.terminal, options=options)

@@ -49,14 +49,38 @@ def test_every_shipped_profile_parses() -> None:
                 Channel.APP: PASSWORD,
                 Channel.SIP2: PIN,
                 Channel.TELEPHONE: PIN,
+                Channel.PROXY: PASSWORD,
             },
         ),
         (
             "polyu",
-            {Channel.WEB: PIN, Channel.APP: PIN, Channel.SIP2: PIN, Channel.TELEPHONE: PIN},
+            {
+                Channel.WEB: PIN,
+                Channel.APP: PIN,
+                Channel.SIP2: PIN,
+                Channel.TELEPHONE: PIN,
+                Channel.PROXY: PIN,
+            },
         ),
-        ("hku", {Channel.WEB: PIN, Channel.APP: PIN, Channel.SIP2: PIN, Channel.TELEPHONE: PIN}),
-        ("hkct", {Channel.WEB: PASSWORD, Channel.APP: PASSWORD, Channel.SIP2: PASSWORD}),
+        (
+            "hku",
+            {
+                Channel.WEB: PIN,
+                Channel.APP: PIN,
+                Channel.SIP2: PIN,
+                Channel.TELEPHONE: PIN,
+                Channel.PROXY: PIN,
+            },
+        ),
+        (
+            "hkct",
+            {
+                Channel.WEB: PASSWORD,
+                Channel.APP: PASSWORD,
+                Channel.SIP2: PASSWORD,
+                Channel.PROXY: PASSWORD,
+            },
+        ),
     ],
 )
 def test_channels_map_to_credential_kinds(
@@ -222,13 +246,13 @@ def test_hkct_contact_text(profiles: ProfileStore) -> None:
 def test_categories(profiles: ProfileStore) -> None:
     hku = profiles.get("hku")
     assert hku.category(None).name == "julac"
-    assert set(hku.categories) == {"julac", "space", "alumni", "friends"}
+    assert set(hku.categories) == {"student", "staff", "julac", "space", "alumni", "friends"}
     with pytest.raises(Refused) as caught:
-        hku.category("student")
+        hku.category("visitor")
     assert caught.value.code == "patron.unknown_category"
     assert caught.value.violations[0].params == {
-        "category": "student",
-        "known": "julac, space, alumni, friends",
+        "category": "visitor",
+        "known": "student, staff, julac, space, alumni, friends",
     }
 
 
@@ -365,7 +389,7 @@ def test_a_category_override_replaces_a_list_whole() -> None:
 
 BASE = "categories.reader.credentials.pin"
 CHARSETS = "any, digits, alphanumeric, ascii"
-CHANNELS = "web, app, sip2, telephone, staff"
+CHANNELS = "web, app, sip2, telephone, staff, proxy"
 
 
 @pytest.mark.parametrize(

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from patronauth.domain.errors import Busy
+from patronauth.domain.errors import Busy, Unavailable
 from patronauth.web.pages import Page
 
 # What the template says for each problem (the texts are in problem.html).
@@ -41,18 +40,20 @@ def http_error(request: Request, error: Exception) -> Response:
     return problem_response(request, PROBLEMS.get(status, "failure"), status)
 
 
-def database_down(request: Request, error: Exception) -> Response:
-    """Nothing was written: the unit of work rolls back whatever it had begun. A database
-    without its tables is no outage that waiting would end: that is a failure page."""
-    if isinstance(error, OperationalError) and "no such table" in str(error.orig):
-        return server_error(request, error)
+def database_down(request: Request, _: Exception) -> Response:
+    """Nothing was written: the unit of work rolls back whatever it had begun. (A database
+    without its tables is no outage that waiting would end: `SchemaMissing` gets the
+    failure page.)"""
     headers = {"Retry-After": str(DATABASE_RETRY_SECONDS)}
     return problem_response(request, "unavailable", 503, headers)
 
 
 def busy(request: Request, error: Exception) -> Response:
+    """The busy page: the hashing pool is full, or the campus directory does not answer
+    (R20); nothing was done or counted."""
     wait = error.retry_after if isinstance(error, Busy) else 1
-    return problem_response(request, "busy", 503, {"Retry-After": str(wait)})
+    problem = "sign_on_unavailable" if isinstance(error, Unavailable) else "busy"
+    return problem_response(request, problem, 503, {"Retry-After": str(wait)})
 
 
 def server_error(request: Request, _: Exception) -> Response:
