@@ -66,15 +66,18 @@ SIGN_IN_TEXT = (
     "identifier and a wrong secret give the very same answer (S4). A default, temporary "
     "or must-change secret signs in with `must_change: true`: that token reaches only "
     "the change of `credential` (`PUT /me/password` or `PUT /me/pin`) and answers "
-    "`403 must_change` everywhere else."
+    "`403 must_change` everywhere else. `credential` may name only the secret the "
+    "library's app takes (HKPL: the online password, never the PIN, R1); any other "
+    "answers `422 invalid_input` with the violation `credential.not_for_channel`, and "
+    "counts as no attempt."
 )
 
 SIGN_IN: Responses = {
     **_COMMON,
     401: _error(
         "`invalid_credentials`: unknown identifier or wrong secret (one answer for both). "
-        "`temporary_expired`: the right temporary secret, but past its expiry; ask for a "
-        "new one."
+        "`temporary_expired`: the right temporary secret, but past its expiry or used once "
+        "already (S5); ask for a new one."
     ),
     403: _error(
         "The right secret, but the account cannot sign in: `registration_incomplete` "

@@ -143,6 +143,7 @@ class NoticeKind(StrEnum):
     CREDENTIAL_CHANGED = "credential_changed"
     CREDENTIAL_RESET = "credential_reset"
     TEMPORARY_SECRET = "temporary_secret"  # noqa: S105 (a notice kind)
+    TEMPORARY_SECRETS = "temporary_secrets"
     SETUP_LINK = "setup_link"
     RESET_LINK = "reset_link"
 
@@ -271,6 +272,10 @@ class CredentialRepository(Protocol):
     def rehash(self, credential: Credential, secret_hash: str) -> bool:
         """Store an upgraded hash of the same secret if the version is unchanged."""
 
+    def use_temporary(self, credential: Credential, now: datetime) -> bool:
+        """Mark a temporary secret as having opened its one session (S5). False when it
+        already had (or the secret changed meanwhile): nothing is written then."""
+
     def record_failure(self, credential_id: int) -> int:
         """Atomically add one consecutive failure; the new count."""
 
@@ -389,7 +394,9 @@ class Loans(Protocol):
     def loan(self, loan_id: int) -> Loan | None:
         """An open loan (returned ones are history)."""
 
-    def add_loan(self, patron_id: int, item: Item, today: date, due_on: date) -> Loan: ...
+    def add_loan(
+        self, patron_id: int, item: Item, today: date, due_on: date, *, fine_free: bool = False
+    ) -> Loan: ...
 
     def renew_loan(self, loan: Loan, due_on: date) -> None: ...
 
@@ -483,6 +490,9 @@ class RegistryRow:
     patron: NewPatron
     credentials: Sequence[NewCredential]
     patron_id: int | None  # None: a new patron
+    # For a known patron, the registration fields the row gives (None: all); the
+    # others keep their stored values.
+    given: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -491,6 +501,8 @@ class KnownBarcode:
     uid: str
     institution: str
     replaced: bool
+    category: str
+    registered_on: date
 
 
 @dataclass(frozen=True)
@@ -506,9 +518,10 @@ class Registry(Protocol):
     def upsert(self, rows: Sequence[RegistryRow]) -> RegistryBatchResult:
         """Insert new patrons and update known ones.
 
-        For a known patron the personal data, category and status are replaced, the
-        default digests follow the new data, and a credential still in the default
-        state takes the new default as its secret.
+        For a known patron the fields the row gives replace the stored ones (the
+        registration date never changes; a feed moves the status only of a pending
+        registration), the default digests follow the new data, and a credential
+        still in the default state takes the new default as its secret.
         """
 
 

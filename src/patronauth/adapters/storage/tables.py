@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 
 
@@ -104,6 +105,8 @@ credentials = Table(
     Column("consecutive_failures", Integer, nullable=False, default=0),
     Column("suspended_from", String(16)),
     Column("version", Integer, nullable=False, default=1),
+    # S5: when a temporary secret first opened a session; it opens no second one.
+    Column("temporary_used_at", UTCDateTime),
     UniqueConstraint("patron_id", "kind"),
 )
 
@@ -221,6 +224,8 @@ loans = Table(
     Column("due_on", Date, nullable=False),
     Column("renewals", Integer, nullable=False, default=0),
     Column("returned_on", Date),
+    # Seed 001: a loan from a mobile library accrues no overdue fine.
+    Column("fine_free", Boolean, nullable=False, default=False, server_default=false()),
     Index(None, "patron_id", "returned_on"),
 )
 

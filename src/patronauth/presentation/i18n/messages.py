@@ -21,6 +21,10 @@ MESSAGES: dict[str, str] = {
     "pin.too_short": N_("The PIN must have at least {min} characters."),
     "pin.not_digits": N_("The PIN may contain digits only."),
     "pin.not_alphanumeric": N_("The PIN may contain letters and digits only."),
+    "pin.not_ascii": N_(
+        "The PIN may contain only the letters A-Z and a-z, the digits 0-9 and the special "
+        "characters of a standard keyboard."
+    ),
     "pin.missing_upper": N_("The PIN needs at least one upper-case letter."),
     "pin.missing_lower": N_("The PIN needs at least one lower-case letter."),
     "pin.missing_letter": N_("The PIN needs at least one letter."),
@@ -50,6 +54,10 @@ MESSAGES: dict[str, str] = {
     "password.too_short": N_("The password must have at least {min} characters."),
     "password.not_digits": N_("The password may contain digits only."),
     "password.not_alphanumeric": N_("The password may contain letters and digits only."),
+    "password.not_ascii": N_(
+        "The password may contain only the letters A-Z and a-z, the digits 0-9 and the "
+        "special characters of a standard keyboard."
+    ),
     "password.missing_upper": N_("The password needs at least one upper-case letter."),
     "password.missing_lower": N_("The password needs at least one lower-case letter."),
     "password.missing_letter": N_("The password needs at least one letter."),
@@ -137,6 +145,7 @@ MESSAGES: dict[str, str] = {
     ),
     "default.missing_hkid": N_("This library's default needs the HKID number."),
     "default.missing_student_number": N_("This library's default needs the student number."),
+    "student_number.invalid": N_("A student number here is {digits} digits."),
     "default.missing_staff_number": N_("This library's default needs the staff number."),
     "policy.none_in_force": N_("No credential policy is in force on {day}."),
     # Patrons, institutions, credentials, cards
@@ -148,6 +157,10 @@ MESSAGES: dict[str, str] = {
     "patron.not_pending": N_("This registration is not pending (it is {status})."),
     "credential.kind_not_used": N_("This library does not use a {kind}."),
     "credential.kind_required": N_("Say which credential: {kinds}."),
+    "credential.not_for_channel": N_(
+        "This library does not take the {credential} for signing in here ({channel})."
+    ),
+    "channel.not_offered": N_("This library does not offer sign-in on this channel ({channel})."),
     "credential.not_suspended": N_("This credential is not suspended."),
     "credential.transition_refused": N_("A {state} credential cannot be changed that way."),
     "credential.changed_concurrently": N_(
@@ -379,7 +392,7 @@ MESSAGES: dict[str, str] = {
         "Please choose a new {credential} in My Account on the library website first."
     ),
     "login.temporary_expired": N_(
-        "This temporary {credential} has expired. Please ask for a new one."
+        "This temporary {credential} has been used or has expired. Please ask for a new one."
     ),
     "login.not_provisioned": N_(
         "Your library account is not ready yet. It will be ready 1-2 days after you get "
@@ -420,9 +433,20 @@ NOTICES: dict[str, tuple[str, str]] = {
     "temporary_secret": (
         N_("Your temporary library {credential}"),
         N_(
-            "Your temporary {credential} for {library} is: {secret}\n\n"
+            "Your temporary {credential} for {library}, library card {card}, is: {secret}\n\n"
             "It works once and until {expires}. After signing in you will choose a new "
             "{credential}. Your current {credential} keeps working until then.\n\n"
+            "If you did not ask for this, you can ignore this message."
+        ),
+    ),
+    "temporary_secrets": (
+        N_("Your temporary library {credential}s"),
+        N_(
+            "Several library cards of {library} are registered with this address. Here is "
+            "a temporary {credential} for each card; sign in with each card's own:\n\n"
+            "{cards}\n\n"
+            "Each works once and until {expires}. After signing in you will choose a new "
+            "{credential}. Your current {credential}s keep working until then.\n\n"
             "If you did not ask for this, you can ignore this message."
         ),
     ),

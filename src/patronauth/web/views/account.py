@@ -202,7 +202,7 @@ def _show(
     patron = visitor.account.patron
     settings = page.library.credential(patron.category, kind)
     resume = resume_target(page.request.query_params.get("next", "")) if forced else None
-    policy = settings.policy_on(page.ports.clock.now().date())
+    policy = settings.policy_on(page.library.day_of(page.ports.clock.now()))
     state = next((c.state for c in visitor.account.credentials if c.kind is kind), None)
     return page.render(
         "change.html",
