@@ -493,6 +493,9 @@ class RegistryRow:
     # For a known patron, the registration fields the row gives (None: all); the
     # others keep their stored values.
     given: frozenset[str] | None = None
+    # R20: a directory category's student or staff number (kind, value, lookup key),
+    # added as an identifier of the patron when not on record yet.
+    link: tuple[IdentifierKind, str, str] | None = None
 
 
 @dataclass(frozen=True)

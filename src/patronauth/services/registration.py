@@ -639,6 +639,9 @@ def _store(
         return
     with ports.uow() as uow:
         known = uow.registry.existing([barcode for _, barcode, _ in accepted])
+        numbers = [c.link[1] for _, _, c in accepted if isinstance(c, Checked) and c.link]
+        linked = uow.registry.existing(numbers) if numbers else {}
+        seen: set[str] = set()
         rows = []
         for line, barcode, checked in accepted:
             existing = known.get(barcode)
@@ -660,6 +663,16 @@ def _store(
             elif checked.missing_default is not None:
                 report.errors.append(RowError(line, Refused.of(checked.missing_default)))
                 continue
+            link = None
+            if checked.link is not None:
+                kind, number = checked.link
+                holder = linked.get(number)
+                mine = existing.patron_id if existing else None
+                if number in seen or (holder is not None and holder.patron_id != mine):
+                    report.errors.append(RowError(line, Refused.of("identifier.taken")))
+                    continue
+                seen.add(number)
+                link = None if holder is not None else (kind, number, lockout_key(number))
             uid = existing.uid if existing else ports.randomness.token()
             patron, credentials = digest(checked, profile.id, ports.hasher, uid=uid, now=now)
             rows.append(
@@ -672,6 +685,7 @@ def _store(
                     credentials=credentials,
                     patron_id=existing.patron_id if existing else None,
                     given=checked.given if existing else None,
+                    link=link,
                 )
             )
         result = uow.registry.upsert(rows)

@@ -267,6 +267,9 @@ class SqlRegistry:
             identifier_rows.append(
                 (patron_id, r.kind.value, r.barcode, r.lookup_key, current, stored_now)
             )
+            if r.link is not None:
+                kind, value, key = r.link
+                identifier_rows.append((patron_id, kind.value, value, key, current, stored_now))
             credential_rows.extend(_credential(credentials, patron_id, c) for c in r.credentials)
         patrons.insert(patron_rows)
         identifiers.insert(identifier_rows)
@@ -298,6 +301,14 @@ class SqlRegistry:
             patron_rows.append((r.patron_id, *values.values(), stored_now))
         kept = dict.fromkeys(_KEPT_WHEN_NULL, "COALESCE({new}, {old})")
         patrons.update(patron_rows, kept | {"status": _STATUS})
+        links = _Writer(self.conn, t.identifiers, _IDENTIFIER_COLUMNS)
+        status = IdentifierStatus.CURRENT.value
+        link_rows: list[Values] = [
+            (r.patron_id, r.link[0].value, r.link[1], r.link[2], status, stored_now)
+            for r in rows
+            if r.link is not None
+        ]
+        links.insert(link_rows)
 
         stored: dict[tuple[int, str], tuple[int, str, str | None]] = {}
         columns = select(c.c.id, c.c.patron_id, c.c.kind, c.c.state, c.c.default_digest)
