@@ -29,6 +29,7 @@ from patronauth.domain.patrons import Credential, PatronStatus
 from patronauth.domain.policies import HARD_MAX_LENGTH, normalise_secret
 from patronauth.domain.profile import Text, change_due
 from patronauth.domain.text import has_control_characters
+from patronauth.services.admission import admit
 from patronauth.services.interfaces import AuditEvent, Ports, UnitOfWork
 from patronauth.services.lookup import Found, find_patron
 
@@ -112,7 +113,7 @@ def verify_attempt(ports: Ports, attempt: Attempt) -> _Verified:
         kind, credential = _credential_for(uow, found, attempt)
     rule = _lockout_rule(ports, found, attempt)
 
-    admission = ports.counter.admit(key, ports.clock.now().timestamp(), rule)
+    admission = admit(ports, key, rule)
     if isinstance(admission, Blocked):
         # The same answer whether or not a patron has the identifier (S3).
         result = AuthResult(
