@@ -25,6 +25,7 @@ lint: venv
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/pytest -q -p no:randomly -n 0 tests/unit/test_layering.py
 
 test: lint
 	$(BIN)/pytest -n 2

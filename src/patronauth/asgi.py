@@ -15,10 +15,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from patronauth.adapters import metrics
-from patronauth.adapters.http import SecurityHeaders
 from patronauth.api import create_api
-from patronauth.bootstrap import App, build
+from patronauth.bootstrap import App, build, metrics
+from patronauth.presentation.http import SecurityHeaders
 from patronauth.web import create_web
 
 

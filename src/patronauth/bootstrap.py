@@ -1,4 +1,9 @@
-"""The composition root: builds the real adapters, or their twins, from Settings."""
+"""The composition root: builds the real adapters, or their twins, from Settings.
+
+The front ends import nothing from the adapters: what they need of them (the settings,
+the clock the demo turns, the registry file reader, logging and metrics set-up) is
+re-exported here.
+"""
 
 from __future__ import annotations
 
@@ -9,21 +14,27 @@ from limits.storage import RedisStorage
 from redis import Redis
 from sqlalchemy import Engine
 
+from patronauth.adapters import logs as logs
+from patronauth.adapters import metrics as metrics
 from patronauth.adapters.blocklists import shipped
+from patronauth.adapters.clock import ManualClock as ManualClock
 from patronauth.adapters.clock import SystemClock
-from patronauth.adapters.config import ConfigError, Settings
+from patronauth.adapters.config import ConfigError as ConfigError
+from patronauth.adapters.config import Settings as Settings
 from patronauth.adapters.counters.memory import MemoryAttemptCounter
 from patronauth.adapters.counters.redis import RedisAttemptCounter
 from patronauth.adapters.counters.resilient import ResilientAttemptCounter
 from patronauth.adapters.counters.sql import SqlAttemptCounter
 from patronauth.adapters.hash_pool import HashPool
 from patronauth.adapters.hashing import Argon2Hasher, Argon2Parameters, Keyring
+from patronauth.adapters.hashing import KeyringError as KeyringError
 from patronauth.adapters.mail import MailNotifier, OutboxTransport, SmtpTransport, Transport
 from patronauth.adapters.metrics import PrometheusTelemetry
 from patronauth.adapters.profiles import ProfileStore
 from patronauth.adapters.randomness import SystemRandomness
 from patronauth.adapters.redis_health import RedisHealth
 from patronauth.adapters.redis_health import client as redis_client
+from patronauth.adapters.registry_csv import parse_rows as parse_rows
 from patronauth.adapters.sessions import FallbackSessionStore, RedisSessionStore
 from patronauth.adapters.storage import migrate
 from patronauth.adapters.storage.engine import make_engine

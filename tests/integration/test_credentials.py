@@ -34,7 +34,7 @@ def change(
     app: App, ident: str, current: str, new: str, confirm: str | None = None, **kw: object
 ) -> Outcome:
     request = ChangeRequest(ident, current, new, new if confirm is None else confirm, Channel.WEB)
-    return change_secret(app.ports, replace(request, **kw))  # type: ignore[arg-type]
+    return change_secret(app.ports, replace(request, **kw)).outcome  # type: ignore[arg-type]
 
 
 def outbox(app: App) -> list[Message]:

@@ -90,7 +90,7 @@ def hkpl_patron(app: App, language: str = "en") -> None:
 
 def change_password(app: App) -> None:
     request = ChangeRequest("HKPL0001", "4567", NEW_PASSWORD, NEW_PASSWORD, Channel.WEB)
-    assert change_secret(app.ports, request) is Outcome.MUST_CHANGE
+    assert change_secret(app.ports, request).outcome is Outcome.MUST_CHANGE
 
 
 def text(message: EmailMessage) -> str:

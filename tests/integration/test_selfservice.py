@@ -1,5 +1,5 @@
-"""The self-service use cases behind SIP2 (SPEC 4.5, SIP2.md "How PatronAuth answers
-the PIN question") over storage, on SQLite and PostgreSQL: the PIN answer, lockout
+"""The self-service use cases behind SIP2 (SPEC 4.5, docs/terminals.md "The PIN
+question") over storage, on SQLite and PostgreSQL: the PIN answer, lockout
 shared with the web and the app, blocked, suspended and barred patrons, the status
 flags and counts from the circulation core, and lending at a terminal, which serves
 only its own institution."""

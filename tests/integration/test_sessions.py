@@ -7,10 +7,10 @@ import pytest
 from patronauth.bootstrap import App
 from patronauth.domain.credentials import Channel, CredentialKind, CredentialState
 from patronauth.domain.errors import Refused
-from patronauth.domain.sessions import Scope, SessionChannel
-from patronauth.services.account import account, change_own_secret
+from patronauth.domain.sessions import Scope, Session, SessionChannel
+from patronauth.services.account import account
+from patronauth.services.credentials import Changed, ChangeRequest, change_secret
 from patronauth.services.sessions import (
-    after_change,
     close_session,
     current_session,
     open_session,
@@ -31,6 +31,21 @@ def sign_in(app: App, secret: str, channel: Channel = Channel.WEB) -> str:
     return open_session(app.ports, result, SessionChannel(channel.value), source="t").token
 
 
+def change(
+    app: App,
+    session: Session,
+    kind: CredentialKind,
+    current: str,
+    new: str,
+    channel: Channel,
+    *,
+    rotate: bool = False,
+) -> Changed:
+    """A signed-in patron's change, as the web pages (`rotate`) and the app make it."""
+    request = ChangeRequest(None, current, new, new, channel, kind, source="t")
+    return change_secret(app.ports, request, session=session, rotate=rotate)
+
+
 def refusal(app: App, token: str | None) -> str:
     with pytest.raises(Refused) as refused:
         current_session(app.ports, token)
@@ -43,16 +58,11 @@ def test_a_default_sign_in_opens_only_the_change_step(hkpl: App) -> None:
     assert session.scope is Scope.CHANGE
     assert session.change_kind is CredentialKind.PASSWORD
     with pytest.raises(Refused) as refused:
-        change_own_secret(
-            hkpl.ports, session, CredentialKind.PIN, current="4567", new="2046", confirm="2046",
-            channel=Channel.WEB, source="t",
-        )  # fmt: skip
+        change(hkpl, session, CredentialKind.PIN, "4567", "2046", Channel.WEB, rotate=True)
     assert refused.value.code == "session.must_change"
-    change_own_secret(
-        hkpl.ports, session, CredentialKind.PASSWORD, current="4567", new="Lib#Reader2026",
-        confirm="Lib#Reader2026", channel=Channel.WEB, source="t",
-    )  # fmt: skip
-    opened = after_change(hkpl.ports, session, CredentialKind.PASSWORD, source="t", rotate=True)
+    opened = change(
+        hkpl, session, CredentialKind.PASSWORD, "4567", "Lib#Reader2026", Channel.WEB, rotate=True
+    ).opened
     assert opened is not None
     assert opened.session.scope is Scope.FULL
     assert refusal(hkpl, token) == "session.invalid"  # the old id is gone
@@ -70,13 +80,8 @@ def test_the_app_keeps_its_token_after_a_change_and_other_sessions_end(hkpl: App
     other = sign_in(hkpl, "4567")
     token = sign_in(hkpl, "4567", Channel.APP)
     session = current_session(hkpl.ports, token)
-    change_own_secret(
-        hkpl.ports, session, CredentialKind.PASSWORD, current="4567", new="Lib#Reader2026",
-        confirm="Lib#Reader2026", channel=Channel.APP, source="t",
-    )  # fmt: skip
-    assert (
-        after_change(hkpl.ports, session, CredentialKind.PASSWORD, source="t", rotate=False) is None
-    )
+    changed = change(hkpl, session, CredentialKind.PASSWORD, "4567", "Lib#Reader2026", Channel.APP)
+    assert changed.opened is None
     assert current_session(hkpl.ports, token).scope is Scope.FULL
     assert refusal(hkpl, other) == "session.invalid"
 

@@ -19,10 +19,9 @@ from patronauth.adapters.storage.sessions import SqlSessionStore
 from patronauth.bootstrap import App, build
 from patronauth.domain.credentials import Channel, CredentialKind
 from patronauth.domain.errors import Refused
-from patronauth.domain.sessions import Scope, SessionChannel
-from patronauth.services.account import change_own_secret
+from patronauth.domain.sessions import Scope, Session, SessionChannel
+from patronauth.services.credentials import Changed, ChangeRequest, change_secret
 from patronauth.services.sessions import (
-    after_change,
     close_session,
     current_session,
     open_session,
@@ -54,6 +53,14 @@ def _with_redis_sessions(app: App, url: str, prefix: str) -> tuple[App, Redis]:
         RedisHealth("sessions", retry_seconds=0),  # tried again on every call
     )
     return replace(app, ports=replace(app.ports, sessions=store)), client
+
+
+def change(
+    app: App, session: Session, current: str, new: str, channel: Channel, *, rotate: bool = False
+) -> Changed:
+    """A signed-in patron's change of the password, as the web pages and the app make it."""
+    request = ChangeRequest(None, current, new, new, channel, CredentialKind.PASSWORD, source="t")
+    return change_secret(app.ports, request, session=session, rotate=rotate)
 
 
 @pytest.fixture
@@ -130,19 +137,14 @@ def test_sign_out_and_sign_out_everywhere(hkpl: App) -> None:
         == current_session(hkpl.ports, third).patron_id
     )
     session = current_session(hkpl.ports, third)
-    change_own_secret(
-        hkpl.ports, session, CredentialKind.PASSWORD, current="4567", new="Lib#Reader2026",
-        confirm="Lib#Reader2026", channel=Channel.APP, source="t",
-    )  # fmt: skip
-    assert (
-        after_change(hkpl.ports, session, CredentialKind.PASSWORD, source="t", rotate=False) is None
-    )
+    changed = change(hkpl, session, "4567", "Lib#Reader2026", Channel.APP)
+    assert changed.opened is None
     assert refusal(hkpl, second) == "session.invalid"  # the other sessions ended
     assert current_session(hkpl.ports, third).scope is Scope.FULL  # the app kept its token
-    opened = after_change(
-        hkpl.ports, current_session(hkpl.ports, third), CredentialKind.PASSWORD, source="t",
-        rotate=True,
-    )  # fmt: skip
+    opened = change(
+        hkpl, current_session(hkpl.ports, third), "Lib#Reader2026", "Lib#Reader2027",
+        Channel.WEB, rotate=True,
+    ).opened  # fmt: skip
     assert opened is not None
     assert refusal(hkpl, third) == "session.invalid"  # rotated: a new id, the old one ends
     assert current_session(hkpl.ports, opened.token).scope is Scope.FULL
@@ -207,15 +209,8 @@ def test_a_change_while_redis_is_unreachable_ends_the_redis_sessions_when_it_ans
         in_database = sign_in(app)
         session = current_session(app.ports, in_database)
         assert session.id < 0
-        change_own_secret(
-            app.ports, session, CredentialKind.PASSWORD, current="4567", new="Lib#Reader2026",
-            confirm="Lib#Reader2026", channel=Channel.APP, source="t",
-        )  # fmt: skip
         # no error: the database's sessions end now, the Redis ones are owed
-        assert (
-            after_change(app.ports, session, CredentialKind.PASSWORD, source="t", rotate=False)
-            is None
-        )
+        assert change(app, session, "4567", "Lib#Reader2026", Channel.APP).opened is None
         clock_of(app).advance(60)
         private_redis.resume()  # back with everything it held
         newer = sign_in(app, "Lib#Reader2026")  # begun after the change: not ended

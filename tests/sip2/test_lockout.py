@@ -9,9 +9,9 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from patronauth.adapters.i18n import message
 from patronauth.asgi import create
 from patronauth.bootstrap import App
+from patronauth.presentation.i18n import message
 from patronauth.sip2.messages import parse
 from patronauth.sip2.server import Sip2Server
 from tests.sip2.conftest import PATRON, PIN, Raw, connect, patron_status

@@ -5,9 +5,9 @@ only its own institution."""
 
 from __future__ import annotations
 
-from patronauth.adapters.i18n import message
 from patronauth.bootstrap import App
 from patronauth.domain.terminals import TerminalOptions
+from patronauth.presentation.i18n import message
 from patronauth.services import circulation as circ
 from patronauth.services.terminals import add_terminal
 from patronauth.sip2.messages import BLANK_DATE, parse

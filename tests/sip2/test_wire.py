@@ -8,8 +8,8 @@ import time
 import pysip2
 import pytest
 
-from patronauth.adapters.i18n import message
 from patronauth.bootstrap import App
+from patronauth.presentation.i18n import message
 from patronauth.services.terminals import disable_terminal
 from patronauth.sip2.answers import SUPPORTED
 from patronauth.sip2.messages import BLANK_DATE, parse

@@ -14,9 +14,9 @@ from typing import Protocol
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from patronauth.adapters import i18n
 from patronauth.domain.credentials import CredentialKind
 from patronauth.domain.profile import Profile
+from patronauth.presentation import i18n
 from patronauth.services.interfaces import Notice
 
 _DEFAULT_PORTS = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}

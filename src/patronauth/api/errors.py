@@ -18,8 +18,6 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from patronauth.adapters import i18n
-from patronauth.adapters.i18n.messages import FIELD_NAMES
 from patronauth.api.language import negotiate
 from patronauth.api.schemas import NAME_PATTERN, ErrorBody, ErrorCode, InputViolation
 from patronauth.api.texts import ECHO_LIMIT, rendered, text
@@ -36,6 +34,8 @@ from patronauth.domain.errors import (
 from patronauth.domain.identifiers import MAX_IDENTIFIER_LENGTH
 from patronauth.domain.policies import HARD_MAX_LENGTH
 from patronauth.domain.profile import Profile
+from patronauth.presentation import i18n
+from patronauth.presentation.i18n.messages import FIELD_NAMES
 from patronauth.services.authenticate import AuthResult
 
 

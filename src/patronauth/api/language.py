@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header
 
-from patronauth.adapters.i18n import DEFAULT_LANGUAGE
+from patronauth.presentation.i18n import DEFAULT_LANGUAGE
 
 MAX_HEADER = 512
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from starlette.exceptions import HTTPException
 
-from patronauth.adapters.http import ASGIApp, Message, Receive, Scope, Send
 from patronauth.api.errors import http_error
 from patronauth.api.language import negotiate
+from patronauth.presentation.http import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY_BYTES = 64 * 1024  # the largest request of the API is a few hundred bytes
 

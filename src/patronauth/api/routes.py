@@ -15,7 +15,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import Request
 from starlette.responses import Response
 
-from patronauth.adapters.http import client_address
 from patronauth.api import account as account_routes
 from patronauth.api import docs
 from patronauth.api.errors import must_change_error, outcome_error, refusal_error
@@ -36,12 +35,14 @@ from patronauth.bootstrap import App
 from patronauth.domain.credentials import Channel, CredentialKind
 from patronauth.domain.errors import Refused
 from patronauth.domain.sessions import Session, SessionChannel, may_reach
-from patronauth.services.account import account, change_own_secret
-from patronauth.services.authenticate import Attempt, authenticate
-from patronauth.services.credentials import AttemptRefused
+from patronauth.presentation.http import client_address
+from patronauth.services.account import account
+from patronauth.services.authenticate import Attempt
+from patronauth.services.credentials import AttemptRefused, ChangeRequest, change_secret
 from patronauth.services.policy import check_secret
 from patronauth.services.resets import ResetRequest, request_reset
-from patronauth.services.sessions import after_change, close_session, current_session, open_session
+from patronauth.services.sessions import close_session, current_session
+from patronauth.services.signin import sign_in as sign_in_patron
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -101,13 +102,13 @@ def router(app: App) -> APIRouter:
             institution=body.institution,
         )
         try:
-            result = authenticate(ports, attempt)
+            signed = sign_in_patron(ports, attempt, session=SessionChannel.APP)
         except Refused as refused:
             raise refusal_error(refused, lang) from None
-        if not result.signed_in:
+        result, opened = signed.result, signed.opened
+        if opened is None:
             raise outcome_error(result, lang, profiles)
         assert result.kind is not None  # a sign-in always names its credential
-        opened = open_session(ports, result, SessionChannel.APP, source=where)
         return Opened(
             token=opened.token,
             must_change=opened.must_change,
@@ -166,17 +167,19 @@ def router(app: App) -> APIRouter:
             session: Annotated[Session, Depends(signed_in)],
             lang: Language,
         ) -> Response:
-            where = source(request)
             try:
-                change_own_secret(
+                change_secret(
                     ports,
-                    session,
-                    kind,
-                    current=body.current,
-                    new=body.new,
-                    confirm=body.confirm,
-                    channel=Channel.APP,
-                    source=where,
+                    ChangeRequest(
+                        identifier=None,
+                        current=body.current,
+                        new=body.new,
+                        confirm=body.confirm,
+                        channel=Channel.APP,
+                        kind=kind,
+                        source=source(request),
+                    ),
+                    session=session,
                 )
             except AttemptRefused as refused:
                 raise outcome_error(refused.result, lang, profiles) from None
@@ -184,7 +187,6 @@ def router(app: App) -> APIRouter:
                 if refused.code == "session.must_change":
                     raise must_change_error(session.change_kind, lang) from None
                 raise refusal_error(refused, lang) from None
-            after_change(ports, session, kind, source=where, rotate=False)
             return Response(status_code=204)
 
         return change

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from patronauth.adapters import i18n
 from patronauth.api.schemas import ViolationOut
 from patronauth.domain.errors import Param, Violation
+from patronauth.presentation import i18n
 
 ECHO_LIMIT = 40
 

@@ -16,12 +16,10 @@ import click
 from redis.exceptions import RedisError
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, ProgrammingError
 
-from patronauth.adapters import i18n
-from patronauth.adapters.config import ConfigError, Settings
-from patronauth.adapters.hashing import KeyringError
-from patronauth.bootstrap import App, build
+from patronauth.bootstrap import App, ConfigError, KeyringError, Settings, build
 from patronauth.domain.errors import ProfileError, Refused, Violation
 from patronauth.domain.policies import HARD_MAX_LENGTH
+from patronauth.presentation import i18n
 from patronauth.services.authenticate import AuthResult
 
 EXIT_REFUSED = 1

@@ -42,7 +42,7 @@ def change(ident: str, kind: str | None, channel: str, institution: str | None) 
     c = ctx()
     current, new, confirm = read_secrets(3, ["Current: ", "New: ", "New again: "])
     try:
-        outcome = change_secret(
+        changed = change_secret(
             c.app.ports,
             ChangeRequest(
                 identifier=ident,
@@ -57,7 +57,7 @@ def change(ident: str, kind: str | None, channel: str, institution: str | None) 
         )
     except AttemptRefused as refused:
         refuse(refused, **auth_params(refused.result))
-    emit({"changed": True, "signed_in_as": outcome.value}, "changed")
+    emit({"changed": True, "signed_in_as": changed.outcome.value}, "changed")
 
 
 @credential.command("reset")

@@ -10,8 +10,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from patronauth.adapters.clock import ManualClock
-from patronauth.bootstrap import App
+from patronauth.bootstrap import App, ManualClock
 from patronauth.cli import demo_lending
 from patronauth.cli.common import command, ctx, emit
 from patronauth.domain.credentials import Channel, CredentialKind

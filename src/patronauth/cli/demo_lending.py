@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
-from patronauth.adapters.clock import ManualClock
-from patronauth.bootstrap import App
+from patronauth.bootstrap import App, ManualClock
 from patronauth.domain.circulation import RequestKind
 from patronauth.services import circulation as circ
 from patronauth.services.interfaces import Ports

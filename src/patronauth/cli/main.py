@@ -7,9 +7,7 @@ from typing import NoReturn
 
 import click
 
-from patronauth.adapters import i18n
-from patronauth.adapters.config import ConfigError
-from patronauth.bootstrap import ensure_pepper, upgrade_schema
+from patronauth.bootstrap import ConfigError, ensure_pepper, upgrade_schema
 from patronauth.cli import (
     circulation,
     credentials,
@@ -21,6 +19,7 @@ from patronauth.cli import (
     terminals,
 )
 from patronauth.cli.common import Context, command, ctx, emit, run_guarded
+from patronauth.presentation import i18n
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

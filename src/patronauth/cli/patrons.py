@@ -10,11 +10,11 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from patronauth.adapters import i18n
-from patronauth.adapters.registry_csv import parse_rows
+from patronauth.bootstrap import parse_rows
 from patronauth.cli.common import EXIT_REFUSED, command, ctx, emit, parse_date, render
 from patronauth.domain.identifiers import IdType
 from patronauth.domain.patrons import Patron
+from patronauth.presentation import i18n
 from patronauth.services.registration import Registration, add_patron, import_registry
 from patronauth.services.staff import PatronView, complete_registration, show_patron
 

@@ -31,9 +31,7 @@ from pathlib import Path
 import click
 import uvicorn
 
-from patronauth.adapters import logs, metrics
-from patronauth.adapters.config import Settings
-from patronauth.bootstrap import var_path
+from patronauth.bootstrap import Settings, logs, metrics, var_path
 from patronauth.cli.common import ctx
 
 log = logging.getLogger("patronauth.serve")

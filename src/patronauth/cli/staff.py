@@ -6,7 +6,6 @@ import sys
 
 import click
 
-from patronauth.adapters import i18n
 from patronauth.cli.common import (
     EXIT_REFUSED,
     auth_params,
@@ -19,8 +18,10 @@ from patronauth.cli.common import (
 )
 from patronauth.domain.credentials import Channel, CredentialKind
 from patronauth.domain.defaults import RegistrationData
-from patronauth.services.authenticate import Attempt, authenticate
+from patronauth.presentation import i18n
+from patronauth.services.authenticate import Attempt
 from patronauth.services.policy import check_secret, preview_default
+from patronauth.services.signin import sign_in
 from patronauth.services.staff import audit_trail, force_change, replace_card
 from patronauth.services.staff import unlock as unlock_patron
 
@@ -45,7 +46,7 @@ def login(ident: str, channel: str, kind: str | None, institution: str | None) -
     """
     c = ctx()
     (secret,) = read_secrets(1, ["Password or PIN: "])
-    result = authenticate(
+    result = sign_in(
         c.app.ports,
         Attempt(
             identifier=ident,
@@ -55,7 +56,7 @@ def login(ident: str, channel: str, kind: str | None, institution: str | None) -
             source="cli",
             institution=institution,
         ),
-    )
+    ).result
     line = result.outcome.value + (f" {result.retry_after}" if result.retry_after else "")
     text = i18n.message(result.outcome.reason, c.language, **auth_params(result))
     data: dict[str, object] = {

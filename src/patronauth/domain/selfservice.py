@@ -108,7 +108,7 @@ def pin_answer(
     allow_pinless: bool = False,
     wrong_pin_as_unknown: bool = False,
 ) -> PinAnswer:
-    """SIP2.md "How PatronAuth answers the PIN question", as a table."""
+    """docs/terminals.md, "The PIN question", as a table."""
     if not known or (check is PinCheck.WRONG and wrong_pin_as_unknown):
         return UNKNOWN
     if check is PinCheck.NOT_ASKED:

@@ -6,12 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from patronauth.domain.credentials import Channel, CredentialKind, CredentialState, Outcome
-from patronauth.domain.errors import NotFound, Refused
+from patronauth.domain.credentials import CredentialKind, CredentialState
+from patronauth.domain.errors import NotFound
 from patronauth.domain.patrons import Credential, Identifier, Patron
 from patronauth.domain.profile import ForcedChange, Profile, change_due
-from patronauth.domain.sessions import Session, may_reach
-from patronauth.services.credentials import ChangeRequest, change_secret
+from patronauth.domain.sessions import Session
 from patronauth.services.interfaces import AuditEvent, Ports, UnitOfWork
 from patronauth.services.lookup import current_card
 
@@ -110,41 +109,3 @@ def _recent_sign_ins(uow: UnitOfWork, patron: Patron, card: Identifier) -> list[
             events[e.id] = e
     newest_first = sorted(events.values(), key=lambda e: e.id, reverse=True)
     return [e.event for e in newest_first if e.event.action == "sign_in"][:RECENT_SIGN_INS]
-
-
-def change_own_secret(
-    ports: Ports,
-    session: Session,
-    kind: CredentialKind,
-    *,
-    current: str,
-    new: str,
-    confirm: str,
-    channel: Channel,
-    source: str,
-) -> Outcome:
-    """The signed-in patron's change (R6, R13, R18). A must-change session may change
-    only the credential it was opened for (S5)."""
-    if not may_reach(session, change_of=kind):
-        raise Refused.of("session.must_change")
-    with ports.uow() as uow:
-        patron = uow.patrons.get(session.patron_id)
-        if patron is None:
-            raise NotFound.of("patron.not_found")
-        if kind not in ports.profiles.get(patron.institution).kinds:
-            # Refused here: as an attempt it would count a failure against the card.
-            raise NotFound.of("credential.kind_not_used", kind=kind.value)
-        card = _current_card(uow, patron.id)
-    return change_secret(
-        ports,
-        ChangeRequest(
-            identifier=card.value,
-            current=current,
-            new=new,
-            confirm=confirm,
-            channel=channel,
-            kind=kind,
-            source=source,
-            institution=patron.institution,
-        ),
-    )

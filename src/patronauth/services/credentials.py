@@ -14,7 +14,14 @@ from patronauth.domain.credentials import (
     Outcome,
     transition,
 )
-from patronauth.domain.errors import Conflict, PolicyRefused, Refused, Violation
+from patronauth.domain.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PolicyRefused,
+    Refused,
+    Violation,
+)
 from patronauth.domain.patrons import Credential, Identifier, Patron
 from patronauth.domain.policies import (
     Charset,
@@ -26,6 +33,7 @@ from patronauth.domain.policies import (
     normalise_secret,
 )
 from patronauth.domain.profile import CredentialSettings, Profile
+from patronauth.domain.sessions import Session, may_reach
 from patronauth.services.authenticate import Attempt, AuthResult, verify_attempt
 from patronauth.services.interfaces import (
     AuditEvent,
@@ -36,7 +44,8 @@ from patronauth.services.interfaces import (
     SecretHasher,
     UnitOfWork,
 )
-from patronauth.services.lookup import Found, require_patron
+from patronauth.services.lookup import Found, current_card, require_patron
+from patronauth.services.sessions import Opened, after_change
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +65,7 @@ class AttemptRefused(Refused):
 
 @dataclass(frozen=True)
 class ChangeRequest:
-    identifier: str
+    identifier: str | None  # None for a signed-in patron's change: their current card
     current: str
     new: str
     confirm: str
@@ -64,6 +73,12 @@ class ChangeRequest:
     kind: CredentialKind | None = None
     source: str = ""
     institution: str | None = None
+
+
+@dataclass(frozen=True)
+class Changed:
+    outcome: Outcome  # what the current secret had (a must-change sign-in opens the change)
+    opened: Opened | None = None  # a web page's new session, when asked to `rotate`
 
 
 def secret_context(
@@ -129,28 +144,41 @@ def checked_new_secret(
     return new, policy
 
 
-def change_secret(ports: Ports, request: ChangeRequest) -> Outcome:
-    """The patron's own change: current secret, new secret, new secret again (R6, R13, R18).
+def change_secret(
+    ports: Ports, request: ChangeRequest, *, session: Session | None = None, rotate: bool = False
+) -> Changed:
+    """The patron's own change, the whole command (R6, R13, R18, S5, S7, S8): the
+    current secret, the policy, the new secret stored, every other session of the
+    patron ended on every store and node, the patron notified.
 
     The current secret is an attempt like any other: it is counted in the lockout.
-    Returns the outcome the current secret had (the change step is what a
-    must-change sign-in opens).
+    A signed-in patron's change names their `session` (and no identifier: their
+    current card is used); a must-change session may change only the credential it
+    was opened for. That session reaches everything afterwards: web pages `rotate`
+    to a new session (`Changed.opened`), the app keeps its token.
     """
+    identifier, institution = request.identifier, request.institution
+    if session is not None:
+        identifier, institution = _signed_in_card(ports, session, request.kind)
+    if identifier is None:
+        raise InvalidInput.of("identifier.empty")
     verified = verify_attempt(
         ports,
         Attempt(
-            identifier=request.identifier,
+            identifier=identifier,
             secret=request.current,
             channel=request.channel,
             credential=request.kind,
             source=request.source,
-            institution=request.institution,
+            institution=institution,
             purpose="credential.verify",
         ),
     )
     if verified.result.outcome not in _VERIFIED or not verified.found or not verified.credential:
         raise AttemptRefused(verified.result)
     found, credential = verified.found, verified.credential
+    if session is not None and found.patron.id != session.patron_id:
+        raise AttemptRefused(AuthResult(Outcome.INVALID, kind=request.kind))
     with ports.uow() as uow:
         new, policy = checked_new_secret(
             ports,
@@ -163,7 +191,33 @@ def change_secret(ports: Ports, request: ChangeRequest) -> Outcome:
             default_digest=credential.default_digest,
         )
     _store_chosen(ports, found, credential, new, policy, actor="patron", channel=request.channel)
-    return verified.result.outcome
+    opened = after_change(
+        ports,
+        found.patron.id,
+        credential.kind,
+        session=session,
+        source=request.source,
+        rotate=rotate,
+    )
+    notify(ports, found.patron, NoticeKind.CREDENTIAL_CHANGED, credential.kind)
+    return Changed(verified.result.outcome, opened)
+
+
+def _signed_in_card(ports: Ports, session: Session, kind: CredentialKind | None) -> tuple[str, str]:
+    """The current card of a signed-in patron, and their institution."""
+    if kind is None or not may_reach(session, change_of=kind):
+        raise Refused.of("session.must_change")
+    with ports.uow() as uow:
+        patron = uow.patrons.get(session.patron_id)
+        if patron is None:
+            raise NotFound.of("patron.not_found")
+        if kind not in ports.profiles.get(patron.institution).kinds:
+            # Refused here: as an attempt it would count a failure against the card.
+            raise NotFound.of("credential.kind_not_used", kind=kind.value)
+        card = current_card(uow, patron.id)
+    if card is None:
+        raise NotFound.of("patron.not_found")
+    return card.value, patron.institution
 
 
 def _store_chosen(
@@ -191,7 +245,6 @@ def _store_chosen(
         uow.temporaries.void(credential.patron_id, credential.kind, now)
         _audit(uow, now, "credential.change", found, credential.kind, actor, channel)
         uow.commit()
-    notify(ports, found.patron, NoticeKind.CREDENTIAL_CHANGED, credential.kind)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The ports the use cases work through. Docstrings live here; adapters stay bare.
 
-Every port has a real adapter and a memory or null twin chosen by configuration
-(see `patronauth.bootstrap`).
+Each port has one real adapter; where a deployment can do without a server,
+`patronauth.bootstrap` picks a lighter twin from the settings (the table is in
+docs/architecture.md, "Ports and their twins").
 """
 
 from __future__ import annotations

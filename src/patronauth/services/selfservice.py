@@ -8,7 +8,7 @@ known). A terminal serves only its own institution: a patron or item of another 
 simply not found.
 
 The PIN (AD): None when the field was absent, "" when it was sent empty. Every PIN
-that is checked is an attempt on the `sip2` channel through `authenticate`, so the
+that is checked is an attempt on the `sip2` channel through `sign_in`, so the
 same lockout holds as on the web and in the app (S3). A patron's personal data (name,
 e-mail, phone, loans) is told, and items lent, only after a right PIN, or, on a
 terminal allowed to serve patrons without a PIN (`allow_pinless`), when AD was absent
@@ -42,9 +42,10 @@ from patronauth.domain.selfservice import (
 )
 from patronauth.domain.terminals import Terminal
 from patronauth.services import circulation as circ
-from patronauth.services.authenticate import Attempt, AuthResult, authenticate
+from patronauth.services.authenticate import Attempt, AuthResult
 from patronauth.services.interfaces import Ports
 from patronauth.services.lookup import Found, current_card, find_patron
+from patronauth.services.signin import sign_in
 
 CHANNEL = Channel.SIP2.value
 
@@ -222,7 +223,7 @@ def _gate(ports: Ports, terminal: Terminal, identifier: str, pin: str | None, so
     seconds = 0
     if pin:
         try:
-            result = authenticate(
+            result = sign_in(
                 ports,
                 Attempt(
                     identifier,
@@ -231,7 +232,7 @@ def _gate(ports: Ports, terminal: Terminal, identifier: str, pin: str | None, so
                     source=source,
                     institution=terminal.institution,
                 ),
-            )
+            ).result
         except InvalidInput:
             result = None  # a malformed identifier or PIN: refused before any attempt
         check = _CHECKS.get(result.outcome, PinCheck.REFUSED) if result else PinCheck.WRONG

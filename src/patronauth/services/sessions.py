@@ -103,19 +103,32 @@ def close_session(
         ports.sessions.revoke(session.id, ports.clock.now())
 
 
+def end_patron_sessions(ports: Ports, patron_id: int, *, keep: int | None = None) -> int:
+    """End every session of the patron (but `keep`) on every store and node; how many."""
+    return ports.sessions.revoke_patron(patron_id, ports.clock.now(), keep=keep)
+
+
 def after_change(
-    ports: Ports, session: Session, kind: CredentialKind, *, source: str, rotate: bool
+    ports: Ports,
+    patron_id: int,
+    kind: CredentialKind,
+    *,
+    session: Session | None,
+    source: str,
+    rotate: bool,
 ) -> Opened | None:
-    """After a change the patron's other sessions end and this one reaches everything
-    (the change step was what it was for). Web pages `rotate` to a new session id;
-    the app keeps its token."""
-    now = ports.clock.now()
+    """After a change every other session of the patron ends. The session that made
+    the change (if any) reaches everything afterwards (the change step was what it was
+    for): web pages `rotate` to a new session id; the app keeps its token."""
+    if session is None:
+        end_patron_sessions(ports, patron_id)
+        return None
     scope, change_kind = session.scope, session.change_kind
     if scope is Scope.CHANGE and change_kind is kind:
         scope, change_kind = Scope.FULL, None
     if not rotate:
-        ports.sessions.revoke_patron(session.patron_id, now, keep=session.id)
+        end_patron_sessions(ports, patron_id, keep=session.id)
         ports.sessions.rescope(session.id, scope, change_kind)
         return None
-    ports.sessions.revoke_patron(session.patron_id, now)
-    return _open(ports, session.patron_id, session.channel, scope, change_kind, source=source)
+    end_patron_sessions(ports, patron_id)
+    return _open(ports, patron_id, session.channel, scope, change_kind, source=source)

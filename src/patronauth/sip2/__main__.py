@@ -17,9 +17,7 @@ import signal
 import socket
 import sys
 
-from patronauth.adapters import logs
-from patronauth.adapters.config import ConfigError, Settings
-from patronauth.bootstrap import App, build
+from patronauth.bootstrap import App, ConfigError, Settings, build, logs
 from patronauth.sip2.answers import Answers
 from patronauth.sip2.server import ServerOptions, Sip2Server
 

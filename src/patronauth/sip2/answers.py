@@ -13,9 +13,9 @@ from datetime import date, datetime, time
 from time import monotonic
 from zoneinfo import ZoneInfo
 
-from patronauth.adapters.i18n import DEFAULT_LANGUAGE, render
 from patronauth.domain.errors import Busy, Violation
 from patronauth.domain.terminals import Terminal
+from patronauth.presentation.i18n import DEFAULT_LANGUAGE, render
 from patronauth.services import selfservice
 from patronauth.services.interfaces import Ports
 from patronauth.services.selfservice import ItemList, LendingAnswer, PatronAnswer

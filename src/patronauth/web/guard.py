@@ -16,8 +16,8 @@ from urllib.parse import parse_qsl
 from asgi_csrf import asgi_csrf
 from starlette.requests import Request
 
-from patronauth.adapters.http import ASGIApp, Message, Receive, Scope, Send
 from patronauth.bootstrap import keyring
+from patronauth.presentation.http import ASGIApp, Message, Receive, Scope, Send
 from patronauth.web.forms import FORM_KEY
 from patronauth.web.site import Site
 from patronauth.web.views.errors import problem_response

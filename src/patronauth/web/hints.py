@@ -7,9 +7,9 @@ whatever the API answers in.
 
 from __future__ import annotations
 
-from patronauth.adapters.i18n import message
-from patronauth.adapters.i18n.messages import MESSAGES
 from patronauth.domain.policies import CredentialPolicy
+from patronauth.presentation.i18n import message
+from patronauth.presentation.i18n.messages import MESSAGES
 
 
 def hint_messages(policy: CredentialPolicy, language: str) -> dict[str, str]:

@@ -10,12 +10,12 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from patronauth.adapters.http import client_address
-from patronauth.adapters.i18n import render
 from patronauth.domain.credentials import Channel, CredentialKind
 from patronauth.domain.errors import Refused
 from patronauth.domain.profile import Profile
 from patronauth.domain.sessions import Scope, Session, SessionChannel
+from patronauth.presentation.http import client_address
+from patronauth.presentation.i18n import render
 from patronauth.services.account import Account, account
 from patronauth.services.sessions import close_session, current_session
 from patronauth.web.forms import Form

@@ -10,9 +10,9 @@ from babel.dates import format_date, format_datetime
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.responses import Response
 
-from patronauth.adapters.i18n import DEFAULT_LANGUAGE, LANGUAGES, message, translations
 from patronauth.bootstrap import App
 from patronauth.domain.profile import Profile
+from patronauth.presentation.i18n import DEFAULT_LANGUAGE, LANGUAGES, message, translations
 
 # BCP 47 tags for the `lang` attribute, and Babel locales for dates.
 HTML_LANG = {"en": "en", "zh_Hant": "zh-Hant-HK"}

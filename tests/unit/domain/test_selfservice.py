@@ -1,4 +1,4 @@
-"""What a self-service terminal is told (SIP2.md "How PatronAuth answers the PIN
+"""What a self-service terminal is told (docs/terminals.md, "The PIN
 question"): the PIN answer as a table, the 14 patron status flags from the lending
 standing, item status codes, summary windows; terminal accounts' input rules."""
 

@@ -1,4 +1,4 @@
-"""The SIP2 message core: checksums (SIP2.md's vectors), parsing, formatting, dates."""
+"""The SIP2 message core: checksums (known-good vectors), parsing, formatting, dates."""
 
 from __future__ import annotations
 

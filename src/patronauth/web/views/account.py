@@ -10,13 +10,11 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from patronauth.adapters.i18n import outcome_params
 from patronauth.domain.credentials import Channel, CredentialKind, CredentialState, Outcome
 from patronauth.domain.errors import PolicyRefused, Refused
-from patronauth.services.account import change_own_secret
+from patronauth.presentation.i18n import outcome_params
 from patronauth.services.circulation import record
-from patronauth.services.credentials import AttemptRefused
-from patronauth.services.sessions import after_change
+from patronauth.services.credentials import AttemptRefused, ChangeRequest, change_secret
 from patronauth.web.forms import Form
 from patronauth.web.hints import hint_messages
 from patronauth.web.pages import Page, Visitor
@@ -130,15 +128,19 @@ def _change(page: Page, visitor: Visitor, kind: CredentialKind, *, forced: bool)
     confirm = form.filled("confirm", empty="form.confirm_empty", credential=label)
     if form.ok:
         try:
-            change_own_secret(
+            changed = change_secret(
                 page.ports,
-                visitor.session,
-                kind,
-                current=current,
-                new=new,
-                confirm=confirm,
-                channel=Channel.WEB,
-                source=page.source,
+                ChangeRequest(
+                    identifier=None,
+                    current=current,
+                    new=new,
+                    confirm=confirm,
+                    channel=Channel.WEB,
+                    kind=kind,
+                    source=page.source,
+                ),
+                session=visitor.session,
+                rotate=True,
             )
         except AttemptRefused as refused:
             _current_refused(page, form, refused, label)
@@ -148,12 +150,9 @@ def _change(page: Page, visitor: Visitor, kind: CredentialKind, *, forced: bool)
             mismatch = refused.code == "secret.confirmation_mismatch"
             form.refuse("confirm" if mismatch else None, refused, credential=label)
         else:
-            opened = after_change(
-                page.ports, visitor.session, kind, source=page.source, rotate=True
-            )
             response = page.redirect(page.url("account", changed=kind.value))
-            if opened is not None:
-                page.site.set_session(response, opened.token)
+            if changed.opened is not None:
+                page.site.set_session(response, changed.opened.token)
             return response
     retry = [p.violation.params.get("seconds") for p in form.problems]
     seconds = next((s for s in retry if s), None)

@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from starlette.requests import Request
 from starlette.responses import Response
 
-from patronauth.adapters.i18n import gettext
-from patronauth.adapters.i18n.messages import FIELD_NAMES
 from patronauth.domain.credentials import Channel
 from patronauth.domain.errors import InvalidInput, NotFound, Refused
+from patronauth.presentation.i18n import gettext
+from patronauth.presentation.i18n.messages import FIELD_NAMES
 from patronauth.services.circulation import (
     HoldView,
     LoanView,

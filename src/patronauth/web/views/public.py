@@ -5,11 +5,11 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from patronauth.adapters.i18n import LANGUAGES, outcome_params
 from patronauth.domain.credentials import Channel, Outcome
 from patronauth.domain.sessions import SessionChannel
-from patronauth.services.authenticate import Attempt, AuthResult, authenticate
-from patronauth.services.sessions import open_session
+from patronauth.presentation.i18n import LANGUAGES, outcome_params
+from patronauth.services.authenticate import Attempt, AuthResult
+from patronauth.services.signin import sign_in as sign_in_patron
 from patronauth.web.forms import Form
 from patronauth.web.pages import NO_STORE, Page
 
@@ -78,7 +78,7 @@ def sign_in(request: Request) -> Response:
     secret = form.secret("secret", empty="form.secret_empty", credential=label)
     if not form.ok:
         return _show(page, form, status=422)
-    result = authenticate(
+    signed = sign_in_patron(
         page.ports,
         Attempt(
             identifier,
@@ -87,10 +87,11 @@ def sign_in(request: Request) -> Response:
             source=page.source,
             institution=page.library.id,
         ),
+        session=SessionChannel.WEB,
     )
-    if not result.signed_in:
-        return _refused(page, form, result)
-    opened = open_session(page.ports, result, SessionChannel.WEB, source=page.source)
+    opened = signed.opened
+    if opened is None:
+        return _refused(page, form, signed.result)
     target = "change-required" if opened.must_change else "account"
     # S7: a new session id at every sign-in; whatever session came with the browser ends.
     page.close_session()

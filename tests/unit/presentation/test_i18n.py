@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
-from patronauth.adapters import i18n
-from patronauth.adapters.i18n.messages import CREDENTIAL_NAMES, MESSAGES, NOTICES
+from patronauth.presentation import i18n
+from patronauth.presentation.i18n.messages import CREDENTIAL_NAMES, MESSAGES, NOTICES
 
 SRC = Path(i18n.__file__).parents[2]
 LOCALES = Path(i18n.__file__).parent / "locales"

@@ -16,10 +16,10 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
-from patronauth.adapters.i18n.messages import CREDENTIAL_NAMES, MESSAGES, NOTICES
 from patronauth.domain.errors import Param, Violation
 from patronauth.domain.profile import Profile
 from patronauth.domain.text import has_control_characters
+from patronauth.presentation.i18n.messages import CREDENTIAL_NAMES, MESSAGES, NOTICES
 
 LANGUAGES = ("en", "zh_Hant")
 DEFAULT_LANGUAGE = "en"
