@@ -301,3 +301,25 @@ def test_a_slow_pin_check_does_not_hold_up_other_terminals(library: App) -> None
             release.set()
             holder.join()
         assert b"|BLY|CQY|" in slow.frame()
+
+
+def test_control_characters_a_terminal_sends_are_escaped_in_the_log(
+    server: Sip2Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="patronauth.sip2")
+    forged = "X\x1b[2J\x00\x7f\u2028\\ \u9673"
+    with connect(server) as t:
+        t.ask(patron_status(identifier=forged))
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("SIP2 request 23")]
+    # The parser has made C0 controls spaces; what is left unprintable is escaped.
+    assert lines == [
+        "SIP2 request 23 language=001 AO=hkpl AA=X [2J  \\u2028\\\\ \u9673 AC=*** AD=***"
+    ]
+    for record in caplog.records:
+        assert not any(ch in record.getMessage() for ch in "\x1b\x00\x7f\u2028")
+
+
+def test_a_97_before_login_closes_the_connection(server: Sip2Server) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw:
+        raw.sendall(b"97AZFEF5\r")
+        assert raw.recv(100) == b""  # closed, nothing repeated
