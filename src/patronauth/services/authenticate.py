@@ -29,6 +29,7 @@ from patronauth.domain.patrons import Credential, PatronStatus
 from patronauth.domain.policies import HARD_MAX_LENGTH, normalise_secret
 from patronauth.domain.profile import Text, change_due
 from patronauth.domain.text import has_control_characters
+from patronauth.services import audit_keys
 from patronauth.services.admission import admit
 from patronauth.services.interfaces import AuditEvent, Ports, UnitOfWork
 from patronauth.services.lookup import Found, find_patron
@@ -327,7 +328,7 @@ class _Event:
             source=self.attempt.source,
             institution=found.patron.institution if found else self.attempt.institution,
             patron_id=found.patron.id if found else None,
-            identifier=self.key,
+            identifier=audit_keys.kept(self.ports, self.key, identifies=found is not None),
             detail=detail,
         )
         if uow is not None:

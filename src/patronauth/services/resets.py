@@ -27,6 +27,7 @@ from patronauth.domain.errors import Conflict, InvalidInput, NotFound, Refused
 from patronauth.domain.identifiers import lockout_key, normalise_email
 from patronauth.domain.patrons import Patron, PatronStatus
 from patronauth.domain.profile import SelfServiceReset
+from patronauth.services import audit_keys
 from patronauth.services.credentials import checked_new_secret, notify, temporary_secret
 from patronauth.services.interfaces import (
     ActionPurpose,
@@ -106,7 +107,15 @@ def request_reset(ports: Ports, request: ResetRequest) -> None:
             expires = now + timedelta(hours=settings.temporary_lifetime_hours)
             with ports.uow() as uow:
                 uow.temporaries.add(found.patron.id, kind, ports.hasher.hash(secret), expires)
-                _record(uow, now, "reset.request", "temporary_sent", found, request)
+                _record(
+                    uow,
+                    now,
+                    "reset.request",
+                    "temporary_sent",
+                    found,
+                    request,
+                    identifier=_key(request.identifier) if request.identifier else None,
+                )
                 uow.commit()
             notify(
                 ports,
@@ -272,6 +281,8 @@ def _record(
     outcome: str,
     found: Found | None,
     request: ResetRequest,
+    *,
+    identifier: str | None,
 ) -> None:
     uow.audit.record(
         AuditEvent(
@@ -283,7 +294,7 @@ def _record(
             source=request.source,
             institution=found.patron.institution if found else request.institution,
             patron_id=found.patron.id if found else None,
-            identifier=_key(request.identifier) if request.identifier else None,
+            identifier=identifier,
         )
     )
 
@@ -299,7 +310,9 @@ def _audit(
     ports: Ports, action: str, outcome: str, found: Found | None, request: ResetRequest
 ) -> None:
     with ports.uow() as uow:
-        _record(uow, ports.clock.now(), action, outcome, found, request)
+        key = _key(request.identifier) if request.identifier else None
+        identifier = audit_keys.kept(ports, key, identifies=found is not None)
+        _record(uow, ports.clock.now(), action, outcome, found, request, identifier=identifier)
         uow.commit()
 
 
