@@ -18,8 +18,10 @@ from typing import Any
 from bench.apps import STAFF
 from bench.feed import hkid
 from patronauth.bootstrap import App
-from patronauth.services import circulation as circ
+from patronauth.services.catalogue import add_item
+from patronauth.services.loans import checkout, renew_all
 from patronauth.services.lookup import require_patron
+from patronauth.services.record import record
 from patronauth.services.registration import Registration, add_patron
 
 INSTITUTION = "polyu"
@@ -70,7 +72,7 @@ def set_up(app: App, patrons: int) -> list[int]:
         )
     for title in range(LOANS):
         for copy in range(patrons):
-            circ.add_item(
+            add_item(
                 ports,
                 INSTITUTION,
                 barcode=f"C{title:03d}{copy:03d}",
@@ -81,7 +83,7 @@ def set_up(app: App, patrons: int) -> list[int]:
     ids = []
     for copy, card in enumerate(cards):
         for title in range(LOANS):
-            circ.checkout(ports, card, f"C{title:03d}{copy:03d}", actor=STAFF, channel="staff")
+            checkout(ports, card, f"C{title:03d}{copy:03d}", actor=STAFF, channel="staff")
         with ports.uow() as uow:
             ids.append(require_patron(uow, ports.profiles, card).patron.id)
     return ids
@@ -104,7 +106,7 @@ def listings(app: App, patron_ids: list[int], count: int, limit_seconds: float) 
     turn = iter(range(10**9))
 
     def one() -> None:
-        listed = circ.record(app.ports, patron_ids[next(turn) % len(patron_ids)])
+        listed = record(app.ports, patron_ids[next(turn) % len(patron_ids)])
         if len(listed.loans) != LOANS:
             raise RuntimeError(f"{len(listed.loans)} loans listed, {LOANS} expected")
 
@@ -119,7 +121,7 @@ def renewals(app: App, patron_ids: list[int], count: int, limit_seconds: float) 
 
     def one() -> None:
         nonlocal refused
-        results = circ.renew_all(app.ports, patron_ids[next(turn) % len(patron_ids)], channel="web")
+        results = renew_all(app.ports, patron_ids[next(turn) % len(patron_ids)], channel="web")
         if len(results) != LOANS:
             raise RuntimeError(f"{len(results)} loans renewed, {LOANS} expected")
         refused += sum(1 for r in results if not r.ok)

@@ -12,7 +12,10 @@ import httpx
 import pytest
 
 from patronauth.bootstrap import App
-from patronauth.services import circulation as circ
+from patronauth.services.catalogue import add_item, search
+from patronauth.services.fines import pay_fines
+from patronauth.services.holds import place_reservation
+from patronauth.services.loans import checkin, checkout, renew_loan
 from tests.api.helpers import bearer, chosen_password, sign_in
 from tests.api.test_bad_input import stored
 from tests.support import STAFF, clock_of, register
@@ -77,7 +80,7 @@ async def test_a_renewal_answers_the_loan_as_it_now_is(
 
 def _renew_five_times(app: App, shelf: Shelf) -> int:
     for _ in range(5):
-        circ.renew_loan(app.ports, shelf.reader, shelf.renewable, channel="app")
+        renew_loan(app.ports, shelf.reader, shelf.renewable, channel="app")
     return shelf.renewable
 
 
@@ -122,8 +125,8 @@ async def test_overdue_items_stop_renewals_where_the_library_says_so(
     app: App, client: httpx.AsyncClient
 ) -> None:
     register(app, "polyu", "21012345A", id_number="XY12345678")
-    circ.add_item(app.ports, "polyu", barcode="P0001", title="Fortress Besieged", staff=STAFF)
-    lent = circ.checkout(app.ports, "21012345A", "P0001", actor=STAFF, channel="staff")
+    add_item(app.ports, "polyu", barcode="P0001", title="Fortress Besieged", staff=STAFF)
+    lent = checkout(app.ports, "21012345A", "P0001", actor=STAFF, channel="staff")
     clock_of(app).advance(29 * DAY)  # PolyU lends for 28 days and blocks when overdue
     opened = await sign_in(client, "21012345A", "XY1234")
     await client.put(
@@ -186,19 +189,19 @@ async def test_reserve_list_and_cancel(
 
 
 def _duplicate(app: App, shelf: Shelf) -> int:
-    circ.place_reservation(app.ports, shelf.reader, shelf.out, "CEN", channel="web")
+    place_reservation(app.ports, shelf.reader, shelf.out, "CEN", channel="web")
     return shelf.out
 
 
 def _on_loan(app: App, shelf: Shelf) -> int:
-    return circ.search(app.ports, "hkpl", DREAM)[0][0].id
+    return search(app.ports, "hkpl", DREAM)[0][0].id
 
 
 def _too_many(app: App, shelf: Shelf) -> int:
     for number in range(8):  # HKPL: eight reservations at most
-        item = circ.add_item(app.ports, "hkpl", barcode=f"M{number}", title=f"Volume {number}",
+        item = add_item(app.ports, "hkpl", barcode=f"M{number}", title=f"Volume {number}",
                              staff=STAFF)  # fmt: skip
-        circ.place_reservation(app.ports, shelf.reader, item.title_id, "CEN", channel="web")
+        place_reservation(app.ports, shelf.reader, item.title_id, "CEN", channel="web")
     return shelf.out
 
 
@@ -259,7 +262,7 @@ async def test_an_unknown_pickup_library_is_invalid_input(
 async def test_another_patrons_loan_hold_or_library_is_not_found_and_nothing_changes(
     hkpl: App, shelf: Shelf, client: httpx.AsyncClient, token: str
 ) -> None:
-    elsewhere = circ.add_item(hkpl.ports, "polyu", barcode="P0001", title="Fortress Besieged",
+    elsewhere = add_item(hkpl.ports, "polyu", barcode="P0001", title="Fortress Besieged",
                               staff=STAFF)  # fmt: skip
     before = stored(hkpl)
     for method, path, body, message in [
@@ -306,8 +309,8 @@ async def test_the_catalogue_search(
 
 async def test_fines_and_payments(hkpl: App, shelf: Shelf, client: httpx.AsyncClient) -> None:
     clock_of(hkpl).advance((21 + 31) * DAY)
-    circ.checkin(hkpl.ports, "B0001", "hkpl", actor=STAFF, channel="staff")
-    circ.pay_fines(hkpl.ports, "HKPL0001", 1000, staff=STAFF)
+    checkin(hkpl.ports, "B0001", "hkpl", actor=STAFF, channel="staff")
+    pay_fines(hkpl.ports, "HKPL0001", 1000, staff=STAFF)
     token = await chosen_password(client)
     body = (await client.get("/api/v1/me/fines", headers=bearer(token))).json()
     fine, payment = body["fines"][0], body["payments"][0]

@@ -14,8 +14,10 @@ import pytest
 
 from patronauth.bootstrap import App
 from patronauth.domain.circulation import RequestKind
-from patronauth.services import circulation as circ
+from patronauth.services.holds import place_reservation
+from patronauth.services.loans import checkin, checkout
 from patronauth.services.lookup import require_patron
+from patronauth.services.requests import submit_request
 from tests.cli.conftest import ADD_PENDING, Cli
 
 HK = ZoneInfo("Asia/Hong_Kong")
@@ -43,12 +45,12 @@ def patron_id(app: App, card: str) -> int:
 def lend(cli: Cli, card: str, item: str, *, days: int) -> None:
     """A loan made `days` ago, at the counter."""
     with cli.app(days_ago(days)) as app:
-        circ.checkout(app.ports, card, item, actor=STAFF, channel="staff")
+        checkout(app.ports, card, item, actor=STAFF, channel="staff")
 
 
 def give_back(cli: Cli, item: str, institution: str, *, days: int) -> None:
     with cli.app(days_ago(days)) as app:
-        circ.checkin(app.ports, item, institution, actor=STAFF, channel="staff")
+        checkin(app.ports, item, institution, actor=STAFF, channel="staff")
 
 
 def reserve(cli: Cli, card: str, item: str, pickup: str) -> None:
@@ -56,9 +58,9 @@ def reserve(cli: Cli, card: str, item: str, pickup: str) -> None:
     with cli.app() as app:
         with app.ports.uow() as uow:
             patron = require_patron(uow, app.ports.profiles, card).patron
-            copy = uow.circulation.item_by_barcode(patron.institution, item)
+            copy = uow.catalogue.item_by_barcode(patron.institution, item)
         assert copy is not None
-        circ.place_reservation(app.ports, patron.id, copy.title_id, pickup, channel="web")
+        place_reservation(app.ports, patron.id, copy.title_id, pickup, channel="web")
 
 
 def add_items(cli: Cli, institution: str, *items: tuple[str, str, str]) -> None:
@@ -404,12 +406,12 @@ def test_seed_001_fines_resumed_from_5_march_2021(cli: Cli) -> None:
     cli.ok("patron", "add", *HKPL, "--barcode", "HKPL0001", "--phone", "91234567")
     add_items(cli, "hkpl", ("BK1", "Water Margin", "CEN"))
     with cli.app(datetime(2021, 1, 20, 2, tzinfo=UTC)) as app:
-        lent = circ.checkout(app.ports, "HKPL0001", "BK1", actor=STAFF, channel="staff")
+        lent = checkout(app.ports, "HKPL0001", "BK1", actor=STAFF, channel="staff")
     assert lent.loan.due_on == date(2021, 2, 10)
     cli.ok("calendar", "close", *HKPL, "--from", "2020-12-02")
     cli.ok("calendar", "resume", *HKPL, "--from", "2021-03-05")
     with cli.app(datetime(2021, 3, 10, 2, tzinfo=UTC)) as app:
-        back = circ.checkin(app.ports, "BK1", "hkpl", actor=STAFF, channel="staff")
+        back = checkin(app.ports, "BK1", "hkpl", actor=STAFF, channel="staff")
     assert back.fine == 6 * 150
     assert cli.ok("fines", "show", "HKPL0001", "--json").json()["balance_cents"] == 900
 
@@ -423,12 +425,12 @@ def polyu(cli: Cli) -> Cli:
     cli.ok(*POLYU_PATRON[:-3], "21099999B", "--id-number", "XY12345678")
     with cli.app(days_ago(3)) as app:
         patron = patron_id(app, "21012345A")
-        circ.submit_request(
+        submit_request(
             app.ports, patron, RequestKind.RECOMMENDATION, title="Deep Learning",
             author="Ian Goodfellow", note="For my project", channel="web",
         )  # fmt: skip
     with cli.app(days_ago(1)) as app:
-        circ.submit_request(
+        submit_request(
             app.ports, patron, RequestKind.INTERLIBRARY_LOAN,
             title="The Art of Computer Programming", channel="web",
         )  # fmt: skip

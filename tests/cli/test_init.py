@@ -14,8 +14,9 @@ from patronauth.adapters.storage.engine import make_engine
 from patronauth.adapters.storage.tables import metadata
 from patronauth.cli.demo import DEMO
 from patronauth.cli.demo_lending import LENDING
-from patronauth.services import circulation as circ
+from patronauth.services.loans import renew_all
 from patronauth.services.lookup import require_patron
+from patronauth.services.record import record
 from tests.cli.conftest import Cli, clean_env
 
 
@@ -126,8 +127,8 @@ def test_the_demo_lends_renews_refuses_and_fines_as_its_table_says(cli_any: Cli)
         for card in ("HKPL0002", "21012345A", "20181234", "SP7654321", "19054321B"):
             with app.ports.uow() as uow:
                 patron = require_patron(uow, app.ports.profiles, card).patron.id
-            items = {v.loan.id: v.item_barcode for v in circ.record(app.ports, patron).loans}
-            for result in circ.renew_all(app.ports, patron, channel="web"):
+            items = {v.loan.id: v.item_barcode for v in record(app.ports, patron).loans}
+            for result in renew_all(app.ports, patron, channel="web"):
                 renewed[items[result.loan_id]] = result.refusal.code if result.refusal else "ok"
     assert renewed == {
         "BK10001": "ok",

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from patronauth.domain.circulation import RequestKind
-from patronauth.services import circulation as circ
+from patronauth.services.loans import checkout
 from patronauth.services.lookup import require_patron
+from patronauth.services.requests import submit_request
 from tests.cli.conftest import ADD_PENDING, Cli
 
 PATRON_FIELDS = {
@@ -134,7 +135,7 @@ def circulation_prints_json(cli: Cli) -> None:
     item = j(cli, "item", "add", *hkpl, "--barcode", "BK1", "--title", "Water Margin")
     assert set(item) == {"institution", "barcode", "title_id", "library", "status"}
     with cli.app(datetime.now(UTC) - timedelta(days=30)) as app:
-        circ.checkout(app.ports, "HKPL0001", "BK1", actor="staff:test", channel="staff")
+        checkout(app.ports, "HKPL0001", "BK1", actor="staff:test", channel="staff")
     back = j(cli, "checkin", "BK1", *hkpl)
     assert back == {
         "item": "BK1",
@@ -162,7 +163,7 @@ def circulation_prints_json(cli: Cli) -> None:
     with cli.app() as app, app.ports.uow() as uow:
         patron = require_patron(uow, app.ports.profiles, "21012345B").patron.id
     with cli.app() as app:
-        made = circ.submit_request(
+        made = submit_request(
             app.ports, patron, RequestKind.RECOMMENDATION, title="Deep Learning", channel="web"
         )
     status = j(cli, "request", "status", str(made.id), "--status", "rejected")

@@ -25,9 +25,15 @@ from patronauth.domain.circulation import (
 )
 from patronauth.domain.errors import Conflict, InvalidInput, NotFound, Refused
 from patronauth.domain.patrons import PatronStatus
-from patronauth.services import circulation as circ
+from patronauth.services.catalogue import add_item, search
+from patronauth.services.fines import close_calendar, fine_calendar, pay_fines, resume_calendar
+from patronauth.services.holds import cancel_reservation, place_reservation
 from patronauth.services.interfaces import AuditEvent, Ports
+from patronauth.services.lending import library_today
+from patronauth.services.loans import CheckinResult, checkin, checkout, renew_all, renew_loan
 from patronauth.services.lookup import find_patron
+from patronauth.services.record import record
+from patronauth.services.requests import requests_of, set_request_status, submit_request
 from tests.support import STAFF, clock_of, register
 
 DAY = timedelta(days=1)
@@ -65,55 +71,51 @@ class Desk:
 
     def copy(self, barcode: str, title: str = "Dream of the Red Chamber", **more: Any) -> Item:
         institution = more.pop("institution", "hkpl")
-        return circ.add_item(
-            self.ports, institution, barcode=barcode, title=title, staff=STAFF, **more
-        )
+        return add_item(self.ports, institution, barcode=barcode, title=title, staff=STAFF, **more)
 
     def lend(self, patron: str, item: str, institution: str | None = None) -> Loan:
-        return circ.checkout(
+        return checkout(
             self.ports, patron, item, actor=STAFF, channel="staff", institution=institution
         ).loan
 
-    def give_back(self, item: str, institution: str = "hkpl") -> circ.CheckinResult:
-        return circ.checkin(self.ports, item, institution, actor=STAFF, channel="staff")
+    def give_back(self, item: str, institution: str = "hkpl") -> CheckinResult:
+        return checkin(self.ports, item, institution, actor=STAFF, channel="staff")
 
     def reserve(self, patron: str, title_id: int, pickup: str = "KLN") -> Hold:
-        return circ.place_reservation(
-            self.ports, self.patron(patron), title_id, pickup, channel="web"
-        )
+        return place_reservation(self.ports, self.patron(patron), title_id, pickup, channel="web")
 
     def renew(self, patron: str, loan_id: int) -> date:
-        return circ.renew_loan(self.ports, self.patron(patron), loan_id, channel="web")
+        return renew_loan(self.ports, self.patron(patron), loan_id, channel="web")
 
     def days(self, count: int) -> None:
         clock_of(self.app).advance(count * 86400)
 
     def today(self, institution: str = "hkpl") -> date:
-        return circ.library_today(self.ports, self.ports.profiles.get(institution))
+        return library_today(self.ports, self.ports.profiles.get(institution))
 
     # --- what is stored ---------------------------------------------------------------
 
     def loan(self, loan_id: int) -> Loan | None:
         with self.ports.uow() as uow:
-            found: Loan | None = uow.circulation.loan(loan_id)
+            found: Loan | None = uow.loans.loan(loan_id)
         return found
 
     def item(self, barcode: str, institution: str = "hkpl") -> Item:
         with self.ports.uow() as uow:
-            found: Item | None = uow.circulation.item_by_barcode(institution, barcode)
+            found: Item | None = uow.catalogue.item_by_barcode(institution, barcode)
         assert found is not None
         return found
 
     def hold(self, hold_id: int) -> Hold:
         with self.ports.uow() as uow:
-            found: Hold | None = uow.circulation.hold(hold_id)
+            found: Hold | None = uow.holds.hold(hold_id)
         assert found is not None
         return found
 
     def holds_of(self, patron: str) -> list[Hold]:
         patron_id = self.patron(patron)
         with self.ports.uow() as uow:
-            found: list[Hold] = uow.circulation.holds_of_patron(patron_id)
+            found: list[Hold] = uow.holds.holds_of_patron(patron_id)
         return found
 
     def statuses(self, *holds: Hold) -> list[HoldStatus]:
@@ -122,14 +124,14 @@ class Desk:
     def open_loans(self, patron: str) -> list[Loan]:
         patron_id = self.patron(patron)
         with self.ports.uow() as uow:
-            found: list[Loan] = uow.circulation.open_loans(patron_id)
+            found: list[Loan] = uow.loans.open_loans(patron_id)
         return found
 
     def charge(self, patron: str, amount: int) -> None:
         """A fine recorded earlier (an overdue item long since returned)."""
         patron_id = self.patron(patron)
         with self.ports.uow() as uow:
-            uow.circulation.add_fine(patron_id, None, amount, "overdue", TODAY)
+            uow.fines.add_fine(patron_id, None, amount, "overdue", TODAY)
             uow.commit()
 
     def set_status(self, patron: str, status: PatronStatus) -> None:
@@ -141,13 +143,13 @@ class Desk:
     def set_item(self, barcode: str, status: ItemStatus) -> None:
         item_id = self.item(barcode).id
         with self.ports.uow() as uow:
-            uow.circulation.set_item_status(item_id, status)
+            uow.catalogue.set_item_status(item_id, status)
             uow.commit()
 
     def fines(self, patron: str) -> list[tuple[int | None, int]]:
         patron_id = self.patron(patron)
         with self.ports.uow() as uow:
-            return [(f.loan_id, f.amount) for f in uow.circulation.fines_of(patron_id)]
+            return [(f.loan_id, f.amount) for f in uow.fines.fines_of(patron_id)]
 
     def trail(self, patron: str) -> list[AuditEvent]:
         """The patron's audit events, oldest first."""
@@ -250,11 +252,11 @@ def test_renewal(
 def test_renewing_an_overdue_item_charges_its_fine_so_far(desk: Desk) -> None:
     loan = desk.lend("HKPL0001", "B0001")
     desk.days(21 + 3)
-    assert circ.record(desk.ports, desk.patron("HKPL0001")).standing.balance == 450
+    assert record(desk.ports, desk.patron("HKPL0001")).standing.balance == 450
     due = desk.renew("HKPL0001", loan.id)
     assert due == desk.today() + 21 * DAY
     assert desk.fines("HKPL0001") == [(loan.id, 450)]  # not wiped out by the new due date
-    mine = circ.record(desk.ports, desk.patron("HKPL0001"))
+    mine = record(desk.ports, desk.patron("HKPL0001"))
     assert (mine.standing.balance, mine.accruing, mine.standing.overdue) == (450, 0, 0)
     desk.days(21)
     assert desk.give_back("B0001").fine == 0  # back on the new due date
@@ -263,7 +265,7 @@ def test_renewing_an_overdue_item_charges_its_fine_so_far(desk: Desk) -> None:
 
 def test_renewing_an_item_overdue_only_during_a_closure_charges_nothing(desk: Desk) -> None:
     loan = desk.lend("HKPL0001", "B0001")
-    circ.close_calendar(desk.ports, "hkpl", DUE - 2 * DAY, None, staff=STAFF)
+    close_calendar(desk.ports, "hkpl", DUE - 2 * DAY, None, staff=STAFF)
     desk.days(21 + 5)
     desk.renew("HKPL0001", loan.id)
     assert desk.fines("HKPL0001") == []
@@ -321,7 +323,7 @@ def test_renew_all_says_why_each_loan_was_not_renewed(desk: Desk) -> None:
     desk.reserve("HKPL0002", first.title_id)
     for _ in range(5):
         desk.renew("HKPL0001", second.id)
-    results = circ.renew_all(desk.ports, desk.patron("HKPL0001"), channel="app")
+    results = renew_all(desk.ports, desk.patron("HKPL0001"), channel="app")
     outcome = {r.loan_id: (r.ok, r.due_on, r.refusal.code if r.refusal else None) for r in results}
     assert outcome == {
         first.id: (False, None, "renewal.reserved"),
@@ -356,7 +358,7 @@ def test_renew_all_charges_an_overdue_loan_its_fine_and_renews_the_rest(desk: De
     second = desk.lend("HKPL0001", "B0002")
     third = desk.lend("HKPL0001", "B0003")
     desk.days(21 + 3 - 10)  # the first is 3 days overdue, the others due in 7 days
-    results = circ.renew_all(desk.ports, desk.patron("HKPL0001"), channel="web")
+    results = renew_all(desk.ports, desk.patron("HKPL0001"), channel="web")
     today = desk.today()
     assert [(r.loan_id, r.due_on) for r in results] == [
         (overdue.id, today + 21 * DAY),
@@ -366,12 +368,12 @@ def test_renew_all_charges_an_overdue_loan_its_fine_and_renews_the_rest(desk: De
     assert desk.fines("HKPL0001") == [(overdue.id, 450)]
     stored = {loan.id: (loan.due_on, loan.renewals) for loan in desk.open_loans("HKPL0001")}
     assert stored == {r.loan_id: (r.due_on, 1) for r in results}
-    mine = circ.record(desk.ports, desk.patron("HKPL0001"))
+    mine = record(desk.ports, desk.patron("HKPL0001"))
     assert (mine.standing.balance, mine.standing.overdue) == (450, 0)
 
 
 def test_renew_all_with_nothing_on_loan(desk: Desk) -> None:
-    assert circ.renew_all(desk.ports, desk.patron("HKPL0001"), channel="web") == []
+    assert renew_all(desk.ports, desk.patron("HKPL0001"), channel="web") == []
 
 
 # --- check-outs ----------------------------------------------------------------------------
@@ -457,7 +459,7 @@ def test_a_held_copy_goes_only_to_its_patron_and_collects_the_hold(desk: Desk) -
     with pytest.raises(Refused) as refused:
         desk.lend("HKPL0001", "B0001")
     assert refused.value.code == "checkout.held_for_another"
-    lent = circ.checkout(desk.ports, "HKPL0002", "B0001", actor=STAFF, channel="sip2")
+    lent = checkout(desk.ports, "HKPL0002", "B0001", actor=STAFF, channel="sip2")
     assert lent.collected_hold
     assert (lent.loan.due_on, lent.title.id) == (DUE, title_id)
     assert desk.hold(hold.id).status is HoldStatus.COLLECTED
@@ -489,7 +491,7 @@ def test_a_copy_off_the_shelf_fills_the_patrons_reservation_and_frees_the_one_se
     hold = desk.reserve("HKPL0002", title_id)
     assert (hold.status, hold.item_id) == (HoldStatus.READY, desk.item("B0001").id)
     desk.copy("B0002")
-    lent = circ.checkout(desk.ports, "HKPL0002", "B0002", actor=STAFF, channel="staff")
+    lent = checkout(desk.ports, "HKPL0002", "B0002", actor=STAFF, channel="staff")
     assert lent.collected_hold
     collected = desk.hold(hold.id)
     assert (collected.status, collected.item_id) == (HoldStatus.COLLECTED, lent.loan.item_id)
@@ -509,7 +511,7 @@ def test_a_copy_on_the_shelf_is_set_aside_at_once(desk: Desk) -> None:
     assert hold.ready_until == TODAY + 7 * DAY
     assert hold.pickup == "STN"
     assert desk.item("B0001").status is ItemStatus.HELD
-    mine = circ.record(desk.ports, desk.patron("HKPL0002"))
+    mine = record(desk.ports, desk.patron("HKPL0002"))
     assert [(v.hold.id, v.position, v.title.title) for v in mine.holds] == [
         (hold.id, None, "Dream of the Red Chamber")
     ]
@@ -591,7 +593,7 @@ def test_overdue_items_do_not_block_reservations(desk: Desk) -> None:
     wanted = desk.copy("P0002", "Operating Systems", institution="polyu")
     desk.lend("21012345A", "P0001")
     desk.days(40)
-    hold = circ.place_reservation(
+    hold = place_reservation(
         desk.ports, desk.patron("21012345A"), wanted.title_id, "PAO", channel="app"
     )
     assert (hold.status, hold.ready_until) == (HoldStatus.READY, desk.today("polyu") + 5 * DAY)
@@ -604,7 +606,7 @@ def test_a_returned_copy_goes_to_the_first_waiting_reservation(desk: Desk) -> No
     clock_of(desk.app).advance(60)
     third = desk.reserve("HKPL0003", title_id, "CEN")
     positions = [
-        [v.position for v in circ.record(desk.ports, desk.patron(p)).holds]
+        [v.position for v in record(desk.ports, desk.patron(p)).holds]
         for p in ("HKPL0002", "HKPL0003")
     ]
     assert positions == [[1], [2]]
@@ -622,7 +624,7 @@ def test_a_returned_copy_goes_to_the_first_waiting_reservation(desk: Desk) -> No
         TODAY + 12 * DAY,
     )
     assert desk.hold(third.id).status is HoldStatus.WAITING
-    assert [v.position for v in circ.record(desk.ports, desk.patron("HKPL0003")).holds] == [1]
+    assert [v.position for v in record(desk.ports, desk.patron("HKPL0003")).holds] == [1]
 
 
 def test_a_returned_copy_with_nobody_waiting_goes_back_on_the_shelf(desk: Desk) -> None:
@@ -645,7 +647,7 @@ def test_cancelling_a_ready_hold_passes_the_copy_on(desk: Desk) -> None:
     second = desk.reserve("HKPL0002", title_id)
     assert desk.statuses(first, second) == [HoldStatus.READY, HoldStatus.WAITING]
     desk.days(2)
-    circ.cancel_reservation(desk.ports, desk.patron("HKPL0001"), first.id, channel="web")
+    cancel_reservation(desk.ports, desk.patron("HKPL0001"), first.id, channel="web")
     passed = desk.hold(second.id)
     assert (passed.status, passed.item_id, passed.ready_until) == (
         HoldStatus.READY,
@@ -654,10 +656,10 @@ def test_cancelling_a_ready_hold_passes_the_copy_on(desk: Desk) -> None:
     )
     assert desk.hold(first.id).status is HoldStatus.CANCELLED
     assert desk.item("B0001").status is ItemStatus.HELD
-    circ.cancel_reservation(desk.ports, desk.patron("HKPL0002"), second.id, channel="web")
+    cancel_reservation(desk.ports, desk.patron("HKPL0002"), second.id, channel="web")
     assert desk.item("B0001").status is ItemStatus.AVAILABLE
     with pytest.raises(Conflict) as refused:
-        circ.cancel_reservation(desk.ports, desk.patron("HKPL0002"), second.id, channel="web")
+        cancel_reservation(desk.ports, desk.patron("HKPL0002"), second.id, channel="web")
     assert refusal(refused) == ("hold.not_active", {})
 
 
@@ -665,7 +667,7 @@ def test_cancelling_a_waiting_hold_leaves_the_copies_alone(desk: Desk) -> None:
     title_id = desk.item("B0001").title_id
     desk.lend("HKPL0001", "B0001")
     hold = desk.reserve("HKPL0002", title_id)
-    circ.cancel_reservation(desk.ports, desk.patron("HKPL0002"), hold.id, channel="app")
+    cancel_reservation(desk.ports, desk.patron("HKPL0002"), hold.id, channel="app")
     assert desk.hold(hold.id).status is HoldStatus.CANCELLED
     assert desk.item("B0001").status is ItemStatus.ON_LOAN
     assert desk.renew("HKPL0001", desk.open_loans("HKPL0001")[0].id) == DUE + 21 * DAY
@@ -676,17 +678,17 @@ def test_an_uncollected_hold_expires_lazily_and_the_copy_moves_on(desk: Desk) ->
     first = desk.reserve("HKPL0001", title_id)
     second = desk.reserve("HKPL0002", title_id)
     desk.days(7)  # the last pickup day
-    circ.record(desk.ports, desk.patron("HKPL0003"))
+    record(desk.ports, desk.patron("HKPL0003"))
     assert desk.statuses(first, second) == [HoldStatus.READY, HoldStatus.WAITING]
     desk.days(1)
     assert desk.hold(first.id).status is HoldStatus.READY  # nothing happens by itself
-    circ.record(desk.ports, desk.patron("HKPL0003"))  # anybody's look at their record
+    record(desk.ports, desk.patron("HKPL0003"))  # anybody's look at their record
     assert desk.statuses(first, second) == [HoldStatus.EXPIRED, HoldStatus.READY]
     moved = desk.hold(second.id)
     assert (moved.item_id, moved.ready_until) == (desk.item("B0001").id, TODAY + 15 * DAY)
     assert desk.holds_of("HKPL0001") == []
     desk.days(8)
-    mine = circ.record(desk.ports, desk.patron("HKPL0002"))
+    mine = record(desk.ports, desk.patron("HKPL0002"))
     assert mine.holds == []
     assert desk.hold(second.id).status is HoldStatus.EXPIRED
     assert desk.item("B0001").status is ItemStatus.AVAILABLE
@@ -720,7 +722,7 @@ def test_a_hold_of_another_patron_is_not_found(desk: Desk) -> None:
     hold = desk.reserve("HKPL0002", desk.item("B0001").title_id)
     for hold_id in (hold.id, hold.id + 1000):
         with pytest.raises(NotFound) as refused:
-            circ.cancel_reservation(desk.ports, desk.patron("HKPL0001"), hold_id, channel="web")
+            cancel_reservation(desk.ports, desk.patron("HKPL0001"), hold_id, channel="web")
         assert refusal(refused) == ("hold.not_found", {})
     assert desk.hold(hold.id).status is HoldStatus.READY
 
@@ -740,13 +742,13 @@ def test_search_finds_titles_with_their_copies_on_the_shelf(desk: Desk) -> None:
     desk.copy("B0003", "Journey to the West", author="Wu Cheng'en")
     desk.copy("P0001", "Dream of the Red Chamber", institution="polyu")
     desk.lend("HKPL0001", "B0002")
-    found = circ.search(desk.ports, "hkpl", "  red   CHAMBER ")
+    found = search(desk.ports, "hkpl", "  red   CHAMBER ")
     assert [(t.title, copies, shelf) for t, copies, shelf in found] == [
         ("Dream of the Red Chamber", 2, 1)
     ]
-    assert [t.author for t, _, _ in circ.search(desk.ports, "hkpl", "cheng'en")] == ["Wu Cheng'en"]
-    assert circ.search(desk.ports, "hkpl", "100%") == []
-    assert circ.search(desk.ports, "hkpl", "   ") == []
+    assert [t.author for t, _, _ in search(desk.ports, "hkpl", "cheng'en")] == ["Wu Cheng'en"]
+    assert search(desk.ports, "hkpl", "100%") == []
+    assert search(desk.ports, "hkpl", "   ") == []
 
 
 # --- fines on the fine calendar, payments ------------------------------------------------------
@@ -757,29 +759,29 @@ def test_seed_001_fines_resume_from_5_march(desk: Desk) -> None:
     clock.set(datetime(2021, 1, 20, 2, 0, tzinfo=UTC))
     loan = desk.lend("HKPL0001", "B0001")
     assert loan.due_on == date(2021, 2, 10)
-    closed = circ.close_calendar(desk.ports, "hkpl", date(2021, 1, 28), None, staff=STAFF)
+    closed = close_calendar(desk.ports, "hkpl", date(2021, 1, 28), None, staff=STAFF)
     assert closed.closures == (Closure(date(2021, 1, 28)),)
     clock.set(datetime(2021, 3, 1, 2, 0, tzinfo=UTC))
-    mine = circ.record(desk.ports, desk.patron("HKPL0001"))
+    mine = record(desk.ports, desk.patron("HKPL0001"))
     assert [(v.overdue, v.fine_so_far) for v in mine.loans] == [(True, 0)]
-    resumed = circ.resume_calendar(desk.ports, "hkpl", date(2021, 3, 5), staff=STAFF)
+    resumed = resume_calendar(desk.ports, "hkpl", date(2021, 3, 5), staff=STAFF)
     assert resumed.closures == (Closure(date(2021, 1, 28), date(2021, 3, 4)),)
-    assert circ.fine_calendar(desk.ports, "hkpl") == resumed
-    assert circ.fine_calendar(desk.ports, "polyu").closures == ()
+    assert fine_calendar(desk.ports, "hkpl") == resumed
+    assert fine_calendar(desk.ports, "polyu").closures == ()
     clock.set(datetime(2021, 3, 10, 2, 0, tzinfo=UTC))
-    assert circ.record(desk.ports, desk.patron("HKPL0001")).accruing == 6 * 150
+    assert record(desk.ports, desk.patron("HKPL0001")).accruing == 6 * 150
     back = desk.give_back("B0001")
     assert back.fine == 6 * 150  # 5 to 10 March
     assert desk.fines("HKPL0001") == [(loan.id, 900)]
-    assert circ.record(desk.ports, desk.patron("HKPL0001")).standing.balance == 900
+    assert record(desk.ports, desk.patron("HKPL0001")).standing.balance == 900
 
 
 def test_fines_skip_several_closures(desk: Desk) -> None:
     loan = desk.lend("HKPL0001", "B0001")  # due 15 December
-    circ.close_calendar(desk.ports, "hkpl", date(2026, 12, 20), date(2026, 12, 27), staff=STAFF)
-    circ.close_calendar(desk.ports, "hkpl", date(2027, 1, 1), date(2027, 1, 1), staff=STAFF)
-    circ.close_calendar(desk.ports, "hkpl", date(2027, 1, 8), None, staff=STAFF)
-    circ.resume_calendar(desk.ports, "hkpl", date(2027, 1, 12), staff=STAFF)
+    close_calendar(desk.ports, "hkpl", date(2026, 12, 20), date(2026, 12, 27), staff=STAFF)
+    close_calendar(desk.ports, "hkpl", date(2027, 1, 1), date(2027, 1, 1), staff=STAFF)
+    close_calendar(desk.ports, "hkpl", date(2027, 1, 8), None, staff=STAFF)
+    resume_calendar(desk.ports, "hkpl", date(2027, 1, 12), staff=STAFF)
     clock_of(desk.app).set(datetime(2027, 1, 15, 2, 0, tzinfo=UTC))
     # 16 Dec to 15 Jan: 31 days, less 8 (20-27 Dec), 1 (1 Jan) and 4 (8-11 Jan).
     assert desk.give_back("B0001").fine == 18 * 150
@@ -799,16 +801,16 @@ def test_fines_are_capped_per_item(desk: Desk) -> None:
 
 def test_the_calendar_refuses_a_bad_period_and_a_resumption_with_nothing_open(desk: Desk) -> None:
     with pytest.raises(Refused) as refused:
-        circ.close_calendar(desk.ports, "hkpl", date(2021, 3, 5), date(2021, 3, 4), staff=STAFF)
+        close_calendar(desk.ports, "hkpl", date(2021, 3, 5), date(2021, 3, 4), staff=STAFF)
     assert refusal(refused) == ("calendar.bad_period", {})
     with pytest.raises(Refused) as refused:
-        circ.resume_calendar(desk.ports, "hkpl", date(2021, 3, 5), staff=STAFF)
+        resume_calendar(desk.ports, "hkpl", date(2021, 3, 5), staff=STAFF)
     assert refusal(refused) == ("calendar.nothing_to_resume", {})
-    circ.close_calendar(desk.ports, "hkpl", date(2021, 1, 28), date(2021, 2, 18), staff=STAFF)
+    close_calendar(desk.ports, "hkpl", date(2021, 1, 28), date(2021, 2, 18), staff=STAFF)
     with pytest.raises(Refused) as refused:
-        circ.resume_calendar(desk.ports, "hkpl", date(2021, 3, 5), staff=STAFF)
+        resume_calendar(desk.ports, "hkpl", date(2021, 3, 5), staff=STAFF)
     assert refusal(refused) == ("calendar.nothing_to_resume", {})
-    assert circ.fine_calendar(desk.ports, "hkpl").closures == (
+    assert fine_calendar(desk.ports, "hkpl").closures == (
         Closure(date(2021, 1, 28), date(2021, 2, 18)),
     )
     with desk.ports.uow() as uow:
@@ -818,23 +820,23 @@ def test_the_calendar_refuses_a_bad_period_and_a_resumption_with_nothing_open(de
 
 def test_paying_fines(desk: Desk) -> None:
     with pytest.raises(Conflict) as nothing:
-        circ.pay_fines(desk.ports, "HKPL0001", 100, staff=STAFF)
+        pay_fines(desk.ports, "HKPL0001", 100, staff=STAFF)
     assert refusal(nothing) == ("fines.nothing_owed", {})
     desk.lend("HKPL0001", "B0001")
     desk.days(21 + 10)
     desk.give_back("B0001")  # HK$15
     for amount in (0, -100):
         with pytest.raises(InvalidInput) as bad:
-            circ.pay_fines(desk.ports, "HKPL0001", amount, staff=STAFF)
+            pay_fines(desk.ports, "HKPL0001", amount, staff=STAFF)
         assert refusal(bad) == ("fines.bad_amount", {})
     with pytest.raises(InvalidInput) as more:
-        circ.pay_fines(desk.ports, "HKPL0001", 1501, staff=STAFF)
+        pay_fines(desk.ports, "HKPL0001", 1501, staff=STAFF)
     assert refusal(more) == ("fines.more_than_owed", {"owed": 1500})
-    assert circ.pay_fines(desk.ports, "HKPL0001", 1000, staff=STAFF) == 500
-    assert circ.pay_fines(desk.ports, "hkpl0001", 500, staff=STAFF) == 0
+    assert pay_fines(desk.ports, "HKPL0001", 1000, staff=STAFF) == 500
+    assert pay_fines(desk.ports, "hkpl0001", 500, staff=STAFF) == 0
     with pytest.raises(Conflict):
-        circ.pay_fines(desk.ports, "HKPL0001", 1, staff=STAFF)
-    mine = circ.record(desk.ports, desk.patron("HKPL0001"))
+        pay_fines(desk.ports, "HKPL0001", 1, staff=STAFF)
+    mine = record(desk.ports, desk.patron("HKPL0001"))
     assert [(p.amount, p.received_by) for p in mine.payments] == [(1000, STAFF), (500, STAFF)]
     assert mine.standing.balance == 0
     paid = [e for e in desk.trail("HKPL0001") if e.action == "fines.pay"]
@@ -843,15 +845,15 @@ def test_paying_fines(desk: Desk) -> None:
         (STAFF, {"amount": "500"}),
     ]
     with pytest.raises(NotFound):
-        circ.pay_fines(desk.ports, "NO-SUCH-CARD", 100, staff=STAFF)
+        pay_fines(desk.ports, "NO-SUCH-CARD", 100, staff=STAFF)
 
 
 def test_a_payment_may_cover_fines_still_accruing(desk: Desk) -> None:
     desk.lend("HKPL0001", "B0001")
     desk.days(21 + 4)
-    assert circ.pay_fines(desk.ports, "HKPL0001", 600, staff=STAFF) == 0
+    assert pay_fines(desk.ports, "HKPL0001", 600, staff=STAFF) == 0
     assert desk.give_back("B0001").fine == 600
-    assert circ.record(desk.ports, desk.patron("HKPL0001")).standing.balance == 0
+    assert record(desk.ports, desk.patron("HKPL0001")).standing.balance == 0
 
 
 # --- PolyU: recommendations and interlibrary loans --------------------------------------------
@@ -860,7 +862,7 @@ def test_a_payment_may_cover_fines_still_accruing(desk: Desk) -> None:
 def test_polyu_requests_are_submitted_listed_and_answered(desk: Desk) -> None:
     me = desk.patron("21012345A")
     other = desk.patron("21054321B")
-    wanted = circ.submit_request(
+    wanted = submit_request(
         desk.ports,
         me,
         RequestKind.RECOMMENDATION,
@@ -869,7 +871,7 @@ def test_polyu_requests_are_submitted_listed_and_answered(desk: Desk) -> None:
         channel="web",
     )
     clock_of(desk.app).advance(60)
-    borrowed = circ.submit_request(
+    borrowed = submit_request(
         desk.ports,
         me,
         RequestKind.INTERLIBRARY_LOAN,
@@ -886,15 +888,13 @@ def test_polyu_requests_are_submitted_listed_and_answered(desk: Desk) -> None:
         "From HKU, please",
         "",
     )
-    assert [r.id for r in circ.requests_of(desk.ports, me)] == [borrowed.id, wanted.id]
-    assert circ.requests_of(desk.ports, other) == []
+    assert [r.id for r in requests_of(desk.ports, me)] == [borrowed.id, wanted.id]
+    assert requests_of(desk.ports, other) == []
     clock_of(desk.app).advance(3600)
-    answered = circ.set_request_status(
-        desk.ports, borrowed.id, RequestStatus.IN_PROGRESS, staff=STAFF
-    )
+    answered = set_request_status(desk.ports, borrowed.id, RequestStatus.IN_PROGRESS, staff=STAFF)
     assert answered.status is RequestStatus.IN_PROGRESS
     assert answered.updated_at - answered.created_at == timedelta(seconds=3600)
-    assert [r.status for r in circ.requests_of(desk.ports, me)] == [
+    assert [r.status for r in requests_of(desk.ports, me)] == [
         RequestStatus.IN_PROGRESS,
         RequestStatus.SUBMITTED,
     ]
@@ -905,7 +905,7 @@ def test_polyu_requests_are_submitted_listed_and_answered(desk: Desk) -> None:
         ("request.status", STAFF, {"request": str(borrowed.id), "status": "in_progress"}),
     ]
     with pytest.raises(NotFound) as missing:
-        circ.set_request_status(desk.ports, borrowed.id + 1000, RequestStatus.REJECTED, staff=STAFF)
+        set_request_status(desk.ports, borrowed.id + 1000, RequestStatus.REJECTED, staff=STAFF)
     assert refusal(missing) == ("patron_request.not_found", {})
 
 
@@ -933,18 +933,18 @@ def test_a_bad_request_is_refused_and_nothing_stored(
 ) -> None:
     me = desk.patron("21012345A")
     with pytest.raises(Refused) as refused:
-        circ.submit_request(desk.ports, me, RequestKind.RECOMMENDATION, channel="web", **fields)
+        submit_request(desk.ports, me, RequestKind.RECOMMENDATION, channel="web", **fields)
     assert refusal(refused) == expected
-    assert circ.requests_of(desk.ports, me) == []
+    assert requests_of(desk.ports, me) == []
 
 
 @pytest.mark.parametrize("kind", list(RequestKind))
 def test_institutions_without_requests_refuse_them(desk: Desk, kind: RequestKind) -> None:
     me = desk.patron("HKPL0001")
     with pytest.raises(Refused) as refused:
-        circ.submit_request(desk.ports, me, kind, title="Dream of the Red Chamber", channel="web")
+        submit_request(desk.ports, me, kind, title="Dream of the Red Chamber", channel="web")
     assert refusal(refused) == ("request.not_offered", {})
-    assert circ.requests_of(desk.ports, me) == []
+    assert requests_of(desk.ports, me) == []
 
 
 # --- the audit trail -----------------------------------------------------------------------
@@ -959,7 +959,7 @@ def test_the_audit_trail_records_lending_renewals_and_holds(desk: Desk) -> None:
         desk.renew("HKPL0001", loan.id)
     desk.days(50)
     desk.give_back("B0001")
-    circ.cancel_reservation(desk.ports, desk.patron("HKPL0002"), hold.id, channel="app")
+    cancel_reservation(desk.ports, desk.patron("HKPL0002"), hold.id, channel="app")
     mine = [
         (e.action, e.outcome, e.actor, e.channel, dict(e.detail)) for e in desk.trail("HKPL0001")
     ]

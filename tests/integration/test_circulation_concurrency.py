@@ -21,15 +21,18 @@ import pytest
 from sqlalchemy import Engine, text
 
 from patronauth.adapters.clock import ManualClock
-from patronauth.adapters.storage.circulation import SqlCirculation
+from patronauth.adapters.storage.catalogue import SqlCatalogue
 from patronauth.adapters.storage.engine import make_engine
 from patronauth.adapters.storage.tables import metadata
 from patronauth.adapters.storage.uow import SqlUnitOfWork
 from patronauth.bootstrap import App
 from patronauth.domain.circulation import Hold, HoldStatus, Item, ItemStatus, Loan
 from patronauth.domain.errors import Refused
-from patronauth.services import circulation as circ
+from patronauth.services.catalogue import add_item
+from patronauth.services.holds import cancel_reservation, place_reservation
+from patronauth.services.loans import checkin, checkout, renew_all, renew_loan
 from patronauth.services.lookup import find_patron
+from patronauth.services.record import record
 from tests import support
 from tests.support import STAFF, START, make_app, register
 
@@ -52,7 +55,7 @@ class TickingClock(ManualClock):
         return super().now() + timedelta(microseconds=next(self._ticks))
 
 
-class SlowLockCirculation(SqlCirculation):
+class SlowLockCatalogue(SqlCatalogue):
     def lock_title(self, title_id: int) -> None:
         time.sleep(0.2)  # the other transaction runs and commits meanwhile
         super().lock_title(title_id)
@@ -65,7 +68,7 @@ class SlowLockCirculation(SqlCirculation):
 class SlowLockUnitOfWork(SqlUnitOfWork):
     def __enter__(self) -> SlowLockUnitOfWork:
         super().__enter__()
-        self.circulation = SlowLockCirculation(self._conn)
+        self.catalogue = SlowLockCatalogue(self._conn)
         return self
 
 
@@ -134,31 +137,31 @@ def patron(app: App, barcode: str) -> int:
 
 
 def copy(app: App, barcode: str, title: str) -> Item:
-    return circ.add_item(app.ports, "hkpl", barcode=barcode, title=title, staff=STAFF)
+    return add_item(app.ports, "hkpl", barcode=barcode, title=title, staff=STAFF)
 
 
 def holds(app: App, title_id: int) -> list[Hold]:
     with app.ports.uow() as uow:
-        found: list[Hold] = uow.circulation.hold_queue(title_id)
+        found: list[Hold] = uow.holds.hold_queue(title_id)
     return found
 
 
 def item(app: App, item_id: int) -> Item:
     with app.ports.uow() as uow:
-        found = uow.circulation.item(item_id)
+        found = uow.catalogue.item(item_id)
     assert found is not None
     return found
 
 
 def hold(app: App, hold_id: int) -> Hold:
     with app.ports.uow() as uow:
-        found = uow.circulation.hold(hold_id)
+        found = uow.holds.hold(hold_id)
     assert found is not None
     return found
 
 
 def reserve(app: App, patron_id: int, title_id: int) -> Callable[[], Hold]:
-    return lambda: circ.place_reservation(app.ports, patron_id, title_id, "CEN", channel="web")
+    return lambda: place_reservation(app.ports, patron_id, title_id, "CEN", channel="web")
 
 
 @pytest.mark.parametrize("round_", range(REPEAT))
@@ -182,22 +185,20 @@ def test_a_renewal_racing_a_reservation_is_never_granted_after_the_reservation(
 ) -> None:
     borrower, reader = patron(shared, f"HKPL2{round_}01"), patron(shared, f"HKPL2{round_}02")
     only = copy(shared, f"S{round_}", f"Renewal race {round_}")
-    loan: Loan = circ.checkout(
+    loan: Loan = checkout(
         shared.ports, f"HKPL2{round_}01", only.barcode, actor=STAFF, channel="staff"
     ).loan
     # One side or the other is held back a little, differently each round, so that both
     # orders occur (and the moments when both are inside their transactions).
     renewal_delay, reservation_delay = STAGGER[round_ % len(STAGGER)]
     renewed, placed = together(
-        after(
-            renewal_delay, lambda: circ.renew_loan(shared.ports, borrower, loan.id, channel="web")
-        ),
+        after(renewal_delay, lambda: renew_loan(shared.ports, borrower, loan.id, channel="web")),
         after(reservation_delay, reserve(shared, reader, only.title_id)),
     )
     assert isinstance(placed, Hold)
     assert hold(shared, placed.id).status is HoldStatus.WAITING
     with shared.ports.uow() as uow:
-        stored = uow.circulation.loan(loan.id)
+        stored = uow.loans.loan(loan.id)
         (renewal,) = [
             e.event for e in uow.audit.recent(patron_id=borrower) if e.event.action == "renewal"
         ]
@@ -245,15 +246,15 @@ def test_a_lapsed_hold_noticed_twice_at_once_passes_its_copy_on_once(
     names = [f"HKPL4{round_}0{n}" for n in range(5)]
     lapsing, first, second, viewer, other = [patron(shared, name) for name in names]
     only = copy(shared, f"U{round_}", f"Expiry race {round_}")
-    gone = circ.place_reservation(shared.ports, lapsing, only.title_id, "CEN", channel="web")
+    gone = place_reservation(shared.ports, lapsing, only.title_id, "CEN", channel="web")
     waiting = [reserve(shared, p, only.title_id)() for p in (first, second)]
     assert hold(shared, gone.id).status is HoldStatus.READY
     clock = shared.ports.clock
     assert isinstance(clock, ManualClock)
     clock.advance(8 * DAY)
     together(
-        lambda: circ.record(slow(shared).ports, viewer),
-        after(0.05, lambda: circ.record(shared.ports, other)),
+        lambda: record(slow(shared).ports, viewer),
+        after(0.05, lambda: record(shared.ports, other)),
     )
     assert hold(shared, gone.id).status is HoldStatus.EXPIRED
     assert [hold(shared, h.id).status for h in waiting] == [HoldStatus.READY, HoldStatus.WAITING]
@@ -264,14 +265,14 @@ def test_a_lapsed_hold_noticed_twice_at_once_passes_its_copy_on_once(
 def test_a_reservation_cancelled_while_its_copy_comes_back(shared: App, round_: int) -> None:
     borrower, reader = patron(shared, f"HKPL5{round_}01"), patron(shared, f"HKPL5{round_}02")
     only = copy(shared, f"V{round_}", f"Cancel race {round_}")
-    circ.checkout(shared.ports, f"HKPL5{round_}01", only.barcode, actor=STAFF, channel="staff")
+    checkout(shared.ports, f"HKPL5{round_}01", only.barcode, actor=STAFF, channel="staff")
     waiting = reserve(shared, reader, only.title_id)()
     assert borrower != reader
     together(
-        lambda: circ.cancel_reservation(slow(shared).ports, reader, waiting.id, channel="web"),
+        lambda: cancel_reservation(slow(shared).ports, reader, waiting.id, channel="web"),
         after(
             0.05,
-            lambda: circ.checkin(shared.ports, only.barcode, "hkpl", actor=STAFF, channel="staff"),
+            lambda: checkin(shared.ports, only.barcode, "hkpl", actor=STAFF, channel="staff"),
         ),
     )
     assert hold(shared, waiting.id).status is HoldStatus.CANCELLED
@@ -289,20 +290,20 @@ def test_renew_all_racing_a_reservation_and_another_renew_all(shared: App, round
     b = [copy(shared, f"V{round_}B{n}", f"All race {round_} B") for n in (1, 2)]
     for card, items in ((f"HKPL5{round_}01", (a[0], b[0])), (f"HKPL5{round_}02", (b[1], a[1]))):
         for lent in items:
-            circ.checkout(shared.ports, card, lent.barcode, actor=STAFF, channel="staff")
+            checkout(shared.ports, card, lent.barcode, actor=STAFF, channel="staff")
     # Even rounds: the renewals are slow to lock, the reservation comes first; odd rounds:
     # the reservation is slow to lock, the renewals come first.
     renewing, reserving = (slow(shared), shared) if round_ % 2 == 0 else (shared, slow(shared))
     first, second, placed = together(
-        lambda: circ.renew_all(renewing.ports, one, channel="web"),
-        lambda: circ.renew_all(renewing.ports, two, channel="web"),
+        lambda: renew_all(renewing.ports, one, channel="web"),
+        lambda: renew_all(renewing.ports, two, channel="web"),
         after(0.05, reserve(reserving, reader, a[0].title_id)),
     )
     assert isinstance(placed, Hold)
     assert hold(shared, placed.id).status is HoldStatus.WAITING
     for who, results in ((one, first), (two, second)):
         with shared.ports.uow() as uow:
-            loans = {loan.id: loan for loan in uow.circulation.open_loans(who)}
+            loans = {loan.id: loan for loan in uow.loans.open_loans(who)}
             audited = {
                 e.event.detail["loan"]: e.event
                 for e in uow.audit.recent(patron_id=who)
@@ -329,6 +330,6 @@ def loans_of_title(app: App, title: Item) -> set[int]:
     with app.ports.uow() as uow:
         return {
             loan.id
-            for copy_ in uow.circulation.items_of_title(title.title_id)
-            if (loan := uow.circulation.open_loan_of_item(copy_.id)) is not None
+            for copy_ in uow.catalogue.items_of_title(title.title_id)
+            if (loan := uow.loans.open_loan_of_item(copy_.id)) is not None
         }

@@ -19,13 +19,24 @@ from patronauth.domain.circulation import HoldStatus
 from patronauth.domain.credentials import Channel, Outcome
 from patronauth.domain.errors import Violation
 from patronauth.domain.patrons import PatronStatus
-from patronauth.domain.selfservice import PRIVILEGES_DENIED, CirculationStatus, PatronFlag
 from patronauth.domain.terminals import Terminal, TerminalOptions
-from patronauth.services import circulation as circ
 from patronauth.services import selfservice as ss
 from patronauth.services import terminals as term
+from patronauth.services.catalogue import add_item
+from patronauth.services.holds import place_reservation
 from patronauth.services.interfaces import AuditEvent
+from patronauth.services.loans import checkout
 from patronauth.services.lookup import find_patron
+from patronauth.services.record import record
+from patronauth.sip2.fields import (
+    PRIVILEGES_DENIED,
+    CirculationStatus,
+    PatronFlag,
+    circulation_status,
+    currency_code,
+    patron_flags,
+    patron_status,
+)
 from tests.support import STAFF, attempt, clock_of, register
 
 TODAY = date(2026, 11, 24)  # the test clock's date in Hong Kong
@@ -35,6 +46,15 @@ WRONG = "9999"
 SOURCE = "sip2:10.0.0.5"
 BLANK = " " * 14
 UNKNOWN_STATUS = "YYYY" + " " * 10
+
+
+def field(answer: ss.PatronAnswer) -> str:
+    """The patron status field a terminal receives for this answer."""
+    return patron_status(answer.restrictions)
+
+
+def flags(answer: ss.PatronAnswer) -> frozenset[PatronFlag]:
+    return patron_flags(answer.restrictions)
 
 
 @pytest.fixture
@@ -70,7 +90,7 @@ def kiosk(
 
 def copy(app: App, barcode: str, title: str = "Dream of the Red Chamber", **more: str) -> int:
     institution = more.pop("institution", "hkpl")
-    item = circ.add_item(app.ports, institution, barcode=barcode, title=title, staff=STAFF, **more)
+    item = add_item(app.ports, institution, barcode=barcode, title=title, staff=STAFF, **more)
     return item.title_id
 
 
@@ -109,14 +129,14 @@ def kiosk_of(app: App) -> Terminal:
 def test_the_right_pin_answers_yes_to_both_and_tells_the_patron_data(hkpl: App) -> None:
     answer = status(hkpl, PIN)
     assert (answer.valid_patron, answer.valid_pin) == (True, True)
-    assert answer.status == BLANK
+    assert field(answer) == BLANK
     assert (answer.name, answer.email, answer.phone) == (
         "Chan Tai Man",
         "chan@example.org",
         "91******",
     )
     assert answer.language == "zh_Hant"
-    assert answer.currency == "HKD"
+    assert (answer.currency, currency_code(answer.currency)) == ("HK$", "HKD")
     assert answer.screen == ()
     [event] = [e for e in audit(hkpl) if e.action == "sign_in"]
     assert (event.channel, event.outcome, event.source) == ("sip2", "ok", SOURCE)
@@ -130,7 +150,7 @@ def test_an_unknown_identifier_is_not_valid_and_gets_cqn_whatever_the_pin(
 ) -> None:
     answer = status(hkpl, pin, identifier)
     assert (answer.valid_patron, answer.valid_pin) == (False, False)
-    assert answer.status == UNKNOWN_STATUS
+    assert field(answer) == UNKNOWN_STATUS
     assert (answer.name, answer.email, answer.phone, answer.language) == ("", "", "", None)
     assert answer.screen == (Violation("sip2.patron_unknown"),)
 
@@ -150,7 +170,7 @@ def test_a_terminal_may_answer_a_wrong_pin_as_an_unknown_card(hkpl: App) -> None
     wrong = status(hkpl, WRONG, wrong_pin_as_unknown=True)
     unknown = status(hkpl, WRONG, "HKPL9999", wrong_pin_as_unknown=True)
     assert replace(wrong, identifier="") == replace(unknown, identifier="")
-    assert wrong.status == UNKNOWN_STATUS
+    assert field(wrong) == UNKNOWN_STATUS
     assert status(hkpl, PIN, wrong_pin_as_unknown=True).valid_pin is True
 
 
@@ -170,11 +190,11 @@ def test_no_pin_field_leaves_cq_out_and_tells_nothing_unless_the_terminal_allows
     refused = status(hkpl, None)
     assert (refused.valid_patron, refused.valid_pin, refused.name) == (True, None, "")
     assert (refused.email, refused.phone) == ("", "")
-    assert refused.flags >= PRIVILEGES_DENIED
+    assert flags(refused) >= PRIVILEGES_DENIED
     assert refused.screen == (Violation("sip2.pin_required"),)
     allowed = status(hkpl, None, allow_pinless=True)
     assert (allowed.valid_patron, allowed.valid_pin, allowed.name) == (True, None, "Chan Tai Man")
-    assert allowed.status == BLANK
+    assert field(allowed) == BLANK
 
 
 @pytest.mark.parametrize("pin", [None, ""])
@@ -215,8 +235,8 @@ def test_five_wrong_pins_block_even_the_right_one_with_the_time_left(hkpl: App) 
         assert status(hkpl, WRONG).valid_pin is False
     blocked = status(hkpl, PIN)
     assert (blocked.valid_patron, blocked.valid_pin) == (True, False)
-    assert blocked.flags >= PRIVILEGES_DENIED
-    assert blocked.status.startswith("YYYY")
+    assert flags(blocked) >= PRIVILEGES_DENIED
+    assert field(blocked).startswith("YYYY")
     assert blocked.screen == (Violation("sip2.blocked", {"seconds": 60, "minutes": 1}),)
     assert blocked.language == "zh_Hant"
     assert blocked.name == ""
@@ -287,7 +307,7 @@ def test_wrong_pins_at_checkout_count_in_the_same_lockout(hkpl: App) -> None:
     assert (lent.ok, lent.screen[0].code) == (False, "sip2.blocked")
     reader = patron_id(hkpl, "HKPL0001")
     with hkpl.ports.uow() as uow:
-        assert uow.circulation.open_loans(reader) == []
+        assert uow.loans.open_loans(reader) == []
 
 
 def test_a_suspended_pin_is_told_only_with_the_right_pin(hkpl: App) -> None:
@@ -298,7 +318,7 @@ def test_a_suspended_pin_is_told_only_with_the_right_pin(hkpl: App) -> None:
     assert status(hkpl, WRONG).screen == (Violation("sip2.pin_wrong"),)
     suspended = status(hkpl, PIN)
     assert (suspended.valid_patron, suspended.valid_pin) == (True, False)
-    assert suspended.flags >= PRIVILEGES_DENIED
+    assert flags(suspended) >= PRIVILEGES_DENIED
     assert suspended.screen == (Violation("sip2.pin_suspended"),)
 
 
@@ -309,7 +329,7 @@ def test_a_barred_patron_is_refused_even_with_the_right_pin(hkpl: App) -> None:
         uow.commit()
     barred = status(hkpl, PIN)
     assert (barred.valid_patron, barred.valid_pin) == (True, False)
-    assert barred.flags == PRIVILEGES_DENIED
+    assert flags(barred) == PRIVILEGES_DENIED
     assert barred.screen == (Violation("sip2.account_barred"),)
     copy(hkpl, "B0001")
     lent = ss.checkout(hkpl.ports, kiosk_of(hkpl), "HKPL0001", "B0001", PIN, source=SOURCE)
@@ -318,7 +338,7 @@ def test_a_barred_patron_is_refused_even_with_the_right_pin(hkpl: App) -> None:
     pinless = kiosk(hkpl, "pinless", options=TerminalOptions(allow_pinless=True))
     lent = ss.checkout(hkpl.ports, pinless, "HKPL0001", "B0001", None, source=SOURCE)
     assert (lent.ok, lent.screen) == (False, (Violation("checkout.account_barred"),))
-    assert status(hkpl, None, allow_pinless=True).flags == PRIVILEGES_DENIED
+    assert flags(status(hkpl, None, allow_pinless=True)) == PRIVILEGES_DENIED
 
 
 def test_a_default_pin_works_at_terminals_only_where_the_profile_says_so(app: App) -> None:
@@ -327,7 +347,7 @@ def test_a_default_pin_works_at_terminals_only_where_the_profile_says_so(app: Ap
     answer = ss.patron_status(app.ports, polyu, "21012345A", "Z12345", source=SOURCE)
     assert (answer.valid_patron, answer.valid_pin) == (True, False)
     assert answer.screen == (Violation("sip2.pin_change_required"),)
-    assert answer.flags == PRIVILEGES_DENIED
+    assert flags(answer) == PRIVILEGES_DENIED
 
 
 def test_a_terminal_serves_only_its_institution(hkpl: App) -> None:
@@ -344,7 +364,9 @@ def test_a_terminal_serves_only_its_institution(hkpl: App) -> None:
     hkpl_kiosk = kiosk(hkpl)
     lent = ss.checkout(hkpl.ports, hkpl_kiosk, "HKPL0001", "B0001", PIN, source=SOURCE)
     assert lent.ok
-    assert ss.item_information(hkpl.ports, hku, "B0001").status is CirculationStatus.AVAILABLE
+    assert circulation_status(ss.item_information(hkpl.ports, hku, "B0001").status) is (
+        CirculationStatus.AVAILABLE
+    )
 
 
 # --- the account behind the card -----------------------------------------------------------
@@ -363,8 +385,8 @@ def shelf(hkpl: App) -> App:
         assert ss.checkout(hkpl.ports, terminal, "HKPL0001", item, PIN, source=SOURCE).ok
     assert ss.checkout(hkpl.ports, terminal, "HKPL0002", "B0004", "9876", source=SOURCE).ok
     reader = patron_id(hkpl, "HKPL0001")
-    ready = circ.place_reservation(hkpl.ports, reader, shelf_title, "KLN", channel="web")
-    waiting = circ.place_reservation(hkpl.ports, reader, out_title, "KLN", channel="web")
+    ready = place_reservation(hkpl.ports, reader, shelf_title, "KLN", channel="web")
+    waiting = place_reservation(hkpl.ports, reader, out_title, "KLN", channel="web")
     assert (ready.status, waiting.status) == (HoldStatus.READY, HoldStatus.WAITING)
     return hkpl
 
@@ -389,11 +411,16 @@ def test_counts_and_item_lists(shelf: App) -> None:
         shelf.ports, kiosk_of(shelf), "HKPL0001", PIN, source=SOURCE, summary=ss.ItemList.CHARGED
     )
     assert (info.charged, info.overdue, info.holds, info.unavailable_holds) == (2, 0, 1, 1)
-    assert (info.fine_items, info.fine_amount, info.currency, info.recall) == (0, 0, "HKD", 0)
+    assert (info.fine_items, info.fines_owed, currency_code(info.currency), info.recall) == (
+        0,
+        0,
+        "HKD",
+        0,
+    )
     assert info.items == ("B0001", "B0002")
     assert info.item_list is ss.ItemList.CHARGED
-    assert info.limit == 8
-    assert info.status == BLANK
+    assert info.loan_limit == 8
+    assert field(info) == BLANK
     assert listed(shelf, ss.ItemList.CHARGED, 2, 2) == ("B0002",)
     assert listed(shelf, ss.ItemList.CHARGED, 3, 9) == ()
     assert listed(shelf, ss.ItemList.HOLDS) == ("B0003",)
@@ -405,10 +432,10 @@ def test_counts_and_item_lists(shelf: App) -> None:
     info = ss.patron_information(shelf.ports, kiosk_of(shelf), "HKPL0001", PIN, source=SOURCE)
     # The copy set aside was not collected within 7 days: that reservation lapsed.
     assert (info.charged, info.overdue, info.holds, info.unavailable_holds) == (2, 2, 0, 1)
-    assert (info.fine_items, info.fine_amount) == (2, 2700)
+    assert (info.fine_items, info.fines_owed) == (2, 2700)
     assert info.items == ()
     # HKPL lends on with overdue items and fines below HK$130: no flag.
-    assert info.status == BLANK
+    assert field(info) == BLANK
     assert listed(shelf, ss.ItemList.OVERDUE, 1, 1) == ("B0001",)
     assert listed(shelf, ss.ItemList.FINES) == ("B0001 HK$13.50", "B0002 HK$13.50")
 
@@ -416,13 +443,13 @@ def test_counts_and_item_lists(shelf: App) -> None:
 def test_excessive_fines_set_flags_and_say_why(shelf: App) -> None:
     reader = patron_id(shelf, "HKPL0001")
     with shelf.ports.uow() as uow:
-        uow.circulation.add_fine(reader, None, 13000, "lost", TODAY)
+        uow.fines.add_fine(reader, None, 13000, "lost", TODAY)
         uow.commit()
     info = ss.patron_information(shelf.ports, kiosk_of(shelf), "HKPL0001", PIN, source=SOURCE)
-    assert info.flags == PRIVILEGES_DENIED | {PatronFlag.EXCESSIVE_OUTSTANDING_FINES}
+    assert flags(info) == PRIVILEGES_DENIED | {PatronFlag.EXCESSIVE_OUTSTANDING_FINES}
     assert info.valid_pin is True
     assert info.screen == (Violation("checkout.fines_block", {"balance": 13000}),)
-    assert info.fine_amount == 13000
+    assert info.fines_owed == 13000
     lent = ss.checkout(shelf.ports, kiosk_of(shelf), "HKPL0001", "B0003", PIN, source=SOURCE)
     assert (lent.ok, lent.screen[0].code) == (False, "checkout.fines_block")
 
@@ -435,7 +462,7 @@ def test_too_many_items_charged(hkpl: App) -> None:
             hkpl.ports, terminal, "HKPL0001", f"C{number:04d}", PIN, source=SOURCE
         ).ok
     info = ss.patron_information(hkpl.ports, terminal, "HKPL0001", PIN, source=SOURCE)
-    assert info.flags == {PatronFlag.CHARGE_PRIVILEGES_DENIED, PatronFlag.TOO_MANY_ITEMS_CHARGED}
+    assert flags(info) == {PatronFlag.CHARGE_PRIVILEGES_DENIED, PatronFlag.TOO_MANY_ITEMS_CHARGED}
     copy(hkpl, "C0009", "Title 9")
     lent = ss.checkout(hkpl.ports, terminal, "HKPL0001", "C0009", PIN, source=SOURCE)
     assert (lent.ok, lent.screen) == (False, (Violation("checkout.too_many_items", {"max": 8}),))
@@ -484,8 +511,8 @@ def test_refused_checkouts_say_why_and_lend_nothing(
     assert [v.code for v in lent.screen] == [code]
     reader, other = patron_id(hkpl, "HKPL0001"), patron_id(hkpl, "HKPL0002")
     with hkpl.ports.uow() as uow:
-        assert len(uow.circulation.open_loans(reader)) == 1
-        assert uow.circulation.open_loans(other) == []
+        assert len(uow.loans.open_loans(reader)) == 1
+        assert uow.loans.open_loans(other) == []
 
 
 def test_checking_out_an_item_one_has_already_renews_it(hkpl: App) -> None:
@@ -511,10 +538,8 @@ def test_renew_one_and_the_reasons_it_is_refused(shelf: App) -> None:
     assert (not_mine.ok, not_mine.screen) == (False, (Violation("loan.not_found"),))
     # HKPL0002 reserves B0002's title: HKPL0001 can no longer renew it.
     title_id = copy(shelf, "B0099", "Journey to the West")
-    circ.checkout(shelf.ports, "HKPL0001", "B0099", actor=STAFF, channel="staff")
-    circ.place_reservation(
-        shelf.ports, patron_id(shelf, "HKPL0002"), title_id, "CEN", channel="web"
-    )
+    checkout(shelf.ports, "HKPL0001", "B0099", actor=STAFF, channel="staff")
+    place_reservation(shelf.ports, patron_id(shelf, "HKPL0002"), title_id, "CEN", channel="web")
     reserved = ss.renew(shelf.ports, terminal, "HKPL0001", "B0002", PIN, source=SOURCE)
     assert (reserved.ok, reserved.screen) == (False, (Violation("renewal.reserved"),))
     wrong = ss.renew(shelf.ports, terminal, "HKPL0001", "B0001", WRONG, source=SOURCE)
@@ -524,10 +549,8 @@ def test_renew_one_and_the_reasons_it_is_refused(shelf: App) -> None:
 def test_renew_all_lists_renewed_and_unrenewed_items(shelf: App) -> None:
     terminal = kiosk_of(shelf)
     title_id = copy(shelf, "B0099", "Journey to the West")
-    circ.checkout(shelf.ports, "HKPL0001", "B0099", actor=STAFF, channel="staff")
-    circ.place_reservation(
-        shelf.ports, patron_id(shelf, "HKPL0002"), title_id, "CEN", channel="web"
-    )
+    checkout(shelf.ports, "HKPL0001", "B0099", actor=STAFF, channel="staff")
+    place_reservation(shelf.ports, patron_id(shelf, "HKPL0002"), title_id, "CEN", channel="web")
     done = ss.renew_all(shelf.ports, terminal, "HKPL0001", PIN, source=SOURCE)
     assert done.ok
     # Both copies of the reserved title stay; the other loan is renewed.
@@ -543,12 +566,10 @@ def test_checkin_charges_the_fine_and_sends_the_copy_to_a_reservation(shelf: App
     # HKPL0002 reserves B0001's title, out with HKPL0001.
     title_id = next(
         view.loan.title_id
-        for view in circ.record(shelf.ports, patron_id(shelf, "HKPL0001")).loans
+        for view in record(shelf.ports, patron_id(shelf, "HKPL0001")).loans
         if view.item_barcode == "B0001"
     )
-    circ.place_reservation(
-        shelf.ports, patron_id(shelf, "HKPL0002"), title_id, "STN", channel="web"
-    )
+    place_reservation(shelf.ports, patron_id(shelf, "HKPL0002"), title_id, "STN", channel="web")
     clock_of(shelf).advance(23 * 86400)  # two days late
     back = ss.checkin(shelf.ports, terminal, "B0001", source=SOURCE)
     assert back.ok
@@ -559,7 +580,7 @@ def test_checkin_charges_the_fine_and_sends_the_copy_to_a_reservation(shelf: App
     )
     assert (back.fine, back.hold_pickup, back.alert) == (300, "STN", True)
     item = ss.item_information(shelf.ports, terminal, "B0001")
-    assert (item.status, item.hold_pickup, item.due_on) == (
+    assert (circulation_status(item.status), item.hold_pickup, item.due_on) == (
         CirculationStatus.WAITING_ON_HOLD_SHELF,
         "STN",
         None,
@@ -578,7 +599,7 @@ def test_checkin_charges_the_fine_and_sends_the_copy_to_a_reservation(shelf: App
 def test_item_information(shelf: App) -> None:
     terminal = kiosk_of(shelf)
     out = ss.item_information(shelf.ports, terminal, "B0004")
-    assert (out.found, out.status, out.due_on, out.hold_queue) == (
+    assert (out.found, circulation_status(out.status), out.due_on, out.hold_queue) == (
         True,
         CirculationStatus.CHARGED,
         TODAY + 21 * DAY,
@@ -586,9 +607,15 @@ def test_item_information(shelf: App) -> None:
     )
     assert out.title == "Romance of the Three Kingdoms"
     held = ss.item_information(shelf.ports, terminal, "B0003")
-    assert (held.status, held.hold_pickup) == (CirculationStatus.WAITING_ON_HOLD_SHELF, "KLN")
+    assert (circulation_status(held.status), held.hold_pickup) == (
+        CirculationStatus.WAITING_ON_HOLD_SHELF,
+        "KLN",
+    )
     copy(shelf, "B0005", "Strange Tales")
-    assert ss.item_information(shelf.ports, terminal, "B0005").status is CirculationStatus.AVAILABLE
+    assert (
+        circulation_status(ss.item_information(shelf.ports, terminal, "B0005").status)
+        is CirculationStatus.AVAILABLE
+    )
     for unknown in ("B9999", "", "B\x00"):
         missing = ss.item_information(shelf.ports, terminal, unknown)
         assert (missing.found, missing.screen) == (False, (Violation("item.not_found"),))

@@ -13,7 +13,7 @@ import pytest
 
 from patronauth.bootstrap import App
 from patronauth.domain.terminals import Encoding, TerminalOptions
-from patronauth.services import circulation as circ
+from patronauth.services.catalogue import add_item
 from patronauth.services.terminals import add_terminal
 from patronauth.sip2.answers import Answers
 from patronauth.sip2.messages import BLANK_DATE, Message, encode
@@ -60,7 +60,7 @@ def library(app: App) -> App:
     """HKPL with one patron (PIN 4567), three items and three terminals."""
     register(app, "hkpl", PATRON, name=NAME, phone="9123 4567", email="chan@example.org")
     for barcode in ITEMS:
-        circ.add_item(app.ports, "hkpl", barcode=barcode, title=f"Book {barcode}", staff=STAFF)
+        add_item(app.ports, "hkpl", barcode=barcode, title=f"Book {barcode}", staff=STAFF)
     for login, options in (
         ("kiosk1", TerminalOptions()),
         ("kiosk850", TerminalOptions(encoding=Encoding.CP850, crlf=True)),

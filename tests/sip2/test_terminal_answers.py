@@ -8,7 +8,8 @@ from __future__ import annotations
 from patronauth.bootstrap import App
 from patronauth.domain.terminals import TerminalOptions
 from patronauth.presentation.i18n import message
-from patronauth.services import circulation as circ
+from patronauth.services.catalogue import add_item
+from patronauth.services.loans import checkout
 from patronauth.services.terminals import add_terminal
 from patronauth.sip2.messages import BLANK_DATE, parse
 from patronauth.sip2.server import Sip2Server
@@ -80,7 +81,7 @@ def test_a_locked_out_card_is_told_in_the_patrons_language_with_the_time_left(
 
 def test_the_summary_window_fines_and_currency(server: Sip2Server, library: App) -> None:
     for item in ITEMS:
-        circ.checkout(library.ports, PATRON, item, actor=STAFF, channel="staff")
+        checkout(library.ports, PATRON, item, actor=STAFF, channel="staff")
     with connect(server) as t:
         frame = t.ask(information(PIN, "  Y       ", ("BP", "2"), ("BQ", "3")))
         whole = t.ask(information(PIN, "  Y       "))
@@ -109,7 +110,7 @@ def test_a_wrong_pin_or_no_pin_tells_nothing_of_the_account(server: Sip2Server) 
 
 def test_a_terminal_serves_only_its_institution(server: Sip2Server, library: App) -> None:
     register(library, "hku", "CU1234567")
-    circ.add_item(library.ports, "hku", barcode="HKU0001", title="A HKU book", staff=STAFF)
+    add_item(library.ports, "hku", barcode="HKU0001", title="A HKU book", staff=STAFF)
     with connect(server) as t:
         stranger = checked(t.ask(patron_status("CU1234567", "1234")))
         item = checked(

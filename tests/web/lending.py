@@ -6,7 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from patronauth.bootstrap import App
-from patronauth.services import circulation as circ
+from patronauth.services.catalogue import add_item
+from patronauth.services.holds import place_reservation
+from patronauth.services.loans import checkout
 from patronauth.services.lookup import find_patron
 from tests.support import STAFF, register
 
@@ -49,19 +51,19 @@ def stock(app: App, reader: str = "HKPL0001", other: str = "HKPL0002", prefix: s
     ]
     titles = []
     for number, (title, author) in enumerate(books, start=1):
-        item = circ.add_item(
+        item = add_item(
             app.ports, "hkpl", barcode=f"{prefix}{number:04d}", title=title, author=author,
             home_library="CEN", staff=STAFF,
         )  # fmt: skip
         titles.append(item.title_id)
 
     def lend(who: str, number: int) -> int:
-        lent = circ.checkout(app.ports, who, f"{prefix}{number:04d}", actor=STAFF, channel="staff")
+        lent = checkout(app.ports, who, f"{prefix}{number:04d}", actor=STAFF, channel="staff")
         return lent.loan.id
 
     renewable, reserved, others_loan = lend(reader, 1), lend(reader, 2), lend(other, 4)
     other_id = patron_id(app, other)
-    hold = circ.place_reservation(app.ports, other_id, titles[1], "KLN", channel="web")
+    hold = place_reservation(app.ports, other_id, titles[1], "KLN", channel="web")
     return Shelf(
         reader=patron_id(app, reader),
         other=other_id,

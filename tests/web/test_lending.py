@@ -13,7 +13,11 @@ from sqlalchemy import select
 from patronauth.adapters.storage import tables
 from patronauth.bootstrap import App
 from patronauth.domain.circulation import HoldStatus
-from patronauth.services import circulation as circ
+from patronauth.services.catalogue import add_item, search
+from patronauth.services.fines import pay_fines
+from patronauth.services.holds import place_reservation
+from patronauth.services.loans import checkin, renew_loan
+from patronauth.services.record import record
 from tests.support import STAFF, clock_of
 from tests.web.conftest import Browser, stored
 from tests.web.lending import DREAM, JOURNEY, KINGDOMS, MARGIN, Shelf, stock
@@ -114,7 +118,7 @@ async def test_the_most_renewals_allowed_and_the_fines_limit_refuse_with_their_r
     patrons: App, shelf: Shelf, browser: Browser
 ) -> None:
     for _ in range(5):  # HKPL: five renewals
-        circ.renew_loan(patrons.ports, shelf.reader, shelf.renewable, channel="web")
+        renew_loan(patrons.ports, shelf.reader, shelf.renewable, channel="web")
     await signed_in(browser)
     page = await browser.get("/hkpl/account/loans")
     assert "<td>0</td>" in page.text  # no renewals left
@@ -168,7 +172,7 @@ async def test_search_reserve_and_cancel(patrons: App, shelf: Shelf, browser: Br
     assert "Reservations: 2</a>" in summary.text
     assert "1 ready for collection" in summary.text
 
-    mine = circ.record(patrons.ports, shelf.reader).holds
+    mine = record(patrons.ports, shelf.reader).holds
     waiting = next(v.hold.id for v in mine if v.title.title == KINGDOMS)
     cancelled = await browser.post(f"/hkpl/account/holds/{waiting}/cancel")
     assert cancelled.headers["location"] == "/hkpl/account/holds?cancelled=1"
@@ -199,8 +203,8 @@ async def test_a_refused_reservation_says_why_beside_its_title(
     status: int,
     message: str,
 ) -> None:
-    circ.place_reservation(patrons.ports, shelf.reader, shelf.out, "CEN", channel="web")
-    dream = circ.search(patrons.ports, "hkpl", DREAM)[0][0].id
+    place_reservation(patrons.ports, shelf.reader, shelf.out, "CEN", channel="web")
+    dream = search(patrons.ports, "hkpl", DREAM)[0][0].id
     title_id = {"out": shelf.out, "dream": dream}[title]
     await signed_in(browser)
     before = stored(patrons)
@@ -235,9 +239,9 @@ async def test_the_catalogue_search_says_what_is_wrong_with_the_words(
 
 async def test_fines_payments_and_the_balance(patrons: App, shelf: Shelf, browser: Browser) -> None:
     clock_of(patrons).advance((21 + 31) * DAY)  # 31 days overdue: HK$46.50 each
-    back = circ.checkin(patrons.ports, "B0001", "hkpl", actor=STAFF, channel="staff")
+    back = checkin(patrons.ports, "B0001", "hkpl", actor=STAFF, channel="staff")
     assert back.fine == 4650
-    circ.pay_fines(patrons.ports, "HKPL0001", 1000, staff=STAFF)
+    pay_fines(patrons.ports, "HKPL0001", 1000, staff=STAFF)
     await signed_in(browser)
     page = await browser.get("/hkpl/account/fines")
     assert page.status_code == 200
@@ -264,7 +268,7 @@ async def test_nothing_owed(patrons: App, shelf: Shelf, browser: Browser) -> Non
 async def test_another_patrons_loan_or_reservation_is_not_found_and_nothing_changes(
     patrons: App, shelf: Shelf, browser: Browser
 ) -> None:
-    polyu = circ.add_item(patrons.ports, "polyu", barcode="P0001", title="Fortress Besieged",
+    polyu = add_item(patrons.ports, "polyu", barcode="P0001", title="Fortress Besieged",
                           staff=STAFF)  # fmt: skip
     await signed_in(browser)
     before = stored(patrons)

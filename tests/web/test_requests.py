@@ -9,7 +9,7 @@ import pytest
 
 from patronauth.bootstrap import App
 from patronauth.domain.circulation import RequestStatus
-from patronauth.services import circulation as circ
+from patronauth.services.requests import requests_of, set_request_status
 from tests.support import STAFF, clock_of
 from tests.web.conftest import Browser, stored
 from tests.web.lending import patron_id
@@ -59,8 +59,8 @@ async def test_a_recommendation_and_an_interlibrary_loan_request_are_sent_and_li
         "/polyu/account/requests/interlibrary-loan", {"title": "紅樓夢", "author": "", "note": ""}
     )
     assert loan.status_code == 303
-    (newest, oldest) = circ.requests_of(patrons.ports, patron_id(patrons, "21012345A"))
-    circ.set_request_status(patrons.ports, newest.id, RequestStatus.IN_PROGRESS, staff=STAFF)
+    (newest, oldest) = requests_of(patrons.ports, patron_id(patrons, "21012345A"))
+    set_request_status(patrons.ports, newest.id, RequestStatus.IN_PROGRESS, staff=STAFF)
     listed = await browser.get("/polyu/account/requests")
     assert listed.text.index("紅樓夢") < listed.text.index("Designing")  # the newest first
     assert "Interlibrary loan request" in listed.text
@@ -116,7 +116,7 @@ async def test_sql_in_a_title_is_only_text(patrons: App, browser: Browser) -> No
     sent = await browser.post("/polyu/account/requests/recommendation", {"title": title})
     listed = await browser.follow(sent)
     assert "Robert&#39;); DROP TABLE patrons;--" in listed.text
-    mine = circ.requests_of(patrons.ports, patron_id(patrons, "21012345A"))
+    mine = requests_of(patrons.ports, patron_id(patrons, "21012345A"))
     assert [r.title for r in mine] == [title]
     assert len(stored(patrons)["patrons"]) == 4  # type: ignore[arg-type]
 

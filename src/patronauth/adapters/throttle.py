@@ -70,8 +70,3 @@ class LimitsThrottle:
                 health.succeeded()
                 return wait
         return self._hit(self._fallback, scope, source)
-
-
-class NoThrottle:
-    def hit(self, scope: str, source: str) -> int:
-        return 0

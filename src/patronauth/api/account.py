@@ -40,19 +40,12 @@ from patronauth.domain.errors import InvalidInput, NotFound, Refused, Violation
 from patronauth.domain.profile import Profile
 from patronauth.domain.sessions import Session
 from patronauth.services.account import account
-from patronauth.services.circulation import (
-    HoldView,
-    LoanView,
-    Record,
-    cancel_reservation,
-    place_reservation,
-    record,
-    renew_loan,
-    requests_of,
-    search,
-    submit_request,
-)
+from patronauth.services.catalogue import search
+from patronauth.services.holds import cancel_reservation, place_reservation
 from patronauth.services.interfaces import Ports
+from patronauth.services.loans import renew_loan
+from patronauth.services.record import HoldView, LoanView, Record, record
+from patronauth.services.requests import requests_of, submit_request
 
 
 def loan_out(view: LoanView) -> LoanOut:

@@ -20,9 +20,12 @@ from patronauth.domain.circulation import (
     RequestStatus,
 )
 from patronauth.domain.identifiers import base_form
-from patronauth.services import circulation as circ
+from patronauth.services import catalogue, loans
+from patronauth.services.fines import close_calendar, fine_calendar, pay_fines, resume_calendar
 from patronauth.services.interfaces import Ports
 from patronauth.services.lookup import Found, current_card, require_patron
+from patronauth.services.record import record
+from patronauth.services.requests import requests_of, set_request_status
 
 INSTITUTION_HELP = "Needed only when two libraries share the identifier."
 _AMOUNT = re.compile(r"[0-9]{1,7}(?:\.[0-9]{1,2})?")
@@ -110,7 +113,7 @@ def add_item(
     """Add a copy to the catalogue, under an existing title when one matches (same ISBN,
     or same title and author), else under a new one."""
     c = ctx()
-    copy = circ.add_item(
+    copy = catalogue.add_item(
         c.app.ports,
         institution,
         barcode=barcode,
@@ -146,7 +149,7 @@ def checkout(ident: str, barcode: str, institution: str | None) -> None:
     A copy on the hold shelf goes only to the patron whose reservation it fills.
     """
     c = ctx()
-    lent = circ.checkout(
+    lent = loans.checkout(
         c.app.ports, ident, barcode, actor=c.staff, channel="staff", institution=institution
     )
     due = lent.loan.due_on.isoformat()
@@ -172,12 +175,12 @@ def checkin(barcode: str, institution: str) -> None:
     whether a reservation now waits for the copy on the hold shelf."""
     c = ctx()
     ports = c.app.ports
-    back = circ.checkin(ports, barcode, institution, actor=c.staff, channel="staff")
+    back = loans.checkin(ports, barcode, institution, actor=c.staff, channel="staff")
     currency = ports.profiles.get(institution).currency
     card = pickup = until = None
     if back.hold_for is not None:
         card = _card(ports, back.hold_for)
-        holds = circ.record(ports, back.hold_for).holds
+        holds = record(ports, back.hold_for).holds
         hold = next(
             (
                 v.hold
@@ -234,7 +237,7 @@ def pay(ident: str, amount: str, institution: str | None) -> None:
     c = ctx()
     cents = parse_amount(amount, "--amount")
     found = _patron(c.app.ports, ident, institution)
-    left = circ.pay_fines(c.app.ports, ident, cents, staff=c.staff, institution=institution)
+    left = pay_fines(c.app.ports, ident, cents, staff=c.staff, institution=institution)
     currency = found.profile.currency
     emit(
         {"paid_cents": cents, "balance_cents": left, "currency": currency},
@@ -250,13 +253,13 @@ def show(ident: str, institution: str | None) -> None:
     """A patron's loans (due dates, fines accruing), fines, payments and balance."""
     c = ctx()
     found = _patron(c.app.ports, ident, institution)
-    record = circ.record(c.app.ports, found.patron.id)
-    currency = record.profile.currency
-    recorded = sum(f.amount for f in record.fines)
-    paid = sum(p.amount for p in record.payments)
+    mine = record(c.app.ports, found.patron.id)
+    currency = mine.profile.currency
+    recorded = sum(f.amount for f in mine.fines)
+    paid = sum(p.amount for p in mine.payments)
     data: dict[str, Any] = {
-        "institution": record.patron.institution,
-        "today": record.today.isoformat(),
+        "institution": mine.patron.institution,
+        "today": mine.today.isoformat(),
         "currency": currency,
         "loans": [
             {
@@ -271,7 +274,7 @@ def show(ident: str, institution: str | None) -> None:
                 "renewals": v.loan.renewals,
                 "renewals_left": v.renewals_left,
             }
-            for v in record.loans
+            for v in mine.loans
         ],
         "fines": [
             {
@@ -281,7 +284,7 @@ def show(ident: str, institution: str | None) -> None:
                 "reason": f.reason,
                 "charged_on": f.charged_on.isoformat(),
             }
-            for f in record.fines
+            for f in mine.fines
         ],
         "payments": [
             {
@@ -290,15 +293,15 @@ def show(ident: str, institution: str | None) -> None:
                 "paid_at": p.paid_at.isoformat(timespec="seconds"),
                 "received_by": p.received_by,
             }
-            for p in record.payments
+            for p in mine.payments
         ],
         "recorded_cents": recorded,
-        "accruing_cents": record.accruing,
+        "accruing_cents": mine.accruing,
         "paid_cents": paid,
-        "balance_cents": record.standing.balance,
+        "balance_cents": mine.standing.balance,
     }
-    lines = [f"{found.identifier.value} ({record.patron.institution}), today {data['today']}"]
-    lines.append("loans:" if record.loans else "loans: none")
+    lines = [f"{found.identifier.value} ({mine.patron.institution}), today {data['today']}"]
+    lines.append("loans:" if mine.loans else "loans: none")
     for loan in data["loans"]:
         state = (
             f"overdue, fine so far {money(loan['fine_so_far_cents'], currency)}"
@@ -309,19 +312,19 @@ def show(ident: str, institution: str | None) -> None:
             f"  {loan['item']}  due {loan['due_on']}  {state}  "
             f"renewals left {loan['renewals_left']}  {loan['title']}"
         )
-    lines.append("fines:" if record.fines else "fines: none")
+    lines.append("fines:" if mine.fines else "fines: none")
     lines += [
         f"  {f['charged_on']}  {f['reason']}  {money(f['amount_cents'], currency)}"
         for f in data["fines"]
     ]
-    lines.append("payments:" if record.payments else "payments: none")
+    lines.append("payments:" if mine.payments else "payments: none")
     lines += [
         f"  {p['paid_at'][:10]}  {money(p['amount_cents'], currency)}  ({p['received_by']})"
         for p in data["payments"]
     ]
     lines.append(
-        f"balance: {money(record.standing.balance, currency)} (fines {money(recorded, currency)}"
-        f" + accruing {money(record.accruing, currency)} - paid {money(paid, currency)})"
+        f"balance: {money(mine.standing.balance, currency)} (fines {money(recorded, currency)}"
+        f" + accruing {money(mine.accruing, currency)} - paid {money(paid, currency)})"
     )
     emit(data, "\n".join(lines))
 
@@ -363,7 +366,7 @@ def close(institution: str, start: str, until: str | None) -> None:
     assert first is not None
     last = parse_date(until, "--to")
     _show_calendar(
-        institution, circ.close_calendar(c.app.ports, institution, first, last, staff=c.staff)
+        institution, close_calendar(c.app.ports, institution, first, last, staff=c.staff)
     )
 
 
@@ -376,7 +379,7 @@ def resume(institution: str, on: str) -> None:
     c = ctx()
     day = parse_date(on, "--from")
     assert day is not None
-    _show_calendar(institution, circ.resume_calendar(c.app.ports, institution, day, staff=c.staff))
+    _show_calendar(institution, resume_calendar(c.app.ports, institution, day, staff=c.staff))
 
 
 @calendar.command("show")
@@ -384,7 +387,7 @@ def resume(institution: str, on: str) -> None:
 @command
 def show_calendar(institution: str) -> None:
     """The closures of a library's fine calendar."""
-    _show_calendar(institution, circ.fine_calendar(ctx().app.ports, institution))
+    _show_calendar(institution, fine_calendar(ctx().app.ports, institution))
 
 
 # --- PolyU: recommendations and interlibrary-loan requests ---------------------------------
@@ -423,7 +426,7 @@ def list_requests(ident: str, institution: str | None) -> None:
     """A patron's requests, newest first, with the numbers `request status` takes."""
     c = ctx()
     found = _patron(c.app.ports, ident, institution)
-    rows = [_request_data(r) for r in circ.requests_of(c.app.ports, found.patron.id)]
+    rows = [_request_data(r) for r in requests_of(c.app.ports, found.patron.id)]
     emit({"requests": rows}, "\n".join(_request_line(r) for r in rows) or "no requests")
 
 
@@ -445,6 +448,6 @@ def status(request_id: str, status: str) -> None:
     """Staff: move a recommendation or interlibrary-loan request on."""
     c = ctx()
     number = parse_request_id(request_id, "ID")
-    updated = circ.set_request_status(c.app.ports, number, RequestStatus(status), staff=c.staff)
+    updated = set_request_status(c.app.ports, number, RequestStatus(status), staff=c.staff)
     data = _request_data(updated)
     emit(data, _request_line(data))

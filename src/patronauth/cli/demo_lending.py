@@ -13,9 +13,13 @@ from datetime import UTC, date, datetime, timedelta
 
 from patronauth.bootstrap import App, ManualClock
 from patronauth.domain.circulation import RequestKind
-from patronauth.services import circulation as circ
+from patronauth.services.catalogue import add_item
+from patronauth.services.fines import close_calendar, pay_fines, resume_calendar
+from patronauth.services.holds import place_reservation
 from patronauth.services.interfaces import Ports
+from patronauth.services.loans import checkin, checkout
 from patronauth.services.lookup import require_patron
+from patronauth.services.requests import submit_request
 
 
 @dataclass(frozen=True)
@@ -293,7 +297,7 @@ def load(app: App, staff: str) -> Added:
         ports = app.ports
         first = lending.titles[0].copies[0][0]
         with ports.uow() as uow:
-            present = uow.circulation.item_by_barcode(lending.institution, first) is not None
+            present = uow.catalogue.item_by_barcode(lending.institution, first) is not None
         if not present:
             _load(ports, lending, staff, added)
     return added
@@ -311,24 +315,22 @@ def _load(ports: Ports, lending: Lending, staff: str, added: Added) -> None:
 
     def title_id(barcode: str) -> int:
         with ports.uow() as uow:
-            copy = uow.circulation.item_by_barcode(institution, barcode)
+            copy = uow.catalogue.item_by_barcode(institution, barcode)
         assert copy is not None
         return copy.title_id
 
     def run(step: Step) -> None:
         match step:
             case Loan(card, item, _, _):
-                circ.checkout(
-                    past, card, item, actor=staff, channel="staff", institution=institution
-                )
+                checkout(past, card, item, actor=staff, channel="staff", institution=institution)
             case Return(item, _):
-                circ.checkin(past, item, institution, actor=staff, channel="staff")
+                checkin(past, item, institution, actor=staff, channel="staff")
             case Payment(card, cents, _):
-                circ.pay_fines(past, card, cents, staff=staff, institution=institution)
+                pay_fines(past, card, cents, staff=staff, institution=institution)
             case Reservation(card, item, pickup, _):
-                circ.place_reservation(past, patron_id(card), title_id(item), pickup, channel="web")
+                place_reservation(past, patron_id(card), title_id(item), pickup, channel="web")
             case Request(card, kind, title, author, note, _):
-                circ.submit_request(
+                submit_request(
                     past, patron_id(card), kind, title=title, author=author, note=note,
                     channel="web",
                 )  # fmt: skip
@@ -337,7 +339,7 @@ def _load(ports: Ports, lending: Lending, staff: str, added: Added) -> None:
     clock.set(now - timedelta(days=oldest))
     for title in lending.titles:
         for barcode, library in title.copies:
-            circ.add_item(
+            add_item(
                 past,
                 institution,
                 barcode=barcode,
@@ -369,6 +371,6 @@ def _load(ports: Ports, lending: Lending, staff: str, added: Added) -> None:
 
     for closure in lending.closures:
         clock.set(closure.closed_at)
-        circ.close_calendar(past, institution, closure.start, None, staff=staff)
+        close_calendar(past, institution, closure.start, None, staff=staff)
         clock.set(closure.resumed_at)
-        circ.resume_calendar(past, institution, closure.resumed, staff=staff)
+        resume_calendar(past, institution, closure.resumed, staff=staff)

@@ -1,84 +1,65 @@
-"""What a self-service terminal is told about a patron (SPEC 4.5, SIP2 23/63).
+"""What a self-service terminal is told about a patron (SPEC 4.5).
 
-Pure rules over plain values: the answer to the PIN question (valid patron BL, valid
-PIN CQ) and the 14 patron status flags, computed from the patron's lending standing.
-The protocol layer only writes them out.
+Pure rules over plain values: the answer to the PIN question (is the patron valid, is
+the PIN valid) and the patron's restrictions, computed from the lending standing.
+The protocol layer turns them into its fields (`patronauth.sip2.fields`).
 
 Clients accept a patron on a valid patron and a valid PIN, and some take a missing
-CQ for success, so an unknown identifier always gets an explicit "no" to both.
+"valid PIN" for success, so an unknown identifier always gets an explicit "no" to both.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import dataclass
-from enum import IntEnum, StrEnum
+from enum import StrEnum
 
-from patronauth.domain.circulation import ItemStatus, Standing
-
-
-class PatronFlag(IntEnum):
-    """The positions of SIP2's patron status field."""
-
-    CHARGE_PRIVILEGES_DENIED = 0
-    RENEWAL_PRIVILEGES_DENIED = 1
-    RECALL_PRIVILEGES_DENIED = 2
-    HOLD_PRIVILEGES_DENIED = 3
-    CARD_REPORTED_LOST = 4
-    TOO_MANY_ITEMS_CHARGED = 5
-    TOO_MANY_ITEMS_OVERDUE = 6
-    TOO_MANY_RENEWALS = 7
-    TOO_MANY_CLAIMS_OF_ITEMS_RETURNED = 8
-    TOO_MANY_ITEMS_LOST = 9
-    EXCESSIVE_OUTSTANDING_FINES = 10
-    EXCESSIVE_OUTSTANDING_FEES = 11
-    RECALL_OVERDUE = 12
-    TOO_MANY_ITEMS_BILLED = 13
+from patronauth.domain.circulation import Standing
 
 
-PRIVILEGES_DENIED = frozenset(
-    {
-        PatronFlag.CHARGE_PRIVILEGES_DENIED,
-        PatronFlag.RENEWAL_PRIVILEGES_DENIED,
-        PatronFlag.RECALL_PRIVILEGES_DENIED,
-        PatronFlag.HOLD_PRIVILEGES_DENIED,
-    }
+class Restriction(StrEnum):
+    """What a terminal is told a patron may not do, or has too much of."""
+
+    NO_BORROWING = "no_borrowing"
+    NO_RENEWING = "no_renewing"
+    NO_RESERVING = "no_reserving"
+    TOO_MANY_LOANS = "too_many_loans"
+    TOO_MANY_OVERDUE = "too_many_overdue"
+    EXCESSIVE_FINES = "excessive_fines"
+
+
+NO_PRIVILEGES = frozenset(
+    {Restriction.NO_BORROWING, Restriction.NO_RENEWING, Restriction.NO_RESERVING}
 )
 
 
-def flags_text(flags: Collection[PatronFlag]) -> str:
-    """The 14-character field: `Y` where a flag is set, a blank elsewhere."""
-    return "".join("Y" if flag in flags else " " for flag in PatronFlag)
-
-
-def patron_flags(account: Standing | None, *, denied: bool = False) -> frozenset[PatronFlag]:
-    """The flags of a patron; an unknown patron (None) or a `denied` one (blocked,
-    suspended, a PIN that cannot be used here) has privileges 0-3 denied."""
+def restrictions(account: Standing | None, *, denied: bool = False) -> frozenset[Restriction]:
+    """The restrictions of a patron from the lending standing; an unknown patron (None)
+    or a `denied` one (blocked, suspended, a PIN that cannot be used here) may not
+    borrow, renew or reserve at all."""
     if account is None:
-        return PRIVILEGES_DENIED
-    flags: set[PatronFlag] = set(PRIVILEGES_DENIED) if denied else set()
+        return NO_PRIVILEGES
+    found: set[Restriction] = set(NO_PRIVILEGES) if denied else set()
     rules = account.rules
     if account.lending_refusal("checkout") or account.loans >= rules.max_loans:
-        flags.add(PatronFlag.CHARGE_PRIVILEGES_DENIED)
+        found.add(Restriction.NO_BORROWING)
     if account.lending_refusal("renewal"):
-        flags.add(PatronFlag.RENEWAL_PRIVILEGES_DENIED)
+        found.add(Restriction.NO_RENEWING)
     if account.lending_refusal("hold") or account.holds >= rules.max_holds:
-        # PatronAuth has no recalls; a patron who may not reserve may not recall either.
-        flags |= {PatronFlag.HOLD_PRIVILEGES_DENIED, PatronFlag.RECALL_PRIVILEGES_DENIED}
+        found.add(Restriction.NO_RESERVING)
     if account.loans >= rules.max_loans:
-        flags.add(PatronFlag.TOO_MANY_ITEMS_CHARGED)
+        found.add(Restriction.TOO_MANY_LOANS)
     if account.blocked_by_overdue:
-        flags.add(PatronFlag.TOO_MANY_ITEMS_OVERDUE)
+        found.add(Restriction.TOO_MANY_OVERDUE)
     if account.blocked_by_fines:
-        flags.add(PatronFlag.EXCESSIVE_OUTSTANDING_FINES)
-    return frozenset(flags)
+        found.add(Restriction.EXCESSIVE_FINES)
+    return frozenset(found)
 
 
 class PinCheck(StrEnum):
-    """What became of the PIN a terminal sent (AD) for a known patron."""
+    """What became of the PIN a terminal sent for a known patron."""
 
-    NOT_ASKED = "not_asked"  # no AD in the request
-    EMPTY = "empty"  # AD present and empty
+    NOT_ASKED = "not_asked"  # no PIN in the request
+    EMPTY = "empty"  # a PIN sent empty
     RIGHT = "right"
     WRONG = "wrong"  # also a PIN refused as malformed
     BLOCKED = "blocked"  # the identifier is locked out (S3)
@@ -92,10 +73,10 @@ DENYING = frozenset({PinCheck.BLOCKED, PinCheck.SUSPENDED, PinCheck.REFUSED})
 
 @dataclass(frozen=True)
 class PinAnswer:
-    valid_patron: bool  # BL
-    valid_pin: bool | None  # CQ; None: leave it out (no AD was sent)
+    valid_patron: bool
+    valid_pin: bool | None  # None: not asked (the terminal sent no PIN)
     as_unknown: bool  # answer exactly as for an unknown identifier
-    denied: bool  # privileges 0-3 denied because of the PIN check
+    denied: bool  # no borrowing, renewing or reserving because of the PIN check
 
 
 UNKNOWN = PinAnswer(valid_patron=False, valid_pin=False, as_unknown=True, denied=True)
@@ -127,35 +108,6 @@ def lends(answer: PinAnswer) -> bool:
     """Whether a checkout or renewal may go on after this answer: the PIN must be
     right, or missing or empty where the terminal allows patrons without a PIN."""
     return answer.valid_patron and answer.valid_pin is not False and not answer.denied
-
-
-class CirculationStatus(StrEnum):
-    """SIP2's circulation status of an item (message 18)."""
-
-    OTHER = "01"
-    AVAILABLE = "03"
-    CHARGED = "04"
-    WAITING_ON_HOLD_SHELF = "08"
-    LOST = "12"
-
-
-def circulation_status(status: ItemStatus) -> CirculationStatus:
-    return {
-        ItemStatus.AVAILABLE: CirculationStatus.AVAILABLE,
-        ItemStatus.ON_LOAN: CirculationStatus.CHARGED,
-        ItemStatus.HELD: CirculationStatus.WAITING_ON_HOLD_SHELF,
-        ItemStatus.LOST: CirculationStatus.LOST,
-    }.get(status, CirculationStatus.OTHER)
-
-
-_CURRENCY_CODES = {"HK$": "HKD", "MOP$": "MOP", "US$": "USD", "RMB": "CNY", "¥": "CNY"}
-
-
-def currency_code(symbol: str) -> str:
-    """The ISO 4217 code of a profile's currency (SIP2 BH), "" when unknown."""
-    if len(symbol) == 3 and symbol.isascii() and symbol.isalpha() and symbol.isupper():
-        return symbol
-    return _CURRENCY_CODES.get(symbol, "")
 
 
 def minutes(seconds: int) -> int:

@@ -342,8 +342,9 @@ class ActionTokens(Protocol):
         """Use the token up; None when it was used, expired or never existed."""
 
 
-class Circulation(Protocol):
-    """Titles, copies, loans, holds, fines and requests (R28)."""
+class Catalogue(Protocol):
+    """Titles and their copies (R28). A title's row is also the lock every lending
+    decision on its copies takes first."""
 
     def lock_title(self, title_id: int) -> None:
         """Serialise lending decisions on one title until the transaction ends."""
@@ -372,11 +373,14 @@ class Circulation(Protocol):
 
     def set_item_status(self, item_id: int, status: ItemStatus) -> None: ...
 
+
+class Loans(Protocol):
+    """Copies lent to patrons; a returned loan is history and no longer found."""
+
     def open_loans(self, patron_id: int) -> list[Loan]: ...
 
     def open_loans_listed(self, patron_id: int) -> list[tuple[Loan, Title, str]]:
         """Open loans with their titles and the copies' barcodes (one read)."""
-        ...
 
     def open_loan_of_item(self, item_id: int) -> Loan | None: ...
 
@@ -392,6 +396,10 @@ class Circulation(Protocol):
 
     def return_loan(self, loan: Loan, today: date) -> None: ...
 
+
+class Holds(Protocol):
+    """Reservations of titles, in the order they were placed."""
+
     def holds_of_patron(self, patron_id: int) -> list[Hold]:
         """Waiting and ready holds."""
 
@@ -399,7 +407,7 @@ class Circulation(Protocol):
         """The title's waiting and ready holds."""
 
     def hold_queues(self, title_ids: Sequence[int]) -> dict[int, list[Hold]]:
-        """The queues of several titles in one read."""
+        """The queues of several titles in one read (a title without holds is absent)."""
 
     def hold(self, hold_id: int) -> Hold | None: ...
 
@@ -414,7 +422,12 @@ class Circulation(Protocol):
         ready_until: date | None = None,
     ) -> None: ...
 
-    def ready_holds_past(self, institution: str, today: date) -> list[Hold]: ...
+    def ready_holds_past(self, institution: str, today: date) -> list[Hold]:
+        """Holds of the institution ready for pickup whose pickup date has passed."""
+
+
+class Fines(Protocol):
+    """Fines charged, payments received, and the fine calendar's closures."""
 
     def add_fine(
         self, patron_id: int, loan_id: int | None, amount: int, reason: str, today: date
@@ -430,13 +443,19 @@ class Circulation(Protocol):
 
     def add_closure(self, institution: str, closure: Closure, *, by: str, at: datetime) -> None: ...
 
-    def end_open_closures(self, institution: str, before: date, until: date) -> int: ...
+    def end_open_closures(self, institution: str, before: date, until: date) -> int:
+        """Give every closure still open that began before `before` the end `until`."""
+
+
+class PatronRequests(Protocol):
+    """Recommendations and interlibrary-loan requests (PolyU, R8)."""
 
     def add_request(
         self, patron_id: int, kind: RequestKind, text: Mapping[str, str], at: datetime
     ) -> PatronRequest: ...
 
-    def requests_of(self, patron_id: int) -> list[PatronRequest]: ...
+    def requests_of(self, patron_id: int) -> list[PatronRequest]:
+        """Newest first."""
 
     def request(self, request_id: int) -> PatronRequest | None: ...
 
@@ -547,7 +566,19 @@ class UnitOfWork(Protocol):
     def action_tokens(self) -> ActionTokens: ...
 
     @property
-    def circulation(self) -> Circulation: ...
+    def catalogue(self) -> Catalogue: ...
+
+    @property
+    def loans(self) -> Loans: ...
+
+    @property
+    def holds(self) -> Holds: ...
+
+    @property
+    def fines(self) -> Fines: ...
+
+    @property
+    def requests(self) -> PatronRequests: ...
 
     @property
     def registry(self) -> Registry: ...

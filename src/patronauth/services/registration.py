@@ -34,8 +34,8 @@ from patronauth.domain.identifiers import (
 )
 from patronauth.domain.patrons import Patron, PatronStatus
 from patronauth.domain.profile import LANGUAGES, BarcodeFormat, Category, Profile
+from patronauth.services.audit import Trail
 from patronauth.services.interfaces import (
-    AuditEvent,
     NewCredential,
     NewPatron,
     Ports,
@@ -242,22 +242,16 @@ def add_patron(ports: Ports, registration: Registration, *, staff: str) -> Patro
     now = ports.clock.now()
     prepared = prepare(registration, profile, ports.hasher, uid=ports.randomness.token(), now=now)
     with ports.uow() as uow:
+        trail = Trail(uow, ports.clock, staff, "staff", at=now)
         patron = uow.patrons.add(prepared.patron)
         uow.patrons.add_identifier(patron.id, prepared.kind, prepared.barcode, prepared.lookup_key)
         for credential in prepared.credentials:
             uow.credentials.add(patron.id, credential)
-        uow.audit.record(
-            AuditEvent(
-                at=now,
-                action="patron.add",
-                outcome="ok",
-                actor=staff,
-                channel="staff",
-                institution=profile.id,
-                patron_id=patron.id,
-                identifier=prepared.lookup_key,
-                detail={"category": patron.category, "status": patron.status.value},
-            )
+        trail.record(
+            "patron.add",
+            patron,
+            {"category": patron.category, "status": patron.status.value},
+            identifier=prepared.lookup_key,
         )
         uow.commit()
     return patron
@@ -345,21 +339,18 @@ def import_registry(
         while in_flight:
             _land(ports, profile, *in_flight.popleft(), seen, report, progress)
     with ports.uow() as uow:
-        uow.audit.record(
-            AuditEvent(
-                at=ports.clock.now(),
-                action="patron.import",
-                outcome="ok" if not report.errors else "partial",
-                actor=staff,
-                channel="staff",
-                source=source,
-                institution=institution,
-                detail={
-                    "created": str(report.created),
-                    "updated": str(report.updated),
-                    "refused": str(report.refused),
-                },
-            )
+        trail = Trail(uow, ports.clock, staff, "staff")
+        trail.record(
+            "patron.import",
+            None,
+            {
+                "created": str(report.created),
+                "updated": str(report.updated),
+                "refused": str(report.refused),
+            },
+            outcome="ok" if not report.errors else "partial",
+            source=source,
+            institution=institution,
         )
         uow.commit()
     return report

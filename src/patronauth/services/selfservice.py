@@ -2,12 +2,12 @@
 65, 17 and 35 ask, answered from the patron store and the circulation core.
 
 The protocol layer maps message fields to these functions and the answers back; it
-knows no rule. Every answer is a frozen record; screen messages (AF) are reason codes
-with their values, which the protocol layer renders in `language` (the patron's, when
-known). A terminal serves only its own institution: a patron or item of another one is
-simply not found.
+knows no rule. Every answer is a frozen record in the library's terms (restrictions,
+fines owed, an item's status); screen messages are reason codes with their values,
+which the protocol layer renders in `language` (the patron's, when known). A terminal
+serves only its own institution: a patron or item of another one is simply not found.
 
-The PIN (AD): None when the field was absent, "" when it was sent empty. Every PIN
+The PIN: None when the terminal sent none, "" when it was sent empty. Every PIN
 that is checked is an attempt on the `sip2` channel through `sign_in`, so the
 same lockout holds as on the web and in the app (S3). A patron's personal data (name,
 e-mail, phone, loans) is told, and items lent, only after a right PIN, or, on a
@@ -21,30 +21,28 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
-from patronauth.domain.circulation import HoldStatus
+from patronauth.domain.circulation import HoldStatus, ItemStatus
 from patronauth.domain.credentials import Channel, Outcome
 from patronauth.domain.errors import InvalidInput, Refused, Violation
 from patronauth.domain.identifiers import base_form, lockout_key
 from patronauth.domain.patrons import Patron
 from patronauth.domain.selfservice import (
-    CirculationStatus,
-    PatronFlag,
     PinAnswer,
     PinCheck,
-    circulation_status,
-    currency_code,
-    flags_text,
+    Restriction,
     lends,
     minutes,
-    patron_flags,
     pin_answer,
+    restrictions,
     window,
 )
 from patronauth.domain.terminals import Terminal
-from patronauth.services import circulation as circ
+from patronauth.services import loans
 from patronauth.services.authenticate import Attempt, AuthResult
 from patronauth.services.interfaces import Ports
+from patronauth.services.lending import standing_of
 from patronauth.services.lookup import Found, current_card, find_patron
+from patronauth.services.record import Record, record
 from patronauth.services.signin import sign_in
 
 CHANNEL = Channel.SIP2.value
@@ -53,43 +51,38 @@ CHANNEL = Channel.SIP2.value
 class ItemList(StrEnum):
     """The one item list a patron information request (63) may ask for."""
 
-    HOLDS = "holds"  # AS: reservations ready for pickup (the copies set aside)
-    OVERDUE = "overdue"  # AT
-    CHARGED = "charged"  # AU: every item on loan
-    FINES = "fines"  # AV
-    RECALL = "recall"  # BU: PatronAuth has no recalls; always empty
-    UNAVAILABLE_HOLDS = "unavailable_holds"  # CD: reservations still waiting (titles)
+    HOLDS = "holds"  # reservations ready for pickup (the copies set aside)
+    OVERDUE = "overdue"
+    CHARGED = "charged"  # every item on loan
+    FINES = "fines"
+    RECALL = "recall"  # PatronAuth has no recalls; always empty
+    UNAVAILABLE_HOLDS = "unavailable_holds"  # reservations still waiting (titles)
 
 
 @dataclass(frozen=True)
 class PatronAnswer:
     """23 Patron Status and 63 Patron Information."""
 
-    identifier: str  # AA, as the terminal sent it
-    valid_patron: bool  # BL
-    valid_pin: bool | None  # CQ; None: leave it out
-    flags: frozenset[PatronFlag]
+    identifier: str  # as the terminal sent it
+    valid_patron: bool
+    valid_pin: bool | None  # None: not asked
+    restrictions: frozenset[Restriction]
     language: str | None  # the patron's ("en", "zh_Hant"), None when unknown
-    name: str = ""  # AE
-    email: str = ""  # BE
-    phone: str = ""  # BF (as stored: masked)
-    screen: tuple[Violation, ...] = ()  # AF
+    name: str = ""
+    email: str = ""
+    phone: str = ""  # as stored: masked
+    screen: tuple[Violation, ...] = ()
     holds: int = 0  # ready for pickup
     overdue: int = 0
-    charged: int = 0
+    charged: int = 0  # on loan
     fine_items: int = 0
     recall: int = 0
     unavailable_holds: int = 0
-    fine_amount: int = 0  # cents owed (BV), never negative
-    currency: str = ""  # ISO 4217 (BH)
-    limit: int = 0  # items the patron may have on loan (BZ)
+    fines_owed: int = 0  # cents, never negative
+    currency: str = ""  # the profile's currency ("HK$")
+    loan_limit: int = 0  # items the patron may have on loan
     items: tuple[str, ...] = ()  # the list a summary asked for
     item_list: ItemList | None = None
-
-    @property
-    def status(self) -> str:
-        """The 14-character patron status field."""
-        return flags_text(self.flags)
 
 
 @dataclass(frozen=True)
@@ -113,8 +106,8 @@ class CheckinAnswer:
     ok: bool
     item_barcode: str
     title: str = ""
-    home_library: str = ""  # AQ, permanent location
-    patron_identifier: str = ""  # AA: the card of the patron who had it
+    home_library: str = ""  # the copy's permanent location
+    patron_identifier: str = ""  # the card of the patron who had it
     hold_pickup: str = ""  # the library where a reservation now waits for the copy
     fine: int = 0  # cents charged for lateness on return
     screen: tuple[Violation, ...] = ()
@@ -130,8 +123,8 @@ class RenewAllAnswer:
 
     ok: bool
     identifier: str
-    renewed: tuple[str, ...] = ()  # item barcodes (BM)
-    unrenewed: tuple[str, ...] = ()  # item barcodes (BN)
+    renewed: tuple[str, ...] = ()  # item barcodes
+    unrenewed: tuple[str, ...] = ()  # item barcodes
     language: str | None = None
     screen: tuple[Violation, ...] = ()
 
@@ -142,7 +135,7 @@ class ItemAnswer:
 
     found: bool
     item_barcode: str
-    status: CirculationStatus = CirculationStatus.OTHER
+    status: ItemStatus | None = None  # None: not found
     title: str = ""
     due_on: date | None = None
     home_library: str = ""
@@ -299,12 +292,12 @@ def patron_status(
             identifier=identifier,
             valid_patron=gate.answer.valid_patron,
             valid_pin=gate.answer.valid_pin,
-            flags=patron_flags(None),
+            restrictions=restrictions(None),
             language=gate.language,
             screen=gate.screen,
         )
     patron = gate.found.patron
-    account = circ.standing_of(ports, patron)
+    account = standing_of(ports, patron)
     screen = list(gate.screen)
     refusal = None if screen else account.lending_refusal("checkout")
     if refusal is not None:
@@ -313,15 +306,15 @@ def patron_status(
         identifier=identifier,
         valid_patron=gate.answer.valid_patron,
         valid_pin=gate.answer.valid_pin,
-        flags=patron_flags(account, denied=gate.answer.denied),
+        restrictions=restrictions(account, denied=gate.answer.denied),
         language=gate.language,
         name=patron.name or "",
         email=patron.email or "",
         phone=patron.phone_masked or "",
         screen=tuple(screen),
-        fine_amount=max(account.balance, 0),
-        currency=currency_code(ports.profiles.get(patron.institution).currency),
-        limit=account.rules.max_loans,
+        fines_owed=max(account.balance, 0),
+        currency=ports.profiles.get(patron.institution).currency,
+        loan_limit=account.rules.max_loans,
     )
 
 
@@ -345,14 +338,14 @@ def patron_information(
             identifier=identifier,
             valid_patron=gate.answer.valid_patron,
             valid_pin=gate.answer.valid_pin,
-            flags=patron_flags(None),
+            restrictions=restrictions(None),
             language=gate.language,
             screen=gate.screen,
         )
     patron = gate.found.patron
-    record = circ.record(ports, patron.id)
-    lists = _lists(ports, record)
-    account = record.standing
+    mine = record(ports, patron.id)
+    lists = _lists(ports, mine)
+    account = mine.standing
     screen = list(gate.screen)
     if not screen:
         refusal = account.lending_refusal("checkout")
@@ -362,7 +355,7 @@ def patron_information(
         identifier=identifier,
         valid_patron=gate.answer.valid_patron,
         valid_pin=gate.answer.valid_pin,
-        flags=patron_flags(account, denied=denied),
+        restrictions=restrictions(account, denied=denied),
         language=gate.language,
         name=patron.name or "",
         email=patron.email or "",
@@ -374,38 +367,38 @@ def patron_information(
         fine_items=len(lists[ItemList.FINES]),
         recall=0,
         unavailable_holds=len(lists[ItemList.UNAVAILABLE_HOLDS]),
-        fine_amount=max(account.balance, 0),
-        currency=currency_code(record.profile.currency),
-        limit=account.rules.max_loans,
+        fines_owed=max(account.balance, 0),
+        currency=mine.profile.currency,
+        loan_limit=account.rules.max_loans,
         items=tuple(window(lists[summary], start, end)) if summary else (),
         item_list=summary,
     )
 
 
-def _lists(ports: Ports, record: circ.Record) -> dict[ItemList, list[str]]:
-    currency = record.profile.currency
+def _lists(ports: Ports, mine: Record) -> dict[ItemList, list[str]]:
+    currency = mine.profile.currency
     with ports.uow() as uow:
         held = []
-        for view in record.holds:
+        for view in mine.holds:
             if view.hold.status is HoldStatus.READY and view.hold.item_id is not None:
-                item = uow.circulation.item(view.hold.item_id)
+                item = uow.catalogue.item(view.hold.item_id)
                 held.append(item.barcode if item else view.title.title)
     fines = []
-    if record.standing.balance > 0:
+    if mine.standing.balance > 0:
         fines = [
             f"{v.item_barcode} {currency}{v.fine_so_far / 100:.2f}"
-            for v in record.loans
+            for v in mine.loans
             if v.fine_so_far > 0
         ]
-        fines += [f"{f.reason} {currency}{f.amount / 100:.2f}" for f in record.fines]
+        fines += [f"{f.reason} {currency}{f.amount / 100:.2f}" for f in mine.fines]
     return {
         ItemList.HOLDS: held,
-        ItemList.OVERDUE: [v.item_barcode for v in record.loans if v.overdue],
-        ItemList.CHARGED: [v.item_barcode for v in record.loans],
+        ItemList.OVERDUE: [v.item_barcode for v in mine.loans if v.overdue],
+        ItemList.CHARGED: [v.item_barcode for v in mine.loans],
         ItemList.FINES: fines,
         ItemList.RECALL: [],
         ItemList.UNAVAILABLE_HOLDS: [
-            v.title.title for v in record.holds if v.hold.status is HoldStatus.WAITING
+            v.title.title for v in mine.holds if v.hold.status is HoldStatus.WAITING
         ],
     }
 
@@ -460,7 +453,7 @@ def checkout(
     if own_loan is not None:
         return _renew(ports, terminal, patron, own_loan, refused, renewal=True)
     try:
-        done = circ.checkout(
+        done = loans.checkout(
             ports,
             identifier,
             item_barcode,
@@ -522,8 +515,8 @@ def _own_loan(ports: Ports, terminal: Terminal, patron: Patron, item_barcode: st
     if barcode is None:
         return None
     with ports.uow() as uow:
-        item = uow.circulation.item_by_barcode(terminal.institution, barcode)
-        loan = uow.circulation.open_loan_of_item(item.id) if item else None
+        item = uow.catalogue.item_by_barcode(terminal.institution, barcode)
+        loan = uow.loans.open_loan_of_item(item.id) if item else None
     return loan.id if loan is not None and loan.patron_id == patron.id else None
 
 
@@ -532,8 +525,8 @@ def _title_of(ports: Ports, terminal: Terminal, item_barcode: str) -> str:
     if barcode is None:
         return ""
     with ports.uow() as uow:
-        item = uow.circulation.item_by_barcode(terminal.institution, barcode)
-        title = uow.circulation.title(item.title_id) if item else None
+        item = uow.catalogue.item_by_barcode(terminal.institution, barcode)
+        title = uow.catalogue.title(item.title_id) if item else None
     return title.title if title else ""
 
 
@@ -548,7 +541,7 @@ def _renew(
 ) -> LendingAnswer:
     title = _title_of(ports, terminal, refused.item_barcode)
     try:
-        due = circ.renew_loan(ports, patron.id, loan_id, channel=CHANNEL, actor=_actor(terminal))
+        due = loans.renew_loan(ports, patron.id, loan_id, channel=CHANNEL, actor=_actor(terminal))
     except Refused as refusal:
         return LendingAnswer(
             ok=False,
@@ -583,10 +576,10 @@ def renew_all(
     patron = gate.found.patron
     with ports.uow() as uow:
         barcodes = {}
-        for loan in uow.circulation.open_loans(patron.id):
-            item = uow.circulation.item(loan.item_id)
+        for loan in uow.loans.open_loans(patron.id):
+            item = uow.catalogue.item(loan.item_id)
             barcodes[loan.id] = item.barcode if item else ""
-    results = circ.renew_all(ports, patron.id, channel=CHANNEL, actor=_actor(terminal))
+    results = loans.renew_all(ports, patron.id, channel=CHANNEL, actor=_actor(terminal))
     reasons: dict[str, Violation] = {}
     for result in results:
         if result.refusal is not None:
@@ -610,7 +603,7 @@ def checkin(ports: Ports, terminal: Terminal, item_barcode: str, *, source: str)
     the copy (the answer names its pickup library, an alert for the sorter)."""
     del source  # the circulation audit records the terminal as the actor
     try:
-        done = circ.checkin(
+        done = loans.checkin(
             ports, item_barcode, terminal.institution, actor=_actor(terminal), channel=CHANNEL
         )
     except Refused as refusal:
@@ -627,7 +620,7 @@ def checkin(ports: Ports, terminal: Terminal, item_barcode: str, *, source: str)
             pickup = next(
                 (
                     h.pickup
-                    for h in uow.circulation.hold_queue(done.item.title_id)
+                    for h in uow.holds.hold_queue(done.item.title_id)
                     if h.item_id == done.item.id and h.status is HoldStatus.READY
                 ),
                 "",
@@ -650,21 +643,21 @@ def item_information(ports: Ports, terminal: Terminal, item_barcode: str) -> Ite
     """17 Item Information, within the terminal's institution."""
     barcode = _item_barcode(item_barcode)
     with ports.uow() as uow:
-        item = uow.circulation.item_by_barcode(terminal.institution, barcode) if barcode else None
+        item = uow.catalogue.item_by_barcode(terminal.institution, barcode) if barcode else None
         if item is None:
             return ItemAnswer(
                 found=False, item_barcode=item_barcode, screen=(Violation("item.not_found"),)
             )
-        title = uow.circulation.title(item.title_id)
-        loan = uow.circulation.open_loan_of_item(item.id)
-        queue = uow.circulation.hold_queue(item.title_id)
+        title = uow.catalogue.title(item.title_id)
+        loan = uow.loans.open_loan_of_item(item.id)
+        queue = uow.holds.hold_queue(item.title_id)
     pickup = next(
         (h.pickup for h in queue if h.item_id == item.id and h.status is HoldStatus.READY), ""
     )
     return ItemAnswer(
         found=True,
         item_barcode=item_barcode,
-        status=circulation_status(item.status),
+        status=item.status,
         title=title.title if title else "",
         due_on=loan.due_on if loan else None,
         home_library=item.home_library,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 from patronauth.domain.credentials import (
     Channel,
@@ -25,33 +25,9 @@ from patronauth.domain.patrons import Identifier, Patron, PatronStatus
 from patronauth.domain.profile import BarcodeFormat, ForcedChange
 from patronauth.services import audit_keys
 from patronauth.services.account import CredentialView, credential_views
-from patronauth.services.interfaces import AuditEvent, Ports, StoredAuditEvent, UnitOfWork
-from patronauth.services.lookup import Found, find_patron, require_patron
-
-
-def _audit(
-    uow: UnitOfWork,
-    at: datetime,
-    action: str,
-    staff: str,
-    found: Found | None,
-    *,
-    identifier: str | None = None,
-    detail: dict[str, str] | None = None,
-) -> None:
-    uow.audit.record(
-        AuditEvent(
-            at=at,
-            action=action,
-            outcome="ok",
-            actor=staff,
-            channel=Channel.STAFF.value,
-            institution=found.patron.institution if found else None,
-            patron_id=found.patron.id if found else None,
-            identifier=identifier or (found.identifier.lookup_key if found else None),
-            detail=detail or {},
-        )
-    )
+from patronauth.services.audit import Trail
+from patronauth.services.interfaces import Ports, StoredAuditEvent
+from patronauth.services.lookup import find_patron, require_patron
 
 
 @dataclass(frozen=True)
@@ -83,11 +59,12 @@ def complete_registration(
     """R17, R25: a pending registration becomes active and can sign in."""
     now = ports.clock.now()
     with ports.uow() as uow:
+        trail = Trail(uow, ports.clock, staff, Channel.STAFF.value, at=now)
         found = require_patron(uow, ports.profiles, identifier, institution=institution)
         if found.patron.status is not PatronStatus.PENDING_REGISTRATION:
             raise Conflict.of("patron.not_pending", status=found.patron.status.value)
         uow.patrons.set_status(found.patron.id, PatronStatus.ACTIVE)
-        _audit(uow, now, "patron.complete", staff, found)
+        trail.record("patron.complete", found.patron, identifier=found.identifier.lookup_key)
         uow.commit()
         patron = uow.patrons.get(found.patron.id)
     assert patron is not None
@@ -111,6 +88,7 @@ def unlock(
     key = lockout_key(identifier)
     unsuspended = []
     with ports.uow() as uow:
+        trail = Trail(uow, ports.clock, staff, Channel.STAFF.value, at=now)
         found = find_patron(uow, ports.profiles, identifier, institution=institution)
         keys = {key}
         if found is not None:
@@ -126,14 +104,11 @@ def unlock(
                     unsuspended.append(credential.kind)
                 if credential.consecutive_failures:
                     uow.credentials.clear_failures(credential.id)
-        _audit(
-            uow,
-            now,
+        trail.record(
             "unlock",
-            staff,
-            found,
+            found.patron if found else None,
+            {"unsuspended": ",".join(unsuspended)},
             identifier=key,
-            detail={"unsuspended": ",".join(unsuspended)},
         )
         uow.commit()
     # Outside the transaction: the counter may live in the same database.
@@ -148,6 +123,7 @@ def replace_card(
     """R25: the old barcode stops signing in; the new one carries the same credentials."""
     now = ports.clock.now()
     with ports.uow() as uow:
+        trail = Trail(uow, ports.clock, staff, Channel.STAFF.value, at=now)
         found = require_patron(
             uow, ports.profiles, old, institution=institution, include_replaced=True
         )
@@ -163,13 +139,11 @@ def replace_card(
         if value == found.identifier.value:
             raise Conflict.of("card.same")
         replacement = uow.patrons.replace_identifier(found.identifier, value, lockout_key(value))
-        _audit(
-            uow,
-            now,
+        trail.record(
             "card.replace",
-            staff,
-            found,
-            detail={"new": replacement.lookup_key},
+            found.patron,
+            {"new": replacement.lookup_key},
+            identifier=found.identifier.lookup_key,
         )
         uow.commit()
     return replacement
@@ -201,14 +175,12 @@ def force_change(
     now = ports.clock.now()
     rule = ForcedChange(go_live, frozenset(categories) if categories else None)
     with ports.uow() as uow:
+        trail = Trail(uow, ports.clock, staff, Channel.STAFF.value, at=now)
         uow.forced_changes.add(institution, rule, created_by=staff, at=now)
-        _audit(
-            uow,
-            now,
+        trail.record(
             "migrate.force_change",
-            staff,
             None,
-            detail={
+            {
                 "institution": institution,
                 "categories": ",".join(categories or []) or "*",
                 "from": go_live.isoformat(),

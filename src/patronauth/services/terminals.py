@@ -24,36 +24,11 @@ from patronauth.domain.terminals import (
 )
 from patronauth.domain.terminals import terminal_login as checked_login
 from patronauth.services.admission import admit
-from patronauth.services.interfaces import AuditEvent, Ports, UnitOfWork
+from patronauth.services.audit import Trail
+from patronauth.services.interfaces import Ports
 
 CHANNEL = "sip2"
 LOGIN_LOCKOUT = LockoutRule()
-
-
-def _audit(
-    uow: UnitOfWork,
-    ports: Ports,
-    action: str,
-    *,
-    actor: str,
-    channel: str,
-    outcome: str = "ok",
-    institution: str | None = None,
-    source: str = "",
-    detail: dict[str, str] | None = None,
-) -> None:
-    uow.audit.record(
-        AuditEvent(
-            at=ports.clock.now(),
-            action=action,
-            outcome=outcome,
-            actor=actor,
-            channel=channel,
-            source=source[:80],
-            institution=institution,
-            detail=detail or {},
-        )
-    )
 
 
 def _options_detail(terminal: Terminal) -> dict[str, str]:
@@ -87,18 +62,11 @@ def add_terminal(
     password_hash = ports.hasher.hash(secret)
     now = ports.clock.now()
     with ports.uow() as uow:
+        trail = Trail(uow, ports.clock, staff, "staff")
         terminal = uow.terminals.add(
             login, institution, place, password_hash, options, created_by=staff, at=now
         )
-        _audit(
-            uow,
-            ports,
-            "terminal.add",
-            actor=staff,
-            channel="staff",
-            institution=institution,
-            detail=_options_detail(terminal),
-        )
+        trail.record("terminal.add", None, _options_detail(terminal), institution=institution)
         uow.commit()
     return terminal
 
@@ -125,6 +93,7 @@ def _set_enabled(ports: Ports, login: str, enabled: bool, staff: str) -> Termina
     login = checked_login(login)
     now = ports.clock.now()
     with ports.uow() as uow:
+        trail = Trail(uow, ports.clock, staff, "staff")
         stored = uow.terminals.get(login)
         if stored is None:
             raise NotFound.of("terminal.not_found")
@@ -133,14 +102,11 @@ def _set_enabled(ports: Ports, login: str, enabled: bool, staff: str) -> Termina
                 "terminal.already_enabled" if enabled else "terminal.already_disabled"
             )
         uow.terminals.set_enabled(login, enabled, now)
-        _audit(
-            uow,
-            ports,
+        trail.record(
             "terminal.enable" if enabled else "terminal.disable",
-            actor=staff,
-            channel="staff",
+            None,
+            {"login": login},
             institution=stored.terminal.institution,
-            detail={"login": login},
         )
         uow.commit()
     return replace(stored.terminal, enabled=enabled)
@@ -163,14 +129,12 @@ def unlock_terminal(ports: Ports, login: str, *, staff: str) -> Terminal:
     blocked = ports.counter.blocked_for(_login_key(terminal.login), ports.clock.now().timestamp())
     ports.counter.clear(_login_key(terminal.login))
     with ports.uow() as uow:
-        _audit(
-            uow,
-            ports,
+        trail = Trail(uow, ports.clock, staff, "staff")
+        trail.record(
             "terminal.unlock",
-            actor=staff,
-            channel="staff",
+            None,
+            {"login": terminal.login, "was_blocked_for": str(blocked)},
             institution=terminal.institution,
-            detail={"login": terminal.login, "was_blocked_for": str(blocked)},
         )
         uow.commit()
     return terminal
@@ -199,6 +163,7 @@ def set_terminal_options(
     login = checked_login(login)
     now = ports.clock.now()
     with ports.uow() as uow:
+        trail = Trail(uow, ports.clock, staff, "staff")
         stored = uow.terminals.get(login)
         if stored is None:
             raise NotFound.of("terminal.not_found")
@@ -213,14 +178,8 @@ def set_terminal_options(
         )
         uow.terminals.set_options(login, options, now)
         terminal = replace(stored.terminal, options=options)
-        _audit(
-            uow,
-            ports,
-            "terminal.options",
-            actor=staff,
-            channel="staff",
-            institution=terminal.institution,
-            detail=_options_detail(terminal),
+        trail.record(
+            "terminal.options", None, _options_detail(terminal), institution=terminal.institution
         )
         uow.commit()
     return terminal
@@ -236,16 +195,14 @@ def terminal_login(ports: Ports, login: str, password: str, *, source: str) -> T
     if reason:
         detail["reason"] = reason
     with ports.uow() as uow:
-        _audit(
-            uow,
-            ports,
+        trail = Trail(uow, ports.clock, actor, CHANNEL)
+        trail.record(
             "terminal.login",
-            actor=actor,
-            channel=CHANNEL,
+            None,
+            detail,
             outcome=outcome,
             institution=terminal.institution if terminal else None,
-            source=source,
-            detail=detail,
+            source=source[:80],
         )
         uow.commit()
     return terminal if outcome == "ok" else None

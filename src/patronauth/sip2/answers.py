@@ -1,7 +1,9 @@
 """From SIP2 requests to the self-service use cases and back: fields in, answers out.
 
 No rule lives here (they are in `services.selfservice` and the domain); this module
-only reads fields, calls a use case and writes its answer in the message's layout.
+only reads fields, calls a use case and writes its answer in the message's layout,
+with the wire forms of `sip2.fields` (patron status flags, circulation status and
+currency codes).
 Screen messages (AF) are the answers' reason codes rendered in the patron's language
 when it is known, else in the language the terminal asked for, else in English.
 """
@@ -20,6 +22,7 @@ from patronauth.services import selfservice
 from patronauth.services.interfaces import Ports
 from patronauth.services.selfservice import ItemList, LendingAnswer, PatronAnswer
 from patronauth.services.terminals import get_terminal, terminal_login
+from patronauth.sip2.fields import circulation_status, currency_code, patron_status
 from patronauth.sip2.messages import (
     Message,
     count,
@@ -194,8 +197,8 @@ class Answers(Answerer):
         return [
             ("BL", yes_no(answer.valid_patron)),
             ("CQ", None if answer.valid_pin is None else yes_no(answer.valid_pin)),
-            ("BH", (answer.currency or None) if answer.fine_amount else None),
-            ("BV", _money(answer.fine_amount) if answer.fine_amount else None),
+            ("BH", (currency_code(answer.currency) or None) if answer.fines_owed else None),
+            ("BV", _money(answer.fines_owed) if answer.fines_owed else None),
         ]
 
     def _patron_status(self, session: Session, terminal: Terminal, msg: Message) -> Message:
@@ -206,7 +209,7 @@ class Answers(Answerer):
         return message(
             "24",
             {
-                "patron_status": answer.status,
+                "patron_status": patron_status(answer.restrictions),
                 "language": language_code(language),
                 "date": self._now(terminal),
             },
@@ -234,7 +237,7 @@ class Answers(Answerer):
         return message(
             "64",
             {
-                "patron_status": answer.status,
+                "patron_status": patron_status(answer.restrictions),
                 "language": language_code(language),
                 "date": self._now(terminal),
                 "hold_count": count(answer.holds),
@@ -247,7 +250,7 @@ class Answers(Answerer):
             ("AO", self._institution(terminal, msg)),
             ("AA", answer.identifier),
             ("AE", answer.name),
-            ("CB", count(answer.limit) if answer.limit else None),
+            ("CB", count(answer.loan_limit) if answer.loan_limit else None),
             *self._patron_fields(answer),
             *items,
             ("BE", answer.email or None),
@@ -359,7 +362,7 @@ class Answers(Answerer):
         return message(
             "18",
             {
-                "circulation_status": answer.status.value,
+                "circulation_status": circulation_status(answer.status).value,
                 "security_marker": "00",
                 "fee_type": "01",
                 "date": self._now(terminal),

@@ -1,27 +1,23 @@
 """What a self-service terminal is told (docs/terminals.md, "The PIN
-question"): the PIN answer as a table, the 14 patron status flags from the lending
-standing, item status codes, summary windows; terminal accounts' input rules."""
+question"): the PIN answer as a table, the patron's restrictions from the lending
+standing, summary windows; terminal accounts' input rules."""
 
 from __future__ import annotations
 
 import pytest
 
-from patronauth.domain.circulation import CirculationRules, ItemStatus, Standing
+from patronauth.domain.circulation import CirculationRules
 from patronauth.domain.errors import InvalidInput
 from patronauth.domain.patrons import PatronStatus
 from patronauth.domain.selfservice import (
-    PRIVILEGES_DENIED,
-    CirculationStatus,
-    PatronFlag,
+    NO_PRIVILEGES,
     PinAnswer,
     PinCheck,
-    circulation_status,
-    currency_code,
-    flags_text,
+    Restriction,
     lends,
     minutes,
-    patron_flags,
     pin_answer,
+    restrictions,
     window,
 )
 from patronauth.domain.terminals import (
@@ -30,11 +26,12 @@ from patronauth.domain.terminals import (
     terminal_login,
     terminal_password,
 )
+from tests.unit.standing import account
 
-F = PatronFlag
 UNKNOWN = PinAnswer(valid_patron=False, valid_pin=False, as_unknown=True, denied=True)
 
-# (known, check, allow_pinless, wrong_pin_as_unknown) -> (BL, CQ, as unknown, denied)
+# (known, check, allow_pinless, wrong_pin_as_unknown)
+#   -> (valid patron, valid PIN, as unknown, denied)
 PIN_TABLE = [
     (False, PinCheck.NOT_ASKED, False, False, (False, False, True, True)),
     (False, PinCheck.EMPTY, True, False, (False, False, True, True)),
@@ -72,10 +69,9 @@ def test_the_pin_answer(
     assert (answer.valid_patron, answer.valid_pin, answer.as_unknown, answer.denied) == expected
 
 
-def test_an_unknown_identifier_says_no_to_both_questions_with_yyyy() -> None:
+def test_an_unknown_identifier_says_no_to_both_questions() -> None:
     answer = pin_answer(False, PinCheck.RIGHT)
     assert answer == UNKNOWN
-    assert flags_text(patron_flags(None)) == "YYYY" + " " * 10
 
 
 LENDS = [
@@ -94,87 +90,43 @@ def test_lending_needs_a_valid_patron_and_no_failed_pin(
     assert lends(PinAnswer(*answer)) is expected
 
 
-RULES = CirculationRules(max_loans=3, max_holds=2, fines_block=1000, block_when_overdue=True)
+R = Restriction
 
 
-def account(**fields: object) -> Standing:
-    values: dict[str, object] = {
-        "status": PatronStatus.ACTIVE,
-        "loans": 0,
-        "overdue": 0,
-        "balance": 0,
-        "holds": 0,
-        "rules": RULES,
-    }
-    values.update(fields)
-    return Standing(**values)  # type: ignore[arg-type]
-
-
-FLAGS = {
+RESTRICTIONS = {
     "in good standing": ({}, set()),
-    "too many items": ({"loans": 3}, {F.CHARGE_PRIVILEGES_DENIED, F.TOO_MANY_ITEMS_CHARGED}),
+    "too many items": ({"loans": 3}, {R.NO_BORROWING, R.TOO_MANY_LOANS}),
     "overdue": (
         {"loans": 1, "overdue": 1},
-        {F.CHARGE_PRIVILEGES_DENIED, F.RENEWAL_PRIVILEGES_DENIED, F.TOO_MANY_ITEMS_OVERDUE},
+        {R.NO_BORROWING, R.NO_RENEWING, R.TOO_MANY_OVERDUE},
     ),
-    "fines at the block": (
-        {"balance": 1000},
-        {*PRIVILEGES_DENIED, F.EXCESSIVE_OUTSTANDING_FINES},
-    ),
+    "fines at the block": ({"balance": 1000}, {*NO_PRIVILEGES, R.EXCESSIVE_FINES}),
     "fines below the block": ({"balance": 999}, set()),
-    "too many holds": (
-        {"holds": 2},
-        {F.HOLD_PRIVILEGES_DENIED, F.RECALL_PRIVILEGES_DENIED},
-    ),
-    "barred": ({"status": PatronStatus.BARRED}, set(PRIVILEGES_DENIED)),
-    "expired": ({"status": PatronStatus.EXPIRED}, set(PRIVILEGES_DENIED)),
-    "pending": ({"status": PatronStatus.PENDING_REGISTRATION}, set(PRIVILEGES_DENIED)),
+    "too many holds": ({"holds": 2}, {R.NO_RESERVING}),
+    "barred": ({"status": PatronStatus.BARRED}, set(NO_PRIVILEGES)),
+    "expired": ({"status": PatronStatus.EXPIRED}, set(NO_PRIVILEGES)),
+    "pending": ({"status": PatronStatus.PENDING_REGISTRATION}, set(NO_PRIVILEGES)),
 }
 
 
-@pytest.mark.parametrize(("fields", "expected"), FLAGS.values(), ids=FLAGS)
-def test_patron_status_flags_follow_the_lending_rules(
-    fields: dict[str, object], expected: set[PatronFlag]
+@pytest.mark.parametrize(("fields", "expected"), RESTRICTIONS.values(), ids=RESTRICTIONS)
+def test_restrictions_follow_the_lending_rules(
+    fields: dict[str, object], expected: set[Restriction]
 ) -> None:
-    assert patron_flags(account(**fields)) == expected
+    assert restrictions(account(**fields)) == expected
 
 
-def test_overdue_items_do_not_set_flags_where_the_library_lends_anyway() -> None:
+def test_an_unknown_patron_may_not_borrow_renew_or_reserve() -> None:
+    assert restrictions(None) == NO_PRIVILEGES == {R.NO_BORROWING, R.NO_RENEWING, R.NO_RESERVING}
+
+
+def test_overdue_items_restrict_nothing_where_the_library_lends_anyway() -> None:
     lenient = CirculationRules(block_when_overdue=False)
-    assert patron_flags(account(loans=1, overdue=1, rules=lenient)) == set()
+    assert restrictions(account(loans=1, overdue=1, rules=lenient)) == set()
 
 
-def test_a_denied_patron_has_privileges_0_to_3_denied_besides_the_account_flags() -> None:
-    flags = patron_flags(account(loans=3), denied=True)
-    assert flags == {*PRIVILEGES_DENIED, F.TOO_MANY_ITEMS_CHARGED}
-    assert flags_text(flags) == "YYYY Y        "
-
-
-def test_the_flags_field_has_14_positions_in_sip2_order() -> None:
-    assert len(PatronFlag) == 14
-    assert flags_text({F.EXCESSIVE_OUTSTANDING_FINES}) == " " * 10 + "Y" + " " * 3
-    assert flags_text(set()) == " " * 14
-
-
-@pytest.mark.parametrize(
-    ("status", "code"),
-    [
-        (ItemStatus.AVAILABLE, CirculationStatus.AVAILABLE),
-        (ItemStatus.ON_LOAN, CirculationStatus.CHARGED),
-        (ItemStatus.HELD, CirculationStatus.WAITING_ON_HOLD_SHELF),
-        (ItemStatus.LOST, CirculationStatus.LOST),
-    ],
-)
-def test_item_status_codes(status: ItemStatus, code: CirculationStatus) -> None:
-    assert circulation_status(status) is code
-    assert len(code.value) == 2
-
-
-@pytest.mark.parametrize(
-    ("symbol", "code"), [("HK$", "HKD"), ("MOP$", "MOP"), ("EUR", "EUR"), ("€uro", "")]
-)
-def test_currency_codes(symbol: str, code: str) -> None:
-    assert currency_code(symbol) == code
+def test_a_denied_patron_has_no_privileges_besides_the_account_restrictions() -> None:
+    assert restrictions(account(loans=3), denied=True) == {*NO_PRIVILEGES, R.TOO_MANY_LOANS}
 
 
 @pytest.mark.parametrize(("seconds", "expected"), [(1, 1), (60, 1), (61, 2), (3600, 60)])

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from patronauth.adapters.storage import tables as t
@@ -446,8 +446,3 @@ class SqlForcedChanges:
             )
             for r in rows
         ]
-
-
-def count_rows(conn: Connection, table_name: str) -> int:
-    table = t.metadata.tables[table_name]
-    return int(conn.execute(select(func.count()).select_from(table)).scalar_one())

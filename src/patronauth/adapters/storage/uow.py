@@ -4,7 +4,10 @@ from types import TracebackType
 
 from sqlalchemy import Connection, Engine, RootTransaction
 
-from patronauth.adapters.storage.circulation import SqlCirculation
+from patronauth.adapters.storage.catalogue import SqlCatalogue
+from patronauth.adapters.storage.fines import SqlFines
+from patronauth.adapters.storage.holds import SqlHolds
+from patronauth.adapters.storage.loans import SqlLoans
 from patronauth.adapters.storage.registry import SqlRegistry
 from patronauth.adapters.storage.repositories import (
     SqlAudit,
@@ -13,6 +16,7 @@ from patronauth.adapters.storage.repositories import (
     SqlPatrons,
     SqlTemporaries,
 )
+from patronauth.adapters.storage.requests import SqlPatronRequests
 from patronauth.adapters.storage.sessions import SqlActionTokens
 from patronauth.adapters.storage.terminals import SqlTerminals
 
@@ -36,7 +40,11 @@ class SqlUnitOfWork:
         self.forced_changes = SqlForcedChanges(self._conn)
         self.registry = SqlRegistry(self._conn)
         self.action_tokens = SqlActionTokens(self._conn)
-        self.circulation = SqlCirculation(self._conn)
+        self.catalogue = SqlCatalogue(self._conn)
+        self.loans = SqlLoans(self._conn)
+        self.holds = SqlHolds(self._conn)
+        self.fines = SqlFines(self._conn)
+        self.requests = SqlPatronRequests(self._conn)
         self.terminals = SqlTerminals(self._conn)
         return self
 

@@ -13,8 +13,8 @@ from starlette.responses import Response
 from patronauth.domain.credentials import Channel, CredentialKind, CredentialState, Outcome
 from patronauth.domain.errors import PolicyRefused, Refused
 from patronauth.presentation.i18n import outcome_params
-from patronauth.services.circulation import record
 from patronauth.services.credentials import AttemptRefused, ChangeRequest, change_secret
+from patronauth.services.record import record
 from patronauth.web.forms import Form
 from patronauth.web.hints import hint_messages
 from patronauth.web.pages import Page, Visitor

@@ -18,18 +18,10 @@ from patronauth.domain.credentials import Channel
 from patronauth.domain.errors import InvalidInput, NotFound, Refused
 from patronauth.presentation.i18n import gettext
 from patronauth.presentation.i18n.messages import FIELD_NAMES
-from patronauth.services.circulation import (
-    HoldView,
-    LoanView,
-    Record,
-    Renewed,
-    cancel_reservation,
-    place_reservation,
-    record,
-    renew_all,
-    renew_loan,
-    search,
-)
+from patronauth.services.catalogue import search
+from patronauth.services.holds import cancel_reservation, place_reservation
+from patronauth.services.loans import Renewed, renew_all, renew_loan
+from patronauth.services.record import HoldView, LoanView, Record, record
 from patronauth.web.forms import Form
 from patronauth.web.pages import Page, Visitor
 

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from patronauth.domain.circulation import REQUEST_LIMITS, RequestKind, request_text
 from patronauth.domain.credentials import Channel
 from patronauth.domain.errors import Refused
-from patronauth.services.circulation import requests_of, submit_request
+from patronauth.services.requests import requests_of, submit_request
 from patronauth.web.forms import Form
 from patronauth.web.pages import Page, Visitor
 from patronauth.web.views.lending import field_name, record_id, refusal_status, signed_in

@@ -1,0 +1,112 @@
+"""Loans in SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, Row, bindparam, insert, select, update
+
+from patronauth.adapters.storage import tables as t
+from patronauth.domain.circulation import Item, Loan, Title
+
+
+def _loan(row: Row[Any]) -> Loan:
+    return Loan(
+        row.id,
+        row.patron_id,
+        row.item_id,
+        row.title_id,
+        row.checked_out_on,
+        row.due_on,
+        row.renewals,
+    )
+
+
+class SqlLoans:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def open_loans(self, patron_id: int) -> list[Loan]:
+        lo = t.loans
+        rows = self.conn.execute(
+            select(lo)
+            .where(lo.c.patron_id == patron_id, lo.c.returned_on.is_(None))
+            .order_by(lo.c.due_on, lo.c.id)
+        )
+        return [_loan(r) for r in rows]
+
+    def open_loans_listed(self, patron_id: int) -> list[tuple[Loan, Title, str]]:
+        """The open loans with their titles and the copies' barcodes, in one query."""
+        lo, ti, it = t.loans, t.titles, t.items
+        rows = self.conn.execute(
+            select(
+                lo,
+                ti.c.institution.label("title_institution"),
+                ti.c.title,
+                ti.c.author,
+                ti.c.isbn,
+                it.c.barcode,
+            )
+            .join(ti, ti.c.id == lo.c.title_id)
+            .join(it, it.c.id == lo.c.item_id)
+            .where(lo.c.patron_id == patron_id, lo.c.returned_on.is_(None))
+            .order_by(lo.c.due_on, lo.c.id)
+        )
+        return [
+            (
+                _loan(r),
+                Title(r.title_id, r.title_institution, r.title, r.author, r.isbn),
+                r.barcode,
+            )
+            for r in rows
+        ]
+
+    def open_loan_of_item(self, item_id: int) -> Loan | None:
+        lo = t.loans
+        row = self.conn.execute(
+            select(lo).where(lo.c.item_id == item_id, lo.c.returned_on.is_(None))
+        ).first()
+        return _loan(row) if row else None
+
+    def loan(self, loan_id: int) -> Loan | None:
+        lo = t.loans
+        row = self.conn.execute(
+            select(lo).where(lo.c.id == loan_id, lo.c.returned_on.is_(None))
+        ).first()
+        return _loan(row) if row else None
+
+    def add_loan(self, patron_id: int, item: Item, today: date, due_on: date) -> Loan:
+        new_id = self.conn.execute(
+            insert(t.loans)
+            .values(
+                patron_id=patron_id,
+                item_id=item.id,
+                title_id=item.title_id,
+                checked_out_on=today,
+                due_on=due_on,
+                renewals=0,
+            )
+            .returning(t.loans.c.id)
+        ).scalar_one()
+        return Loan(new_id, patron_id, item.id, item.title_id, today, due_on, 0)
+
+    def renew_loan(self, loan: Loan, due_on: date) -> None:
+        lo = t.loans
+        self.conn.execute(
+            update(lo).where(lo.c.id == loan.id).values(due_on=due_on, renewals=lo.c.renewals + 1)
+        )
+
+    def renew_loans(self, renewals: Sequence[tuple[Loan, date]]) -> None:
+        if renewals:
+            lo = t.loans
+            self.conn.execute(
+                update(lo)
+                .where(lo.c.id == bindparam("loan"))
+                .values(due_on=bindparam("due"), renewals=lo.c.renewals + 1),
+                [{"loan": loan.id, "due": due} for loan, due in renewals],
+            )
+
+    def return_loan(self, loan: Loan, today: date) -> None:
+        self.conn.execute(update(t.loans).where(t.loans.c.id == loan.id).values(returned_on=today))

@@ -1,0 +1,59 @@
+"""PolyU's recommendations and interlibrary-loan requests (R8): patrons submit them,
+staff move them along."""
+
+from __future__ import annotations
+
+from patronauth.domain.circulation import PatronRequest, RequestKind, RequestStatus, request_text
+from patronauth.domain.errors import NotFound, Refused
+from patronauth.services.audit import Trail
+from patronauth.services.interfaces import Ports
+from patronauth.services.lending import patron_in
+
+
+def submit_request(
+    ports: Ports,
+    patron_id: int,
+    kind: RequestKind,
+    *,
+    title: str,
+    author: str = "",
+    note: str = "",
+    channel: str,
+) -> PatronRequest:
+    with ports.uow() as uow:
+        trail = Trail(uow, ports.clock, "patron", channel)
+        patron = patron_in(uow, patron_id)
+        profile = ports.profiles.get(patron.institution)
+        if kind.value not in profile.requests:
+            raise Refused.of("request.not_offered")
+        text = {
+            "title": request_text("title", title, required=True),
+            "author": request_text("author", author),
+            "note": request_text("note", note),
+        }
+        made = uow.requests.add_request(patron.id, kind, text, ports.clock.now())
+        trail.record(f"request.{kind.value}", patron, {"request": str(made.id)})
+        uow.commit()
+    return made
+
+
+def requests_of(ports: Ports, patron_id: int) -> list[PatronRequest]:
+    with ports.uow() as uow:
+        return uow.requests.requests_of(patron_in(uow, patron_id).id)
+
+
+def set_request_status(
+    ports: Ports, request_id: int, status: RequestStatus, *, staff: str
+) -> PatronRequest:
+    with ports.uow() as uow:
+        trail = Trail(uow, ports.clock, staff, "staff")
+        found = uow.requests.request(request_id)
+        if found is None:
+            raise NotFound.of("patron_request.not_found")
+        uow.requests.set_request_status(request_id, status, ports.clock.now())
+        patron = patron_in(uow, found.patron_id)
+        trail.record("request.status", patron, {"request": str(request_id), "status": status.value})
+        updated = uow.requests.request(request_id)
+        uow.commit()
+    assert updated is not None
+    return updated
