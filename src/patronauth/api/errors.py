@@ -120,6 +120,11 @@ _CODES: dict[str, tuple[int, ErrorCode]] = {
     "patron.unknown_category": (422, _E.UNKNOWN_CATEGORY),
     "identifier.ambiguous": (422, _E.IDENTIFIER_AMBIGUOUS),
     "policy.none_in_force": (503, _E.SERVICE_UNAVAILABLE),  # a profile without a policy
+    # The first change of a default, where a code e-mailed must confirm it.
+    "change.code_sent": (403, _E.CONFIRMATION_CODE_SENT),
+    "change.code_invalid": (403, _E.CONFIRMATION_CODE_INVALID),
+    "change.code_no_email": (403, _E.CONFIRMATION_UNAVAILABLE),
+    "change.code_limit": (429, _E.TOO_MANY_ATTEMPTS),
 }
 
 

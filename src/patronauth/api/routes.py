@@ -178,6 +178,7 @@ def router(app: App) -> APIRouter:
                         channel=Channel.APP,
                         kind=kind,
                         source=source(request),
+                        code=body.code,
                     ),
                     session=session,
                 )

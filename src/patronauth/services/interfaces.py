@@ -136,6 +136,10 @@ class Throttle(Protocol):
     def hit(self, scope: str, source: str) -> int:
         """Count one attempt from `source`; 0 when allowed, else seconds to wait."""
 
+    def hit_limit(self, limit: str, scope: str, key: str) -> int:
+        """Count one use of `key` against a named limit (`"5 per hour"`); 0 when
+        allowed, else seconds to wait."""
+
 
 class NoticeKind(StrEnum):
     CREDENTIAL_CHANGED = "credential_changed"
@@ -143,6 +147,7 @@ class NoticeKind(StrEnum):
     TEMPORARY_SECRET = "temporary_secret"  # noqa: S105 (a notice kind)
     SETUP_LINK = "setup_link"
     RESET_LINK = "reset_link"
+    CHANGE_CODE = "change_code"
 
 
 @dataclass(frozen=True)
@@ -310,6 +315,7 @@ class AuditLog(Protocol):
 class ActionPurpose(StrEnum):
     SET_UP = "set_up"  # R23: the first PIN of a patron without a default
     REVERT_TO_DEFAULT = "revert_to_default"  # R14: PolyU's online reset
+    CONFIRM_CHANGE = "confirm_change"  # a code confirming the first change of a default
 
 
 @dataclass(frozen=True)
