@@ -73,7 +73,8 @@ async def test_a_new_secret_that_breaks_the_policy_is_refused_with_every_reason(
     body = refused.json()
     assert body["error"] == "policy_violation"
     assert [v["code"] for v in body["violations"]] == codes
-    assert all(set(v) == {"code", "message"} for v in body["violations"])
+    assert all(set(v) == {"code", "message", "field"} for v in body["violations"])
+    assert {v["field"] for v in body["violations"]} == {"new"}
     assert body["message"] == body["violations"][0]["message"]
 
 
@@ -81,7 +82,7 @@ async def test_policy_messages_follow_accept_language(hkpl: App, client: httpx.A
     token = await chosen_password(client)
     refused = await change(client, token, "pin", "4567", "12a4", **{"Accept-Language": "zh-Hant"})
     assert refused.json()["violations"] == [
-        {"code": "pin.not_digits", "message": "個人密碼只可包含數字。"}
+        {"code": "pin.not_digits", "message": "個人密碼只可包含數字。", "field": "new"}
     ]
 
 
@@ -93,6 +94,21 @@ async def test_a_mismatched_confirmation_is_refused(hkpl: App, client: httpx.Asy
         "error": "confirmation_mismatch",
         "message": "The two new entries are not the same.",
     }
+
+
+async def test_every_problem_of_the_new_secret_and_its_confirmation_comes_at_once(
+    hkpl: App, client: httpx.AsyncClient
+) -> None:
+    token = await chosen_password(client)
+    refused = await change(client, token, "pin", "4567", "12a4", confirm="12a5")
+    assert refused.status_code == 422
+    body = refused.json()
+    assert body["error"] == "policy_violation"
+    assert [(v["field"], v["code"]) for v in body["violations"]] == [
+        ("new", "pin.not_digits"),
+        ("confirm", "secret.confirmation_mismatch"),
+    ]
+    assert body["violations"][1]["message"] == "The two new entries are not the same."
 
 
 async def test_a_wrong_current_secret_counts_in_the_lockout(

@@ -11,13 +11,13 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.exc import OperationalError
 
 from patronauth.adapters import metrics
 from patronauth.adapters.storage.tables import patrons
 from patronauth.asgi import create
 from patronauth.bootstrap import App
 from patronauth.domain.credentials import Outcome
+from patronauth.domain.errors import StorageUnavailable
 from tests.cli.conftest import Cli, clean_env
 from tests.servers import PrivatePostgres, free_port
 from tests.support import attempt, make_app, register
@@ -96,7 +96,7 @@ async def test_the_service_recovers_by_itself_when_the_database_is_back(
             assert (await client.post("/api/v1/sessions", json=sign_in)).status_code == 201
             private_postgres.stop(immediate=True)  # the pooled connections die with it
             during = await client.post("/api/v1/sessions", json=sign_in)
-            with pytest.raises(OperationalError):
+            with pytest.raises(StorageUnavailable):
                 register(app, "hkpl", "HKPL0002", phone="9876 5432")
             private_postgres.start()
             after = await client.post("/api/v1/sessions", json=sign_in)

@@ -105,3 +105,18 @@ async def test_the_change_pages_carry_the_live_hints_and_work_without_them(
     assert script.status_code == 200
     assert "/api/v1/policy-checks" not in script.text  # the page says where to ask
     assert (await browser.get("/static/site.css")).status_code == 200
+
+
+async def test_every_problem_of_a_change_is_shown_at_once(patrons: App, browser: Browser) -> None:
+    """The new PIN's problems and the confirmation's, each at its own field; the same
+    list the API gives."""
+    await hkpl_signed_in(browser)
+    refused = await browser.post(
+        "/hkpl/change-pin", {"current": "4567", "new": "12a4", "confirm": "12a5"}
+    )
+    assert refused.status_code == 422
+    summary = refused.text.split('class="error-summary"', 1)[1].split("</ul>", 1)[0]
+    assert summary.count("<li>") == 2
+    assert 'href="#new"' in summary
+    assert 'href="#confirm"' in summary
+    assert "The two new entries are not the same." in summary

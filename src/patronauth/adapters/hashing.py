@@ -27,6 +27,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from patronauth.adapters.hash_pool import HashPool
 from patronauth.services.interfaces import Verification
+from patronauth.services.transactions import refuse_inside_unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -164,15 +165,18 @@ class Argon2Hasher:
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
     def hash(self, secret: str) -> str:
+        refuse_inside_unit_of_work()
         key_id = self._keyring.current_id
         encoded = self._argon2_hash(self._pepper(self._keyring.current, secret))
         return f"a2:{key_id}:{encoded}"
 
     def dummy_verify(self, secret: str) -> None:
+        refuse_inside_unit_of_work()
         with contextlib.suppress(VerificationError):
             self._argon2_verify(self._dummy, self._pepper(self._keyring.current, secret))
 
     def verify(self, stored: str, secret: str) -> Verification:
+        refuse_inside_unit_of_work()
         scheme, _, rest = stored.partition(":")
         key_id, _, body = rest.partition(":")
         key = self._keyring.keys.get(key_id)

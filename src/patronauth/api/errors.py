@@ -12,8 +12,6 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -29,6 +27,7 @@ from patronauth.domain.errors import (
     NotFound,
     PolicyRefused,
     Refused,
+    StorageUnavailable,
     Violation,
 )
 from patronauth.domain.identifiers import MAX_IDENTIFIER_LENGTH
@@ -148,7 +147,10 @@ def refusal_error(
     refused: Refused, language: str, statuses: Mapping[str, int] | None = None
 ) -> ApiError:
     """A use case's refusal; `statuses` overrides the status of some codes."""
-    violations = [InputViolation(**rendered(v, language).model_dump()) for v in refused.violations]
+    violations = [
+        InputViolation(**rendered(v, language).model_dump(), field=v.field)
+        for v in refused.violations
+    ]
     message = violations[0].message
     if isinstance(refused, Busy):
         return busy_error(refused, language)
@@ -310,7 +312,6 @@ def install(api: FastAPI, profiles: Mapping[str, Profile]) -> None:
     api.add_exception_handler(ApiError, on_api_error)
     api.add_exception_handler(RequestValidationError, on_validation)
     api.add_exception_handler(HTTPException, on_http)
-    api.add_exception_handler(OperationalError, on_database_down)
-    api.add_exception_handler(PoolTimeout, on_database_down)  # every connection busy
+    api.add_exception_handler(StorageUnavailable, on_database_down)  # or every connection busy
     api.add_exception_handler(Busy, on_busy)
     api.add_exception_handler(Exception, on_crash)

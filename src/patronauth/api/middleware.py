@@ -6,7 +6,7 @@ from starlette.exceptions import HTTPException
 
 from patronauth.api.errors import http_error
 from patronauth.api.language import negotiate
-from patronauth.presentation.http import ASGIApp, Message, Receive, Scope, Send
+from patronauth.presentation.http import ASGIApp, Message, Receive, Scope, Send, adding_headers
 
 MAX_BODY_BYTES = 64 * 1024  # the largest request of the API is a few hundred bytes
 
@@ -64,10 +64,4 @@ class AnswerHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *self.HEADERS]
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+        await self.app(scope, receive, adding_headers(send, self.HEADERS, keep_present=False))

@@ -14,10 +14,15 @@ from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import click
 from redis.exceptions import RedisError
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, ProgrammingError
 
 from patronauth.bootstrap import App, ConfigError, KeyringError, Settings, build
-from patronauth.domain.errors import ProfileError, Refused, Violation
+from patronauth.domain.errors import (
+    ProfileError,
+    Refused,
+    SchemaMissing,
+    StorageUnavailable,
+    Violation,
+)
 from patronauth.domain.policies import HARD_MAX_LENGTH
 from patronauth.presentation import i18n
 from patronauth.services.authenticate import AuthResult
@@ -49,8 +54,6 @@ class Context:
         if self._app is None:
             try:
                 self._app = build(self.settings)
-            except ArgumentError as error:
-                raise ConfigError(f"PATRONAUTH_DATABASE_URL: {error}") from None
             except OSError as error:
                 raise ConfigError(str(error)) from None
         return self._app
@@ -145,14 +148,12 @@ def command(func: Callable[P, R]) -> Callable[P, R]:
         except (ConfigError, ProfileError, KeyringError) as error:
             click.echo(f"configuration: {error}", err=True)
             sys.exit(EXIT_USAGE)
-        except (OperationalError, ProgrammingError) as error:
-            if _no_schema(error):
-                click.echo("database: no PatronAuth tables; run `patronauth init` first", err=True)
-                sys.exit(EXIT_USAGE)
-            if isinstance(error, ProgrammingError):
-                raise
+        except SchemaMissing:
+            click.echo("database: no PatronAuth tables; run `patronauth init` first", err=True)
+            sys.exit(EXIT_USAGE)
+        except StorageUnavailable as error:
             # Nothing was written: the unit of work rolled back what it had begun.
-            reason = str(error.orig).splitlines()[0] if error.orig else "unreachable"
+            reason = error.detail or "unreachable"
             problem = c.message("service.database_unavailable")
             if c.json:
                 body = {"error": "service.database_unavailable", "message": problem}
@@ -165,11 +166,6 @@ def command(func: Callable[P, R]) -> Callable[P, R]:
             sys.exit(EXIT_REFUSED)
 
     return wrapper
-
-
-def _no_schema(error: DBAPIError) -> bool:
-    """A database that `patronauth init` has not set up (PostgreSQL 42P01, SQLite's text)."""
-    return getattr(error.orig, "sqlstate", None) == "42P01" or "no such table" in str(error.orig)
 
 
 def _check_parameters(values: Mapping[str, object]) -> None:

@@ -9,6 +9,8 @@ The exception tree, drawn once::
      +-- Conflict                the request clashes with the stored state
      +-- Busy                    no room for the work now (service.busy); try again soon
     ProfileError                 a profile file is not a valid rule set (deployment error)
+    StorageUnavailable           the database did not answer (in time); nothing was written
+    SchemaMissing                the database has no PatronAuth tables (deployment error)
 """
 
 from __future__ import annotations
@@ -26,9 +28,14 @@ class Violation:
 
     code: str
     params: Mapping[str, Param] = field(default_factory=dict)
+    field: str | None = None  # the form or request field at fault, when there is one
 
     def __str__(self) -> str:
         return self.code
+
+    def on(self, name: str) -> Violation:
+        """The same violation, about the field `name`."""
+        return Violation(self.code, self.params, name)
 
 
 class Refused(Exception):
@@ -74,3 +81,18 @@ class Busy(Refused):
 
 class ProfileError(Exception):
     """A profile file breaks the profile schema; the message names the path."""
+
+
+class StorageUnavailable(Exception):
+    """The database did not answer, or not in time (down, restarting, every connection
+    busy, locked): the unit of work rolled back, so nothing was written. Front ends
+    answer "try again shortly" (503). `detail` is the first line of the driver's
+    report, for operators only."""
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(detail or "storage unavailable")
+        self.detail = detail
+
+
+class SchemaMissing(Exception):
+    """The database answers but holds no PatronAuth tables: `patronauth init` first."""

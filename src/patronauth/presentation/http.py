@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
 Scope = MutableMapping[str, Any]
@@ -40,15 +40,23 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self.app(scope, receive, adding_headers(send, self.headers, keep_present=True))
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                present = {name.lower() for name, _ in message.get("headers", [])}
-                extra = [(n, v) for n, v in self.headers if n not in present]
-                message["headers"] = [*message.get("headers", []), *extra]
-            await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+def adding_headers(
+    send: Send, headers: Sequence[tuple[bytes, bytes]], *, keep_present: bool
+) -> Send:
+    """`send`, adding `headers` (lower-case names) to the start of the response; with
+    `keep_present`, a header the response has set itself is not added again."""
+
+    async def send_with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            have = message.get("headers", [])
+            present = {name.lower() for name, _ in have} if keep_present else set()
+            message["headers"] = [*have, *((n, v) for n, v in headers if n not in present)]
+        await send(message)
+
+    return send_with_headers
 
 
 def client_address(scope: Scope, *, trusted_proxies: frozenset[str]) -> str:

@@ -25,7 +25,7 @@ from patronauth.domain.credentials import (
 from patronauth.domain.errors import Busy, InvalidInput
 from patronauth.domain.identifiers import lockout_key
 from patronauth.domain.lockout import Blocked, LockoutRule
-from patronauth.domain.patrons import Credential, PatronStatus
+from patronauth.domain.patrons import Credential, PatronStatus, TemporarySecret
 from patronauth.domain.policies import HARD_MAX_LENGTH, normalise_secret
 from patronauth.domain.profile import Text, change_due
 from patronauth.domain.text import has_control_characters
@@ -187,10 +187,11 @@ def _verify(
         event.record(result, found, kind=kind, reason="unknown" if found is None else "not_set_up")
         return _Verified(result, found)
     verification = ports.hasher.verify(credential.secret_hash, secret)
+    # A temporary secret from a self-service reset also ends a suspension.
+    temporary = None if verification.ok else _matching_temporary(ports, credential, secret)
     with ports.uow() as uow:
         if not verification.ok:
-            # A temporary secret from a self-service reset also ends a suspension.
-            used = _try_temporaries(ports, uow, credential, secret)
+            used = _use_temporary(ports, uow, credential, temporary) if temporary else None
             if used is None:
                 _record_failure(uow, found, credential)
                 result = _invalid(attempt)
@@ -216,26 +217,38 @@ def _verify(
     return _Verified(result, found, credential)
 
 
-def _try_temporaries(
-    ports: Ports, uow: UnitOfWork, credential: Credential, secret: str
+def _matching_temporary(
+    ports: Ports, credential: Credential, secret: str
+) -> TemporarySecret | None:
+    """S5: the unused temporary secret `secret` is, if any (read, then hashed outside
+    the transaction)."""
+    with ports.uow() as uow:
+        active = uow.temporaries.active(credential.patron_id, credential.kind, ports.clock.now())
+    for temporary in active:
+        if ports.hasher.verify(temporary.secret_hash, secret).ok:
+            return temporary
+    return None
+
+
+def _use_temporary(
+    ports: Ports, uow: UnitOfWork, credential: Credential, temporary: TemporarySecret
 ) -> Credential | None:
     """S5: an unused temporary secret replaces the current one when it is first used."""
     now = ports.clock.now()
-    for temporary in uow.temporaries.active(credential.patron_id, credential.kind, now):
-        if ports.hasher.verify(temporary.secret_hash, secret).ok:
-            uow.temporaries.mark_used(temporary.id, now)
-            uow.temporaries.void(credential.patron_id, credential.kind, now)
-            state = transition(credential.state, CredentialEvent.TEMPORARY)
-            uow.credentials.replace_secret(
-                credential,
-                secret_hash=temporary.secret_hash,
-                state=state,
-                policy_from=None,
-                set_at=now,
-                expires_at=temporary.expires_at,
-            )
-            return uow.credentials.get(credential.patron_id, credential.kind)
-    return None
+    state = transition(credential.state, CredentialEvent.TEMPORARY)
+    replaced = uow.credentials.replace_secret(
+        credential,
+        secret_hash=temporary.secret_hash,
+        state=state,
+        policy_from=None,
+        set_at=now,
+        expires_at=temporary.expires_at,
+    )
+    if not replaced:
+        return None  # changed meanwhile: the temporary secret stays unused
+    uow.temporaries.mark_used(temporary.id, now)
+    uow.temporaries.void(credential.patron_id, credential.kind, now)
+    return uow.credentials.get(credential.patron_id, credential.kind)
 
 
 def _invalid(attempt: Attempt) -> AuthResult:

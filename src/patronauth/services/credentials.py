@@ -46,7 +46,7 @@ from patronauth.services.interfaces import (
     UnitOfWork,
 )
 from patronauth.services.lookup import Found, current_card, require_patron
-from patronauth.services.sessions import Opened, after_change
+from patronauth.services.sessions import Opened, after_change, end_patron_sessions
 
 log = logging.getLogger(__name__)
 
@@ -139,10 +139,14 @@ def checked_new_secret(
             violations.append(Violation(policy.code("unchanged")))
         elif default_digest and ports.hasher.keyed_matches(default_digest, new):
             violations.append(Violation(policy.code("same_as_default")))
+    # Every problem at once: the new secret's, then its confirmation's.
+    mismatch = (
+        [Violation("secret.confirmation_mismatch", field="confirm")] if new != confirm else []
+    )
     if violations:
-        raise PolicyRefused(*violations)
-    if new != confirm:
-        raise Refused.of("secret.confirmation_mismatch")
+        raise PolicyRefused(*(v.on("new") for v in violations), *mismatch)
+    if mismatch:
+        raise Refused(*mismatch)
     return new, policy
 
 
@@ -269,8 +273,10 @@ def reset_credential(
 ) -> ResetResult:
     """Staff reset (R14, R24, R27): back to the default, else a temporary secret.
 
-    Either way a suspension ends and the failure count restarts. Staff never see the
-    current secret (S10); a temporary secret is random and expires (S5).
+    Either way a suspension ends and the failure count restarts, and every session of
+    the patron ends on every store and node: whoever signed in with the old secret is
+    out. Staff never see the current secret (S10); a temporary secret is random and
+    expires (S5).
     """
     now = ports.clock.now()
     with ports.uow() as uow:
@@ -278,20 +284,24 @@ def reset_credential(
         kind = _kind(found.profile, kind)
         settings = _settings(found, kind)
         credential = uow.credentials.get(found.patron.id, kind)
-        if credential is not None and credential.default_digest:
+    to_default = credential is not None and bool(credential.default_digest)
+    if not to_default:
+        # Hashed before the transaction that stores it (argon2 never runs inside one).
+        temporary = temporary_secret(ports, settings.policy_on(now.date()))
+        expires_at = now + timedelta(hours=settings.temporary_lifetime_hours)
+        secret_hash = ports.hasher.hash(temporary)
+    with ports.uow() as uow:
+        if credential is not None and to_default:
             state = transition(credential.state, CredentialEvent.RESET_TO_DEFAULT)
-            uow.credentials.replace_secret(
+            stored = uow.credentials.replace_secret(
                 credential,
-                secret_hash=credential.default_digest,
+                secret_hash=credential.default_digest or "",
                 state=state,
                 policy_from=None,
                 set_at=now,
             )
             result = ResetResult(kind, state)
         else:
-            temporary = temporary_secret(ports, settings.policy_on(now.date()))
-            expires_at = now + timedelta(hours=settings.temporary_lifetime_hours)
-            secret_hash = ports.hasher.hash(temporary)
             if credential is None:
                 uow.credentials.add(
                     found.patron.id,
@@ -305,8 +315,9 @@ def reset_credential(
                         expires_at=expires_at,
                     ),
                 )
+                stored = True
             else:
-                uow.credentials.replace_secret(
+                stored = uow.credentials.replace_secret(
                     credential,
                     secret_hash=secret_hash,
                     state=transition(credential.state, CredentialEvent.TEMPORARY),
@@ -315,9 +326,12 @@ def reset_credential(
                     expires_at=expires_at,
                 )
             result = ResetResult(kind, CredentialState.TEMPORARY, temporary, expires_at)
+        if not stored:
+            raise Conflict.of("credential.changed_concurrently")
         uow.temporaries.void(found.patron.id, kind, now)
         _audit(uow, now, "credential.reset", found, kind, staff, Channel.STAFF, result.state.value)
         uow.commit()
+    end_patron_sessions(ports, found.patron.id)
     notify(ports, found.patron, NoticeKind.CREDENTIAL_RESET, kind)
     return result
 

@@ -105,8 +105,9 @@ def request_reset(ports: Ports, request: ResetRequest) -> None:
         if method is SelfServiceReset.EMAIL_TEMPORARY:
             secret = temporary_secret(ports, settings.policy_on(now.date()))
             expires = now + timedelta(hours=settings.temporary_lifetime_hours)
+            secret_hash = ports.hasher.hash(secret)  # before the transaction, never in it
             with ports.uow() as uow:
-                uow.temporaries.add(found.patron.id, kind, ports.hasher.hash(secret), expires)
+                uow.temporaries.add(found.patron.id, kind, secret_hash, expires)
                 _record(
                     uow,
                     now,

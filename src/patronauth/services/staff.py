@@ -28,6 +28,7 @@ from patronauth.services.account import CredentialView, credential_views
 from patronauth.services.audit import Trail
 from patronauth.services.interfaces import Ports, StoredAuditEvent
 from patronauth.services.lookup import find_patron, require_patron
+from patronauth.services.sessions import end_patron_sessions
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,8 @@ def unlock(
     """R27: lift a block on the identifier and any suspension of the patron's credentials.
 
     Works for an identifier no patron has, too: blocks are kept per typed identifier.
+    The patron's sessions stay open: an unlock changes no secret and no card, and a
+    session was opened with the right secret before the block.
     """
     now = ports.clock.now()
     key = lockout_key(identifier)
@@ -120,7 +123,11 @@ def unlock(
 def replace_card(
     ports: Ports, old: str, new: str, *, staff: str, institution: str | None = None
 ) -> Identifier:
-    """R25: the old barcode stops signing in; the new one carries the same credentials."""
+    """R25: the old barcode stops signing in; the new one carries the same credentials.
+
+    A card is replaced when it is lost or stolen: every session of the patron ends, on
+    every store and node, whoever holds the old card.
+    """
     now = ports.clock.now()
     with ports.uow() as uow:
         trail = Trail(uow, ports.clock, staff, Channel.STAFF.value, at=now)
@@ -146,6 +153,7 @@ def replace_card(
             identifier=found.identifier.lookup_key,
         )
         uow.commit()
+    end_patron_sessions(ports, found.patron.id)
     return replacement
 
 

@@ -25,7 +25,7 @@ from patronauth.domain.terminals import (
 from patronauth.domain.terminals import terminal_login as checked_login
 from patronauth.services.admission import admit
 from patronauth.services.audit import Trail
-from patronauth.services.interfaces import Ports
+from patronauth.services.interfaces import Ports, StoredTerminal, UnitOfWork
 
 CHANNEL = "sip2"
 LOGIN_LOCKOUT = LockoutRule()
@@ -83,10 +83,14 @@ def get_terminal(ports: Ports, login: str) -> Terminal:
     if not LOGIN_PATTERN.fullmatch(login):
         raise NotFound.of("terminal.not_found")
     with ports.uow() as uow:
-        stored = uow.terminals.get(login)
+        return _stored(uow, login).terminal
+
+
+def _stored(uow: UnitOfWork, login: str) -> StoredTerminal:
+    stored = uow.terminals.get(login)
     if stored is None:
         raise NotFound.of("terminal.not_found")
-    return stored.terminal
+    return stored
 
 
 def _set_enabled(ports: Ports, login: str, enabled: bool, staff: str) -> Terminal:
@@ -94,9 +98,7 @@ def _set_enabled(ports: Ports, login: str, enabled: bool, staff: str) -> Termina
     now = ports.clock.now()
     with ports.uow() as uow:
         trail = Trail(uow, ports.clock, staff, "staff")
-        stored = uow.terminals.get(login)
-        if stored is None:
-            raise NotFound.of("terminal.not_found")
+        stored = _stored(uow, login)
         if stored.terminal.enabled == enabled:
             raise Conflict.of(
                 "terminal.already_enabled" if enabled else "terminal.already_disabled"
@@ -164,9 +166,7 @@ def set_terminal_options(
     now = ports.clock.now()
     with ports.uow() as uow:
         trail = Trail(uow, ports.clock, staff, "staff")
-        stored = uow.terminals.get(login)
-        if stored is None:
-            raise NotFound.of("terminal.not_found")
+        stored = _stored(uow, login)
         current = stored.terminal.options
         options = TerminalOptions(
             encoding=current.encoding if encoding is None else encoding,

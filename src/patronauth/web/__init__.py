@@ -11,15 +11,13 @@ static/     style sheet and the live policy hints (a progressive enhancement)
 
 from __future__ import annotations
 
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from patronauth.bootstrap import App
-from patronauth.domain.errors import Busy
+from patronauth.domain.errors import Busy, StorageUnavailable
 from patronauth.web.guard import FormGuard, csrf_protection
 from patronauth.web.site import Site
 from patronauth.web.views import account, lending, public, recovery, requests
@@ -78,8 +76,7 @@ def create_web(app: App) -> Starlette:
         exception_handlers={
             404: http_error,
             405: http_error,
-            OperationalError: database_down,
-            PoolTimeout: database_down,  # every connection of the pool stayed busy
+            StorageUnavailable: database_down,  # down, or every connection busy
             Busy: busy,
             Exception: server_error,
         },

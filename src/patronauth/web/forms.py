@@ -58,9 +58,13 @@ class Form:
         self.problems.append(Problem(field, Violation(code, params)))
 
     def refuse(self, field: str | None, refused: Refused, /, **extra: Param) -> None:
+        """Every violation of `refused`, on the field it names itself, else on `field`."""
         for violation in refused.violations:
             self.problems.append(
-                Problem(field, Violation(violation.code, {**violation.params, **extra}))
+                Problem(
+                    violation.field or field,
+                    Violation(violation.code, {**violation.params, **extra}),
+                )
             )
 
     def identifier(self, name: str) -> str:

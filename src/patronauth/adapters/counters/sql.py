@@ -7,6 +7,7 @@ from sqlalchemy import Engine, bindparam, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from patronauth.adapters.counters import StateCounter, T, Update, decode, encode
+from patronauth.adapters.storage.errors import begin, connect
 from patronauth.adapters.storage.tables import attempt_counters as table
 from patronauth.domain.lockout import CounterState
 
@@ -37,7 +38,7 @@ class SqlAttemptCounter(StateCounter):
 
     def _update(self, key: str, change: Update[T]) -> T:
         now = datetime.now(UTC)
-        with self._engine.begin() as conn:
+        with begin(self._engine) as conn:
             if self._postgres:
                 conn.execute(_ENSURE_ROW, {"b_key": key, "b_now": now})
                 stored = conn.execute(_READ_LOCKED, {"b_key": key}).scalar_one_or_none()
@@ -55,7 +56,7 @@ class SqlAttemptCounter(StateCounter):
             return result
 
     def _read(self, key: str) -> CounterState:
-        with self._engine.connect() as conn:
+        with connect(self._engine) as conn:
             return decode(conn.execute(_READ, {"b_key": key}).scalar_one_or_none())
 
     def keys(self) -> list[str]:

@@ -8,10 +8,11 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import ExceptionContext, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.pool import QueuePool
 
 from patronauth.adapters import metrics
+from patronauth.adapters.config import ConfigError
 
 CONNECT_TIMEOUT_SECONDS = 5
 
@@ -27,12 +28,16 @@ def normalise_url(url: str) -> str:
 def make_engine(
     url: str, *, pool_size: int = 10, max_overflow: int = 10, pool_timeout: float = 10
 ) -> Engine:
-    url = normalise_url(url)
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        engine = _sqlite_engine(url, parsed.database)
-    else:
-        engine = _postgres_engine(url, pool_size, max_overflow, pool_timeout)
+    """An engine for `url`; a URL SQLAlchemy cannot use is a `ConfigError`."""
+    try:
+        url = normalise_url(url)
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite":
+            engine = _sqlite_engine(url, parsed.database)
+        else:
+            engine = _postgres_engine(url, pool_size, max_overflow, pool_timeout)
+    except ArgumentError as error:
+        raise ConfigError(f"PATRONAUTH_DATABASE_URL: {error}") from None
     event.listen(engine, "handle_error", _count_error)
     return engine
 

@@ -24,6 +24,7 @@ from patronauth.domain.identifiers import IdentifierStatus
 from patronauth.services.interfaces import (
     KnownBarcode,
     NewCredential,
+    NewPatron,
     RegistryBatchResult,
     RegistryRow,
 )
@@ -211,26 +212,8 @@ class SqlRegistry:
         identifier_rows: list[Values] = []
         credential_rows: list[Values] = []
         for patron_id, r in zip(self._new_ids(len(rows)), rows, strict=True):
-            p = r.patron
             patron_rows.append(
-                (
-                    patron_id,
-                    p.uid,
-                    p.institution,
-                    p.category,
-                    p.status.value,
-                    p.name,
-                    p.email,
-                    p.phone_masked,
-                    p.phone_digest,
-                    p.id_type.value if p.id_type else None,
-                    p.id_masked,
-                    p.id_digest,
-                    patrons.stored("registered_on", p.registered_on),
-                    p.language,
-                    stored_now,
-                    stored_now,
-                )
+                (patron_id, r.patron.uid, *_fed(patrons, r.patron), stored_now, stored_now)
             )
             identifier_rows.append(
                 (patron_id, r.kind.value, r.barcode, r.lookup_key, current, stored_now)
@@ -246,25 +229,7 @@ class SqlRegistry:
         stored_now = patrons.stored("updated_at", now)
         patron_rows: list[Values] = []
         for r in rows:
-            p = r.patron
-            patron_rows.append(
-                (
-                    r.patron_id,
-                    p.institution,
-                    p.category,
-                    p.status.value,
-                    p.name,
-                    p.email,
-                    p.phone_masked,
-                    p.phone_digest,
-                    p.id_type.value if p.id_type else None,
-                    p.id_masked,
-                    p.id_digest,
-                    patrons.stored("registered_on", p.registered_on),
-                    p.language,
-                    stored_now,
-                )
-            )
+            patron_rows.append((r.patron_id, *_fed(patrons, r.patron), stored_now))
         patrons.update(patron_rows)
 
         stored: dict[tuple[int, str], tuple[int, str, str | None]] = {}
@@ -309,6 +274,24 @@ class SqlRegistry:
                 digest_only,
             )
         writer.insert(added)
+
+
+def _fed(writer: _Writer, p: NewPatron) -> Values:
+    """What a feed sets of a patron, in the order of `_PATRON_COLUMNS[2:-2]`."""
+    return (
+        p.institution,
+        p.category,
+        p.status.value,
+        p.name,
+        p.email,
+        p.phone_masked,
+        p.phone_digest,
+        p.id_type.value if p.id_type else None,
+        p.id_masked,
+        p.id_digest,
+        writer.stored("registered_on", p.registered_on),
+        p.language,
+    )
 
 
 def _credential(writer: _Writer, patron_id: int, c: NewCredential) -> Values:

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Row, insert, select, update
 
 from patronauth.adapters.storage import tables as t
+from patronauth.adapters.storage.errors import begin, connect
 from patronauth.domain.credentials import CredentialKind
 from patronauth.domain.sessions import Scope, Session, SessionChannel
 from patronauth.services.interfaces import ActionPurpose, ActionToken
@@ -42,7 +43,7 @@ class SqlSessionStore:
         now: datetime,
     ) -> Session:
         s = t.sessions
-        with self._engine.begin() as conn:
+        with begin(self._engine) as conn:
             new_id = conn.execute(
                 insert(s)
                 .values(
@@ -60,14 +61,14 @@ class SqlSessionStore:
         return Session(new_id, patron_id, channel, scope, change_kind, now, now, False)
 
     def find(self, token_hash: str) -> Session | None:
-        with self._engine.connect() as conn:
+        with connect(self._engine) as conn:
             row = conn.execute(
                 select(t.sessions).where(t.sessions.c.token_hash == token_hash)
             ).first()
         return _session(row) if row else None
 
     def _update(self, session_id: int, **values: object) -> None:
-        with self._engine.begin() as conn:
+        with begin(self._engine) as conn:
             conn.execute(update(t.sessions).where(t.sessions.c.id == session_id).values(**values))
 
     def touch(self, session_id: int, now: datetime) -> None:
@@ -80,7 +81,7 @@ class SqlSessionStore:
 
     def revoke(self, session_id: int, now: datetime) -> None:
         s = t.sessions
-        with self._engine.begin() as conn:
+        with begin(self._engine) as conn:
             conn.execute(
                 update(s)
                 .where(s.c.id == session_id, s.c.revoked_at.is_(None))
@@ -92,7 +93,7 @@ class SqlSessionStore:
         query = update(s).where(s.c.patron_id == patron_id, s.c.revoked_at.is_(None))
         if keep is not None:
             query = query.where(s.c.id != keep)
-        with self._engine.begin() as conn:
+        with begin(self._engine) as conn:
             return int(conn.execute(query.values(revoked_at=now)).rowcount)
 
 

@@ -3,8 +3,10 @@ from __future__ import annotations
 from types import TracebackType
 
 from sqlalchemy import Connection, Engine, RootTransaction
+from sqlalchemy.exc import SQLAlchemyError
 
 from patronauth.adapters.storage.catalogue import SqlCatalogue
+from patronauth.adapters.storage.errors import storage_errors, translated
 from patronauth.adapters.storage.fines import SqlFines
 from patronauth.adapters.storage.holds import SqlHolds
 from patronauth.adapters.storage.loans import SqlLoans
@@ -19,10 +21,12 @@ from patronauth.adapters.storage.repositories import (
 from patronauth.adapters.storage.requests import SqlPatronRequests
 from patronauth.adapters.storage.sessions import SqlActionTokens
 from patronauth.adapters.storage.terminals import SqlTerminals
+from patronauth.services.transactions import unit_closed, unit_opened
 
 
 class SqlUnitOfWork:
-    """One connection and one transaction; rolled back unless committed."""
+    """One connection and one transaction; rolled back unless committed. While it is
+    open the hasher refuses to run in this thread (see `services.transactions`)."""
 
     _conn: Connection
     _transaction: RootTransaction
@@ -31,8 +35,13 @@ class SqlUnitOfWork:
         self._engine = engine
 
     def __enter__(self) -> SqlUnitOfWork:
-        self._conn = self._engine.connect()
-        self._transaction = self._conn.begin()
+        with storage_errors(self._engine):
+            self._conn = self._engine.connect()
+            try:
+                self._transaction = self._conn.begin()
+            except BaseException:
+                self._conn.close()
+                raise
         self.patrons = SqlPatrons(self._conn)
         self.credentials = SqlCredentials(self._conn)
         self.temporaries = SqlTemporaries(self._conn)
@@ -46,6 +55,7 @@ class SqlUnitOfWork:
         self.fines = SqlFines(self._conn)
         self.requests = SqlPatronRequests(self._conn)
         self.terminals = SqlTerminals(self._conn)
+        unit_opened()
         return self
 
     def __exit__(
@@ -54,11 +64,22 @@ class SqlUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        error = exc if isinstance(exc, SQLAlchemyError) else None
         try:
-            if self._transaction.is_active:
-                self._transaction.rollback()
+            try:
+                if self._transaction.is_active:
+                    self._transaction.rollback()
+            except SQLAlchemyError as failed:
+                error = error or failed  # the connection is gone: the first failure is told
+            meaning = translated(error, self._conn) if error is not None else None
         finally:
+            unit_closed()
             self._conn.close()
+        if meaning is not None:
+            raise meaning from error
+        if error is not None and exc is None:
+            raise error
 
     def commit(self) -> None:
-        self._transaction.commit()
+        with storage_errors(self._conn):
+            self._transaction.commit()

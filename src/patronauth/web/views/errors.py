@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -41,11 +40,10 @@ def http_error(request: Request, error: Exception) -> Response:
     return problem_response(request, PROBLEMS.get(status, "failure"), status)
 
 
-def database_down(request: Request, error: Exception) -> Response:
-    """Nothing was written: the unit of work rolls back whatever it had begun. A database
-    without its tables is no outage that waiting would end: that is a failure page."""
-    if isinstance(error, OperationalError) and "no such table" in str(error.orig):
-        return server_error(request, error)
+def database_down(request: Request, _: Exception) -> Response:
+    """Nothing was written: the unit of work rolls back whatever it had begun. (A database
+    without its tables is no outage that waiting would end: `SchemaMissing` gets the
+    failure page.)"""
     headers = {"Retry-After": str(DATABASE_RETRY_SECONDS)}
     return problem_response(request, "unavailable", 503, headers)
 
