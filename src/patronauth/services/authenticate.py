@@ -220,13 +220,23 @@ def _verify(
 def _matching_temporary(
     ports: Ports, credential: Credential, secret: str
 ) -> TemporarySecret | None:
-    """S5: the unused temporary secret `secret` is, if any (read, then hashed outside
-    the transaction)."""
+    """S5: the unused temporary secret `secret` is, if any. Temporary secrets are kept
+    as keyed digests, so this costs no argon2: every attempt runs exactly one, whatever
+    the credential's state (issue 10). One kept as argon2 (made before that) is still
+    checked; a full hashing pool then counts as no match, since the main hash has
+    already judged the guess wrong and it must count (issue 15)."""
     with ports.uow() as uow:
         active = uow.temporaries.active(credential.patron_id, credential.kind, ports.clock.now())
     for temporary in active:
-        if ports.hasher.verify(temporary.secret_hash, secret).ok:
-            return temporary
+        if temporary.secret_hash.startswith("hk:"):
+            if ports.hasher.keyed_matches(temporary.secret_hash, secret):
+                return temporary
+            continue
+        try:
+            if ports.hasher.verify(temporary.secret_hash, secret).ok:
+                return temporary
+        except Busy:
+            return None
     return None
 
 

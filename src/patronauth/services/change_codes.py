@@ -71,6 +71,7 @@ def _send(ports: Ports, patron: Patron, kind: CredentialKind, notify: Notify) ->
     code = ports.randomness.secret(CODE_ALPHABET, CODE_LENGTH)
     now = ports.clock.now()
     with ports.uow() as uow:
+        uow.action_tokens.void(patron.id, ActionPurpose.CONFIRM_CHANGE, kind, now)  # one live
         uow.action_tokens.add(
             _hash(patron.id, kind, code),
             patron.id,

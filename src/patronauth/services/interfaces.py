@@ -347,6 +347,12 @@ class ActionTokens(Protocol):
     def take(self, token_hash: str, purpose: ActionPurpose, now: datetime) -> ActionToken | None:
         """Use the token up; None when it was used, expired or never existed."""
 
+    def void(
+        self, patron_id: int, purpose: ActionPurpose, kind: CredentialKind, now: datetime
+    ) -> int:
+        """Use up every live token of the patron for `purpose` and `kind` (a new one
+        replaces them); how many there were."""
+
 
 class Catalogue(Protocol):
     """Titles and their copies (R28). A title's row is also the lock every lending

@@ -102,11 +102,18 @@ def request_reset(ports: Ports, request: ResetRequest) -> None:
         kind = found.profile.kind_for(Channel.WEB)
         settings = found.profile.credential(found.patron.category, kind)
         method = settings.self_service_reset
+        if method is not SelfServiceReset.NONE and _mails_limited(ports, found):
+            _audit(ports, "reset.request", "mail_limited", found, request)
+            continue
         if method is SelfServiceReset.EMAIL_TEMPORARY:
             secret = temporary_secret(ports, settings.policy_on(now.date()))
             expires = now + timedelta(hours=settings.temporary_lifetime_hours)
-            secret_hash = ports.hasher.hash(secret)  # before the transaction, never in it
+            # Random, single-use and short-lived: a keyed digest (HMAC under the pepper)
+            # keeps it, so that checking it costs a sign-in no second argon2 (issue 10).
+            secret_hash = ports.hasher.keyed(secret, salt=ports.randomness.secret(_SALT, 12))
             with ports.uow() as uow:
+                # One live temporary secret per credential: a new one voids the old.
+                uow.temporaries.void(found.patron.id, kind, now)
                 uow.temporaries.add(found.patron.id, kind, secret_hash, expires)
                 _record(
                     uow,
@@ -160,6 +167,9 @@ def request_setup(ports: Ports, request: ResetRequest) -> None:
         _audit(ports, "setup.request", "no_match", None, request)
         return
     for found, kind in eligible:
+        if _mails_limited(ports, found):
+            _audit(ports, "setup.request", "mail_limited", found, request)
+            continue
         link = _new_link(ports, found, ActionPurpose.SET_UP, kind, now)
         notify(
             ports,
@@ -172,11 +182,28 @@ def request_setup(ports: Ports, request: ResetRequest) -> None:
         _audit(ports, "setup.request", "link_sent", found, request)
 
 
+RESET_MAILS_PER_HOUR = "3 per hour"
+_SALT = "abcdefghijkmnopqrstuvwxyz23456789"
+
+
+def _mails_limited(ports: Ports, found: Found) -> bool:
+    """At most `RESET_MAILS_PER_HOUR` reset and set-up e-mails a card, and as many an
+    address (cards sharing one address share its count): nobody can fill a mailbox,
+    or pile up secrets and links, by asking again and again."""
+    address = (found.patron.email or "").lower()
+    return bool(
+        ports.throttle.hit_limit(RESET_MAILS_PER_HOUR, "reset_mail_card", str(found.patron.id))
+        or ports.throttle.hit_limit(RESET_MAILS_PER_HOUR, "reset_mail_address", address)
+    )
+
+
 def _new_link(
     ports: Ports, found: Found, purpose: ActionPurpose, kind: CredentialKind, now: datetime
 ) -> str:
     token = ports.randomness.token()
     with ports.uow() as uow:
+        # One live link per credential and purpose: a new one voids those before it.
+        uow.action_tokens.void(found.patron.id, purpose, kind, now)
         uow.action_tokens.add(
             token_hash(token),
             found.patron.id,
