@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -69,6 +69,13 @@ class Settings:
     sip2_tls_key: Path | None = None
     sip2_idle_seconds: int = 300
     sip2_threads: int = 8
+    twilio_auth_token: str | None = field(default=None, repr=False)  # TwiML webhooks
+    voicexml_secret: str | None = field(default=None, repr=False)  # VoiceXML requests
+    # The directories' service-account passwords, by the variable each profile names
+    # (`PATRONAUTH_DIRECTORY_...`); kept out of repr so that no log shows them.
+    directory_secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
+    oidc_keys_file: Path | None = None  # None: oidc-keys.json under var_dir
+    oidc_token_seconds: int = 3600
     metrics_token: str | None = None
     metrics_address: tuple[str, int] | None = None
 
@@ -122,6 +129,15 @@ class Settings:
             sip2_tls_key=_tls_path(env, "PATRONAUTH_SIP2_TLS_KEY", "PATRONAUTH_SIP2_TLS_CERT"),
             sip2_idle_seconds=_int(env, "PATRONAUTH_SIP2_IDLE_SECONDS", 300),
             sip2_threads=_int(env, "PATRONAUTH_SIP2_THREADS", 8),
+            twilio_auth_token=env.get("PATRONAUTH_TWILIO_AUTH_TOKEN") or None,
+            voicexml_secret=env.get("PATRONAUTH_VOICEXML_SECRET") or None,
+            directory_secrets={
+                name: value
+                for name, value in env.items()
+                if name.startswith("PATRONAUTH_DIRECTORY_") and value
+            },
+            oidc_keys_file=Path(env.get("PATRONAUTH_OIDC_KEYS_FILE") or var_dir / "oidc-keys.json"),
+            oidc_token_seconds=_int(env, "PATRONAUTH_OIDC_TOKEN_SECONDS", 3600, minimum=60),
             metrics_token=_metrics_token(env.get("PATRONAUTH_METRICS_TOKEN")),
             metrics_address=_address(env, "PATRONAUTH_METRICS_ADDRESS"),
         )
