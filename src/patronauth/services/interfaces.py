@@ -138,6 +138,10 @@ class Throttle(Protocol):
     def hit(self, scope: str, source: str) -> int:
         """Count one attempt from `source`; 0 when allowed, else seconds to wait."""
 
+    def hit_limit(self, limit: str, scope: str, key: str) -> int:
+        """Count one use of `key` against a named limit (`"5 per hour"`); 0 when
+        allowed, else seconds to wait."""
+
 
 class NoticeKind(StrEnum):
     CREDENTIAL_CHANGED = "credential_changed"
@@ -146,6 +150,7 @@ class NoticeKind(StrEnum):
     TEMPORARY_SECRETS = "temporary_secrets"
     SETUP_LINK = "setup_link"
     RESET_LINK = "reset_link"
+    CHANGE_CODE = "change_code"
 
 
 @dataclass(frozen=True)
@@ -317,6 +322,7 @@ class AuditLog(Protocol):
 class ActionPurpose(StrEnum):
     SET_UP = "set_up"  # R23: the first PIN of a patron without a default
     REVERT_TO_DEFAULT = "revert_to_default"  # R14: PolyU's online reset
+    CONFIRM_CHANGE = "confirm_change"  # a code confirming the first change of a default
 
 
 @dataclass(frozen=True)
@@ -347,6 +353,12 @@ class ActionTokens(Protocol):
 
     def take(self, token_hash: str, purpose: ActionPurpose, now: datetime) -> ActionToken | None:
         """Use the token up; None when it was used, expired or never existed."""
+
+    def void(
+        self, patron_id: int, purpose: ActionPurpose, kind: CredentialKind, now: datetime
+    ) -> int:
+        """Use up every live token of the patron for `purpose` and `kind` (a new one
+        replaces them); how many there were."""
 
 
 class Catalogue(Protocol):
