@@ -1,6 +1,6 @@
 """The one ASGI application `patronauth serve` runs: My Account pages at `/`, the app's
-JSON API at `/api/v1`, and for the operators `/healthz`, `/livez`, `/readyz` and
-`/metrics` (docs/operations.md)."""
+JSON API at `/api/v1`, the staff console at `/staff`, and for the operators `/healthz`,
+`/livez`, `/readyz` and `/metrics` (docs/operations.md)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from starlette.routing import Mount, Route
 
 from patronauth.api import create_api
 from patronauth.bootstrap import App, build, metrics
+from patronauth.console import create_console
 from patronauth.presentation.http import SecurityHeaders
 from patronauth.web import create_web
 
@@ -53,6 +54,7 @@ def create(app: App | None = None) -> Starlette:
             Route("/readyz", readyz),
             Route("/metrics", metrics_page),
             Mount("/api/v1", app=create_api(app)),
+            Mount("/staff", app=create_console(app)),
             Mount("/", app=create_web(app)),
         ],
         middleware=[Middleware(SecurityHeaders, hsts=app.settings.cookie_secure)],

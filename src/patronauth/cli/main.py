@@ -9,6 +9,7 @@ import click
 
 from patronauth.bootstrap import ConfigError, ensure_pepper, upgrade_schema
 from patronauth.cli import (
+    accounts,
     circulation,
     credentials,
     demo,
@@ -98,6 +99,7 @@ cli.add_command(circulation.fines)
 cli.add_command(circulation.calendar)
 cli.add_command(circulation.request)
 cli.add_command(terminals.terminal)
+cli.add_command(accounts.staff)
 cli.add_command(serve.serve)
 
 
