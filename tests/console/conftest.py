@@ -42,7 +42,9 @@ def enrolled(app: App, login: str, role: Role, institutions: list[str]) -> str:
 class Console:
     def __init__(self, app: App) -> None:
         self.app = app
-        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=create(app)), base_url=BASE)
+        self.client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create(app)), base_url=BASE
+        )
 
     @property
     def sp(self) -> StaffPorts:
