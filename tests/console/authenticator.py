@@ -70,7 +70,7 @@ class SoftKey:
             }
         )
 
-    def assert_(self, options: str, origin: str, *, count: int | None = None) -> str:
+    def sign(self, options: str, origin: str, *, count: int | None = None) -> str:
         """An assertion for the options' challenge; the counter moves on unless given."""
         challenge = json.loads(options)["challenge"]
         if count is None:

@@ -132,7 +132,8 @@ def test_the_enrolment_link_works_once_and_for_24_hours(app: App) -> None:
     offer = open_enrolment(sp, token)
     code = pyotp.TOTP(offer.totp_secret).at(clock_of(app).now())
     member = enrol(sp, token, PASSWORD, PASSWORD, code=code, source="t")
-    assert member.status is StaffStatus.ACTIVE and member.has_totp
+    assert member.status is StaffStatus.ACTIVE
+    assert member.has_totp
     _refused("staff.enrolment_invalid", open_enrolment, sp, token)
     clock_of(app).advance(24 * 3600 + 1)
     _refused("staff.enrolment_invalid", open_enrolment, sp, _token(late.link))
@@ -213,7 +214,7 @@ def test_a_security_key_signs_in(app: App) -> None:
     pending = sign_in_password(sp, "kim", PASSWORD, source="t")
     options = webauthn_options(sp, pending.token)
     opened = sign_in_second_factor(
-        sp, pending.token, webauthn=key.assert_(options, ORIGIN), source="t"
+        sp, pending.token, webauthn=key.sign(options, ORIGIN), source="t"
     )
     assert current_staff(sp, opened.token).member.webauthn_keys == 1
 
@@ -222,7 +223,7 @@ def test_an_assertion_made_for_another_origin_is_refused_and_audited(app: App) -
     sp, key = _key_member(app)
     pending = sign_in_password(sp, "kim", PASSWORD, source="t")
     options = webauthn_options(sp, pending.token)
-    forged = key.assert_(options, "https://staff-login.example.net")
+    forged = key.sign(options, "https://staff-login.example.net")
     _refused(
         "staff.webauthn_invalid",
         sign_in_second_factor,
@@ -240,12 +241,12 @@ def test_a_replayed_signature_counter_is_refused_and_audited(app: App) -> None:
     sp, key = _key_member(app)
     pending = sign_in_password(sp, "kim", PASSWORD, source="t")
     sign_in_second_factor(
-        sp, pending.token, webauthn=key.assert_(webauthn_options(sp, pending.token), ORIGIN),
+        sp, pending.token, webauthn=key.sign(webauthn_options(sp, pending.token), ORIGIN),
         source="t",
     )  # fmt: skip
     # A cloned key signs with the counter the original used already.
     again = sign_in_password(sp, "kim", PASSWORD, source="t")
-    cloned = key.assert_(webauthn_options(sp, again.token), ORIGIN, count=key.count)
+    cloned = key.sign(webauthn_options(sp, again.token), ORIGIN, count=key.count)
     _refused(
         "staff.webauthn_replayed",
         sign_in_second_factor,
@@ -262,7 +263,7 @@ def test_a_replayed_signature_counter_is_refused_and_audited(app: App) -> None:
 def test_an_assertion_counts_for_one_challenge_only(app: App) -> None:
     sp, key = _key_member(app)
     pending = sign_in_password(sp, "kim", PASSWORD, source="t")
-    assertion = key.assert_(webauthn_options(sp, pending.token), ORIGIN)
+    assertion = key.sign(webauthn_options(sp, pending.token), ORIGIN)
     sign_in_second_factor(sp, pending.token, webauthn=assertion, source="t")
     again = sign_in_password(sp, "kim", PASSWORD, source="t")
     webauthn_options(sp, again.token)  # a new challenge
