@@ -1,6 +1,7 @@
 """The one ASGI application `patronauth serve` runs: My Account pages at `/`, the app's
-JSON API at `/api/v1`, the staff console at `/staff`, and for the operators `/healthz`,
-`/livez`, `/readyz` and `/metrics` (docs/operations.md)."""
+JSON API at `/api/v1`, the telephone line's webhooks at `/telephone` (docs/telephone.md),
+the staff console at `/staff`, and for the operators `/healthz`, `/livez`, `/readyz` and
+`/metrics` (docs/operations.md)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from patronauth.api import create_api
 from patronauth.bootstrap import App, build, metrics
 from patronauth.console import create_console
 from patronauth.presentation.http import SecurityHeaders
+from patronauth.signon import routes as sign_on_routes
+from patronauth.telephone.app import create_telephone
 from patronauth.web import create_web
 
 
@@ -54,6 +57,8 @@ def create(app: App | None = None) -> Starlette:
             Route("/readyz", readyz),
             Route("/metrics", metrics_page),
             Mount("/api/v1", app=create_api(app)),
+            Mount("/telephone", app=create_telephone(app)),
+            *sign_on_routes(app),
             Mount("/staff", app=create_console(app)),
             Mount("/", app=create_web(app)),
         ],

@@ -26,6 +26,7 @@ from patronauth.adapters.counters.memory import MemoryAttemptCounter
 from patronauth.adapters.counters.redis import RedisAttemptCounter
 from patronauth.adapters.counters.resilient import ResilientAttemptCounter
 from patronauth.adapters.counters.sql import SqlAttemptCounter
+from patronauth.adapters.directory import LdapDirectory
 from patronauth.adapters.factors import StaffFactors
 from patronauth.adapters.hash_pool import HashPool
 from patronauth.adapters.hashing import Argon2Hasher, Argon2Parameters, Keyring
@@ -38,6 +39,7 @@ from patronauth.adapters.redis_health import RedisHealth
 from patronauth.adapters.redis_health import client as redis_client
 from patronauth.adapters.registry_csv import parse_rows as parse_rows
 from patronauth.adapters.sessions import FallbackSessionStore, RedisSessionStore
+from patronauth.adapters.signing_keys import SigningKeyFile
 from patronauth.adapters.storage import migrate
 from patronauth.adapters.storage.engine import make_engine
 from patronauth.adapters.storage.sessions import SqlSessionStore
@@ -57,6 +59,8 @@ class App:
 
     def close(self) -> None:
         self.engine.dispose()
+        if isinstance(self.ports.directory, LdapDirectory):
+            self.ports.directory.close()
         if self.redis is not None:
             self.redis.close()
 
@@ -66,6 +70,15 @@ def ensure_pepper(settings: Settings) -> bool:
     if settings.pepper:
         return False
     return Keyring.create(settings.pepper_file)
+
+
+def keys_file(settings: Settings) -> Path:
+    return settings.oidc_keys_file or settings.var_dir / "oidc-keys.json"
+
+
+def ensure_signing_keys(settings: Settings) -> bool:
+    """`patronauth init`: the OpenID Connect signing keys (mode 0600), when none exist."""
+    return SigningKeyFile.create(keys_file(settings), SystemClock().now())
 
 
 def keyring(settings: Settings) -> Keyring:
@@ -158,6 +171,8 @@ def build(settings: Settings | None = None) -> App:
         session_policy=policy,
         public_url=settings.public_url,
         telemetry=PrometheusTelemetry(),
+        directory=LdapDirectory(settings.directory_secrets),
+        signing_keys=SigningKeyFile(keys_file(settings)),
     )
     used = (settings.counter == "redis", redis is not None, redis is not None)
     watched = tuple(h for h, use in zip(health.values(), used, strict=True) if use)

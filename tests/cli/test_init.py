@@ -39,6 +39,7 @@ def test_init_creates_the_schema_and_a_pepper_key_file_readable_only_by_its_owne
     run = cli.ok("init")
     assert run.out.splitlines() == [
         f"pepper key created at {key} (mode 0600)",
+        f"signing keys created at {tmp_path / 'var' / 'oidc-keys.json'} (mode 0600)",
         "schema is current",
     ]
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
@@ -53,6 +54,7 @@ def test_init_creates_the_schema_and_a_pepper_key_file_readable_only_by_its_owne
     again = cli.ok("init", "--json").json()
     assert again == {
         "pepper_created": False,
+        "signing_keys_created": False,
         "schema": "current",
         "demo_patrons_added": 0,
         "demo_lending_added": {"copies": 0, "loans": 0, "reservations": 0, "requests": 0},

@@ -17,8 +17,8 @@ from typing import Any
 import pyotp
 import pytest
 
-from tests.e2e.conftest import SCRIPT, Mailbox, Server, _wait_until_healthy, free_port, shot
 from tests import support
+from tests.e2e.conftest import SCRIPT, Mailbox, Server, _wait_until_healthy, free_port, shot
 
 PASSWORD = "Counter#Desk-2026"
 

@@ -5,10 +5,12 @@ by e-mail), R14 (PolyU, a link back to the default PIN), R18/R24 (staff only), R
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import pytest
 
 from patronauth.bootstrap import App
+from tests.support import register
 from tests.web.conftest import Browser, link_in, mails, stored, text_of
 
 pytestmark = pytest.mark.anyio
@@ -138,12 +140,33 @@ async def test_hku_first_time_set_up_through_the_e_mailed_link(
     assert (await browser.get(link)).status_code == 404  # used up
 
 
-async def test_set_up_is_offered_only_where_the_library_has_no_default(
+async def test_set_up_is_offered_at_every_library_for_patrons_without_a_default(
     app: App, browser: Browser
 ) -> None:
-    assert (await browser.get("/hkpl/set-up")).status_code == 404
-    assert 'href="/hkpl/set-up"' not in (await browser.get("/hkpl/sign-in")).text
-    assert (await browser.get("/hku/set-up")).status_code == 200
+    """R23 at HKU; elsewhere for patrons registered without one (HKPL without a phone,
+    PolyU before 2013-06-01, HKCT with a passport)."""
+    for library in ("hkpl", "polyu", "hkct", "hku"):
+        assert (await browser.get(f"/{library}/set-up")).status_code == 200
+        assert f'href="/{library}/set-up"' in (await browser.get(f"/{library}/sign-in")).text
+
+
+async def test_polyu_patron_registered_before_june_2013_sets_up_the_pin_by_email(
+    app: App, browser: Browser
+) -> None:
+    register(app, "polyu", "12012345A", email="early@example.org", registered_on=date(2012, 9, 3))
+    assert (await browser.sign_in("polyu", "12012345A", "Z12345")).status_code == 422
+    asked = await browser.post(
+        "/polyu/set-up", {"identifier": "12012345A", "email": "early@example.org"}
+    )
+    assert asked.headers["location"] == "/polyu/set-up?sent=1"
+    (mail,) = mails(app)
+    link = link_in(mail)
+    assert re.fullmatch(r"/polyu/set-up/[A-Za-z0-9_-]+", link)
+    done = await browser.post(link, {"new": "q7x2m9", "confirm": "q7x2m9"})
+    assert done.status_code == 200
+    assert "Your PIN is set up" in done.text
+    signed = await browser.sign_in("polyu", "12012345A", "q7x2m9")
+    assert signed.headers["location"] == "/polyu/account"
 
 
 async def test_a_link_of_one_library_does_not_work_at_another(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -100,6 +100,13 @@ class Settings:
     sip2_threads: int = 8
     staff_from_os: bool = False  # `staff` is the operating-system user, not PATRONAUTH_STAFF
     staff_networks: tuple[str, ...] = DEFAULT_STAFF_NETWORKS
+    twilio_auth_token: str | None = field(default=None, repr=False)  # TwiML webhooks
+    voicexml_secret: str | None = field(default=None, repr=False)  # VoiceXML requests
+    # The directories' service-account passwords, by the variable each profile names
+    # (`PATRONAUTH_DIRECTORY_...`); kept out of repr so that no log shows them.
+    directory_secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
+    oidc_keys_file: Path | None = None  # None: oidc-keys.json under var_dir
+    oidc_token_seconds: int = 3600
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -153,6 +160,15 @@ class Settings:
             sip2_threads=_int(env, "PATRONAUTH_SIP2_THREADS", 8),
             staff_from_os=not env.get("PATRONAUTH_STAFF"),
             staff_networks=_networks(env.get("PATRONAUTH_STAFF_NETWORKS")),
+            twilio_auth_token=env.get("PATRONAUTH_TWILIO_AUTH_TOKEN") or None,
+            voicexml_secret=env.get("PATRONAUTH_VOICEXML_SECRET") or None,
+            directory_secrets={
+                name: value
+                for name, value in env.items()
+                if name.startswith("PATRONAUTH_DIRECTORY_") and value
+            },
+            oidc_keys_file=Path(env.get("PATRONAUTH_OIDC_KEYS_FILE") or var_dir / "oidc-keys.json"),
+            oidc_token_seconds=_int(env, "PATRONAUTH_OIDC_TOKEN_SECONDS", 3600, minimum=60),
         )
 
 

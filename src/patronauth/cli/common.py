@@ -116,7 +116,10 @@ def render(violation: Violation, **extra: str | int) -> str:
 
 def refuse(refusal: Refused, **extra: str | int) -> NoReturn:
     c = ctx()
-    items = [{"code": v.code, "message": render(v, **extra)} for v in refusal.violations]
+    items: list[dict[str, str]] = [
+        {"code": v.code, "message": render(v, **extra)} | ({"field": v.field} if v.field else {})
+        for v in refusal.violations
+    ]
     if c.json:
         click.echo(
             json.dumps(

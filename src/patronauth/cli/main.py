@@ -7,15 +7,23 @@ from typing import NoReturn
 
 import click
 
-from patronauth.bootstrap import ConfigError, ensure_pepper, upgrade_schema
+from patronauth.bootstrap import (
+    ConfigError,
+    ensure_pepper,
+    ensure_signing_keys,
+    keys_file,
+    upgrade_schema,
+)
 from patronauth.cli import (
     accounts,
     circulation,
     credentials,
     demo,
     demo_lending,
+    directory,
     patrons,
     serve,
+    signon,
     staff,
     terminals,
 )
@@ -56,12 +64,17 @@ def init(load_demo: bool) -> None:
         created = ensure_pepper(c.settings)
     except OSError as error:
         raise ConfigError(f"cannot create the pepper key file: {error}") from None
+    try:
+        keys_created = ensure_signing_keys(c.settings)
+    except OSError as error:
+        raise ConfigError(f"cannot create the signing key file: {error}") from None
     upgrade_schema(c.app)
     loaded = demo.load(c.app, c.staff) if load_demo else []
     lending = demo_lending.load(c.app, c.staff) if load_demo else demo_lending.Added()
     emit(
         {
             "pepper_created": created,
+            "signing_keys_created": keys_created,
             "schema": "current",
             "demo_patrons_added": len(loaded),
             "demo_lending_added": lending.as_dict(),
@@ -70,6 +83,9 @@ def init(load_demo: bool) -> None:
             line
             for line in (
                 f"pepper key created at {c.settings.pepper_file} (mode 0600)" if created else "",
+                f"signing keys created at {keys_file(c.settings)} (mode 0600)"
+                if keys_created
+                else "",
                 "schema is current",
                 f"demo patrons added: {len(loaded)}" if load_demo else "",
                 f"demo lending added: {lending.copies} copies, {lending.loans} loans, "
@@ -100,7 +116,10 @@ cli.add_command(circulation.calendar)
 cli.add_command(circulation.request)
 cli.add_command(terminals.terminal)
 cli.add_command(accounts.staff)
+cli.add_command(directory.directory)
 cli.add_command(serve.serve)
+cli.add_command(signon.client)
+cli.add_command(signon.oidc)
 
 
 def main() -> NoReturn:

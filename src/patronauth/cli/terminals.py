@@ -7,7 +7,13 @@ from typing import Any
 import click
 
 from patronauth.cli.common import command, ctx, emit, read_secrets
-from patronauth.domain.terminals import Encoding, Terminal, TerminalOptions
+from patronauth.domain.terminals import (
+    TERMINAL_CHANNELS,
+    Encoding,
+    Terminal,
+    TerminalOptions,
+    terminal_channel,
+)
 from patronauth.services.terminals import (
     add_terminal,
     disable_terminal,
@@ -17,6 +23,7 @@ from patronauth.services.terminals import (
 )
 
 ENCODINGS = click.Choice([e.value for e in Encoding])
+CHANNELS = click.Choice([c.value for c in TERMINAL_CHANNELS])
 
 
 def _data(terminal: Terminal) -> dict[str, Any]:
@@ -30,6 +37,7 @@ def _data(terminal: Terminal) -> dict[str, Any]:
         "crlf": o.crlf,
         "allow_pinless": o.allow_pinless,
         "wrong_pin_as_unknown": o.wrong_pin_as_unknown,
+        "channel": o.channel.value,
     }
 
 
@@ -41,6 +49,7 @@ def _line(terminal: Terminal) -> str:
         "CRLF" if o.crlf else "CR",
         *(["PIN-less allowed"] if o.allow_pinless else []),
         *(["wrong PIN answered as unknown"] if o.wrong_pin_as_unknown else []),
+        *([f"counts as {o.channel.value}"] if o.channel.value != "sip2" else []),
     ]
     place = f" ({terminal.location})" if terminal.location else ""
     return f"{terminal.login}  {terminal.institution}{place}  {', '.join(flags)}"
@@ -66,6 +75,10 @@ def terminal() -> None:
     is_flag=True,
     help="Answer a wrong PIN exactly as an unknown card.",
 )
+@click.option(
+    "--channel", type=CHANNELS, default="sip2", show_default=True,
+    help="What its requests count and audit as (telephone: a telephone box speaking SIP2).",
+)  # fmt: skip
 @command
 def add(
     login: str,
@@ -75,6 +88,7 @@ def add(
     crlf: bool,
     allow_pinless: bool,
     wrong_pin_as_unknown: bool,
+    channel: str,
 ) -> None:
     """Add a terminal. Standard input: its password (12 to 128 characters, no `|`)."""
     c = ctx()
@@ -90,6 +104,7 @@ def add(
             crlf=crlf,
             allow_pinless=allow_pinless,
             wrong_pin_as_unknown=wrong_pin_as_unknown,
+            channel=terminal_channel(channel),
         ),
         staff=c.staff,
     )
@@ -136,6 +151,7 @@ def enable(login: str) -> None:
 @click.option(
     "--wrong-pin-as-unknown/--wrong-pin-told", "wrong_pin_as_unknown", default=None
 )  # fmt: skip
+@click.option("--channel", type=CHANNELS, help="sip2, or telephone for a telephone box.")
 @command
 def options(
     login: str,
@@ -143,6 +159,7 @@ def options(
     crlf: bool | None,
     allow_pinless: bool | None,
     wrong_pin_as_unknown: bool | None,
+    channel: str | None,
 ) -> None:
     """Change some of a terminal's options; the others keep their values."""
     c = ctx()
@@ -154,5 +171,6 @@ def options(
         crlf=crlf,
         allow_pinless=allow_pinless,
         wrong_pin_as_unknown=wrong_pin_as_unknown,
+        channel=terminal_channel(channel) if channel else None,
     )
     emit(_data(done), f"terminal options: {_line(done)}")

@@ -22,6 +22,7 @@ class Channel(StrEnum):
     SIP2 = "sip2"
     TELEPHONE = "telephone"
     STAFF = "staff"
+    PROXY = "proxy"  # the e-resource proxy's external check
 
 
 INTERACTIVE_CHANNELS = frozenset({Channel.WEB, Channel.APP})
@@ -93,6 +94,7 @@ class Outcome(StrEnum):
     BARRED = "barred"
     CHANGE_REQUIRED = "change-required"
     TEMPORARY_EXPIRED = "temporary-expired"
+    NOT_PROVISIONED = "not-provisioned"  # the directory knows the patron, the library not yet
 
     @property
     def signed_in(self) -> bool:

@@ -47,9 +47,9 @@ def _view(
             forced,
             patron.category,
             settings,
-            set_on=credential.set_at.date(),
+            set_on=profile.day_of(credential.set_at),
             policy_from=credential.policy_from,
-            today=now.date(),
+            today=profile.day_of(now),
         ):
             state = CredentialState.MUST_CHANGE
     return CredentialView(

@@ -29,6 +29,7 @@ from patronauth.domain.circulation import (
     Title,
 )
 from patronauth.domain.credentials import CredentialKind, CredentialState
+from patronauth.domain.errors import Unavailable
 from patronauth.domain.identifiers import IdentifierKind, IdType
 from patronauth.domain.lockout import Admission, LockoutRule
 from patronauth.domain.patrons import (
@@ -38,8 +39,9 @@ from patronauth.domain.patrons import (
     PatronStatus,
     TemporarySecret,
 )
-from patronauth.domain.profile import ForcedChange, Profile
+from patronauth.domain.profile import DirectoryConfig, ForcedChange, Profile
 from patronauth.domain.sessions import Scope, Session, SessionChannel, SessionPolicy
+from patronauth.domain.signon import Client, SignOnProtocol
 from patronauth.domain.staff import Role, StaffMember, StaffSession, StaffStatus, Stage
 from patronauth.domain.terminals import Terminal, TerminalOptions
 
@@ -142,6 +144,7 @@ class NoticeKind(StrEnum):
     CREDENTIAL_CHANGED = "credential_changed"
     CREDENTIAL_RESET = "credential_reset"
     TEMPORARY_SECRET = "temporary_secret"  # noqa: S105 (a notice kind)
+    TEMPORARY_SECRETS = "temporary_secrets"
     SETUP_LINK = "setup_link"
     RESET_LINK = "reset_link"
 
@@ -270,6 +273,10 @@ class CredentialRepository(Protocol):
     def rehash(self, credential: Credential, secret_hash: str) -> bool:
         """Store an upgraded hash of the same secret if the version is unchanged."""
 
+    def use_temporary(self, credential: Credential, now: datetime) -> bool:
+        """Mark a temporary secret as having opened its one session (S5). False when it
+        already had (or the secret changed meanwhile): nothing is written then."""
+
     def record_failure(self, credential_id: int) -> int:
         """Atomically add one consecutive failure; the new count."""
 
@@ -388,7 +395,9 @@ class Loans(Protocol):
     def loan(self, loan_id: int) -> Loan | None:
         """An open loan (returned ones are history)."""
 
-    def add_loan(self, patron_id: int, item: Item, today: date, due_on: date) -> Loan: ...
+    def add_loan(
+        self, patron_id: int, item: Item, today: date, due_on: date, *, fine_free: bool = False
+    ) -> Loan: ...
 
     def renew_loan(self, loan: Loan, due_on: date) -> None: ...
 
@@ -482,6 +491,12 @@ class RegistryRow:
     patron: NewPatron
     credentials: Sequence[NewCredential]
     patron_id: int | None  # None: a new patron
+    # For a known patron, the registration fields the row gives (None: all); the
+    # others keep their stored values.
+    given: frozenset[str] | None = None
+    # R20: a directory category's student or staff number (kind, value, lookup key),
+    # added as an identifier of the patron when not on record yet.
+    link: tuple[IdentifierKind, str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -490,6 +505,8 @@ class KnownBarcode:
     uid: str
     institution: str
     replaced: bool
+    category: str
+    registered_on: date
 
 
 @dataclass(frozen=True)
@@ -505,9 +522,10 @@ class Registry(Protocol):
     def upsert(self, rows: Sequence[RegistryRow]) -> RegistryBatchResult:
         """Insert new patrons and update known ones.
 
-        For a known patron the personal data, category and status are replaced, the
-        default digests follow the new data, and a credential still in the default
-        state takes the new default as its secret.
+        For a known patron the fields the row gives replace the stored ones (the
+        registration date never changes; a feed moves the status only of a pending
+        registration), the default digests follow the new data, and a credential
+        still in the default state takes the new default as its secret.
         """
 
 
@@ -712,9 +730,164 @@ class SecondFactors(Protocol):
         that did not move forward."""
 
 
+@dataclass(frozen=True)
+class StoredCall:
+    platform: str
+    call_id: str
+    institution: str
+    state: str  # the dialogue's state, as the telephone line wrote it; "" once ended
+    turn: str  # the token the next request of the call must carry
+    started_at: datetime
+    updated_at: datetime
+    ended_at: datetime | None
+
+
+class CallRepository(Protocol):
+    """The telephone line's calls, by platform and the platform's call id."""
+
+    def add(
+        self, platform: str, call_id: str, institution: str, state: str, turn: str, at: datetime
+    ) -> bool:
+        """False when the call id is known already (a replayed first request)."""
+
+    def get(self, platform: str, call_id: str) -> StoredCall | None: ...
+
+    def take_turn(self, platform: str, call_id: str, turn: str, new_turn: str) -> bool:
+        """Replace the call's turn token if it is `turn` and the call goes on, atomically:
+        of two requests carrying one token, exactly one gets True."""
+
+    def save(self, platform: str, call_id: str, state: str, at: datetime, *, ended: bool) -> None:
+        """Store the state after a turn; an ended call keeps no state and no token."""
+
+    def purge(self, before: datetime) -> int:
+        """Delete the calls untouched since `before`; how many."""
+
+
+@dataclass(frozen=True)
+class StoredClient:
+    client: Client
+    secret_digest: str | None
+
+
+@dataclass(frozen=True)
+class NewClient:
+    client_id: str
+    name: str
+    protocol: SignOnProtocol
+    institution: str
+    secret_digest: str | None
+    redirect_uris: tuple[str, ...]
+    logout_uris: tuple[str, ...]
+    allow_from: tuple[str, ...]
+    trusted: bool
+    public: bool
+
+
+@dataclass(frozen=True)
+class AuthorizationCode:
+    id: int
+    client_id: str
+    patron_id: int
+    redirect_uri: str
+    scope: str
+    nonce: str | None
+    code_challenge: str | None
+    code_challenge_method: str | None
+    session_id: int | None
+    auth_time: datetime
+    expires_at: datetime
+    used_at: datetime | None
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    id: int
+    kind: str  # "access" or "refresh"
+    client_id: str
+    patron_id: int
+    scope: str
+    code_id: int | None
+    session_id: int | None
+    expires_at: datetime
+    revoked: bool
+
+
+@dataclass(frozen=True)
+class CasTicket:
+    id: int
+    client_id: str
+    service: str
+    patron_id: int
+    renewed: bool
+    expires_at: datetime
+    used_at: datetime | None
+
+
+class SignOnRepository(Protocol):
+    """The library's services (clients), and what they were given: OIDC codes and
+    tokens, CAS tickets (all found by the SHA-256 of their value), and visits."""
+
+    def add_client(self, new: NewClient, *, created_by: str, at: datetime) -> Client:
+        """Refuses `client.id_taken` when the client id exists already."""
+
+    def client(self, client_id: str) -> StoredClient | None: ...
+
+    def clients(self, institution: str | None = None) -> list[Client]: ...
+
+    def set_client_enabled(self, client_id: str, enabled: bool, at: datetime) -> None: ...
+
+    def set_client_secret(self, client_id: str, secret_digest: str, at: datetime) -> None: ...
+
+    def add_code(self, code_hash: str, code: AuthorizationCode) -> None: ...
+
+    def take_code(self, code_hash: str, now: datetime) -> tuple[AuthorizationCode, bool] | None:
+        """The code and whether this was its first use (it is marked used either way)."""
+
+    def add_token(
+        self,
+        token_hash: str,
+        kind: str,
+        *,
+        client_id: str,
+        patron_id: int,
+        scope: str,
+        code_id: int | None,
+        session_id: int | None,
+        now: datetime,
+        expires_at: datetime,
+    ) -> None: ...
+
+    def token(self, token_hash: str) -> IssuedToken | None: ...
+
+    def revoke_token(self, token_id: int, now: datetime) -> bool:
+        """End a token; False when it had ended already (a replayed refresh token)."""
+
+    def revoke_tokens_of_code(self, code_id: int, now: datetime) -> int: ...
+
+    def revoke_tokens_of_session(self, session_id: int, now: datetime) -> int: ...
+
+    def add_visit(
+        self, patron_id: int, client_id: str, session_id: int | None, at: datetime
+    ) -> None: ...
+
+    def clients_of_session(self, session_id: int) -> list[Client]:
+        """The services a sign-on session was used for."""
+
+    def visited(self, patron_id: int, *, limit: int) -> list[tuple[Client, datetime]]:
+        """The services a patron signed in to, the latest visit of each, newest first."""
+
+    def add_ticket(self, ticket_hash: str, ticket: CasTicket, *, now: datetime) -> None: ...
+
+    def take_ticket(self, ticket_hash: str, now: datetime) -> tuple[CasTicket, bool] | None:
+        """The ticket and whether this was its first use (it is marked used either way)."""
+
+
 class UnitOfWork(Protocol):
     @property
     def patrons(self) -> PatronRepository: ...
+
+    @property
+    def calls(self) -> CallRepository: ...
 
     @property
     def terminals(self) -> TerminalRepository: ...
@@ -758,6 +931,9 @@ class UnitOfWork(Protocol):
     @property
     def staff_sessions(self) -> StaffSessions: ...
 
+    @property
+    def sign_on(self) -> SignOnRepository: ...
+
     def __enter__(self) -> UnitOfWork: ...
 
     def __exit__(
@@ -779,6 +955,89 @@ class Telemetry(Protocol):
 
     def attempt(self, channel: str, outcome: str) -> None:
         """One attempt on a channel ended with an outcome (`Outcome.value`)."""
+
+
+class DirectoryLookup(StrEnum):
+    UID = "uid"  # the Portal UID typed at sign-in
+    BARCODE = "barcode"  # a card scanned at a kiosk
+    LINK = "link"  # the student or staff number of a library record
+
+
+@dataclass(frozen=True)
+class DirectoryEntry:
+    dn: str
+    link: str | None  # the link attribute's value: names the library record
+
+
+@dataclass(frozen=True)
+class DirectoryProbe:
+    """What `directory check` found at one URL: never a secret."""
+
+    url: str
+    ok: bool
+    detail: str
+    seconds: float
+
+
+class Directory(Protocol):
+    """The campus directory (R20): it alone decides whether a PIN is right.
+
+    Every method raises `Unavailable` when no configured server answers within the
+    configuration's timeouts; nothing is decided then and nothing falls back.
+    """
+
+    def find(
+        self, config: DirectoryConfig, lookup: DirectoryLookup, value: str
+    ) -> DirectoryEntry | None:
+        """The one entry the lookup's filter matches, searched with the service account.
+
+        `value` is escaped for the filter (RFC 4515), so `*`, `(`, `)`, `\\` and NUL
+        match only themselves. None when no entry or more than one matches.
+        """
+
+    def bind(self, config: DirectoryConfig, dn: str, pin: str) -> bool:
+        """Whether the directory accepts `pin` for the entry `dn` (a simple bind).
+
+        An empty PIN is never sent: to an LDAP server a bind with an empty password is
+        an anonymous bind, which succeeds without proving anything.
+        """
+
+    def probe(self, config: DirectoryConfig, uid: str | None) -> list[DirectoryProbe]:
+        """`directory check`: connect, StartTLS or LDAPS, bind with the service account
+        and search (for `uid`, or the base entry) at every URL in turn."""
+
+
+class NoDirectory:
+    """A deployment without a directory: every question is unanswered."""
+
+    def find(
+        self, config: DirectoryConfig, lookup: DirectoryLookup, value: str
+    ) -> DirectoryEntry | None:
+        raise Unavailable.of("directory.unavailable")
+
+    def bind(self, config: DirectoryConfig, dn: str, pin: str) -> bool:
+        raise Unavailable.of("directory.unavailable")
+
+    def probe(self, config: DirectoryConfig, uid: str | None) -> list[DirectoryProbe]:
+        return [DirectoryProbe(url, False, "no directory client", 0.0) for url in config.urls]
+
+
+class SigningKeys(Protocol):
+    """The keys that sign OpenID Connect ID tokens (created by `patronauth init`)."""
+
+    @property
+    def pairwise_salt(self) -> bytes:
+        """The secret behind pairwise subject identifiers; never changes."""
+
+    def signing_key(self) -> object:
+        """The current private key, in the form the protocol library takes."""
+
+    def published(self, now: datetime) -> list[dict[str, object]]:
+        """The public keys (JWK) whose tokens may still be presented."""
+
+    def rotate(self, now: datetime, *, keep_seconds: int) -> str:
+        """Start signing with a new key; the old one stays published for
+        `keep_seconds`. The new key's id."""
 
 
 class NoTelemetry:
@@ -803,6 +1062,8 @@ class Ports:
     session_policy: SessionPolicy
     public_url: str  # where patrons reach the web pages, for links in e-mails
     telemetry: Telemetry = field(default_factory=NoTelemetry)
+    directory: Directory = field(default_factory=NoDirectory)
+    signing_keys: SigningKeys | None = None  # OpenID Connect; None where not set up
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from patronauth.domain.identifiers import (
     parse_julac,
 )
 from patronauth.domain.patrons import Identifier, Patron, PatronStatus
-from patronauth.domain.profile import BarcodeFormat, ForcedChange
+from patronauth.domain.profile import BarcodeFormat, DirectoryConfig, ForcedChange
 from patronauth.services.account import CredentialView, credential_views
 from patronauth.services.audit import Trail
 from patronauth.services.interfaces import Ports, StoredAuditEvent
@@ -36,6 +36,7 @@ class PatronView:
     identifiers: Sequence[Identifier]
     credentials: Sequence[CredentialView]
     blocked_for: int  # seconds left of a block on the current identifier
+    directory: DirectoryConfig | None = None  # where the PIN lives when not here (R20)
 
 
 def show_patron(ports: Ports, identifier: str, *, institution: str | None = None) -> PatronView:
@@ -50,7 +51,8 @@ def show_patron(ports: Ports, identifier: str, *, institution: str | None = None
     blocked = max(
         (ports.counter.blocked_for(i.lookup_key, now.timestamp()) for i in current), default=0
     )
-    return PatronView(found.patron, identifiers, views, blocked)
+    directory = found.profile.directory_for(found.patron.category)
+    return PatronView(found.patron, identifiers, views, blocked, directory)
 
 
 def complete_registration(

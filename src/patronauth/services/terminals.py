@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from patronauth.domain.credentials import Channel
 from patronauth.domain.errors import Conflict, InvalidInput, NotFound
 from patronauth.domain.lockout import Blocked, LockoutRule
 from patronauth.domain.terminals import (
@@ -39,6 +40,7 @@ def _options_detail(terminal: Terminal) -> dict[str, str]:
         "crlf": str(o.crlf).lower(),
         "allow_pinless": str(o.allow_pinless).lower(),
         "wrong_pin_as_unknown": str(o.wrong_pin_as_unknown).lower(),
+        "channel": o.channel.value,
     }
 
 
@@ -132,6 +134,7 @@ def set_terminal_options(
     crlf: bool | None = None,
     allow_pinless: bool | None = None,
     wrong_pin_as_unknown: bool | None = None,
+    channel: Channel | None = None,
 ) -> Terminal:
     """Change some options; the others keep their values.
 
@@ -151,6 +154,7 @@ def set_terminal_options(
             wrong_pin_as_unknown=current.wrong_pin_as_unknown
             if wrong_pin_as_unknown is None
             else wrong_pin_as_unknown,
+            channel=current.channel if channel is None else channel,
         )
         uow.terminals.set_options(login, options, now)
         terminal = replace(stored.terminal, options=options)

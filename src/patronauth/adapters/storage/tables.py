@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 
 
@@ -105,6 +106,8 @@ credentials = Table(
     Column("consecutive_failures", Integer, nullable=False, default=0),
     Column("suspended_from", String(16)),
     Column("version", Integer, nullable=False, default=1),
+    # S5: when a temporary secret first opened a session; it opens no second one.
+    Column("temporary_used_at", UTCDateTime),
     UniqueConstraint("patron_id", "kind"),
 )
 
@@ -222,6 +225,8 @@ loans = Table(
     Column("due_on", Date, nullable=False),
     Column("renewals", Integer, nullable=False, default=0),
     Column("returned_on", Date),
+    # Seed 001: a loan from a mobile library accrues no overdue fine.
+    Column("fine_free", Boolean, nullable=False, default=False, server_default=false()),
     Index(None, "patron_id", "returned_on"),
 )
 
@@ -300,9 +305,109 @@ terminals = Table(
     Column("crlf", Boolean, nullable=False),
     Column("allow_pinless", Boolean, nullable=False),
     Column("wrong_pin_as_unknown", Boolean, nullable=False),
+    Column("channel", String(12), nullable=False, default="sip2"),
     Column("created_by", String(80), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# The telephone line's calls in progress (docs/telephone.md): the dialogue's state by the
+# platform's call id, and the one-time token the next request must carry. An ended call
+# keeps its row, emptied, until it is purged, so that a replayed request is refused.
+telephone_calls = Table(
+    "telephone_calls",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("platform", String(16), nullable=False),
+    Column("call_id", String(64), nullable=False),
+    Column("institution", String(32), nullable=False),
+    Column("state", Text, nullable=False),
+    Column("turn", String(64), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False, index=True),
+    Column("ended_at", UTCDateTime),
+    UniqueConstraint("platform", "call_id"),
+)
+
+# --- sign-on: the library's services (R19) ------------------------------------------------
+
+sign_on_clients = Table(
+    "sign_on_clients",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("client_id", String(64), nullable=False, unique=True),
+    Column("name", String(80), nullable=False),
+    Column("protocol", String(8), nullable=False),
+    Column("institution", String(32), nullable=False),
+    Column("secret_digest", String(160)),  # keyed digest; none for public clients
+    Column("redirect_uris", Text, nullable=False, default=""),  # one a line
+    Column("logout_uris", Text, nullable=False, default=""),
+    Column("allow_from", Text, nullable=False, default=""),
+    Column("trusted", Boolean, nullable=False),
+    Column("public", Boolean, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("created_by", String(80), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+sign_on_codes = Table(
+    "sign_on_codes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("code_hash", String(64), nullable=False, unique=True),
+    Column("client_id", String(64), nullable=False),
+    Column("patron_id", Id, ForeignKey("patrons.id"), nullable=False),
+    Column("redirect_uri", Text, nullable=False),
+    Column("scope", String(200), nullable=False),
+    Column("nonce", String(255)),
+    Column("code_challenge", String(128)),
+    Column("code_challenge_method", String(8)),
+    Column("session_id", Id),  # the sign-on (web) session it came from
+    Column("auth_time", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime),
+)
+
+sign_on_tokens = Table(
+    "sign_on_tokens",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("kind", String(8), nullable=False),  # access, refresh
+    Column("client_id", String(64), nullable=False, index=True),
+    Column("patron_id", Id, ForeignKey("patrons.id"), nullable=False, index=True),
+    Column("scope", String(200), nullable=False),
+    Column("code_id", Id, index=True),  # the code it came from: revoked with it on reuse
+    Column("session_id", Id),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+)
+
+sign_on_visits = Table(
+    "sign_on_visits",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("patron_id", Id, ForeignKey("patrons.id"), nullable=False, index=True),
+    Column("client_id", String(64), nullable=False),
+    Column("session_id", Id, index=True),
+    Column("at", UTCDateTime, nullable=False),
+)
+
+cas_tickets = Table(
+    "cas_tickets",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("ticket_hash", String(64), nullable=False, unique=True),
+    Column("client_id", String(64), nullable=False),
+    Column("service", Text, nullable=False),
+    Column("patron_id", Id, ForeignKey("patrons.id"), nullable=False),
+    Column("renewed", Boolean, nullable=False),  # the secret was typed for this ticket
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime),
 )
 
 # The staff console (migration 0005_staff).

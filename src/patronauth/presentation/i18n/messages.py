@@ -21,6 +21,10 @@ MESSAGES: dict[str, str] = {
     "pin.too_short": N_("The PIN must have at least {min} characters."),
     "pin.not_digits": N_("The PIN may contain digits only."),
     "pin.not_alphanumeric": N_("The PIN may contain letters and digits only."),
+    "pin.not_ascii": N_(
+        "The PIN may contain only the letters A-Z and a-z, the digits 0-9 and the special "
+        "characters of a standard keyboard."
+    ),
     "pin.missing_upper": N_("The PIN needs at least one upper-case letter."),
     "pin.missing_lower": N_("The PIN needs at least one lower-case letter."),
     "pin.missing_letter": N_("The PIN needs at least one letter."),
@@ -50,6 +54,10 @@ MESSAGES: dict[str, str] = {
     "password.too_short": N_("The password must have at least {min} characters."),
     "password.not_digits": N_("The password may contain digits only."),
     "password.not_alphanumeric": N_("The password may contain letters and digits only."),
+    "password.not_ascii": N_(
+        "The password may contain only the letters A-Z and a-z, the digits 0-9 and the "
+        "special characters of a standard keyboard."
+    ),
     "password.missing_upper": N_("The password needs at least one upper-case letter."),
     "password.missing_lower": N_("The password needs at least one lower-case letter."),
     "password.missing_letter": N_("The password needs at least one letter."),
@@ -137,6 +145,7 @@ MESSAGES: dict[str, str] = {
     ),
     "default.missing_hkid": N_("This library's default needs the HKID number."),
     "default.missing_student_number": N_("This library's default needs the student number."),
+    "student_number.invalid": N_("A student number here is {digits} digits."),
     "default.missing_staff_number": N_("This library's default needs the staff number."),
     "policy.none_in_force": N_("No credential policy is in force on {day}."),
     # Patrons, institutions, credentials, cards
@@ -148,6 +157,10 @@ MESSAGES: dict[str, str] = {
     "patron.not_pending": N_("This registration is not pending (it is {status})."),
     "credential.kind_not_used": N_("This library does not use a {kind}."),
     "credential.kind_required": N_("Say which credential: {kinds}."),
+    "credential.not_for_channel": N_(
+        "This library does not take the {credential} for signing in here ({channel})."
+    ),
+    "channel.not_offered": N_("This library does not offer sign-in on this channel ({channel})."),
     "credential.not_suspended": N_("This credential is not suspended."),
     "credential.transition_refused": N_("A {state} credential cannot be changed that way."),
     "credential.changed_concurrently": N_(
@@ -188,6 +201,20 @@ MESSAGES: dict[str, str] = {
     "service.unavailable": N_("The service is unavailable for a moment. Please try again shortly."),
     "service.error": N_("Something went wrong on our side. Please try again later."),
     "service.busy": N_("The service is very busy just now. Please try again in a moment."),
+    "directory.unavailable": N_(
+        "Sign-on is unavailable: the campus directory is not answering. "
+        "Please try again in a few minutes."
+    ),
+    "directory.none": N_("No category of {institution} signs in through a campus directory."),
+    "directory.link_missing": N_(
+        "Patrons of this category sign in through the campus directory: give their "
+        "student or staff number."
+    ),
+    "directory.link_ambiguous": N_("Give a student number or a staff number, not both."),
+    "credential.directory_managed": N_(
+        "Your PIN is your university Portal PIN, which the library does not keep: change "
+        "or reset it at the university's IT services ({url}). Nothing was changed here."
+    ),
     "service.database_unavailable": N_(
         "The library's account database is not answering. Please try again in a few minutes."
     ),
@@ -257,6 +284,57 @@ MESSAGES: dict[str, str] = {
     "terminal.not_found": N_("There is no terminal with this login."),
     "terminal.already_disabled": N_("This terminal is disabled already."),
     "terminal.already_enabled": N_("This terminal is enabled already."),
+    "terminal.channel_invalid": N_("A terminal counts as one of these channels: {allowed}."),
+    # The telephone line's answers to the platforms (docs/telephone.md)
+    "call.keys_invalid": N_(
+        "The keys are not keypad keys (0 to 9, * and #), or there are more than {max}."
+    ),
+    "call.id_invalid": N_("The call id is missing or not valid."),
+    "call.request_invalid": N_(
+        "The request is not valid form data in UTF-8, or gives a parameter twice."
+    ),
+    "call.request_too_large": N_("The request is too large."),
+    "call.signature_invalid": N_("The request's signature is missing or wrong."),
+    "call.signature_stale": N_("The request's signature is too old, or from the future."),
+    "call.unknown": N_(
+        "There is no such call going on, or this turn of it has been answered already."
+    ),
+    "call.replayed": N_("This call has been started already."),
+    "call.institution_unknown": N_("There is no such library."),
+    "call.event_invalid": N_("The event is not one the telephone line knows."),
+    "call.event_unexpected": N_("The call does not wait for this event now."),
+    "call.not_found": N_("The telephone line has no such address."),
+    "telephone.platform_not_configured": N_("This telephony platform is not configured here."),
+    # Sign-on for the library's services (R19)
+    "client.name_invalid": N_(
+        "A service name has 1 to {max} characters, without control characters or markup."
+    ),
+    "client.uri_invalid": N_(
+        "Not a usable address: {uri}. Give an absolute https address without a fragment."
+    ),
+    "client.too_many_uris": N_("A service has at most {max} addresses of each kind."),
+    "client.network_invalid": N_("Not an address or network: {network}."),
+    "client.redirect_uri_missing": N_(
+        "An OpenID Connect or CAS service needs at least one --redirect-uri."
+    ),
+    "client.allow_from_missing": N_("A proxy needs at least one --allow-from address."),
+    "client.proxy_public": N_("A proxy must have a shared secret: it cannot be public."),
+    "client.id_taken": N_("A service with this client id exists already."),
+    "client.not_found": N_("There is no service with this client id."),
+    "client.already_disabled": N_("This service is disabled already."),
+    "client.no_secret": N_("This service has no secret to rotate."),
+    "proxy.not_allowed": N_("This proxy is not allowed to check patrons."),
+    "oidc.not_set_up": N_("OpenID Connect has no signing keys: run patronauth init."),
+    "oidc.unknown_client": N_("This service is not registered with the library."),
+    "oidc.redirect_uri_unregistered": N_(
+        "This service asked to return to an address it has not registered. Nothing was sent to it."
+    ),
+    "oidc.bad_request": N_("The sign-in request of this service is not valid: {error}."),
+    "cas.INVALID_TICKET": N_("The ticket is not valid: unknown, used already or expired."),
+    "cas.INVALID_SERVICE": N_("The ticket was issued to another service."),
+    "cas.INVALID_REQUEST": N_("The request lacks the ticket or the service."),
+    "cas.UNAUTHORIZED_SERVICE": N_("This service is not registered with the library."),
+    "cas.UNAUTHORIZED_SERVICE_PROXY": N_("Proxy tickets are not offered here."),
     "sip2.patron_unknown": N_("This card is not recognised. Please ask at the counter."),
     "sip2.pin_wrong": N_("The PIN is not correct."),
     "sip2.pin_required": N_("Please enter your PIN."),
@@ -268,6 +346,10 @@ MESSAGES: dict[str, str] = {
         "Your PIN is suspended after too many wrong attempts. Please ask at the counter."
     ),
     "sip2.account_barred": N_("Your library account is barred. Please ask at the counter."),
+    "sip2.account_not_provisioned": N_(
+        "Your library account is not ready yet: 1-2 days after your card is issued. "
+        "Please ask at the counter."
+    ),
     "sip2.account_pending": N_("Your registration is not complete yet. Please ask at the counter."),
     "sip2.pin_change_required": N_(
         "Please choose a new PIN in My Account on the library website first."
@@ -310,7 +392,12 @@ MESSAGES: dict[str, str] = {
         "Please choose a new {credential} in My Account on the library website first."
     ),
     "login.temporary_expired": N_(
-        "This temporary {credential} has expired. Please ask for a new one."
+        "This temporary {credential} has been used or has expired. Please ask for a new one."
+    ),
+    "login.not_provisioned": N_(
+        "Your library account is not ready yet. It will be ready 1-2 days after you get "
+        "your student or staff card from the Registry. If you still cannot sign in several "
+        "days after your card was issued, please approach counter staff for help."
     ),
     # The staff console and staff accounts
     "staff.login_invalid": N_(
@@ -394,9 +481,20 @@ NOTICES: dict[str, tuple[str, str]] = {
     "temporary_secret": (
         N_("Your temporary library {credential}"),
         N_(
-            "Your temporary {credential} for {library} is: {secret}\n\n"
+            "Your temporary {credential} for {library}, library card {card}, is: {secret}\n\n"
             "It works once and until {expires}. After signing in you will choose a new "
             "{credential}. Your current {credential} keeps working until then.\n\n"
+            "If you did not ask for this, you can ignore this message."
+        ),
+    ),
+    "temporary_secrets": (
+        N_("Your temporary library {credential}s"),
+        N_(
+            "Several library cards of {library} are registered with this address. Here is "
+            "a temporary {credential} for each card; sign in with each card's own:\n\n"
+            "{cards}\n\n"
+            "Each works once and until {expires}. After signing in you will choose a new "
+            "{credential}. Your current {credential}s keep working until then.\n\n"
             "If you did not ask for this, you can ignore this message."
         ),
     ),

@@ -6,6 +6,8 @@ the only page such a session reaches (S5); every change ends with a new session 
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -15,9 +17,11 @@ from patronauth.domain.errors import PolicyRefused, Refused
 from patronauth.presentation.i18n import outcome_params
 from patronauth.services.credentials import AttemptRefused, ChangeRequest, change_secret
 from patronauth.services.record import record
+from patronauth.services.signon import services_visited
 from patronauth.web.forms import Form
 from patronauth.web.hints import hint_messages
 from patronauth.web.pages import Page, Visitor
+from patronauth.web.views.public import continue_to, resume_target
 
 
 def summary(request: Request) -> Response:
@@ -46,6 +50,7 @@ def summary(request: Request) -> Response:
         defaults=defaults,
         category_label=page.library.category(patron.category).label.get(page.language, ""),
         contact_kinds=_contact_kinds(page),
+        services=services_visited(page.ports, patron.id),
     )
 
 
@@ -95,6 +100,9 @@ def _change_page(request: Request, kind: CredentialKind, *, post: bool) -> Respo
     visitor = page.require()
     if isinstance(visitor, Response):
         return visitor
+    if page.library.directory_for(visitor.account.patron.category) is not None:
+        # R20: the Portal PIN is changed at the university; this page only says so.
+        return _show(page, visitor, kind, Form(), forced=False, status=403 if post else 200)
     if post:
         return _change(page, visitor, kind, forced=False)
     return _show(page, visitor, kind, Form(), forced=False)
@@ -150,7 +158,12 @@ def _change(page: Page, visitor: Visitor, kind: CredentialKind, *, forced: bool)
             mismatch = refused.code == "secret.confirmation_mismatch"
             form.refuse("confirm" if mismatch else None, refused, credential=label)
         else:
-            response = page.redirect(page.url("account", changed=kind.value))
+            resume = resume_target(page.request.query_params.get("next", "")) if forced else None
+            if resume:
+                # A must-change sign-in for a library service goes on to the service.
+                response: Response = continue_to(page, resume)
+            else:
+                response = page.redirect(page.url("account", changed=kind.value))
             if changed.opened is not None:
                 page.site.set_session(response, changed.opened.token)
             return response
@@ -188,7 +201,8 @@ def _show(
 ) -> Response:
     patron = visitor.account.patron
     settings = page.library.credential(patron.category, kind)
-    policy = settings.policy_on(page.ports.clock.now().date())
+    resume = resume_target(page.request.query_params.get("next", "")) if forced else None
+    policy = settings.policy_on(page.library.day_of(page.ports.clock.now()))
     state = next((c.state for c in visitor.account.credentials if c.kind is kind), None)
     return page.render(
         "change.html",
@@ -208,4 +222,6 @@ def _show(
         category=patron.category,
         account=visitor.account,
         contact_kinds=_contact_kinds(page),
+        directory=page.library.directory_for(patron.category),
+        resume_query=urlencode({"next": resume}) if resume else "",
     )

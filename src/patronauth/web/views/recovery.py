@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -73,21 +72,14 @@ def _forgot(page: Page, form: Form, *, sent: bool = False, status: int = 200) ->
         sent=sent,
         method=_web_settings(page).self_service_reset.value,
         label=page.label(page.web_kind),
-        first_time_setup=_web_settings(page).first_time_setup,
     )
 
 
-# --- first-time set-up (R23) -----------------------------------------------------------
-
-
-def _setup_offered(page: Page) -> None:
-    if not _web_settings(page).first_time_setup:
-        raise HTTPException(404)
+# --- first-time set-up (R23), at every library for patrons registered without a default
 
 
 def setup_request_form(request: Request) -> Response:
     page = Page(request)
-    _setup_offered(page)
     if moved := page.gate():
         return moved
     return _setup_request(page, Form(), sent=request.query_params.get("sent") == "1")
@@ -95,7 +87,6 @@ def setup_request_form(request: Request) -> Response:
 
 def setup_request(request: Request) -> Response:
     page = Page(request)
-    _setup_offered(page)
     if moved := page.gate():
         return moved
     form = Form.posted(request)
@@ -181,7 +172,7 @@ def setup_link(request: Request) -> Response:
 
 def _setup_page(page: Page, target: LinkTarget, form: Form, *, status: int = 200) -> Response:
     settings = page.library.credential(target.patron.category, target.kind)
-    policy = settings.policy_on(page.ports.clock.now().date())
+    policy = settings.policy_on(page.library.day_of(page.ports.clock.now()))
     return page.render(
         "set_up.html",
         status=status,

@@ -1,7 +1,7 @@
 """Staff accounts of the counter console, their security keys, enrolment links, sessions
 
 Revision ID: 0005_staff
-Revises: 0004
+Revises: 0006, 0005_seed_rules
 Create Date: 2026-12-02
 """
 
@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_staff"
-down_revision = "0004"
+# Also the point where the two lines of 0005 meet again (one head for `upgrade head`).
+down_revision = ("0006", "0005_seed_rules")
 branch_labels = None
 depends_on = None
 
