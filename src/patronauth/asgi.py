@@ -1,6 +1,7 @@
 """The one ASGI application `patronauth serve` runs: My Account pages at `/`, the app's
 JSON API at `/api/v1`, the telephone line's webhooks at `/telephone` (docs/telephone.md),
-and for the operators `/healthz`, `/livez`, `/readyz` and, with a bearer token configured,
+sign-on for the library's services (docs/sign-on.md), the staff console at `/staff`, and
+for the operators `/healthz`, `/livez`, `/readyz` and, with a bearer token configured,
 `/metrics` (docs/operations.md)."""
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from starlette.routing import Mount, Route
 
 from patronauth.api import create_api
 from patronauth.bootstrap import App, build, metrics
+from patronauth.console import create_console
 from patronauth.presentation.http import SecurityHeaders
 from patronauth.signon import routes as sign_on_routes
 from patronauth.telephone.app import create_telephone
@@ -65,6 +67,7 @@ def create(app: App | None = None) -> Starlette:
             Mount("/api/v1", app=create_api(app)),
             Mount("/telephone", app=create_telephone(app)),
             *sign_on_routes(app),
+            Mount("/staff", app=create_console(app)),
             Mount("/", app=create_web(app)),
         ],
         middleware=[Middleware(SecurityHeaders, hsts=app.settings.cookie_secure)],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,6 +31,34 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
     if raw not in choices:
         raise ConfigError(f"{name} must be {' or '.join(choices)}, not {raw!r}")
     return raw
+
+
+# Where the staff console answers unless PATRONAUTH_STAFF_NETWORKS says otherwise:
+# loopback and the private ranges, never the open Internet.
+DEFAULT_STAFF_NETWORKS = (
+    "127.0.0.0/8",
+    "::1/128",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "fc00::/7",
+)
+
+
+def _networks(raw: str | None) -> tuple[str, ...]:
+    if raw is None or not raw.strip():
+        return DEFAULT_STAFF_NETWORKS
+    networks = []
+    for item in raw.split(","):
+        if not item.strip():
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(item.strip(), strict=False)))
+        except ValueError:
+            raise ConfigError(
+                f"PATRONAUTH_STAFF_NETWORKS: {item.strip()!r} is not a network"
+            ) from None
+    return tuple(networks)
 
 
 @dataclass(frozen=True)
@@ -69,6 +98,8 @@ class Settings:
     sip2_tls_key: Path | None = None
     sip2_idle_seconds: int = 300
     sip2_threads: int = 8
+    staff_from_os: bool = False  # `staff` is the operating-system user, not PATRONAUTH_STAFF
+    staff_networks: tuple[str, ...] = DEFAULT_STAFF_NETWORKS
     twilio_auth_token: str | None = field(default=None, repr=False)  # TwiML webhooks
     voicexml_secret: str | None = field(default=None, repr=False)  # VoiceXML requests
     # The directories' service-account passwords, by the variable each profile names
@@ -129,6 +160,8 @@ class Settings:
             sip2_tls_key=_tls_path(env, "PATRONAUTH_SIP2_TLS_KEY", "PATRONAUTH_SIP2_TLS_CERT"),
             sip2_idle_seconds=_int(env, "PATRONAUTH_SIP2_IDLE_SECONDS", 300),
             sip2_threads=_int(env, "PATRONAUTH_SIP2_THREADS", 8),
+            staff_from_os=not env.get("PATRONAUTH_STAFF"),
+            staff_networks=_networks(env.get("PATRONAUTH_STAFF_NETWORKS")),
             twilio_auth_token=env.get("PATRONAUTH_TWILIO_AUTH_TOKEN") or None,
             voicexml_secret=env.get("PATRONAUTH_VOICEXML_SECRET") or None,
             directory_secrets={

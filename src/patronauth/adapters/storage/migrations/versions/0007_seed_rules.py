@@ -1,7 +1,7 @@
 """Seed rules: a temporary secret signs in once; loans from mobile libraries accrue no fine
 
-Revision ID: 0005_seed_rules
-Revises: 0004
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-02
 """
 
