@@ -158,7 +158,7 @@ def test_credential_settings(
         ("hkpl", PIN, 4, 16, Charset.DIGITS),
         ("hkpl", PASSWORD, 8, 128, Charset.ANY),
         ("polyu", PIN, 6, 8, Charset.ALPHANUMERIC),
-        ("hku", PIN, 10, 20, Charset.ANY),
+        ("hku", PIN, 10, 20, Charset.ASCII),
         ("hkct", PASSWORD, 8, 64, Charset.ANY),
     ],
 )
@@ -388,7 +388,7 @@ def test_a_category_override_replaces_a_list_whole() -> None:
 
 
 BASE = "categories.reader.credentials.pin"
-CHARSETS = "any, digits, alphanumeric"
+CHARSETS = "any, digits, alphanumeric, ascii"
 CHANNELS = "web, app, sip2, telephone, staff, proxy"
 
 
