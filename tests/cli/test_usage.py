@@ -11,6 +11,7 @@ from tests.cli.conftest import Cli
 GROUPS = [
     *[(), ("patron",), ("credential",), ("card",), ("migrate",), ("policy",), ("default",)],
     *[("item",), ("fines",), ("calendar",), ("request",), ("terminal",)],
+    *[("client",), ("oidc",)],
 ]
 COMMANDS = [
     ("init",),
@@ -44,6 +45,11 @@ COMMANDS = [
     ("terminal", "disable"),
     ("terminal", "enable"),
     ("terminal", "options"),
+    ("client", "add"),
+    ("client", "list"),
+    ("client", "disable"),
+    ("client", "rotate-secret"),
+    ("oidc", "rotate-key"),
     ("serve",),
 ]
 
