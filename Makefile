@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench soak venv clean
+.PHONY: run test lint bench soak prompts venv clean
 
 venv: $(STAMP)
 
@@ -36,6 +36,12 @@ bench: venv
 # The ten-minute soak of two nodes (memory growth); `make bench` runs it for one minute.
 soak: venv
 	$(BIN)/python -m bench --soak
+
+# Every spoken text of the telephone line in one language (yue, cmn or en) as WAV files,
+# to listen to: `make prompts LANGUAGE=cmn` (needs Debian's espeak-ng; docs/telephone.md).
+LANGUAGE ?= yue
+prompts: venv
+	$(BIN)/python -m patronauth.telephone.render --language $(LANGUAGE) --out var/prompts/$(LANGUAGE)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -17,6 +17,7 @@ from patronauth.adapters.storage import migrate
 from patronauth.adapters.storage.engine import make_engine
 from patronauth.adapters.storage.tables import metadata
 from patronauth.bootstrap import App
+from tests.ldap_server import hku, slapd  # noqa: F401 (fixtures)
 from tests.servers import private_postgres, private_redis  # noqa: F401 (fixtures)
 from tests.support import make_app, test_env
 

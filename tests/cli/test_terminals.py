@@ -33,6 +33,7 @@ def test_add_then_list_as_text_and_json(cli_any: Cli) -> None:
             "crlf": True,
             "allow_pinless": False,
             "wrong_pin_as_unknown": False,
+            "channel": "sip2",
         },
         {
             "login": "old-kiosk",
@@ -43,6 +44,7 @@ def test_add_then_list_as_text_and_json(cli_any: Cli) -> None:
             "crlf": False,
             "allow_pinless": True,
             "wrong_pin_as_unknown": True,
+            "channel": "sip2",
         },
     ]
     text = cli.ok("terminal", "list", "--institution", "hku").out
@@ -82,6 +84,21 @@ def test_options(cli: Cli) -> None:
     )
     data = cli.ok("terminal", "options", "cen-sc-01", "--require-pin", "--json").json()
     assert (data["crlf"], data["allow_pinless"]) == (True, False)
+
+
+def test_a_telephone_box_speaking_sip2_counts_as_the_telephone_channel(cli: Cli) -> None:
+    added = cli.ok(*ADD, "--channel", "telephone", "--json", stdin=f"{PASSWORD}\n").json()
+    assert added["channel"] == "telephone"
+    assert cli.ok("terminal", "list").out == (
+        "cen-sc-01  hkpl  enabled, utf-8, CR, counts as telephone\n"
+    )
+    data = cli.ok("terminal", "options", "cen-sc-01", "--channel", "sip2", "--json").json()
+    assert data["channel"] == "sip2"
+    details = {e["action"]: e["detail"]["channel"] for e in cli.audit() if "detail" in e}
+    assert (details["terminal.add"], details["terminal.options"]) == ("telephone", "sip2")
+    wrong = cli("terminal", "options", "cen-sc-01", "--channel", "web")
+    assert wrong.code == 2  # a usage error: sip2 or telephone only
+    assert "'web' is not one of 'sip2', 'telephone'" in wrong.err
 
 
 REFUSED = {
@@ -169,3 +186,15 @@ def test_a_location_is_free_text_without_markup_separators_or_control_characters
             assert (run.code, "must not be empty" in run.err) == (2, True), str(run)
         else:
             assert (run.code, run.reasons[:1]) == (1, [LOCATION_CODES[kind]]), f"{kind}: {run}"
+
+
+def test_unlock_lifts_a_terminal_logins_block(cli: Cli) -> None:
+    cli.ok(*ADD, stdin=f"{PASSWORD}\n")
+    with cli.app() as app:
+        for _ in range(5):
+            assert terminal_login(app.ports, "cen-sc-01", "not-the-password", source="t") is None
+        assert terminal_login(app.ports, "cen-sc-01", PASSWORD, source="t") is None  # blocked
+    assert cli.ok("terminal", "unlock", "cen-sc-01").out == "terminal unlocked: cen-sc-01\n"
+    with cli.app() as app:
+        assert terminal_login(app.ports, "cen-sc-01", PASSWORD, source="t") is not None
+    assert "terminal.not_found" in cli.refused("terminal", "unlock", "no-such-kiosk").reasons

@@ -10,7 +10,7 @@ import pytest
 
 import patronauth
 
-FRONT_ENDS = ("web", "api", "sip2", "cli")
+FRONT_ENDS = ("web", "api", "sip2", "cli", "telephone")
 ROOT = Path(patronauth.__file__).parent
 
 # The parts of a command that only the use cases put together.

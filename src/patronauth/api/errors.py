@@ -28,6 +28,7 @@ from patronauth.domain.errors import (
     PolicyRefused,
     Refused,
     StorageUnavailable,
+    Unavailable,
     Violation,
 )
 from patronauth.domain.identifiers import MAX_IDENTIFIER_LENGTH
@@ -79,6 +80,7 @@ _OUTCOMES: dict[Outcome, tuple[int, ErrorCode]] = {
     Outcome.SUSPENDED: (403, _E.SUSPENDED),
     Outcome.BARRED: (403, _E.ACCOUNT_BARRED),
     Outcome.CHANGE_REQUIRED: (403, _E.CHANGE_REQUIRED),
+    Outcome.NOT_PROVISIONED: (403, _E.LIBRARY_ACCOUNT_NOT_READY),
 }
 
 
@@ -119,13 +121,21 @@ _CODES: dict[str, tuple[int, ErrorCode]] = {
     "patron.unknown_category": (422, _E.UNKNOWN_CATEGORY),
     "identifier.ambiguous": (422, _E.IDENTIFIER_AMBIGUOUS),
     "policy.none_in_force": (503, _E.SERVICE_UNAVAILABLE),  # a profile without a policy
+    "credential.directory_managed": (403, _E.DIRECTORY_MANAGED),  # R20: changed at ITS
+    # The first change of a default, where a code e-mailed must confirm it.
+    "change.code_sent": (403, _E.CONFIRMATION_CODE_SENT),
+    "change.code_invalid": (403, _E.CONFIRMATION_CODE_INVALID),
+    "change.code_no_email": (403, _E.CONFIRMATION_UNAVAILABLE),
+    "change.code_limit": (429, _E.TOO_MANY_ATTEMPTS),
 }
 
 
 def busy_error(busy: Busy, language: str) -> ApiError:
-    """The hashing pool is full: nothing was done, the same request may come again."""
+    """The hashing pool is full, or the campus directory does not answer: nothing was
+    done or counted, the same request may come again."""
     wait = str(busy.retry_after)
-    return api_error(503, _E.SERVICE_BUSY, text(busy.code, language), {"Retry-After": wait})
+    code = _E.SIGN_ON_UNAVAILABLE if isinstance(busy, Unavailable) else _E.SERVICE_BUSY
+    return api_error(503, code, text(busy.code, language), {"Retry-After": wait})
 
 
 def must_change_error(kind: CredentialKind | None, language: str) -> ApiError:
@@ -184,7 +194,9 @@ def lending_error(refused: Refused, language: str, *, field: str | None = None) 
     if isinstance(refused, InvalidInput) or code.startswith("request.") or code in _INPUT_FIELDS:
         violations = []
         for v in refused.violations:
-            name = field or str(v.params.get("field", _INPUT_FIELDS.get(v.code, ""))) or None
+            name = (
+                field or v.field or str(v.params.get("field", _INPUT_FIELDS.get(v.code, "")))
+            ) or None
             # `{field}` in the message is the field's word in the answer's language.
             word = i18n.gettext(FIELD_NAMES[name], language) if name in FIELD_NAMES else ""
             shown = Violation(v.code, {**v.params, "field": word})

@@ -15,10 +15,12 @@ from patronauth.bootstrap import (
     upgrade_schema,
 )
 from patronauth.cli import (
+    accounts,
     circulation,
     credentials,
     demo,
     demo_lending,
+    directory,
     patrons,
     serve,
     signon,
@@ -113,6 +115,8 @@ cli.add_command(circulation.fines)
 cli.add_command(circulation.calendar)
 cli.add_command(circulation.request)
 cli.add_command(terminals.terminal)
+cli.add_command(accounts.staff)
+cli.add_command(directory.directory)
 cli.add_command(serve.serve)
 cli.add_command(signon.client)
 cli.add_command(signon.oidc)

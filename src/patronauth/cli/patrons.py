@@ -167,6 +167,15 @@ def _view_data(view: PatronView) -> dict[str, Any]:
             for cv in view.credentials
         ],
         "blocked_seconds": view.blocked_for,
+        "credential_source": "directory" if view.directory else "local",
+        "directory": {
+            "name": view.directory.name.get("en"),
+            "urls": list(view.directory.urls),
+            "base_dn": view.directory.base_dn,
+            "pin_url": view.directory.pin_url,
+        }
+        if view.directory
+        else None,
     }
 
 
@@ -187,10 +196,20 @@ def show(ident: str, institution: str | None) -> None:
         f"registered on: {data['registered_on']}",
     ]
     lines += [f"identifier: {i['kind']} {i['value']} ({i['status']})" for i in data["identifiers"]]
-    lines += [
-        f"credential: {cr['kind']} {cr['state']} (failures in a row: {cr['consecutive_failures']})"
-        for cr in data["credentials"]
-    ] or ["credential: none set up"]
+    held = data["directory"]
+    if held is not None:
+        # R20: nothing of the PIN is here; say where it is checked and changed.
+        where = ", ".join(held["urls"]) or "no URLs configured"
+        lines.append(
+            f"credential: held by the campus directory {held['name'] or ''} ({where}), "
+            f"checked by a bind; changed at {held['pin_url'] or 'the university'}"
+        )
+    else:
+        lines += [
+            f"credential: {cr['kind']} {cr['state']} "
+            f"(failures in a row: {cr['consecutive_failures']})"
+            for cr in data["credentials"]
+        ] or ["credential: none set up"]
     if data["blocked_seconds"]:
         lines.append(f"blocked: {data['blocked_seconds']} seconds left")
     emit(data, "\n".join(lines))

@@ -7,16 +7,24 @@ from typing import Any
 import click
 
 from patronauth.cli.common import command, ctx, emit, read_secrets
-from patronauth.domain.terminals import Encoding, Terminal, TerminalOptions
+from patronauth.domain.terminals import (
+    TERMINAL_CHANNELS,
+    Encoding,
+    Terminal,
+    TerminalOptions,
+    terminal_channel,
+)
 from patronauth.services.terminals import (
     add_terminal,
     disable_terminal,
     enable_terminal,
     list_terminals,
     set_terminal_options,
+    unlock_terminal,
 )
 
 ENCODINGS = click.Choice([e.value for e in Encoding])
+CHANNELS = click.Choice([c.value for c in TERMINAL_CHANNELS])
 
 
 def _data(terminal: Terminal) -> dict[str, Any]:
@@ -30,6 +38,7 @@ def _data(terminal: Terminal) -> dict[str, Any]:
         "crlf": o.crlf,
         "allow_pinless": o.allow_pinless,
         "wrong_pin_as_unknown": o.wrong_pin_as_unknown,
+        "channel": o.channel.value,
     }
 
 
@@ -41,6 +50,7 @@ def _line(terminal: Terminal) -> str:
         "CRLF" if o.crlf else "CR",
         *(["PIN-less allowed"] if o.allow_pinless else []),
         *(["wrong PIN answered as unknown"] if o.wrong_pin_as_unknown else []),
+        *([f"counts as {o.channel.value}"] if o.channel.value != "sip2" else []),
     ]
     place = f" ({terminal.location})" if terminal.location else ""
     return f"{terminal.login}  {terminal.institution}{place}  {', '.join(flags)}"
@@ -48,7 +58,7 @@ def _line(terminal: Terminal) -> str:
 
 @click.group()
 def terminal() -> None:
-    """Self-service terminals (SIP2): add, list, disable, enable, options."""
+    """Self-service terminals (SIP2): add, list, disable, enable, unlock, options."""
 
 
 @terminal.command("add")
@@ -66,6 +76,10 @@ def terminal() -> None:
     is_flag=True,
     help="Answer a wrong PIN exactly as an unknown card.",
 )
+@click.option(
+    "--channel", type=CHANNELS, default="sip2", show_default=True,
+    help="What its requests count and audit as (telephone: a telephone box speaking SIP2).",
+)  # fmt: skip
 @command
 def add(
     login: str,
@@ -75,6 +89,7 @@ def add(
     crlf: bool,
     allow_pinless: bool,
     wrong_pin_as_unknown: bool,
+    channel: str,
 ) -> None:
     """Add a terminal. Standard input: its password (12 to 128 characters, no `|`)."""
     c = ctx()
@@ -90,6 +105,7 @@ def add(
             crlf=crlf,
             allow_pinless=allow_pinless,
             wrong_pin_as_unknown=wrong_pin_as_unknown,
+            channel=terminal_channel(channel),
         ),
         staff=c.staff,
     )
@@ -128,6 +144,16 @@ def enable(login: str) -> None:
     emit(_data(done), f"terminal enabled: {done.login}")
 
 
+@terminal.command("unlock")
+@click.argument("login")
+@command
+def unlock(login: str) -> None:
+    """Lift the block of a terminal's login (after five wrong passwords in a minute)."""
+    c = ctx()
+    done = unlock_terminal(c.app.ports, login, staff=c.staff)
+    emit(_data(done), f"terminal unlocked: {done.login}")
+
+
 @terminal.command("options")
 @click.argument("login")
 @click.option("--encoding", type=ENCODINGS, help="utf-8 or cp850.")
@@ -136,6 +162,7 @@ def enable(login: str) -> None:
 @click.option(
     "--wrong-pin-as-unknown/--wrong-pin-told", "wrong_pin_as_unknown", default=None
 )  # fmt: skip
+@click.option("--channel", type=CHANNELS, help="sip2, or telephone for a telephone box.")
 @command
 def options(
     login: str,
@@ -143,6 +170,7 @@ def options(
     crlf: bool | None,
     allow_pinless: bool | None,
     wrong_pin_as_unknown: bool | None,
+    channel: str | None,
 ) -> None:
     """Change some of a terminal's options; the others keep their values."""
     c = ctx()
@@ -154,5 +182,6 @@ def options(
         crlf=crlf,
         allow_pinless=allow_pinless,
         wrong_pin_as_unknown=wrong_pin_as_unknown,
+        channel=terminal_channel(channel) if channel else None,
     )
     emit(_data(done), f"terminal options: {_line(done)}")

@@ -94,6 +94,7 @@ class Outcome(StrEnum):
     BARRED = "barred"
     CHANGE_REQUIRED = "change-required"
     TEMPORARY_EXPIRED = "temporary-expired"
+    NOT_PROVISIONED = "not-provisioned"  # the directory knows the patron, the library not yet
 
     @property
     def signed_in(self) -> bool:

@@ -8,6 +8,8 @@ The exception tree, drawn once::
      +-- NotFound                the patron, identifier or credential does not exist
      +-- Conflict                the request clashes with the stored state
      +-- Busy                    no room for the work now (service.busy); try again soon
+          +-- Unavailable        an outside service that decides is down or slow (the
+                                 campus directory: directory.unavailable)
     ProfileError                 a profile file is not a valid rule set (deployment error)
     StorageUnavailable           the database did not answer (in time); nothing was written
     SchemaMissing                the database has no PatronAuth tables (deployment error)
@@ -77,6 +79,13 @@ class Busy(Refused):
     and nothing was counted; the same request may be sent again after `retry_after`."""
 
     retry_after = 1
+
+
+class Unavailable(Busy):
+    """A service that must decide (the campus directory) did not answer in time: nothing
+    was decided and no attempt was counted; nothing falls back to a local secret."""
+
+    retry_after = 30
 
 
 class ProfileError(Exception):

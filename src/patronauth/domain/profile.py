@@ -9,17 +9,19 @@ model. `parse_profile` checks everything and names the offending path on error.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from patronauth.domain.circulation import CirculationRules
 from patronauth.domain.credentials import Channel, CredentialKind
 from patronauth.domain.dating import overlapping, version_on
 from patronauth.domain.defaults import DefaultRule, DefaultRuleKind
-from patronauth.domain.errors import ProfileError, Refused
+from patronauth.domain.errors import InvalidInput, ProfileError, Refused
 from patronauth.domain.identifiers import IdentifierRule
 from patronauth.domain.lockout import LockoutRule
 from patronauth.domain.policies import HARD_MAX_LENGTH, CharClass, Charset, CredentialPolicy
@@ -38,7 +40,60 @@ class BarcodeFormat(StrEnum):
     JULAC = "julac"  # <university prefix><number> (R21)
 
 
+class CredentialSource(StrEnum):
+    LOCAL = "local"  # PatronAuth holds the secret's hash
+    DIRECTORY = "directory"  # the campus directory decides by a bind; nothing is stored (R20)
+
+
+class DirectoryTls(StrEnum):
+    STARTTLS = "starttls"  # ldap:// upgraded with StartTLS before anything is sent
+    LDAPS = "ldaps"  # ldaps://, TLS from the first byte
+
+
 Text = Mapping[str, str]  # language -> text
+
+SPOKEN_LANGUAGES = ("yue", "cmn", "en")  # the telephone line's: Cantonese, Putonghua, English
+
+
+class KeyedLetters(StrEnum):
+    """How a caller keys the letters of a card number on a telephone keypad."""
+
+    POSITION = "position"  # star, then the letter's place in the alphabet in two digits
+    DIGITS = "digits"  # the digits alone: the profile's prefixes are tried, then none
+
+
+@dataclass(frozen=True)
+class TelephoneLine:
+    default_language: str = "yue"  # what a caller hears when no language is chosen
+    letters: KeyedLetters = KeyedLetters.POSITION
+    prefixes: tuple[str, ...] = ()  # KeyedLetters.DIGITS: the letters a card may start with
+
+
+@dataclass(frozen=True)
+class DirectoryConfig:
+    """Where a category's secrets live (R20): an LDAP directory searched with a service
+    account and bound to as the patron's entry. Never holds a secret itself: the
+    service account's password comes from the environment variable it names."""
+
+    urls: tuple[str, ...]  # tried in order (failover); empty: not configured here
+    tls: DirectoryTls
+    ca_file: str | None
+    bind_dn: str
+    bind_password_env: str
+    base_dn: str
+    uid_filter: str  # "{value}" stands for the escaped UID
+    barcode_filter: str | None  # the same for a scanned card barcode
+    link_attribute: str  # the student or staff number that names the library record
+    enabled_filter: str | None = None  # what enabled entries match; the others are gone
+    connect_timeout: float = 3.0
+    timeout: float = 5.0
+    pool_size: int = 4
+    name: Text = field(default_factory=dict)  # "HKU Portal"
+    pin_url: str = ""  # where the Portal PIN is changed (the university's IT services)
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.urls)
 
 
 @dataclass(frozen=True)
@@ -53,6 +108,9 @@ class CredentialSettings:
     first_time_setup: bool
     force_change_on_policy_upgrade: bool
     temporary_lifetime_hours: int
+    # A first change made with the default is confirmed by a one-time code e-mailed to
+    # the registered address (for defaults others may know, such as a card number).
+    confirm_default_change_by_email: bool = False
 
     def policy_on(self, day: date) -> CredentialPolicy:
         policy = version_on(self.policies, day)
@@ -83,6 +141,12 @@ class Category:
     barcode_format: BarcodeFormat
     credentials: Mapping[CredentialKind, CredentialSettings]
     circulation: CirculationRules
+    credential_source: CredentialSource = CredentialSource.LOCAL
+    directory: DirectoryConfig | None = None  # set exactly when the source is the directory
+
+    @property
+    def in_directory(self) -> bool:
+        return self.credential_source is CredentialSource.DIRECTORY
 
 
 @dataclass(frozen=True)
@@ -100,6 +164,22 @@ class Profile:
     libraries: Mapping[str, Text]  # pickup libraries: code -> name
     currency: str = "HK$"
     requests: frozenset[str] = frozenset()  # PolyU: recommendation, interlibrary_loan
+    telephone: TelephoneLine = TelephoneLine()
+    # Seed 001: libraries whose loans accrue no overdue fine (HKPL's mobile libraries).
+    mobile_libraries: frozenset[str] = frozenset()
+
+    @property
+    def telephone_offered(self) -> bool:
+        return Channel.TELEPHONE in self.channels
+
+    def local(self, moment: datetime) -> datetime:
+        """`moment` (aware) on the library's clock."""
+        return moment.astimezone(ZoneInfo(self.timezone))
+
+    def day_of(self, moment: datetime) -> date:
+        """The library's date at `moment`: every effective date (registration, go-live,
+        policy versions, the fine calendar, due dates) is a date in its time zone."""
+        return self.local(moment).date()
 
     def rules(self, category: str | None) -> CirculationRules:
         return self.category(category).circulation
@@ -130,6 +210,32 @@ class Profile:
 
     def kind_for(self, channel: Channel) -> CredentialKind:
         return self.channels.get(channel, self.kinds[0])
+
+    def sign_in_kind(self, channel: Channel, requested: CredentialKind | None) -> CredentialKind:
+        """R1: the credential a sign-in on `channel` takes. A request may name only the
+        credential the profile maps to that channel, and only on a channel it offers."""
+        kind = self.channels.get(channel)
+        if kind is None:
+            raise InvalidInput.of("channel.not_offered", channel=channel.value)
+        if requested is not None and requested is not kind:
+            raise InvalidInput.of(
+                "credential.not_for_channel", credential=requested.value, channel=channel.value
+            )
+        return kind
+
+    def directory_for(self, category: str | None) -> DirectoryConfig | None:
+        """The directory holding this category's secrets; None when PatronAuth holds them."""
+        return self.category(category).directory
+
+    @property
+    def directories(self) -> tuple[DirectoryConfig, ...]:
+        """The configured directories of the directory categories, each once, in order."""
+        found: list[DirectoryConfig] = []
+        for category in self.categories.values():
+            config = category.directory
+            if config is not None and config.configured and config not in found:
+                found.append(config)
+        return tuple(found)
 
 
 def change_due(
@@ -300,6 +406,7 @@ def _credential(r: _Reader, kind: CredentialKind) -> CredentialSettings:
         first_time_setup=r.get("first_time_setup", bool, False),
         force_change_on_policy_upgrade=r.get("force_change_on_policy_upgrade", bool, False),
         temporary_lifetime_hours=r.get("temporary_lifetime_hours", int, 24),
+        confirm_default_change_by_email=r.get("confirm_default_change_by_email", bool, False),
     )
 
 
@@ -316,6 +423,62 @@ def _circulation(r: _Reader) -> CirculationRules:
     return rules
 
 
+_ATTRIBUTE = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
+_SECRET_VARIABLE = re.compile(r"PATRONAUTH_DIRECTORY_[A-Z0-9_]+")
+_URL_SCHEMES = {DirectoryTls.STARTTLS: "ldap://", DirectoryTls.LDAPS: "ldaps://"}
+
+
+def _filter(r: _Reader, key: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    if value.count("{value}") != 1 or not (value.startswith("(") and value.endswith(")")):
+        raise ProfileError(f"{r.path}.{key}: a parenthesised LDAP filter with one {{value}}")
+    return value
+
+
+def _enabled(r: _Reader) -> str | None:
+    value: str | None = r.get("enabled_filter", str, None)
+    if value is not None and not (value.startswith("(") and value.endswith(")")):
+        raise ProfileError(f"{r.path}.enabled_filter: a parenthesised LDAP filter")
+    return value
+
+
+def _directory(r: _Reader) -> DirectoryConfig:
+    tls = r.enum("tls", DirectoryTls, DirectoryTls.STARTTLS)
+    urls = tuple(r.get("urls", list, []))
+    for url in urls:
+        # The PIN crosses the network only inside TLS: no plain ldap:// without StartTLS.
+        if not isinstance(url, str) or not url.lower().startswith(_URL_SCHEMES[tls]):
+            raise ProfileError(f"{r.path}.urls: with tls = {tls.value!r} every URL starts with "
+                               f"{_URL_SCHEMES[tls]}")  # fmt: skip
+    secret_env = r.get("bind_password_env", str)
+    if not _SECRET_VARIABLE.fullmatch(secret_env):
+        raise ProfileError(f"{r.path}.bind_password_env: a PATRONAUTH_DIRECTORY_... variable")
+    link = r.get("link_attribute", str)
+    if not _ATTRIBUTE.fullmatch(link):
+        raise ProfileError(f"{r.path}.link_attribute: an LDAP attribute name")
+    config = DirectoryConfig(
+        urls=urls,
+        tls=tls,
+        ca_file=r.get("ca_file", str, None),
+        bind_dn=r.get("bind_dn", str),
+        bind_password_env=secret_env,
+        base_dn=r.get("base_dn", str),
+        uid_filter=_filter(r, "uid_filter", r.get("uid_filter", str)) or "",
+        barcode_filter=_filter(r, "barcode_filter", r.get("barcode_filter", str, None)),
+        link_attribute=link,
+        enabled_filter=_enabled(r),
+        connect_timeout=r.get("connect_timeout", float, 3.0),
+        timeout=r.get("timeout", float, 5.0),
+        pool_size=r.get("pool_size", int, 4),
+        name=r.text("name") if r.has("name") else {},
+        pin_url=r.get("pin_url", str, ""),
+    )
+    if config.connect_timeout <= 0 or config.timeout <= 0 or config.pool_size < 1:
+        raise ProfileError(f"{r.path}: timeouts and pool_size must be positive")
+    return config
+
+
 def _lockout(r: _Reader) -> LockoutRule:
     rule = LockoutRule(
         max_failures=r.get("max_failures", int, 5),
@@ -327,6 +490,21 @@ def _lockout(r: _Reader) -> LockoutRule:
     if rule.max_failures < 1 or rule.window_seconds <= 0 or rule.block_seconds <= 0:
         raise ProfileError(f"{r.path}: limits must be positive")
     return rule
+
+
+def _telephone(r: _Reader) -> TelephoneLine:
+    language = r.get("default_language", str, "yue")
+    if language not in SPOKEN_LANGUAGES:
+        raise ProfileError(f"{r.path}.default_language: one of {', '.join(SPOKEN_LANGUAGES)}")
+    prefixes = r.get("prefixes", list, [])
+    if not all(isinstance(p, str) and p.isalpha() and p.isascii() for p in prefixes):
+        raise ProfileError(f"{r.path}.prefixes: letters A to Z only")
+    return TelephoneLine(
+        default_language=language,
+        letters=r.enum("letters", KeyedLetters, KeyedLetters.POSITION),
+        # The longest first, so that CITYU is tried before CU could match less.
+        prefixes=tuple(sorted((p.upper() for p in prefixes), key=len, reverse=True)),
+    )
 
 
 def parse_profile(data: Mapping[str, Any]) -> Profile:
@@ -341,6 +519,7 @@ def parse_profile(data: Mapping[str, Any]) -> Profile:
         raise ProfileError("channels: map at least one channel to a credential kind")
     base_credentials = root.get("credentials", dict)
     base_circulation = root.get("circulation", dict, {})
+    base_directory = root.get("directory", dict, None)
     categories_r = root.child("categories")
     categories: dict[str, Category] = {}
     for name in categories_r.data:
@@ -354,12 +533,23 @@ def parse_profile(data: Mapping[str, Any]) -> Profile:
             {k: v for k, v in base_circulation.items() if not isinstance(v, dict)},
             cat.get("circulation", dict, {}),
         )
+        source = cat.enum("credential_source", CredentialSource, CredentialSource.LOCAL)
+        directory = None
+        if source is CredentialSource.DIRECTORY:
+            if base_directory is None:
+                raise ProfileError(f"categories.{name}.credential_source: no [directory] table")
+            table = _merge(base_directory, cat.get("directory", dict, {}))
+            directory = _directory(_Reader(table, f"categories.{name}.directory"))
+        elif cat.has("directory"):
+            raise ProfileError(f"categories.{name}.directory: the credential source is local")
         categories[name] = Category(
             name=name,
             label=cat.text("label"),
             barcode_format=cat.enum("barcode_format", BarcodeFormat, BarcodeFormat.ANY),
             credentials=credentials,
             circulation=_circulation(_Reader(circulation, f"categories.{name}.circulation")),
+            credential_source=source,
+            directory=directory,
         )
     if not categories:
         raise ProfileError("categories: at least one category is needed")
@@ -374,6 +564,10 @@ def parse_profile(data: Mapping[str, Any]) -> Profile:
         names = item.get("categories", list, None)
         if names is not None and not set(names) <= set(categories):
             raise ProfileError(f"{item.path}.categories: unknown category")
+        covered = set(categories) if names is None else set(names)
+        if any(categories[c].in_directory for c in covered):
+            # Nothing here can make a patron change a secret the directory holds.
+            raise ProfileError(f"{item.path}.categories: a directory category has no local secret")
         forced.append(ForcedChange(go_live, frozenset(names) if names is not None else None))
     identifiers = (
         root.child("identifiers") if root.has("identifiers") else _Reader({}, "identifiers")
@@ -384,13 +578,22 @@ def parse_profile(data: Mapping[str, Any]) -> Profile:
     requests = set(lending.get("requests", list, []))
     if not requests <= {"recommendation", "interlibrary_loan"}:
         raise ProfileError("circulation.requests: recommendation and interlibrary_loan only")
+    mobile = set(lending.get("mobile_libraries", list, []))
+    if not mobile <= set(libraries):
+        raise ProfileError("circulation.mobile_libraries: only libraries of circulation.libraries")
+    timezone = root.get("timezone", str, "Asia/Hong_Kong")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ProfileError(f"timezone: unknown time zone {timezone!r}") from None
     return Profile(
         id=profile_id,
         name=root.text("name"),
-        timezone=root.get("timezone", str, "Asia/Hong_Kong"),
+        timezone=timezone,
         contact=root.text("contact"),
         identifiers=IdentifierRule(
-            strip_leading_zeros=identifiers.get("strip_leading_zeros", bool, False)
+            strip_leading_zeros=identifiers.get("strip_leading_zeros", bool, False),
+            student_number_digits=identifiers.get("student_number_digits", int, 0),
         ),
         channels=channels,
         lockout=_lockout(root.child("lockout")) if root.has("lockout") else LockoutRule(),
@@ -400,4 +603,6 @@ def parse_profile(data: Mapping[str, Any]) -> Profile:
         libraries=libraries,
         currency=lending.get("currency", str, "HK$"),
         requests=frozenset(requests),
+        mobile_libraries=frozenset(mobile),
+        telephone=_telephone(root.child("telephone")) if root.has("telephone") else TelephoneLine(),
     )

@@ -12,6 +12,7 @@ import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
+from patronauth.domain.credentials import Channel
 from patronauth.domain.errors import InvalidInput
 from patronauth.domain.text import has_control_characters
 
@@ -32,6 +33,9 @@ class TerminalOptions:
     crlf: bool = False  # answer with CR LF instead of CR
     allow_pinless: bool = False  # an empty PIN (AD) is accepted as "no PIN needed"
     wrong_pin_as_unknown: bool = False  # a wrong PIN gets the unknown-patron answer
+    # What its requests count and audit as: `telephone` for a telephone box (an IVR)
+    # that speaks SIP2, so that its PIN checks are the telephone channel's.
+    channel: Channel = Channel.SIP2
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,16 @@ class Terminal:
     location: str
     enabled: bool
     options: TerminalOptions
+
+
+TERMINAL_CHANNELS = (Channel.SIP2, Channel.TELEPHONE)
+
+
+def terminal_channel(raw: str) -> Channel:
+    """The channel a terminal's requests count as: sip2, or telephone."""
+    if raw not in {c.value for c in TERMINAL_CHANNELS}:
+        raise InvalidInput.of("terminal.channel_invalid", allowed="sip2, telephone")
+    return Channel(raw)
 
 
 def terminal_login(raw: str) -> str:

@@ -29,6 +29,7 @@ from patronauth.domain.circulation import (
     Title,
 )
 from patronauth.domain.credentials import CredentialKind, CredentialState
+from patronauth.domain.errors import Unavailable
 from patronauth.domain.identifiers import IdentifierKind, IdType
 from patronauth.domain.lockout import Admission, LockoutRule
 from patronauth.domain.patrons import (
@@ -38,9 +39,10 @@ from patronauth.domain.patrons import (
     PatronStatus,
     TemporarySecret,
 )
-from patronauth.domain.profile import ForcedChange, Profile
+from patronauth.domain.profile import DirectoryConfig, ForcedChange, Profile
 from patronauth.domain.sessions import Scope, Session, SessionChannel, SessionPolicy
 from patronauth.domain.signon import Client, SignOnProtocol
+from patronauth.domain.staff import Role, StaffMember, StaffSession, StaffStatus, Stage
 from patronauth.domain.terminals import Terminal, TerminalOptions
 
 
@@ -137,13 +139,19 @@ class Throttle(Protocol):
     def hit(self, scope: str, source: str) -> int:
         """Count one attempt from `source`; 0 when allowed, else seconds to wait."""
 
+    def hit_limit(self, limit: str, scope: str, key: str) -> int:
+        """Count one use of `key` against a named limit (`"5 per hour"`); 0 when
+        allowed, else seconds to wait."""
+
 
 class NoticeKind(StrEnum):
     CREDENTIAL_CHANGED = "credential_changed"
     CREDENTIAL_RESET = "credential_reset"
     TEMPORARY_SECRET = "temporary_secret"  # noqa: S105 (a notice kind)
+    TEMPORARY_SECRETS = "temporary_secrets"
     SETUP_LINK = "setup_link"
     RESET_LINK = "reset_link"
+    CHANGE_CODE = "change_code"
 
 
 @dataclass(frozen=True)
@@ -270,6 +278,10 @@ class CredentialRepository(Protocol):
     def rehash(self, credential: Credential, secret_hash: str) -> bool:
         """Store an upgraded hash of the same secret if the version is unchanged."""
 
+    def use_temporary(self, credential: Credential, now: datetime) -> bool:
+        """Mark a temporary secret as having opened its one session (S5). False when it
+        already had (or the secret changed meanwhile): nothing is written then."""
+
     def record_failure(self, credential_id: int) -> int:
         """Atomically add one consecutive failure; the new count."""
 
@@ -311,6 +323,7 @@ class AuditLog(Protocol):
 class ActionPurpose(StrEnum):
     SET_UP = "set_up"  # R23: the first PIN of a patron without a default
     REVERT_TO_DEFAULT = "revert_to_default"  # R14: PolyU's online reset
+    CONFIRM_CHANGE = "confirm_change"  # a code confirming the first change of a default
 
 
 @dataclass(frozen=True)
@@ -341,6 +354,12 @@ class ActionTokens(Protocol):
 
     def take(self, token_hash: str, purpose: ActionPurpose, now: datetime) -> ActionToken | None:
         """Use the token up; None when it was used, expired or never existed."""
+
+    def void(
+        self, patron_id: int, purpose: ActionPurpose, kind: CredentialKind, now: datetime
+    ) -> int:
+        """Use up every live token of the patron for `purpose` and `kind` (a new one
+        replaces them); how many there were."""
 
 
 class Catalogue(Protocol):
@@ -388,7 +407,9 @@ class Loans(Protocol):
     def loan(self, loan_id: int) -> Loan | None:
         """An open loan (returned ones are history)."""
 
-    def add_loan(self, patron_id: int, item: Item, today: date, due_on: date) -> Loan: ...
+    def add_loan(
+        self, patron_id: int, item: Item, today: date, due_on: date, *, fine_free: bool = False
+    ) -> Loan: ...
 
     def renew_loan(self, loan: Loan, due_on: date) -> None: ...
 
@@ -482,6 +503,12 @@ class RegistryRow:
     patron: NewPatron
     credentials: Sequence[NewCredential]
     patron_id: int | None  # None: a new patron
+    # For a known patron, the registration fields the row gives (None: all); the
+    # others keep their stored values.
+    given: frozenset[str] | None = None
+    # R20: a directory category's student or staff number (kind, value, lookup key),
+    # added as an identifier of the patron when not on record yet.
+    link: tuple[IdentifierKind, str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -490,6 +517,8 @@ class KnownBarcode:
     uid: str
     institution: str
     replaced: bool
+    category: str
+    registered_on: date
 
 
 @dataclass(frozen=True)
@@ -505,9 +534,10 @@ class Registry(Protocol):
     def upsert(self, rows: Sequence[RegistryRow]) -> RegistryBatchResult:
         """Insert new patrons and update known ones.
 
-        For a known patron the personal data, category and status are replaced, the
-        default digests follow the new data, and a credential still in the default
-        state takes the new default as its secret.
+        For a known patron the fields the row gives replace the stored ones (the
+        registration date never changes; a feed moves the status only of a pending
+        registration), the default digests follow the new data, and a credential
+        still in the default state takes the new default as its secret.
         """
 
 
@@ -542,6 +572,207 @@ class TerminalRepository(Protocol):
     def set_options(self, login: str, options: TerminalOptions, at: datetime) -> None: ...
 
     def set_password_hash(self, login: str, password_hash: str, at: datetime) -> None: ...
+
+
+@dataclass(frozen=True)
+class StoredStaff:
+    member: StaffMember
+    password_hash: str | None  # None until enrolment sets it
+    totp_secret: str | None
+    totp_last_step: int | None
+
+
+@dataclass(frozen=True)
+class WebAuthnKey:
+    id: int
+    staff_id: int
+    credential_id: bytes
+    public_key: bytes
+    sign_count: int
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    staff_id: int
+    expires_at: datetime
+    totp_secret: str | None  # offered on the enrolment page, kept until used
+    challenge: bytes | None  # the WebAuthn registration challenge offered
+
+
+class StaffRepository(Protocol):
+    """Staff accounts of the console, their second factors and enrolment links."""
+
+    def add(
+        self,
+        login: str,
+        name: str,
+        role: Role,
+        institutions: Sequence[str],
+        *,
+        created_by: str,
+        at: datetime,
+    ) -> StaffMember:
+        """Refuses `staff.login_taken` when the login exists already."""
+
+    def get(self, staff_id: int) -> StoredStaff | None: ...
+
+    def by_login(self, login: str) -> StoredStaff | None: ...
+
+    def all(self) -> list[StaffMember]: ...
+
+    def set_status(self, staff_id: int, status: StaffStatus, at: datetime) -> None: ...
+
+    def set_role(self, staff_id: int, role: Role, at: datetime) -> None: ...
+
+    def set_password(self, staff_id: int, password_hash: str, at: datetime) -> None: ...
+
+    def set_totp(self, staff_id: int, secret: str, at: datetime) -> None: ...
+
+    def use_totp_step(self, staff_id: int, step: int) -> bool:
+        """Atomically record `step` as used if it is later than the last one used;
+        False when it is not (the code was used already)."""
+
+    def add_key(
+        self, staff_id: int, credential_id: bytes, public_key: bytes, sign_count: int, at: datetime
+    ) -> None: ...
+
+    def keys(self, staff_id: int) -> list[WebAuthnKey]: ...
+
+    def use_key(self, key_id: int, old_count: int, new_count: int, at: datetime) -> bool:
+        """Store the authenticator's new signature counter if it still is `old_count`."""
+
+    def add_enrolment(
+        self, token_hash: str, staff_id: int, *, now: datetime, expires_at: datetime
+    ) -> None: ...
+
+    def enrolment(self, token_hash: str, now: datetime) -> Enrolment | None:
+        """The unused, unexpired enrolment link, left unused."""
+
+    def offer(self, token_hash: str, totp_secret: str, challenge: bytes) -> None:
+        """Remember what the enrolment page offered (the TOTP key, the WebAuthn challenge)."""
+
+    def take_enrolment(self, token_hash: str, now: datetime) -> bool:
+        """Use the enrolment link up; False when it was used or expired meanwhile."""
+
+    def find_patrons(
+        self,
+        institutions: Sequence[str],
+        *,
+        name: str | None = None,
+        email: str | None = None,
+        phone_prefix: str | None = None,
+        limit: int,
+    ) -> list[Patron]:
+        """Patrons of `institutions` whose name contains `name`, whose e-mail is
+        `email`, or whose masked phone begins with `phone_prefix`."""
+
+    def audit(
+        self,
+        *,
+        institutions: Sequence[str] | None,
+        actor: str | None = None,
+        patron_id: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+    ) -> list[StoredAuditEvent]:
+        """Audit records, newest first, of the institutions (all when None)."""
+
+
+class StaffSessions(Protocol):
+    """Sessions of the staff console, found by the hash of their token."""
+
+    def create(
+        self, token_hash: str, staff_id: int, stage: Stage, *, source: str, now: datetime
+    ) -> StaffSession: ...
+
+    def find(self, token_hash: str) -> StaffSession | None: ...
+
+    def touch(self, session_id: int, now: datetime) -> None: ...
+
+    def verified(self, session_id: int, now: datetime) -> None:
+        """A second factor was given in this session now."""
+
+    def set_challenge(self, session_id: int, challenge: bytes | None) -> None: ...
+
+    def challenge(self, session_id: int) -> bytes | None: ...
+
+    def revoke(self, session_id: int, now: datetime) -> None: ...
+
+    def revoke_staff(self, staff_id: int, now: datetime) -> int: ...
+
+
+@dataclass(frozen=True)
+class NewKey:
+    credential_id: bytes
+    public_key: bytes
+    sign_count: int
+
+
+class SecondFactors(Protocol):
+    """TOTP (RFC 6238) and WebAuthn for staff sign-in."""
+
+    def new_totp_secret(self) -> str: ...
+
+    def totp_uri(self, secret: str, login: str) -> str:
+        """The otpauth:// URI an authenticator app reads from the QR code."""
+
+    def totp_step(self, secret: str, code: str, now: datetime) -> int | None:
+        """The time step whose code `code` is, within one step of `now`; else None."""
+
+    def qr_svg(self, text: str) -> str:
+        """An inline SVG QR code of `text`."""
+
+    def registration_options(
+        self, user_id: bytes, login: str, name: str, exclude: Sequence[bytes]
+    ) -> tuple[str, bytes]:
+        """The JSON options for `navigator.credentials.create` and their challenge."""
+
+    def verify_registration(self, response: str, challenge: bytes) -> NewKey:
+        """Refuses `staff.webauthn_invalid` for any answer that does not verify."""
+
+    def authentication_options(self, allow: Sequence[bytes]) -> tuple[str, bytes]: ...
+
+    def credential_id(self, response: str) -> bytes:
+        """The key an assertion names; refuses `staff.webauthn_invalid` if unreadable."""
+
+    def verify_authentication(self, response: str, challenge: bytes, key: WebAuthnKey) -> int:
+        """The key's new signature counter; refuses `staff.webauthn_invalid` for a wrong
+        origin, challenge or signature and `staff.webauthn_replayed` for a counter
+        that did not move forward."""
+
+
+@dataclass(frozen=True)
+class StoredCall:
+    platform: str
+    call_id: str
+    institution: str
+    state: str  # the dialogue's state, as the telephone line wrote it; "" once ended
+    turn: str  # the token the next request of the call must carry
+    started_at: datetime
+    updated_at: datetime
+    ended_at: datetime | None
+
+
+class CallRepository(Protocol):
+    """The telephone line's calls, by platform and the platform's call id."""
+
+    def add(
+        self, platform: str, call_id: str, institution: str, state: str, turn: str, at: datetime
+    ) -> bool:
+        """False when the call id is known already (a replayed first request)."""
+
+    def get(self, platform: str, call_id: str) -> StoredCall | None: ...
+
+    def take_turn(self, platform: str, call_id: str, turn: str, new_turn: str) -> bool:
+        """Replace the call's turn token if it is `turn` and the call goes on, atomically:
+        of two requests carrying one token, exactly one gets True."""
+
+    def save(self, platform: str, call_id: str, state: str, at: datetime, *, ended: bool) -> None:
+        """Store the state after a turn; an ended call keeps no state and no token."""
+
+    def purge(self, before: datetime) -> int:
+        """Delete the calls untouched since `before`; how many."""
 
 
 @dataclass(frozen=True)
@@ -669,6 +900,9 @@ class UnitOfWork(Protocol):
     def patrons(self) -> PatronRepository: ...
 
     @property
+    def calls(self) -> CallRepository: ...
+
+    @property
     def terminals(self) -> TerminalRepository: ...
 
     @property
@@ -705,6 +939,12 @@ class UnitOfWork(Protocol):
     def registry(self) -> Registry: ...
 
     @property
+    def staff(self) -> StaffRepository: ...
+
+    @property
+    def staff_sessions(self) -> StaffSessions: ...
+
+    @property
     def sign_on(self) -> SignOnRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
@@ -728,6 +968,71 @@ class Telemetry(Protocol):
 
     def attempt(self, channel: str, outcome: str) -> None:
         """One attempt on a channel ended with an outcome (`Outcome.value`)."""
+
+
+class DirectoryLookup(StrEnum):
+    UID = "uid"  # the Portal UID typed at sign-in
+    BARCODE = "barcode"  # a card scanned at a kiosk
+    LINK = "link"  # the student or staff number of a library record
+
+
+@dataclass(frozen=True)
+class DirectoryEntry:
+    dn: str
+    link: str | None  # the link attribute's value: names the library record
+
+
+@dataclass(frozen=True)
+class DirectoryProbe:
+    """What `directory check` found at one URL: never a secret."""
+
+    url: str
+    ok: bool
+    detail: str
+    seconds: float
+
+
+class Directory(Protocol):
+    """The campus directory (R20): it alone decides whether a PIN is right.
+
+    Every method raises `Unavailable` when no configured server answers within the
+    configuration's timeouts; nothing is decided then and nothing falls back.
+    """
+
+    def find(
+        self, config: DirectoryConfig, lookup: DirectoryLookup, value: str
+    ) -> DirectoryEntry | None:
+        """The one entry the lookup's filter matches, searched with the service account.
+
+        `value` is escaped for the filter (RFC 4515), so `*`, `(`, `)`, `\\` and NUL
+        match only themselves. None when no entry or more than one matches.
+        """
+
+    def bind(self, config: DirectoryConfig, dn: str, pin: str) -> bool:
+        """Whether the directory accepts `pin` for the entry `dn` (a simple bind).
+
+        An empty PIN is never sent: to an LDAP server a bind with an empty password is
+        an anonymous bind, which succeeds without proving anything.
+        """
+
+    def probe(self, config: DirectoryConfig, uid: str | None) -> list[DirectoryProbe]:
+        """`directory check`: connect, StartTLS or LDAPS, bind with the service account
+        and search (for `uid`, or the base entry) at every URL in turn."""
+
+
+class NoDirectory:
+    """A deployment without a directory: every question is unanswered."""
+
+    def find(
+        self, config: DirectoryConfig, lookup: DirectoryLookup, value: str
+    ) -> DirectoryEntry | None:
+        raise Unavailable.of("directory.unavailable")
+
+    def bind(self, config: DirectoryConfig, dn: str, pin: str) -> bool:
+        raise Unavailable.of("directory.unavailable")
+
+    def probe(self, config: DirectoryConfig, uid: str | None) -> list[DirectoryProbe]:
+        return [DirectoryProbe(url, False, "no directory client", 0.0) for url in config.urls]
 
 
 class SigningKeys(Protocol):
@@ -770,4 +1075,14 @@ class Ports:
     session_policy: SessionPolicy
     public_url: str  # where patrons reach the web pages, for links in e-mails
     telemetry: Telemetry = field(default_factory=NoTelemetry)
+    directory: Directory = field(default_factory=NoDirectory)
     signing_keys: SigningKeys | None = None  # OpenID Connect; None where not set up
+
+
+@dataclass(frozen=True)
+class StaffPorts:
+    """The staff console's needs beside the patrons' ports."""
+
+    ports: Ports
+    factors: SecondFactors
+    console_url: str  # where the console answers, for enrolment links

@@ -5,7 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from patronauth.domain.errors import NotFound, Refused
-from patronauth.domain.identifiers import IdentifierStatus, lockout_key, normalise
+from patronauth.domain.identifiers import (
+    IdentifierKind,
+    IdentifierStatus,
+    lockout_key,
+    normalise,
+)
 from patronauth.domain.patrons import Identifier, Patron
 from patronauth.domain.profile import Profile
 from patronauth.services.interfaces import Profiles, UnitOfWork
@@ -70,9 +75,22 @@ def require_patron(
     return found
 
 
+_NUMBERS = (IdentifierKind.STUDENT_NUMBER, IdentifierKind.STAFF_NUMBER)
+
+
 def current_card(uow: UnitOfWork, patron_id: int) -> Identifier | None:
-    """The one identifier of a patron that signs in (replaced cards do not)."""
+    """The patron's current card (replaced cards no longer sign in); a directory
+    category's student or staff number is no card."""
+    current = [
+        i for i in uow.patrons.identifiers(patron_id) if i.status is IdentifierStatus.CURRENT
+    ]
+    cards = [i for i in current if i.kind not in _NUMBERS]
+    return next(iter(cards or current), None)
+
+
+def directory_link(uow: UnitOfWork, patron_id: int) -> Identifier | None:
+    """The student or staff number naming a directory category's entry (R20)."""
     for identifier in uow.patrons.identifiers(patron_id):
-        if identifier.status is IdentifierStatus.CURRENT:
+        if identifier.kind in _NUMBERS and identifier.status is IdentifierStatus.CURRENT:
             return identifier
     return None

@@ -8,10 +8,12 @@ which the protocol layer renders in `language` (the patron's, when known). A ter
 serves only its own institution: a patron or item of another one is simply not found.
 
 The PIN: None when the terminal sent none, "" when it was sent empty. Every PIN
-that is checked is an attempt on the `sip2` channel through `sign_in`, so the
+that is checked is an attempt on the `sip2` channel (`telephone` for a terminal with
+that option: a telephone box speaking SIP2) through `sign_in`, so the
 same lockout holds as on the web and in the app (S3). A patron's personal data (name,
-e-mail, phone, loans) is told only after a right PIN, or when the terminal sent no PIN
-at all, or an empty one where it is allowed to.
+e-mail, phone, loans) is told, and items lent, only after a right PIN, or, on a
+terminal allowed to serve patrons without a PIN (`allow_pinless`), when AD was absent
+or empty.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from datetime import date
 from enum import StrEnum
 
 from patronauth.domain.circulation import HoldStatus, ItemStatus
-from patronauth.domain.credentials import Channel, Outcome
+from patronauth.domain.credentials import Outcome
 from patronauth.domain.errors import InvalidInput, Refused, Violation
 from patronauth.domain.identifiers import base_form, lockout_key
 from patronauth.domain.patrons import Patron
@@ -43,8 +45,6 @@ from patronauth.services.lending import standing_of
 from patronauth.services.lookup import Found, current_card, find_patron
 from patronauth.services.record import Record, record
 from patronauth.services.signin import sign_in
-
-CHANNEL = Channel.SIP2.value
 
 
 class ItemList(StrEnum):
@@ -170,12 +170,17 @@ class _Gate:
 
     @property
     def discloses(self) -> bool:
-        return self.found is not None and self.answer.valid_pin is not False
+        return (
+            self.found is not None
+            and self.answer.valid_pin is not False
+            and not (self.check is PinCheck.NOT_ASKED and self.answer.denied)
+        )
 
 
 _REFUSED_OUTCOMES = {
     Outcome.BARRED: "sip2.account_barred",
     Outcome.PENDING_REGISTRATION: "sip2.account_pending",
+    Outcome.NOT_PROVISIONED: "sip2.account_not_provisioned",
     Outcome.CHANGE_REQUIRED: "sip2.pin_change_required",
     Outcome.TEMPORARY_EXPIRED: "sip2.pin_temporary_expired",
     Outcome.MUST_CHANGE: "sip2.pin_change_required",
@@ -216,13 +221,15 @@ def _gate(ports: Ports, terminal: Terminal, identifier: str, pin: str | None, so
                 Attempt(
                     identifier,
                     pin,
-                    Channel.SIP2,
+                    terminal.options.channel,
                     source=source,
                     institution=terminal.institution,
                 ),
             ).result
         except InvalidInput:
             result = None  # a malformed identifier or PIN: refused before any attempt
+        if found is None and result is not None and result.patron_id is not None:
+            found = _signed_in_as(ports, result.patron_id)  # R20: a Portal UID typed
         check = _CHECKS.get(result.outcome, PinCheck.REFUSED) if result else PinCheck.WRONG
         seconds = result.retry_after if result else 0
     else:
@@ -241,6 +248,16 @@ def _gate(ports: Ports, terminal: Terminal, identifier: str, pin: str | None, so
     return _Gate(found, check, answer, _screen(found, check, answer, result, seconds))
 
 
+def _signed_in_as(ports: Ports, patron_id: int) -> Found | None:
+    """The record a directory sign-in named, when what was typed is no card here."""
+    with ports.uow() as uow:
+        patron = uow.patrons.get(patron_id)
+        card = current_card(uow, patron_id)
+    if patron is None or card is None:
+        return None
+    return Found(patron, card, ports.profiles.get(patron.institution))
+
+
 def _screen(
     found: Found | None,
     check: PinCheck,
@@ -248,11 +265,15 @@ def _screen(
     result: AuthResult | None,
     seconds: int,
 ) -> tuple[Violation, ...]:
+    if result is not None and result.outcome is Outcome.NOT_PROVISIONED:
+        return (Violation("sip2.account_not_provisioned"),)  # seed 004: not ready yet
     if found is None or answer.as_unknown:
         return (Violation("sip2.patron_unknown"),)
     if check is PinCheck.WRONG:
         return (Violation("sip2.pin_wrong"),)
     if check is PinCheck.EMPTY and not answer.valid_pin:
+        return (Violation("sip2.pin_required"),)
+    if check is PinCheck.NOT_ASKED and answer.denied:
         return (Violation("sip2.pin_required"),)
     if check is PinCheck.BLOCKED:
         return (Violation("sip2.blocked", {"seconds": seconds, "minutes": minutes(seconds)}),)
@@ -263,6 +284,11 @@ def _screen(
     if check is PinCheck.REFUSED and result is not None:
         return (Violation(_REFUSED_OUTCOMES.get(result.outcome, "sip2.pin_wrong")),)
     return ()
+
+
+def _channel(terminal: Terminal) -> str:
+    """`sip2`, or `telephone` for a telephone box that speaks SIP2 (its option)."""
+    return terminal.options.channel.value
 
 
 def _actor(terminal: Terminal) -> str:
@@ -451,7 +477,7 @@ def checkout(
             identifier,
             item_barcode,
             actor=_actor(terminal),
-            channel=CHANNEL,
+            channel=_channel(terminal),
             institution=terminal.institution,
         )
     except Refused as refusal:
@@ -534,7 +560,9 @@ def _renew(
 ) -> LendingAnswer:
     title = _title_of(ports, terminal, refused.item_barcode)
     try:
-        due = loans.renew_loan(ports, patron.id, loan_id, channel=CHANNEL, actor=_actor(terminal))
+        due = loans.renew_loan(
+            ports, patron.id, loan_id, channel=_channel(terminal), actor=_actor(terminal)
+        )
     except Refused as refusal:
         return LendingAnswer(
             ok=False,
@@ -572,7 +600,7 @@ def renew_all(
         for loan in uow.loans.open_loans(patron.id):
             item = uow.catalogue.item(loan.item_id)
             barcodes[loan.id] = item.barcode if item else ""
-    results = loans.renew_all(ports, patron.id, channel=CHANNEL, actor=_actor(terminal))
+    results = loans.renew_all(ports, patron.id, channel=_channel(terminal), actor=_actor(terminal))
     reasons: dict[str, Violation] = {}
     for result in results:
         if result.refusal is not None:
@@ -597,7 +625,11 @@ def checkin(ports: Ports, terminal: Terminal, item_barcode: str, *, source: str)
     del source  # the circulation audit records the terminal as the actor
     try:
         done = loans.checkin(
-            ports, item_barcode, terminal.institution, actor=_actor(terminal), channel=CHANNEL
+            ports,
+            item_barcode,
+            terminal.institution,
+            actor=_actor(terminal),
+            channel=_channel(terminal),
         )
     except Refused as refusal:
         return CheckinAnswer(

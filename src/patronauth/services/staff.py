@@ -22,7 +22,8 @@ from patronauth.domain.identifiers import (
     parse_julac,
 )
 from patronauth.domain.patrons import Identifier, Patron, PatronStatus
-from patronauth.domain.profile import BarcodeFormat, ForcedChange
+from patronauth.domain.profile import BarcodeFormat, DirectoryConfig, ForcedChange
+from patronauth.services import audit_keys
 from patronauth.services.account import CredentialView, credential_views
 from patronauth.services.audit import Trail
 from patronauth.services.interfaces import Ports, StoredAuditEvent
@@ -36,6 +37,7 @@ class PatronView:
     identifiers: Sequence[Identifier]
     credentials: Sequence[CredentialView]
     blocked_for: int  # seconds left of a block on the current identifier
+    directory: DirectoryConfig | None = None  # where the PIN lives when not here (R20)
 
 
 def show_patron(ports: Ports, identifier: str, *, institution: str | None = None) -> PatronView:
@@ -50,7 +52,8 @@ def show_patron(ports: Ports, identifier: str, *, institution: str | None = None
     blocked = max(
         (ports.counter.blocked_for(i.lookup_key, now.timestamp()) for i in current), default=0
     )
-    return PatronView(found.patron, identifiers, views, blocked)
+    directory = found.profile.directory_for(found.patron.category)
+    return PatronView(found.patron, identifiers, views, blocked, directory)
 
 
 def complete_registration(
@@ -208,7 +211,11 @@ def audit_trail(
         found = find_patron(
             uow, ports.profiles, identifier, institution=institution, include_replaced=True
         )
-        events = {e.id: e for e in uow.audit.recent(identifier=key, limit=limit)}
+        events = {
+            e.id: e
+            for form in audit_keys.searched(ports, key)
+            for e in uow.audit.recent(identifier=form, limit=limit)
+        }
         if found is not None:
             events |= {e.id: e for e in uow.audit.recent(patron_id=found.patron.id, limit=limit)}
     return sorted(events.values(), key=lambda e: e.id, reverse=True)[:limit]

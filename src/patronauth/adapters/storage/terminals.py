@@ -9,6 +9,7 @@ from sqlalchemy import Connection, Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from patronauth.adapters.storage import tables as t
+from patronauth.domain.credentials import Channel
 from patronauth.domain.errors import Conflict
 from patronauth.domain.terminals import Encoding, Terminal, TerminalOptions
 from patronauth.services.interfaces import StoredTerminal
@@ -26,6 +27,7 @@ def _terminal(row: Row[Any]) -> Terminal:
             crlf=row.crlf,
             allow_pinless=row.allow_pinless,
             wrong_pin_as_unknown=row.wrong_pin_as_unknown,
+            channel=Channel(row.channel),
         ),
     )
 
@@ -36,6 +38,7 @@ def _options(options: TerminalOptions) -> dict[str, Any]:
         "crlf": options.crlf,
         "allow_pinless": options.allow_pinless,
         "wrong_pin_as_unknown": options.wrong_pin_as_unknown,
+        "channel": options.channel.value,
     }
 
 

@@ -5,6 +5,7 @@ from types import TracebackType
 from sqlalchemy import Connection, Engine, RootTransaction
 from sqlalchemy.exc import SQLAlchemyError
 
+from patronauth.adapters.storage.calls import SqlCalls
 from patronauth.adapters.storage.catalogue import SqlCatalogue
 from patronauth.adapters.storage.errors import storage_errors, translated
 from patronauth.adapters.storage.fines import SqlFines
@@ -21,6 +22,7 @@ from patronauth.adapters.storage.repositories import (
 from patronauth.adapters.storage.requests import SqlPatronRequests
 from patronauth.adapters.storage.sessions import SqlActionTokens
 from patronauth.adapters.storage.signon import SqlSignOn
+from patronauth.adapters.storage.staff import SqlStaff, SqlStaffSessions
 from patronauth.adapters.storage.terminals import SqlTerminals
 from patronauth.services.transactions import unit_closed, unit_opened
 
@@ -56,6 +58,9 @@ class SqlUnitOfWork:
         self.fines = SqlFines(self._conn)
         self.requests = SqlPatronRequests(self._conn)
         self.terminals = SqlTerminals(self._conn)
+        self.staff = SqlStaff(self._conn)
+        self.staff_sessions = SqlStaffSessions(self._conn)
+        self.calls = SqlCalls(self._conn)
         self.sign_on = SqlSignOn(self._conn)
         unit_opened()
         return self

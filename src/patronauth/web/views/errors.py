@@ -6,7 +6,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from patronauth.domain.errors import Busy
+from patronauth.domain.errors import Busy, Unavailable
 from patronauth.web.pages import Page
 
 # What the template says for each problem (the texts are in problem.html).
@@ -49,8 +49,11 @@ def database_down(request: Request, _: Exception) -> Response:
 
 
 def busy(request: Request, error: Exception) -> Response:
+    """The busy page: the hashing pool is full, or the campus directory does not answer
+    (R20); nothing was done or counted."""
     wait = error.retry_after if isinstance(error, Busy) else 1
-    return problem_response(request, "busy", 503, {"Retry-After": str(wait)})
+    problem = "sign_on_unavailable" if isinstance(error, Unavailable) else "busy"
+    return problem_response(request, problem, 503, {"Retry-After": str(wait)})
 
 
 def server_error(request: Request, _: Exception) -> Response:

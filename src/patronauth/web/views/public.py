@@ -26,6 +26,7 @@ _STATUS = {
     Outcome.SUSPENDED: 403,
     Outcome.PENDING_REGISTRATION: 403,
     Outcome.BARRED: 403,
+    Outcome.NOT_PROVISIONED: 403,
 }
 
 
