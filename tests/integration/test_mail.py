@@ -4,11 +4,13 @@ service sends; without SMTP the outbox folder holds the same messages as files."
 from __future__ import annotations
 
 import logging
+import re
 import smtplib
 import socket
 import stat
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import date
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
@@ -24,7 +26,12 @@ from patronauth.adapters.mail import SmtpTransport
 from patronauth.bootstrap import App
 from patronauth.domain.credentials import Channel, CredentialKind, Outcome
 from patronauth.services.credentials import ChangeRequest, change_secret
-from patronauth.services.resets import ResetRequest, request_reset
+from patronauth.services.resets import (
+    ResetRequest,
+    complete_setup,
+    request_reset,
+    revert_to_default,
+)
 from tests.support import TEST_PEPPER, attempt, make_app, register
 from tests.support import test_env as deployment_env
 
@@ -299,3 +306,108 @@ def test_the_credential_is_named_as_the_library_names_it(
     [message] = box.messages
     assert message["Subject"] == "Your library PIN was changed"
     assert "Your PIN for PolyU Pao Yue-kong Library was changed" in text(message)
+
+
+# --- cards sharing one address: one e-mail, a link for each card (issue 10) ----------
+
+FAMILY = "family@example.org"
+CARD_LINE = re.compile(r"^(\S+): http://\S+/(hkpl|polyu)/(reset|set-up)/([\w-]+)\r?$", re.MULTILINE)
+
+
+def links_in(message: EmailMessage) -> dict[str, tuple[str, str]]:
+    """The e-mail's lines of cards: the masked card number, what its link does and the
+    link's token."""
+    return {card: (page, token) for card, _, page, token in CARD_LINE.findall(text(message))}
+
+
+def test_polyu_cards_sharing_an_address_get_one_email_with_a_reset_link_for_each(
+    smtp_app: tuple[App, Mailbox],
+) -> None:
+    app, box = smtp_app
+    pins = {"21012345A": ("Z123456(1)", "Z12345", "q7x2m9"),
+            "21012346B": ("A123456(3)", "A12345", "k3v8p2")}  # fmt: skip
+    for card, (id_number, default, chosen) in pins.items():
+        register(app, "polyu", card, id_number=id_number, email=FAMILY)
+        change_secret(app.ports, ChangeRequest(card, default, chosen, chosen, Channel.WEB))
+    box.envelopes.clear()
+    request_reset(app.ports, ResetRequest(None, "Family@Example.org", source="10.0.0.9"))
+    assert [e.rcpt_tos for e in box.envelopes] == [[FAMILY]]
+    [message] = box.messages
+    assert message["Subject"] == "Reset your library PINs"
+    body = text(message)
+    assert "21012345A" not in body
+    assert "21012346B" not in body
+    links = links_in(message)
+    assert sorted(links) == ["21*****5A", "21*****6B"]
+    assert {page for page, _ in links.values()} == {"reset"}
+    assert links["21*****5A"][1] != links["21*****6B"][1]
+    # Each link returns its own card's PIN to the default, and no other card's.
+    revert_to_default(app.ports, links["21*****5A"][1], source="t")
+    assert attempt(app, "21012345A", "Z12345").outcome is Outcome.MUST_CHANGE
+    assert attempt(app, "21012346B", "k3v8p2").outcome is Outcome.OK
+    revert_to_default(app.ports, links["21*****6B"][1], source="t")
+    assert attempt(app, "21012346B", "A12345").outcome is Outcome.MUST_CHANGE
+
+
+@pytest.mark.parametrize(
+    ("language", "subject", "named"),
+    [
+        ("en", "Reset your library PIN", "for PolyU Pao Yue-kong Library, library card 21*****5A,"),
+        (
+            "zh_Hant",
+            "重設你的圖書館個人密碼",
+            "香港理工大學包玉剛圖書館的圖書證 21*****5A 的個人密碼",
+        ),
+    ],
+)
+def test_a_reset_link_for_one_card_names_the_card(
+    smtp_app: tuple[App, Mailbox], language: str, subject: str, named: str
+) -> None:
+    app, box = smtp_app
+    register(app, "polyu", "21012345A", id_number="Z123456(1)", email=FAMILY, language=language)
+    request_reset(app.ports, ResetRequest(None, FAMILY, source="10.0.0.9"))
+    [message] = box.messages
+    assert message["Subject"] == subject
+    assert named in text(message)
+    assert re.search(r"http://\S+/polyu/reset/[\w-]+\r?$", text(message), re.MULTILINE)
+
+
+@pytest.mark.parametrize(
+    ("institution", "cards", "registration", "secrets", "subject"),
+    [
+        # HKPL without a phone, PolyU registered before 2013-06-01: no default to return
+        # to and nothing set up yet, so a temporary password could not sign in either.
+        ("hkpl", ("HKPL0003", "HKPL0004"), {}, ("Lib#Reader2026", "Shelf&Stack2027"),
+         "Set up your library online passwords"),
+        ("polyu", ("12012345A", "12012346B"), {"registered_on": date(2012, 9, 3)},
+         ("q7x2m9", "k3v8p2"), "Set up your library PINs"),
+    ],
+)  # fmt: skip
+def test_cards_with_nothing_set_up_sharing_an_address_get_one_email_with_a_set_up_link_each(
+    smtp_app: tuple[App, Mailbox],
+    institution: str,
+    cards: tuple[str, str],
+    registration: dict[str, object],
+    secrets: tuple[str, str],
+    subject: str,
+) -> None:
+    app, box = smtp_app
+    for card in cards:
+        register(app, institution, card, email=FAMILY, **registration)
+    request_reset(app.ports, ResetRequest(None, FAMILY, source="10.0.0.9", institution=institution))
+    assert [e.rcpt_tos for e in box.envelopes] == [[FAMILY]]
+    [message] = box.messages
+    assert message["Subject"] == subject
+    masked = [f"{card[:2]}{'*' * (len(card) - 4)}{card[-2:]}" for card in cards]
+    links = links_in(message)
+    assert sorted(links) == masked
+    assert {page for page, _ in links.values()} == {"set-up"}
+    for card in cards:
+        assert card not in text(message)
+    # Each link sets up its own card's secret only.
+    first, second = secrets
+    complete_setup(app.ports, links[masked[0]][1], first, first, source="t")
+    assert attempt(app, cards[0], first).outcome is Outcome.OK
+    assert attempt(app, cards[1], first).outcome is Outcome.INVALID
+    complete_setup(app.ports, links[masked[1]][1], second, second, source="t")
+    assert attempt(app, cards[1], second).outcome is Outcome.OK

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
@@ -110,6 +111,36 @@ def test_polyu_resets_online_to_the_default_through_a_one_time_link(app: App) ->
     with pytest.raises(NotFound) as used:
         revert_to_default(app.ports, token, source="t")
     assert used.value.code == "link.invalid"
+
+
+def test_a_polyu_family_gets_a_reset_link_and_a_set_up_link_each_naming_its_card(
+    app: App,
+) -> None:
+    """One card has a default to return to, the other (registered before 2013-06-01)
+    nothing set up yet: each e-mail names its card, and each link does what it says."""
+    register(app, "polyu", "21012345A", id_number="Z123456(1)", email="ky@example.org")
+    register(app, "polyu", "12012345A", email="ky@example.org", registered_on=date(2012, 9, 3))
+    reset(app, email="ky@example.org")
+    by_subject = {m["Subject"]: body(m) for m in mails(app)}
+    assert sorted(by_subject) == ["Reset your library PIN", "Set up your library PIN"]
+    assert "library card 21*****5A," in by_subject["Reset your library PIN"]
+    assert "/polyu/reset/" in by_subject["Reset your library PIN"]
+    assert "library card 12*****5A," in by_subject["Set up your library PIN"]
+    assert "/polyu/set-up/" in by_subject["Set up your library PIN"]
+
+
+def test_polyu_sends_no_link_to_a_pin_with_no_default_to_return_to(app: App) -> None:
+    register(app, "polyu", "12012345A", email="early@example.org", registered_on=date(2012, 9, 3))
+    request_setup(app.ports, ResetRequest("12012345A", "early@example.org", source="t"))
+    complete_setup(app.ports, link_token(mails(app)[0]), "q7x2m9", "q7x2m9", source="t")
+    before = len(mails(app))
+    reset(app, email="early@example.org")
+    assert len(mails(app)) == before  # the counter issues a temporary PIN (R27)
+    with app.ports.uow() as uow:
+        outcomes = [
+            e.event.outcome for e in uow.audit.recent() if e.event.action == "reset.request"
+        ]
+    assert outcomes == ["in_person_only"]
 
 
 def test_hku_first_time_set_up_through_the_card_number_and_registered_address(app: App) -> None:

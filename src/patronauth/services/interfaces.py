@@ -150,7 +150,9 @@ class NoticeKind(StrEnum):
     TEMPORARY_SECRET = "temporary_secret"  # noqa: S105 (a notice kind)
     TEMPORARY_SECRETS = "temporary_secrets"
     SETUP_LINK = "setup_link"
+    SETUP_LINKS = "setup_links"
     RESET_LINK = "reset_link"
+    RESET_LINKS = "reset_links"
     CHANGE_CODE = "change_code"
 
 

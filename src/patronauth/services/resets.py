@@ -9,7 +9,11 @@ sent an e-mail" (S4). What the e-mail holds depends on the institution's profile
   its default (the link keeps a stranger from resetting somebody's PIN);
 - first-time set-up (HKU, R23, and every patron registered without a default): a
   one-time link to a page where the patron sets the secret, given the card number and
-  the registered e-mail address.
+  the registered e-mail address. A forgotten-secret request for such a patron, who has
+  nothing to reset yet, sends the same link.
+
+Cards sharing one address get one e-mail naming each card, masked (`HK****01`), with
+the secret or link of each.
 """
 
 from __future__ import annotations
@@ -99,9 +103,7 @@ def request_reset(ports: Ports, request: ResetRequest) -> None:
     if not accounts:
         _audit(ports, "reset.request", "no_match", None, request)
         return
-    # Cards sharing one address get one e-mail naming each card, with a temporary
-    # secret for each (one per credential, never one per e-mail sent).
-    by_address: dict[tuple[str, str, CredentialKind], list[tuple[Found, str, datetime]]] = {}
+    mails = _Mails()
     addresses: dict[str, bool] = {}  # one e-mail per address: it counts once
     for found in accounts:
         kind = found.profile.kind_for(Channel.WEB)
@@ -111,10 +113,30 @@ def request_reset(ports: Ports, request: ResetRequest) -> None:
             # R20: the Portal PIN is reset at the university; nothing to send from here.
             _audit(ports, "reset.request", "directory_managed", found, request)
             continue
-        if method is not SelfServiceReset.NONE and _mails_limited(ports, found, addresses):
+        if method is SelfServiceReset.NONE:
+            _audit(ports, "reset.request", "in_person_only", found, request)
+            continue
+        with ports.uow() as uow:
+            credential = uow.credentials.get(found.patron.id, kind)
+        if (
+            credential is not None
+            and method is SelfServiceReset.REVERT_TO_DEFAULT
+            and not credential.default_digest
+        ):
+            # A patron registered without a default has nothing to return to: the
+            # counter issues a temporary secret (R27).
+            _audit(ports, "reset.request", "in_person_only", found, request)
+            continue
+        if _mails_limited(ports, found, addresses):
             _audit(ports, "reset.request", "mail_limited", found, request)
             continue
-        if method is SelfServiceReset.EMAIL_TEMPORARY:
+        if credential is None:
+            # Registered without a default and nothing set up yet: a temporary secret or
+            # a return to the default would have nothing to act on; a set-up link has.
+            link = _new_link(ports, found, ActionPurpose.SET_UP, kind, now)
+            mails.add(_SETUP_LINK, kind, _Issued(found, link, now + LINK_LIFETIME))
+            _audit(ports, "reset.request", "setup_link_sent", found, request)
+        elif method is SelfServiceReset.EMAIL_TEMPORARY:
             secret = temporary_secret(ports, settings.policy_on(found.profile.day_of(now)))
             expires = now + timedelta(hours=settings.temporary_lifetime_hours)
             # Random, single-use and short-lived: a keyed digest (HMAC under the pepper)
@@ -134,50 +156,73 @@ def request_reset(ports: Ports, request: ResetRequest) -> None:
                     identifier=_key(request.identifier) if request.identifier else None,
                 )
                 uow.commit()
-            address = (found.patron.institution, found.patron.email or "", kind)
-            by_address.setdefault(address, []).append((found, secret, expires))
-        elif method is SelfServiceReset.REVERT_TO_DEFAULT:
+            mails.add(_TEMPORARY, kind, _Issued(found, secret, expires))
+        else:
             link = _new_link(ports, found, ActionPurpose.REVERT_TO_DEFAULT, kind, now)
+            mails.add(_REVERT_LINK, kind, _Issued(found, link, now + LINK_LIFETIME))
+            _audit(ports, "reset.request", "link_sent", found, request)
+    mails.send(ports)
+
+
+@dataclass(frozen=True)
+class _Mailing:
+    """What a reset or set-up e-mail carries for each card: `one` is the notice for a
+    single card (its secret or link passed as `value`), `several` the notice for cards
+    sharing one address (a line `HK****01: ...` a card)."""
+
+    one: NoticeKind
+    several: NoticeKind
+    value: str
+
+
+_TEMPORARY = _Mailing(NoticeKind.TEMPORARY_SECRET, NoticeKind.TEMPORARY_SECRETS, "secret")
+_REVERT_LINK = _Mailing(NoticeKind.RESET_LINK, NoticeKind.RESET_LINKS, "link")
+_SETUP_LINK = _Mailing(NoticeKind.SETUP_LINK, NoticeKind.SETUP_LINKS, "link")
+
+
+@dataclass(frozen=True)
+class _Issued:
+    found: Found
+    value: str  # the temporary secret, or the link
+    expires: datetime
+
+
+class _Mails:
+    """The e-mails of one request. Cards sharing one address get one e-mail naming
+    each card (masked), with a secret or link for each: one per credential, never one
+    per e-mail sent, and no e-mail that leaves the reader guessing which card it is for."""
+
+    def __init__(self) -> None:
+        self._batches: dict[tuple[str, str, CredentialKind, _Mailing], list[_Issued]] = {}
+
+    def add(self, mailing: _Mailing, kind: CredentialKind, issued: _Issued) -> None:
+        patron = issued.found.patron
+        address = (patron.institution, patron.email or "", kind, mailing)
+        self._batches.setdefault(address, []).append(issued)
+
+    def send(self, ports: Ports) -> None:
+        for (_, _, kind, mailing), issued in self._batches.items():
+            first = issued[0]
+            if len(issued) == 1:
+                notify(
+                    ports,
+                    first.found.patron,
+                    mailing.one,
+                    kind,
+                    card=mask_card(first.found.identifier.value),
+                    expires=_when(first.expires, first.found.profile),
+                    **{mailing.value: first.value},
+                )
+                continue
+            cards = "\n".join(f"{mask_card(i.found.identifier.value)}: {i.value}" for i in issued)
             notify(
                 ports,
-                found.patron,
-                NoticeKind.RESET_LINK,
+                first.found.patron,
+                mailing.several,
                 kind,
-                link=link,
-                expires=_when(now + LINK_LIFETIME, found.profile),
+                cards=cards,
+                expires=_when(min(i.expires for i in issued), first.found.profile),
             )
-            _audit(ports, "reset.request", "link_sent", found, request)
-        else:
-            _audit(ports, "reset.request", "in_person_only", found, request)
-    for (_, _, kind), issued in by_address.items():
-        _send_temporaries(ports, kind, issued)
-
-
-def _send_temporaries(
-    ports: Ports, kind: CredentialKind, issued: list[tuple[Found, str, datetime]]
-) -> None:
-    first, secret, expires = issued[0]
-    if len(issued) == 1:
-        card = mask_card(first.identifier.value)
-        notify(
-            ports,
-            first.patron,
-            NoticeKind.TEMPORARY_SECRET,
-            kind,
-            secret=secret,
-            card=card,
-            expires=_when(expires, first.profile),
-        )
-        return
-    cards = "\n".join(f"{mask_card(f.identifier.value)}: {s}" for f, s, _ in issued)
-    notify(
-        ports,
-        first.patron,
-        NoticeKind.TEMPORARY_SECRETS,
-        kind,
-        cards=cards,
-        expires=_when(min(e for _, _, e in issued), first.profile),
-    )
 
 
 def request_setup(ports: Ports, request: ResetRequest) -> None:
@@ -200,20 +245,15 @@ def request_setup(ports: Ports, request: ResetRequest) -> None:
     if not eligible:
         _audit(ports, "setup.request", "no_match", None, request)
         return
+    mails, addresses = _Mails(), dict[str, bool]()
     for found, kind in eligible:
-        if _mails_limited(ports, found, {}):  # one e-mail per link
+        if _mails_limited(ports, found, addresses):
             _audit(ports, "setup.request", "mail_limited", found, request)
             continue
         link = _new_link(ports, found, ActionPurpose.SET_UP, kind, now)
-        notify(
-            ports,
-            found.patron,
-            NoticeKind.SETUP_LINK,
-            kind,
-            link=link,
-            expires=_when(now + LINK_LIFETIME, found.profile),
-        )
+        mails.add(_SETUP_LINK, kind, _Issued(found, link, now + LINK_LIFETIME))
         _audit(ports, "setup.request", "link_sent", found, request)
+    mails.send(ports)
 
 
 RESET_MAILS_PER_HOUR = "3 per hour"

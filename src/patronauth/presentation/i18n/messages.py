@@ -516,10 +516,22 @@ NOTICES: dict[str, tuple[str, str]] = {
     "reset_link": (
         N_("Reset your library {credential}"),
         N_(
-            "To return your {credential} for {library} to its default, open this link: "
-            "{link}\n\n"
+            "To return your {credential} for {library}, library card {card}, to its "
+            "default, open this link: {link}\n\n"
             "It works once and until {expires}. After signing in with the default you will "
             "choose a new {credential}.\n\n"
+            "If you did not ask for this, you can ignore this message: nothing changes."
+        ),
+    ),
+    "reset_links": (
+        N_("Reset your library {credential}s"),
+        N_(
+            "Several library cards of {library} are registered with this address. Here is "
+            "a link for each card; each returns only its own card's {credential} to its "
+            "default:\n\n"
+            "{cards}\n\n"
+            "Each works once and until {expires}. After signing in with the default you "
+            "will choose a new {credential}.\n\n"
             "If you did not ask for this, you can ignore this message: nothing changes."
         ),
     ),
@@ -535,8 +547,20 @@ NOTICES: dict[str, tuple[str, str]] = {
     "setup_link": (
         N_("Set up your library {credential}"),
         N_(
-            "To set up your {credential} for {library}, open this link: {link}\n\n"
+            "To set up your {credential} for {library}, library card {card}, open this "
+            "link: {link}\n\n"
             "It works once and until {expires}.\n\n"
+            "If you did not ask for this, you can ignore this message."
+        ),
+    ),
+    "setup_links": (
+        N_("Set up your library {credential}s"),
+        N_(
+            "Several library cards of {library} are registered with this address and have "
+            "no {credential} yet. Here is a link for each card; each sets up only its own "
+            "card's {credential}:\n\n"
+            "{cards}\n\n"
+            "Each works once and until {expires}.\n\n"
             "If you did not ask for this, you can ignore this message."
         ),
     ),
