@@ -1,0 +1,148 @@
+"""`python -m bench.counts`: what one sign-in costs besides its hash, in counts.
+
+Wall-clock figures need a quiet machine (`make bench`); counts do not. For successful
+sign-ins through `POST /api/v1/sessions` (the whole ASGI application, in process),
+this prints per sign-in: SQL statements, transactions and commits, Redis commands
+(with `--redis`), and the functions with the most calls and the highest cumulative
+cost per call under cProfile (argon2id at a tiny cost here, so the profile shows the
+rest of the path).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import pstats
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from redis.client import Redis
+from sqlalchemy import event
+
+from bench.apps import PASSWORD, environment
+from patronauth.adapters.config import Settings
+from patronauth.adapters.storage import migrate
+from patronauth.asgi import create
+from patronauth.bootstrap import App, build
+from patronauth.domain.credentials import Channel
+from patronauth.services.credentials import ChangeRequest, change_secret
+from patronauth.services.registration import Registration, add_patron
+
+BARCODE = "HKPL0001"
+
+
+class Tally:
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+
+    def per(self, sign_ins: int) -> dict[str, float]:
+        return {name: count / sign_ins for name, count in sorted(self.counts.items())}
+
+
+@contextmanager
+def counting(app: App, tally: Tally) -> Iterator[None]:
+    engine = app.engine
+
+    def statement(*_: Any) -> None:
+        tally.counts["sql statements"] += 1
+
+    def begun(_: Any) -> None:
+        tally.counts["sql transactions"] += 1
+
+    def committed(_: Any) -> None:
+        tally.counts["sql commits"] += 1
+
+    listeners = [
+        ("before_cursor_execute", statement),
+        ("begin", begun),
+        ("commit", committed),
+    ]
+    for name, listener in listeners:
+        event.listen(engine, name, listener)
+    original = Redis.execute_command
+
+    def command(self: Redis, *args: Any, **options: Any) -> Any:
+        tally.counts["redis commands"] += 1
+        return original(self, *args, **options)
+
+    Redis.execute_command = command  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Redis.execute_command = original  # type: ignore[method-assign]
+        for name, listener in listeners:
+            event.remove(engine, name, listener)
+
+
+def prepared(database_url: str, var_dir: Path, redis_url: str | None) -> App:
+    env = environment(database_url, var_dir, redis_url, (1, 1024))
+    env["PATRONAUTH_COUNTER"] = "redis" if redis_url else "sql"
+    env["PATRONAUTH_THROTTLE_PER_SOURCE"] = "1000000 per second"
+    env["PATRONAUTH_THROTTLE_OVERALL"] = "1000000 per second"
+    app = build(Settings.from_env(env))
+    if database_url.startswith("sqlite"):
+        migrate.upgrade(app.engine)
+    add_patron(app.ports, Registration("hkpl", BARCODE, name="Bench Reader"), staff="bench")
+    change_secret(
+        app.ports,
+        ChangeRequest(BARCODE, "4567", PASSWORD, PASSWORD, Channel.WEB, source="127.0.0.1"),
+    )
+    return app
+
+
+async def sign_ins(app: App, count: int) -> None:
+    transport = httpx.ASGITransport(app=create(app))
+    async with httpx.AsyncClient(transport=transport, base_url="http://library.test") as c:
+        for _ in range(count):
+            answer = await c.post(
+                "/api/v1/sessions", json={"identifier": BARCODE, "secret": PASSWORD}
+            )
+            assert answer.status_code == 201, answer.text
+
+
+def measure(app: App, count: int, top: int) -> None:
+    asyncio.run(sign_ins(app, 3))  # warm: first requests build caches
+    tally = Tally()
+    with counting(app, tally):
+        asyncio.run(sign_ins(app, count))
+    for name, value in tally.per(count).items():
+        print(f"{name:>20}: {value:.2f} per sign-in")
+    profile = cProfile.Profile()
+    profile.enable()
+    asyncio.run(sign_ins(app, count))
+    profile.disable()
+    stats = pstats.Stats(profile)
+    entries = []
+    for (path, line, name), (_, calls, _, cumulative, _) in stats.stats.items():  # type: ignore[attr-defined]
+        if "patronauth" in path:
+            where = path.split("patronauth/", 1)[-1]
+            entries.append((cumulative / count, calls / count, f"{where}:{line} {name}"))
+    print(f"\npatronauth functions by cumulative seconds per sign-in (top {top}):")
+    for cumulative, calls, where in sorted(entries, reverse=True)[:top]:
+        print(f"  {cumulative * 1000:8.3f} ms  {calls:6.1f} calls  {where}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.counts", description=__doc__)
+    parser.add_argument("--database", help="a database URL (default: a new SQLite file)")
+    parser.add_argument("--redis", help="a Redis URL: counter, throttle and sessions there")
+    parser.add_argument("--sign-ins", type=int, default=50)
+    parser.add_argument("--top", type=int, default=15)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as folder:
+        url = args.database or f"sqlite:///{folder}/bench.db"
+        app = prepared(url, Path(folder) / "var", args.redis)
+        try:
+            measure(app, args.sign_ins, args.top)
+        finally:
+            app.close()
+
+
+if __name__ == "__main__":
+    main()
