@@ -151,6 +151,7 @@ def build(settings: Settings | None = None) -> App:
     )
     ports = Ports(
         uow=lambda: SqlUnitOfWork(engine),
+        reads=lambda: SqlUnitOfWork(engine, read_only=True),
         profiles=profiles,
         hasher=Argon2Hasher(
             keyring(settings),

@@ -138,6 +138,8 @@ def _text(value: Any) -> str:
 
 
 class RedisSessionStore:
+    in_database = False
+
     def __init__(
         self,
         client: Redis,
@@ -256,6 +258,8 @@ class FallbackSessionStore:
 
     `health` logs the outage once, shows it in the metrics (component "sessions") and
     spaces out the tries while Redis is down; ending sessions always tries Redis."""
+
+    in_database = False
 
     def __init__(
         self,

@@ -14,6 +14,7 @@ a directory that does not answer raises `Unavailable` (a `Busy`): no attempt cou
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from patronauth.domain.credentials import (
@@ -67,11 +68,17 @@ class AuthResult:
 
 @dataclass(frozen=True)
 class _Verified:
-    """The inner result, with the credential for use cases that go on to change it."""
+    """The inner result, with the credential for use cases that go on to change it, and
+    the session opened in the outcome's transaction (`open_in`), if any."""
 
     result: AuthResult
     found: Found | None = None
     credential: Credential | None = None
+    opened: object = None
+
+
+# Opens a session inside the unit of work that records a successful outcome.
+OpenIn = Callable[[UnitOfWork, AuthResult], object]
 
 
 def clean_secret(raw: str) -> str:
@@ -92,7 +99,7 @@ def authenticate(ports: Ports, attempt: Attempt) -> AuthResult:
     return verify_attempt(ports, attempt).result
 
 
-def verify_attempt(ports: Ports, attempt: Attempt) -> _Verified:
+def verify_attempt(ports: Ports, attempt: Attempt, *, open_in: OpenIn | None = None) -> _Verified:
     secret = clean_secret(attempt.secret)
     key = lockout_key(attempt.identifier)
     event = _Event(ports, attempt, key)
@@ -119,7 +126,7 @@ def verify_attempt(ports: Ports, attempt: Attempt) -> _Verified:
 
     kind: CredentialKind | None = None
     credential: Credential | None = None
-    with ports.uow() as uow:
+    with ports.read() as uow:
         found = find_patron(
             uow, ports.profiles, attempt.identifier, institution=attempt.institution
         )
@@ -146,7 +153,7 @@ def verify_attempt(ports: Ports, attempt: Attempt) -> _Verified:
         if route is not None:
             verified = _verify_in_directory(ports, attempt, secret, route, kind, event)
         else:
-            verified = _verify(ports, attempt, secret, found, kind, credential, event)
+            verified = _verify(ports, attempt, secret, found, kind, credential, event, open_in)
         success = verified.result.outcome not in {Outcome.INVALID, Outcome.SUSPENDED}
         return verified
     except Busy:
@@ -222,6 +229,7 @@ def _verify(
     kind: CredentialKind | None,
     credential: Credential | None,
     event: _Event,
+    open_in: OpenIn | None = None,
 ) -> _Verified:
     if found is None or credential is None or kind is None:
         ports.hasher.dummy_verify(secret)
@@ -265,8 +273,9 @@ def _verify(
             outcome = Outcome.TEMPORARY_EXPIRED
         result = _for_patron(AuthResult(outcome, kind=kind), found)
         event.record(result, found, kind=kind, uow=uow)
+        opened = open_in(uow, result) if open_in is not None and result.signed_in else None
         uow.commit()
-    return _Verified(result, found, credential)
+    return _Verified(result, found, credential, opened)
 
 
 def _verify_in_directory(
@@ -296,7 +305,7 @@ def _matching_temporary(
 ) -> TemporarySecret | None:
     """S5: the unused temporary secret `secret` is, if any (read, then hashed outside
     the transaction)."""
-    with ports.uow() as uow:
+    with ports.read() as uow:
         active = uow.temporaries.active(credential.patron_id, credential.kind, ports.clock.now())
     for temporary in active:
         if ports.hasher.verify(temporary.secret_hash, secret).ok:

@@ -104,8 +104,29 @@ class AttemptCounter(Protocol):
         """Lift any block and forget the failures of `key` (staff unlock)."""
 
 
+class SessionRows(Protocol):
+    """Sessions opened inside a unit of work, where the store is its database."""
+
+    def create(
+        self,
+        token_hash: str,
+        patron_id: int,
+        channel: SessionChannel,
+        scope: Scope,
+        change_kind: CredentialKind | None,
+        *,
+        source: str,
+        now: datetime,
+    ) -> Session: ...
+
+
 class SessionStore(Protocol):
-    """Server-side sessions and bearer tokens, found by the hash of their token (S7)."""
+    """Server-side sessions and bearer tokens, found by the hash of their token (S7).
+
+    `in_database`: the sessions are rows of the units of work's database, so a sign-in
+    opens its session in the transaction of its outcome (`UnitOfWork.sessions`)."""
+
+    in_database: bool
 
     def create(
         self,
@@ -739,6 +760,9 @@ class UnitOfWork(Protocol):
     def action_tokens(self) -> ActionTokens: ...
 
     @property
+    def sessions(self) -> SessionRows: ...
+
+    @property
     def catalogue(self) -> Catalogue: ...
 
     @property
@@ -889,3 +913,9 @@ class Ports:
     telemetry: Telemetry = field(default_factory=NoTelemetry)
     directory: Directory = field(default_factory=NoDirectory)
     signing_keys: SigningKeys | None = None  # OpenID Connect; None where not set up
+    reads: UnitOfWorkFactory | None = None  # units of work that only read, where set up
+
+    def read(self) -> UnitOfWork:
+        """A unit of work that only reads (on SQLite it does not queue for the write
+        lock); the ordinary one where none is set up. Nothing in it is committed."""
+        return (self.reads or self.uow)()
