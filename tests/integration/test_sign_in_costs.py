@@ -4,28 +4,34 @@ throttle hit."""
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from redis import Redis
+from redis.connection import AbstractConnection
 from sqlalchemy import event, func, select
 
+from patronauth.adapters.sessions import RedisSessionStore
 from patronauth.adapters.storage import tables as t
 from patronauth.adapters.throttle import LimitsThrottle
 from patronauth.bootstrap import App
 from patronauth.domain.credentials import Channel, Outcome
 from patronauth.domain.identifiers import lockout_key
-from patronauth.domain.sessions import SessionChannel
+from patronauth.domain.sessions import Scope, SessionChannel, SessionPolicy
 from patronauth.services.authenticate import Attempt
 from patronauth.services.credentials import ChangeRequest, change_secret
 from patronauth.services.signin import sign_in
 from tests.support import register
 
 PASSWORD = "Lib#Reader2026"
+NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -148,3 +154,37 @@ def test_the_memory_throttle_starts_no_thread_per_hit(monkeypatch: pytest.Monkey
     for _ in range(1000 - 10):
         throttle.hit("attempt", "192.0.2.7")
     assert throttle.hit("attempt", "192.0.2.7") > 0  # the per-source limit still holds
+
+
+def test_a_redis_session_is_opened_in_one_round_trip(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prefix = f"patronauth:test:{secrets.token_hex(4)}:"
+    client = Redis.from_url(redis_url)
+    store = RedisSessionStore(
+        client, SessionPolicy(idle_seconds=900, absolute_seconds=28800), prefix=prefix
+    )
+    client.ping()
+    sent: list[object] = []
+    send = AbstractConnection.send_packed_command
+
+    def counted(self: AbstractConnection, *args: Any, **options: Any) -> None:
+        sent.append(args)
+        send(self, *args, **options)
+
+    try:
+        store.create("a" * 64, 7, SessionChannel.APP, Scope.FULL, None, source="", now=NOW)
+        monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+        second = store.create("b" * 64, 7, SessionChannel.APP, Scope.FULL, None, source="", now=NOW)
+        monkeypatch.undo()
+        assert len(sent) == 1
+        found = store.find("b" * 64)
+        assert found is not None
+        assert (found.id, found.patron_id, found.scope) == (second.id, 7, Scope.FULL)
+        first = store.find("a" * 64)
+        assert first is not None
+        assert first.id != second.id
+    finally:
+        for key in client.scan_iter(f"{prefix}*"):
+            client.delete(key)
+        client.close()
