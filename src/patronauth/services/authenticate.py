@@ -116,13 +116,9 @@ def verify_attempt(ports: Ports, attempt: Attempt, *, open_in: OpenIn | None = N
         event.record(result, kind=attempt.credential)
         return _Verified(result)
 
-    blocked = ports.counter.blocked_for(key, ports.clock.now().timestamp())
-    if blocked:
-        # A blocked identifier is refused before anything is read (P2): the answer and
-        # its cost are the same whether or not a patron has it (S3).
-        result = AuthResult(Outcome.BLOCKED, retry_after=blocked, kind=attempt.credential)
-        event.record(result, kind=attempt.credential)
-        return _Verified(result)
+    blocked = _refuse_if_blocked(ports, attempt, key, event)
+    if blocked is not None:
+        return _Verified(blocked)
 
     kind: CredentialKind | None = None
     credential: Credential | None = None
@@ -163,6 +159,47 @@ def verify_attempt(ports: Ports, attempt: Attempt, *, open_in: OpenIn | None = N
     finally:
         now = ports.clock.now().timestamp()
         ports.counter.settle(key, admission.ticket, success=success, now=now, rule=rule)
+
+
+def refuse_if_blocked(ports: Ports, attempt: Attempt) -> AuthResult | None:
+    """P2: the refusal of an attempt on a blocked identifier, or None when it is not
+    blocked. Asked before anything else is read (a front end may ask it before its
+    routing); the attempt's secret must be clean and its channel's (else a request
+    error is raised, as `sign_in` would)."""
+    clean_secret(attempt.secret)
+    key = lockout_key(attempt.identifier)
+    event = _Event(ports, attempt, key)
+    refusal = _channel_refusal(_named_profile(ports, attempt), attempt)
+    if refusal is not None:
+        raise refusal
+    return _refuse_if_blocked(ports, attempt, key, event)
+
+
+def _refuse_if_blocked(
+    ports: Ports, attempt: Attempt, key: str, event: _Event
+) -> AuthResult | None:
+    now = ports.clock.now().timestamp()
+    blocked = ports.counter.blocked_for(key, now)
+    if not blocked:
+        return None
+    # A blocked identifier is refused before anything is read (P2): the answer and its
+    # cost are the same whether or not a patron has it (S3). Its refusals are audited
+    # as one record per block, with their count.
+    result = AuthResult(Outcome.BLOCKED, retry_after=blocked, kind=attempt.credential)
+    event.blocked(result, until=now + blocked)
+    return result
+
+
+def flush_refusal_counts(ports: Ports) -> int:
+    """Write the counts of blocked refusals not written yet (at shutdown, or on a
+    timer); how many records were updated."""
+    owed = ports.refusals.due()
+    if owed:
+        with ports.uow() as uow:
+            for audit_id, count in owed:
+                uow.audit.set_count(audit_id, count)
+            uow.commit()
+    return len(owed)
 
 
 def _named_profile(ports: Ports, attempt: Attempt) -> Profile | None:
@@ -428,6 +465,35 @@ class _Event:
             detail=detail,
         )
         self._write(event, uow)
+
+    def blocked(self, result: AuthResult, *, until: float) -> None:
+        """One record per block of the identifier on this channel, with a count."""
+        self.ports.telemetry.attempt(self.attempt.channel.value, result.outcome.value)
+        now = self.ports.clock.now()
+        channel = self.attempt.channel.value
+        count, audit_id = self.ports.refusals.add(self.key, channel, until, now.timestamp())
+        if not count:
+            return
+        with self.ports.uow() as uow:
+            if audit_id is not None:
+                uow.audit.set_count(audit_id, count)
+            else:
+                detail = {"credential": result.kind.value} if result.kind else {}
+                first = AuditEvent(
+                    at=now,
+                    action=self.attempt.purpose,
+                    outcome=result.outcome.value,
+                    actor="patron",
+                    channel=channel,
+                    source=self.attempt.source,
+                    institution=self.attempt.institution,
+                    patron_id=None,
+                    identifier=self.key,
+                    detail={**detail, "retry_after": str(result.retry_after)},
+                )
+                audit_id = uow.audit.record_counted(first)
+            uow.commit()
+        self.ports.refusals.recorded(self.key, channel, audit_id)
 
     def refused(self, refusal: InvalidInput, found: Found | None = None) -> None:
         """A request error: audited with its code, counted nowhere."""
