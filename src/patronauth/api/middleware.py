@@ -20,6 +20,7 @@ from patronauth.presentation.http import ASGIApp, Message, Receive, Scope, Send,
 from patronauth.services.authenticate import Attempt, AuthResult
 
 MAX_BODY_BYTES = 64 * 1024  # the largest request of the API is a few hundred bytes
+BLOCK_CHECKED = "block_checked"  # in the request's state: `BlockedFirst` found no block
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -142,7 +143,7 @@ class BlockedFirst:
                 raise refused_body
             return await receive()
 
-        result = None
+        result, attempt = None, None
         if refused_body is None:
             body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
             attempt = self._attempt(scope, body)
@@ -152,6 +153,8 @@ class BlockedFirst:
                 except (InvalidInput, Refused, StorageUnavailable):
                     result = None  # the route answers it, as before
         if result is None:
+            if attempt is not None and refused_body is None:
+                scope.setdefault("state", {})[BLOCK_CHECKED] = True  # read once (P1)
             await self.app(scope, replay, send)
             return
         language = negotiate(_header(scope, b"accept-language"))

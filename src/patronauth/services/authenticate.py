@@ -49,6 +49,9 @@ class Attempt:
     source: str = ""
     institution: str | None = None
     purpose: str = "sign_in"  # the audit action: a sign-in, or the check of a change
+    # The front end asked `refuse_if_blocked` for this very attempt just before: the
+    # block is not read again (the counter's admission still refuses a block since).
+    block_checked: bool = False
 
 
 @dataclass(frozen=True)
@@ -116,7 +119,7 @@ def verify_attempt(ports: Ports, attempt: Attempt, *, open_in: OpenIn | None = N
         event.record(result, kind=attempt.credential)
         return _Verified(result)
 
-    blocked = _refuse_if_blocked(ports, attempt, key, event)
+    blocked = None if attempt.block_checked else _refuse_if_blocked(ports, attempt, key, event)
     if blocked is not None:
         return _Verified(blocked)
 
