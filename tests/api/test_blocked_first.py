@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import event
 
 from patronauth.asgi import create
 from patronauth.bootstrap import App
@@ -144,3 +145,22 @@ def test_refusals_of_a_block_are_one_audit_record_with_their_count(limited: App)
     assert signed.opened is not None
     seen = [e.outcome for e in account(limited.ports, signed.opened.session).recent_sign_ins]
     assert seen.count("blocked") == 2
+
+
+async def test_a_sign_in_through_the_api_reads_the_block_once(
+    limited: App, client: httpx.AsyncClient
+) -> None:
+    """P1: the edge's check is the sign-in's; five transactions in all (block read,
+    lookup, admission, outcome with audit and session, settlement), three commits."""
+    begun: list[object] = []
+    commits: list[object] = []
+    hooks = {"begin": begun.append, "commit": commits.append}
+    for name, hook in hooks.items():
+        event.listen(limited.engine, name, hook)
+    try:
+        opened = await client.post(SESSIONS, json={"identifier": "HKPL0001", "secret": "4567"})
+    finally:
+        for name, hook in hooks.items():
+            event.remove(limited.engine, name, hook)
+    assert opened.status_code == 201
+    assert (len(begun), len(commits)) == (5, 3)
