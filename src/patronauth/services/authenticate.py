@@ -35,6 +35,8 @@ from patronauth.domain.patrons import Credential, PatronStatus, TemporarySecret
 from patronauth.domain.policies import HARD_MAX_LENGTH, normalise_secret
 from patronauth.domain.profile import Profile, Text, change_due
 from patronauth.domain.text import has_control_characters
+from patronauth.services import audit_keys
+from patronauth.services.admission import admit
 from patronauth.services.directory import DirectoryRoute, check_in_directory, directory_route
 from patronauth.services.interfaces import AuditEvent, Ports, UnitOfWork
 from patronauth.services.lookup import Found, find_patron
@@ -138,7 +140,7 @@ def verify_attempt(ports: Ports, attempt: Attempt, *, open_in: OpenIn | None = N
     route = directory_route(ports, found, attempt.institution)
     rule = _lockout_rule(ports, found, attempt)
 
-    admission = ports.counter.admit(key, ports.clock.now().timestamp(), rule)
+    admission = admit(ports, key, rule)
     if isinstance(admission, Blocked):
         # The same answer whether or not a patron has the identifier (S3).
         result = AuthResult(
@@ -343,13 +345,23 @@ def _verify_in_directory(
 def _matching_temporary(
     ports: Ports, credential: Credential, secret: str
 ) -> TemporarySecret | None:
-    """S5: the unused temporary secret `secret` is, if any (read, then hashed outside
-    the transaction)."""
+    """S5: the unused temporary secret `secret` is, if any. Temporary secrets are kept
+    as keyed digests, so this costs no argon2: every attempt runs exactly one, whatever
+    the credential's state (issue 10). One kept as argon2 (made before that) is still
+    checked; a full hashing pool then counts as no match, since the main hash has
+    already judged the guess wrong and it must count (issue 15)."""
     with ports.read() as uow:
         active = uow.temporaries.active(credential.patron_id, credential.kind, ports.clock.now())
     for temporary in active:
-        if ports.hasher.verify(temporary.secret_hash, secret).ok:
-            return temporary
+        if temporary.secret_hash.startswith("hk:"):
+            if ports.hasher.keyed_matches(temporary.secret_hash, secret):
+                return temporary
+            continue
+        try:
+            if ports.hasher.verify(temporary.secret_hash, secret).ok:
+                return temporary
+        except Busy:
+            return None
     return None
 
 
@@ -464,7 +476,7 @@ class _Event:
             source=self.attempt.source,
             institution=found.patron.institution if found else self.attempt.institution,
             patron_id=found.patron.id if found else None,
-            identifier=self.key,
+            identifier=audit_keys.kept(self.ports, self.key, identifies=found is not None),
             detail=detail,
         )
         self._write(event, uow)

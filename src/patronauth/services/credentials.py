@@ -35,6 +35,7 @@ from patronauth.domain.policies import (
 )
 from patronauth.domain.profile import CredentialSettings, Profile
 from patronauth.domain.sessions import Session, may_reach
+from patronauth.services import change_codes
 from patronauth.services.authenticate import Attempt, AuthResult, verify_attempt
 from patronauth.services.directory import refuse_local_change
 from patronauth.services.interfaces import (
@@ -75,6 +76,7 @@ class ChangeRequest:
     kind: CredentialKind | None = None
     source: str = ""
     institution: str | None = None
+    code: str | None = None  # the e-mailed code confirming a first change of a default
 
 
 @dataclass(frozen=True)
@@ -219,6 +221,8 @@ def change_secret(
             current=request.current,
             default_digest=credential.default_digest,
         )
+    if change_codes.needed(found, credential):
+        change_codes.confirm(ports, found, credential, request.code, notify)
     _store_chosen(ports, found, credential, new, policy, actor="patron", channel=request.channel)
     opened = after_change(
         ports,

@@ -90,6 +90,21 @@ MESSAGES: dict[str, str] = {
     "secret.control_character": N_("The password or PIN contains a control character."),
     "secret.not_utf8": N_("The password or PIN is not UTF-8 text."),
     "secret.confirmation_mismatch": N_("The two new entries are not the same."),
+    "change.code_sent": N_(
+        "To confirm this first change, we have sent a code to your registered e-mail "
+        "address. Enter it here within {minutes} minutes and save again."
+    ),
+    "change.code_invalid": N_(
+        "This confirmation code is wrong, used or too old. Leave it empty and save again "
+        "for a new one."
+    ),
+    "change.code_limit": N_(
+        "Too many confirmation codes were sent. Please try again in {minutes} minutes."
+    ),
+    "change.code_no_email": N_(
+        "This change must be confirmed with a code sent by e-mail, and no e-mail address "
+        "is registered for your card. Please ask library staff."
+    ),
     # Identifiers and registration data
     "argument.not_utf8": N_("The value of {name} is not UTF-8 text."),
     "identifier.empty": N_("Enter your library card number."),
@@ -399,6 +414,54 @@ MESSAGES: dict[str, str] = {
         "your student or staff card from the Registry. If you still cannot sign in several "
         "days after your card was issued, please approach counter staff for help."
     ),
+    # The staff console and staff accounts
+    "staff.login_invalid": N_(
+        "A staff login has 2 to 32 characters: lower-case letters, digits, . _ or -, "
+        "beginning with a letter."
+    ),
+    "staff.name_invalid": N_("A name has 1 to {max} characters and no control characters."),
+    "staff.role_invalid": N_("The role must be counter, supervisor or admin."),
+    "staff.institution_missing": N_("Name at least one library the staff member works for."),
+    "staff.login_taken": N_("There is a staff account with the login {login} already."),
+    "staff.unknown": N_("There is no staff account with the login {login}."),
+    "staff.forbidden": N_("Your role does not allow this."),
+    "staff.enrolment_invalid": N_(
+        "This enrolment link has been used or has expired. Please ask an administrator "
+        "for a new one."
+    ),
+    "staff.totp_invalid": N_("The code is not correct. Enter the current code of your app."),
+    "staff.totp_replayed": N_("This code has been used already. Wait for the next code."),
+    "staff.webauthn_invalid": N_("The security key's answer could not be verified."),
+    "staff.webauthn_replayed": N_(
+        "The security key's signature counter did not move forward: the key may have been "
+        "copied. The attempt is refused and recorded."
+    ),
+    "staff.webauthn_none": N_("No security key is registered for this account."),
+    "staff.webauthn_taken": N_("This security key is registered already."),
+    "staff.blocked": N_(
+        "Too many wrong attempts for this staff account. Try again in {seconds} seconds."
+    ),
+    "staff.sign_in_failed": N_("The login or the password is not correct."),
+    "staff.session_missing": N_("Please sign in to the staff console."),
+    "staff.session_ended": N_("You are signed out of the staff console. Please sign in again."),
+    "staff.session_expired": N_(
+        "Your staff session has reached its time limit. Please sign in again."
+    ),
+    "staff.session_idle": N_(
+        "Your staff session ended after 15 minutes without use. Please sign in again."
+    ),
+    "staff.recheck_needed": N_("Confirm your second factor again before this action."),
+    "staff.reason_missing": N_("Give the reason for this action."),
+    "staff.reason_invalid": N_("A reason has at most {max} characters and no control characters."),
+    "staff.search_invalid": N_(
+        "Enter a card number, a name, an e-mail address or a phone number (at most 100 characters)."
+    ),
+    "staff.network": N_("The staff console cannot be reached from this network."),
+    "staff.page_not_found": N_("There is no such page in the staff console."),
+    "staff.signed_out": N_("You have signed out of the staff console."),
+    "staff.form_expired": N_(
+        "This form has expired or did not come from the staff console. Open the page again."
+    ),
 }
 
 CREDENTIAL_NAMES: dict[str, str] = {
@@ -458,6 +521,15 @@ NOTICES: dict[str, tuple[str, str]] = {
             "It works once and until {expires}. After signing in with the default you will "
             "choose a new {credential}.\n\n"
             "If you did not ask for this, you can ignore this message: nothing changes."
+        ),
+    ),
+    "change_code": (
+        N_("Your library confirmation code"),
+        N_(
+            "Your code to confirm the new {credential} for {library} is: {code}\n\n"
+            "It works once, for {minutes} minutes.\n\n"
+            "If you are not choosing a new {credential}, someone who knows your card's "
+            "default is trying to: contact the library at once: {contact}"
         ),
     ),
     "setup_link": (
