@@ -27,10 +27,11 @@ from patronauth.domain.errors import Conflict, InvalidInput, NotFound, Refused
 from patronauth.domain.identifiers import lockout_key, normalise_email
 from patronauth.domain.patrons import Patron, PatronStatus
 from patronauth.domain.profile import SelfServiceReset
+from patronauth.services.audit import Trail
 from patronauth.services.credentials import checked_new_secret, notify, temporary_secret
 from patronauth.services.interfaces import (
     ActionPurpose,
-    AuditEvent,
+    Clock,
     NewCredential,
     NoticeKind,
     Ports,
@@ -110,7 +111,7 @@ def request_reset(ports: Ports, request: ResetRequest) -> None:
             secret_hash = ports.hasher.hash(secret)  # before the transaction, never in it
             with ports.uow() as uow:
                 uow.temporaries.add(found.patron.id, kind, secret_hash, expires)
-                _record(uow, now, "reset.request", "temporary_sent", found, request)
+                _record(uow, ports.clock, "reset.request", "temporary_sent", found, request)
                 uow.commit()
             notify(
                 ports,
@@ -225,7 +226,7 @@ def revert_to_default(ports: Ports, token: str, *, source: str) -> LinkTarget:
             set_at=now,
         )
         uow.temporaries.void(patron.id, used.kind, now)
-        _record_patron(uow, now, "reset.revert_to_default", patron, used.kind, source)
+        _record_patron(ports, uow, now, "reset.revert_to_default", patron, used.kind, source)
         uow.commit()
     ports.sessions.revoke_patron(patron.id, now)
     notify(ports, patron, NoticeKind.CREDENTIAL_RESET, used.kind)
@@ -264,7 +265,7 @@ def complete_setup(ports: Ports, token: str, new: str, confirm: str, *, source: 
                 set_at=now,
             ),
         )
-        _record_patron(uow, now, "credential.setup", target.patron, target.kind, source)
+        _record_patron(ports, uow, now, "credential.setup", target.patron, target.kind, source)
         uow.commit()
     notify(ports, target.patron, NoticeKind.CREDENTIAL_CHANGED, target.kind)
     return target
@@ -276,24 +277,19 @@ def _when(moment: datetime) -> str:
 
 def _record(
     uow: UnitOfWork,
-    now: datetime,
+    clock: Clock,
     action: str,
     outcome: str,
     found: Found | None,
     request: ResetRequest,
 ) -> None:
-    uow.audit.record(
-        AuditEvent(
-            at=now,
-            action=action,
-            outcome=outcome,
-            actor="patron",
-            channel=Channel.WEB.value,
-            source=request.source,
-            institution=found.patron.institution if found else request.institution,
-            patron_id=found.patron.id if found else None,
-            identifier=_key(request.identifier) if request.identifier else None,
-        )
+    Trail(uow, clock, "patron", Channel.WEB.value).record(
+        action,
+        found.patron if found else None,
+        outcome=outcome,
+        source=request.source,
+        institution=request.institution,
+        identifier=_key(request.identifier) if request.identifier else None,
     )
 
 
@@ -308,23 +304,19 @@ def _audit(
     ports: Ports, action: str, outcome: str, found: Found | None, request: ResetRequest
 ) -> None:
     with ports.uow() as uow:
-        _record(uow, ports.clock.now(), action, outcome, found, request)
+        _record(uow, ports.clock, action, outcome, found, request)
         uow.commit()
 
 
 def _record_patron(
-    uow: UnitOfWork, now: datetime, action: str, patron: Patron, kind: CredentialKind, source: str
+    ports: Ports,
+    uow: UnitOfWork,
+    now: datetime,
+    action: str,
+    patron: Patron,
+    kind: CredentialKind,
+    source: str,
 ) -> None:
-    uow.audit.record(
-        AuditEvent(
-            at=now,
-            action=action,
-            outcome="ok",
-            actor="patron",
-            channel=Channel.WEB.value,
-            source=source,
-            institution=patron.institution,
-            patron_id=patron.id,
-            detail={"credential": kind.value},
-        )
+    Trail(uow, ports.clock, "patron", Channel.WEB.value, at=now).record(
+        action, patron, {"credential": kind.value}, source=source
     )
