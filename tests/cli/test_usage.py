@@ -10,7 +10,7 @@ from tests.cli.conftest import Cli
 
 GROUPS = [
     *[(), ("patron",), ("credential",), ("card",), ("migrate",), ("policy",), ("default",)],
-    *[("item",), ("fines",), ("calendar",), ("request",), ("terminal",)],
+    *[("item",), ("fines",), ("calendar",), ("request",), ("terminal",), ("directory",)],
 ]
 COMMANDS = [
     ("init",),
@@ -44,6 +44,7 @@ COMMANDS = [
     ("terminal", "disable"),
     ("terminal", "enable"),
     ("terminal", "options"),
+    ("directory", "check"),
     ("serve",),
 ]
 

@@ -398,3 +398,36 @@ def test_other_hku_patrons_keep_their_local_pin(hku: App, slapd: PrivateSlapd) -
     assert attempt(hku, "CU1234567", "Julac-PIN-2024").outcome is Outcome.OK
     assert attempt(hku, "CU1234567", "Julac-PIN-2025").outcome is Outcome.INVALID
     assert slapd.operations() == before  # the directory was not asked
+
+
+# --- the registry feed (R25) ------------------------------------------------------
+
+
+def test_the_registry_feed_links_students_and_staff_to_the_directory(
+    hku: App, slapd: PrivateSlapd, tmp_path: Path
+) -> None:
+    from tests.integration.test_import import csv_lines, errors_of, run_feed
+
+    header = "barcode,category,name,student_number,staff_number"
+    # newbie's library account arrives the day after the Portal account (seed 004).
+    assert attempt(hku, "newbie", PEOPLE_ENTRIES["newbie"][2]).outcome is (Outcome.NOT_PROVISIONED)
+    report = run_feed(
+        hku,
+        tmp_path,
+        "hku",
+        csv_lines(
+            "2000009999,student,New Bie,3035999999,",
+            "2000001234,student,Chan Tai Man,3035000001,",  # known: its number is on record
+            "2000008888,staff,Someone,,3035999999",  # another record's number
+            "2000007777,staff,No Number,,",
+            header=header,
+        ),
+    )
+    assert errors_of(report) == [(4, "identifier.taken"), (5, "directory.link_missing")]
+    assert (report.created, report.updated) == (1, 1)
+    assert attempt(hku, "newbie", PEOPLE_ENTRIES["newbie"][2]).outcome is Outcome.OK
+    assert attempt(hku, "2000009999", PEOPLE_ENTRIES["newbie"][2]).outcome is Outcome.OK
+    # The same feed again changes nothing and refuses nothing new.
+    again = run_feed(hku, tmp_path, "hku", csv_lines("2000009999,student,New Bie,3035999999,",
+                                                     header=header))  # fmt: skip
+    assert (errors_of(again), again.created, again.updated) == ([], 0, 1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 
 from limits import RateLimitItem, parse
 from limits.errors import StorageError
@@ -38,6 +39,7 @@ class LimitsThrottle:
         self._health = health
         self._per_source = parse(per_source)
         self._overall = parse(overall)
+        self._named: dict[str, RateLimitItem] = {}
 
     @property
     def health(self) -> RedisHealth | None:
@@ -58,15 +60,24 @@ class LimitsThrottle:
         )
 
     def hit(self, scope: str, source: str) -> int:
+        return self._guarded(lambda limiter: self._hit(limiter, scope, source))
+
+    def hit_limit(self, limit: str, scope: str, key: str) -> int:
+        item = self._named.get(limit)
+        if item is None:
+            item = self._named.setdefault(limit, parse(limit))
+        return self._guarded(lambda limiter: self._wait(limiter, item, scope, key))
+
+    def _guarded(self, hit: Callable[[SlidingWindowCounterRateLimiter], int]) -> int:
         health = self._health
         if health is None:
-            return self._hit(self._limiter, scope, source)
+            return hit(self._limiter)
         if health.should_try():
             try:
-                wait = self._hit(self._limiter, scope, source)
+                wait = hit(self._limiter)
             except (StorageError, RedisError) as error:
                 health.failed(error)
             else:
                 health.succeeded()
                 return wait
-        return self._hit(self._fallback, scope, source)
+        return hit(self._fallback)

@@ -72,7 +72,8 @@ def router(app: App) -> APIRouter:
 
     def signed_in(credentials: Bearer, lang: Language) -> Session:
         try:
-            return current_session(ports, credentials.credentials if credentials else None)
+            token = credentials.credentials if credentials else None
+            return current_session(ports, token, channel=SessionChannel.APP)
         except Refused as refused:
             raise refusal_error(refused, lang) from None
 
@@ -124,7 +125,8 @@ def router(app: App) -> APIRouter:
         description=docs.SIGN_OUT_TEXT,
     )
     def sign_out(credentials: Bearer, _: Annotated[Session, Depends(signed_in)]) -> Response:
-        close_session(ports, credentials.credentials if credentials else None)
+        token = credentials.credentials if credentials else None
+        close_session(ports, token, channel=SessionChannel.APP)
         return Response(status_code=204)
 
     @api.get("/me", summary="The signed-in patron", responses=docs.ME)
@@ -176,6 +178,7 @@ def router(app: App) -> APIRouter:
                         channel=Channel.APP,
                         kind=kind,
                         source=source(request),
+                        code=body.code,
                     ),
                     session=session,
                 )

@@ -19,7 +19,6 @@ hold is simply not found.
 from __future__ import annotations
 
 from datetime import date
-from zoneinfo import ZoneInfo
 
 from patronauth.domain.circulation import FineCalendar, Standing, expired, standing
 from patronauth.domain.errors import NotFound
@@ -30,7 +29,7 @@ from patronauth.services.interfaces import Ports, UnitOfWork
 
 def library_today(ports: Ports, profile: Profile) -> date:
     """Due dates and fines follow the library's calendar, not UTC's."""
-    return ports.clock.now().astimezone(ZoneInfo(profile.timezone)).date()
+    return profile.day_of(ports.clock.now())
 
 
 def calendar_in(uow: UnitOfWork, institution: str) -> FineCalendar:

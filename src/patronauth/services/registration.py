@@ -37,6 +37,7 @@ from patronauth.domain.patrons import Patron, PatronStatus
 from patronauth.domain.profile import LANGUAGES, BarcodeFormat, Category, Profile
 from patronauth.services.audit import Trail
 from patronauth.services.interfaces import (
+    KnownBarcode,
     NewCredential,
     NewPatron,
     Ports,
@@ -65,6 +66,9 @@ class Registration:
     registered_on: date | None = None
     pending: bool = False
     language: str = "en"
+    # The fields a registry row gives (non-empty cells); None: all of them (staff
+    # registering one patron). An update of a known patron changes only these.
+    given: frozenset[str] | None = None
 
 
 class Checked(NamedTuple):
@@ -90,6 +94,12 @@ class Checked(NamedTuple):
     registered_on: date
     language: str
     defaults: tuple[tuple[CredentialKind, str], ...]
+    student_number: str | None = None
+    staff_number: str | None = None
+    given: frozenset[str] | None = None
+    # A feed row without the data its default needs: the code a new patron is refused
+    # with (a known patron keeps the credentials it has).
+    missing_default: str | None = None
     # R20: the student or staff number that links a directory category's record to its
     # directory entry, kept as an identifier of the patron.
     link: tuple[IdentifierKind, str] | None = None
@@ -205,6 +215,15 @@ def _check_card(
 ) -> Checked:
     problems = _Problems()
     f = _fields(registration, problems, today)
+    digits = profile.identifiers.student_number_digits
+    if (
+        f.student is not None
+        and digits
+        and not (f.student.isascii() and f.student.isdigit() and len(f.student) == digits)
+    ):
+        problems.violations.append(
+            Violation("student_number.invalid", {"digits": digits}, "student_number")
+        )
     if problems.violations:
         raise InvalidInput(*problems.violations)
     name, email, phone, document, student, staff = (
@@ -214,15 +233,20 @@ def _check_card(
     registered_on = f.registered_on
 
     data = RegistrationData(
-        phone=phone, id_number=id_text, student_number=student, staff_number=staff
+        phone=phone,
+        id_number=id_text,
+        student_number=student,
+        staff_number=staff,
+        id_type=document.type if document else None,
     )
     link = _link(category, student, staff)
-    defaults = []
-    for cred_kind in profile.kinds if not category.in_directory else ():
-        settings = profile.credential(category.name, cred_kind)
-        default = derive(settings.default_rule_for(registered_on), data)
-        if default is not None:
-            defaults.append((cred_kind, default))
+    missing = None
+    try:
+        defaults = _defaults(profile, category.name, registered_on, data)
+    except Refused as refusal:
+        if registration.given is None or not refusal.code.startswith("default.missing_"):
+            raise
+        defaults, missing = (), refusal.code
     return Checked(
         barcode=barcode,
         lookup_key=lockout_key(barcode),
@@ -237,8 +261,55 @@ def _check_card(
         id_masked=document.masked if document else None,
         registered_on=registered_on,
         language=registration.language,
-        defaults=tuple(defaults),
+        defaults=defaults,
         link=link,
+        student_number=student,
+        staff_number=staff,
+        given=registration.given,
+        missing_default=missing,
+    )
+
+
+def _defaults(
+    profile: Profile, category: str, registered_on: date, data: RegistrationData
+) -> tuple[tuple[CredentialKind, str], ...]:
+    defaults = []
+    # R20: a directory category's secrets are the directory's; PatronAuth holds none.
+    in_directory = profile.category(category).in_directory
+    for cred_kind in profile.kinds if not in_directory else ():
+        settings = profile.credential(category, cred_kind)
+        default = derive(settings.default_rule_for(registered_on), data)
+        if default is not None:
+            defaults.append((cred_kind, default))
+    return tuple(defaults)
+
+
+def _as_update(checked: Checked, known: KnownBarcode, profile: Profile) -> Checked | Refused:
+    """A feed row for a known patron: the registration date never moves, a category the
+    row does not give stays, and the defaults follow from those (docs/registry-feed.md)."""
+    given = checked.given
+    category = checked.category if given is None or "category" in given else known.category
+    if (category, known.registered_on) == (checked.category, checked.registered_on):
+        return checked
+    data = RegistrationData(
+        phone=checked.phone,
+        id_number=checked.id_number,
+        student_number=checked.student_number,
+        staff_number=checked.staff_number,
+        id_type=checked.id_type,
+    )
+    missing = None
+    try:
+        defaults = _defaults(profile, category, known.registered_on, data)
+    except Refused as refusal:
+        if not refusal.code.startswith("default.missing_"):
+            return refusal
+        defaults, missing = (), refusal.code
+    return checked._replace(
+        category=category,
+        registered_on=known.registered_on,
+        defaults=defaults,
+        missing_default=missing,
     )
 
 
@@ -311,7 +382,7 @@ def prepare(
     now: datetime,
 ) -> Prepared:
     """Validate one registration and compute what is stored. Nothing is written."""
-    checked = check(registration, profile, today=now.date())
+    checked = check(registration, profile, today=profile.day_of(now))
     patron, credentials = digest(checked, profile.id, hasher, uid=uid, now=now)
     return Prepared(
         checked.barcode, checked.lookup_key, checked.kind, patron, credentials, checked.link
@@ -417,7 +488,7 @@ def import_registry(
         in_flight: deque[tuple[int, datetime, Future[list[_RowCheck]]]] = deque()
         for size, call, args in _work(rows, batch_size):
             now = ports.clock.now()
-            in_flight.append((size, now, work.submit(call, *args, profile, now.date())))
+            in_flight.append((size, now, work.submit(call, *args, profile, profile.day_of(now))))
             while len(in_flight) > work.depth:
                 _land(ports, profile, *in_flight.popleft(), seen, report, progress)
         while in_flight:
@@ -568,6 +639,9 @@ def _store(
         return
     with ports.uow() as uow:
         known = uow.registry.existing([barcode for _, barcode, _ in accepted])
+        numbers = [c.link[1] for _, _, c in accepted if isinstance(c, Checked) and c.link]
+        linked = uow.registry.existing(numbers) if numbers else {}
+        seen: set[str] = set()
         rows = []
         for line, barcode, checked in accepted:
             existing = known.get(barcode)
@@ -580,6 +654,25 @@ def _store(
             if existing is not None and existing.institution != profile.id:
                 report.errors.append(RowError(line, Refused.of("identifier.taken")))
                 continue
+            if existing is not None:
+                updated = _as_update(checked, existing, profile)
+                if isinstance(updated, Refused):
+                    report.errors.append(RowError(line, updated))
+                    continue
+                checked = updated
+            elif checked.missing_default is not None:
+                report.errors.append(RowError(line, Refused.of(checked.missing_default)))
+                continue
+            link = None
+            if checked.link is not None:
+                kind, number = checked.link
+                holder = linked.get(number)
+                mine = existing.patron_id if existing else None
+                if number in seen or (holder is not None and holder.patron_id != mine):
+                    report.errors.append(RowError(line, Refused.of("identifier.taken")))
+                    continue
+                seen.add(number)
+                link = None if holder is not None else (kind, number, lockout_key(number))
             uid = existing.uid if existing else ports.randomness.token()
             patron, credentials = digest(checked, profile.id, ports.hasher, uid=uid, now=now)
             rows.append(
@@ -591,6 +684,8 @@ def _store(
                     patron=patron,
                     credentials=credentials,
                     patron_id=existing.patron_id if existing else None,
+                    given=checked.given if existing else None,
+                    link=link,
                 )
             )
         result = uow.registry.upsert(rows)

@@ -11,8 +11,9 @@ The PIN: None when the terminal sent none, "" when it was sent empty. Every PIN
 that is checked is an attempt on the `sip2` channel (`telephone` for a terminal with
 that option: a telephone box speaking SIP2) through `sign_in`, so the
 same lockout holds as on the web and in the app (S3). A patron's personal data (name,
-e-mail, phone, loans) is told only after a right PIN, or when the terminal sent no PIN
-at all, or an empty one where it is allowed to.
+e-mail, phone, loans) is told, and items lent, only after a right PIN, or, on a
+terminal allowed to serve patrons without a PIN (`allow_pinless`), when AD was absent
+or empty.
 """
 
 from __future__ import annotations
@@ -169,7 +170,11 @@ class _Gate:
 
     @property
     def discloses(self) -> bool:
-        return self.found is not None and self.answer.valid_pin is not False
+        return (
+            self.found is not None
+            and self.answer.valid_pin is not False
+            and not (self.check is PinCheck.NOT_ASKED and self.answer.denied)
+        )
 
 
 _REFUSED_OUTCOMES = {
@@ -267,6 +272,8 @@ def _screen(
     if check is PinCheck.WRONG:
         return (Violation("sip2.pin_wrong"),)
     if check is PinCheck.EMPTY and not answer.valid_pin:
+        return (Violation("sip2.pin_required"),)
+    if check is PinCheck.NOT_ASKED and answer.denied:
         return (Violation("sip2.pin_required"),)
     if check is PinCheck.BLOCKED:
         return (Violation("sip2.blocked", {"seconds": seconds, "minutes": minutes(seconds)}),)

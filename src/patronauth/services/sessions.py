@@ -65,12 +65,16 @@ def _open(
     return Opened(token, session, ports.session_policy.expires_at(now, now))
 
 
-def current_session(ports: Ports, token: str | None) -> Session:
-    """The session behind a token, or a refusal: missing, unknown, ended or timed out."""
+def current_session(
+    ports: Ports, token: str | None, *, channel: SessionChannel | None = None
+) -> Session:
+    """The session behind a token, or a refusal: missing, unknown, ended or timed out.
+    A front end names its `channel`: a web session's cookie is no app token, and an app
+    token is no web session (each is refused as unknown on the other)."""
     if not token:
         raise Refused.of("session.missing")
     session = ports.sessions.find(token_hash(token))
-    if session is None:
+    if session is None or (channel is not None and session.channel is not channel):
         raise Refused.of("session.invalid")
     now = ports.clock.now()
     state = state_of(session, now, ports.session_policy)
@@ -87,12 +91,15 @@ def expires_at(ports: Ports, session: Session) -> datetime:
     return ports.session_policy.expires_at(session.started_at, ports.clock.now())
 
 
-def close_session(ports: Ports, token: str | None) -> None:
-    """Sign-out: the token stops working at once, on every node."""
+def close_session(
+    ports: Ports, token: str | None, *, channel: SessionChannel | None = None
+) -> None:
+    """Sign-out: the token stops working at once, on every node (only a session of
+    `channel`, when named)."""
     if not token:
         return
     session = ports.sessions.find(token_hash(token))
-    if session is not None:
+    if session is not None and (channel is None or session.channel is channel):
         ports.sessions.revoke(session.id, ports.clock.now())
 
 

@@ -35,7 +35,7 @@ from starlette.routing import BaseRoute, Route
 from patronauth.bootstrap import App, keyring
 from patronauth.domain.errors import Refused
 from patronauth.domain.patrons import Patron
-from patronauth.domain.sessions import Scope, Session
+from patronauth.domain.sessions import Scope, Session, SessionChannel
 from patronauth.domain.signon import Client, SignOnProtocol, granted_scopes
 from patronauth.services.interfaces import AuthorizationCode, IssuedToken
 from patronauth.services.sessions import close_session, current_session
@@ -411,7 +411,9 @@ def routes(app: App) -> list[BaseRoute]:
 
     def _session(request: Request) -> Session | None:
         try:
-            return current_session(ports, request.cookies.get(pages.session_cookie))
+            return current_session(
+                ports, request.cookies.get(pages.session_cookie), channel=SessionChannel.WEB
+            )
         except Refused:
             return None
 
@@ -444,7 +446,9 @@ def routes(app: App) -> list[BaseRoute]:
                 _login_required(fields),
             )
         if session is not None and "login" in prompts:
-            close_session(ports, request.cookies.get(pages.session_cookie))
+            close_session(
+                ports, request.cookies.get(pages.session_cookie), channel=SessionChannel.WEB
+            )
             session = None
         if session is None:
             again = (
@@ -453,7 +457,9 @@ def routes(app: App) -> list[BaseRoute]:
             return pages.sign_in(client.institution, "/oidc/authorize?" + urlencode(again))
         patron = patron_of(ports, session.patron_id)
         if patron.institution != client.institution:
-            close_session(ports, request.cookies.get(pages.session_cookie))
+            close_session(
+                ports, request.cookies.get(pages.session_cookie), channel=SessionChannel.WEB
+            )
             return pages.sign_in(client.institution, resume)
         if session.scope is Scope.CHANGE:
             return pages.change_first(client.institution, resume)
@@ -566,7 +572,7 @@ def routes(app: App) -> list[BaseRoute]:
         told: list[Client] = []
         if session is not None:
             told = end_sign_on(ports, session.id)
-            close_session(ports, cookie)
+            close_session(ports, cookie, channel=SessionChannel.WEB)
         frames = [
             uri + ("&" if "?" in uri else "?") + urlencode({"iss": issuer})
             for c in told

@@ -74,6 +74,7 @@ def credential_from(row: Row[Any]) -> Credential:
         consecutive_failures=m["consecutive_failures"],
         suspended_from=CredentialState(suspended_from) if suspended_from else None,
         version=m["version"],
+        temporary_used_at=m["temporary_used_at"],
     )
 
 
@@ -265,7 +266,21 @@ class SqlCredentials:
                 consecutive_failures=0,
                 suspended_from=None,
                 version=c.c.version + 1,
+                temporary_used_at=None,
             )
+        ).rowcount
+        return bool(done == 1)
+
+    def use_temporary(self, credential: Credential, now: datetime) -> bool:
+        c = t.credentials
+        done = self.conn.execute(
+            update(c)
+            .where(
+                c.c.id == credential.id,
+                c.c.version == credential.version,
+                c.c.temporary_used_at.is_(None),
+            )
+            .values(temporary_used_at=now)
         ).rowcount
         return bool(done == 1)
 

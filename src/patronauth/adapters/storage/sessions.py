@@ -146,6 +146,23 @@ class SqlActionTokens:
         ).first()
         return _token(row) if row else None
 
+    def void(
+        self, patron_id: int, purpose: ActionPurpose, kind: CredentialKind, now: datetime
+    ) -> int:
+        a = t.action_tokens
+        done = self.conn.execute(
+            update(a)
+            .where(
+                a.c.patron_id == patron_id,
+                a.c.purpose == purpose.value,
+                a.c.kind == kind.value,
+                a.c.used_at.is_(None),
+                a.c.expires_at > now,
+            )
+            .values(used_at=now)
+        )
+        return int(done.rowcount)
+
 
 def _token(row: Row[Any]) -> ActionToken:
     return ActionToken(
