@@ -66,6 +66,7 @@ def test_every_command_prints_json_with_its_fields(counter: Cli, tmp_path: Path)
     j = _one_json_line
     assert set(j(cli, "init")) == {
         "pepper_created",
+        "signing_keys_created",
         "schema",
         "demo_patrons_added",
         "demo_lending_added",

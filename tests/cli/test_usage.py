@@ -11,6 +11,7 @@ from tests.cli.conftest import Cli
 GROUPS = [
     *[(), ("patron",), ("credential",), ("card",), ("migrate",), ("policy",), ("default",)],
     *[("item",), ("fines",), ("calendar",), ("request",), ("terminal",), ("directory",)],
+    *[("client",), ("oidc",)],
 ]
 COMMANDS = [
     ("init",),
@@ -45,6 +46,11 @@ COMMANDS = [
     ("terminal", "enable"),
     ("terminal", "options"),
     ("directory", "check"),
+    ("client", "add"),
+    ("client", "list"),
+    ("client", "disable"),
+    ("client", "rotate-secret"),
+    ("oidc", "rotate-key"),
     ("serve",),
 ]
 

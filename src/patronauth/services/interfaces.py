@@ -820,6 +820,7 @@ class IssuedToken:
     scope: str
     code_id: int | None
     session_id: int | None
+    created_at: datetime
     expires_at: datetime
     revoked: bool
 

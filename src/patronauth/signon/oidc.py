@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from authlib.oauth2 import AuthorizationServer, OAuth2Error, OAuth2Request
 from authlib.oauth2.rfc6749 import ClientMixin, InvalidRequestError, grants
@@ -103,6 +103,7 @@ class Subject:
     """The signed-in patron of an authorization: who, from which session, since when."""
 
     patron: Patron
+    client: Client
     session_id: int | None
     auth_time: datetime
 
@@ -239,7 +240,11 @@ def _server(app: App, issuer: str) -> AuthorizationServer:
 
         def authenticate_user(self, authorization_code: Code) -> Subject:
             stored = authorization_code.stored
-            return Subject(patron_of(ports, stored.patron_id), stored.session_id, stored.auth_time)
+            client = get_client(ports, stored.client_id)
+            assert client is not None  # it was just authenticated
+            return Subject(
+                patron_of(ports, stored.patron_id), client, stored.session_id, stored.auth_time
+            )
 
     class RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
         INCLUDE_NEW_REFRESH_TOKEN = True
@@ -254,7 +259,11 @@ def _server(app: App, issuer: str) -> AuthorizationServer:
 
         def authenticate_user(self, refresh_token: Refresh) -> Subject:
             stored = refresh_token.stored
-            return Subject(patron_of(ports, stored.patron_id), stored.session_id, ports.clock.now())
+            client = get_client(ports, stored.client_id)
+            assert client is not None  # it was just authenticated
+            return Subject(
+                patron_of(ports, stored.patron_id), client, stored.session_id, ports.clock.now()
+            )
 
         def revoke_old_credential(self, refresh_token: Refresh) -> None:
             if not revoke_token(ports, refresh_token.stored):
@@ -285,27 +294,13 @@ def _server(app: App, issuer: str) -> AuthorizationServer:
 
         def generate_user_info(self, user: Subject, scope: str) -> UserInfo:
             assert keys is not None
-            return UserInfo(
-                user_claims(ports, keys.pairwise_salt, user_client.get(), user.patron, scope)
-            )
-
-    class UserClient:
-        """The client of the request being answered (Authlib passes only the user)."""
-
-        current: Client | None = None
-
-        def get(self) -> Client:
-            assert self.current is not None
-            return self.current
-
-    user_client = UserClient()
+            return UserInfo(user_claims(ports, keys.pairwise_salt, user.client, user.patron, scope))
 
     class Server(AuthorizationServer):  # type: ignore[misc]
         def query_client(self, client_id: str) -> OidcClient | None:
             found = get_client(ports, client_id or "")
             if found is None or found.protocol is not SignOnProtocol.OIDC:
                 return None
-            user_client.current = found
             return OidcClient(app, found)
 
         def save_token(self, token: dict[str, Any], request: Any) -> None:
@@ -472,7 +467,7 @@ def routes(app: App) -> list[BaseRoute]:
                 fields,
                 _signature(session, query),
             )
-        subject = Subject(patron, session.id, session.started_at)
+        subject = Subject(patron, client, session.id, session.started_at)
         answer = server.create_authorization_response(
             request=oauth, grant_user=subject, grant=grant
         )
@@ -602,8 +597,3 @@ def _login_required(fields: dict[str, str]) -> OAuth2Error:
     error = LoginRequiredError(redirect_uri=fields.get("redirect_uri"))
     error.state = fields.get("state")
     return error
-
-
-def _host(uri: str) -> str:
-    parts = urlsplit(uri)
-    return f"{parts.scheme}://{parts.netloc}"
