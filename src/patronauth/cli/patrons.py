@@ -16,7 +16,7 @@ from patronauth.domain.identifiers import IdType
 from patronauth.domain.patrons import Patron
 from patronauth.presentation import i18n
 from patronauth.services.registration import Registration, add_patron, import_registry
-from patronauth.services.staff import PatronView, complete_registration, show_patron
+from patronauth.services.staff import PatronView, bar, complete_registration, show_patron
 
 
 @click.group()
@@ -224,3 +224,25 @@ def complete(ident: str, institution: str | None) -> None:
     c = ctx()
     done = complete_registration(c.app.ports, ident, staff=c.staff, institution=institution)
     emit(patron_data(done), f"registration complete: {done.status.value}")
+
+
+@patron.command("bar")
+@click.argument("ident")
+@click.option("--institution")
+@command
+def bar_command(ident: str, institution: str | None) -> None:
+    """Bar a patron: every sign-in is refused and every open session ends at once."""
+    c = ctx()
+    done = bar(c.app.ports, ident, staff=c.staff, institution=institution)
+    emit(patron_data(done), f"patron barred: {done.status.value}")
+
+
+@patron.command("unbar")
+@click.argument("ident")
+@click.option("--institution")
+@command
+def unbar_command(ident: str, institution: str | None) -> None:
+    """Lift a bar: the patron is active again and can sign in."""
+    c = ctx()
+    done = bar(c.app.ports, ident, staff=c.staff, barred=False, institution=institution)
+    emit(patron_data(done), f"bar lifted: {done.status.value}")
