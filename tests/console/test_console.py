@@ -250,3 +250,30 @@ async def test_the_console_speaks_traditional_chinese(desk_app: App) -> None:
     page = await console.client.get("/staff/sign-in", headers={"accept-language": "zh-HK"})
     assert '<html lang="zh-Hant-HK">' in page.text
     await console.aclose()
+
+
+async def test_replace_a_card_and_complete_a_registration_with_their_reasons(
+    desk_app: App,
+) -> None:
+    from tests.support import register
+
+    register(desk_app, "hkct", "S2019001", category="staff", staff_number="S2019001", pending=True)
+    console = await _desk(desk_app, "lam", Role.COUNTER, ["hkpl", "hkct"])
+    chan, pending = _patron_id(desk_app, "HKPL0001"), _patron_id(desk_app, "S2019001")
+    no_reason = await console.post(f"/staff/patrons/{pending}/complete", {"reason": "  "})
+    assert no_reason.status_code == 400
+    done = await console.post(f"/staff/patrons/{pending}/complete", {"reason": "papers seen"})
+    assert done.headers["location"] == f"/staff/patrons/{pending}?done=complete"
+    page = await console.get(done.headers["location"])
+    assert '<dd id="status">active</dd>' in page.text
+    replaced = await console.post(
+        f"/staff/patrons/{chan}/replace", {"new": "HKPL0099", "reason": "card lost"}
+    )
+    assert replaced.status_code == 303
+    page = await console.get(f"/staff/patrons/{chan}")
+    assert '<dd id="card">HKPL0099</dd>' in page.text
+    assert [(a, p, d["action"], d["reason"]) for a, p, d in _staff_actions(desk_app)] == [
+        ("staff:lam", chan, "replace_card", "card lost"),
+        ("staff:lam", pending, "complete_registration", "papers seen"),
+    ]
+    await console.aclose()
