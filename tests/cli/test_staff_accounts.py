@@ -73,3 +73,24 @@ def test_without_patronauth_staff_the_operating_system_user_is_recorded_as_such(
         ("staff.add", f"os:{user}",
          {"staff": "amy", "role": "counter", "institutions": "hkct hkpl hku polyu"}),
     ]  # fmt: skip
+
+
+def test_counter_commands_record_their_reason_with_who_ran_them(cli: Cli) -> None:
+    cli.ok("patron", "add", "--institution", "hkpl", "--barcode", "HKPL0001", "--phone", "91234567")
+    cli.ok("unlock", "HKPL0001", "--reason", "patron at the counter")
+    cli.ok("credential", "reset", "HKPL0001", "--credential", "pin", "--reason", "forgot PIN")
+    cli.ok("card", "replace", "HKPL0001", "HKPL0002", "--reason", "card lost")
+    before = cli.state()
+    too_long = cli.refused("unlock", "HKPL0002", "--reason", "x" * 201)
+    assert too_long.reasons == ["staff.reason_invalid"]
+    assert cli.state() == before  # a bad reason: nothing done, nothing recorded
+    notes = [
+        (e["actor"], e["identifier"], e["detail"])
+        for e in cli.audit()
+        if e["action"] == "staff.action"
+    ]
+    assert notes == [
+        ("staff:test", "HKPL0001", {"action": "replace_card", "reason": "card lost"}),
+        ("staff:test", "HKPL0001", {"action": "reset", "reason": "forgot PIN"}),
+        ("staff:test", "HKPL0001", {"action": "unlock", "reason": "patron at the counter"}),
+    ]
