@@ -11,6 +11,7 @@ from tests.cli.conftest import Cli
 GROUPS = [
     *[(), ("patron",), ("credential",), ("card",), ("migrate",), ("policy",), ("default",)],
     *[("item",), ("fines",), ("calendar",), ("request",), ("terminal",), ("directory",)],
+    ("staff",),
 ]
 COMMANDS = [
     ("init",),
@@ -45,6 +46,10 @@ COMMANDS = [
     ("terminal", "enable"),
     ("terminal", "options"),
     ("directory", "check"),
+    ("staff", "add"),
+    ("staff", "list"),
+    ("staff", "disable"),
+    ("staff", "role"),
     ("serve",),
 ]
 
