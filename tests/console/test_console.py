@@ -181,6 +181,7 @@ async def test_every_form_refuses_a_post_without_the_csrf_token(desk_app: App) -
         f"/staff/patrons/{hkpl}/unlock", f"/staff/patrons/{hkpl}/replace",
         f"/staff/patrons/{hkpl}/complete", f"/staff/patrons/{hkpl}/pay", "/staff/go-live",
         "/staff/terminals", "/staff/terminals/kiosk1/disable", "/staff/terminals/kiosk1/enable",
+        "/staff/terminals/kiosk1/unlock",
         "/staff/accounts", "/staff/accounts/root/role", "/staff/accounts/root/disable",
     ]  # fmt: skip
     for path in forms:
@@ -275,5 +276,33 @@ async def test_replace_a_card_and_complete_a_registration_with_their_reasons(
     assert [(a, p, d["action"], d["reason"]) for a, p, d in _staff_actions(desk_app)] == [
         ("staff:lam", chan, "replace_card", "card lost"),
         ("staff:lam", pending, "complete_registration", "papers seen"),
+    ]
+    await console.aclose()
+
+
+async def test_a_supervisor_adds_a_terminal_and_unlocks_it_after_wrong_passwords(
+    desk_app: App,
+) -> None:
+    from patronauth.services.terminals import terminal_login
+
+    console = await _desk(desk_app, "sue", Role.SUPERVISOR)
+    added = await console.post(
+        "/staff/terminals",
+        {"login": "cen-sc-01", "institution": "hkpl", "password": "kiosk-Secret-2026",
+         "reason": "new kiosk on 1/F"},
+    )  # fmt: skip
+    assert added.status_code == 303
+    for _ in range(5):
+        assert terminal_login(desk_app.ports, "cen-sc-01", "wrong-Secret-2026", source="t") is None
+    now = clock_of(desk_app).now().timestamp()
+    assert desk_app.ports.counter.blocked_for("terminal:cen-sc-01", now) > 0
+    assert terminal_login(desk_app.ports, "cen-sc-01", "kiosk-Secret-2026", source="t") is None
+    unlocked = await console.post("/staff/terminals/cen-sc-01/unlock", {"reason": "kiosk reset"})
+    assert unlocked.headers["location"] == "/staff/terminals?done=unlock"
+    assert desk_app.ports.counter.blocked_for("terminal:cen-sc-01", now) == 0
+    assert terminal_login(desk_app.ports, "cen-sc-01", "kiosk-Secret-2026", source="t") is not None
+    assert [(d["change"], d["reason"]) for _, _, d in _staff_actions(desk_app)] == [
+        ("unlock", "kiosk reset"),
+        ("add", "new kiosk on 1/F"),
     ]
     await console.aclose()

@@ -39,6 +39,7 @@ from patronauth.services.terminals import (
     disable_terminal,
     enable_terminal,
     list_terminals,
+    login_lockout_key,
 )
 
 MAX_RESULTS = 50
@@ -300,6 +301,25 @@ def switch_terminal(
         terminal=login,
         change="enable" if enabled else "disable",
     )
+
+
+def unlock_terminal(sp: StaffPorts, desk: Desk, login: str, reason: str | None) -> None:
+    """Lift a block on a terminal's logins (after wrong passwords)."""
+    why = _act(sp, desk, Action.TERMINALS, reason)
+    known = {getattr(t, "login", None): t for t in terminals(sp, desk)}
+    terminal = known.get(login)
+    if terminal is None:
+        raise NotFound.of("terminal.not_found")
+    sp.ports.counter.clear(login_lockout_key(login))
+    with sp.ports.uow() as uow:
+        Trail(uow, sp.ports.clock, desk.member.actor, "staff").record(
+            "terminal.unlock",
+            None,
+            {"login": login},
+            institution=getattr(terminal, "institution", None),
+        )
+        uow.commit()
+    _note(sp, desk, Action.TERMINALS, None, why, terminal=login, change="unlock")
 
 
 def change_role(

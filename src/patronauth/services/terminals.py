@@ -31,6 +31,11 @@ CHANNEL = "sip2"
 LOGIN_LOCKOUT = LockoutRule()
 
 
+def login_lockout_key(login: str) -> str:
+    """Where a terminal's failed logins are counted (apart from every patron's)."""
+    return f"terminal:{login}"
+
+
 def _options_detail(terminal: Terminal) -> dict[str, str]:
     o = terminal.options
     return {
@@ -203,7 +208,7 @@ def _check_login(
         # No stored password could match: spend the same hash anyway (S4).
         ports.hasher.dummy_verify(password[:PASSWORD_MAX_LENGTH] or "-")
         return "invalid", "unknown" if not valid_login else "malformed", None
-    key = f"terminal:{login}"
+    key = login_lockout_key(login)
     now = ports.clock.now().timestamp()
     admission = ports.counter.admit(key, now, LOGIN_LOCKOUT)
     if isinstance(admission, Blocked):
