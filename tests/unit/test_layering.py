@@ -34,7 +34,9 @@ INNER: dict[str, frozenset[str]] = {
 STDLIB_ONLY = frozenset({"domain", "services"})
 FRONT_END_MAY_IMPORT = frozenset({"services", "domain", "bootstrap", "presentation"})
 # The ASGI entry point mounts the HTTP front ends on one application.
-MOUNTS: dict[str, frozenset[str]] = {"asgi": frozenset({"web", "api", "telephone", "signon", "console"})}
+MOUNTS: dict[str, frozenset[str]] = {
+    "asgi": frozenset({"web", "api", "telephone", "signon", "console"})
+}
 
 
 def _module_name(package_dir: Path, path: Path) -> str:
