@@ -11,6 +11,7 @@ from tests.cli.conftest import Cli
 GROUPS = [
     *[(), ("patron",), ("credential",), ("card",), ("migrate",), ("policy",), ("default",)],
     *[("item",), ("fines",), ("calendar",), ("request",), ("terminal",), ("directory",)],
+    *[("client",), ("oidc",)],
     ("staff",),
 ]
 COMMANDS = [
@@ -45,7 +46,13 @@ COMMANDS = [
     ("terminal", "disable"),
     ("terminal", "enable"),
     ("terminal", "options"),
+    ("terminal", "unlock"),
     ("directory", "check"),
+    ("client", "add"),
+    ("client", "list"),
+    ("client", "disable"),
+    ("client", "rotate-secret"),
+    ("oidc", "rotate-key"),
     ("staff", "add"),
     ("staff", "list"),
     ("staff", "disable"),

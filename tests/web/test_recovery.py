@@ -7,9 +7,12 @@ from __future__ import annotations
 import re
 from datetime import date
 
+import httpx
 import pytest
 
 from patronauth.bootstrap import App
+from patronauth.presentation.http import Message, Receive, Scope, Send
+from patronauth.web import create_web
 from tests.support import register
 from tests.web.conftest import Browser, link_in, mails, stored, text_of
 
@@ -177,3 +180,49 @@ async def test_a_link_of_one_library_does_not_work_at_another(
     token = link_in(mail).rsplit("/", 1)[1]
     assert (await browser.get(f"/hkpl/reset/{token}")).status_code == 404
     assert (await browser.get(f"/polyu/set-up/{token}")).status_code == 404
+
+
+class AnsweredFirst:
+    """The web pages, noting what had been stored and mailed at the moment the whole
+    answer (its last body message) was handed to the server."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.web = create_web(app)
+        self.at_answer: list[tuple[object, int]] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def noting(message: Message) -> None:
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                self.at_answer.append((stored(self.app), len(mails(self.app))))
+            await send(message)
+
+        await self.web(scope, receive, noting)
+
+
+@pytest.mark.parametrize(
+    ("path", "fields"),
+    [
+        ("/hkpl/forgot", {"email": "chan@example.org"}),
+        ("/hku/set-up", {"identifier": "CU1234567", "email": "hc.yip@example.org"}),
+    ],
+)
+async def test_the_pages_answer_before_any_work_is_done(
+    patrons: App, path: str, fields: dict[str, str]
+) -> None:
+    """S4: the answer goes out before the patron is looked up, so its timing cannot
+    tell whether the address is registered; the work is done afterwards."""
+    wrapped = AnsweredFirst(patrons)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=wrapped), base_url="https://testserver"
+    ) as client:
+        form = await client.get(path)
+        token = re.search(r'name="csrftoken" value="([^"]+)"', form.text)
+        assert token is not None
+        before = stored(patrons)
+        wrapped.at_answer.clear()
+        sent = await client.post(path, data={**fields, "csrftoken": token.group(1)})
+    assert sent.status_code == 303
+    assert wrapped.at_answer == [(before, 0)]  # nothing done when the answer left
+    assert stored(patrons) != before  # and then the work was done
+    assert len(mails(patrons)) == 1

@@ -107,6 +107,8 @@ class Settings:
     directory_secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
     oidc_keys_file: Path | None = None  # None: oidc-keys.json under var_dir
     oidc_token_seconds: int = 3600
+    metrics_token: str | None = None
+    metrics_address: tuple[str, int] | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -169,6 +171,8 @@ class Settings:
             },
             oidc_keys_file=Path(env.get("PATRONAUTH_OIDC_KEYS_FILE") or var_dir / "oidc-keys.json"),
             oidc_token_seconds=_int(env, "PATRONAUTH_OIDC_TOKEN_SECONDS", 3600, minimum=60),
+            metrics_token=_metrics_token(env.get("PATRONAUTH_METRICS_TOKEN")),
+            metrics_address=_address(env, "PATRONAUTH_METRICS_ADDRESS"),
         )
 
 
@@ -178,6 +182,35 @@ def _tls_path(env: Mapping[str, str], name: str, partner: str) -> Path | None:
     if bool(raw) != bool(env.get(partner)):
         raise ConfigError(f"{name} and {partner} must be set together")
     return Path(raw) if raw else None
+
+
+METRICS_TOKEN_MIN_LENGTH = 32
+
+
+def _metrics_token(raw: str | None) -> str | None:
+    """The bearer token /metrics asks for on the public port: long, printable ASCII."""
+    if not raw:
+        return None
+    if len(raw) < METRICS_TOKEN_MIN_LENGTH or not (raw.isascii() and raw.isprintable()):
+        raise ConfigError(
+            "PATRONAUTH_METRICS_TOKEN must be at least "
+            f"{METRICS_TOKEN_MIN_LENGTH} printable ASCII characters"
+        )
+    if " " in raw:
+        raise ConfigError("PATRONAUTH_METRICS_TOKEN must not contain spaces")
+    return raw
+
+
+def _address(env: Mapping[str, str], name: str) -> tuple[str, int] | None:
+    """`host:port` (`[::1]:9100` for IPv6), or None when unset."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    host, sep, port = raw.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ConfigError(f"{name} must be host:port, not {raw!r}")
+    return host, int(port)
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:

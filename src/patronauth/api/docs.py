@@ -110,7 +110,10 @@ CHANGE_TEXT = (
     "Current secret, new secret, new secret again (R6, R13, R18). The current secret is "
     "an attempt like any other: a wrong one counts in the lockout. On success the "
     "patron's other sessions end and this token keeps working, now reaching everything. "
-    "A library that does not use this credential answers `404 credential_not_used`."
+    "A library that does not use this credential answers `404 credential_not_used`. "
+    "Where the library confirms the first change of a default by e-mail (HKCT), the "
+    "first request is answered `403 confirmation_code_sent` and the code e-mailed; send "
+    "the same request again with `code`."
 )
 
 CHANGE: Responses = {
@@ -125,7 +128,10 @@ CHANGE: Responses = {
         "`must_change`: this token must change the other credential first. Or the "
         "account can no longer sign in: `suspended`, `registration_incomplete`, "
         "`account_barred` (with `contact`). `directory_managed`: this patron's PIN is the "
-        "campus directory's (R20), changed at the university's IT services; nothing changed."
+        "campus directory's (R20), changed at the university's IT services; nothing changed. "
+        "`confirmation_code_sent`: a code was e-mailed to confirm this first change of a "
+        "default; `confirmation_code_invalid`: the `code` is wrong, used or expired; "
+        "`confirmation_unavailable`: no e-mail address is registered (a change at the counter)."
     ),
     404: _error("`credential_not_used`: the patron's library does not use this credential."),
     409: _error("`changed_concurrently`: the secret changed meanwhile; sign in again."),

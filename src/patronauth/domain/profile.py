@@ -108,6 +108,9 @@ class CredentialSettings:
     first_time_setup: bool
     force_change_on_policy_upgrade: bool
     temporary_lifetime_hours: int
+    # A first change made with the default is confirmed by a one-time code e-mailed to
+    # the registered address (for defaults others may know, such as a card number).
+    confirm_default_change_by_email: bool = False
 
     def policy_on(self, day: date) -> CredentialPolicy:
         policy = version_on(self.policies, day)
@@ -403,6 +406,7 @@ def _credential(r: _Reader, kind: CredentialKind) -> CredentialSettings:
         first_time_setup=r.get("first_time_setup", bool, False),
         force_change_on_policy_upgrade=r.get("force_change_on_policy_upgrade", bool, False),
         temporary_lifetime_hours=r.get("temporary_lifetime_hours", int, 24),
+        confirm_default_change_by_email=r.get("confirm_default_change_by_email", bool, False),
     )
 
 

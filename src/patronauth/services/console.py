@@ -39,8 +39,8 @@ from patronauth.services.terminals import (
     disable_terminal,
     enable_terminal,
     list_terminals,
-    login_lockout_key,
 )
+from patronauth.services.terminals import unlock_terminal as release_terminal
 
 MAX_RESULTS = 50
 MAX_REASON = 200
@@ -306,19 +306,10 @@ def switch_terminal(
 def unlock_terminal(sp: StaffPorts, desk: Desk, login: str, reason: str | None) -> None:
     """Lift a block on a terminal's logins (after wrong passwords)."""
     why = _act(sp, desk, Action.TERMINALS, reason)
-    known = {getattr(t, "login", None): t for t in terminals(sp, desk)}
-    terminal = known.get(login)
-    if terminal is None:
+    known = {getattr(t, "login", None) for t in terminals(sp, desk)}
+    if login not in known:
         raise NotFound.of("terminal.not_found")
-    sp.ports.counter.clear(login_lockout_key(login))
-    with sp.ports.uow() as uow:
-        Trail(uow, sp.ports.clock, desk.member.actor, "staff").record(
-            "terminal.unlock",
-            None,
-            {"login": login},
-            institution=getattr(terminal, "institution", None),
-        )
-        uow.commit()
+    release_terminal(sp.ports, login, staff=desk.member.actor)
     _note(sp, desk, Action.TERMINALS, None, why, terminal=login, change="unlock")
 
 

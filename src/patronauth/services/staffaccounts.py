@@ -33,6 +33,7 @@ from patronauth.domain.staff import (
     parse_name,
     totp_step_usable,
 )
+from patronauth.services.admission import admit
 from patronauth.services.audit import Trail
 from patronauth.services.interfaces import StaffPorts, StoredStaff, UnitOfWork
 from patronauth.services.sessions import token_hash
@@ -290,7 +291,7 @@ def _admit(
 ) -> float:
     ports = sp.ports
     now = ports.clock.now()
-    admission = ports.counter.admit(lockout_key(login), now.timestamp(), STAFF_LOCKOUT)
+    admission = admit(ports, lockout_key(login), STAFF_LOCKOUT)
     if isinstance(admission, Blocked):
         actor = member.actor if member else "staff:?"
         raise _refuse(

@@ -410,7 +410,7 @@ cas_tickets = Table(
     Column("used_at", UTCDateTime),
 )
 
-# The staff console (migration 0005_staff).
+# The staff console (migration 0008).
 staff = Table(
     "staff",
     metadata,

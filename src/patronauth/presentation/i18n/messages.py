@@ -90,6 +90,21 @@ MESSAGES: dict[str, str] = {
     "secret.control_character": N_("The password or PIN contains a control character."),
     "secret.not_utf8": N_("The password or PIN is not UTF-8 text."),
     "secret.confirmation_mismatch": N_("The two new entries are not the same."),
+    "change.code_sent": N_(
+        "To confirm this first change, we have sent a code to your registered e-mail "
+        "address. Enter it here within {minutes} minutes and save again."
+    ),
+    "change.code_invalid": N_(
+        "This confirmation code is wrong, used or too old. Leave it empty and save again "
+        "for a new one."
+    ),
+    "change.code_limit": N_(
+        "Too many confirmation codes were sent. Please try again in {minutes} minutes."
+    ),
+    "change.code_no_email": N_(
+        "This change must be confirmed with a code sent by e-mail, and no e-mail address "
+        "is registered for your card. Please ask library staff."
+    ),
     # Identifiers and registration data
     "argument.not_utf8": N_("The value of {name} is not UTF-8 text."),
     "identifier.empty": N_("Enter your library card number."),
@@ -506,6 +521,15 @@ NOTICES: dict[str, tuple[str, str]] = {
             "It works once and until {expires}. After signing in with the default you will "
             "choose a new {credential}.\n\n"
             "If you did not ask for this, you can ignore this message: nothing changes."
+        ),
+    ),
+    "change_code": (
+        N_("Your library confirmation code"),
+        N_(
+            "Your code to confirm the new {credential} for {library} is: {code}\n\n"
+            "It works once, for {minutes} minutes.\n\n"
+            "If you are not choosing a new {credential}, someone who knows your card's "
+            "default is trying to: contact the library at once: {contact}"
         ),
     ),
     "setup_link": (

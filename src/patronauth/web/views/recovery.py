@@ -1,14 +1,18 @@
 """Forgotten secrets, first-time set-up and the one-time links that e-mails carry
 (R7, R14, R17, R23, R24, S4).
 
-Requests always get the same answer, found or not. The links' pages show a form on
-GET and act only on POST, so that a mail scanner opening a link changes nothing.
+Requests always get the same answer, found or not, and get it first: the look-up,
+the new secret or link and the e-mail are made after the answer has been sent (as
+the API does), so that neither the answer nor its timing tells whether the details
+matched a patron (S4). The links' pages show a form on GET and act only on POST, so
+that a mail scanner opening a link changes nothing.
 """
 
 from __future__ import annotations
 
 import re
 
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -57,11 +61,10 @@ def forgot(request: Request) -> Response:
     email = form.email("email")
     if not form.ok:
         return _forgot(page, form, status=422)
-    request_reset(
-        page.ports,
-        ResetRequest(None, email, source=page.source, institution=page.library.id),
-    )
-    return page.redirect(page.url("forgot", sent="1"))
+    answer = page.redirect(page.url("forgot", sent="1"))
+    asked = ResetRequest(None, email, source=page.source, institution=page.library.id)
+    answer.background = BackgroundTask(request_reset, page.ports, asked)
+    return answer
 
 
 def _forgot(page: Page, form: Form, *, sent: bool = False, status: int = 200) -> Response:
@@ -94,11 +97,10 @@ def setup_request(request: Request) -> Response:
     email = form.email("email")
     if not form.ok:
         return _setup_request(page, form, status=422)
-    request_setup(
-        page.ports,
-        ResetRequest(identifier, email, source=page.source, institution=page.library.id),
-    )
-    return page.redirect(page.url("set-up", sent="1"))
+    answer = page.redirect(page.url("set-up", sent="1"))
+    asked = ResetRequest(identifier, email, source=page.source, institution=page.library.id)
+    answer.background = BackgroundTask(request_setup, page.ports, asked)
+    return answer
 
 
 def _setup_request(page: Page, form: Form, *, sent: bool = False, status: int = 200) -> Response:

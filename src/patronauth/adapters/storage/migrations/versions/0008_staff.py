@@ -1,7 +1,7 @@
 """Staff accounts of the counter console, their security keys, enrolment links, sessions
 
-Revision ID: 0005_staff
-Revises: 0006, 0005_seed_rules
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-02
 """
 
@@ -10,9 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_staff"
-# Also the point where the two lines of 0005 meet again (one head for `upgrade head`).
-down_revision = ("0006", "0005_seed_rules")
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """Seed rules: a temporary secret signs in once; loans from mobile libraries accrue no fine
 
-Revision ID: 0005_seed_rules
-Revises: 0004
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-02
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_seed_rules"
-down_revision = "0004"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
