@@ -229,7 +229,7 @@ async def _drive(
     issued = 0
     stop = time.perf_counter() + seconds
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    jar = httpx.Cookies(CookieJar(policy=_NoJar()))
+    jar = CookieJar(policy=_NoJar())  # not wrapped in httpx.Cookies: that copies the jar
     client = httpx.AsyncClient(base_url=rp.base, limits=limits, timeout=30, cookies=jar)
 
     async def one_user() -> None:
@@ -252,6 +252,8 @@ async def _drive(
         started = time.perf_counter()
         await asyncio.gather(*(one_user() for _ in range(concurrency)))
         run.elapsed = time.perf_counter() - started
+    if len(jar):
+        raise RuntimeError("sign-on: the shared client kept cookies; completions were not new")
     return run
 
 
