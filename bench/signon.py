@@ -147,6 +147,17 @@ def _jar(browser: dict[str, str], response: httpx.Response) -> dict[str, str]:
     return {"cookie": "; ".join(f"{k}={v}" for k, v in browser.items())} if browser else {}
 
 
+def browsers(
+    base: str, concurrency: int, transport: httpx.AsyncBaseTransport | None = None
+) -> httpx.AsyncClient:
+    """The connection pool the simulated browsers share; it keeps no cookies."""
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    jar = CookieJar(policy=_NoJar())  # not wrapped in httpx.Cookies: that copies the jar
+    return httpx.AsyncClient(
+        base_url=base, limits=limits, timeout=30, cookies=jar, transport=transport
+    )
+
+
 async def complete(
     client: httpx.AsyncClient, rp: Relying, barcode: str, answers: Counter[str]
 ) -> None:
@@ -228,9 +239,7 @@ async def _drive(
     run = SignOnRun(0, concurrency)
     issued = 0
     stop = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    jar = CookieJar(policy=_NoJar())  # not wrapped in httpx.Cookies: that copies the jar
-    client = httpx.AsyncClient(base_url=rp.base, limits=limits, timeout=30, cookies=jar)
+    client = browsers(rp.base, concurrency)
 
     async def one_user() -> None:
         nonlocal issued
@@ -252,7 +261,7 @@ async def _drive(
         started = time.perf_counter()
         await asyncio.gather(*(one_user() for _ in range(concurrency)))
         run.elapsed = time.perf_counter() - started
-    if len(jar):
+    if len(client.cookies.jar):
         raise RuntimeError("sign-on: the shared client kept cookies; completions were not new")
     return run
 
