@@ -81,7 +81,10 @@ def test_every_command_prints_json_with_its_fields(counter: Cli, tmp_path: Path)
         "refused": [],
     }
     shown = j(cli, "patron", "show", "21012345A")
-    assert set(shown) == PATRON_FIELDS | {"identifiers", "credentials", "blocked_seconds"}
+    assert set(shown) == PATRON_FIELDS | {
+        *("identifiers", "credentials", "blocked_seconds", "credential_source", "directory")
+    }
+    assert (shown["credential_source"], shown["directory"]) == ("local", None)
     assert shown["id_number"] == "Z1******"
     assert shown["name"] == "Wong Ka Yan"
     assert shown["identifiers"] == [{"kind": "barcode", "value": "21012345A", "status": "current"}]

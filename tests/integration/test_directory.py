@@ -3,6 +3,7 @@ OpenLDAP server (StartTLS, generated CA); nothing of the PIN is stored here."""
 
 from __future__ import annotations
 
+import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -181,7 +182,10 @@ def test_two_entries_with_one_number_sign_nobody_in(hku: App, slapd: PrivateSlap
 # --- faults -----------------------------------------------------------------------
 
 
-def test_a_directory_killed_and_restarted(hku: App, slapd: PrivateSlapd) -> None:
+def test_a_directory_killed_and_restarted(
+    hku: App, slapd: PrivateSlapd, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     assert attempt(hku, "jchan", JCHAN_PIN).outcome is Outcome.OK  # connections pooled
     slapd.kill()
     for _ in range(8):  # more than the lockout allows: none of them is counted
@@ -196,6 +200,11 @@ def test_a_directory_killed_and_restarted(hku: App, slapd: PrivateSlapd) -> None
     # The stale pooled connections are rebuilt; nothing was counted during the outage.
     assert attempt(hku, "jchan", JCHAN_PIN).outcome is Outcome.OK
     assert attempt(hku, "2000001234", JCHAN_PIN).outcome is Outcome.OK
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "rebuilding the pool" in logged
+    assert "directory unreachable" in logged
+    for secret in (JCHAN_PIN, "Not-the-PIN-1", SERVICE_PASSWORD):
+        assert secret not in logged
 
 
 def test_a_directory_that_stops_answering_fails_within_the_timeout(

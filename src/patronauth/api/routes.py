@@ -19,6 +19,7 @@ from patronauth.api import account as account_routes
 from patronauth.api import docs
 from patronauth.api.errors import must_change_error, outcome_error, refusal_error
 from patronauth.api.language import Language
+from patronauth.api.middleware import BLOCK_CHECKED
 from patronauth.api.schemas import (
     Accepted,
     Change,
@@ -100,6 +101,7 @@ def router(app: App) -> APIRouter:
             body.credential,
             source=where,
             institution=body.institution,
+            block_checked=getattr(request.state, BLOCK_CHECKED, False),
         )
         try:
             signed = sign_in_patron(ports, attempt, session=SessionChannel.APP)
