@@ -29,10 +29,11 @@ from patronauth.domain.identifiers import lockout_key, mask_card, normalise_emai
 from patronauth.domain.patrons import Patron, PatronStatus
 from patronauth.domain.profile import Profile, SelfServiceReset
 from patronauth.services import audit_keys
+from patronauth.services.audit import Trail
 from patronauth.services.credentials import checked_new_secret, notify, temporary_secret
 from patronauth.services.interfaces import (
     ActionPurpose,
-    AuditEvent,
+    Clock,
     NewCredential,
     NoticeKind,
     Ports,
@@ -126,7 +127,7 @@ def request_reset(ports: Ports, request: ResetRequest) -> None:
                 uow.temporaries.add(found.patron.id, kind, secret_hash, expires)
                 _record(
                     uow,
-                    now,
+                    ports.clock,
                     "reset.request",
                     "temporary_sent",
                     found,
@@ -290,7 +291,7 @@ def revert_to_default(ports: Ports, token: str, *, source: str) -> LinkTarget:
             set_at=now,
         )
         uow.temporaries.void(patron.id, used.kind, now)
-        _record_patron(uow, now, "reset.revert_to_default", patron, used.kind, source)
+        _record_patron(ports, uow, now, "reset.revert_to_default", patron, used.kind, source)
         uow.commit()
     ports.sessions.revoke_patron(patron.id, now)
     notify(ports, patron, NoticeKind.CREDENTIAL_RESET, used.kind)
@@ -329,7 +330,7 @@ def complete_setup(ports: Ports, token: str, new: str, confirm: str, *, source: 
                 set_at=now,
             ),
         )
-        _record_patron(uow, now, "credential.setup", target.patron, target.kind, source)
+        _record_patron(ports, uow, now, "credential.setup", target.patron, target.kind, source)
         uow.commit()
     notify(ports, target.patron, NoticeKind.CREDENTIAL_CHANGED, target.kind)
     return target
@@ -342,7 +343,7 @@ def _when(moment: datetime, profile: Profile) -> str:
 
 def _record(
     uow: UnitOfWork,
-    now: datetime,
+    clock: Clock,
     action: str,
     outcome: str,
     found: Found | None,
@@ -350,18 +351,13 @@ def _record(
     *,
     identifier: str | None,
 ) -> None:
-    uow.audit.record(
-        AuditEvent(
-            at=now,
-            action=action,
-            outcome=outcome,
-            actor="patron",
-            channel=Channel.WEB.value,
-            source=request.source,
-            institution=found.patron.institution if found else request.institution,
-            patron_id=found.patron.id if found else None,
-            identifier=identifier,
-        )
+    Trail(uow, clock, "patron", Channel.WEB.value).record(
+        action,
+        found.patron if found else None,
+        outcome=outcome,
+        source=request.source,
+        institution=request.institution,
+        identifier=identifier,
     )
 
 
@@ -378,23 +374,19 @@ def _audit(
     with ports.uow() as uow:
         key = _key(request.identifier) if request.identifier else None
         identifier = audit_keys.kept(ports, key, identifies=found is not None)
-        _record(uow, ports.clock.now(), action, outcome, found, request, identifier=identifier)
+        _record(uow, ports.clock, action, outcome, found, request, identifier=identifier)
         uow.commit()
 
 
 def _record_patron(
-    uow: UnitOfWork, now: datetime, action: str, patron: Patron, kind: CredentialKind, source: str
+    ports: Ports,
+    uow: UnitOfWork,
+    now: datetime,
+    action: str,
+    patron: Patron,
+    kind: CredentialKind,
+    source: str,
 ) -> None:
-    uow.audit.record(
-        AuditEvent(
-            at=now,
-            action=action,
-            outcome="ok",
-            actor="patron",
-            channel=Channel.WEB.value,
-            source=source,
-            institution=patron.institution,
-            patron_id=patron.id,
-            detail={"credential": kind.value},
-        )
+    Trail(uow, ports.clock, "patron", Channel.WEB.value, at=now).record(
+        action, patron, {"credential": kind.value}, source=source
     )
