@@ -279,8 +279,12 @@ def test_renew_one_refused_another_with_the_reason_reserve_and_cancel(page: Any)
     assert "Ready for collection" in held.inner_text()
     shot(page, "33-hkpl-reserved")
 
-    held.get_by_role("button", name=re.compile("^Cancel")).click()
-    page.wait_for_url("**/hkpl/account/holds**")
-    assert "Your reservation has been cancelled." in page.locator("[role=status]").inner_text()
+    held.get_by_role("link", name=re.compile("^Cancel")).click()
+    page.wait_for_url("**/hkpl/account/holds/*/cancel")  # it asks first, naming the title
+    assert "Cancel your reservation of Fortress Besieged?" in page.locator("main").inner_text()
+    page.get_by_role("button", name=re.compile("^Yes, cancel it")).click()
+    page.wait_for_url("**/hkpl/account/holds?cancelled=*")
+    notice = page.locator("[role=status]").inner_text()
+    assert "Your reservation of Fortress Besieged has been cancelled." in notice
     assert loan_row(page, "Fortress Besieged").count() == 0
     shot(page, "34-hkpl-reservation-cancelled")
