@@ -131,7 +131,7 @@ def write_report(results: list[Renewed]) -> str:
             )
             entry += f"~{violation.code}{numbers}"
         entries.append(entry)
-    return ".".join(entries) if entries else "none"
+    return ",".join(entries) if entries else "none"
 
 
 def read_report(raw: str | None, loans: set[int]) -> list[Renewed] | None:
@@ -140,7 +140,7 @@ def read_report(raw: str | None, loans: set[int]) -> list[Renewed] | None:
     if raw is None:
         return None
     results: list[Renewed] = []
-    for entry in raw.split(".")[:MAX_REPORT]:
+    for entry in raw.split(",")[:MAX_REPORT]:
         match = _REPORT_ENTRY.fullmatch(entry)
         if match is None:
             continue
