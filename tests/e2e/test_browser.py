@@ -130,7 +130,7 @@ def test_the_chinese_interface_shows_chinese_refusals_and_is_remembered(page: An
     shot(page, "10-hkct-pending-zh")
 
     sign_in(page, "hkct", "20181234", "wrong-password")
-    assert "圖書證號碼、密碼或個人密碼不正確" in summary(page)
+    assert "圖書證號碼或密碼不正確" in summary(page)  # HKCT has one secret, its password
 
     page.goto("/hkct/forgot")  # the choice stays with the browser
     assert page.locator("html").get_attribute("lang") == "zh-Hant-HK"

@@ -266,3 +266,40 @@ def test_the_session_policy_check_refuses_a_visitor_without_a_session(
     )
     assert answer.status == 401
     assert answer.json() == {"error": "session.missing"}
+
+
+def test_e_mail_links_follow_the_address_serve_was_given_in_the_page_language(
+    browser: Any, smtp: Mailbox, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Issue 16, item 7: without PATRONAUTH_PUBLIC_URL the reset link names the port
+    `serve` listens on; the e-mail is in the language of the page it was asked from;
+    `serve` warns when the setting and its address differ."""
+    with serving(tmp_path_factory.mktemp("bare"), smtp, public_url=False) as bare:
+        added = bare.patronauth(
+            "patron", "add", "--institution", "polyu", "--barcode", "22000009C", "--id-number",
+            "A123456(3)", "--email", "siu-ling.ip@example.org",
+        )  # fmt: skip
+        assert added.returncode == 0, added.stderr
+        context = browser.new_context(base_url=bare.url, locale="zh-HK")
+        page = context.new_page()
+        page.goto("/polyu/forgot")
+        assert page.locator("html").get_attribute("lang") == "zh-Hant-HK"
+        page.locator("#email").fill("siu-ling.ip@example.org")
+        page.locator("form.form button[type=submit]").click()
+        page.wait_for_url("**/polyu/forgot?sent=1")
+        (mail,) = smtp.wait_for("siu-ling.ip@example.org")
+        body = mail.get_body(preferencelist=("plain",))
+        assert body is not None
+        text = str(body.get_content())
+        assert re.search(re.escape(bare.url) + r"/polyu/reset/\S+", text), text
+        assert re.search(r"[\u4e00-\u9fff]", str(mail["Subject"])), mail["Subject"]
+        context.close()
+        assert bare.log is not None
+        assert "PATRONAUTH_PUBLIC_URL is" not in bare.log.read_text("utf-8")
+
+    elsewhere = "https://library.example.org"
+    home = tmp_path_factory.mktemp("proxied")
+    with serving(home, smtp, public_url=False, PATRONAUTH_PUBLIC_URL=elsewhere) as proxied:
+        assert proxied.log is not None
+        said = proxied.log.read_text("utf-8")
+    assert f"PATRONAUTH_PUBLIC_URL is {elsewhere} but serve listens at {proxied.url}" in said

@@ -49,6 +49,7 @@ class ResetRequest:
     email: str | None
     source: str
     institution: str | None = None
+    language: str | None = None  # of the page it was asked from: the e-mail's language
 
 
 def _clean_email(raw: str | None) -> str | None:
@@ -119,6 +120,7 @@ def request_reset(ports: Ports, request: ResetRequest) -> None:
                 kind,
                 secret=secret,
                 expires=_when(expires),
+                language=request.language,
             )
         elif method is SelfServiceReset.REVERT_TO_DEFAULT:
             link = _new_link(ports, found, ActionPurpose.REVERT_TO_DEFAULT, kind, now)
@@ -129,6 +131,7 @@ def request_reset(ports: Ports, request: ResetRequest) -> None:
                 kind,
                 link=link,
                 expires=_when(now + LINK_LIFETIME),
+                language=request.language,
             )
             _audit(ports, "reset.request", "link_sent", found, request)
         else:
@@ -167,6 +170,7 @@ def request_setup(ports: Ports, request: ResetRequest) -> None:
             kind,
             link=link,
             expires=_when(now + LINK_LIFETIME),
+            language=request.language,
         )
         _audit(ports, "setup.request", "link_sent", found, request)
 

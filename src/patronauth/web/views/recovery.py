@@ -60,7 +60,9 @@ def forgot(request: Request) -> Response:
         return _forgot(page, form, status=422)
     request_reset(
         page.ports,
-        ResetRequest(None, email, source=page.source, institution=page.library.id),
+        ResetRequest(
+            None, email, source=page.source, institution=page.library.id, language=page.language
+        ),
     )
     return page.redirect(page.url("forgot", sent="1"))
 
@@ -105,7 +107,13 @@ def setup_request(request: Request) -> Response:
         return _setup_request(page, form, status=422)
     request_setup(
         page.ports,
-        ResetRequest(identifier, email, source=page.source, institution=page.library.id),
+        ResetRequest(
+            identifier,
+            email,
+            source=page.source,
+            institution=page.library.id,
+            language=page.language,
+        ),
     )
     return page.redirect(page.url("set-up", sent="1"))
 
