@@ -151,7 +151,7 @@ def test_live_hints_while_typing_and_the_same_form_when_they_fail(page: Any) -> 
     shot(page, "12-hkct-live-hints")
 
     # The policy check failing (here: the network) only hides the hints.
-    page.route("**/api/v1/policy-checks", lambda route: route.abort())
+    page.route("**/hkct/policy-check", lambda route: route.abort())
     page.locator("#new").fill("abc")
     page.wait_for_selector("#new-hints", state="hidden")
     page.locator("#current").fill("20181234")
