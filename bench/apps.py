@@ -30,6 +30,10 @@ def make_app(
     return build(Settings.from_env(environment(database_url, var_dir, redis_url, argon2)))
 
 
+METRICS_TOKEN = secrets.token_urlsafe(32)  # the bench servers' /metrics
+METRICS_HEADERS = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
+
 def environment(
     database_url: str,
     var_dir: Path,
@@ -42,6 +46,7 @@ def environment(
         "PATRONAUTH_VAR_DIR": str(var_dir),
         "PATRONAUTH_PEPPER": f"b1 {secrets.token_hex(32)}",
         "PATRONAUTH_STAFF": STAFF,
+        "PATRONAUTH_METRICS_TOKEN": METRICS_TOKEN,
     }
     if redis_url:
         env["PATRONAUTH_REDIS_URL"] = redis_url

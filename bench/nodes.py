@@ -81,7 +81,7 @@ def hashes(servers: list[Server]) -> float:
     """argon2 computations so far, summed over the nodes (`patronauth_hash_seconds`)."""
     total = 0.0
     for server in servers:
-        text = httpx.get(f"{server.url}/metrics", timeout=10).text
+        text = httpx.get(f"{server.url}/metrics", headers=apps.METRICS_HEADERS, timeout=10).text
         for family in text_string_to_metric_families(text):
             for sample in family.samples:
                 if sample.name == "patronauth_hash_seconds_count":

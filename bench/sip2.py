@@ -36,6 +36,7 @@ from patronauth.adapters.config import Settings
 from patronauth.adapters.registry_csv import parse_rows
 from patronauth.bootstrap import App, build
 from patronauth.domain.credentials import Channel, CredentialKind
+from patronauth.domain.terminals import TerminalOptions
 from patronauth.services.credentials import ChangeRequest, change_secret
 from patronauth.services.registration import import_registry
 from patronauth.services.terminals import add_terminal
@@ -122,8 +123,15 @@ def set_up(app: App, count: int, threads: int) -> list[str]:
         )
 
     apps.each(choose, range(count), threads)
+    # P4's messages without a PIN are those of a kiosk allowed to serve patrons without
+    # one: a terminal that is not gets a shorter answer (docs/terminals.md).
     add_terminal(
-        app.ports, login=TERMINAL, institution="hkpl", password=TERMINAL_PASSWORD, staff=apps.STAFF
+        app.ports,
+        login=TERMINAL,
+        institution="hkpl",
+        password=TERMINAL_PASSWORD,
+        options=TerminalOptions(allow_pinless=True),
+        staff=apps.STAFF,
     )
     return barcodes
 

@@ -16,7 +16,7 @@ import httpx
 
 from patronauth.cli.serve import serve
 from tests.servers import free_port
-from tests.support import TEST_PEPPER
+from tests.support import METRICS_TOKEN, TEST_PEPPER
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 ENV_FILE = DEPLOY / "patronauth.env"
@@ -51,6 +51,7 @@ def node_env(database_url: str, redis_url: str, var_dir: Path) -> tuple[dict[str
         "PATRONAUTH_ARGON2_TIME_COST": "1",
         "PATRONAUTH_ARGON2_MEMORY_KIB": "1024",
         "PATRONAUTH_STAFF": "test",
+        "PATRONAUTH_METRICS_TOKEN": METRICS_TOKEN,
     }
     return read_env_file() | changed, set(changed)
 

@@ -21,6 +21,10 @@ STAFF = "staff:test"
 TEST_PEPPER = f"t1 {secrets.token_hex(32)}"
 
 
+METRICS_TOKEN = "test-metrics-token-" + "m" * 24
+METRICS_HEADERS = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
+
 def test_env(database_url: str, var_dir: Path, **extra: str) -> dict[str, str]:
     """The environment of a test deployment: cheap argon2, an inline pepper."""
     return {
@@ -31,6 +35,7 @@ def test_env(database_url: str, var_dir: Path, **extra: str) -> dict[str, str]:
         "PATRONAUTH_ARGON2_MEMORY_KIB": "1024",
         "PATRONAUTH_COUNTER": "sql",
         "PATRONAUTH_STAFF": "test",
+        "PATRONAUTH_METRICS_TOKEN": METRICS_TOKEN,
         **extra,
     }
 

@@ -1,6 +1,8 @@
 """The one ASGI application `patronauth serve` runs: My Account pages at `/`, the app's
 JSON API at `/api/v1`, the telephone line's webhooks at `/telephone` (docs/telephone.md),
-and for the operators `/healthz`, `/livez`, `/readyz` and `/metrics` (docs/operations.md)."""
+sign-on for the library's services (docs/sign-on.md), the staff console at `/staff`, and
+for the operators `/healthz`, `/livez`, `/readyz` and, with a bearer token configured,
+`/metrics` (docs/operations.md)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from starlette.routing import Mount, Route
 
 from patronauth.api import create_api
 from patronauth.bootstrap import App, build, metrics
+from patronauth.console import create_console
 from patronauth.presentation.http import SecurityHeaders
 from patronauth.signon import routes as sign_on_routes
 from patronauth.telephone.app import create_telephone
@@ -44,19 +47,27 @@ def create(app: App | None = None) -> Starlette:
         (the database for attempt counts, memory for throttles) are in use."""
         return JSONResponse(*readiness(app))
 
-    def metrics_page(_: Request) -> Response:
+    token = app.settings.metrics_token
+
+    def metrics_page(request: Request) -> Response:
+        # Its counts tell, for one, whether a reset matched a card: never open to all.
+        if not metrics.authorised(request.headers.get("authorization"), token):
+            return Response(status_code=401, headers={"WWW-Authenticate": "Bearer"})
         body, content_type = metrics.exposition()
         return Response(body, media_type=content_type)
 
+    # Without a token, the public port has no /metrics (PATRONAUTH_METRICS_ADDRESS).
+    operators = [Route("/metrics", metrics_page)] if token else []
     return Starlette(
         routes=[
             Route("/healthz", healthz),
             Route("/livez", livez),
             Route("/readyz", readyz),
-            Route("/metrics", metrics_page),
+            *operators,
             Mount("/api/v1", app=create_api(app)),
             Mount("/telephone", app=create_telephone(app)),
             *sign_on_routes(app),
+            Mount("/staff", app=create_console(app)),
             Mount("/", app=create_web(app)),
         ],
         middleware=[Middleware(SecurityHeaders, hsts=app.settings.cookie_secure)],

@@ -7,8 +7,10 @@ re-exported here.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from limits.storage import RedisStorage
 from redis import Redis
@@ -26,6 +28,7 @@ from patronauth.adapters.counters.redis import RedisAttemptCounter
 from patronauth.adapters.counters.resilient import ResilientAttemptCounter
 from patronauth.adapters.counters.sql import SqlAttemptCounter
 from patronauth.adapters.directory import LdapDirectory
+from patronauth.adapters.factors import StaffFactors
 from patronauth.adapters.hash_pool import HashPool
 from patronauth.adapters.hashing import Argon2Hasher, Argon2Parameters, Keyring
 from patronauth.adapters.hashing import KeyringError as KeyringError
@@ -44,7 +47,8 @@ from patronauth.adapters.storage.sessions import SqlSessionStore
 from patronauth.adapters.storage.uow import SqlUnitOfWork
 from patronauth.adapters.throttle import LimitsThrottle
 from patronauth.domain.sessions import SessionPolicy
-from patronauth.services.interfaces import AttemptCounter, Ports, SessionStore
+from patronauth.services.authenticate import flush_refusal_counts
+from patronauth.services.interfaces import AttemptCounter, Ports, SessionStore, StaffPorts
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,8 @@ class App:
     redis_health: tuple[RedisHealth, ...] = ()  # the components that fall back without it
 
     def close(self) -> None:
+        with contextlib.suppress(Exception):  # a database already gone keeps its last counts
+            flush_refusal_counts(self.ports)
         self.engine.dispose()
         if isinstance(self.ports.directory, LdapDirectory):
             self.ports.directory.close()
@@ -151,6 +157,7 @@ def build(settings: Settings | None = None) -> App:
     )
     ports = Ports(
         uow=lambda: SqlUnitOfWork(engine),
+        reads=lambda: SqlUnitOfWork(engine, read_only=True),
         profiles=profiles,
         hasher=Argon2Hasher(
             keyring(settings),
@@ -175,6 +182,19 @@ def build(settings: Settings | None = None) -> App:
     used = (settings.counter == "redis", redis is not None, redis is not None)
     watched = tuple(h for h, use in zip(health.values(), used, strict=True) if use)
     return App(settings, engine, ports, redis, watched)
+
+
+def staff_ports(app: App) -> StaffPorts:
+    """The console's ports: the WebAuthn relying party is the public address's host,
+    and only an assertion made for that very origin verifies."""
+    origin = urlsplit(app.settings.public_url)
+    return StaffPorts(
+        ports=app.ports,
+        factors=StaffFactors(
+            rp_id=origin.hostname or "localhost", origin=f"{origin.scheme}://{origin.netloc}"
+        ),
+        console_url=f"{app.settings.public_url}/staff",
+    )
 
 
 def upgrade_schema(app: App) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date
+
 import httpx
 import pytest
 
@@ -170,3 +173,29 @@ async def test_a_malformed_current_secret_is_invalid_input_and_not_an_attempt(
     assert (
         await change(client, token, "password", HKPL_PASSWORD, "New#Reader2027")
     ).status_code == 204
+
+
+async def test_hkcts_first_change_of_the_default_is_confirmed_by_the_e_mailed_code(
+    app: App, client: httpx.AsyncClient
+) -> None:
+    register(
+        app, "hkct", "S2019001", category="staff", staff_number="S2019001",
+        registered_on=date(2019, 9, 2), email="staff@example.org",
+    )  # fmt: skip
+    token = str((await sign_in(client, "S2019001", "S2019001"))["token"])
+    body = {"current": "S2019001", "new": "Lib#Reader2026", "confirm": "Lib#Reader2026"}
+    asked = await client.put("/api/v1/me/password", headers=bearer(token), json=body)
+    assert (asked.status_code, asked.json()["error"]) == (403, "confirmation_code_sent")
+    (mail,) = mails(app)
+    assert mail["Subject"] == "Your library confirmation code"
+    code = re.search(r"is: (\S+)", text_of(mail))
+    assert code is not None
+    wrong = await client.put(
+        "/api/v1/me/password", headers=bearer(token), json={**body, "code": "AAAA2222"}
+    )
+    assert (wrong.status_code, wrong.json()["error"]) == (403, "confirmation_code_invalid")
+    done = await client.put(
+        "/api/v1/me/password", headers=bearer(token), json={**body, "code": code.group(1)}
+    )
+    assert done.status_code == 204
+    assert (await client.get("/api/v1/me", headers=bearer(token))).status_code == 200

@@ -183,7 +183,9 @@ async def test_an_expired_temporary_password_is_refused_with_401(
     assert refused.status_code == 401
     assert refused.json() == {
         "error": "temporary_expired",
-        "message": "This temporary online password has expired. Please ask for a new one.",
+        "message": (
+            "This temporary online password has been used or has expired. Please ask for a new one."
+        ),
     }
 
 
@@ -269,11 +271,12 @@ async def test_an_idle_token_times_out(hkpl: App, client: httpx.AsyncClient) -> 
     assert answer.json()["message"] == "Your session has timed out. Please sign in again."
 
 
-async def test_a_pin_signs_in_to_the_app_when_asked_for(
+async def test_the_pin_is_changed_in_the_app_after_a_password_sign_in(
     hkpl: App, client: httpx.AsyncClient
 ) -> None:
-    opened = await sign_in(client, "HKPL0001", "4567", credential="pin")
-    assert (opened["credential"], opened["must_change"]) == ("pin", True)
+    await chosen_password(client)
+    opened = await sign_in(client, "HKPL0001", HKPL_PASSWORD)
+    assert (opened["credential"], opened["must_change"]) == ("password", False)
     changed = await client.put(
         "/api/v1/me/pin",
         headers=bearer(opened["token"]),
@@ -294,3 +297,21 @@ async def test_the_institution_narrows_the_search(hkpl: App, client: httpx.Async
     )
     assert (unknown.status_code, unknown.json()["error"]) == (422, "unknown_institution")
     assert "hkpl" in unknown.json()["message"]
+
+
+@pytest.mark.parametrize("institution", [None, "hkpl"])
+async def test_hkpl_app_refuses_the_pin_in_place_of_the_online_password(
+    hkpl: App, client: httpx.AsyncClient, institution: str | None
+) -> None:
+    """R1: the app signs in with the online password; the PIN is for the terminals."""
+    body = {"identifier": "HKPL0001", "secret": "4567", "credential": "pin"}
+    if institution:
+        body["institution"] = institution
+    answer = await client.post(SESSIONS, json=body)
+    assert answer.status_code == 422
+    refusal = answer.json()
+    assert refusal["error"] == "invalid_input"
+    assert [v["code"] for v in refusal["violations"]] == ["credential.not_for_channel"]
+    assert "token" not in refusal
+    named = {"identifier": "HKPL0001", "secret": "4567", "credential": "password"}
+    assert (await client.post(SESSIONS, json=named)).json()["must_change"] is True

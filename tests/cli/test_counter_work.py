@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -270,3 +271,22 @@ def test_policy_check_prints_one_code_and_message_per_violation(
     assert body["ok"] is (not reasons)
     assert [v["code"] for v in body["violations"]] == reasons
     assert cli.state() == before
+
+
+def test_hkcts_first_change_takes_the_e_mailed_code_as_a_fourth_line(
+    cli: Cli, tmp_path: Path
+) -> None:
+    cli.ok(
+        "patron", "add", "--institution", "hkct", "--barcode", "S2019001", "--category", "staff",
+        "--staff-number", "S2019001", "--registered-on", "2019-09-02",
+        "--email", "staff@example.org",
+    )  # fmt: skip
+    change = ("credential", "change", "S2019001", *WEB)
+    asked = cli.refused(*change, stdin="S2019001\nLib#Reader2026\nLib#Reader2026\n")
+    assert asked.reasons == ["change.code_sent"]
+    (mail,) = sorted((tmp_path / "var" / "outbox").glob("*.eml"))
+    code = re.search(rb"is: (\S+)", mail.read_bytes())
+    assert code is not None
+    stdin = f"S2019001\nLib#Reader2026\nLib#Reader2026\n{code.group(1).decode()}\n"
+    cli.ok(*change, "--with-code", stdin=stdin)
+    assert cli.ok("login", "S2019001", *WEB, stdin="Lib#Reader2026\n").out == "ok\n"

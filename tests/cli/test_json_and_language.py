@@ -66,6 +66,7 @@ def test_every_command_prints_json_with_its_fields(counter: Cli, tmp_path: Path)
     j = _one_json_line
     assert set(j(cli, "init")) == {
         "pepper_created",
+        "signing_keys_created",
         "schema",
         "demo_patrons_added",
         "demo_lending_added",
@@ -80,7 +81,10 @@ def test_every_command_prints_json_with_its_fields(counter: Cli, tmp_path: Path)
         "refused": [],
     }
     shown = j(cli, "patron", "show", "21012345A")
-    assert set(shown) == PATRON_FIELDS | {"identifiers", "credentials", "blocked_seconds"}
+    assert set(shown) == PATRON_FIELDS | {
+        *("identifiers", "credentials", "blocked_seconds", "credential_source", "directory")
+    }
+    assert (shown["credential_source"], shown["directory"]) == ("local", None)
     assert shown["id_number"] == "Z1******"
     assert shown["name"] == "Wong Ka Yan"
     assert shown["identifiers"] == [{"kind": "barcode", "value": "21012345A", "status": "current"}]
@@ -293,12 +297,30 @@ def test_a_refusal_in_json_has_error_message_and_violations(
     else:
         assert set(body) >= REFUSAL_FIELDS
         assert body["error"] == code
-        assert body["violations"][0] == {"code": code, "message": body["message"]}
-        assert all(set(v) == {"code", "message"} for v in body["violations"])
+        first = body["violations"][0]
+        assert (first["code"], first["message"]) == (code, body["message"])
+        # `field` names the option or input at fault, where there is one.
+        assert all(set(v) - {"field"} == {"code", "message"} for v in body["violations"])
         assert body["message"]
         assert body["message"] != code
     if args[0] not in {"login", "credential"}:
         assert cli.state(attempts=False) == before
+
+
+def test_a_registration_names_every_wrong_field_at_once(cli: Cli) -> None:
+    before = cli.state(attempts=False)
+    add = ("patron", "add", "--institution", "polyu", "--barcode", "21099999B")
+    wrong = ("--id-number", "Z123456(7)", "--email", "not-an-address", "--phone", "12")
+    body = cli(*add, *wrong, "--json").json()
+    assert body["error"] == "email.invalid"  # the first, in the order of the form
+    assert [(v["field"], v["code"]) for v in body["violations"]] == [
+        ("email", "email.invalid"),
+        ("phone", "phone.invalid"),
+        ("id_number", "hkid.check_digit"),
+    ]
+    run = cli(*add, *wrong)
+    assert (run.code, len(run.err.splitlines())) == (1, 3)
+    assert cli.state(attempts=False) == before
 
 
 def test_a_blocked_login_in_json_is_a_refusal_with_the_seconds(cli: Cli) -> None:

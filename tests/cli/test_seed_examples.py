@@ -58,8 +58,23 @@ def test_default_show_says_when_the_patron_sets_the_secret_up(cli: Cli) -> None:
 
 def test_default_show_refuses_without_the_data_the_rule_needs(cli: Cli) -> None:
     assert cli.refused("default", "show", *POLYU).reasons == ["default.missing_id_number"]
-    run = cli.refused("default", "show", "--institution", "hkpl", "--credential", "pin")
-    assert run.reasons == ["default.missing_phone"]
+    run = cli.refused(
+        "default", "show", "--institution", "hkpl", "--credential", "pin", "--phone", "+1 234"
+    )
+    assert run.reasons == ["phone.invalid"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--institution", "hkpl", "--credential", "pin"),  # no phone
+        ("--institution", "hkct", "--registered-on", "2016-07-04", "--id-number", "XY12345678"),
+        ("--institution", "polyu", "--registered-on", "2013-05-31", "--id-number", "Z123456(7)"),
+    ],
+)
+def test_default_show_says_when_the_data_give_no_default(cli: Cli, args: tuple[str, ...]) -> None:
+    run = cli.ok("default", "show", *args)
+    assert run.out == "no default: the patron sets it up (first-time set-up)\n"
 
 
 def test_patron_add_refuses_a_wrong_hkid_check_digit_and_accepts_the_right_one(cli: Cli) -> None:
@@ -184,3 +199,26 @@ def test_a_staff_reset_also_ends_a_suspension(relaxed_block: Cli) -> None:
     assert cli("login", "21012345A", *LOGIN_WEB, stdin="Z12345\n").out == "suspended\n"
     cli.ok("credential", "reset", "21012345A")
     assert cli.ok("login", "21012345A", *LOGIN_WEB, stdin="Z12345\n").out == "ok must-change\n"
+
+
+def test_login_takes_only_the_credential_the_channel_is_mapped_to(cli_any: Cli) -> None:
+    """R1: HKPL's web and app take the online password; HKCT has no telephone line."""
+    cli_any.ok(
+        "patron", "add", "--institution", "hkpl", "--barcode", "HKPL0002", "--phone", "61239876"
+    )
+    run = cli_any.refused("login", "HKPL0002", *LOGIN_WEB, "--credential", "pin", stdin="9876\n")
+    assert run.reasons == ["credential.not_for_channel"]
+    assert cli_any.ok("login", "HKPL0002", "--channel", "sip2", stdin="9876\n").out == "ok\n"
+    cli_any.ok(
+        "patron", "add", "--institution", "hkct", "--barcode", "20181234",
+        "--student-number", "20181234", "--registered-on", "2019-09-02",
+    )  # fmt: skip
+    run = cli_any.refused("login", "20181234", "--channel", "telephone", stdin="20181234\n")
+    assert run.reasons == ["channel.not_offered"]
+
+
+def test_a_default_from_an_id_number_is_typed_in_either_case(cli_any: Cli) -> None:
+    _polyu(cli_any)
+    assert cli_any.ok("login", "21012345A", *LOGIN_WEB, stdin="z12345\n").out == "ok must-change\n"
+    run = cli_any.refused("credential", "change", "21012345A", stdin="Z12345\nz12345\nz12345\n")
+    assert run.reasons == ["pin.unchanged"]

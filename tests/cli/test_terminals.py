@@ -186,3 +186,15 @@ def test_a_location_is_free_text_without_markup_separators_or_control_characters
             assert (run.code, "must not be empty" in run.err) == (2, True), str(run)
         else:
             assert (run.code, run.reasons[:1]) == (1, [LOCATION_CODES[kind]]), f"{kind}: {run}"
+
+
+def test_unlock_lifts_a_terminal_logins_block(cli: Cli) -> None:
+    cli.ok(*ADD, stdin=f"{PASSWORD}\n")
+    with cli.app() as app:
+        for _ in range(5):
+            assert terminal_login(app.ports, "cen-sc-01", "not-the-password", source="t") is None
+        assert terminal_login(app.ports, "cen-sc-01", PASSWORD, source="t") is None  # blocked
+    assert cli.ok("terminal", "unlock", "cen-sc-01").out == "terminal unlocked: cen-sc-01\n"
+    with cli.app() as app:
+        assert terminal_login(app.ports, "cen-sc-01", PASSWORD, source="t") is not None
+    assert "terminal.not_found" in cli.refused("terminal", "unlock", "no-such-kiosk").reasons

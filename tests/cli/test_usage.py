@@ -10,7 +10,8 @@ from tests.cli.conftest import Cli
 
 GROUPS = [
     *[(), ("patron",), ("credential",), ("card",), ("migrate",), ("policy",), ("default",)],
-    *[("item",), ("fines",), ("calendar",), ("request",), ("terminal",)],
+    *[("item",), ("fines",), ("calendar",), ("request",), ("terminal",), ("directory",)],
+    *[("client",), ("oidc",)],
 ]
 COMMANDS = [
     ("init",),
@@ -44,6 +45,12 @@ COMMANDS = [
     ("terminal", "disable"),
     ("terminal", "enable"),
     ("terminal", "options"),
+    ("directory", "check"),
+    ("client", "add"),
+    ("client", "list"),
+    ("client", "disable"),
+    ("client", "rotate-secret"),
+    ("oidc", "rotate-key"),
     ("serve",),
 ]
 

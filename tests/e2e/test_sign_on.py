@@ -304,6 +304,14 @@ def test_bad_input_gets_errors_and_nothing_is_issued(
     page.goto(url)
     page.wait_for_url(f"{REDIRECT}*")
     assert back.params()["error"] == "invalid_request"
+    # With S256 it signs in, and gets no refresh token (a public client keeps none).
+    url, expect = public.start()
+    page.goto(url)
+    page.wait_for_url(f"{REDIRECT}*")
+    tokens = public.token(back.params()["code"], expect["verifier"])
+    assert tokens.status_code == 200, tokens.text
+    assert "refresh_token" not in tokens.json()
+    public.validate(tokens.json()["id_token"], expect["nonce"])
 
 
 def test_consent_page_for_a_service_that_is_not_trusted(

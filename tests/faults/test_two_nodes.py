@@ -18,7 +18,7 @@ from patronauth.domain.credentials import Channel
 from patronauth.services.credentials import ChangeRequest, change_secret
 from tests.nodes import Node, node_env
 from tests.servers import PrivateRedis, missing
-from tests.support import register
+from tests.support import METRICS_HEADERS, register
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -91,7 +91,7 @@ def test_failures_alternated_between_the_nodes_block_the_sixth_attempt(cluster: 
 
 def hashes(node: Node) -> float:
     """argon2 computations this node has made (its /metrics)."""
-    text = httpx.get(f"{node.url}/metrics").text
+    text = httpx.get(f"{node.url}/metrics", headers=METRICS_HEADERS).text
     return sum(
         sample.value
         for family in text_string_to_metric_families(text)

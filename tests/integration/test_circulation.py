@@ -788,6 +788,25 @@ def test_fines_skip_several_closures(desk: Desk) -> None:
     assert desk.fines("HKPL0001") == [(loan.id, 2700)]
 
 
+def test_seed_001_items_borrowed_from_a_mobile_library_accrue_no_fine(desk: Desk) -> None:
+    """Seed 001: fines are charged "except those borrowed from the mobile libraries"."""
+    desk.copy("M0001", "Journey to the West", home_library="MOB")
+    mobile = desk.lend("HKPL0001", "M0001")
+    branch = desk.lend("HKPL0001", "B0001")
+    assert (mobile.fine_free, branch.fine_free) == (True, False)
+    assert [loan.fine_free for loan in desk.open_loans("HKPL0001")] == [True, False]
+    desk.days(30)  # both 9 days overdue
+    mine = record(desk.ports, desk.patron("HKPL0001"))
+    assert sorted((v.item_barcode, v.overdue, v.fine_so_far) for v in mine.loans) == [
+        ("B0001", True, 9 * 150),
+        ("M0001", True, 0),
+    ]
+    assert mine.standing.balance == 9 * 150
+    assert desk.give_back("M0001").fine == 0
+    assert desk.give_back("B0001").fine == 9 * 150
+    assert desk.fines("HKPL0001") == [(branch.id, 9 * 150)]
+
+
 def test_fines_are_capped_per_item(desk: Desk) -> None:
     desk.copy("B0002", "Journey to the West")
     first = desk.lend("HKPL0001", "B0001")

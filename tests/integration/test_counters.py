@@ -13,7 +13,7 @@ from patronauth.adapters.counters.memory import MemoryAttemptCounter
 from patronauth.adapters.counters.redis import RedisAttemptCounter
 from patronauth.adapters.counters.sql import SqlAttemptCounter
 from patronauth.adapters.storage.engine import make_engine
-from patronauth.domain.lockout import Admitted, Blocked, LockoutRule
+from patronauth.domain.lockout import Admission, Admitted, Blocked, Full, LockoutRule
 from patronauth.services.interfaces import AttemptCounter
 
 RULE = LockoutRule()
@@ -47,7 +47,7 @@ def key() -> str:
     return f"21012345A-{uuid.uuid4().hex[:8]}"
 
 
-def admit(counter: AttemptCounter, now: float, key: str) -> Admitted | Blocked:
+def admit(counter: AttemptCounter, now: float, key: str) -> Admission:
     return counter.admit(key, now, RULE)
 
 
@@ -89,4 +89,5 @@ def test_fifty_concurrent_admissions_let_exactly_five_through(
     with ThreadPoolExecutor(max_workers=16) as pool:
         answers = list(pool.map(lambda i: admit(counter, T0 + i / 1000, key), range(50)))
     assert sum(isinstance(a, Admitted) for a in answers) == 5
-    assert sum(isinstance(a, Blocked) for a in answers) == 45
+    assert sum(isinstance(a, Full) for a in answers) == 45  # waiting, not blocked
+    assert counter.blocked_for(key, T0 + 1) == 0

@@ -283,7 +283,7 @@ def test_hku_has_no_default_first_time_set_up_then_a_temporary_pin_from_staff(ap
     assert attempt(app, "CU1234567", reset.temporary).outcome is Outcome.TEMPORARY_EXPIRED
 
 
-def test_polyu_offers_no_set_up_because_it_has_a_default(app: App) -> None:
+def test_polyu_offers_no_set_up_to_a_patron_who_has_a_default(app: App) -> None:
     register(app, "polyu", "21012345A", id_number="Z123456(1)")
     with pytest.raises(Refused) as refused:
         set_up_credential(

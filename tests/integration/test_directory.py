@@ -3,6 +3,7 @@ OpenLDAP server (StartTLS, generated CA); nothing of the PIN is stored here."""
 
 from __future__ import annotations
 
+import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -181,7 +182,10 @@ def test_two_entries_with_one_number_sign_nobody_in(hku: App, slapd: PrivateSlap
 # --- faults -----------------------------------------------------------------------
 
 
-def test_a_directory_killed_and_restarted(hku: App, slapd: PrivateSlapd) -> None:
+def test_a_directory_killed_and_restarted(
+    hku: App, slapd: PrivateSlapd, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     assert attempt(hku, "jchan", JCHAN_PIN).outcome is Outcome.OK  # connections pooled
     slapd.kill()
     for _ in range(8):  # more than the lockout allows: none of them is counted
@@ -196,6 +200,11 @@ def test_a_directory_killed_and_restarted(hku: App, slapd: PrivateSlapd) -> None
     # The stale pooled connections are rebuilt; nothing was counted during the outage.
     assert attempt(hku, "jchan", JCHAN_PIN).outcome is Outcome.OK
     assert attempt(hku, "2000001234", JCHAN_PIN).outcome is Outcome.OK
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "rebuilding the pool" in logged
+    assert "directory unreachable" in logged
+    for secret in (JCHAN_PIN, "Not-the-PIN-1", SERVICE_PASSWORD):
+        assert secret not in logged
 
 
 def test_a_directory_that_stops_answering_fails_within_the_timeout(
@@ -398,3 +407,36 @@ def test_other_hku_patrons_keep_their_local_pin(hku: App, slapd: PrivateSlapd) -
     assert attempt(hku, "CU1234567", "Julac-PIN-2024").outcome is Outcome.OK
     assert attempt(hku, "CU1234567", "Julac-PIN-2025").outcome is Outcome.INVALID
     assert slapd.operations() == before  # the directory was not asked
+
+
+# --- the registry feed (R25) ------------------------------------------------------
+
+
+def test_the_registry_feed_links_students_and_staff_to_the_directory(
+    hku: App, slapd: PrivateSlapd, tmp_path: Path
+) -> None:
+    from tests.integration.test_import import csv_lines, errors_of, run_feed
+
+    header = "barcode,category,name,student_number,staff_number"
+    # newbie's library account arrives the day after the Portal account (seed 004).
+    assert attempt(hku, "newbie", PEOPLE_ENTRIES["newbie"][2]).outcome is (Outcome.NOT_PROVISIONED)
+    report = run_feed(
+        hku,
+        tmp_path,
+        "hku",
+        csv_lines(
+            "2000009999,student,New Bie,3035999999,",
+            "2000001234,student,Chan Tai Man,3035000001,",  # known: its number is on record
+            "2000008888,staff,Someone,,3035999999",  # another record's number
+            "2000007777,staff,No Number,,",
+            header=header,
+        ),
+    )
+    assert errors_of(report) == [(4, "identifier.taken"), (5, "directory.link_missing")]
+    assert (report.created, report.updated) == (1, 1)
+    assert attempt(hku, "newbie", PEOPLE_ENTRIES["newbie"][2]).outcome is Outcome.OK
+    assert attempt(hku, "2000009999", PEOPLE_ENTRIES["newbie"][2]).outcome is Outcome.OK
+    # The same feed again changes nothing and refuses nothing new.
+    again = run_feed(hku, tmp_path, "hku", csv_lines("2000009999,student,New Bie,3035999999,",
+                                                     header=header))  # fmt: skip
+    assert (errors_of(again), again.created, again.updated) == ([], 0, 1)

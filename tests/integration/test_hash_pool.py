@@ -19,12 +19,15 @@ from patronauth.adapters.hash_pool import HashPool
 from patronauth.adapters.hashing import Argon2Hasher, Argon2Parameters
 from patronauth.asgi import create
 from patronauth.bootstrap import App, keyring, with_ports
-from patronauth.domain.credentials import Outcome
+from patronauth.domain.credentials import Channel, Outcome
 from patronauth.domain.errors import Busy
+from patronauth.services.credentials import ChangeRequest, change_secret
 from tests.support import attempt, make_app, register
 from tests.support import test_env as deployment_env
 
 pytestmark = pytest.mark.anyio
+
+CHOSEN = "Lib#Reader2026"
 
 
 @pytest.fixture
@@ -87,7 +90,11 @@ async def test_the_api_answers_503_service_busy_and_the_attempt_is_not_counted(
     pooled: tuple[App, HashPool], client: httpx.AsyncClient
 ) -> None:
     app, pool = pooled
-    wrong = {"identifier": "HKPL0001", "secret": "0000"}
+    # A password of their own: argon2 must judge a guess, and a full pool lets it judge
+    # none. (A default is judged by its keyed digest alone: that guess counts, busy or
+    # not; tests/integration/test_reset_piles.py.)
+    change_secret(app.ports, ChangeRequest("HKPL0001", "4567", CHOSEN, CHOSEN, Channel.WEB))
+    wrong = {"identifier": "HKPL0001", "secret": "Not#Theirs2026"}
     with occupied(pool):
         answers = [await client.post("/api/v1/sessions", json=wrong) for _ in range(6)]
         chinese = await client.post(
@@ -99,9 +106,9 @@ async def test_the_api_answers_503_service_busy_and_the_attempt_is_not_counted(
         assert answer.headers["Retry-After"] == "1"
     assert answers[0].json()["message"].startswith("The service is very busy just now.")
     assert chinese.json()["message"] != answers[0].json()["message"]
-    # Six refusals, none of them counted: the right PIN still signs in.
+    # Six refusals, none of them counted: the right password still signs in.
     signed_in = await client.post(
-        "/api/v1/sessions", json={"identifier": "HKPL0001", "secret": "4567"}
+        "/api/v1/sessions", json={"identifier": "HKPL0001", "secret": CHOSEN}
     )
     assert signed_in.status_code == 201, signed_in.text
     assert app.ports.counter.blocked_for("hkpl0001", 0) == 0

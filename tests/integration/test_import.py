@@ -283,6 +283,76 @@ def test_category_name_and_status_follow_the_feed(app: App, tmp_path: Path) -> N
     assert attempt(app, "21012345A", "Z12345").outcome is Outcome.MUST_CHANGE
 
 
+def test_a_row_without_some_columns_changes_only_the_columns_it_gives(
+    app: App, tmp_path: Path
+) -> None:
+    run_feed(app, tmp_path, "hkpl", HKPL_FEED)
+    before = patron_row(app, "HKPL0001")
+    run_feed(app, tmp_path, "hkpl", csv_lines("HKPL0001,zh_Hant", header="barcode,language"))
+    run_feed(app, tmp_path, "hkpl", csv_lines("HKPL0001,,,,,", header=HEADER.replace(
+        ",registered_on,status", ""
+    )))  # fmt: skip
+    row = patron_row(app, "HKPL0001")
+    assert row.language == "zh_Hant"
+    kept = ("name", "email", "phone_masked", "phone_digest", "id_masked", "id_digest")
+    assert [getattr(row, c) for c in kept] == [getattr(before, c) for c in kept]
+    assert (row.category, row.status, row.registered_on) == ("reader", "active", date(2020, 5, 4))
+    # The default stays, and so does the e-mail reset it needs.
+    assert attempt(app, "HKPL0001", "4567").outcome is Outcome.MUST_CHANGE
+
+
+def test_the_registration_date_never_moves(app: App, tmp_path: Path) -> None:
+    """HKCT: a re-imported row without `registered_on` must not flip the default rule."""
+    header = "barcode,id_number,student_number,registered_on"
+    run_feed(
+        app, tmp_path, "hkct", csv_lines("16071234,A123456(3),16071234,2016-07-04", header=header)
+    )
+    report = run_feed(
+        app, tmp_path, "hkct", csv_lines("16071234,A123456(3),16071234,", header=header)
+    )
+    assert (report.updated, report.errors) == (1, [])
+    run_feed(
+        app, tmp_path, "hkct", csv_lines("16071234,A123456(3),16071234,2024-01-01", header=header)
+    )
+    assert patron_row(app, "16071234").registered_on == date(2016, 7, 4)
+    assert attempt(app, "16071234", "A12345").outcome is Outcome.MUST_CHANGE
+    assert attempt(app, "16071234", "16071234").outcome is Outcome.INVALID
+    # A known patron's row may leave out the data of the default: it stays.
+    again = run_feed(
+        app, tmp_path, "hkct", csv_lines("16071234,Chan Tai Man", header="barcode,name")
+    )
+    assert (again.updated, again.errors) == (1, [])
+    assert attempt(app, "16071234", "A12345").outcome is Outcome.MUST_CHANGE
+    # A new patron's row still needs it.
+    new = run_feed(app, tmp_path, "hkct", csv_lines("16071299,Lee Siu Ming", header="barcode,name"))
+    assert errors_of(new) == [(2, "default.missing_student_number")]
+
+
+@pytest.mark.parametrize(
+    ("staff_set", "feed_says", "stored"),
+    [
+        ("barred", "active", "barred"),
+        ("active", "pending", "active"),  # staff completed the registration
+        ("pending_registration", "active", "active"),  # the registry completed it
+        ("barred", "", "barred"),
+    ],
+)
+def test_a_feed_does_not_overwrite_a_status_staff_set(
+    app: App, tmp_path: Path, staff_set: str, feed_says: str, stored: str
+) -> None:
+    header = "barcode,id_number,registered_on,status"
+    run_feed(app, tmp_path, "polyu", csv_lines("21012345A,Z123456(1),2020-09-01,", header=header))
+    with app.engine.begin() as conn:
+        conn.execute(t.patrons.update().values(status=staff_set))
+    run_feed(
+        app,
+        tmp_path,
+        "polyu",
+        csv_lines(f"21012345A,Z123456(1),2020-09-01,{feed_says}", header=header),
+    )
+    assert patron_row(app, "21012345A").status == stored
+
+
 # --- bad rows ------------------------------------------------------------------------------
 
 
@@ -308,7 +378,7 @@ def test_bad_rows_are_reported_with_their_line_numbers_and_the_good_rows_land(
         b"HKPL0011,reader,,,9123 4577,,2020-05-04,sleeping",  # 14 unknown status
         b"HKPL0012,reader,,,9123 4578,,2020-05-04,,extra",  # 15 too many fields
         b"HKPL0013,reader,,,12,,2020-05-04,",  # 16 not a phone number
-        b"HKPL0014,reader,,,,,2020-05-04,",  # 17 no phone: HKPL has no default then
+        b"HKPL0014,reader,,,,,2020-05-04,",  # 17 no phone: registered without a default
         b"HKPL0015,reader,,not-an-address,9123 4579,,2020-05-04,",  # 18 bad e-mail
         b"HKPL0016,reader,,,9123 4580,,2099-01-01,",  # 19 registered in the future
     ]
@@ -328,16 +398,15 @@ def test_bad_rows_are_reported_with_their_line_numbers_and_the_good_rows_land(
         (14, "status.invalid"),
         (15, "import.row_shape"),
         (16, "phone.invalid"),
-        (17, "default.missing_phone"),
         (18, "email.invalid"),
         (19, "registered_on.in_future"),
     ]
     shape = {e.line: dict(e.refusal.violations[0].params) for e in report.errors}
     assert shape[6] == {"found": 5, "expected": 8}
     assert shape[15] == {"found": 9, "expected": 8}
-    assert (report.created, report.updated) == (1, 0)
-    assert set(identifier_rows(app)) == {"HKPL0001"}
-    assert table_counts(app) == (1, 1, 2)
+    assert (report.created, report.updated) == (2, 0)
+    assert set(identifier_rows(app)) == {"HKPL0001", "HKPL0014"}
+    assert table_counts(app) == (2, 2, 2)  # HKPL0014 has no credential yet
 
     # The first row with a barcode wins; the duplicate changed nothing.
     assert patron_row(app, "HKPL0001").name == "Chan Tai Man"

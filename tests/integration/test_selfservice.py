@@ -184,10 +184,39 @@ def test_an_empty_pin_gets_cqn_unless_the_terminal_allows_pinless_patrons(hkpl: 
     assert [e for e in audit(hkpl) if e.action == "sign_in"] == []
 
 
-def test_no_pin_field_leaves_cq_out(hkpl: App) -> None:
-    answer = status(hkpl, None)
-    assert (answer.valid_patron, answer.valid_pin, answer.name) == (True, None, "Chan Tai Man")
-    assert field(answer) == BLANK
+def test_no_pin_field_leaves_cq_out_and_tells_nothing_unless_the_terminal_allows_it(
+    hkpl: App,
+) -> None:
+    refused = status(hkpl, None)
+    assert (refused.valid_patron, refused.valid_pin, refused.name) == (True, None, "")
+    assert (refused.email, refused.phone) == ("", "")
+    assert flags(refused) >= PRIVILEGES_DENIED
+    assert refused.screen == (Violation("sip2.pin_required"),)
+    allowed = status(hkpl, None, allow_pinless=True)
+    assert (allowed.valid_patron, allowed.valid_pin, allowed.name) == (True, None, "Chan Tai Man")
+    assert field(allowed) == BLANK
+
+
+@pytest.mark.parametrize("pin", [None, ""])
+def test_without_a_pin_a_terminal_lends_and_tells_only_when_it_allows_pinless_patrons(
+    hkpl: App, pin: str | None
+) -> None:
+    copy(hkpl, "B0001")
+    strict = kiosk(hkpl, "strict")
+    lent = ss.checkout(hkpl.ports, strict, "HKPL0001", "B0001", pin, source=SOURCE)
+    assert (lent.ok, lent.screen) == (False, (Violation("sip2.pin_required"),))
+    renewed = ss.renew_all(hkpl.ports, strict, "HKPL0001", pin, source=SOURCE)
+    assert (renewed.ok, renewed.screen) == (False, (Violation("sip2.pin_required"),))
+    info = ss.patron_information(
+        hkpl.ports, strict, "HKPL0001", pin, source=SOURCE, summary=ss.ItemList.CHARGED
+    )
+    assert (info.name, info.charged, info.items) == ("", 0, ())
+    pinless = kiosk(hkpl, "pinless", options=TerminalOptions(allow_pinless=True))
+    assert ss.checkout(hkpl.ports, pinless, "HKPL0001", "B0001", pin, source=SOURCE).ok
+    info = ss.patron_information(
+        hkpl.ports, pinless, "HKPL0001", pin, source=SOURCE, summary=ss.ItemList.CHARGED
+    )
+    assert (info.name, info.items) == ("Chan Tai Man", ("B0001",))
 
 
 def test_a_malformed_pin_is_wrong_and_never_stored(hkpl: App) -> None:
@@ -305,10 +334,11 @@ def test_a_barred_patron_is_refused_even_with_the_right_pin(hkpl: App) -> None:
     copy(hkpl, "B0001")
     lent = ss.checkout(hkpl.ports, kiosk_of(hkpl), "HKPL0001", "B0001", PIN, source=SOURCE)
     assert (lent.ok, lent.screen) == (False, (Violation("sip2.account_barred"),))
-    # Without a PIN the account's standing says it.
-    lent = ss.checkout(hkpl.ports, kiosk_of(hkpl), "HKPL0001", "B0001", None, source=SOURCE)
+    # Without a PIN, at a terminal serving patrons without one, the standing says it.
+    pinless = kiosk(hkpl, "pinless", options=TerminalOptions(allow_pinless=True))
+    lent = ss.checkout(hkpl.ports, pinless, "HKPL0001", "B0001", None, source=SOURCE)
     assert (lent.ok, lent.screen) == (False, (Violation("checkout.account_barred"),))
-    assert flags(status(hkpl, None)) == PRIVILEGES_DENIED
+    assert flags(status(hkpl, None, allow_pinless=True)) == PRIVILEGES_DENIED
 
 
 def test_a_default_pin_works_at_terminals_only_where_the_profile_says_so(app: App) -> None:
@@ -353,7 +383,7 @@ def shelf(hkpl: App) -> App:
     out_title = copy(hkpl, "B0004", "Romance of the Three Kingdoms")
     for item in ("B0001", "B0002"):
         assert ss.checkout(hkpl.ports, terminal, "HKPL0001", item, PIN, source=SOURCE).ok
-    assert ss.checkout(hkpl.ports, terminal, "HKPL0002", "B0004", None, source=SOURCE).ok
+    assert ss.checkout(hkpl.ports, terminal, "HKPL0002", "B0004", "9876", source=SOURCE).ok
     reader = patron_id(hkpl, "HKPL0001")
     ready = place_reservation(hkpl.ports, reader, shelf_title, "KLN", channel="web")
     waiting = place_reservation(hkpl.ports, reader, out_title, "KLN", channel="web")

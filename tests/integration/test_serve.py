@@ -18,7 +18,7 @@ import pytest
 
 from tests.integration.test_health_and_metrics import value
 from tests.servers import free_port
-from tests.support import make_app, register
+from tests.support import METRICS_HEADERS, make_app, register
 from tests.support import test_env as deployment_env
 
 SCRIPT = Path(sys.executable).parent / "patronauth"
@@ -85,7 +85,7 @@ def test_metrics_add_up_over_the_workers_and_logs_are_json_lines(
     for _ in range(6):  # a new connection each time: the workers share the requests
         statuses.append(httpx.post(f"{two_workers.url}/api/v1/sessions", json=wrong).status_code)
     assert statuses == [401] * 5 + [429]
-    page = httpx.get(f"{two_workers.url}/metrics").text
+    page = httpx.get(f"{two_workers.url}/metrics", headers=METRICS_HEADERS).text
     assert value(page, "patronauth_attempts_total", channel="app", outcome="invalid") == 5
     assert value(page, "patronauth_attempts_total", channel="app", outcome="blocked") == 1
     assert value(page, "patronauth_hash_seconds_count") == 5

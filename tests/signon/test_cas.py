@@ -12,8 +12,13 @@ from cas import CASClientV3
 
 from patronauth.asgi import create
 from patronauth.bootstrap import App, ensure_signing_keys
+from patronauth.domain.credentials import Channel, CredentialKind
 from patronauth.domain.identifiers import lockout_key
+from patronauth.domain.sessions import SessionChannel
 from patronauth.domain.signon import Client, SignOnProtocol
+from patronauth.services.authenticate import Attempt
+from patronauth.services.credentials import ChangeRequest, change_secret
+from patronauth.services.signin import sign_in
 from patronauth.services.signon import add_client, issue_ticket
 from tests.support import STAFF, clock_of, register
 
@@ -149,3 +154,54 @@ async def test_login_without_a_session_signs_in_first_or_returns_at_once_with_ga
     assert answer.headers["location"].startswith("/hkpl/sign-in?next=%2Fcas%2Flogin%3Fservice%3D")
     gateway = await http.get("/cas/login", params={"service": SERVICE, "gateway": "true"})
     assert (gateway.status_code, gateway.headers["location"]) == (303, SERVICE)
+
+
+def _session_cookie(app: App, barcode: str, secret: str) -> dict[str, str]:
+    signed = sign_in(
+        app.ports,
+        Attempt(barcode, secret, Channel.WEB, source="t", institution="hkpl"),
+        session=SessionChannel.WEB,
+    )
+    assert signed.opened is not None
+    prefix = "__Host-" if app.settings.cookie_secure else ""
+    return {"cookie": f"{prefix}patronauth-session={signed.opened.token}"}
+
+
+async def test_a_signed_in_patron_gets_a_ticket_and_renew_asks_again_later(
+    app: App, http: httpx.AsyncClient, primo: Client
+) -> None:
+    chosen = "Lantern-2026-Ok!"
+    change_secret(
+        app.ports,
+        ChangeRequest("HKPL0001", "4567", chosen, chosen, Channel.WEB, CredentialKind.PASSWORD),
+    )
+    cookie = _session_cookie(app, "HKPL0001", chosen)
+    answer = await http.get("/cas/login", params={"service": SERVICE}, headers=cookie)
+    assert answer.status_code == 302
+    location = answer.headers["location"]
+    assert location.startswith(SERVICE + "?ticket=ST-")
+    fresh = CASClientV3.verify_response(await _validate(http, location.split("ticket=")[1]))
+    assert fresh[1]["isFromNewLogin"] == "true"
+    clock_of(app).advance(300)
+    again = await http.get("/cas/login", params={"service": SERVICE}, headers=cookie)
+    later = CASClientV3.verify_response(
+        await _validate(http, again.headers["location"].split("ticket=")[1])
+    )
+    assert later[1]["isFromNewLogin"] == "false"
+    renew = await http.get(
+        "/cas/login", params={"service": SERVICE, "renew": "true"}, headers=cookie
+    )
+    assert renew.status_code == 303
+    assert renew.headers["location"].startswith("/hkpl/sign-in?next=")
+    # The old session was ended: it no longer gets tickets.
+    after = await http.get("/cas/login", params={"service": SERVICE}, headers=cookie)
+    assert after.headers["location"].startswith("/hkpl/sign-in?next=")
+
+
+async def test_a_default_password_goes_through_the_change_step_first(
+    app: App, http: httpx.AsyncClient, primo: Client
+) -> None:
+    cookie = _session_cookie(app, "HKPL0001", "4567")  # R5: a must-change session
+    answer = await http.get("/cas/login", params={"service": SERVICE}, headers=cookie)
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith("/hkpl/change-required?next=%2Fcas%2Flogin")

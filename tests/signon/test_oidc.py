@@ -13,9 +13,12 @@ import pytest
 
 from patronauth.asgi import create
 from patronauth.bootstrap import App, ensure_signing_keys
+from patronauth.domain.credentials import Channel, CredentialKind
+from patronauth.domain.identifiers import lockout_key
 from patronauth.domain.signon import SignOnProtocol
-from patronauth.services.signon import add_client
-from tests.support import STAFF
+from patronauth.services.credentials import ChangeRequest, change_secret
+from patronauth.services.signon import add_client, disable_client, save_tokens
+from tests.support import STAFF, clock_of, register
 
 pytestmark = pytest.mark.anyio
 REDIRECT = "https://discovery.example.org/cb"
@@ -149,3 +152,43 @@ async def test_the_sign_in_page_resumes_only_sign_on_endpoints(
     assert f'name="next" value="{target}"' not in page.text
     kept = await http.get("/hkpl/sign-in", params={"next": "/oidc/authorize?client_id=a"})
     assert 'name="next" value="/oidc/authorize?client_id=a"' in kept.text
+
+
+async def test_tokens_end_when_the_patron_changes_a_secret_or_the_service_is_disabled(
+    app: App, http: httpx.AsyncClient, client_ids: tuple[str, str]
+) -> None:
+    register(app, "hkpl", "HKPL0001", name="Chan Tai Man", phone="9123 4567")
+    with app.ports.uow() as uow:
+        [(patron, _)] = uow.patrons.find(lockout_key("HKPL0001"))
+        client = uow.sign_on.client(client_ids[0])
+    assert client is not None
+    first, second = "a" * 43, "b" * 43
+    for token in (first, second):
+        save_tokens(
+            app.ports, client.client, patron.id, "openid library",
+            access=token, refresh=None, expires_in=3600, code_id=None, session_id=None,
+        )  # fmt: skip
+    bearer = {"authorization": f"Bearer {first}"}
+    info = await http.get("/oidc/userinfo", headers=bearer)
+    assert info.status_code == 200
+    assert info.json()["library"]["status"] == "active"
+    clock_of(app).advance(5)
+    chosen = "Lantern-2026-Ok!"
+    change_secret(
+        app.ports,
+        ChangeRequest("HKPL0001", "4567", chosen, chosen, Channel.WEB, CredentialKind.PASSWORD),
+    )
+    assert (await http.get("/oidc/userinfo", headers=bearer)).status_code == 401
+    clock_of(app).advance(5)
+    third = "c" * 43
+    save_tokens(
+        app.ports, client.client, patron.id, "openid",
+        access=third, refresh=None, expires_in=3600, code_id=None, session_id=None,
+    )  # fmt: skip
+    assert (
+        await http.get("/oidc/userinfo", headers={"authorization": f"Bearer {third}"})
+    ).status_code == 200
+    disable_client(app.ports, client_ids[0], staff=STAFF)
+    assert (
+        await http.get("/oidc/userinfo", headers={"authorization": f"Bearer {third}"})
+    ).status_code == 401

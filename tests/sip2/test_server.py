@@ -23,6 +23,8 @@ import pytest
 from patronauth.adapters.hash_pool import HashPool
 from patronauth.adapters.hashing import Argon2Hasher, Argon2Parameters
 from patronauth.bootstrap import App, keyring, with_ports
+from patronauth.domain.credentials import Channel, CredentialKind
+from patronauth.services.credentials import ChangeRequest, change_secret
 from patronauth.services.terminals import add_terminal
 from patronauth.sip2.server import Sip2Server
 from tests.sip2.conftest import (
@@ -180,6 +182,12 @@ def test_patronauth_serve_runs_sip2_beside_the_web_and_stops_both(
 
 
 def test_a_full_hashing_pool_is_answered_96_and_counts_nothing(library: App) -> None:
+    # A PIN of their own, kept as argon2: a full pool lets no hash judge a guess. (The
+    # default is judged by its keyed digest: such a guess counts, pool full or not.)
+    change_secret(
+        library.ports,
+        ChangeRequest(PATRON, PIN, "730519", "730519", Channel.SIP2, CredentialKind.PIN),
+    )
     pool = HashPool(workers=1, queue=0)
     s = library.settings
     hasher = Argon2Hasher(
@@ -199,7 +207,7 @@ def test_a_full_hashing_pool_is_answered_96_and_counts_nothing(library: App) -> 
             release.set()
             holder.join()
         # Nothing was counted: the right PIN still works.
-        assert b"|BLY|CQY|" in t.ask(patron_status())
+        assert b"|BLY|CQY|" in t.ask(patron_status(pin="730519"))
 
 
 def test_the_sip2_process_stops_when_serve_is_killed(sqlite_url: str, tmp_path: Path) -> None:
@@ -301,3 +309,25 @@ def test_a_slow_pin_check_does_not_hold_up_other_terminals(library: App) -> None
             release.set()
             holder.join()
         assert b"|BLY|CQY|" in slow.frame()
+
+
+def test_control_characters_a_terminal_sends_are_escaped_in_the_log(
+    server: Sip2Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="patronauth.sip2")
+    forged = "X\x1b[2J\x00\x7f\u2028\\ \u9673"
+    with connect(server) as t:
+        t.ask(patron_status(identifier=forged))
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("SIP2 request 23")]
+    # The parser has made C0 controls spaces; what is left unprintable is escaped.
+    assert lines == [
+        "SIP2 request 23 language=001 AO=hkpl AA=X [2J  \\u2028\\\\ \u9673 AC=*** AD=***"
+    ]
+    for record in caplog.records:
+        assert not any(ch in record.getMessage() for ch in "\x1b\x00\x7f\u2028")
+
+
+def test_a_97_before_login_closes_the_connection(server: Sip2Server) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw:
+        raw.sendall(b"97AZFEF5\r")
+        assert raw.recv(100) == b""  # closed, nothing repeated

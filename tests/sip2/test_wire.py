@@ -93,6 +93,9 @@ def test_patron_status_answers_the_pin_question(server: Sip2Server) -> None:
     assert unknown["patron_status"] == "YYYY" + " " * 10
     assert (unknown["BL"], unknown["CQ"], unknown["AE"]) == ("N", "N", "")
     assert (no_pin["BL"], "CQ" in no_pin) == ("Y", False)
+    # Without AD, a terminal not allowed to serve patrons without a PIN tells nothing.
+    assert (no_pin["AE"], no_pin["AF"]) == ("", message("sip2.pin_required"))
+    assert no_pin["patron_status"].startswith("YYYY")
     assert (empty["BL"], empty["CQ"]) == ("Y", "N")
 
 

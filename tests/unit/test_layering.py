@@ -34,7 +34,9 @@ INNER: dict[str, frozenset[str]] = {
 STDLIB_ONLY = frozenset({"domain", "services"})
 FRONT_END_MAY_IMPORT = frozenset({"services", "domain", "bootstrap", "presentation"})
 # The ASGI entry point mounts the HTTP front ends on one application.
-MOUNTS: dict[str, frozenset[str]] = {"asgi": frozenset({"web", "api", "telephone", "signon"})}
+MOUNTS: dict[str, frozenset[str]] = {
+    "asgi": frozenset({"web", "api", "telephone", "signon", "console"})
+}
 
 
 def _module_name(package_dir: Path, path: Path) -> str:
@@ -174,7 +176,7 @@ def test_a_new_channel_is_a_front_end(tmp_path: Path) -> None:
     ]
 
 
-def test_asgi_mounts_web_api_telephone_and_sign_on_only(tmp_path: Path) -> None:
+def test_asgi_mounts_web_api_telephone_sign_on_and_the_console_only(tmp_path: Path) -> None:
     package = _tree(
         tmp_path,
         {
@@ -186,5 +188,5 @@ def test_asgi_mounts_web_api_telephone_and_sign_on_only(tmp_path: Path) -> None:
     )
     assert violations(package) == [
         "patronauth.asgi:4 imports patronauth.sip2 (a front end may import only api, "
-        "bootstrap, domain, presentation, services, signon, telephone, web)"
+        "bootstrap, console, domain, presentation, services, signon, telephone, web)"
     ]

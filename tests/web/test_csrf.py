@@ -5,6 +5,10 @@ from __future__ import annotations
 import pytest
 
 from patronauth.bootstrap import App
+from patronauth.domain.credentials import Channel
+from patronauth.domain.sessions import SessionChannel
+from patronauth.services.sessions import open_session
+from tests.support import attempt
 from tests.web.conftest import CSRF, Browser, stored
 
 pytestmark = pytest.mark.anyio
@@ -19,6 +23,12 @@ FORMS = [
     ("/hkpl/sign-out", {}),
     ("/language", {"language": "zh_Hant", "next": "/"}),
 ]
+
+
+def open_app_session(app: App, card: str, secret: str) -> str:
+    """The token the app would hold after signing in."""
+    result = attempt(app, card, secret, Channel.APP)
+    return open_session(app.ports, result, SessionChannel.APP, source="test").token
 
 
 @pytest.mark.parametrize(("path", "data"), FORMS)
@@ -59,3 +69,20 @@ async def test_a_token_from_another_browser_does_not_fit(patrons: App, browser: 
     assert answer.status_code == 403
     assert browser.client.cookies.get(CSRF) != theirs
     await other.aclose()
+
+
+@pytest.mark.parametrize(("path", "data"), FORMS)
+@pytest.mark.parametrize("authorization", ["Bearer x", "Bearer {app_token}", "bearer x"])
+async def test_an_authorization_header_does_not_switch_the_check_off(
+    patrons: App, browser: Browser, path: str, data: dict[str, str], authorization: str
+) -> None:
+    await browser.sign_in("hkpl", "HKPL0001", "4567")  # a must-change session
+    app_token = open_app_session(patrons, "HKPL0001", "4567")
+    before = stored(patrons)
+    session = browser.session
+    header = authorization.format(app_token=app_token)
+    answer = await browser.client.post(path, data=data, headers={"Authorization": header})
+    assert answer.status_code == 403, path
+    assert "The form has expired" in answer.text
+    assert stored(patrons) == before
+    assert browser.session == session

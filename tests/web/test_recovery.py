@@ -5,10 +5,15 @@ by e-mail), R14 (PolyU, a link back to the default PIN), R18/R24 (staff only), R
 from __future__ import annotations
 
 import re
+from datetime import date
 
+import httpx
 import pytest
 
 from patronauth.bootstrap import App
+from patronauth.presentation.http import Message, Receive, Scope, Send
+from patronauth.web import create_web
+from tests.support import register
 from tests.web.conftest import Browser, link_in, mails, stored, text_of
 
 pytestmark = pytest.mark.anyio
@@ -138,12 +143,33 @@ async def test_hku_first_time_set_up_through_the_e_mailed_link(
     assert (await browser.get(link)).status_code == 404  # used up
 
 
-async def test_set_up_is_offered_only_where_the_library_has_no_default(
+async def test_set_up_is_offered_at_every_library_for_patrons_without_a_default(
     app: App, browser: Browser
 ) -> None:
-    assert (await browser.get("/hkpl/set-up")).status_code == 404
-    assert 'href="/hkpl/set-up"' not in (await browser.get("/hkpl/sign-in")).text
-    assert (await browser.get("/hku/set-up")).status_code == 200
+    """R23 at HKU; elsewhere for patrons registered without one (HKPL without a phone,
+    PolyU before 2013-06-01, HKCT with a passport)."""
+    for library in ("hkpl", "polyu", "hkct", "hku"):
+        assert (await browser.get(f"/{library}/set-up")).status_code == 200
+        assert f'href="/{library}/set-up"' in (await browser.get(f"/{library}/sign-in")).text
+
+
+async def test_polyu_patron_registered_before_june_2013_sets_up_the_pin_by_email(
+    app: App, browser: Browser
+) -> None:
+    register(app, "polyu", "12012345A", email="early@example.org", registered_on=date(2012, 9, 3))
+    assert (await browser.sign_in("polyu", "12012345A", "Z12345")).status_code == 422
+    asked = await browser.post(
+        "/polyu/set-up", {"identifier": "12012345A", "email": "early@example.org"}
+    )
+    assert asked.headers["location"] == "/polyu/set-up?sent=1"
+    (mail,) = mails(app)
+    link = link_in(mail)
+    assert re.fullmatch(r"/polyu/set-up/[A-Za-z0-9_-]+", link)
+    done = await browser.post(link, {"new": "q7x2m9", "confirm": "q7x2m9"})
+    assert done.status_code == 200
+    assert "Your PIN is set up" in done.text
+    signed = await browser.sign_in("polyu", "12012345A", "q7x2m9")
+    assert signed.headers["location"] == "/polyu/account"
 
 
 async def test_a_link_of_one_library_does_not_work_at_another(
@@ -154,3 +180,49 @@ async def test_a_link_of_one_library_does_not_work_at_another(
     token = link_in(mail).rsplit("/", 1)[1]
     assert (await browser.get(f"/hkpl/reset/{token}")).status_code == 404
     assert (await browser.get(f"/polyu/set-up/{token}")).status_code == 404
+
+
+class AnsweredFirst:
+    """The web pages, noting what had been stored and mailed at the moment the whole
+    answer (its last body message) was handed to the server."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.web = create_web(app)
+        self.at_answer: list[tuple[object, int]] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def noting(message: Message) -> None:
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                self.at_answer.append((stored(self.app), len(mails(self.app))))
+            await send(message)
+
+        await self.web(scope, receive, noting)
+
+
+@pytest.mark.parametrize(
+    ("path", "fields"),
+    [
+        ("/hkpl/forgot", {"email": "chan@example.org"}),
+        ("/hku/set-up", {"identifier": "CU1234567", "email": "hc.yip@example.org"}),
+    ],
+)
+async def test_the_pages_answer_before_any_work_is_done(
+    patrons: App, path: str, fields: dict[str, str]
+) -> None:
+    """S4: the answer goes out before the patron is looked up, so its timing cannot
+    tell whether the address is registered; the work is done afterwards."""
+    wrapped = AnsweredFirst(patrons)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=wrapped), base_url="https://testserver"
+    ) as client:
+        form = await client.get(path)
+        token = re.search(r'name="csrftoken" value="([^"]+)"', form.text)
+        assert token is not None
+        before = stored(patrons)
+        wrapped.at_answer.clear()
+        sent = await client.post(path, data={**fields, "csrftoken": token.group(1)})
+    assert sent.status_code == 303
+    assert wrapped.at_answer == [(before, 0)]  # nothing done when the answer left
+    assert stored(patrons) != before  # and then the work was done
+    assert len(mails(patrons)) == 1

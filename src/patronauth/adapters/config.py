@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,6 +31,34 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
     if raw not in choices:
         raise ConfigError(f"{name} must be {' or '.join(choices)}, not {raw!r}")
     return raw
+
+
+# Where the staff console answers unless PATRONAUTH_STAFF_NETWORKS says otherwise:
+# loopback and the private ranges, never the open Internet.
+DEFAULT_STAFF_NETWORKS = (
+    "127.0.0.0/8",
+    "::1/128",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "fc00::/7",
+)
+
+
+def _networks(raw: str | None) -> tuple[str, ...]:
+    if raw is None or not raw.strip():
+        return DEFAULT_STAFF_NETWORKS
+    networks = []
+    for item in raw.split(","):
+        if not item.strip():
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(item.strip(), strict=False)))
+        except ValueError:
+            raise ConfigError(
+                f"PATRONAUTH_STAFF_NETWORKS: {item.strip()!r} is not a network"
+            ) from None
+    return tuple(networks)
 
 
 @dataclass(frozen=True)
@@ -69,6 +98,8 @@ class Settings:
     sip2_tls_key: Path | None = None
     sip2_idle_seconds: int = 300
     sip2_threads: int = 8
+    staff_from_os: bool = False  # `staff` is the operating-system user, not PATRONAUTH_STAFF
+    staff_networks: tuple[str, ...] = DEFAULT_STAFF_NETWORKS
     twilio_auth_token: str | None = field(default=None, repr=False)  # TwiML webhooks
     voicexml_secret: str | None = field(default=None, repr=False)  # VoiceXML requests
     # The directories' service-account passwords, by the variable each profile names
@@ -76,6 +107,8 @@ class Settings:
     directory_secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
     oidc_keys_file: Path | None = None  # None: oidc-keys.json under var_dir
     oidc_token_seconds: int = 3600
+    metrics_token: str | None = None
+    metrics_address: tuple[str, int] | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -127,6 +160,8 @@ class Settings:
             sip2_tls_key=_tls_path(env, "PATRONAUTH_SIP2_TLS_KEY", "PATRONAUTH_SIP2_TLS_CERT"),
             sip2_idle_seconds=_int(env, "PATRONAUTH_SIP2_IDLE_SECONDS", 300),
             sip2_threads=_int(env, "PATRONAUTH_SIP2_THREADS", 8),
+            staff_from_os=not env.get("PATRONAUTH_STAFF"),
+            staff_networks=_networks(env.get("PATRONAUTH_STAFF_NETWORKS")),
             twilio_auth_token=env.get("PATRONAUTH_TWILIO_AUTH_TOKEN") or None,
             voicexml_secret=env.get("PATRONAUTH_VOICEXML_SECRET") or None,
             directory_secrets={
@@ -136,6 +171,8 @@ class Settings:
             },
             oidc_keys_file=Path(env.get("PATRONAUTH_OIDC_KEYS_FILE") or var_dir / "oidc-keys.json"),
             oidc_token_seconds=_int(env, "PATRONAUTH_OIDC_TOKEN_SECONDS", 3600, minimum=60),
+            metrics_token=_metrics_token(env.get("PATRONAUTH_METRICS_TOKEN")),
+            metrics_address=_address(env, "PATRONAUTH_METRICS_ADDRESS"),
         )
 
 
@@ -145,6 +182,35 @@ def _tls_path(env: Mapping[str, str], name: str, partner: str) -> Path | None:
     if bool(raw) != bool(env.get(partner)):
         raise ConfigError(f"{name} and {partner} must be set together")
     return Path(raw) if raw else None
+
+
+METRICS_TOKEN_MIN_LENGTH = 32
+
+
+def _metrics_token(raw: str | None) -> str | None:
+    """The bearer token /metrics asks for on the public port: long, printable ASCII."""
+    if not raw:
+        return None
+    if len(raw) < METRICS_TOKEN_MIN_LENGTH or not (raw.isascii() and raw.isprintable()):
+        raise ConfigError(
+            "PATRONAUTH_METRICS_TOKEN must be at least "
+            f"{METRICS_TOKEN_MIN_LENGTH} printable ASCII characters"
+        )
+    if " " in raw:
+        raise ConfigError("PATRONAUTH_METRICS_TOKEN must not contain spaces")
+    return raw
+
+
+def _address(env: Mapping[str, str], name: str) -> tuple[str, int] | None:
+    """`host:port` (`[::1]:9100` for IPv6), or None when unset."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    host, sep, port = raw.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ConfigError(f"{name} must be host:port, not {raw!r}")
+    return host, int(port)
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:

@@ -261,12 +261,15 @@ def _bind_as(connection: Connection, dn: str, password: str) -> bool:
     try:
         ok = bool(connection.bind())
     finally:
-        connection.password = None  # the PIN is not kept with a pooled connection
+        # The PIN is not kept with a pooled connection (ldap3 keeps the last request).
+        connection.password = None
+        connection.request = None
     code = connection.result["result"] if connection.result else None
     if ok:
         return True
     if code in _DIRECTORY_DOWN or code is None:
-        raise _Down(f"bind not decided: {connection.result}")
+        description = connection.result.get("description") if connection.result else None
+        raise _Down(f"bind not decided: {description or 'no answer'}")
     return False
 
 

@@ -26,6 +26,7 @@ from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from patronauth.adapters.hash_pool import HashPool
+from patronauth.domain.errors import Busy
 from patronauth.services.interfaces import Verification
 from patronauth.services.transactions import refuse_inside_unit_of_work
 
@@ -187,7 +188,11 @@ class Argon2Hasher:
         if scheme == "hk":
             ok = self._keyed_ok(key, body, secret)
             if not ok:
-                self.dummy_verify(secret)
+                # The digest has judged the guess wrong: a full pool may skip the dummy
+                # argon2 (only there for equal timing), never turn the answer into busy,
+                # which would leave the guess uncounted (issue 15).
+                with contextlib.suppress(Busy):
+                    self.dummy_verify(secret)
                 return Verification(False)
             return Verification(True, rehashed=self.hash(secret))
         try:

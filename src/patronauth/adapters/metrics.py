@@ -3,12 +3,21 @@
 With several workers, `patronauth serve` points PROMETHEUS_MULTIPROC_DIR at a folder
 under var/ before the workers start; prometheus-client then keeps each worker's values
 in files there, and `/metrics` adds them up. The names are listed in docs/operations.md.
+
+The page is never open to anyone on the public port: there it needs the bearer token
+PATRONAUTH_METRICS_TOKEN (without one the public port has no /metrics), and
+PATRONAUTH_METRICS_ADDRESS serves it on an address of its own instead.
 """
 
 from __future__ import annotations
 
+import hmac
 import os
+import threading
 from pathlib import Path
+from socketserver import ThreadingMixIn
+from typing import TYPE_CHECKING
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -20,6 +29,9 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client import multiprocess as _multiprocess
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -102,3 +114,48 @@ def sample(name: str, labels: dict[str, str] | None = None) -> float:
     """One value of this process's registry (for tests and the readiness answer)."""
     value = REGISTRY.get_sample_value(name, labels or {})
     return float(value) if value is not None else 0.0
+
+
+def authorised(header: str | None, token: str | None) -> bool:
+    """Whether an `Authorization` header carries the metrics bearer token. Without a
+    token configured nobody is (the public port then has no /metrics at all)."""
+    if not token or not header:
+        return False
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(given.strip().encode(), token.encode())
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        """Scrapes are not logged (uvicorn's access log is off too)."""
+
+
+class _Threads(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+def _page(token: str | None) -> WSGIApplication:
+    def page(environ: WSGIEnvironment, start: StartResponse) -> list[bytes]:
+        if environ.get("PATH_INFO") != "/metrics":
+            start("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"not found\n"]
+        if token and not authorised(environ.get("HTTP_AUTHORIZATION"), token):
+            start("401 Unauthorized", [("WWW-Authenticate", "Bearer")])
+            return [b""]
+        body, content_type = exposition()
+        start("200 OK", [("Content-Type", content_type)])
+        return [body]
+
+    return page
+
+
+def serve_separately(host: str, port: int, token: str | None) -> WSGIServer:
+    """/metrics alone on its own address (PATRONAUTH_METRICS_ADDRESS), in a daemon
+    thread of this process: with several workers, this is the `serve` process, which
+    adds up the workers' values like the page on the public port would. The token,
+    when one is configured, is asked for here too."""
+    server = make_server(host, port, _page(token), server_class=_Threads, handler_class=_Quiet)
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+    return server

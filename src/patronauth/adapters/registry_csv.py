@@ -213,6 +213,7 @@ def _row(text: str, header: list[str], institution: str, *, clean: bool) -> Regi
             registered_on=_date(values.get("registered_on", "")),
             pending=_status(values.get("status", "")),
             language=values.get("language") or "en",
+            given=frozenset(name for name, value in values.items() if value),
         )
     except Refused as refusal:
         return refusal

@@ -34,9 +34,9 @@ from patronauth.api.schemas import (
     TitleOut,
     Titles,
 )
-from patronauth.domain.circulation import REQUEST_LIMITS, PatronRequest, request_text
+from patronauth.domain.circulation import PatronRequest
 from patronauth.domain.credentials import Channel
-from patronauth.domain.errors import InvalidInput, NotFound, Refused, Violation
+from patronauth.domain.errors import NotFound, Refused
 from patronauth.domain.profile import Profile
 from patronauth.domain.sessions import Session
 from patronauth.services.account import account
@@ -273,15 +273,6 @@ def router(ports: Ports, fully_signed_in: Callable[..., Session]) -> APIRouter:
     )
     def new_request(body: NewRequest, session: Full, lang: Language) -> RequestOut:
         offered(session, lang)
-        # The use case's own checks, field by field, so that every wrong field is named.
-        problems: list[Violation] = []
-        for name in REQUEST_LIMITS:
-            try:
-                request_text(name, getattr(body, name), required=name == "title")
-            except Refused as refused:
-                problems.extend(refused.violations)
-        if problems:
-            raise lending_error(InvalidInput(*problems), lang)
         try:
             made = submit_request(
                 ports,

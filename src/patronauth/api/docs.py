@@ -66,15 +66,18 @@ SIGN_IN_TEXT = (
     "identifier and a wrong secret give the very same answer (S4). A default, temporary "
     "or must-change secret signs in with `must_change: true`: that token reaches only "
     "the change of `credential` (`PUT /me/password` or `PUT /me/pin`) and answers "
-    "`403 must_change` everywhere else."
+    "`403 must_change` everywhere else. `credential` may name only the secret the "
+    "library's app takes (HKPL: the online password, never the PIN, R1); any other "
+    "answers `422 invalid_input` with the violation `credential.not_for_channel`, and "
+    "counts as no attempt."
 )
 
 SIGN_IN: Responses = {
     **_COMMON,
     401: _error(
         "`invalid_credentials`: unknown identifier or wrong secret (one answer for both). "
-        "`temporary_expired`: the right temporary secret, but past its expiry; ask for a "
-        "new one."
+        "`temporary_expired`: the right temporary secret, but past its expiry or used once "
+        "already (S5); ask for a new one."
     ),
     403: _error(
         "The right secret, but the account cannot sign in: `registration_incomplete` "
@@ -107,7 +110,10 @@ CHANGE_TEXT = (
     "Current secret, new secret, new secret again (R6, R13, R18). The current secret is "
     "an attempt like any other: a wrong one counts in the lockout. On success the "
     "patron's other sessions end and this token keeps working, now reaching everything. "
-    "A library that does not use this credential answers `404 credential_not_used`."
+    "A library that does not use this credential answers `404 credential_not_used`. "
+    "Where the library confirms the first change of a default by e-mail (HKCT), the "
+    "first request is answered `403 confirmation_code_sent` and the code e-mailed; send "
+    "the same request again with `code`."
 )
 
 CHANGE: Responses = {
@@ -122,7 +128,10 @@ CHANGE: Responses = {
         "`must_change`: this token must change the other credential first. Or the "
         "account can no longer sign in: `suspended`, `registration_incomplete`, "
         "`account_barred` (with `contact`). `directory_managed`: this patron's PIN is the "
-        "campus directory's (R20), changed at the university's IT services; nothing changed."
+        "campus directory's (R20), changed at the university's IT services; nothing changed. "
+        "`confirmation_code_sent`: a code was e-mailed to confirm this first change of a "
+        "default; `confirmation_code_invalid`: the `code` is wrong, used or expired; "
+        "`confirmation_unavailable`: no e-mail address is registered (a change at the counter)."
     ),
     404: _error("`credential_not_used`: the patron's library does not use this credential."),
     409: _error("`changed_concurrently`: the secret changed meanwhile; sign in again."),

@@ -122,6 +122,11 @@ _CODES: dict[str, tuple[int, ErrorCode]] = {
     "identifier.ambiguous": (422, _E.IDENTIFIER_AMBIGUOUS),
     "policy.none_in_force": (503, _E.SERVICE_UNAVAILABLE),  # a profile without a policy
     "credential.directory_managed": (403, _E.DIRECTORY_MANAGED),  # R20: changed at ITS
+    # The first change of a default, where a code e-mailed must confirm it.
+    "change.code_sent": (403, _E.CONFIRMATION_CODE_SENT),
+    "change.code_invalid": (403, _E.CONFIRMATION_CODE_INVALID),
+    "change.code_no_email": (403, _E.CONFIRMATION_UNAVAILABLE),
+    "change.code_limit": (429, _E.TOO_MANY_ATTEMPTS),
 }
 
 
@@ -189,7 +194,9 @@ def lending_error(refused: Refused, language: str, *, field: str | None = None) 
     if isinstance(refused, InvalidInput) or code.startswith("request.") or code in _INPUT_FIELDS:
         violations = []
         for v in refused.violations:
-            name = field or str(v.params.get("field", _INPUT_FIELDS.get(v.code, ""))) or None
+            name = (
+                field or v.field or str(v.params.get("field", _INPUT_FIELDS.get(v.code, "")))
+            ) or None
             # `{field}` in the message is the field's word in the answer's language.
             word = i18n.gettext(FIELD_NAMES[name], language) if name in FIELD_NAMES else ""
             shown = Violation(v.code, {**v.params, "field": word})

@@ -19,6 +19,7 @@ from patronauth.api import account as account_routes
 from patronauth.api import docs
 from patronauth.api.errors import must_change_error, outcome_error, refusal_error
 from patronauth.api.language import Language
+from patronauth.api.middleware import BLOCK_CHECKED
 from patronauth.api.schemas import (
     Accepted,
     Change,
@@ -72,7 +73,8 @@ def router(app: App) -> APIRouter:
 
     def signed_in(credentials: Bearer, lang: Language) -> Session:
         try:
-            return current_session(ports, credentials.credentials if credentials else None)
+            token = credentials.credentials if credentials else None
+            return current_session(ports, token, channel=SessionChannel.APP)
         except Refused as refused:
             raise refusal_error(refused, lang) from None
 
@@ -99,6 +101,7 @@ def router(app: App) -> APIRouter:
             body.credential,
             source=where,
             institution=body.institution,
+            block_checked=getattr(request.state, BLOCK_CHECKED, False),
         )
         try:
             signed = sign_in_patron(ports, attempt, session=SessionChannel.APP)
@@ -124,7 +127,8 @@ def router(app: App) -> APIRouter:
         description=docs.SIGN_OUT_TEXT,
     )
     def sign_out(credentials: Bearer, _: Annotated[Session, Depends(signed_in)]) -> Response:
-        close_session(ports, credentials.credentials if credentials else None)
+        token = credentials.credentials if credentials else None
+        close_session(ports, token, channel=SessionChannel.APP)
         return Response(status_code=204)
 
     @api.get("/me", summary="The signed-in patron", responses=docs.ME)
@@ -176,6 +180,7 @@ def router(app: App) -> APIRouter:
                         channel=Channel.APP,
                         kind=kind,
                         source=source(request),
+                        code=body.code,
                     ),
                     session=session,
                 )

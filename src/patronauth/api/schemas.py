@@ -39,7 +39,11 @@ class SignIn(_Body):
     identifier: Identifier = Field(description="Library card number, student or staff number.")
     secret: Secret = Field(description="The online password or PIN.")
     credential: CredentialKind | None = Field(
-        None, description="Which secret this is; by default the one the library uses in its app."
+        None,
+        description=(
+            "Which secret this is: only the one the library uses in its app (R1); any "
+            "other answers `422 invalid_input` with `credential.not_for_channel`."
+        ),
     )
     institution: Institution | None = Field(
         None, description="The library, needed only when two libraries share the identifier."
@@ -50,6 +54,11 @@ class Change(_Body):
     current: Secret
     new: Secret
     confirm: Secret = Field(description="The new secret again.")
+    code: Annotated[str, Field(max_length=32)] | None = Field(
+        None,
+        description="Where the library asks for it (403 `confirmation_code_sent`): the "
+        "code e-mailed to confirm the first change of a default.",
+    )
 
 
 class ResetRequestBody(_Body):
@@ -263,6 +272,9 @@ class ErrorCode(StrEnum):
     LIBRARY_ACCOUNT_NOT_READY = "library_account_not_ready"
     DIRECTORY_MANAGED = "directory_managed"
     INTERNAL_ERROR = "internal_error"
+    CONFIRMATION_CODE_SENT = "confirmation_code_sent"
+    CONFIRMATION_CODE_INVALID = "confirmation_code_invalid"
+    CONFIRMATION_UNAVAILABLE = "confirmation_unavailable"
     # The account behind the login: the reason code of the use case itself (R28).
     RENEWAL_RESERVED = "renewal.reserved"
     RENEWAL_MAX_RENEWALS = "renewal.max_renewals"

@@ -60,7 +60,10 @@ class Context:
 
     @property
     def staff(self) -> str:
-        return f"staff:{self.settings.staff}"
+        """The actor of staff commands: `staff:<PATRONAUTH_STAFF>`, or `os:<user>` when
+        only the operating-system user is known (the trail says which it was)."""
+        prefix = "os" if self.settings.staff_from_os else "staff"
+        return f"{prefix}:{self.settings.staff}"
 
     def close(self) -> None:
         if self._app is not None:
@@ -113,7 +116,10 @@ def render(violation: Violation, **extra: str | int) -> str:
 
 def refuse(refusal: Refused, **extra: str | int) -> NoReturn:
     c = ctx()
-    items = [{"code": v.code, "message": render(v, **extra)} for v in refusal.violations]
+    items: list[dict[str, str]] = [
+        {"code": v.code, "message": render(v, **extra)} | ({"field": v.field} if v.field else {})
+        for v in refusal.violations
+    ]
     if c.json:
         click.echo(
             json.dumps(

@@ -33,14 +33,23 @@ def credential() -> None:
     help="Where the patron is making the change.",
 )
 @click.option("--institution")
+@click.option(
+    "--with-code",
+    is_flag=True,
+    help="A fourth line on standard input: the code e-mailed to confirm a first change "
+    "of a default (where the library asks for one).",
+)
 @command
-def change(ident: str, kind: str | None, channel: str, institution: str | None) -> None:
+def change(
+    ident: str, kind: str | None, channel: str, institution: str | None, with_code: bool
+) -> None:
     """Change a secret. Standard input: current, new, new again (one per line).
 
     The current secret counts as a sign-in attempt (lockout included).
     """
     c = ctx()
-    current, new, confirm = read_secrets(3, ["Current: ", "New: ", "New again: "])
+    prompts = ["Current: ", "New: ", "New again: ", "Code from the e-mail: "]
+    current, new, confirm, *code = read_secrets(4 if with_code else 3, prompts)
     try:
         changed = change_secret(
             c.app.ports,
@@ -53,6 +62,7 @@ def change(ident: str, kind: str | None, channel: str, institution: str | None) 
                 kind=CredentialKind(kind) if kind else None,
                 source="cli",
                 institution=institution,
+                code=code[0] if code else None,
             ),
         )
     except AttemptRefused as refused:

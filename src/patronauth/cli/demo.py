@@ -95,6 +95,7 @@ DEMO: tuple[DemoPatron, ...] = (
             "20181234",
             name="Cheung Mei Ling",
             student_number="20181234",
+            email="mei-ling.cheung@example.org",
             registered_on=date(2018, 8, 1),
         ),
         (
@@ -112,6 +113,7 @@ DEMO: tuple[DemoPatron, ...] = (
             "16071234",
             name="Lam Chi Keung",
             id_number="A123456(3)",
+            email="chi-keung.lam@example.org",
             registered_on=date(2018, 7, 31),
         ),
         (

@@ -15,6 +15,7 @@ from patronauth.bootstrap import (
     upgrade_schema,
 )
 from patronauth.cli import (
+    accounts,
     circulation,
     credentials,
     demo,
@@ -114,6 +115,7 @@ cli.add_command(circulation.fines)
 cli.add_command(circulation.calendar)
 cli.add_command(circulation.request)
 cli.add_command(terminals.terminal)
+cli.add_command(accounts.staff)
 cli.add_command(directory.directory)
 cli.add_command(serve.serve)
 cli.add_command(signon.client)

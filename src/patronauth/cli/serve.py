@@ -12,6 +12,8 @@ SIGTERM (or Ctrl-C) stops uvicorn gracefully: it stops accepting connections and
 the requests in flight finish, for at most PATRONAUTH_SHUTDOWN_SECONDS. With several
 workers, the Prometheus metrics of all of them (and of the SIP2 server) are kept in
 var/metrics/ (or PROMETHEUS_MULTIPROC_DIR when set) and `/metrics` adds them up.
+PATRONAUTH_METRICS_ADDRESS serves `/metrics` from this process on an address of its
+own; on the public port it needs PATRONAUTH_METRICS_TOKEN.
 """
 
 from __future__ import annotations
@@ -54,6 +56,15 @@ def serve(
     log.info("PatronAuth at http://%s:%d/  (API: http://%s:%d/api/v1)", host, port, host, port)
     _public_url(served_url(host, port))
     _metrics_folder(c.settings, workers)
+    if c.settings.metrics_address is not None:
+        metrics_host, metrics_port = c.settings.metrics_address
+        try:
+            metrics.serve_separately(metrics_host, metrics_port, c.settings.metrics_token)
+        except OSError as error:
+            raise click.ClickException(
+                f"metrics address {metrics_host}:{metrics_port}: {error.strerror}"
+            ) from None
+        log.info("Metrics at http://%s:%d/metrics", metrics_host, metrics_port)
     # uvicorn finishes the requests in flight on SIGTERM, then raises the signal again:
     # this handler turns it into a normal exit, so the SIP2 server is stopped too.
     signal.signal(signal.SIGTERM, _exit_cleanly)

@@ -20,6 +20,7 @@ from patronauth.services.terminals import (
     enable_terminal,
     list_terminals,
     set_terminal_options,
+    unlock_terminal,
 )
 
 ENCODINGS = click.Choice([e.value for e in Encoding])
@@ -57,7 +58,7 @@ def _line(terminal: Terminal) -> str:
 
 @click.group()
 def terminal() -> None:
-    """Self-service terminals (SIP2): add, list, disable, enable, options."""
+    """Self-service terminals (SIP2): add, list, disable, enable, unlock, options."""
 
 
 @terminal.command("add")
@@ -141,6 +142,16 @@ def enable(login: str) -> None:
     c = ctx()
     done = enable_terminal(c.app.ports, login, staff=c.staff)
     emit(_data(done), f"terminal enabled: {done.login}")
+
+
+@terminal.command("unlock")
+@click.argument("login")
+@command
+def unlock(login: str) -> None:
+    """Lift the block of a terminal's login (after five wrong passwords in a minute)."""
+    c = ctx()
+    done = unlock_terminal(c.app.ports, login, staff=c.staff)
+    emit(_data(done), f"terminal unlocked: {done.login}")
 
 
 @terminal.command("options")

@@ -122,9 +122,16 @@ class Loan:
     checked_out_on: date
     due_on: date
     renewals: int
+    fine_free: bool = False  # seed 001: borrowed from a mobile library
 
     def overdue(self, today: date) -> bool:
         return today > self.due_on
+
+
+def loan_fine(loan: Loan, through: date, rules: CirculationRules, calendar: FineCalendar) -> int:
+    """The overdue fine of one loan on `through`: none for a loan from a mobile library
+    where the profile says so (seed 001: "except those borrowed from the mobile libraries")."""
+    return 0 if loan.fine_free else overdue_fine(loan.due_on, through, rules, calendar)
 
 
 @dataclass(frozen=True)
@@ -192,7 +199,7 @@ def standing(
     rules: CirculationRules,
     calendar: FineCalendar,
 ) -> Standing:
-    accruing = sum(overdue_fine(loan.due_on, today, rules, calendar) for loan in loans)
+    accruing = sum(loan_fine(loan, today, rules, calendar) for loan in loans)
     return Standing(
         status=status,
         loans=len(loans),

@@ -13,6 +13,7 @@ from datetime import date
 from enum import StrEnum
 
 from patronauth.domain.errors import Refused
+from patronauth.domain.identifiers import IdType, guess_id_type
 from patronauth.domain.text import compact_upper
 
 
@@ -42,6 +43,7 @@ class RegistrationData:
     id_number: str | None = None  # as entered, e.g. `Z123456(7)`
     student_number: str | None = None
     staff_number: str | None = None
+    id_type: IdType | None = None  # None: guessed from the number's shape
 
 
 _HKID_LETTER_DIGITS = re.compile(r"[A-Z]{0,1}([A-Z][0-9]{5})")
@@ -54,6 +56,10 @@ def derive(rule: DefaultRule, data: RegistrationData) -> str | None:
         return None
     if kind is DefaultRuleKind.PHONE_LAST_DIGITS:
         digits = "".join(ch for ch in data.phone or "" if ch.isdigit())
+        if not digits:
+            # HKPL: a patron without a phone is registered without a default and sets
+            # the secret up by e-mail, or is given a temporary one at the counter.
+            return None
         if len(digits) < rule.length:
             raise Refused.of("default.missing_phone")
         return digits[-rule.length :]
@@ -63,7 +69,13 @@ def derive(rule: DefaultRule, data: RegistrationData) -> str | None:
             raise Refused.of("default.missing_id_number")
         return alnum[: rule.length]
     if kind is DefaultRuleKind.HKID_LETTER_DIGITS:
-        match = _HKID_LETTER_DIGITS.match(compact_upper(data.id_number or ""))
+        if not data.id_number:
+            raise Refused.of("default.missing_hkid")
+        if (data.id_type or guess_id_type(data.id_number)) is not IdType.HKID:
+            # HKCT: the rule is the HKID's; a passport or mainland ID gives no default,
+            # and staff give a temporary password at the counter instead.
+            return None
+        match = _HKID_LETTER_DIGITS.match(compact_upper(data.id_number))
         if not match:
             raise Refused.of("default.missing_hkid")
         return match.group(1)
@@ -76,3 +88,10 @@ def derive(rule: DefaultRule, data: RegistrationData) -> str | None:
     if not staff_number:
         raise Refused.of("default.missing_staff_number")
     return staff_number
+
+
+def as_default(typed: str) -> str:
+    """A secret typed against a default, in the default's form: every rule derives its
+    default in capitals (`Z12345`, `A12345`), so the letters of a default may be typed
+    in either case; nothing else about the typing changes."""
+    return typed.upper()

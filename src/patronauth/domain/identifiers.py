@@ -37,6 +37,7 @@ class IdentifierRule:
     """The per-institution part of normalisation."""
 
     strip_leading_zeros: bool = False
+    student_number_digits: int = 0  # HKCT (R16): eight digits; 0: any letters and digits
 
 
 def base_form(raw: str) -> str:
@@ -255,6 +256,13 @@ def normalise_name(raw: str) -> str:
     ):
         raise InvalidInput.of("name.invalid", max=MAX_NAME_LENGTH)
     return name
+
+
+def mask_card(barcode: str) -> str:
+    """A card number as an e-mail names it: its first two and last two characters."""
+    if len(barcode) <= 4:
+        return "*" * (len(barcode) - 2) + barcode[-2:]
+    return barcode[:2] + "*" * (len(barcode) - 4) + barcode[-2:]
 
 
 def mask_phone(digits: str) -> str:

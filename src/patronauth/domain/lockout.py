@@ -1,10 +1,16 @@
 """Lockout decisions for one identifier (S3, R12).
 
-An attempt first asks `admit`; admission reserves a place in the rolling window
-before any hash is computed, so concurrent attempts cannot race past the limit.
-`settle` then records the outcome: a success gives its place back, a failure keeps
-it, and the failure that fills the window starts a block. Blocks double on each
-repeat within the escalation period, up to a ceiling. Times are POSIX seconds.
+The counter counts failures, not admissions. An attempt first asks `admit`, before
+any hash is computed: a blocked identifier is refused (`Blocked`); otherwise the
+attempt reserves one of the places the window still has for failures (the limit less
+the failures in it), so concurrent attempts cannot race past the limit: however many
+arrive at once, no more than that many reach the hasher. When every place is taken
+by attempts still in flight, the attempt is told to wait (`Full`): it is no failure,
+and as soon as one of those settles it may go on, or it meets the block their
+failures started. `settle` records the outcome: a success gives its place back, a
+failure keeps it, and the failure that fills the window starts a block. Blocks
+double on each repeat within the escalation period, up to a ceiling. Times are
+POSIX seconds.
 """
 
 from __future__ import annotations
@@ -47,7 +53,12 @@ class Blocked:
     retry_after: int  # whole seconds, at least 1
 
 
-Admission = Admitted | Blocked
+@dataclass(frozen=True)
+class Full:
+    """Every place left in the window is held by an attempt in flight: wait for one."""
+
+
+Admission = Admitted | Blocked | Full
 
 
 def _pruned(state: CounterState, now: float, rule: LockoutRule) -> CounterState:
@@ -69,11 +80,11 @@ def admit(state: CounterState, now: float, rule: LockoutRule) -> tuple[CounterSt
     state = _pruned(state, now, rule)
     if state.blocked_until > now:
         return state, Blocked(_seconds(state.blocked_until - now))
-    in_window = sorted(state.failures + state.pending)
-    if len(in_window) >= rule.max_failures:
-        # Only attempts still in flight can fill the window without a block.
-        oldest = in_window[len(in_window) - rule.max_failures]
+    if len(state.failures) >= rule.max_failures:  # a rule made stricter since: as a block
+        oldest = sorted(state.failures)[len(state.failures) - rule.max_failures]
         return state, Blocked(_seconds(oldest + rule.window_seconds - now))
+    if len(state.failures) + len(state.pending) >= rule.max_failures:
+        return state, Full()
     return replace(state, pending=(*state.pending, now)), Admitted(now)
 
 

@@ -59,6 +59,7 @@ class Credential:
     consecutive_failures: int
     suspended_from: CredentialState | None
     version: int  # bumped on every change of the secret; guards concurrent changes
+    temporary_used_at: datetime | None = None  # S5: a temporary secret opens one session
 
 
 @dataclass(frozen=True)

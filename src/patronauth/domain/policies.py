@@ -24,6 +24,7 @@ class Charset(StrEnum):
     ANY = "any"
     DIGITS = "digits"
     ALPHANUMERIC = "alphanumeric"
+    ASCII = "ascii"  # HKU (R22): letters A-Z a-z, digits 0-9 and keyboard specials only
 
 
 class CharClass(StrEnum):
@@ -122,6 +123,8 @@ def _charset_violation(secret: str, policy: CredentialPolicy) -> str | None:
         return "not_digits"
     if policy.charset is Charset.ALPHANUMERIC and not (secret.isascii() and secret.isalnum()):
         return "not_alphanumeric"
+    if policy.charset is Charset.ASCII and not all(" " <= ch <= "~" for ch in secret):
+        return "not_ascii"
     return None
 
 

@@ -12,15 +12,16 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from patronauth.domain.circulation import CirculationRules
 from patronauth.domain.credentials import Channel, CredentialKind
 from patronauth.domain.dating import overlapping, version_on
 from patronauth.domain.defaults import DefaultRule, DefaultRuleKind
-from patronauth.domain.errors import ProfileError, Refused
+from patronauth.domain.errors import InvalidInput, ProfileError, Refused
 from patronauth.domain.identifiers import IdentifierRule
 from patronauth.domain.lockout import LockoutRule
 from patronauth.domain.policies import HARD_MAX_LENGTH, CharClass, Charset, CredentialPolicy
@@ -107,6 +108,9 @@ class CredentialSettings:
     first_time_setup: bool
     force_change_on_policy_upgrade: bool
     temporary_lifetime_hours: int
+    # A first change made with the default is confirmed by a one-time code e-mailed to
+    # the registered address (for defaults others may know, such as a card number).
+    confirm_default_change_by_email: bool = False
 
     def policy_on(self, day: date) -> CredentialPolicy:
         policy = version_on(self.policies, day)
@@ -161,10 +165,21 @@ class Profile:
     currency: str = "HK$"
     requests: frozenset[str] = frozenset()  # PolyU: recommendation, interlibrary_loan
     telephone: TelephoneLine = TelephoneLine()
+    # Seed 001: libraries whose loans accrue no overdue fine (HKPL's mobile libraries).
+    mobile_libraries: frozenset[str] = frozenset()
 
     @property
     def telephone_offered(self) -> bool:
         return Channel.TELEPHONE in self.channels
+
+    def local(self, moment: datetime) -> datetime:
+        """`moment` (aware) on the library's clock."""
+        return moment.astimezone(ZoneInfo(self.timezone))
+
+    def day_of(self, moment: datetime) -> date:
+        """The library's date at `moment`: every effective date (registration, go-live,
+        policy versions, the fine calendar, due dates) is a date in its time zone."""
+        return self.local(moment).date()
 
     def rules(self, category: str | None) -> CirculationRules:
         return self.category(category).circulation
@@ -195,6 +210,18 @@ class Profile:
 
     def kind_for(self, channel: Channel) -> CredentialKind:
         return self.channels.get(channel, self.kinds[0])
+
+    def sign_in_kind(self, channel: Channel, requested: CredentialKind | None) -> CredentialKind:
+        """R1: the credential a sign-in on `channel` takes. A request may name only the
+        credential the profile maps to that channel, and only on a channel it offers."""
+        kind = self.channels.get(channel)
+        if kind is None:
+            raise InvalidInput.of("channel.not_offered", channel=channel.value)
+        if requested is not None and requested is not kind:
+            raise InvalidInput.of(
+                "credential.not_for_channel", credential=requested.value, channel=channel.value
+            )
+        return kind
 
     def directory_for(self, category: str | None) -> DirectoryConfig | None:
         """The directory holding this category's secrets; None when PatronAuth holds them."""
@@ -379,6 +406,7 @@ def _credential(r: _Reader, kind: CredentialKind) -> CredentialSettings:
         first_time_setup=r.get("first_time_setup", bool, False),
         force_change_on_policy_upgrade=r.get("force_change_on_policy_upgrade", bool, False),
         temporary_lifetime_hours=r.get("temporary_lifetime_hours", int, 24),
+        confirm_default_change_by_email=r.get("confirm_default_change_by_email", bool, False),
     )
 
 
@@ -550,13 +578,22 @@ def parse_profile(data: Mapping[str, Any]) -> Profile:
     requests = set(lending.get("requests", list, []))
     if not requests <= {"recommendation", "interlibrary_loan"}:
         raise ProfileError("circulation.requests: recommendation and interlibrary_loan only")
+    mobile = set(lending.get("mobile_libraries", list, []))
+    if not mobile <= set(libraries):
+        raise ProfileError("circulation.mobile_libraries: only libraries of circulation.libraries")
+    timezone = root.get("timezone", str, "Asia/Hong_Kong")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ProfileError(f"timezone: unknown time zone {timezone!r}") from None
     return Profile(
         id=profile_id,
         name=root.text("name"),
-        timezone=root.get("timezone", str, "Asia/Hong_Kong"),
+        timezone=timezone,
         contact=root.text("contact"),
         identifiers=IdentifierRule(
-            strip_leading_zeros=identifiers.get("strip_leading_zeros", bool, False)
+            strip_leading_zeros=identifiers.get("strip_leading_zeros", bool, False),
+            student_number_digits=identifiers.get("student_number_digits", int, 0),
         ),
         channels=channels,
         lockout=_lockout(root.child("lockout")) if root.has("lockout") else LockoutRule(),
@@ -566,5 +603,6 @@ def parse_profile(data: Mapping[str, Any]) -> Profile:
         libraries=libraries,
         currency=lending.get("currency", str, "HK$"),
         requests=frozenset(requests),
+        mobile_libraries=frozenset(mobile),
         telephone=_telephone(root.child("telephone")) if root.has("telephone") else TelephoneLine(),
     )

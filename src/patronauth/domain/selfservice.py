@@ -93,7 +93,10 @@ def pin_answer(
     if not known or (check is PinCheck.WRONG and wrong_pin_as_unknown):
         return UNKNOWN
     if check is PinCheck.NOT_ASKED:
-        return PinAnswer(True, None, False, False)
+        # No AD field: CQ is left out, and only a terminal allowed to serve patrons
+        # without a PIN may tell their data or lend (a request without AD would
+        # otherwise act on any card).
+        return PinAnswer(True, None, False, not allow_pinless)
     if check is PinCheck.EMPTY:
         return PinAnswer(True, allow_pinless, False, False)
     if check is PinCheck.RIGHT:
@@ -102,8 +105,8 @@ def pin_answer(
 
 
 def lends(answer: PinAnswer) -> bool:
-    """Whether a checkout or renewal may go on after this answer: a PIN that was sent
-    must be right (or empty where the terminal allows it)."""
+    """Whether a checkout or renewal may go on after this answer: the PIN must be
+    right, or missing or empty where the terminal allows patrons without a PIN."""
     return answer.valid_patron and answer.valid_pin is not False and not answer.denied
 
 

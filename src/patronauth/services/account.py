@@ -11,6 +11,7 @@ from patronauth.domain.errors import NotFound
 from patronauth.domain.patrons import Credential, Identifier, Patron
 from patronauth.domain.profile import ForcedChange, Profile, change_due
 from patronauth.domain.sessions import Session
+from patronauth.services import audit_keys
 from patronauth.services.interfaces import AuditEvent, Ports, UnitOfWork
 from patronauth.services.lookup import current_card
 
@@ -47,9 +48,9 @@ def _view(
             forced,
             patron.category,
             settings,
-            set_on=credential.set_at.date(),
+            set_on=profile.day_of(credential.set_at),
             policy_from=credential.policy_from,
-            today=now.date(),
+            today=profile.day_of(now),
         ):
             state = CredentialState.MUST_CHANGE
     return CredentialView(
@@ -95,17 +96,21 @@ def account(ports: Ports, session: Session) -> Account:
             profile=profile,
             card=card,
             credentials=credential_views(uow, profile, patron, now),
-            recent_sign_ins=_recent_sign_ins(uow, patron, card),
+            recent_sign_ins=_recent_sign_ins(ports, uow, patron, card),
         )
 
 
-def _recent_sign_ins(uow: UnitOfWork, patron: Patron, card: Identifier) -> list[AuditEvent]:
+def _recent_sign_ins(
+    ports: Ports, uow: UnitOfWork, patron: Patron, card: Identifier
+) -> list[AuditEvent]:
     """The patron's sign-ins, and the attempts refused on the card while it was blocked
-    (those are recorded before anything is looked up, so under the card's key alone)."""
+    (those are recorded before anything is looked up, so under the card key's keyed
+    digest alone)."""
     limit = RECENT_SIGN_INS * 3
     events = {e.id: e for e in uow.audit.recent(patron_id=patron.id, limit=limit)}
-    for e in uow.audit.recent(identifier=card.lookup_key, limit=limit):
-        if e.event.patron_id is None and e.event.institution in {None, patron.institution}:
-            events[e.id] = e
+    for form in audit_keys.searched(ports, card.lookup_key):
+        for e in uow.audit.recent(identifier=form, limit=limit):
+            if e.event.patron_id is None and e.event.institution in {None, patron.institution}:
+                events[e.id] = e
     newest_first = sorted(events.values(), key=lambda e: e.id, reverse=True)
     return [e.event for e in newest_first if e.event.action == "sign_in"][:RECENT_SIGN_INS]

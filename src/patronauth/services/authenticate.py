@@ -14,6 +14,7 @@ a directory that does not answer raises `Unavailable` (a `Busy`): no attempt cou
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from patronauth.domain.credentials import (
@@ -26,13 +27,16 @@ from patronauth.domain.credentials import (
     suspends,
     transition,
 )
+from patronauth.domain.defaults import as_default
 from patronauth.domain.errors import Busy, InvalidInput
 from patronauth.domain.identifiers import lockout_key
 from patronauth.domain.lockout import Blocked, LockoutRule
 from patronauth.domain.patrons import Credential, PatronStatus, TemporarySecret
 from patronauth.domain.policies import HARD_MAX_LENGTH, normalise_secret
-from patronauth.domain.profile import Text, change_due
+from patronauth.domain.profile import Profile, Text, change_due
 from patronauth.domain.text import has_control_characters
+from patronauth.services import audit_keys
+from patronauth.services.admission import admit
 from patronauth.services.directory import DirectoryRoute, check_in_directory, directory_route
 from patronauth.services.interfaces import AuditEvent, Ports, UnitOfWork
 from patronauth.services.lookup import Found, find_patron
@@ -47,6 +51,9 @@ class Attempt:
     source: str = ""
     institution: str | None = None
     purpose: str = "sign_in"  # the audit action: a sign-in, or the check of a change
+    # The front end asked `refuse_if_blocked` for this very attempt just before: the
+    # block is not read again (the counter's admission still refuses a block since).
+    block_checked: bool = False
 
 
 @dataclass(frozen=True)
@@ -66,11 +73,17 @@ class AuthResult:
 
 @dataclass(frozen=True)
 class _Verified:
-    """The inner result, with the credential for use cases that go on to change it."""
+    """The inner result, with the credential for use cases that go on to change it, and
+    the session opened in the outcome's transaction (`open_in`), if any."""
 
     result: AuthResult
     found: Found | None = None
     credential: Credential | None = None
+    opened: object = None
+
+
+# Opens a session inside the unit of work that records a successful outcome.
+OpenIn = Callable[[UnitOfWork, AuthResult], object]
 
 
 def clean_secret(raw: str) -> str:
@@ -91,10 +104,16 @@ def authenticate(ports: Ports, attempt: Attempt) -> AuthResult:
     return verify_attempt(ports, attempt).result
 
 
-def verify_attempt(ports: Ports, attempt: Attempt) -> _Verified:
+def verify_attempt(ports: Ports, attempt: Attempt, *, open_in: OpenIn | None = None) -> _Verified:
     secret = clean_secret(attempt.secret)
     key = lockout_key(attempt.identifier)
     event = _Event(ports, attempt, key)
+    # A credential or channel the profile does not give this sign-in is a request error:
+    # refused before anything is counted, and without a lookup where the profile is known.
+    refusal = _channel_refusal(_named_profile(ports, attempt), attempt)
+    if refusal is not None:
+        event.refused(refusal)
+        raise refusal
 
     wait = ports.throttle.hit("attempt", attempt.source or attempt.channel.value)
     if wait:
@@ -102,23 +121,26 @@ def verify_attempt(ports: Ports, attempt: Attempt) -> _Verified:
         event.record(result, kind=attempt.credential)
         return _Verified(result)
 
-    blocked = ports.counter.blocked_for(key, ports.clock.now().timestamp())
-    if blocked:
-        # A blocked identifier is refused before anything is read (P2): the answer and
-        # its cost are the same whether or not a patron has it (S3).
-        result = AuthResult(Outcome.BLOCKED, retry_after=blocked, kind=attempt.credential)
-        event.record(result, kind=attempt.credential)
-        return _Verified(result)
+    blocked = None if attempt.block_checked else _refuse_if_blocked(ports, attempt, key, event)
+    if blocked is not None:
+        return _Verified(blocked)
 
-    with ports.uow() as uow:
+    kind: CredentialKind | None = None
+    credential: Credential | None = None
+    with ports.read() as uow:
         found = find_patron(
             uow, ports.profiles, attempt.identifier, institution=attempt.institution
         )
-        kind, credential = _credential_for(uow, found, attempt)
+        refusal = _channel_refusal(found.profile if found else None, attempt)
+        if refusal is None:
+            kind, credential = _credential_for(uow, found, attempt)
+    if refusal is not None:
+        event.refused(refusal, found)
+        raise refusal
     route = directory_route(ports, found, attempt.institution)
     rule = _lockout_rule(ports, found, attempt)
 
-    admission = ports.counter.admit(key, ports.clock.now().timestamp(), rule)
+    admission = admit(ports, key, rule)
     if isinstance(admission, Blocked):
         # The same answer whether or not a patron has the identifier (S3).
         result = AuthResult(
@@ -132,7 +154,7 @@ def verify_attempt(ports: Ports, attempt: Attempt) -> _Verified:
         if route is not None:
             verified = _verify_in_directory(ports, attempt, secret, route, kind, event)
         else:
-            verified = _verify(ports, attempt, secret, found, kind, credential, event)
+            verified = _verify(ports, attempt, secret, found, kind, credential, event, open_in)
         success = verified.result.outcome not in {Outcome.INVALID, Outcome.SUSPENDED}
         return verified
     except Busy:
@@ -142,6 +164,68 @@ def verify_attempt(ports: Ports, attempt: Attempt) -> _Verified:
     finally:
         now = ports.clock.now().timestamp()
         ports.counter.settle(key, admission.ticket, success=success, now=now, rule=rule)
+
+
+def refuse_if_blocked(ports: Ports, attempt: Attempt) -> AuthResult | None:
+    """P2: the refusal of an attempt on a blocked identifier, or None when it is not
+    blocked. Asked before anything else is read (a front end may ask it before its
+    routing); the attempt's secret must be clean and its channel's (else a request
+    error is raised, as `sign_in` would)."""
+    clean_secret(attempt.secret)
+    key = lockout_key(attempt.identifier)
+    event = _Event(ports, attempt, key)
+    refusal = _channel_refusal(_named_profile(ports, attempt), attempt)
+    if refusal is not None:
+        raise refusal
+    return _refuse_if_blocked(ports, attempt, key, event)
+
+
+def _refuse_if_blocked(
+    ports: Ports, attempt: Attempt, key: str, event: _Event
+) -> AuthResult | None:
+    now = ports.clock.now().timestamp()
+    blocked = ports.counter.blocked_for(key, now)
+    if not blocked:
+        return None
+    # A blocked identifier is refused before anything is read (P2): the answer and its
+    # cost are the same whether or not a patron has it (S3). Its refusals are audited
+    # as one record per block, with their count.
+    result = AuthResult(Outcome.BLOCKED, retry_after=blocked, kind=attempt.credential)
+    event.blocked(result, until=now + blocked)
+    return result
+
+
+def flush_refusal_counts(ports: Ports) -> int:
+    """Write the counts of blocked refusals not written yet (at shutdown, or on a
+    timer); how many records were updated."""
+    owed = ports.refusals.due()
+    if owed:
+        with ports.uow() as uow:
+            for audit_id, count in owed:
+                uow.audit.set_count(audit_id, count)
+            uow.commit()
+    return len(owed)
+
+
+def _named_profile(ports: Ports, attempt: Attempt) -> Profile | None:
+    """The profile an attempt is for before any lookup: the institution it names, or
+    the only one served."""
+    if attempt.institution is not None:
+        return ports.profiles.get(attempt.institution)
+    served = ports.profiles.all()
+    return next(iter(served.values())) if len(served) == 1 else None
+
+
+def _channel_refusal(profile: Profile | None, attempt: Attempt) -> InvalidInput | None:
+    """R1: a sign-in takes the credential its channel is mapped to (a change may name any
+    credential the profile uses: HKPL changes its PIN on the web)."""
+    if profile is None or attempt.purpose != "sign_in":
+        return None
+    try:
+        profile.sign_in_kind(attempt.channel, attempt.credential)
+    except InvalidInput as refusal:
+        return refusal
+    return None
 
 
 def _lockout_rule(ports: Ports, found: Found | None, attempt: Attempt) -> LockoutRule:
@@ -187,13 +271,15 @@ def _verify(
     kind: CredentialKind | None,
     credential: Credential | None,
     event: _Event,
+    open_in: OpenIn | None = None,
 ) -> _Verified:
     if found is None or credential is None or kind is None:
         ports.hasher.dummy_verify(secret)
         result = _invalid(attempt)
         event.record(result, found, kind=kind, reason="unknown" if found is None else "not_set_up")
         return _Verified(result, found)
-    verification = ports.hasher.verify(credential.secret_hash, secret)
+    typed = as_default(secret) if credential.state is CredentialState.DEFAULT else secret
+    verification = ports.hasher.verify(credential.secret_hash, typed)
     # A temporary secret from a self-service reset also ends a suspension.
     temporary = None if verification.ok else _matching_temporary(ports, credential, secret)
     with ports.uow() as uow:
@@ -218,10 +304,20 @@ def _verify(
             if verification.rehashed:
                 uow.credentials.rehash(credential, verification.rehashed)
         outcome = _after_correct_secret(ports, uow, found, credential, attempt.channel)
+        if (
+            outcome is Outcome.MUST_CHANGE
+            and credential.state is CredentialState.TEMPORARY
+            and attempt.purpose == "sign_in"
+            and not uow.credentials.use_temporary(credential, ports.clock.now())
+        ):
+            # S5: a temporary secret opens one change step; the change itself may still
+            # check it, but a second sign-in with it is refused.
+            outcome = Outcome.TEMPORARY_EXPIRED
         result = _for_patron(AuthResult(outcome, kind=kind), found)
         event.record(result, found, kind=kind, uow=uow)
+        opened = open_in(uow, result) if open_in is not None and result.signed_in else None
         uow.commit()
-    return _Verified(result, found, credential)
+    return _Verified(result, found, credential, opened)
 
 
 def _verify_in_directory(
@@ -249,13 +345,23 @@ def _verify_in_directory(
 def _matching_temporary(
     ports: Ports, credential: Credential, secret: str
 ) -> TemporarySecret | None:
-    """S5: the unused temporary secret `secret` is, if any (read, then hashed outside
-    the transaction)."""
-    with ports.uow() as uow:
+    """S5: the unused temporary secret `secret` is, if any. Temporary secrets are kept
+    as keyed digests, so this costs no argon2: every attempt runs exactly one, whatever
+    the credential's state (issue 10). One kept as argon2 (made before that) is still
+    checked; a full hashing pool then counts as no match, since the main hash has
+    already judged the guess wrong and it must count (issue 15)."""
+    with ports.read() as uow:
         active = uow.temporaries.active(credential.patron_id, credential.kind, ports.clock.now())
     for temporary in active:
-        if ports.hasher.verify(temporary.secret_hash, secret).ok:
-            return temporary
+        if temporary.secret_hash.startswith("hk:"):
+            if ports.hasher.keyed_matches(temporary.secret_hash, secret):
+                return temporary
+            continue
+        try:
+            if ports.hasher.verify(temporary.secret_hash, secret).ok:
+                return temporary
+        except Busy:
+            return None
     return None
 
 
@@ -326,9 +432,9 @@ def _after_correct_secret(
         forced,
         patron.category,
         settings,
-        set_on=credential.set_at.date(),
+        set_on=found.profile.day_of(credential.set_at),
         policy_from=credential.policy_from,
-        today=now.date(),
+        today=found.profile.day_of(now),
     )
     return after_verified(
         credential.state,
@@ -370,9 +476,61 @@ class _Event:
             source=self.attempt.source,
             institution=found.patron.institution if found else self.attempt.institution,
             patron_id=found.patron.id if found else None,
+            identifier=audit_keys.kept(self.ports, self.key, identifies=found is not None),
+            detail=detail,
+        )
+        self._write(event, uow)
+
+    def blocked(self, result: AuthResult, *, until: float) -> None:
+        """One record per block of the identifier on this channel, with a count."""
+        self.ports.telemetry.attempt(self.attempt.channel.value, result.outcome.value)
+        now = self.ports.clock.now()
+        channel = self.attempt.channel.value
+        count, audit_id = self.ports.refusals.add(self.key, channel, until, now.timestamp())
+        if not count:
+            return
+        with self.ports.uow() as uow:
+            if audit_id is not None:
+                uow.audit.set_count(audit_id, count)
+            else:
+                detail = {"credential": result.kind.value} if result.kind else {}
+                first = AuditEvent(
+                    at=now,
+                    action=self.attempt.purpose,
+                    outcome=result.outcome.value,
+                    actor="patron",
+                    channel=channel,
+                    source=self.attempt.source,
+                    institution=self.attempt.institution,
+                    patron_id=None,
+                    identifier=self.key,
+                    detail={**detail, "retry_after": str(result.retry_after)},
+                )
+                audit_id = uow.audit.record_counted(first)
+            uow.commit()
+        self.ports.refusals.recorded(self.key, channel, audit_id)
+
+    def refused(self, refusal: InvalidInput, found: Found | None = None) -> None:
+        """A request error: audited with its code, counted nowhere."""
+        institution = found.patron.institution if found else self.attempt.institution
+        detail = {"reason": refusal.code}
+        if self.attempt.credential is not None:
+            detail["credential"] = self.attempt.credential.value
+        event = AuditEvent(
+            at=self.ports.clock.now(),
+            action=self.attempt.purpose,
+            outcome="refused",
+            actor="patron",
+            channel=self.attempt.channel.value,
+            source=self.attempt.source,
+            institution=institution,
+            patron_id=found.patron.id if found else None,
             identifier=self.key,
             detail=detail,
         )
+        self._write(event, None)
+
+    def _write(self, event: AuditEvent, uow: UnitOfWork | None) -> None:
         if uow is not None:
             uow.audit.record(event)
             return

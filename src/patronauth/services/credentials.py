@@ -14,6 +14,7 @@ from patronauth.domain.credentials import (
     Outcome,
     transition,
 )
+from patronauth.domain.defaults import as_default
 from patronauth.domain.errors import (
     Conflict,
     InvalidInput,
@@ -34,10 +35,11 @@ from patronauth.domain.policies import (
 )
 from patronauth.domain.profile import CredentialSettings, Profile
 from patronauth.domain.sessions import Session, may_reach
+from patronauth.services import change_codes
+from patronauth.services.audit import Trail
 from patronauth.services.authenticate import Attempt, AuthResult, verify_attempt
 from patronauth.services.directory import refuse_local_change
 from patronauth.services.interfaces import (
-    AuditEvent,
     NewCredential,
     Notice,
     NoticeKind,
@@ -74,6 +76,7 @@ class ChangeRequest:
     kind: CredentialKind | None = None
     source: str = ""
     institution: str | None = None
+    code: str | None = None  # the e-mailed code confirming a first change of a default
 
 
 @dataclass(frozen=True)
@@ -130,13 +133,15 @@ def checked_new_secret(
 ) -> tuple[str, CredentialPolicy]:
     new, confirm = normalise_secret(new), normalise_secret(confirm)
     settings = _settings(found, kind)
-    policy = settings.policy_on(ports.clock.now().date())
+    policy = settings.policy_on(found.profile.day_of(ports.clock.now()))
     context = secret_context(ports.hasher, found.patron, uow.patrons.identifiers(found.patron.id))
     violations = check(new, policy, context=context, blocklists=ports.blocklists)
     if not violations:
-        if current is not None and new == normalise_secret(current):
+        current = normalise_secret(current) if current is not None else None
+        if current is not None and _unchanged(ports, new, current, default_digest):
             violations.append(Violation(policy.code("unchanged")))
-        elif default_digest and ports.hasher.keyed_matches(default_digest, new):
+        elif default_digest and ports.hasher.keyed_matches(default_digest, as_default(new)):
+            # A default's letters sign in in either case, so `ab9876` is still `AB9876`.
             violations.append(Violation(policy.code("same_as_default")))
     # Every problem at once: the new secret's, then its confirmation's.
     mismatch = (
@@ -147,6 +152,17 @@ def checked_new_secret(
     if mismatch:
         raise Refused(*mismatch)
     return new, policy
+
+
+def _unchanged(ports: Ports, new: str, current: str, default_digest: str | None) -> bool:
+    """The same secret, or the current default with only the case of its letters changed."""
+    if new == current:
+        return True
+    return bool(
+        default_digest
+        and as_default(new) == as_default(current)
+        and ports.hasher.keyed_matches(default_digest, as_default(current))
+    )
 
 
 def change_secret(
@@ -205,6 +221,8 @@ def change_secret(
             current=request.current,
             default_digest=credential.default_digest,
         )
+    if change_codes.needed(found, credential):
+        change_codes.confirm(ports, found, credential, request.code, notify)
     _store_chosen(ports, found, credential, new, policy, actor="patron", channel=request.channel)
     opened = after_change(
         ports,
@@ -258,7 +276,7 @@ def _store_chosen(
         if not stored:
             raise Conflict.of("credential.changed_concurrently")
         uow.temporaries.void(credential.patron_id, credential.kind, now)
-        _audit(uow, now, "credential.change", found, credential.kind, actor, channel)
+        _audit(ports, uow, now, "credential.change", found, credential.kind, actor, channel)
         uow.commit()
 
 
@@ -295,7 +313,7 @@ def reset_credential(
     to_default = credential is not None and bool(credential.default_digest)
     if not to_default:
         # Hashed before the transaction that stores it (argon2 never runs inside one).
-        temporary = temporary_secret(ports, settings.policy_on(now.date()))
+        temporary = temporary_secret(ports, settings.policy_on(found.profile.day_of(now)))
         expires_at = now + timedelta(hours=settings.temporary_lifetime_hours)
         secret_hash = ports.hasher.hash(temporary)
     with ports.uow() as uow:
@@ -337,7 +355,17 @@ def reset_credential(
         if not stored:
             raise Conflict.of("credential.changed_concurrently")
         uow.temporaries.void(found.patron.id, kind, now)
-        _audit(uow, now, "credential.reset", found, kind, staff, Channel.STAFF, result.state.value)
+        _audit(
+            ports,
+            uow,
+            now,
+            "credential.reset",
+            found,
+            kind,
+            staff,
+            Channel.STAFF,
+            result.state.value,
+        )
         uow.commit()
     end_patron_sessions(ports, found.patron.id)
     notify(ports, found.patron, NoticeKind.CREDENTIAL_RESET, kind)
@@ -355,7 +383,7 @@ def temporary_secret(ports: Ports, policy: CredentialPolicy) -> str:
         alphabet, length = "0123456789", max(policy.min_length, 8)
     else:
         alphabet = _UNAMBIGUOUS_LETTERS + _DIGITS
-        if policy.charset is Charset.ANY:
+        if policy.charset in {Charset.ANY, Charset.ASCII}:
             alphabet += _SPECIALS
         length = max(policy.min_length, 12)
     length = min(length, policy.max_length)
@@ -377,14 +405,16 @@ def set_up_credential(
     channel: Channel,
     institution: str | None = None,
 ) -> CredentialKind:
-    """R23: the first secret of a patron whose institution gives no default."""
+    """R23: the first secret of a patron who has no default (the institution gives none,
+    or the patron's registration data gave none)."""
     with ports.uow() as uow:
         found = require_patron(uow, ports.profiles, identifier, institution=institution)
         refuse_local_change(found)
         kind = _kind(found.profile, kind)
-        if not _settings(found, kind).first_time_setup:
+        existing = uow.credentials.get(found.patron.id, kind)
+        if existing is not None and not _settings(found, kind).first_time_setup:
             raise Refused.of("credential.setup_not_offered")
-        if uow.credentials.get(found.patron.id, kind) is not None:
+        if existing is not None:
             raise Conflict.of("credential.already_set_up")
         new, policy = checked_new_secret(
             ports, uow, found, kind, new, confirm, current=None, default_digest=None
@@ -405,13 +435,14 @@ def set_up_credential(
                 set_at=now,
             ),
         )
-        _audit(uow, now, "credential.setup", found, kind, actor, channel)
+        _audit(ports, uow, now, "credential.setup", found, kind, actor, channel)
         uow.commit()
     notify(ports, found.patron, NoticeKind.CREDENTIAL_CHANGED, kind)
     return kind
 
 
 def _audit(
+    ports: Ports,
     uow: UnitOfWork,
     now: datetime,
     action: str,
@@ -421,18 +452,12 @@ def _audit(
     channel: Channel,
     outcome: str = "ok",
 ) -> None:
-    uow.audit.record(
-        AuditEvent(
-            at=now,
-            action=action,
-            outcome=outcome,
-            actor=actor,
-            channel=channel.value,
-            institution=found.patron.institution,
-            patron_id=found.patron.id,
-            identifier=found.identifier.lookup_key,
-            detail={"credential": kind.value},
-        )
+    Trail(uow, ports.clock, actor, channel.value, at=now).record(
+        action,
+        found.patron,
+        {"credential": kind.value},
+        outcome=outcome,
+        identifier=found.identifier.lookup_key,
     )
 
 

@@ -7,6 +7,7 @@ docs/architecture.md, "Ports and their twins").
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -42,6 +43,7 @@ from patronauth.domain.patrons import (
 from patronauth.domain.profile import DirectoryConfig, ForcedChange, Profile
 from patronauth.domain.sessions import Scope, Session, SessionChannel, SessionPolicy
 from patronauth.domain.signon import Client, SignOnProtocol
+from patronauth.domain.staff import Role, StaffMember, StaffSession, StaffStatus, Stage
 from patronauth.domain.terminals import Terminal, TerminalOptions
 
 
@@ -104,8 +106,29 @@ class AttemptCounter(Protocol):
         """Lift any block and forget the failures of `key` (staff unlock)."""
 
 
+class SessionRows(Protocol):
+    """Sessions opened inside a unit of work, where the store is its database."""
+
+    def create(
+        self,
+        token_hash: str,
+        patron_id: int,
+        channel: SessionChannel,
+        scope: Scope,
+        change_kind: CredentialKind | None,
+        *,
+        source: str,
+        now: datetime,
+    ) -> Session: ...
+
+
 class SessionStore(Protocol):
-    """Server-side sessions and bearer tokens, found by the hash of their token (S7)."""
+    """Server-side sessions and bearer tokens, found by the hash of their token (S7).
+
+    `in_database`: the sessions are rows of the units of work's database, so a sign-in
+    opens its session in the transaction of its outcome (`UnitOfWork.sessions`)."""
+
+    in_database: bool
 
     def create(
         self,
@@ -138,13 +161,19 @@ class Throttle(Protocol):
     def hit(self, scope: str, source: str) -> int:
         """Count one attempt from `source`; 0 when allowed, else seconds to wait."""
 
+    def hit_limit(self, limit: str, scope: str, key: str) -> int:
+        """Count one use of `key` against a named limit (`"5 per hour"`); 0 when
+        allowed, else seconds to wait."""
+
 
 class NoticeKind(StrEnum):
     CREDENTIAL_CHANGED = "credential_changed"
     CREDENTIAL_RESET = "credential_reset"
     TEMPORARY_SECRET = "temporary_secret"  # noqa: S105 (a notice kind)
+    TEMPORARY_SECRETS = "temporary_secrets"
     SETUP_LINK = "setup_link"
     RESET_LINK = "reset_link"
+    CHANGE_CODE = "change_code"
 
 
 @dataclass(frozen=True)
@@ -271,6 +300,10 @@ class CredentialRepository(Protocol):
     def rehash(self, credential: Credential, secret_hash: str) -> bool:
         """Store an upgraded hash of the same secret if the version is unchanged."""
 
+    def use_temporary(self, credential: Credential, now: datetime) -> bool:
+        """Mark a temporary secret as having opened its one session (S5). False when it
+        already had (or the secret changed meanwhile): nothing is written then."""
+
     def record_failure(self, credential_id: int) -> int:
         """Atomically add one consecutive failure; the new count."""
 
@@ -302,6 +335,12 @@ class TemporaryRepository(Protocol):
 class AuditLog(Protocol):
     def record(self, event: AuditEvent) -> None: ...
 
+    def record_counted(self, event: AuditEvent) -> int:
+        """Record `event` as the first of a series (its `count` in the detail); its id."""
+
+    def set_count(self, audit_id: int, count: int) -> None:
+        """The series recorded as `audit_id` now counts `count` events."""
+
     def record_many(self, events: Sequence[AuditEvent]) -> None: ...
 
     def recent(
@@ -312,6 +351,7 @@ class AuditLog(Protocol):
 class ActionPurpose(StrEnum):
     SET_UP = "set_up"  # R23: the first PIN of a patron without a default
     REVERT_TO_DEFAULT = "revert_to_default"  # R14: PolyU's online reset
+    CONFIRM_CHANGE = "confirm_change"  # a code confirming the first change of a default
 
 
 @dataclass(frozen=True)
@@ -342,6 +382,12 @@ class ActionTokens(Protocol):
 
     def take(self, token_hash: str, purpose: ActionPurpose, now: datetime) -> ActionToken | None:
         """Use the token up; None when it was used, expired or never existed."""
+
+    def void(
+        self, patron_id: int, purpose: ActionPurpose, kind: CredentialKind, now: datetime
+    ) -> int:
+        """Use up every live token of the patron for `purpose` and `kind` (a new one
+        replaces them); how many there were."""
 
 
 class Catalogue(Protocol):
@@ -389,7 +435,9 @@ class Loans(Protocol):
     def loan(self, loan_id: int) -> Loan | None:
         """An open loan (returned ones are history)."""
 
-    def add_loan(self, patron_id: int, item: Item, today: date, due_on: date) -> Loan: ...
+    def add_loan(
+        self, patron_id: int, item: Item, today: date, due_on: date, *, fine_free: bool = False
+    ) -> Loan: ...
 
     def renew_loan(self, loan: Loan, due_on: date) -> None: ...
 
@@ -483,6 +531,12 @@ class RegistryRow:
     patron: NewPatron
     credentials: Sequence[NewCredential]
     patron_id: int | None  # None: a new patron
+    # For a known patron, the registration fields the row gives (None: all); the
+    # others keep their stored values.
+    given: frozenset[str] | None = None
+    # R20: a directory category's student or staff number (kind, value, lookup key),
+    # added as an identifier of the patron when not on record yet.
+    link: tuple[IdentifierKind, str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -491,6 +545,8 @@ class KnownBarcode:
     uid: str
     institution: str
     replaced: bool
+    category: str
+    registered_on: date
 
 
 @dataclass(frozen=True)
@@ -506,9 +562,10 @@ class Registry(Protocol):
     def upsert(self, rows: Sequence[RegistryRow]) -> RegistryBatchResult:
         """Insert new patrons and update known ones.
 
-        For a known patron the personal data, category and status are replaced, the
-        default digests follow the new data, and a credential still in the default
-        state takes the new default as its secret.
+        For a known patron the fields the row gives replace the stored ones (the
+        registration date never changes; a feed moves the status only of a pending
+        registration), the default digests follow the new data, and a credential
+        still in the default state takes the new default as its secret.
         """
 
 
@@ -543,6 +600,174 @@ class TerminalRepository(Protocol):
     def set_options(self, login: str, options: TerminalOptions, at: datetime) -> None: ...
 
     def set_password_hash(self, login: str, password_hash: str, at: datetime) -> None: ...
+
+
+@dataclass(frozen=True)
+class StoredStaff:
+    member: StaffMember
+    password_hash: str | None  # None until enrolment sets it
+    totp_secret: str | None
+    totp_last_step: int | None
+
+
+@dataclass(frozen=True)
+class WebAuthnKey:
+    id: int
+    staff_id: int
+    credential_id: bytes
+    public_key: bytes
+    sign_count: int
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    staff_id: int
+    expires_at: datetime
+    totp_secret: str | None  # offered on the enrolment page, kept until used
+    challenge: bytes | None  # the WebAuthn registration challenge offered
+
+
+class StaffRepository(Protocol):
+    """Staff accounts of the console, their second factors and enrolment links."""
+
+    def add(
+        self,
+        login: str,
+        name: str,
+        role: Role,
+        institutions: Sequence[str],
+        *,
+        created_by: str,
+        at: datetime,
+    ) -> StaffMember:
+        """Refuses `staff.login_taken` when the login exists already."""
+
+    def get(self, staff_id: int) -> StoredStaff | None: ...
+
+    def by_login(self, login: str) -> StoredStaff | None: ...
+
+    def all(self) -> list[StaffMember]: ...
+
+    def set_status(self, staff_id: int, status: StaffStatus, at: datetime) -> None: ...
+
+    def set_role(self, staff_id: int, role: Role, at: datetime) -> None: ...
+
+    def set_password(self, staff_id: int, password_hash: str, at: datetime) -> None: ...
+
+    def set_totp(self, staff_id: int, secret: str, at: datetime) -> None: ...
+
+    def use_totp_step(self, staff_id: int, step: int) -> bool:
+        """Atomically record `step` as used if it is later than the last one used;
+        False when it is not (the code was used already)."""
+
+    def add_key(
+        self, staff_id: int, credential_id: bytes, public_key: bytes, sign_count: int, at: datetime
+    ) -> None: ...
+
+    def keys(self, staff_id: int) -> list[WebAuthnKey]: ...
+
+    def use_key(self, key_id: int, old_count: int, new_count: int, at: datetime) -> bool:
+        """Store the authenticator's new signature counter if it still is `old_count`."""
+
+    def add_enrolment(
+        self, token_hash: str, staff_id: int, *, now: datetime, expires_at: datetime
+    ) -> None: ...
+
+    def enrolment(self, token_hash: str, now: datetime) -> Enrolment | None:
+        """The unused, unexpired enrolment link, left unused."""
+
+    def offer(self, token_hash: str, totp_secret: str, challenge: bytes) -> None:
+        """Remember what the enrolment page offered (the TOTP key, the WebAuthn challenge)."""
+
+    def take_enrolment(self, token_hash: str, now: datetime) -> bool:
+        """Use the enrolment link up; False when it was used or expired meanwhile."""
+
+    def find_patrons(
+        self,
+        institutions: Sequence[str],
+        *,
+        name: str | None = None,
+        email: str | None = None,
+        phone_prefix: str | None = None,
+        limit: int,
+    ) -> list[Patron]:
+        """Patrons of `institutions` whose name contains `name`, whose e-mail is
+        `email`, or whose masked phone begins with `phone_prefix`."""
+
+    def audit(
+        self,
+        *,
+        institutions: Sequence[str] | None,
+        actor: str | None = None,
+        patron_id: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+    ) -> list[StoredAuditEvent]:
+        """Audit records, newest first, of the institutions (all when None)."""
+
+
+class StaffSessions(Protocol):
+    """Sessions of the staff console, found by the hash of their token."""
+
+    def create(
+        self, token_hash: str, staff_id: int, stage: Stage, *, source: str, now: datetime
+    ) -> StaffSession: ...
+
+    def find(self, token_hash: str) -> StaffSession | None: ...
+
+    def touch(self, session_id: int, now: datetime) -> None: ...
+
+    def verified(self, session_id: int, now: datetime) -> None:
+        """A second factor was given in this session now."""
+
+    def set_challenge(self, session_id: int, challenge: bytes | None) -> None: ...
+
+    def challenge(self, session_id: int) -> bytes | None: ...
+
+    def revoke(self, session_id: int, now: datetime) -> None: ...
+
+    def revoke_staff(self, staff_id: int, now: datetime) -> int: ...
+
+
+@dataclass(frozen=True)
+class NewKey:
+    credential_id: bytes
+    public_key: bytes
+    sign_count: int
+
+
+class SecondFactors(Protocol):
+    """TOTP (RFC 6238) and WebAuthn for staff sign-in."""
+
+    def new_totp_secret(self) -> str: ...
+
+    def totp_uri(self, secret: str, login: str) -> str:
+        """The otpauth:// URI an authenticator app reads from the QR code."""
+
+    def totp_step(self, secret: str, code: str, now: datetime) -> int | None:
+        """The time step whose code `code` is, within one step of `now`; else None."""
+
+    def qr_svg(self, text: str) -> str:
+        """An inline SVG QR code of `text`."""
+
+    def registration_options(
+        self, user_id: bytes, login: str, name: str, exclude: Sequence[bytes]
+    ) -> tuple[str, bytes]:
+        """The JSON options for `navigator.credentials.create` and their challenge."""
+
+    def verify_registration(self, response: str, challenge: bytes) -> NewKey:
+        """Refuses `staff.webauthn_invalid` for any answer that does not verify."""
+
+    def authentication_options(self, allow: Sequence[bytes]) -> tuple[str, bytes]: ...
+
+    def credential_id(self, response: str) -> bytes:
+        """The key an assertion names; refuses `staff.webauthn_invalid` if unreadable."""
+
+    def verify_authentication(self, response: str, challenge: bytes, key: WebAuthnKey) -> int:
+        """The key's new signature counter; refuses `staff.webauthn_invalid` for a wrong
+        origin, challenge or signature and `staff.webauthn_replayed` for a counter
+        that did not move forward."""
 
 
 @dataclass(frozen=True)
@@ -623,6 +848,7 @@ class IssuedToken:
     scope: str
     code_id: int | None
     session_id: int | None
+    created_at: datetime
     expires_at: datetime
     revoked: bool
 
@@ -723,6 +949,9 @@ class UnitOfWork(Protocol):
     def action_tokens(self) -> ActionTokens: ...
 
     @property
+    def sessions(self) -> SessionRows: ...
+
+    @property
     def catalogue(self) -> Catalogue: ...
 
     @property
@@ -739,6 +968,12 @@ class UnitOfWork(Protocol):
 
     @property
     def registry(self) -> Registry: ...
+
+    @property
+    def staff(self) -> StaffRepository: ...
+
+    @property
+    def staff_sessions(self) -> StaffSessions: ...
 
     @property
     def sign_on(self) -> SignOnRepository: ...
@@ -849,6 +1084,74 @@ class SigningKeys(Protocol):
         `keep_seconds`. The new key's id."""
 
 
+@dataclass
+class _Block:
+    until: float
+    audit_id: int | None = None
+    count: int = 0
+    written: int = 0
+    written_at: float = 0.0
+
+
+class RefusalTally:
+    """Refusals of blocked identifiers, counted per block (P2): the first refusal of a
+    block writes one audit record; the later ones raise its count, written at most
+    every `every` seconds (and by `due` when asked). Kept by this process: each node
+    writes its own record of a block."""
+
+    def __init__(self, every: float = 1.0) -> None:
+        self.every = every
+        self._blocks: dict[tuple[str, str], _Block] = {}
+        self._ended: list[_Block] = []  # counts still to write of blocks that ended
+        self._lock = threading.Lock()
+
+    def add(self, key: str, channel: str, until: float, now: float) -> tuple[int, int | None]:
+        """Count one refusal of `key` on `channel`, blocked until about `until`: (the
+        count to write now, 0 for none; the block's record, None for a new block)."""
+        with self._lock:
+            tally = self._blocks.get((key, channel))
+            # A block's end is fixed (`until` is known to a second): a later one is new.
+            if tally is not None and until > tally.until + 1:
+                if tally.count > tally.written and tally.audit_id is not None:
+                    self._ended.append(tally)
+                tally = None
+            if tally is None:
+                if len(self._blocks) > 10_000:
+                    self._forget(now)
+                tally = self._blocks[(key, channel)] = _Block(until, written_at=now)
+            tally.count += 1
+            if tally.count == 1:
+                tally.written = 1
+                return 1, None
+            if tally.audit_id is None or now - tally.written_at < self.every:
+                return 0, tally.audit_id
+            tally.written, tally.written_at = tally.count, now
+            return tally.count, tally.audit_id
+
+    def recorded(self, key: str, channel: str, audit_id: int) -> None:
+        with self._lock:
+            tally = self._blocks.get((key, channel))
+            if tally is not None and tally.audit_id is None:
+                tally.audit_id = audit_id
+
+    def due(self) -> list[tuple[int, int]]:
+        """(record, count) of every block whose count is not written yet; marked written."""
+        with self._lock:
+            owed = []
+            for tally in [*self._ended, *self._blocks.values()]:
+                if tally.audit_id is not None and tally.count > tally.written:
+                    owed.append((tally.audit_id, tally.count))
+                    tally.written = tally.count
+            self._ended = []
+            return owed
+
+    def _forget(self, now: float) -> None:
+        """Blocks that have ended and whose counts are written."""
+        for block, tally in list(self._blocks.items()):
+            if tally.until + 1 < now and tally.written == tally.count:
+                del self._blocks[block]
+
+
 class NoTelemetry:
     def attempt(self, channel: str, outcome: str) -> None:
         return None
@@ -873,3 +1176,19 @@ class Ports:
     telemetry: Telemetry = field(default_factory=NoTelemetry)
     directory: Directory = field(default_factory=NoDirectory)
     signing_keys: SigningKeys | None = None  # OpenID Connect; None where not set up
+    reads: UnitOfWorkFactory | None = None  # units of work that only read, where set up
+    refusals: RefusalTally = field(default_factory=RefusalTally)
+
+    def read(self) -> UnitOfWork:
+        """A unit of work that only reads (on SQLite it does not queue for the write
+        lock); the ordinary one where none is set up. Nothing in it is committed."""
+        return (self.reads or self.uow)()
+
+
+@dataclass(frozen=True)
+class StaffPorts:
+    """The staff console's needs beside the patrons' ports."""
+
+    ports: Ports
+    factors: SecondFactors
+    console_url: str  # where the console answers, for enrolment links

@@ -19,7 +19,6 @@ hold is simply not found.
 from __future__ import annotations
 
 from datetime import date
-from zoneinfo import ZoneInfo
 
 from patronauth.domain.circulation import FineCalendar, Standing, expired, standing
 from patronauth.domain.errors import NotFound
@@ -30,7 +29,7 @@ from patronauth.services.interfaces import Ports, UnitOfWork
 
 def library_today(ports: Ports, profile: Profile) -> date:
     """Due dates and fines follow the library's calendar, not UTC's."""
-    return ports.clock.now().astimezone(ZoneInfo(profile.timezone)).date()
+    return profile.day_of(ports.clock.now())
 
 
 def calendar_in(uow: UnitOfWork, institution: str) -> FineCalendar:
@@ -66,5 +65,5 @@ def standing_of(ports: Ports, patron: Patron) -> Standing:
     lists `record` builds; lapsed reservations count no more, as in `record`."""
     profile = ports.profiles.get(patron.institution)
     today = library_today(ports, profile)
-    with ports.uow() as uow:
+    with ports.read() as uow:
         return standing_in(uow, patron, profile, today)

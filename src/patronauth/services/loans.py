@@ -13,7 +13,7 @@ from patronauth.domain.circulation import (
     Loan,
     Title,
     check_out,
-    overdue_fine,
+    loan_fine,
     renew,
 )
 from patronauth.domain.errors import Conflict, NotFound, Refused
@@ -67,7 +67,9 @@ def checkout(
             ),
             today=today,
         )
-        loan = uow.loans.add_loan(patron.id, item, today, due)
+        loan = uow.loans.add_loan(
+            patron.id, item, today, due, fine_free=item.home_library in profile.mobile_libraries
+        )
         uow.catalogue.set_item_status(item.id, ItemStatus.ON_LOAN)
         for hold in mine:
             uow.holds.update_hold(hold.id, HoldStatus.COLLECTED, item_id=item.id)
@@ -108,9 +110,7 @@ def checkin(
         if loan is None:
             raise Conflict.of("checkin.not_on_loan")
         patron = patron_in(uow, loan.patron_id)
-        fine = overdue_fine(
-            loan.due_on, today, profile.rules(patron.category), calendar_in(uow, institution)
-        )
+        fine = loan_fine(loan, today, profile.rules(patron.category), calendar_in(uow, institution))
         uow.loans.return_loan(loan, today)
         if fine:
             uow.fines.add_fine(patron.id, loan.id, fine, "overdue", today)
@@ -152,8 +152,8 @@ def _renew_one(
     )
     # An overdue item renewed (where overdue items may be) is charged its fine so far:
     # the new due date would otherwise wipe it out.
-    fine = overdue_fine(
-        loan.due_on, today, profile.rules(patron.category), calendar_in(uow, patron.institution)
+    fine = loan_fine(
+        loan, today, profile.rules(patron.category), calendar_in(uow, patron.institution)
     )
     if fine:
         uow.fines.add_fine(patron.id, loan.id, fine, "overdue", today)
@@ -229,7 +229,7 @@ def renew_all(
             renewed.append((loan, due))
             note("ok", {"loan": str(loan.id), "due": due.isoformat()})
             results.append(Renewed(loan.id, due, None))
-            fine = overdue_fine(loan.due_on, today, rules, calendar)
+            fine = loan_fine(loan, today, rules, calendar)
             if fine:
                 uow.fines.add_fine(patron.id, loan.id, fine, "overdue", today)
             if fine or loan.overdue(today):

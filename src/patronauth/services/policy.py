@@ -26,7 +26,7 @@ def check_secret(
     """Every rule the secret breaks under the policy in force `on` (default: today)."""
     profile = ports.profiles.get(institution)
     settings = profile.credential(category, kind)
-    policy = settings.policy_on(on or ports.clock.now().date())
+    policy = settings.policy_on(on or profile.day_of(ports.clock.now()))
     return check(normalise_secret(secret), policy, blocklists=ports.blocklists)
 
 
@@ -46,7 +46,7 @@ def preview_default(
     """
     profile = ports.profiles.get(institution)
     settings = profile.credential(category, kind)
-    rule = settings.default_rule_for(registered_on or ports.clock.now().date())
+    rule = settings.default_rule_for(registered_on or profile.day_of(ports.clock.now()))
     checked = RegistrationData(
         phone=normalise_phone(data.phone) if data.phone else None,
         id_number=id_number_text(data.id_number) if data.id_number else None,

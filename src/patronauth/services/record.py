@@ -14,7 +14,7 @@ from patronauth.domain.circulation import (
     Payment,
     Standing,
     Title,
-    overdue_fine,
+    loan_fine,
     queue_position,
 )
 from patronauth.domain.patrons import Patron
@@ -86,7 +86,7 @@ def record(ports: Ports, patron_id: int) -> Record:
                     title=title,
                     item_barcode=barcode,
                     overdue=loan.overdue(today),
-                    fine_so_far=overdue_fine(loan.due_on, today, rules, calendar),
+                    fine_so_far=loan_fine(loan, today, rules, calendar),
                     renewals_left=max(0, rules.max_renewals - loan.renewals),
                 )
             )

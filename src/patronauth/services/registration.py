@@ -14,12 +14,13 @@ from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, TypeVar, runtime_checkable
 
 from patronauth.domain.credentials import CredentialKind, CredentialState
 from patronauth.domain.defaults import RegistrationData, derive
 from patronauth.domain.errors import InvalidInput, Refused, Violation
 from patronauth.domain.identifiers import (
+    IdDocument,
     IdentifierKind,
     IdType,
     base_form,
@@ -36,6 +37,7 @@ from patronauth.domain.patrons import Patron, PatronStatus
 from patronauth.domain.profile import LANGUAGES, BarcodeFormat, Category, Profile
 from patronauth.services.audit import Trail
 from patronauth.services.interfaces import (
+    KnownBarcode,
     NewCredential,
     NewPatron,
     Ports,
@@ -43,6 +45,8 @@ from patronauth.services.interfaces import (
     SecretHasher,
 )
 from patronauth.services.workers import BatchWork, available_cores
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,9 @@ class Registration:
     registered_on: date | None = None
     pending: bool = False
     language: str = "en"
+    # The fields a registry row gives (non-empty cells); None: all of them (staff
+    # registering one patron). An update of a known patron changes only these.
+    given: frozenset[str] | None = None
 
 
 class Checked(NamedTuple):
@@ -87,6 +94,12 @@ class Checked(NamedTuple):
     registered_on: date
     language: str
     defaults: tuple[tuple[CredentialKind, str], ...]
+    student_number: str | None = None
+    staff_number: str | None = None
+    given: frozenset[str] | None = None
+    # A feed row without the data its default needs: the code a new patron is refused
+    # with (a known patron keeps the credentials it has).
+    missing_default: str | None = None
     # R20: the student or staff number that links a directory category's record to its
     # directory entry, kept as an identifier of the patron.
     link: tuple[IdentifierKind, str] | None = None
@@ -112,23 +125,84 @@ def _optional(value: str | None) -> str | None:
     return stripped or None
 
 
-def _name(value: str | None) -> str | None:
-    name = _optional(value)
-    return normalise_name(name) if name is not None else None
-
-
 def _card(registration: Registration, profile: Profile) -> tuple[Category, str, IdentifierKind]:
     """The category and the stored barcode: a JULAC card number where the category says so."""
-    category = profile.category(_optional(registration.category))
+    category = _on("category", profile.category, _optional(registration.category))
     if category.barcode_format is BarcodeFormat.JULAC:
-        return category, parse_julac(registration.barcode).card_number, IdentifierKind.JULAC
-    return category, normalise(registration.barcode, profile.identifiers), IdentifierKind.BARCODE
+        card = _on("barcode", parse_julac, registration.barcode).card_number
+        return category, card, IdentifierKind.JULAC
+    barcode = _on("barcode", normalise, registration.barcode, profile.identifiers)
+    return category, barcode, IdentifierKind.BARCODE
+
+
+def _on(name: str, parse: Callable[..., T], *args: Any) -> T:
+    """`parse(*args)`, its refusal naming the field `name`."""
+    try:
+        return parse(*args)
+    except Refused as refused:
+        raise type(refused)(*(v.on(name) for v in refused.violations)) from None
+
+
+class _Problems:
+    """Every field's refusal of one registration, so that all are told at once."""
+
+    def __init__(self) -> None:
+        self.violations: list[Violation] = []
+
+    def of(self, name: str, parse: Callable[[str], T], value: str | None) -> T | None:
+        text = _optional(value)
+        if text is None:
+            return None
+        try:
+            return _on(name, parse, text)
+        except Refused as refused:
+            self.violations.extend(refused.violations)
+            return None
 
 
 def check(registration: Registration, profile: Profile, *, today: date) -> Checked:
-    """Validate one registration and derive its defaults; no digest, nothing written."""
-    category, barcode, kind = _card(registration, profile)
+    """Validate one registration and derive its defaults; no digest, nothing written.
+    Every wrong field is told at once."""
+    try:
+        category, barcode, kind = _card(registration, profile)
+    except Refused as refused:
+        problems = _Problems()
+        _fields(registration, problems, today)
+        if not problems.violations:
+            raise
+        raise InvalidInput(*refused.violations, *problems.violations) from None
     return _check_card(registration, profile, category, barcode, kind, today)
+
+
+class _Fields(NamedTuple):
+    name: str | None
+    email: str | None
+    phone: str | None
+    document: IdDocument | None
+    student: str | None
+    staff: str | None
+    registered_on: date
+
+
+def _fields(registration: Registration, problems: _Problems, today: date) -> _Fields:
+    id_type = registration.id_type
+    fields = _Fields(
+        name=problems.of("name", normalise_name, registration.name),
+        email=problems.of("email", normalise_email, registration.email),
+        phone=problems.of("phone", normalise_phone, registration.phone),
+        document=problems.of(
+            "id_number", lambda v: parse_id_document(v, id_type), registration.id_number
+        ),
+        student=problems.of("student_number", base_form, registration.student_number),
+        staff=problems.of("staff_number", base_form, registration.staff_number),
+        registered_on=registration.registered_on or today,
+    )
+    if registration.language not in LANGUAGES:
+        known = ", ".join(LANGUAGES)
+        problems.violations.append(Violation("language.unknown", {"known": known}, "language"))
+    if fields.registered_on > today:
+        problems.violations.append(Violation("registered_on.in_future", field="registered_on"))
+    return fields
 
 
 def _check_card(
@@ -139,33 +213,40 @@ def _check_card(
     kind: IdentifierKind,
     today: date,
 ) -> Checked:
-    name = _name(registration.name)
-    email_text = _optional(registration.email)
-    email = normalise_email(email_text) if email_text else None
-    phone_text = _optional(registration.phone)
-    phone = normalise_phone(phone_text) if phone_text else None
+    problems = _Problems()
+    f = _fields(registration, problems, today)
+    digits = profile.identifiers.student_number_digits
+    if (
+        f.student is not None
+        and digits
+        and not (f.student.isascii() and f.student.isdigit() and len(f.student) == digits)
+    ):
+        problems.violations.append(
+            Violation("student_number.invalid", {"digits": digits}, "student_number")
+        )
+    if problems.violations:
+        raise InvalidInput(*problems.violations)
+    name, email, phone, document, student, staff = (
+        f.name, f.email, f.phone, f.document, f.student, f.staff
+    )  # fmt: skip
     id_text = _optional(registration.id_number)
-    document = parse_id_document(id_text, registration.id_type) if id_text else None
-    student_text = _optional(registration.student_number)
-    student = base_form(student_text) if student_text else None
-    staff_text = _optional(registration.staff_number)
-    staff = base_form(staff_text) if staff_text else None
-    if registration.language not in LANGUAGES:
-        raise InvalidInput.of("language.unknown", known=", ".join(LANGUAGES))
-    registered_on = registration.registered_on or today
-    if registered_on > today:
-        raise InvalidInput.of("registered_on.in_future")
+    registered_on = f.registered_on
 
     data = RegistrationData(
-        phone=phone, id_number=id_text, student_number=student, staff_number=staff
+        phone=phone,
+        id_number=id_text,
+        student_number=student,
+        staff_number=staff,
+        id_type=document.type if document else None,
     )
     link = _link(category, student, staff)
-    defaults = []
-    for cred_kind in profile.kinds if not category.in_directory else ():
-        settings = profile.credential(category.name, cred_kind)
-        default = derive(settings.default_rule_for(registered_on), data)
-        if default is not None:
-            defaults.append((cred_kind, default))
+    missing = None
+    try:
+        defaults = _defaults(profile, category.name, registered_on, data)
+    except Refused as refusal:
+        if registration.given is None or not refusal.code.startswith("default.missing_"):
+            raise
+        defaults, missing = (), refusal.code
     return Checked(
         barcode=barcode,
         lookup_key=lockout_key(barcode),
@@ -180,8 +261,55 @@ def _check_card(
         id_masked=document.masked if document else None,
         registered_on=registered_on,
         language=registration.language,
-        defaults=tuple(defaults),
+        defaults=defaults,
         link=link,
+        student_number=student,
+        staff_number=staff,
+        given=registration.given,
+        missing_default=missing,
+    )
+
+
+def _defaults(
+    profile: Profile, category: str, registered_on: date, data: RegistrationData
+) -> tuple[tuple[CredentialKind, str], ...]:
+    defaults = []
+    # R20: a directory category's secrets are the directory's; PatronAuth holds none.
+    in_directory = profile.category(category).in_directory
+    for cred_kind in profile.kinds if not in_directory else ():
+        settings = profile.credential(category, cred_kind)
+        default = derive(settings.default_rule_for(registered_on), data)
+        if default is not None:
+            defaults.append((cred_kind, default))
+    return tuple(defaults)
+
+
+def _as_update(checked: Checked, known: KnownBarcode, profile: Profile) -> Checked | Refused:
+    """A feed row for a known patron: the registration date never moves, a category the
+    row does not give stays, and the defaults follow from those (docs/registry-feed.md)."""
+    given = checked.given
+    category = checked.category if given is None or "category" in given else known.category
+    if (category, known.registered_on) == (checked.category, checked.registered_on):
+        return checked
+    data = RegistrationData(
+        phone=checked.phone,
+        id_number=checked.id_number,
+        student_number=checked.student_number,
+        staff_number=checked.staff_number,
+        id_type=checked.id_type,
+    )
+    missing = None
+    try:
+        defaults = _defaults(profile, category, known.registered_on, data)
+    except Refused as refusal:
+        if not refusal.code.startswith("default.missing_"):
+            return refusal
+        defaults, missing = (), refusal.code
+    return checked._replace(
+        category=category,
+        registered_on=known.registered_on,
+        defaults=defaults,
+        missing_default=missing,
     )
 
 
@@ -254,7 +382,7 @@ def prepare(
     now: datetime,
 ) -> Prepared:
     """Validate one registration and compute what is stored. Nothing is written."""
-    checked = check(registration, profile, today=now.date())
+    checked = check(registration, profile, today=profile.day_of(now))
     patron, credentials = digest(checked, profile.id, hasher, uid=uid, now=now)
     return Prepared(
         checked.barcode, checked.lookup_key, checked.kind, patron, credentials, checked.link
@@ -360,7 +488,7 @@ def import_registry(
         in_flight: deque[tuple[int, datetime, Future[list[_RowCheck]]]] = deque()
         for size, call, args in _work(rows, batch_size):
             now = ports.clock.now()
-            in_flight.append((size, now, work.submit(call, *args, profile, now.date())))
+            in_flight.append((size, now, work.submit(call, *args, profile, profile.day_of(now))))
             while len(in_flight) > work.depth:
                 _land(ports, profile, *in_flight.popleft(), seen, report, progress)
         while in_flight:
@@ -511,6 +639,9 @@ def _store(
         return
     with ports.uow() as uow:
         known = uow.registry.existing([barcode for _, barcode, _ in accepted])
+        numbers = [c.link[1] for _, _, c in accepted if isinstance(c, Checked) and c.link]
+        linked = uow.registry.existing(numbers) if numbers else {}
+        seen: set[str] = set()
         rows = []
         for line, barcode, checked in accepted:
             existing = known.get(barcode)
@@ -523,6 +654,25 @@ def _store(
             if existing is not None and existing.institution != profile.id:
                 report.errors.append(RowError(line, Refused.of("identifier.taken")))
                 continue
+            if existing is not None:
+                updated = _as_update(checked, existing, profile)
+                if isinstance(updated, Refused):
+                    report.errors.append(RowError(line, updated))
+                    continue
+                checked = updated
+            elif checked.missing_default is not None:
+                report.errors.append(RowError(line, Refused.of(checked.missing_default)))
+                continue
+            link = None
+            if checked.link is not None:
+                kind, number = checked.link
+                holder = linked.get(number)
+                mine = existing.patron_id if existing else None
+                if number in seen or (holder is not None and holder.patron_id != mine):
+                    report.errors.append(RowError(line, Refused.of("identifier.taken")))
+                    continue
+                seen.add(number)
+                link = None if holder is not None else (kind, number, lockout_key(number))
             uid = existing.uid if existing else ports.randomness.token()
             patron, credentials = digest(checked, profile.id, ports.hasher, uid=uid, now=now)
             rows.append(
@@ -534,6 +684,8 @@ def _store(
                     patron=patron,
                     credentials=credentials,
                     patron_id=existing.patron_id if existing else None,
+                    given=checked.given if existing else None,
+                    link=link,
                 )
             )
         result = uow.registry.upsert(rows)

@@ -4,7 +4,7 @@ staff move them along."""
 from __future__ import annotations
 
 from patronauth.domain.circulation import PatronRequest, RequestKind, RequestStatus, request_text
-from patronauth.domain.errors import NotFound, Refused
+from patronauth.domain.errors import InvalidInput, NotFound, Refused, Violation
 from patronauth.services.audit import Trail
 from patronauth.services.interfaces import Ports
 from patronauth.services.lending import patron_in
@@ -26,15 +26,25 @@ def submit_request(
         profile = ports.profiles.get(patron.institution)
         if kind.value not in profile.requests:
             raise Refused.of("request.not_offered")
-        text = {
-            "title": request_text("title", title, required=True),
-            "author": request_text("author", author),
-            "note": request_text("note", note),
-        }
+        text = _checked({"title": title, "author": author, "note": note})
         made = uow.requests.add_request(patron.id, kind, text, ports.clock.now())
         trail.record(f"request.{kind.value}", patron, {"request": str(made.id)})
         uow.commit()
     return made
+
+
+def _checked(typed: dict[str, str]) -> dict[str, str]:
+    """Every field's text, or one refusal naming every wrong field at once."""
+    text: dict[str, str] = {}
+    violations: list[Violation] = []
+    for name, raw in typed.items():
+        try:
+            text[name] = request_text(name, raw, required=name == "title")
+        except Refused as refused:
+            violations.extend(v.on(name) for v in refused.violations)
+    if violations:
+        raise InvalidInput(*violations)
+    return text
 
 
 def requests_of(ports: Ports, patron_id: int) -> list[PatronRequest]:

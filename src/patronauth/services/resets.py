@@ -7,8 +7,9 @@ sent an e-mail" (S4). What the e-mail holds depends on the institution's profile
   working until the temporary one is used (S5);
 - `revert_to_default` (PolyU, R14): a one-time link; following it returns the PIN to
   its default (the link keeps a stranger from resetting somebody's PIN);
-- first-time set-up (HKU, R23): a one-time link to a page where the patron sets the
-  PIN, given the card number and the registered e-mail address.
+- first-time set-up (HKU, R23, and every patron registered without a default): a
+  one-time link to a page where the patron sets the secret, given the card number and
+  the registered e-mail address.
 """
 
 from __future__ import annotations
@@ -24,13 +25,15 @@ from patronauth.domain.credentials import (
     transition,
 )
 from patronauth.domain.errors import Conflict, InvalidInput, NotFound, Refused
-from patronauth.domain.identifiers import lockout_key, normalise_email
+from patronauth.domain.identifiers import lockout_key, mask_card, normalise_email
 from patronauth.domain.patrons import Patron, PatronStatus
-from patronauth.domain.profile import SelfServiceReset
+from patronauth.domain.profile import Profile, SelfServiceReset
+from patronauth.services import audit_keys
+from patronauth.services.audit import Trail
 from patronauth.services.credentials import checked_new_secret, notify, temporary_secret
 from patronauth.services.interfaces import (
     ActionPurpose,
-    AuditEvent,
+    Clock,
     NewCredential,
     NoticeKind,
     Ports,
@@ -98,6 +101,10 @@ def request_reset(ports: Ports, request: ResetRequest) -> None:
     if not accounts:
         _audit(ports, "reset.request", "no_match", None, request)
         return
+    # Cards sharing one address get one e-mail naming each card, with a temporary
+    # secret for each (one per credential, never one per e-mail sent).
+    by_address: dict[tuple[str, str, CredentialKind], list[tuple[Found, str, datetime]]] = {}
+    addresses: dict[str, bool] = {}  # one e-mail per address: it counts once
     for found in accounts:
         kind = found.profile.kind_for(Channel.WEB)
         settings = found.profile.credential(found.patron.category, kind)
@@ -105,23 +112,32 @@ def request_reset(ports: Ports, request: ResetRequest) -> None:
         if found.profile.directory_for(found.patron.category) is not None:
             # R20: the Portal PIN is reset at the university; nothing to send from here.
             _audit(ports, "reset.request", "directory_managed", found, request)
-        elif method is SelfServiceReset.EMAIL_TEMPORARY:
-            secret = temporary_secret(ports, settings.policy_on(now.date()))
+            continue
+        if method is not SelfServiceReset.NONE and _mails_limited(ports, found, addresses):
+            _audit(ports, "reset.request", "mail_limited", found, request)
+            continue
+        if method is SelfServiceReset.EMAIL_TEMPORARY:
+            secret = temporary_secret(ports, settings.policy_on(found.profile.day_of(now)))
             expires = now + timedelta(hours=settings.temporary_lifetime_hours)
-            secret_hash = ports.hasher.hash(secret)  # before the transaction, never in it
+            # Random, single-use and short-lived: a keyed digest (HMAC under the pepper)
+            # keeps it, so that checking it costs a sign-in no second argon2 (issue 10).
+            secret_hash = ports.hasher.keyed(secret, salt=ports.randomness.secret(_SALT, 12))
             with ports.uow() as uow:
+                # One live temporary secret per credential: a new one voids the old.
+                uow.temporaries.void(found.patron.id, kind, now)
                 uow.temporaries.add(found.patron.id, kind, secret_hash, expires)
-                _record(uow, now, "reset.request", "temporary_sent", found, request)
+                _record(
+                    uow,
+                    ports.clock,
+                    "reset.request",
+                    "temporary_sent",
+                    found,
+                    request,
+                    identifier=_key(request.identifier) if request.identifier else None,
+                )
                 uow.commit()
-            notify(
-                ports,
-                found.patron,
-                NoticeKind.TEMPORARY_SECRET,
-                kind,
-                secret=secret,
-                expires=_when(expires),
-                language=request.language,
-            )
+            address = (found.patron.institution, found.patron.email or "", kind)
+            by_address.setdefault(address, []).append((found, secret, expires))
         elif method is SelfServiceReset.REVERT_TO_DEFAULT:
             link = _new_link(ports, found, ActionPurpose.REVERT_TO_DEFAULT, kind, now)
             notify(
@@ -130,12 +146,46 @@ def request_reset(ports: Ports, request: ResetRequest) -> None:
                 NoticeKind.RESET_LINK,
                 kind,
                 link=link,
-                expires=_when(now + LINK_LIFETIME),
+                expires=_when(now + LINK_LIFETIME, found.profile),
                 language=request.language,
             )
             _audit(ports, "reset.request", "link_sent", found, request)
         else:
             _audit(ports, "reset.request", "in_person_only", found, request)
+    for (_, _, kind), issued in by_address.items():
+        _send_temporaries(ports, kind, issued, request.language)
+
+
+def _send_temporaries(
+    ports: Ports,
+    kind: CredentialKind,
+    issued: list[tuple[Found, str, datetime]],
+    language: str | None = None,
+) -> None:
+    first, secret, expires = issued[0]
+    if len(issued) == 1:
+        card = mask_card(first.identifier.value)
+        notify(
+            ports,
+            first.patron,
+            NoticeKind.TEMPORARY_SECRET,
+            kind,
+            secret=secret,
+            card=card,
+            expires=_when(expires, first.profile),
+            language=language,
+        )
+        return
+    cards = "\n".join(f"{mask_card(f.identifier.value)}: {s}" for f, s, _ in issued)
+    notify(
+        ports,
+        first.patron,
+        NoticeKind.TEMPORARY_SECRETS,
+        kind,
+        cards=cards,
+        expires=_when(min(e for _, _, e in issued), first.profile),
+        language=language,
+    )
 
 
 def request_setup(ports: Ports, request: ResetRequest) -> None:
@@ -150,18 +200,18 @@ def request_setup(ports: Ports, request: ResetRequest) -> None:
         eligible = []
         for found in accounts:
             kind = found.profile.kind_for(Channel.WEB)
-            settings = found.profile.credential(found.patron.category, kind)
             in_directory = found.profile.directory_for(found.patron.category) is not None
-            if (
-                settings.first_time_setup
-                and not in_directory
-                and uow.credentials.get(found.patron.id, kind) is None
-            ):
+            # R23, and wherever the patron was registered without a default: HKPL
+            # without a phone, HKCT with a passport, PolyU registered before 2013-06-01.
+            if not in_directory and uow.credentials.get(found.patron.id, kind) is None:
                 eligible.append((found, kind))
     if not eligible:
         _audit(ports, "setup.request", "no_match", None, request)
         return
     for found, kind in eligible:
+        if _mails_limited(ports, found, {}):  # one e-mail per link
+            _audit(ports, "setup.request", "mail_limited", found, request)
+            continue
         link = _new_link(ports, found, ActionPurpose.SET_UP, kind, now)
         notify(
             ports,
@@ -169,10 +219,28 @@ def request_setup(ports: Ports, request: ResetRequest) -> None:
             NoticeKind.SETUP_LINK,
             kind,
             link=link,
-            expires=_when(now + LINK_LIFETIME),
-            language=request.language,
+            expires=_when(now + LINK_LIFETIME, found.profile),
+                language=request.language,
         )
         _audit(ports, "setup.request", "link_sent", found, request)
+
+
+RESET_MAILS_PER_HOUR = "3 per hour"
+_SALT = "abcdefghijkmnopqrstuvwxyz23456789"
+
+
+def _mails_limited(ports: Ports, found: Found, addresses: dict[str, bool]) -> bool:
+    """At most `RESET_MAILS_PER_HOUR` reset and set-up e-mails a card, and as many an
+    address (cards sharing one address share its count): nobody can fill a mailbox,
+    or pile up secrets and links, by asking again and again. `addresses` holds the
+    decisions already made for this one e-mail: an address counts once for it."""
+    if ports.throttle.hit_limit(RESET_MAILS_PER_HOUR, "reset_mail_card", str(found.patron.id)):
+        return True
+    address = (found.patron.email or "").lower()
+    if address not in addresses:
+        wait = ports.throttle.hit_limit(RESET_MAILS_PER_HOUR, "reset_mail_address", address)
+        addresses[address] = bool(wait)
+    return addresses[address]
 
 
 def _new_link(
@@ -180,6 +248,8 @@ def _new_link(
 ) -> str:
     token = ports.randomness.token()
     with ports.uow() as uow:
+        # One live link per credential and purpose: a new one voids those before it.
+        uow.action_tokens.void(found.patron.id, purpose, kind, now)
         uow.action_tokens.add(
             token_hash(token),
             found.patron.id,
@@ -229,7 +299,7 @@ def revert_to_default(ports: Ports, token: str, *, source: str) -> LinkTarget:
             set_at=now,
         )
         uow.temporaries.void(patron.id, used.kind, now)
-        _record_patron(uow, now, "reset.revert_to_default", patron, used.kind, source)
+        _record_patron(ports, uow, now, "reset.revert_to_default", patron, used.kind, source)
         uow.commit()
     ports.sessions.revoke_patron(patron.id, now)
     notify(ports, patron, NoticeKind.CREDENTIAL_RESET, used.kind)
@@ -268,36 +338,34 @@ def complete_setup(ports: Ports, token: str, new: str, confirm: str, *, source: 
                 set_at=now,
             ),
         )
-        _record_patron(uow, now, "credential.setup", target.patron, target.kind, source)
+        _record_patron(ports, uow, now, "credential.setup", target.patron, target.kind, source)
         uow.commit()
     notify(ports, target.patron, NoticeKind.CREDENTIAL_CHANGED, target.kind)
     return target
 
 
-def _when(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
+def _when(moment: datetime, profile: Profile) -> str:
+    """A time in an e-mail: on the library's clock, with its zone's name (HKT)."""
+    return profile.local(moment).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def _record(
     uow: UnitOfWork,
-    now: datetime,
+    clock: Clock,
     action: str,
     outcome: str,
     found: Found | None,
     request: ResetRequest,
+    *,
+    identifier: str | None,
 ) -> None:
-    uow.audit.record(
-        AuditEvent(
-            at=now,
-            action=action,
-            outcome=outcome,
-            actor="patron",
-            channel=Channel.WEB.value,
-            source=request.source,
-            institution=found.patron.institution if found else request.institution,
-            patron_id=found.patron.id if found else None,
-            identifier=_key(request.identifier) if request.identifier else None,
-        )
+    Trail(uow, clock, "patron", Channel.WEB.value).record(
+        action,
+        found.patron if found else None,
+        outcome=outcome,
+        source=request.source,
+        institution=request.institution,
+        identifier=identifier,
     )
 
 
@@ -312,23 +380,21 @@ def _audit(
     ports: Ports, action: str, outcome: str, found: Found | None, request: ResetRequest
 ) -> None:
     with ports.uow() as uow:
-        _record(uow, ports.clock.now(), action, outcome, found, request)
+        key = _key(request.identifier) if request.identifier else None
+        identifier = audit_keys.kept(ports, key, identifies=found is not None)
+        _record(uow, ports.clock, action, outcome, found, request, identifier=identifier)
         uow.commit()
 
 
 def _record_patron(
-    uow: UnitOfWork, now: datetime, action: str, patron: Patron, kind: CredentialKind, source: str
+    ports: Ports,
+    uow: UnitOfWork,
+    now: datetime,
+    action: str,
+    patron: Patron,
+    kind: CredentialKind,
+    source: str,
 ) -> None:
-    uow.audit.record(
-        AuditEvent(
-            at=now,
-            action=action,
-            outcome="ok",
-            actor="patron",
-            channel=Channel.WEB.value,
-            source=source,
-            institution=patron.institution,
-            patron_id=patron.id,
-            detail={"credential": kind.value},
-        )
+    Trail(uow, ports.clock, "patron", Channel.WEB.value, at=now).record(
+        action, patron, {"credential": kind.value}, source=source
     )

@@ -11,8 +11,9 @@ The PIN: None when the terminal sent none, "" when it was sent empty. Every PIN
 that is checked is an attempt on the `sip2` channel (`telephone` for a terminal with
 that option: a telephone box speaking SIP2) through `sign_in`, so the
 same lockout holds as on the web and in the app (S3). A patron's personal data (name,
-e-mail, phone, loans) is told only after a right PIN, or when the terminal sent no PIN
-at all, or an empty one where it is allowed to.
+e-mail, phone, loans) is told, and items lent, only after a right PIN, or, on a
+terminal allowed to serve patrons without a PIN (`allow_pinless`), when AD was absent
+or empty.
 """
 
 from __future__ import annotations
@@ -169,7 +170,11 @@ class _Gate:
 
     @property
     def discloses(self) -> bool:
-        return self.found is not None and self.answer.valid_pin is not False
+        return (
+            self.found is not None
+            and self.answer.valid_pin is not False
+            and not (self.check is PinCheck.NOT_ASKED and self.answer.denied)
+        )
 
 
 _REFUSED_OUTCOMES = {
@@ -191,7 +196,7 @@ _CHECKS = {
 
 def _find(ports: Ports, terminal: Terminal, identifier: str) -> Found | None:
     try:
-        with ports.uow() as uow:
+        with ports.read() as uow:
             return find_patron(uow, ports.profiles, identifier, institution=terminal.institution)
     except Refused:
         return None  # not an identifier at all, or one no patron here has
@@ -245,7 +250,7 @@ def _gate(ports: Ports, terminal: Terminal, identifier: str, pin: str | None, so
 
 def _signed_in_as(ports: Ports, patron_id: int) -> Found | None:
     """The record a directory sign-in named, when what was typed is no card here."""
-    with ports.uow() as uow:
+    with ports.read() as uow:
         patron = uow.patrons.get(patron_id)
         card = current_card(uow, patron_id)
     if patron is None or card is None:
@@ -267,6 +272,8 @@ def _screen(
     if check is PinCheck.WRONG:
         return (Violation("sip2.pin_wrong"),)
     if check is PinCheck.EMPTY and not answer.valid_pin:
+        return (Violation("sip2.pin_required"),)
+    if check is PinCheck.NOT_ASKED and answer.denied:
         return (Violation("sip2.pin_required"),)
     if check is PinCheck.BLOCKED:
         return (Violation("sip2.blocked", {"seconds": seconds, "minutes": minutes(seconds)}),)
@@ -389,7 +396,7 @@ def patron_information(
 
 def _lists(ports: Ports, mine: Record) -> dict[ItemList, list[str]]:
     currency = mine.profile.currency
-    with ports.uow() as uow:
+    with ports.read() as uow:
         held = []
         for view in mine.holds:
             if view.hold.status is HoldStatus.READY and view.hold.item_id is not None:

@@ -10,7 +10,7 @@ from patronauth.domain.credentials import CredentialKind, Outcome
 from patronauth.domain.errors import Refused
 from patronauth.domain.sessions import Scope, Session, SessionChannel, SessionState, state_of
 from patronauth.services.authenticate import AuthResult
-from patronauth.services.interfaces import Ports
+from patronauth.services.interfaces import Ports, SessionRows, UnitOfWork
 
 TOUCH_EVERY_SECONDS = 30  # a busy page does not write on every request
 
@@ -32,9 +32,15 @@ class Opened:
 
 
 def open_session(
-    ports: Ports, result: AuthResult, channel: SessionChannel, *, source: str
+    ports: Ports,
+    result: AuthResult,
+    channel: SessionChannel,
+    *,
+    source: str,
+    uow: UnitOfWork | None = None,
 ) -> Opened:
-    """A new session (and so a new id, S7) for a successful sign-in."""
+    """A new session (and so a new id, S7) for a successful sign-in; in `uow`'s
+    transaction when given (the store's sessions are rows of its database)."""
     if not result.signed_in or result.patron_id is None:
         raise ValueError("only a successful sign-in opens a session")
     change = result.outcome is Outcome.MUST_CHANGE
@@ -45,6 +51,7 @@ def open_session(
         Scope.CHANGE if change else Scope.FULL,
         result.kind if change else None,
         source=source,
+        uow=uow,
     )
 
 
@@ -56,21 +63,27 @@ def _open(
     change_kind: CredentialKind | None,
     *,
     source: str,
+    uow: UnitOfWork | None = None,
 ) -> Opened:
     now = ports.clock.now()
     token = ports.randomness.token()
-    session = ports.sessions.create(
+    store: SessionRows = ports.sessions if uow is None else uow.sessions
+    session = store.create(
         token_hash(token), patron_id, channel, scope, change_kind, source=source, now=now
     )
     return Opened(token, session, ports.session_policy.expires_at(now, now))
 
 
-def current_session(ports: Ports, token: str | None) -> Session:
-    """The session behind a token, or a refusal: missing, unknown, ended or timed out."""
+def current_session(
+    ports: Ports, token: str | None, *, channel: SessionChannel | None = None
+) -> Session:
+    """The session behind a token, or a refusal: missing, unknown, ended or timed out.
+    A front end names its `channel`: a web session's cookie is no app token, and an app
+    token is no web session (each is refused as unknown on the other)."""
     if not token:
         raise Refused.of("session.missing")
     session = ports.sessions.find(token_hash(token))
-    if session is None:
+    if session is None or (channel is not None and session.channel is not channel):
         raise Refused.of("session.invalid")
     now = ports.clock.now()
     state = state_of(session, now, ports.session_policy)
@@ -87,12 +100,15 @@ def expires_at(ports: Ports, session: Session) -> datetime:
     return ports.session_policy.expires_at(session.started_at, ports.clock.now())
 
 
-def close_session(ports: Ports, token: str | None) -> None:
-    """Sign-out: the token stops working at once, on every node."""
+def close_session(
+    ports: Ports, token: str | None, *, channel: SessionChannel | None = None
+) -> None:
+    """Sign-out: the token stops working at once, on every node (only a session of
+    `channel`, when named)."""
     if not token:
         return
     session = ports.sessions.find(token_hash(token))
-    if session is not None:
+    if session is not None and (channel is None or session.channel is channel):
         ports.sessions.revoke(session.id, ports.clock.now())
 
 

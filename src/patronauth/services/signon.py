@@ -520,8 +520,12 @@ def live_token(ports: Ports, value: str, kind: str) -> IssuedToken | None:
     with ports.uow() as uow:
         found = uow.sign_on.token(token_hash(value))
         stored = uow.sign_on.client(found.client_id) if found else None
+        credentials = uow.credentials.for_patron(found.patron_id) if found else []
+    # A change or reset of any of the patron's secrets ends what services were given.
+    changed = any(found is not None and c.set_at > found.created_at for c in credentials)
     if (
-        found is None
+        changed
+        or found is None
         or found.kind != kind
         or found.revoked
         or found.expires_at <= ports.clock.now()

@@ -23,6 +23,7 @@ from patronauth.domain.identifiers import (
 )
 from patronauth.domain.patrons import Identifier, Patron, PatronStatus
 from patronauth.domain.profile import BarcodeFormat, DirectoryConfig, ForcedChange
+from patronauth.services import audit_keys
 from patronauth.services.account import CredentialView, credential_views
 from patronauth.services.audit import Trail
 from patronauth.services.interfaces import Ports, StoredAuditEvent
@@ -210,7 +211,11 @@ def audit_trail(
         found = find_patron(
             uow, ports.profiles, identifier, institution=institution, include_replaced=True
         )
-        events = {e.id: e for e in uow.audit.recent(identifier=key, limit=limit)}
+        events = {
+            e.id: e
+            for form in audit_keys.searched(ports, key)
+            for e in uow.audit.recent(identifier=form, limit=limit)
+        }
         if found is not None:
             events |= {e.id: e for e in uow.audit.recent(patron_id=found.patron.id, limit=limit)}
     return sorted(events.values(), key=lambda e: e.id, reverse=True)[:limit]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from patronauth.domain.credentials import Channel
-from patronauth.domain.errors import Conflict, InvalidInput, NotFound
+from patronauth.domain.errors import Busy, Conflict, InvalidInput, NotFound
 from patronauth.domain.lockout import Blocked, LockoutRule
 from patronauth.domain.terminals import (
     LOGIN_PATTERN,
@@ -24,6 +24,7 @@ from patronauth.domain.terminals import (
     terminal_password,
 )
 from patronauth.domain.terminals import terminal_login as checked_login
+from patronauth.services.admission import admit
 from patronauth.services.audit import Trail
 from patronauth.services.interfaces import Ports, StoredTerminal, UnitOfWork
 
@@ -83,7 +84,7 @@ def get_terminal(ports: Ports, login: str) -> Terminal:
     """The terminal as stored now (the server checks it is still enabled)."""
     if not LOGIN_PATTERN.fullmatch(login):
         raise NotFound.of("terminal.not_found")
-    with ports.uow() as uow:
+    with ports.read() as uow:
         return _stored(uow, login).terminal
 
 
@@ -123,6 +124,29 @@ def disable_terminal(ports: Ports, login: str, *, staff: str) -> Terminal:
 
 def enable_terminal(ports: Ports, login: str, *, staff: str) -> Terminal:
     return _set_enabled(ports, login, True, staff)
+
+
+def unlock_terminal(ports: Ports, login: str, *, staff: str) -> Terminal:
+    """Lift the block of a terminal's login (five wrong passwords within a minute) and
+    forget its failures, as `unlock` does for a card."""
+    terminal = get_terminal(ports, checked_login(login))
+    blocked = ports.counter.blocked_for(_login_key(terminal.login), ports.clock.now().timestamp())
+    ports.counter.clear(_login_key(terminal.login))
+    with ports.uow() as uow:
+        trail = Trail(uow, ports.clock, staff, "staff")
+        trail.record(
+            "terminal.unlock",
+            None,
+            {"login": terminal.login, "was_blocked_for": str(blocked)},
+            institution=terminal.institution,
+        )
+        uow.commit()
+    return terminal
+
+
+def _login_key(login: str) -> str:
+    """The attempt counter's key of a terminal login (never a card's: `:` is in none)."""
+    return f"terminal:{login}"
 
 
 def set_terminal_options(
@@ -203,9 +227,8 @@ def _check_login(
         # No stored password could match: spend the same hash anyway (S4).
         ports.hasher.dummy_verify(password[:PASSWORD_MAX_LENGTH] or "-")
         return "invalid", "unknown" if not valid_login else "malformed", None
-    key = f"terminal:{login}"
-    now = ports.clock.now().timestamp()
-    admission = ports.counter.admit(key, now, LOGIN_LOCKOUT)
+    key = _login_key(login)
+    admission = admit(ports, key, LOGIN_LOCKOUT)
     if isinstance(admission, Blocked):
         return "blocked", "", None
     success = False
@@ -226,6 +249,9 @@ def _check_login(
                 uow.terminals.set_password_hash(login, verification.rehashed, ports.clock.now())
                 uow.commit()
         return "ok", "", stored.terminal
+    except Busy:
+        success = True  # no password was checked: the attempt gives its place back
+        raise
     finally:
         ports.counter.settle(
             key,

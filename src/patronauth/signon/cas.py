@@ -21,7 +21,7 @@ from starlette.routing import BaseRoute, Route
 from patronauth.bootstrap import App
 from patronauth.domain.errors import Refused
 from patronauth.domain.patrons import Patron
-from patronauth.domain.sessions import Scope, Session
+from patronauth.domain.sessions import Scope, Session, SessionChannel
 from patronauth.domain.signon import Client
 from patronauth.services.sessions import close_session, current_session
 from patronauth.services.signon import (
@@ -83,7 +83,9 @@ def routes(app: App) -> list[BaseRoute]:
 
     def _session(request: Request) -> Session | None:
         try:
-            return current_session(ports, request.cookies.get(pages.session_cookie))
+            return current_session(
+                ports, request.cookies.get(pages.session_cookie), channel=SessionChannel.WEB
+            )
         except Refused:
             return None
 
@@ -109,7 +111,7 @@ def routes(app: App) -> list[BaseRoute]:
             patron = patron_of(ports, session.patron_id)
             renewed = (ports.clock.now() - session.started_at).total_seconds() <= RENEWED_SECONDS
             if patron.institution != client.institution or (renew and not renewed):
-                close_session(ports, cookie)
+                close_session(ports, cookie, channel=SessionChannel.WEB)
                 session = None
         if session is None:
             if gateway:
@@ -182,7 +184,9 @@ def routes(app: App) -> list[BaseRoute]:
         told: list[Client] = []
         if session is not None:
             told = end_sign_on(ports, session.id)
-            close_session(ports, request.cookies.get(pages.session_cookie))
+            close_session(
+                ports, request.cookies.get(pages.session_cookie), channel=SessionChannel.WEB
+            )
         frames = [uri for c in told for uri in c.logout_uris]
         return pages.signed_out(request, frames, target)
 

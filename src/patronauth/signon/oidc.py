@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from authlib.oauth2 import AuthorizationServer, OAuth2Error, OAuth2Request
 from authlib.oauth2.rfc6749 import ClientMixin, InvalidRequestError, grants
@@ -35,7 +35,7 @@ from starlette.routing import BaseRoute, Route
 from patronauth.bootstrap import App, keyring
 from patronauth.domain.errors import Refused
 from patronauth.domain.patrons import Patron
-from patronauth.domain.sessions import Scope, Session
+from patronauth.domain.sessions import Scope, Session, SessionChannel
 from patronauth.domain.signon import Client, SignOnProtocol, granted_scopes
 from patronauth.services.interfaces import AuthorizationCode, IssuedToken
 from patronauth.services.sessions import close_session, current_session
@@ -103,6 +103,7 @@ class Subject:
     """The signed-in patron of an authorization: who, from which session, since when."""
 
     patron: Patron
+    client: Client
     session_id: int | None
     auth_time: datetime
 
@@ -239,7 +240,11 @@ def _server(app: App, issuer: str) -> AuthorizationServer:
 
         def authenticate_user(self, authorization_code: Code) -> Subject:
             stored = authorization_code.stored
-            return Subject(patron_of(ports, stored.patron_id), stored.session_id, stored.auth_time)
+            client = get_client(ports, stored.client_id)
+            assert client is not None  # it was just authenticated
+            return Subject(
+                patron_of(ports, stored.patron_id), client, stored.session_id, stored.auth_time
+            )
 
     class RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
         INCLUDE_NEW_REFRESH_TOKEN = True
@@ -254,7 +259,11 @@ def _server(app: App, issuer: str) -> AuthorizationServer:
 
         def authenticate_user(self, refresh_token: Refresh) -> Subject:
             stored = refresh_token.stored
-            return Subject(patron_of(ports, stored.patron_id), stored.session_id, ports.clock.now())
+            client = get_client(ports, stored.client_id)
+            assert client is not None  # it was just authenticated
+            return Subject(
+                patron_of(ports, stored.patron_id), client, stored.session_id, ports.clock.now()
+            )
 
         def revoke_old_credential(self, refresh_token: Refresh) -> None:
             if not revoke_token(ports, refresh_token.stored):
@@ -285,27 +294,13 @@ def _server(app: App, issuer: str) -> AuthorizationServer:
 
         def generate_user_info(self, user: Subject, scope: str) -> UserInfo:
             assert keys is not None
-            return UserInfo(
-                user_claims(ports, keys.pairwise_salt, user_client.get(), user.patron, scope)
-            )
-
-    class UserClient:
-        """The client of the request being answered (Authlib passes only the user)."""
-
-        current: Client | None = None
-
-        def get(self) -> Client:
-            assert self.current is not None
-            return self.current
-
-    user_client = UserClient()
+            return UserInfo(user_claims(ports, keys.pairwise_salt, user.client, user.patron, scope))
 
     class Server(AuthorizationServer):  # type: ignore[misc]
         def query_client(self, client_id: str) -> OidcClient | None:
             found = get_client(ports, client_id or "")
             if found is None or found.protocol is not SignOnProtocol.OIDC:
                 return None
-            user_client.current = found
             return OidcClient(app, found)
 
         def save_token(self, token: dict[str, Any], request: Any) -> None:
@@ -411,7 +406,9 @@ def routes(app: App) -> list[BaseRoute]:
 
     def _session(request: Request) -> Session | None:
         try:
-            return current_session(ports, request.cookies.get(pages.session_cookie))
+            return current_session(
+                ports, request.cookies.get(pages.session_cookie), channel=SessionChannel.WEB
+            )
         except Refused:
             return None
 
@@ -444,7 +441,9 @@ def routes(app: App) -> list[BaseRoute]:
                 _login_required(fields),
             )
         if session is not None and "login" in prompts:
-            close_session(ports, request.cookies.get(pages.session_cookie))
+            close_session(
+                ports, request.cookies.get(pages.session_cookie), channel=SessionChannel.WEB
+            )
             session = None
         if session is None:
             again = (
@@ -453,7 +452,9 @@ def routes(app: App) -> list[BaseRoute]:
             return pages.sign_in(client.institution, "/oidc/authorize?" + urlencode(again))
         patron = patron_of(ports, session.patron_id)
         if patron.institution != client.institution:
-            close_session(ports, request.cookies.get(pages.session_cookie))
+            close_session(
+                ports, request.cookies.get(pages.session_cookie), channel=SessionChannel.WEB
+            )
             return pages.sign_in(client.institution, resume)
         if session.scope is Scope.CHANGE:
             return pages.change_first(client.institution, resume)
@@ -466,7 +467,7 @@ def routes(app: App) -> list[BaseRoute]:
                 fields,
                 _signature(session, query),
             )
-        subject = Subject(patron, session.id, session.started_at)
+        subject = Subject(patron, client, session.id, session.started_at)
         answer = server.create_authorization_response(
             request=oauth, grant_user=subject, grant=grant
         )
@@ -566,7 +567,7 @@ def routes(app: App) -> list[BaseRoute]:
         told: list[Client] = []
         if session is not None:
             told = end_sign_on(ports, session.id)
-            close_session(ports, cookie)
+            close_session(ports, cookie, channel=SessionChannel.WEB)
         frames = [
             uri + ("&" if "?" in uri else "?") + urlencode({"iss": issuer})
             for c in told
@@ -596,8 +597,3 @@ def _login_required(fields: dict[str, str]) -> OAuth2Error:
     error = LoginRequiredError(redirect_uri=fields.get("redirect_uri"))
     error.state = fields.get("state")
     return error
-
-
-def _host(uri: str) -> str:
-    parts = urlsplit(uri)
-    return f"{parts.scheme}://{parts.netloc}"

@@ -101,7 +101,10 @@ class Answers(Answerer):
 
     def answer(self, session: Session, msg: Message) -> Message | None:
         if msg.code == "93":
-            return self._login(session, msg)
+            try:
+                return self._login(session, msg)
+            except Busy:  # as below: nothing was checked or counted
+                return BUSY
         terminal = session.terminal
         assert terminal is not None, "the connection lets nothing but 93 through before login"
         # A terminal disabled while connected loses its connection at its first request

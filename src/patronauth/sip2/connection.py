@@ -6,8 +6,9 @@ bytes to write.
 
 States (the table `_ALLOWED` below):
 
-    LOGIN     only 93 (and 97) are read; a 940 reply stays here, a 941 moves on;
-              anything else closes the connection
+    LOGIN     only 93 is read; a 940 reply stays here, a 941 moves on; anything
+              else (97 too: there is nothing a stranger may have repeated) closes
+              the connection
     READY     every request of `messages.REQUESTS`; a 940 reply to a new 93 goes back
               to LOGIN
     CLOSED    nothing more is read
@@ -46,7 +47,7 @@ class State(StrEnum):
 
 
 _ALLOWED: dict[State, frozenset[str]] = {
-    State.LOGIN: frozenset({"93", "97"}),
+    State.LOGIN: frozenset({"93"}),
     State.READY: REQUESTS,
     State.CLOSED: frozenset(),
 }
@@ -161,8 +162,8 @@ class Connection:
                 return self._close(f"message {code!r} before login")
             return self._resend_request(f"unsupported message {code!r}")
         if code == "97":
-            if self._last_reply is None:
-                return self._resend_request("nothing to repeat")
+            # Only read after a successful login, whose 94 is always a reply to repeat.
+            assert self._last_reply is not None
             return Send(self._last_reply, "repeat of the last reply")
         try:
             msg = parse(text)

@@ -33,11 +33,21 @@ HIDDEN = frozenset({"AD", "CO", "AC", "AE", "BD", "BE", "BF"})
 READ_SIZE = 4096
 
 
+def printable(text: str) -> str:
+    """Text a terminal sent, fit for a log line: control and other unprintable
+    characters (ESC, NUL, DEL, U+2028 ...) and the backslash written as escapes, so
+    that a field can neither forge a log line nor drive the operator's terminal."""
+    return "".join(
+        ch if ch.isprintable() and ch != "\\" else ch.encode("unicode_escape").decode("ascii")
+        for ch in text
+    )
+
+
 def masked(msg: Message) -> str:
     """A log line's view of a message: its code and fields, secrets replaced by `***`."""
     parts = [msg.code, *(f"{k}={v}" for k, v in msg.fixed.items() if k != "date")]
     parts += [f"{k}={'***' if k in HIDDEN else v}" for k, v in msg.fields]
-    return " ".join(parts)
+    return printable(" ".join(parts))
 
 
 @dataclass
@@ -179,13 +189,14 @@ class Sip2Server:
                 return
             for event in connection.receive(data):
                 if isinstance(event, Close):
-                    log.warning("SIP2 connection closed: %s", event.reason, extra=context)
+                    reason = printable(event.reason)
+                    log.warning("SIP2 connection closed: %s", reason, extra=context)
                     return
                 if isinstance(event, Send):
                     log.info(
                         "SIP2 sent %s: %s",
                         event.data[:2].decode("ascii"),
-                        event.reason,
+                        printable(event.reason),
                         extra=context,
                     )
                     writer.write(event.data)

@@ -1,9 +1,11 @@
 """What stands between a posted form and the pages: size and encoding limits, then CSRF.
 
-`FormGuard` reads a POST body once: at most `MAX_FORM_BYTES`, form-urlencoded, UTF-8
-throughout. Anything else is answered with an error page before any page runs; the
-parsed fields wait in the scope (`forms.FORM_KEY`) and the body is replayed to the
-CSRF check, which is the maintained asgi-csrf middleware.
+`FormGuard` drops any `Authorization` header (the pages are signed in by their cookie
+alone, and asgi-csrf would skip a request with a bearer token), then reads a POST body
+once: at most `MAX_FORM_BYTES`, form-urlencoded, UTF-8 throughout. Anything else is
+answered with an error page before any page runs; the parsed fields wait in the scope
+(`forms.FORM_KEY`) and the body is replayed to the CSRF check, which is the maintained
+asgi-csrf middleware.
 """
 
 from __future__ import annotations
@@ -39,6 +41,11 @@ class FormGuard:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            # The pages know only their session cookie. An Authorization header means
+            # nothing to them, and asgi-csrf would skip its check for `Bearer` (an
+            # API's habit): it never reaches either.
+            scope = {**scope, "headers": _without_authorization(scope.get("headers") or [])}
         if scope["type"] != "http" or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
@@ -88,6 +95,10 @@ class FormGuard:
             return await receive()
 
         await self.app({**scope, FORM_KEY: fields}, replay, send)
+
+
+def _without_authorization(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    return [(name, value) for name, value in headers if name.lower() != b"authorization"]
 
 
 class _EveryPath:

@@ -13,7 +13,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from patronauth.domain.credentials import Channel, CredentialKind
 from patronauth.domain.errors import Refused
 from patronauth.domain.profile import Profile
-from patronauth.domain.sessions import Scope, Session
+from patronauth.domain.sessions import Scope, Session, SessionChannel
 from patronauth.presentation.http import client_address
 from patronauth.presentation.i18n import render
 from patronauth.services.account import Account, account
@@ -82,7 +82,7 @@ class Page:
         if not token:
             return None
         try:
-            session = current_session(self.ports, token)
+            session = current_session(self.ports, token, channel=SessionChannel.WEB)
             self._visitor = Visitor(session, account(self.ports, session))
         except Refused as refused:
             self.session_problem = refused.code
@@ -112,7 +112,7 @@ class Page:
 
     def close_session(self) -> None:
         """End the session the browser came with, if any, on the server."""
-        close_session(self.ports, self.token)
+        close_session(self.ports, self.token, channel=SessionChannel.WEB)
 
     def end_session(self, response: Response) -> None:
         self.close_session()

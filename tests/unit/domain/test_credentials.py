@@ -103,30 +103,37 @@ def test_unlock_needs_a_suspended_credential(state: CredentialState) -> None:
 
 # --- after_verified ----------------------------------------------------------------
 
-CHANNELS = (Channel.WEB, Channel.APP, Channel.SIP2, Channel.TELEPHONE, Channel.STAFF)
+CHANNELS = (
+    Channel.WEB,
+    Channel.APP,
+    Channel.SIP2,
+    Channel.TELEPHONE,
+    Channel.STAFF,
+    Channel.PROXY,
+)
 TERMINALS = frozenset({Channel.SIP2, Channel.TELEPHONE})  # HKPL's default PIN (S5)
 NOWHERE: frozenset[Channel] = frozenset()
 MC, CR, OK, SU = Outcome.MUST_CHANGE, Outcome.CHANGE_REQUIRED, Outcome.OK, Outcome.SUSPENDED
 
-#  state, change_due, default accepted on  ->  web, app, sip2, telephone, staff
+#  state, change_due, default accepted on  ->  web, app, sip2, telephone, staff, proxy
 AFTER_VERIFIED = [
-    (S.DEFAULT, False, TERMINALS, (MC, MC, OK, OK, CR)),
-    (S.DEFAULT, False, NOWHERE, (MC, MC, CR, CR, CR)),
-    (S.DEFAULT, True, TERMINALS, (MC, MC, CR, CR, CR)),
-    (S.DEFAULT, True, NOWHERE, (MC, MC, CR, CR, CR)),
-    (S.DEFAULT, False, frozenset({Channel.SIP2}), (MC, MC, OK, CR, CR)),
-    (S.TEMPORARY, False, TERMINALS, (MC, MC, CR, CR, CR)),
-    (S.TEMPORARY, False, NOWHERE, (MC, MC, CR, CR, CR)),
-    (S.TEMPORARY, True, TERMINALS, (MC, MC, CR, CR, CR)),
-    (S.MUST_CHANGE, False, TERMINALS, (MC, MC, CR, CR, CR)),
-    (S.MUST_CHANGE, False, NOWHERE, (MC, MC, CR, CR, CR)),
-    (S.MUST_CHANGE, True, NOWHERE, (MC, MC, CR, CR, CR)),
-    (S.CHOSEN, False, TERMINALS, (OK, OK, OK, OK, OK)),
-    (S.CHOSEN, False, NOWHERE, (OK, OK, OK, OK, OK)),
-    (S.CHOSEN, True, TERMINALS, (MC, MC, CR, CR, CR)),
-    (S.CHOSEN, True, NOWHERE, (MC, MC, CR, CR, CR)),
-    (S.SUSPENDED, False, TERMINALS, (SU, SU, SU, SU, SU)),
-    (S.SUSPENDED, True, NOWHERE, (SU, SU, SU, SU, SU)),
+    (S.DEFAULT, False, TERMINALS, (MC, MC, OK, OK, CR, CR)),
+    (S.DEFAULT, False, NOWHERE, (MC, MC, CR, CR, CR, CR)),
+    (S.DEFAULT, True, TERMINALS, (MC, MC, CR, CR, CR, CR)),
+    (S.DEFAULT, True, NOWHERE, (MC, MC, CR, CR, CR, CR)),
+    (S.DEFAULT, False, frozenset({Channel.SIP2}), (MC, MC, OK, CR, CR, CR)),
+    (S.TEMPORARY, False, TERMINALS, (MC, MC, CR, CR, CR, CR)),
+    (S.TEMPORARY, False, NOWHERE, (MC, MC, CR, CR, CR, CR)),
+    (S.TEMPORARY, True, TERMINALS, (MC, MC, CR, CR, CR, CR)),
+    (S.MUST_CHANGE, False, TERMINALS, (MC, MC, CR, CR, CR, CR)),
+    (S.MUST_CHANGE, False, NOWHERE, (MC, MC, CR, CR, CR, CR)),
+    (S.MUST_CHANGE, True, NOWHERE, (MC, MC, CR, CR, CR, CR)),
+    (S.CHOSEN, False, TERMINALS, (OK, OK, OK, OK, OK, OK)),
+    (S.CHOSEN, False, NOWHERE, (OK, OK, OK, OK, OK, OK)),
+    (S.CHOSEN, True, TERMINALS, (MC, MC, CR, CR, CR, CR)),
+    (S.CHOSEN, True, NOWHERE, (MC, MC, CR, CR, CR, CR)),
+    (S.SUSPENDED, False, TERMINALS, (SU, SU, SU, SU, SU, SU)),
+    (S.SUSPENDED, True, NOWHERE, (SU, SU, SU, SU, SU, SU)),
 ]
 
 

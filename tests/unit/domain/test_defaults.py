@@ -10,6 +10,7 @@ from patronauth.adapters.profiles import ProfileStore
 from patronauth.domain.credentials import CredentialKind
 from patronauth.domain.defaults import DefaultRule, DefaultRuleKind, RegistrationData, derive
 from patronauth.domain.errors import Refused
+from patronauth.domain.identifiers import IdType
 
 K = DefaultRuleKind
 PHONE_4 = DefaultRule(K.PHONE_LAST_DIGITS, 4)
@@ -53,6 +54,19 @@ EVERYTHING = RegistrationData(
         (STUDENT_NUMBER, RegistrationData(student_number="00181234"), "00181234"),
         (STAFF_NUMBER, RegistrationData(staff_number="S2019001"), "S2019001"),
         (STAFF_NUMBER, RegistrationData(staff_number="s2019001"), "S2019001"),
+        # HKPL without a phone: no default (set up by e-mail, or a temporary at the counter).
+        (PHONE_4, RegistrationData(), None),
+        (PHONE_4, RegistrationData(phone=""), None),
+        (PHONE_4, RegistrationData(id_number="A123456(3)"), None),
+        # HKCT: the HKID rule gives nothing from a passport or mainland ID number.
+        (HKID_LETTER_DIGITS, RegistrationData(id_number="XY12345678"), None),
+        (HKID_LETTER_DIGITS, RegistrationData(id_number="123456789"), None),
+        (
+            HKID_LETTER_DIGITS,
+            RegistrationData(id_number="A123456(3)", id_type=IdType.PASSPORT),
+            None,
+        ),
+        (HKID_LETTER_DIGITS, RegistrationData(id_number="11010519491231002X"), None),
         # R23, HKU: first-time users set the secret up themselves.
         (DefaultRule(K.NONE), EVERYTHING, None),
         (DefaultRule(K.NONE), RegistrationData(), None),
@@ -79,17 +93,17 @@ def test_each_rule_uses_only_its_own_data(rule: DefaultRule, expected: str) -> N
 @pytest.mark.parametrize(
     ("rule", "data", "code"),
     [
-        (PHONE_4, RegistrationData(), "default.missing_phone"),
-        (PHONE_4, RegistrationData(phone=""), "default.missing_phone"),
         (PHONE_4, RegistrationData(phone="123"), "default.missing_phone"),
-        (PHONE_4, RegistrationData(id_number="A123456(3)"), "default.missing_phone"),
         (ID_PREFIX_6, RegistrationData(), "default.missing_id_number"),
         (ID_PREFIX_6, RegistrationData(id_number="Z12(3)"), "default.missing_id_number"),
         (ID_PREFIX_6, RegistrationData(id_number="  ( ) "), "default.missing_id_number"),
         (ID_PREFIX_6, RegistrationData(phone="91234567"), "default.missing_id_number"),
         (HKID_LETTER_DIGITS, RegistrationData(), "default.missing_hkid"),
-        (HKID_LETTER_DIGITS, RegistrationData(id_number="123456789"), "default.missing_hkid"),
-        (HKID_LETTER_DIGITS, RegistrationData(id_number="A1234"), "default.missing_hkid"),
+        (
+            HKID_LETTER_DIGITS,
+            RegistrationData(id_number="A1234", id_type=IdType.HKID),
+            "default.missing_hkid",
+        ),
         (STUDENT_NUMBER, RegistrationData(), "default.missing_student_number"),
         (STUDENT_NUMBER, RegistrationData(student_number=""), "default.missing_student_number"),
         (STUDENT_NUMBER, RegistrationData(student_number="  "), "default.missing_student_number"),

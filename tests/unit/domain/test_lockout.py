@@ -8,6 +8,7 @@ from patronauth.domain.lockout import (
     Admitted,
     Blocked,
     CounterState,
+    Full,
     LockoutRule,
     admit,
     blocked_for,
@@ -183,7 +184,7 @@ def test_a_success_does_not_clear_the_failures_in_the_window() -> None:
     assert blocked_for(state, 5) == 60
 
 
-def test_attempts_in_flight_count() -> None:
+def test_attempts_in_flight_hold_the_places_left_and_the_next_one_waits() -> None:
     state = CounterState()
     tickets = []
     for now in [0, 1, 2, 3, 4]:
@@ -192,8 +193,9 @@ def test_attempts_in_flight_count() -> None:
         tickets.append(admission.ticket)
     assert state.pending == (0.0, 1.0, 2.0, 3.0, 4.0)
     state, admission = admit(state, 5, RULE)
-    assert admission == Blocked(55)
+    assert admission == Full()  # not blocked: none of them has failed
     assert len(state.pending) == 5
+    assert blocked_for(state, 5) == 0
     # One of them turns out right: its place is free again.
     state = settle(state, tickets[0], success=True, now=6, rule=RULE)
     _, admission = admit(state, 6, RULE)
@@ -205,7 +207,7 @@ def test_failures_and_attempts_in_flight_add_up() -> None:
     state, admission = admit(state, 4, RULE)
     assert isinstance(admission, Admitted)
     _, sixth = admit(state, 5, RULE)
-    assert sixth == Blocked(55)
+    assert sixth == Full()
     state = settle(state, admission.ticket, success=False, now=6, rule=RULE)
     assert blocked_for(state, 6) == 60
 
@@ -230,8 +232,8 @@ def test_five_concurrent_failures_settled_late_block() -> None:
         (CounterState(blocked_until=100.0), 40.5, 60),
         (CounterState(blocked_until=100.0), 99.01, 1),
         (CounterState(blocked_until=100.0), 99.999, 1),
-        (CounterState(pending=(0.0, 0.0, 0.0, 0.0, 0.0)), 59.9, 1),
-        (CounterState(pending=(0.0, 1.0, 2.0, 3.0, 4.0)), 30.5, 30),
+        (CounterState(failures=(0.0, 0.0, 0.0, 0.0, 0.0)), 59.9, 1),
+        (CounterState(failures=(0.0, 1.0, 2.0, 3.0, 4.0, 5.0)), 30.5, 31),
     ],
 )
 def test_retry_after_is_whole_seconds_and_at_least_one(
@@ -258,3 +260,24 @@ def test_an_untouched_counter_is_empty() -> None:
     assert CounterState().is_empty
     state, _ = admit(CounterState(), 0.0, RULE)
     assert not state.is_empty
+
+
+@pytest.mark.parametrize("settled", [0, 1, 2, 3, 4])
+def test_the_places_in_flight_are_those_the_failures_leave(settled: int) -> None:
+    """Failures count; admissions only hold a place while in flight."""
+    state = failures([float(i) for i in range(settled)])
+    admitted = 0
+    while True:
+        state, admission = admit(state, 10.0, RULE)
+        if not isinstance(admission, Admitted):
+            break
+        admitted += 1
+    assert admission == Full()
+    assert admitted == RULE.max_failures - settled
+
+
+def test_correct_attempts_one_after_another_never_fill_the_window() -> None:
+    state = CounterState()
+    for now in range(100):
+        state = attempt(state, now / 10, success=True)
+    assert state.is_empty or (state.failures, state.pending) == ((), ())

@@ -226,8 +226,11 @@ def test_hkpl_pin(profiles: ProfileStore, secret: str, expected: list[str]) -> N
         ("ab1", ["pin.too_short"]),
         ("abc", ["pin.too_short", "pin.too_few_categories"]),
         ("abc123def456ghi789jkl", ["pin.too_long"]),
-        ("密碼密碼密碼密碼密碼", ["pin.too_few_categories"]),
-        ("密碼密碼密碼密碼密1", []),
+        # R22: letters are A-Z and a-z, digits 0-9.
+        ("密碼密碼密碼密碼密碼", ["pin.not_ascii", "pin.too_few_categories"]),
+        ("密碼密碼密碼密碼密1", ["pin.not_ascii"]),
+        ("Bibliothèque2026", ["pin.not_ascii"]),
+        ("Stacks&Shelves９", ["pin.not_ascii"]),
     ],
 )
 def test_hku_pin(profiles: ProfileStore, secret: str, expected: list[str]) -> None:

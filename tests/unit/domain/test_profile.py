@@ -158,7 +158,7 @@ def test_credential_settings(
         ("hkpl", PIN, 4, 16, Charset.DIGITS),
         ("hkpl", PASSWORD, 8, 128, Charset.ANY),
         ("polyu", PIN, 6, 8, Charset.ALPHANUMERIC),
-        ("hku", PIN, 10, 20, Charset.ANY),
+        ("hku", PIN, 10, 20, Charset.ASCII),
         ("hkct", PASSWORD, 8, 64, Charset.ANY),
     ],
 )
@@ -388,7 +388,7 @@ def test_a_category_override_replaces_a_list_whole() -> None:
 
 
 BASE = "categories.reader.credentials.pin"
-CHARSETS = "any, digits, alphanumeric"
+CHARSETS = "any, digits, alphanumeric, ascii"
 CHANNELS = "web, app, sip2, telephone, staff, proxy"
 
 
@@ -713,3 +713,103 @@ def test_without_forced_changes_or_upgrades_nothing_is_due(profiles: ProfileStor
         today=date(2026, 1, 1),
     )
     assert found is False
+
+
+# --- the campus directory (R20) ------------------------------------------------------
+
+DIRECTORY = {
+    "urls": ["ldap://ldap1.example.org", "ldap://ldap2.example.org"],
+    "tls": "starttls",
+    "bind_dn": "cn=patronauth,dc=example,dc=org",
+    "bind_password_env": "PATRONAUTH_DIRECTORY_PASSWORD_TOWN",
+    "base_dn": "ou=people,dc=example,dc=org",
+    "uid_filter": "(uid={value})",
+    "link_attribute": "employeeNumber",
+}
+IN_DIRECTORY = ("categories.child.credential_source", "directory")
+
+
+def directory(**changes: Any) -> tuple[str, Any]:
+    return ("directory", {**DIRECTORY, **changes})
+
+
+def test_a_directory_category_and_its_overrides() -> None:
+    profile = parse_profile(
+        edited(
+            directory(),
+            IN_DIRECTORY,
+            ("categories.child.directory", {"base_dn": "ou=children,dc=example,dc=org"}),
+        )
+    )
+    child = profile.directory_for("child")
+    assert child is not None
+    assert child.base_dn == "ou=children,dc=example,dc=org"
+    assert child.urls == tuple(DIRECTORY["urls"])
+    assert (child.connect_timeout, child.timeout, child.barcode_filter) == (3.0, 5.0, None)
+    assert profile.directory_for("reader") is None
+    assert profile.category("child").in_directory
+    assert profile.directories == (child,)
+
+
+def test_a_directory_without_urls_is_not_asked() -> None:
+    profile = parse_profile(edited(directory(urls=[]), IN_DIRECTORY))
+    config = profile.directory_for("child")
+    assert config is not None
+    assert not config.configured
+    assert profile.directories == ()
+
+
+@pytest.mark.parametrize(
+    ("edits", "message"),
+    [
+        ([IN_DIRECTORY], "categories.child.credential_source: no [directory] table"),
+        (
+            [directory(), ("categories.reader.directory", {"base_dn": "x"})],
+            "categories.reader.directory: the credential source is local",
+        ),
+        (
+            [directory(urls=["ldaps://ldap1.example.org"]), IN_DIRECTORY],
+            "categories.child.directory.urls: with tls = 'starttls' every URL starts with ldap://",
+        ),
+        (
+            [directory(tls="ldaps"), IN_DIRECTORY],
+            "categories.child.directory.urls: with tls = 'ldaps' every URL starts with ldaps://",
+        ),
+        (
+            [directory(tls="none"), IN_DIRECTORY],
+            "categories.child.directory.tls: unknown value 'none' (allowed: starttls, ldaps)",
+        ),
+        (
+            [directory(uid_filter="uid={value}"), IN_DIRECTORY],
+            "categories.child.directory.uid_filter: a parenthesised LDAP filter with one {value}",
+        ),
+        (
+            [directory(uid_filter="(|(uid={value})(mail={value}))"), IN_DIRECTORY],
+            "categories.child.directory.uid_filter: a parenthesised LDAP filter with one {value}",
+        ),
+        (
+            [directory(enabled_filter="!(disabled=TRUE)"), IN_DIRECTORY],
+            "categories.child.directory.enabled_filter: a parenthesised LDAP filter",
+        ),
+        (
+            [directory(bind_password_env="HOME"), IN_DIRECTORY],
+            "categories.child.directory.bind_password_env: a PATRONAUTH_DIRECTORY_... variable",
+        ),
+        (
+            [directory(link_attribute="employee number"), IN_DIRECTORY],
+            "categories.child.directory.link_attribute: an LDAP attribute name",
+        ),
+        (
+            [directory(timeout=0), IN_DIRECTORY],
+            "categories.child.directory: timeouts and pool_size must be positive",
+        ),
+        (
+            [directory(), IN_DIRECTORY, ("forced_changes", [{"go_live": "2017-07-17"}])],
+            "forced_changes[0].categories: a directory category has no local secret",
+        ),
+    ],
+)
+def test_directory_errors_name_the_path(edits: list[tuple[str, Any]], message: str) -> None:
+    with pytest.raises(ProfileError) as caught:
+        parse_profile(edited(*edits))
+    assert str(caught.value) == message

@@ -70,7 +70,9 @@ def test_a_failed_login_may_be_retried() -> None:
     assert isinstance(event, Request)
 
 
-@pytest.mark.parametrize("frame", [STATUS, b"23001" + BLANK_DATE.encode() + b"AA1|\r", b"xyz\r"])
+@pytest.mark.parametrize(
+    "frame", [STATUS, b"23001" + BLANK_DATE.encode() + b"AA1|\r", b"xyz\r", b"97AZFEF5\r", b"97\r"]
+)
 def test_any_other_message_before_login_closes(frame: bytes) -> None:
     connection = Connection()
     assert connection.receive(frame + LOGIN) == [
@@ -94,10 +96,19 @@ def test_97_repeats_the_last_reply() -> None:
     assert connection.receive(b"97AZFEF5\r") == [Send(reply, "repeat of the last reply")]
 
 
-def test_97_before_any_reply_asks_for_a_resend() -> None:
-    [event] = Connection().receive(b"97AZFEF5\r")
-    assert isinstance(event, Send)
-    assert event.data == RESEND
+def test_97_right_after_the_login_repeats_the_login_reply() -> None:
+    connection = Connection()
+    connection.receive(LOGIN)
+    login_reply = connection.reply(Message("94", {"ok": "1"}))
+    assert connection.receive(b"97AZFEF5\r") == [Send(login_reply, "repeat of the last reply")]
+
+
+def test_97_after_a_refused_login_closes() -> None:
+    connection = Connection()
+    connection.receive(LOGIN)
+    connection.reply(Message("94", {"ok": "0"}))
+    assert connection.receive(b"97\r") == [Close("message '97' before login")]
+    assert connection.state is State.CLOSED
 
 
 def test_the_reply_echoes_the_sequence_number() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ from patronauth.adapters import metrics
 from patronauth.adapters.config import ConfigError
 
 CONNECT_TIMEOUT_SECONDS = 5
+# The execution option of a connection that only reads (see `_sqlite_engine`).
+READ_ONLY = "patronauth_read_only"
 
 
 def normalise_url(url: str) -> str:
@@ -67,6 +70,7 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
     if database and database != ":memory:":
         # The folder itself (var/) is made; a mistyped path deeper down is an error.
         Path(database).parent.mkdir(exist_ok=True)
+        _create_private(Path(database))
     # SQLite lets one writer in at a time. One pooled connection per process makes the
     # threads of a process queue for it and wake at once, instead of sleeping in SQLite's
     # busy handler (1, 2, 5, 10 ... ms) while another thread holds the write lock.
@@ -95,6 +99,20 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read-only unit of work begins deferred: in WAL mode it reads a snapshot
+        # beside the writer instead of queueing for the write lock (P4).
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def _create_private(path: Path) -> None:
+    """A new database file is readable by its owner only (0600): it holds the hashes,
+    the keyed digests and the audit trail. SQLite gives its -wal and -shm files the
+    database file's permissions. An existing file keeps the mode it has."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)

@@ -21,6 +21,7 @@ def _loan(row: Row[Any]) -> Loan:
         row.checked_out_on,
         row.due_on,
         row.renewals,
+        row.fine_free,
     )
 
 
@@ -77,7 +78,9 @@ class SqlLoans:
         ).first()
         return _loan(row) if row else None
 
-    def add_loan(self, patron_id: int, item: Item, today: date, due_on: date) -> Loan:
+    def add_loan(
+        self, patron_id: int, item: Item, today: date, due_on: date, *, fine_free: bool = False
+    ) -> Loan:
         new_id = self.conn.execute(
             insert(t.loans)
             .values(
@@ -87,10 +90,11 @@ class SqlLoans:
                 checked_out_on=today,
                 due_on=due_on,
                 renewals=0,
+                fine_free=fine_free,
             )
             .returning(t.loans.c.id)
         ).scalar_one()
-        return Loan(new_id, patron_id, item.id, item.title_id, today, due_on, 0)
+        return Loan(new_id, patron_id, item.id, item.title_id, today, due_on, 0, fine_free)
 
     def renew_loan(self, loan: Loan, due_on: date) -> None:
         lo = t.loans

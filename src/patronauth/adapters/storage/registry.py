@@ -11,7 +11,7 @@ stored exactly as the row-at-a-time repositories store them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,8 +49,37 @@ _PATRON_COLUMNS = (
     "created_at",
     "updated_at",
 )
-# What a feed replaces for a known patron (everything but the uid and creation time).
-_PATRON_UPDATE_COLUMNS = ("id", *_PATRON_COLUMNS[2:-2], "updated_at")
+# What a feed may replace for a known patron: never the uid, the institution, the
+# registration date or the creation time.
+_PATRON_UPDATE_COLUMNS = (
+    "id",
+    "category",
+    "status",
+    "name",
+    "email",
+    "phone_masked",
+    "phone_digest",
+    "id_type",
+    "id_masked",
+    "id_digest",
+    "language",
+    "updated_at",
+)
+# Which columns each registration field writes; a field the row does not give is
+# written as NULL and the stored value stays (COALESCE).
+_GIVES = {
+    "category": ("category",),
+    "status": ("status",),
+    "name": ("name",),
+    "email": ("email",),
+    "phone": ("phone_masked", "phone_digest"),
+    "id_number": ("id_type", "id_masked", "id_digest"),
+    "language": ("language",),
+}
+_KEPT_WHEN_NULL = {column for columns in _GIVES.values() for column in columns}
+# A feed completes a pending registration, but never moves a status staff set (an
+# active patron back to pending, a barred or expired one to active).
+_STATUS = "CASE WHEN {old} = 'pending_registration' THEN COALESCE({new}, {old}) ELSE {old} END"
 _IDENTIFIER_COLUMNS = ("patron_id", "kind", "value", "lookup_key", "status", "created_at")
 _CREDENTIAL_COLUMNS = (
     "patron_id",
@@ -124,11 +153,16 @@ class _Writer:
         statement = f"INSERT INTO {self.table.name} ({names}) VALUES ({marks})"  # noqa: S608
         self.conn.exec_driver_sql(statement, rows)
 
-    def update(self, rows: list[Values]) -> None:
-        """Update by the first column (the primary key) the others, like `insert`."""
+    def update(self, rows: list[Values], kept: Mapping[str, str] | None = None) -> None:
+        """Update by the first column (the primary key) the others, like `insert`.
+
+        `kept` maps a column to the SQL expression it takes, over `{new}` (the value
+        sent) and `{old}` (the stored one); the other columns take the value sent.
+        """
         if not rows:
             return
         key, *columns = self.columns
+        kept = kept or {}
         if self.conn.dialect.name == "postgresql":
             # Into a temporary table with COPY, then one UPDATE ... FROM.
             staging = f"registry_{self.table.name}"
@@ -139,13 +173,20 @@ class _Writer:
                 f"SELECT {names} FROM {self.table.name} WITH NO DATA"
             )
             self._copy(staging, rows)
-            assignments = ", ".join(f"{name} = s.{name}" for name in columns)
+            table = self.table.name
+            assignments = ", ".join(
+                f"{name} = "
+                + kept.get(name, "{new}").format(new=f"s.{name}", old=f"{table}.{name}")
+                for name in columns
+            )
             self.conn.exec_driver_sql(
                 f"UPDATE {self.table.name} SET {assignments} "  # noqa: S608
                 f"FROM {staging} s WHERE {self.table.name}.{key} = s.{key}"
             )
             return
-        assignments = ", ".join(f"{name} = ?" for name in columns)
+        assignments = ", ".join(
+            f"{name} = " + kept.get(name, "{new}").format(new="?", old=name) for name in columns
+        )
         statement = f"UPDATE {self.table.name} SET {assignments} WHERE {key} = ?"  # noqa: S608
         self.conn.exec_driver_sql(statement, [(*row[1:], row[0]) for row in rows])
 
@@ -167,9 +208,15 @@ class SqlRegistry:
 
     def existing(self, barcodes: Sequence[str]) -> dict[str, KnownBarcode]:
         i, p = t.identifiers, t.patrons
-        query = select(i.c.value, i.c.status, i.c.patron_id, p.c.uid, p.c.institution).join(
-            p, p.c.id == i.c.patron_id
-        )
+        query = select(
+            i.c.value,
+            i.c.status,
+            i.c.patron_id,
+            p.c.uid,
+            p.c.institution,
+            p.c.category,
+            p.c.registered_on,
+        ).join(p, p.c.id == i.c.patron_id)
         known: dict[str, KnownBarcode] = {}
         for each in self._where_in(query, i.c.value, barcodes):
             for row in self.conn.execute(each):
@@ -178,6 +225,8 @@ class SqlRegistry:
                     uid=row.uid,
                     institution=row.institution,
                     replaced=row.status != IdentifierStatus.CURRENT.value,
+                    category=row.category,
+                    registered_on=row.registered_on,
                 )
         return known
 
@@ -218,6 +267,9 @@ class SqlRegistry:
             identifier_rows.append(
                 (patron_id, r.kind.value, r.barcode, r.lookup_key, current, stored_now)
             )
+            if r.link is not None:
+                kind, value, key = r.link
+                identifier_rows.append((patron_id, kind.value, value, key, current, stored_now))
             credential_rows.extend(_credential(credentials, patron_id, c) for c in r.credentials)
         patrons.insert(patron_rows)
         identifiers.insert(identifier_rows)
@@ -229,8 +281,34 @@ class SqlRegistry:
         stored_now = patrons.stored("updated_at", now)
         patron_rows: list[Values] = []
         for r in rows:
-            patron_rows.append((r.patron_id, *_fed(patrons, r.patron), stored_now))
-        patrons.update(patron_rows)
+            p = r.patron
+            values = {
+                "category": p.category,
+                "status": p.status.value,
+                "name": p.name,
+                "email": p.email,
+                "phone_masked": p.phone_masked,
+                "phone_digest": p.phone_digest,
+                "id_type": p.id_type.value if p.id_type else None,
+                "id_masked": p.id_masked,
+                "id_digest": p.id_digest,
+                "language": p.language,
+            }
+            if r.given is not None:
+                for field, written in _GIVES.items():
+                    if field not in r.given:
+                        values.update(dict.fromkeys(written))
+            patron_rows.append((r.patron_id, *values.values(), stored_now))
+        kept = dict.fromkeys(_KEPT_WHEN_NULL, "COALESCE({new}, {old})")
+        patrons.update(patron_rows, kept | {"status": _STATUS})
+        links = _Writer(self.conn, t.identifiers, _IDENTIFIER_COLUMNS)
+        status = IdentifierStatus.CURRENT.value
+        link_rows: list[Values] = [
+            (r.patron_id, r.link[0].value, r.link[1], r.link[2], status, stored_now)
+            for r in rows
+            if r.link is not None
+        ]
+        links.insert(link_rows)
 
         stored: dict[tuple[int, str], tuple[int, str, str | None]] = {}
         columns = select(c.c.id, c.c.patron_id, c.c.kind, c.c.state, c.c.default_digest)

@@ -74,6 +74,7 @@ def credential_from(row: Row[Any]) -> Credential:
         consecutive_failures=m["consecutive_failures"],
         suspended_from=CredentialState(suspended_from) if suspended_from else None,
         version=m["version"],
+        temporary_used_at=m["temporary_used_at"],
     )
 
 
@@ -265,7 +266,21 @@ class SqlCredentials:
                 consecutive_failures=0,
                 suspended_from=None,
                 version=c.c.version + 1,
+                temporary_used_at=None,
             )
+        ).rowcount
+        return bool(done == 1)
+
+    def use_temporary(self, credential: Credential, now: datetime) -> bool:
+        c = t.credentials
+        done = self.conn.execute(
+            update(c)
+            .where(
+                c.c.id == credential.id,
+                c.c.version == credential.version,
+                c.c.temporary_used_at.is_(None),
+            )
+            .values(temporary_used_at=now)
         ).rowcount
         return bool(done == 1)
 
@@ -387,6 +402,19 @@ class SqlAudit:
 
     def record(self, event: AuditEvent) -> None:
         self.conn.execute(_AUDIT, _audit_row(event))
+
+    def record_counted(self, event: AuditEvent) -> int:
+        detail = {**event.detail, "count": "1"}
+        row = {**_audit_row(event), "detail": json.dumps(detail, sort_keys=True)}
+        return int(self.conn.execute(_AUDIT.returning(t.audit_events.c.id), row).scalar_one())
+
+    def set_count(self, audit_id: int, count: int) -> None:
+        a = t.audit_events
+        stored = self.conn.execute(select(a.c.detail).where(a.c.id == audit_id)).scalar_one()
+        detail = {**json.loads(stored), "count": str(count)}
+        self.conn.execute(
+            update(a).where(a.c.id == audit_id).values(detail=json.dumps(detail, sort_keys=True))
+        )
 
     def record_many(self, events: Sequence[AuditEvent]) -> None:
         if events:

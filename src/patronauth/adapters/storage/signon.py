@@ -203,6 +203,7 @@ class SqlSignOn:
             scope=row.scope,
             code_id=row.code_id,
             session_id=row.session_id,
+            created_at=row.created_at,
             expires_at=row.expires_at,
             revoked=row.revoked_at is not None,
         )

@@ -15,12 +15,14 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 
 
@@ -104,6 +106,8 @@ credentials = Table(
     Column("consecutive_failures", Integer, nullable=False, default=0),
     Column("suspended_from", String(16)),
     Column("version", Integer, nullable=False, default=1),
+    # S5: when a temporary secret first opened a session; it opens no second one.
+    Column("temporary_used_at", UTCDateTime),
     UniqueConstraint("patron_id", "kind"),
 )
 
@@ -221,6 +225,8 @@ loans = Table(
     Column("due_on", Date, nullable=False),
     Column("renewals", Integer, nullable=False, default=0),
     Column("returned_on", Date),
+    # Seed 001: a loan from a mobile library accrues no overdue fine.
+    Column("fine_free", Boolean, nullable=False, default=False, server_default=false()),
     Index(None, "patron_id", "returned_on"),
 )
 
@@ -402,4 +408,62 @@ cas_tickets = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
     Column("used_at", UTCDateTime),
+)
+
+# The staff console (migration 0008).
+staff = Table(
+    "staff",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("login", String(32), nullable=False, unique=True),
+    Column("name", String(100), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("institutions", Text, nullable=False),  # space-separated institution ids
+    Column("status", String(12), nullable=False),
+    Column("password_hash", Text),
+    Column("totp_secret", String(64)),
+    Column("totp_last_step", BigInteger),
+    Column("created_by", String(80), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+staff_keys = Table(
+    "staff_keys",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("staff_id", Id, ForeignKey("staff.id"), nullable=False, index=True),
+    Column("credential_id", LargeBinary(1024), nullable=False, unique=True),
+    Column("public_key", LargeBinary(2048), nullable=False),
+    Column("sign_count", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime),
+)
+
+staff_enrolments = Table(
+    "staff_enrolments",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("staff_id", Id, ForeignKey("staff.id"), nullable=False, index=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime),
+    Column("totp_secret", String(64)),
+    Column("challenge", LargeBinary(128)),
+)
+
+staff_sessions = Table(
+    "staff_sessions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("staff_id", Id, ForeignKey("staff.id"), nullable=False, index=True),
+    Column("stage", String(12), nullable=False),
+    Column("source", String(80), nullable=False, default=""),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("verified_at", UTCDateTime),
+    Column("challenge", LargeBinary(128)),
+    Column("revoked_at", UTCDateTime),
 )

@@ -26,6 +26,10 @@ MESSAGES: dict[str, str] = {
     "pin.too_short": N_("The PIN must have at least {min} characters."),
     "pin.not_digits": N_("The PIN may contain digits only."),
     "pin.not_alphanumeric": N_("The PIN may contain letters and digits only."),
+    "pin.not_ascii": N_(
+        "The PIN may contain only the letters A-Z and a-z, the digits 0-9 and the special "
+        "characters of a standard keyboard."
+    ),
     "pin.missing_upper": N_("The PIN needs at least one upper-case letter."),
     "pin.missing_lower": N_("The PIN needs at least one lower-case letter."),
     "pin.missing_letter": N_("The PIN needs at least one letter."),
@@ -55,6 +59,10 @@ MESSAGES: dict[str, str] = {
     "password.too_short": N_("The password must have at least {min} characters."),
     "password.not_digits": N_("The password may contain digits only."),
     "password.not_alphanumeric": N_("The password may contain letters and digits only."),
+    "password.not_ascii": N_(
+        "The password may contain only the letters A-Z and a-z, the digits 0-9 and the "
+        "special characters of a standard keyboard."
+    ),
     "password.missing_upper": N_("The password needs at least one upper-case letter."),
     "password.missing_lower": N_("The password needs at least one lower-case letter."),
     "password.missing_letter": N_("The password needs at least one letter."),
@@ -87,6 +95,21 @@ MESSAGES: dict[str, str] = {
     "secret.control_character": N_("The password or PIN contains a control character."),
     "secret.not_utf8": N_("The password or PIN is not UTF-8 text."),
     "secret.confirmation_mismatch": N_("The two new entries are not the same."),
+    "change.code_sent": N_(
+        "To confirm this first change, we have sent a code to your registered e-mail "
+        "address. Enter it here within {minutes} minutes and save again."
+    ),
+    "change.code_invalid": N_(
+        "This confirmation code is wrong, used or too old. Leave it empty and save again "
+        "for a new one."
+    ),
+    "change.code_limit": N_(
+        "Too many confirmation codes were sent. Please try again in {minutes} minutes."
+    ),
+    "change.code_no_email": N_(
+        "This change must be confirmed with a code sent by e-mail, and no e-mail address "
+        "is registered for your card. Please ask library staff."
+    ),
     # Identifiers and registration data
     "argument.not_utf8": N_("The value of {name} is not UTF-8 text."),
     "identifier.empty": N_("Enter your library card number."),
@@ -142,6 +165,7 @@ MESSAGES: dict[str, str] = {
     ),
     "default.missing_hkid": N_("This library's default needs the HKID number."),
     "default.missing_student_number": N_("This library's default needs the student number."),
+    "student_number.invalid": N_("A student number here is {digits} digits."),
     "default.missing_staff_number": N_("This library's default needs the staff number."),
     "policy.none_in_force": N_("No credential policy is in force on {day}."),
     # Patrons, institutions, credentials, cards
@@ -153,6 +177,10 @@ MESSAGES: dict[str, str] = {
     "patron.not_pending": N_("This registration is not pending (it is {status})."),
     "credential.kind_not_used": N_("This library does not use a {kind}."),
     "credential.kind_required": N_("Say which credential: {kinds}."),
+    "credential.not_for_channel": N_(
+        "This library does not take the {credential} for signing in here ({channel})."
+    ),
+    "channel.not_offered": N_("This library does not offer sign-in on this channel ({channel})."),
     "credential.not_suspended": N_("This credential is not suspended."),
     "credential.transition_refused": N_("A {state} credential cannot be changed that way."),
     "credential.changed_concurrently": N_(
@@ -384,12 +412,60 @@ MESSAGES: dict[str, str] = {
         "Please choose a new {credential} in My Account on the library website first."
     ),
     "login.temporary_expired": N_(
-        "This temporary {credential} has expired. Please ask for a new one."
+        "This temporary {credential} has been used or has expired. Please ask for a new one."
     ),
     "login.not_provisioned": N_(
         "Your library account is not ready yet. It will be ready 1-2 days after you get "
         "your student or staff card from the Registry. If you still cannot sign in several "
         "days after your card was issued, please approach counter staff for help."
+    ),
+    # The staff console and staff accounts
+    "staff.login_invalid": N_(
+        "A staff login has 2 to 32 characters: lower-case letters, digits, . _ or -, "
+        "beginning with a letter."
+    ),
+    "staff.name_invalid": N_("A name has 1 to {max} characters and no control characters."),
+    "staff.role_invalid": N_("The role must be counter, supervisor or admin."),
+    "staff.institution_missing": N_("Name at least one library the staff member works for."),
+    "staff.login_taken": N_("There is a staff account with the login {login} already."),
+    "staff.unknown": N_("There is no staff account with the login {login}."),
+    "staff.forbidden": N_("Your role does not allow this."),
+    "staff.enrolment_invalid": N_(
+        "This enrolment link has been used or has expired. Please ask an administrator "
+        "for a new one."
+    ),
+    "staff.totp_invalid": N_("The code is not correct. Enter the current code of your app."),
+    "staff.totp_replayed": N_("This code has been used already. Wait for the next code."),
+    "staff.webauthn_invalid": N_("The security key's answer could not be verified."),
+    "staff.webauthn_replayed": N_(
+        "The security key's signature counter did not move forward: the key may have been "
+        "copied. The attempt is refused and recorded."
+    ),
+    "staff.webauthn_none": N_("No security key is registered for this account."),
+    "staff.webauthn_taken": N_("This security key is registered already."),
+    "staff.blocked": N_(
+        "Too many wrong attempts for this staff account. Try again in {seconds} seconds."
+    ),
+    "staff.sign_in_failed": N_("The login or the password is not correct."),
+    "staff.session_missing": N_("Please sign in to the staff console."),
+    "staff.session_ended": N_("You are signed out of the staff console. Please sign in again."),
+    "staff.session_expired": N_(
+        "Your staff session has reached its time limit. Please sign in again."
+    ),
+    "staff.session_idle": N_(
+        "Your staff session ended after 15 minutes without use. Please sign in again."
+    ),
+    "staff.recheck_needed": N_("Confirm your second factor again before this action."),
+    "staff.reason_missing": N_("Give the reason for this action."),
+    "staff.reason_invalid": N_("A reason has at most {max} characters and no control characters."),
+    "staff.search_invalid": N_(
+        "Enter a card number, a name, an e-mail address or a phone number (at most 100 characters)."
+    ),
+    "staff.network": N_("The staff console cannot be reached from this network."),
+    "staff.page_not_found": N_("There is no such page in the staff console."),
+    "staff.signed_out": N_("You have signed out of the staff console."),
+    "staff.form_expired": N_(
+        "This form has expired or did not come from the staff console. Open the page again."
     ),
 }
 
@@ -425,9 +501,20 @@ NOTICES: dict[str, tuple[str, str]] = {
     "temporary_secret": (
         N_("Your temporary library {credential}"),
         N_(
-            "Your temporary {credential} for {library} is: {secret}\n\n"
+            "Your temporary {credential} for {library}, library card {card}, is: {secret}\n\n"
             "It works once and until {expires}. After signing in you will choose a new "
             "{credential}. Your current {credential} keeps working until then.\n\n"
+            "If you did not ask for this, you can ignore this message."
+        ),
+    ),
+    "temporary_secrets": (
+        N_("Your temporary library {credential}s"),
+        N_(
+            "Several library cards of {library} are registered with this address. Here is "
+            "a temporary {credential} for each card; sign in with each card's own:\n\n"
+            "{cards}\n\n"
+            "Each works once and until {expires}. After signing in you will choose a new "
+            "{credential}. Your current {credential}s keep working until then.\n\n"
             "If you did not ask for this, you can ignore this message."
         ),
     ),
@@ -439,6 +526,15 @@ NOTICES: dict[str, tuple[str, str]] = {
             "It works once and until {expires}. After signing in with the default you will "
             "choose a new {credential}.\n\n"
             "If you did not ask for this, you can ignore this message: nothing changes."
+        ),
+    ),
+    "change_code": (
+        N_("Your library confirmation code"),
+        N_(
+            "Your code to confirm the new {credential} for {library} is: {code}\n\n"
+            "It works once, for {minutes} minutes.\n\n"
+            "If you are not choosing a new {credential}, someone who knows your card's "
+            "default is trying to: contact the library at once: {contact}"
         ),
     ),
     "setup_link": (

@@ -134,6 +134,7 @@ def _change(page: Page, visitor: Visitor, kind: CredentialKind, *, forced: bool)
     current = form.secret("current", empty="form.current_empty", credential=label)
     new = form.filled("new", empty="form.new_empty", credential=label)
     confirm = form.filled("confirm", empty="form.confirm_empty", credential=label)
+    code = form.echo("code", limit=CODE_FIELD_LIMIT)
     if form.ok:
         try:
             changed = change_secret(
@@ -146,6 +147,7 @@ def _change(page: Page, visitor: Visitor, kind: CredentialKind, *, forced: bool)
                     channel=Channel.WEB,
                     kind=kind,
                     source=page.source,
+                    code=code or None,
                 ),
                 session=visitor.session,
                 rotate=True,
@@ -155,8 +157,8 @@ def _change(page: Page, visitor: Visitor, kind: CredentialKind, *, forced: bool)
         except PolicyRefused as refused:
             form.refuse("new", refused)
         except Refused as refused:
-            mismatch = refused.code == "secret.confirmation_mismatch"
-            form.refuse("confirm" if mismatch else None, refused, credential=label)
+            field = _FIELDS.get(refused.code)
+            form.refuse(field, refused, credential=label)
         else:
             resume = resume_target(page.request.query_params.get("next", "")) if forced else None
             if resume:
@@ -171,6 +173,15 @@ def _change(page: Page, visitor: Visitor, kind: CredentialKind, *, forced: bool)
     seconds = next((s for s in retry if s), None)
     headers = {"retry-after": str(seconds)} if seconds else None
     return _show(page, visitor, kind, form, forced=forced, status=422, headers=headers)
+
+
+CODE_FIELD_LIMIT = 32
+# Refusals about one field of the change form; the others are about the form as a whole.
+_FIELDS = {
+    "secret.confirmation_mismatch": "confirm",
+    "change.code_sent": "code",
+    "change.code_invalid": "code",
+}
 
 
 def _current_refused(page: Page, form: Form, refused: AttemptRefused, label: str) -> None:
@@ -202,7 +213,7 @@ def _show(
     patron = visitor.account.patron
     settings = page.library.credential(patron.category, kind)
     resume = resume_target(page.request.query_params.get("next", "")) if forced else None
-    policy = settings.policy_on(page.ports.clock.now().date())
+    policy = settings.policy_on(page.library.day_of(page.ports.clock.now()))
     state = next((c.state for c in visitor.account.credentials if c.kind is kind), None)
     return page.render(
         "change.html",
@@ -218,6 +229,8 @@ def _show(
         if state is CredentialState.DEFAULT
         else None,
         policy=policy,
+        # The code field, once a code has been sent for this change.
+        ask_code=any(p.field == "code" for p in form.problems),
         hint_messages=hint_messages(policy, page.language),
         category=patron.category,
         account=visitor.account,

@@ -1,15 +1,18 @@
 """Forgotten secrets, first-time set-up and the one-time links that e-mails carry
 (R7, R14, R17, R23, R24, S4).
 
-Requests always get the same answer, found or not. The links' pages show a form on
-GET and act only on POST, so that a mail scanner opening a link changes nothing.
+Requests always get the same answer, found or not, and get it first: the look-up,
+the new secret or link and the e-mail are made after the answer has been sent (as
+the API does), so that neither the answer nor its timing tells whether the details
+matched a patron (S4). The links' pages show a form on GET and act only on POST, so
+that a mail scanner opening a link changes nothing.
 """
 
 from __future__ import annotations
 
 import re
 
-from starlette.exceptions import HTTPException
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -58,13 +61,12 @@ def forgot(request: Request) -> Response:
     email = form.email("email")
     if not form.ok:
         return _forgot(page, form, status=422)
-    request_reset(
-        page.ports,
-        ResetRequest(
-            None, email, source=page.source, institution=page.library.id, language=page.language
-        ),
+    answer = page.redirect(page.url("forgot", sent="1"))
+    asked = ResetRequest(
+        None, email, source=page.source, institution=page.library.id, language=page.language
     )
-    return page.redirect(page.url("forgot", sent="1"))
+    answer.background = BackgroundTask(request_reset, page.ports, asked)
+    return answer
 
 
 def _forgot(page: Page, form: Form, *, sent: bool = False, status: int = 200) -> Response:
@@ -75,21 +77,14 @@ def _forgot(page: Page, form: Form, *, sent: bool = False, status: int = 200) ->
         sent=sent,
         method=_web_settings(page).self_service_reset.value,
         label=page.label(page.web_kind),
-        first_time_setup=_web_settings(page).first_time_setup,
     )
 
 
-# --- first-time set-up (R23) -----------------------------------------------------------
-
-
-def _setup_offered(page: Page) -> None:
-    if not _web_settings(page).first_time_setup:
-        raise HTTPException(404)
+# --- first-time set-up (R23), at every library for patrons registered without a default
 
 
 def setup_request_form(request: Request) -> Response:
     page = Page(request)
-    _setup_offered(page)
     if moved := page.gate():
         return moved
     return _setup_request(page, Form(), sent=request.query_params.get("sent") == "1")
@@ -97,7 +92,6 @@ def setup_request_form(request: Request) -> Response:
 
 def setup_request(request: Request) -> Response:
     page = Page(request)
-    _setup_offered(page)
     if moved := page.gate():
         return moved
     form = Form.posted(request)
@@ -105,17 +99,16 @@ def setup_request(request: Request) -> Response:
     email = form.email("email")
     if not form.ok:
         return _setup_request(page, form, status=422)
-    request_setup(
-        page.ports,
-        ResetRequest(
-            identifier,
-            email,
-            source=page.source,
-            institution=page.library.id,
-            language=page.language,
-        ),
+    answer = page.redirect(page.url("set-up", sent="1"))
+    asked = ResetRequest(
+        identifier,
+        email,
+        source=page.source,
+        institution=page.library.id,
+        language=page.language,
     )
-    return page.redirect(page.url("set-up", sent="1"))
+    answer.background = BackgroundTask(request_setup, page.ports, asked)
+    return answer
 
 
 def _setup_request(page: Page, form: Form, *, sent: bool = False, status: int = 200) -> Response:
@@ -189,7 +182,7 @@ def setup_link(request: Request) -> Response:
 
 def _setup_page(page: Page, target: LinkTarget, form: Form, *, status: int = 200) -> Response:
     settings = page.library.credential(target.patron.category, target.kind)
-    policy = settings.policy_on(page.ports.clock.now().date())
+    policy = settings.policy_on(page.library.day_of(page.ports.clock.now()))
     return page.render(
         "set_up.html",
         status=status,

@@ -8,7 +8,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from patronauth.domain.circulation import REQUEST_LIMITS, RequestKind, request_text
+from patronauth.domain.circulation import REQUEST_LIMITS, RequestKind
 from patronauth.domain.credentials import Channel
 from patronauth.domain.errors import Refused
 from patronauth.services.requests import requests_of, submit_request
@@ -73,29 +73,24 @@ def submit(request: Request) -> Response:
     page, visitor = found
     kind = _kind(page, request)
     form = Form.posted(request)
-    # The use case's own checks, field by field, so that every wrong field is named.
-    for name in REQUEST_LIMITS:
-        try:
-            request_text(name, form.raw(name), required=name == "title")
-        except Refused as refused:
-            form.refuse(name, refused, field=field_name(name, page.language))
-    status = 422
-    if form.ok:
-        try:
-            made = submit_request(
-                page.ports,
-                visitor.account.patron.id,
-                kind,
-                title=form.raw("title"),
-                author=form.raw("author"),
-                note=form.raw("note"),
-                channel=Channel.WEB,
-            )
-        except Refused as refused:
-            form.refuse(None, refused)
-            status = refusal_status(refused)
-        else:
-            return page.redirect(page.url("account/requests", submitted=str(made.id)))
+    try:
+        made = submit_request(
+            page.ports,
+            visitor.account.patron.id,
+            kind,
+            title=form.raw("title"),
+            author=form.raw("author"),
+            note=form.raw("note"),
+            channel=Channel.WEB,
+        )
+    except Refused as refused:
+        # Every wrong field at once, each named in the page's language.
+        for violation in refused.violations:
+            named = {"field": field_name(violation.field, page.language)} if violation.field else {}
+            form.refuse(None, Refused(violation), **named)
+        status = refusal_status(refused)
+    else:
+        return page.redirect(page.url("account/requests", submitted=str(made.id)))
     return _show(page, kind, form, status=status)
 
 

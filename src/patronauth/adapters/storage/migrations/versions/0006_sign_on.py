@@ -1,7 +1,7 @@
 """Sign-on: the library's services, their codes, tokens and tickets (R19)
 
-Revision ID: 0005_sign_on
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-02
 """
 

@@ -1,0 +1,252 @@
+"""The console's pages in-process: role boundaries, institutions, counter actions with
+their reasons in the audit trail, CSRF on every form, and the two cookies kept apart."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from patronauth.bootstrap import App
+from patronauth.domain.credentials import Channel, CredentialKind, Outcome
+from patronauth.domain.sessions import SessionChannel
+from patronauth.domain.staff import Role
+from patronauth.services.authenticate import Attempt
+from patronauth.services.signin import sign_in as patron_sign_in
+from tests.console.conftest import PATRON_COOKIE, STAFF_COOKIE, Console, enrolled
+from tests.support import clock_of
+
+pytestmark = pytest.mark.anyio
+
+
+def _patron_id(app: App, card: str) -> int:
+    with app.ports.uow() as uow:
+        [(patron, _)] = uow.patrons.find(card.upper())
+    return patron.id
+
+
+def _staff_actions(app: App) -> list[tuple[str, int | None, dict[str, str]]]:
+    with app.ports.uow() as uow:
+        events = uow.staff.audit(institutions=None, limit=500)
+    return [
+        (e.event.actor, e.event.patron_id, dict(e.event.detail))
+        for e in events
+        if e.event.action == "staff.action"
+    ]
+
+
+async def _desk(app: App, login: str, role: Role, institutions: list[str] | None = None) -> Console:
+    secret = enrolled(app, login, role, institutions or ["hkpl"])
+    console = Console(app)
+    await console.sign_in(login, secret)
+    return console
+
+
+# Every page of the console and what each role gets: 200, or 403.
+PAGES = [
+    ("/staff/", {"counter": 200, "supervisor": 200, "admin": 200}),
+    ("/staff/me", {"counter": 200, "supervisor": 200, "admin": 200}),
+    ("/staff/recheck", {"counter": 200, "supervisor": 200, "admin": 200}),
+    ("/staff/patrons/{hkpl}", {"counter": 200, "supervisor": 200, "admin": 200}),
+    ("/staff/audit", {"counter": 403, "supervisor": 200, "admin": 200}),
+    ("/staff/go-live", {"counter": 403, "supervisor": 200, "admin": 200}),
+    ("/staff/terminals", {"counter": 403, "supervisor": 200, "admin": 200}),
+    ("/staff/accounts", {"counter": 403, "supervisor": 403, "admin": 200}),
+]
+# Every form, with what the role gets for a well-formed post: 303 (done), 200 (a page
+# showing a result), or 403.
+FORMS = [
+    ("/staff/patrons/{hkpl}/unlock", {"reason": "card blocked"},
+     {"counter": 303, "supervisor": 303, "admin": 303}),
+    ("/staff/patrons/{hkpl}/reset", {"credential": "pin", "reason": "forgotten"},
+     {"counter": 303, "supervisor": 303, "admin": 303}),
+    ("/staff/go-live", {"institution": "hkpl", "day": "2026-12-01", "reason": "go-live"},
+     {"counter": 403, "supervisor": 303, "admin": 303}),
+    ("/staff/terminals", {"login": "kiosk{n}", "institution": "hkpl", "password": "kiosk-secret-1",
+                          "reason": "new kiosk"},
+     {"counter": 403, "supervisor": 303, "admin": 303}),
+    ("/staff/accounts", {"login": "new{n}", "name": "New", "role": "counter",
+                         "institutions": "hkpl", "reason": "hired"},
+     {"counter": 403, "supervisor": 403, "admin": 200}),
+    ("/staff/accounts/{me}/role", {"role": "admin", "reason": "promotion"},
+     {"counter": 403, "supervisor": 403, "admin": 303}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("role", [r.value for r in Role])
+async def test_every_page_and_form_by_every_role(desk_app: App, role: str) -> None:
+    console = await _desk(desk_app, "clerk", Role(role))
+    hkpl = _patron_id(desk_app, "HKPL0001")
+    for path, expected in PAGES:
+        answer = await console.get(path.format(hkpl=hkpl))
+        assert answer.status_code == expected[role], (path, role, answer.text[-500:])
+        if expected[role] == 403:
+            assert 'data-code="staff.forbidden"' in answer.text
+    for n, (path, fields, expected) in enumerate(FORMS):
+        data = {k: v.format(n=n) for k, v in fields.items()}
+        answer = await console.post(path.format(hkpl=hkpl, me="clerk"), data)
+        assert answer.status_code == expected[role], (path, role, answer.text[-800:])
+    await console.aclose()
+
+
+async def test_another_librarys_patron_is_not_found(desk_app: App) -> None:
+    console = await _desk(desk_app, "amy", Role.ADMIN, ["hkpl"])
+    hku = _patron_id(desk_app, "CU1234567")
+    for query in ("CU1234567", "Wong Ka Yan", "ky.wong@example.org"):
+        found = await console.get(f"/staff/?q={query}")
+        assert found.status_code == 200
+        assert 'id="no-hits"' in found.text, query
+    assert (await console.get(f"/staff/patrons/{hku}")).status_code == 404
+    unlock = await console.post(f"/staff/patrons/{hku}/unlock", {"reason": "x"})
+    assert unlock.status_code == 404
+    await console.aclose()
+
+
+@pytest.mark.parametrize(
+    "query", ["HKPL0001", "hkpl0001", "chan tai", "chan@example.org", "9123 4567"]
+)
+async def test_find_a_patron_by_card_name_email_or_phone_masked(desk_app: App, query: str) -> None:
+    console = await _desk(desk_app, "amy", Role.COUNTER)
+    found = await console.get(f"/staff/?q={query}")
+    rows = re.findall(
+        r"<tr><td><a href=\"/staff/patrons/\d+\">([^<]*)</a></td>(.*?)</tr>", found.text
+    )
+    assert [name for name, _ in rows] == ["Chan Tai Man"]
+    assert "<td>c***@example.org</td><td>91******</td>" in rows[0][1]
+    assert "chan@example.org" not in found.text.split('id="hits"')[1]
+    await console.aclose()
+
+
+async def test_a_counter_reset_is_read_back_on_the_patrons_side(desk_app: App) -> None:
+    """HKU has no default: the reset gives a temporary password, shown once, that signs
+    in once and only to the change step."""
+    console = await _desk(desk_app, "hoi", Role.COUNTER, ["hku"])
+    patron = _patron_id(desk_app, "CU1234567")
+    refused = await console.post(f"/staff/patrons/{patron}/reset", {"credential": "pin"})
+    assert refused.status_code == 400
+    assert "Give the reason for this action." in refused.text
+    done = await console.post(
+        f"/staff/patrons/{patron}/reset", {"credential": "pin", "reason": "lost the PIN mailer"}
+    )
+    assert done.status_code == 200
+    temporary = re.search(r'<code id="temporary">([^<]+)</code>', done.text)
+    assert temporary is not None
+    attempt = Attempt("CU1234567", temporary.group(1), Channel.WEB, CredentialKind.PIN, "t")
+    first = patron_sign_in(desk_app.ports, attempt, session=SessionChannel.WEB)
+    assert first.result.outcome is Outcome.MUST_CHANGE
+    assert first.opened is not None
+    assert first.opened.must_change
+    [(actor, patron_id, detail)] = _staff_actions(desk_app)
+    assert (actor, patron_id) == ("staff:hoi", patron)
+    assert detail == {"action": "reset", "reason": "lost the PIN mailer", "credential": "pin"}
+    with desk_app.ports.uow() as uow:
+        resets = [
+            e for e in uow.audit.recent(patron_id=patron) if e.event.action == "credential.reset"
+        ]
+    assert [e.event.actor for e in resets] == ["staff:hoi"]
+    # The staff member's own page lists it.
+    mine = await console.get("/staff/me")
+    assert "lost the PIN mailer" in mine.text
+    await console.aclose()
+
+
+async def test_a_reset_needs_a_fresh_second_factor(desk_app: App) -> None:
+    secret = enrolled(desk_app, "amy", Role.COUNTER, ["hkpl"])
+    console = Console(desk_app)
+    await console.sign_in("amy", secret)
+    patron = _patron_id(desk_app, "HKPL0002")
+    clock_of(desk_app).advance(6 * 60)
+    late = await console.post(
+        f"/staff/patrons/{patron}/reset", {"credential": "password", "reason": "forgot"}
+    )
+    assert late.status_code == 403
+    assert 'data-code="staff.recheck_needed"' in late.text
+    assert _staff_actions(desk_app) == []
+    ok = await console.post(
+        f"/staff/patrons/{patron}/reset",
+        {"credential": "password", "reason": "forgot", "code": console.code(secret)},
+    )
+    assert ok.status_code == 303, re.findall(r"<li data-field[^<]*</li>", ok.text)
+    assert [d["action"] for _, _, d in _staff_actions(desk_app)] == ["reset"]
+    await console.aclose()
+
+
+async def test_every_form_refuses_a_post_without_the_csrf_token(desk_app: App) -> None:
+    console = await _desk(desk_app, "root", Role.ADMIN)
+    hkpl = _patron_id(desk_app, "HKPL0001")
+    before = _staff_actions(desk_app)
+    forms = [
+        "/staff/sign-in", "/staff/second-factor", "/staff/webauthn-options", "/staff/sign-out",
+        "/staff/enrol/whatever", "/staff/recheck", f"/staff/patrons/{hkpl}/reset",
+        f"/staff/patrons/{hkpl}/unlock", f"/staff/patrons/{hkpl}/replace",
+        f"/staff/patrons/{hkpl}/complete", f"/staff/patrons/{hkpl}/pay", "/staff/go-live",
+        "/staff/terminals", "/staff/terminals/kiosk1/disable", "/staff/terminals/kiosk1/enable",
+        "/staff/accounts", "/staff/accounts/root/role", "/staff/accounts/root/disable",
+    ]  # fmt: skip
+    for path in forms:
+        answer = await console.post(path, {"reason": "forged", "role": "counter"}, csrf=False)
+        assert answer.status_code == 403, path
+        assert 'data-code="staff.form_expired"' in answer.text, path
+        # A token of another form signer (the patrons' pages) does not pass either.
+        forged = await console.post(path, {"reason": "forged", "csrftoken": "x.y"}, csrf=False)
+        assert forged.status_code == 403, path
+    assert _staff_actions(desk_app) == before
+    assert (await console.get("/staff/")).status_code == 200  # still signed in
+    await console.aclose()
+
+
+async def test_the_staff_cookie_opens_no_patron_page_and_the_reverse(desk_app: App) -> None:
+    console = await _desk(desk_app, "amy", Role.COUNTER)
+    staff_token = console.client.cookies.get(STAFF_COOKIE)
+    assert staff_token
+    # The staff session offered as a patron session.
+    patron_side = Console(desk_app)
+    patron_side.client.cookies.set(PATRON_COOKIE, staff_token)
+    account = await patron_side.get("/hkpl/account")
+    assert account.status_code == 303
+    assert account.headers["location"].startswith("/hkpl/sign-in")
+    # A patron's session offered to the console.
+    opened = patron_sign_in(
+        desk_app.ports,
+        Attempt("HKPL0002", "5678", Channel.WEB, None, "t"),
+        session=SessionChannel.WEB,
+    ).opened
+    assert opened is not None
+    intruder = Console(desk_app)
+    intruder.client.cookies.set(STAFF_COOKIE, opened.token)
+    home = await intruder.get("/staff/")
+    assert home.status_code == 303
+    assert home.headers["location"].startswith("/staff/sign-in")
+    assert (
+        await intruder.get(f"/staff/patrons/{_patron_id(desk_app, 'HKPL0002')}")
+    ).status_code == 303
+    for client in (console, patron_side, intruder):
+        await client.aclose()
+
+
+async def test_the_console_answers_only_from_the_staff_networks(app: App) -> None:
+    from dataclasses import replace
+
+    narrowed = replace(app, settings=replace(app.settings, staff_networks=("10.1.0.0/16",)))
+    outside = Console(narrowed)  # httpx's in-process client comes from 127.0.0.1
+    answer = await outside.get("/staff/sign-in")
+    assert answer.status_code == 403
+    assert 'data-code="staff.network"' in answer.text
+    assert (await outside.get("/hkpl/sign-in")).status_code == 200  # My Account answers
+    await outside.aclose()
+
+
+async def test_an_idle_console_session_sends_back_to_sign_in(desk_app: App) -> None:
+    console = await _desk(desk_app, "amy", Role.COUNTER)
+    clock_of(desk_app).advance(15 * 60)
+    answer = await console.get("/staff/")
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/staff/sign-in?notice=staff.session_idle"
+    await console.aclose()
+
+
+async def test_the_console_speaks_traditional_chinese(desk_app: App) -> None:
+    console = Console(desk_app)
+    page = await console.client.get("/staff/sign-in", headers={"accept-language": "zh-HK"})
+    assert '<html lang="zh-Hant-HK">' in page.text
+    await console.aclose()
