@@ -220,7 +220,7 @@ def request_setup(ports: Ports, request: ResetRequest) -> None:
             kind,
             link=link,
             expires=_when(now + LINK_LIFETIME, found.profile),
-                language=request.language,
+            language=request.language,
         )
         _audit(ports, "setup.request", "link_sent", found, request)
 
