@@ -101,6 +101,16 @@ class Accepted(BaseModel):
     message: str = Field(description="The same whatever was found (S4).")
 
 
+class PickupLocation(BaseModel):
+    code: str = Field(examples=["CEN"], description="The `pickup` of `POST /me/holds`.")
+    name: str = Field(description="In the answer's language.")
+
+
+class PickupLocations(BaseModel):
+    library: str = Field(examples=["hkpl"])
+    pickup_locations: list[PickupLocation]
+
+
 class CredentialOut(BaseModel):
     kind: CredentialKind
     label: str = Field(description="The library's own word for it, in the answer's language.")
