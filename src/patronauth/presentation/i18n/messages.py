@@ -175,6 +175,8 @@ MESSAGES: dict[str, str] = {
     ),
     "patron.not_found": N_("No patron has this card number."),
     "patron.not_pending": N_("This registration is not pending (it is {status})."),
+    "patron.already_barred": N_("This patron is barred already."),
+    "patron.not_barred": N_("This patron is not barred (the status is {status})."),
     "credential.kind_not_used": N_("This library does not use a {kind}."),
     "credential.kind_required": N_("Say which credential: {kinds}."),
     "credential.not_for_channel": N_(
