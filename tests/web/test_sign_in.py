@@ -43,7 +43,7 @@ async def test_unknown_card_and_wrong_secret_get_the_same_page(
     wrong = await browser.sign_in("polyu", "21012345A", "wrong1")
     unknown = await browser.sign_in("polyu", "21099999Z", "wrong1")
     assert wrong.status_code == unknown.status_code == 422
-    assert "The card number or the password or PIN is not correct." in wrong.text
+    assert "The card number or the PIN is not correct." in wrong.text  # PolyU's one secret
     assert wrong.text.replace("21012345A", "CARD") == unknown.text.replace("21099999Z", "CARD")
 
 

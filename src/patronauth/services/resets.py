@@ -52,6 +52,7 @@ class ResetRequest:
     email: str | None
     source: str
     institution: str | None = None
+    language: str | None = None  # of the page it was asked from: the e-mail's language
 
 
 def _clean_email(raw: str | None) -> str | None:
@@ -146,16 +147,20 @@ def request_reset(ports: Ports, request: ResetRequest) -> None:
                 kind,
                 link=link,
                 expires=_when(now + LINK_LIFETIME, found.profile),
+                language=request.language,
             )
             _audit(ports, "reset.request", "link_sent", found, request)
         else:
             _audit(ports, "reset.request", "in_person_only", found, request)
     for (_, _, kind), issued in by_address.items():
-        _send_temporaries(ports, kind, issued)
+        _send_temporaries(ports, kind, issued, request.language)
 
 
 def _send_temporaries(
-    ports: Ports, kind: CredentialKind, issued: list[tuple[Found, str, datetime]]
+    ports: Ports,
+    kind: CredentialKind,
+    issued: list[tuple[Found, str, datetime]],
+    language: str | None = None,
 ) -> None:
     first, secret, expires = issued[0]
     if len(issued) == 1:
@@ -168,6 +173,7 @@ def _send_temporaries(
             secret=secret,
             card=card,
             expires=_when(expires, first.profile),
+            language=language,
         )
         return
     cards = "\n".join(f"{mask_card(f.identifier.value)}: {s}" for f, s, _ in issued)
@@ -178,6 +184,7 @@ def _send_temporaries(
         kind,
         cards=cards,
         expires=_when(min(e for _, _, e in issued), first.profile),
+        language=language,
     )
 
 
@@ -213,6 +220,7 @@ def request_setup(ports: Ports, request: ResetRequest) -> None:
             kind,
             link=link,
             expires=_when(now + LINK_LIFETIME, found.profile),
+            language=request.language,
         )
         _audit(ports, "setup.request", "link_sent", found, request)
 
