@@ -7,6 +7,7 @@ re-exported here.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -46,6 +47,7 @@ from patronauth.adapters.storage.sessions import SqlSessionStore
 from patronauth.adapters.storage.uow import SqlUnitOfWork
 from patronauth.adapters.throttle import LimitsThrottle
 from patronauth.domain.sessions import SessionPolicy
+from patronauth.services.authenticate import flush_refusal_counts
 from patronauth.services.interfaces import AttemptCounter, Ports, SessionStore, StaffPorts
 
 
@@ -58,6 +60,8 @@ class App:
     redis_health: tuple[RedisHealth, ...] = ()  # the components that fall back without it
 
     def close(self) -> None:
+        with contextlib.suppress(Exception):  # a database already gone keeps its last counts
+            flush_refusal_counts(self.ports)
         self.engine.dispose()
         if isinstance(self.ports.directory, LdapDirectory):
             self.ports.directory.close()
@@ -153,6 +157,7 @@ def build(settings: Settings | None = None) -> App:
     )
     ports = Ports(
         uow=lambda: SqlUnitOfWork(engine),
+        reads=lambda: SqlUnitOfWork(engine, read_only=True),
         profiles=profiles,
         hasher=Argon2Hasher(
             keyring(settings),

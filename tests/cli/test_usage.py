@@ -11,7 +11,8 @@ from tests.cli.conftest import Cli
 GROUPS = [
     *[(), ("patron",), ("credential",), ("card",), ("migrate",), ("policy",), ("default",)],
     *[("item",), ("fines",), ("calendar",), ("request",), ("terminal",), ("directory",)],
-    *[("client",), ("oidc",), ("staff",)],
+    *[("client",), ("oidc",)],
+    ("staff",),
 ]
 COMMANDS = [
     ("init",),

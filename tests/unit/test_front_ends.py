@@ -18,6 +18,10 @@ PARTS = {"authenticate", "verify_attempt", "open_session", "after_change", "chan
 DATABASE = ("sqlalchemy", "psycopg", "sqlite3")
 
 
+def test_the_channels_are_all_found() -> None:
+    assert {"web", "api", "sip2", "cli"} <= set(FRONT_ENDS)
+
+
 def _modules() -> list[Path]:
     return sorted(p for name in FRONT_ENDS for p in (ROOT / name).rglob("*.py"))
 

@@ -59,16 +59,19 @@ def _moment(micros: bytes | str | int) -> datetime:
     return EPOCH + int(micros) * MICROSECOND
 
 
-# KEYS: s:<id>, t:<hash>, p:<patron>. ARGV: fields..., ttl
+# KEYS: next, t:<hash>, p:<patron>. ARGV: fields..., ttl, patron ttl, prefix. The new
+# id is taken in the same script: one round trip per new session (P1).
 _CREATE = """
-redis.call('HSET', KEYS[1], 'token_hash', ARGV[1], 'patron_id', ARGV[2], 'channel', ARGV[3],
+local id = redis.call('INCR', KEYS[1])
+local key = ARGV[9] .. 's:' .. id
+redis.call('HSET', key, 'token_hash', ARGV[1], 'patron_id', ARGV[2], 'channel', ARGV[3],
   'scope', ARGV[4], 'change_kind', ARGV[5], 'started_at', ARGV[6], 'last_seen_at', ARGV[6],
   'revoked', '0')
-redis.call('EXPIRE', KEYS[1], ARGV[7])
-redis.call('SET', KEYS[2], ARGV[8], 'EX', ARGV[7])
-redis.call('SADD', KEYS[3], ARGV[8])
-redis.call('EXPIRE', KEYS[3], ARGV[9])
-return 1
+redis.call('EXPIRE', key, ARGV[7])
+redis.call('SET', KEYS[2], id, 'EX', ARGV[7])
+redis.call('SADD', KEYS[3], id)
+redis.call('EXPIRE', KEYS[3], ARGV[8])
+return id
 """
 
 # KEYS: t:<hash>. ARGV: prefix. Returns the hash's fields, with the id, or nothing.
@@ -138,6 +141,8 @@ def _text(value: Any) -> str:
 
 
 class RedisSessionStore:
+    in_database = False
+
     def __init__(
         self,
         client: Redis,
@@ -175,21 +180,22 @@ class RedisSessionStore:
         source: str,
         now: datetime,
     ) -> Session:
-        new_id = int(self._redis.incr(self._prefix + "next"))
         ttl = self._ttl(now, now)
-        self._create(
-            keys=[self._key("s", new_id), self._key("t", token_hash), self._key("p", patron_id)],
-            args=[
-                token_hash,
-                patron_id,
-                channel.value,
-                scope.value,
-                change_kind.value if change_kind else "",
-                _micros(now),
-                ttl,
-                new_id,
-                self._policy.absolute_seconds + self._grace,
-            ],
+        new_id = int(
+            self._create(
+                keys=[self._prefix + "next", self._key("t", token_hash), self._key("p", patron_id)],
+                args=[
+                    token_hash,
+                    patron_id,
+                    channel.value,
+                    scope.value,
+                    change_kind.value if change_kind else "",
+                    _micros(now),
+                    ttl,
+                    self._policy.absolute_seconds + self._grace,
+                    self._prefix,
+                ],
+            )
         )
         return Session(new_id, patron_id, channel, scope, change_kind, now, now, False)
 
@@ -256,6 +262,8 @@ class FallbackSessionStore:
 
     `health` logs the outage once, shows it in the metrics (component "sessions") and
     spaces out the tries while Redis is down; ending sessions always tries Redis."""
+
+    in_database = False
 
     def __init__(
         self,

@@ -20,6 +20,36 @@ from redis.exceptions import RedisError
 from patronauth.adapters.redis_health import RedisHealth
 
 
+class SweptMemoryStorage(MemoryStorage):
+    """`limits`' memory storage without a thread per hit.
+
+    The library starts a 10 ms timer thread to sweep expired windows whenever none is
+    running, so with sign-ins more than 10 ms apart every hit started a thread (P1).
+    Here the sweep runs inline, at most once per `SWEEP_SECONDS`; a window read in
+    between is still expired on read by the library itself."""
+
+    SWEEP_SECONDS = 1.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._swept = time.monotonic()
+
+    def _MemoryStorage__schedule_expiry(self) -> None:  # the name the library calls
+        now = time.monotonic()
+        if now - self._swept >= self.SWEEP_SECONDS:
+            self._swept = now
+            self._MemoryStorage__expire_events()  # type: ignore[attr-defined]
+
+
+def storage_of(uri: str) -> Storage:
+    """The `limits` storage for a URI: a `memory://` one without a thread per hit."""
+    if uri.startswith("memory://"):
+        return SweptMemoryStorage()
+    found = storage_from_string(uri)
+    assert isinstance(found, Storage)
+    return found
+
+
 class LimitsThrottle:
     def __init__(
         self,
@@ -30,12 +60,10 @@ class LimitsThrottle:
         health: RedisHealth | None = None,
     ) -> None:
         if isinstance(storage, str):
-            found = storage_from_string(storage)
-            assert isinstance(found, Storage)
-            storage = found
+            storage = storage_of(storage)
         # The sliding window counter costs O(1) per hit, in memory and in Redis alike.
         self._limiter = SlidingWindowCounterRateLimiter(storage)
-        self._fallback = SlidingWindowCounterRateLimiter(MemoryStorage())
+        self._fallback = SlidingWindowCounterRateLimiter(SweptMemoryStorage())
         self._health = health
         self._per_source = parse(per_source)
         self._overall = parse(overall)

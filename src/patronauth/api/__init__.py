@@ -14,9 +14,11 @@ from starlette.middleware import Middleware
 
 from patronauth import __version__
 from patronauth.api import errors
-from patronauth.api.middleware import AnswerHeaders, BodyLimit
+from patronauth.api.middleware import AnswerHeaders, BlockedFirst, BodyLimit
 from patronauth.api.routes import router
 from patronauth.bootstrap import App
+from patronauth.presentation.http import client_address
+from patronauth.services.authenticate import refuse_if_blocked
 
 DESCRIPTION = """\
 The account behind a library card, for the library's mobile app.
@@ -37,7 +39,18 @@ def create_api(app: App) -> FastAPI:
         redoc_url=None,
         redirect_slashes=False,
         generate_unique_id_function=lambda route: route.name,  # operationId: sign_in, me, ...
-        middleware=[Middleware(AnswerHeaders), Middleware(BodyLimit)],
+        middleware=[
+            Middleware(AnswerHeaders),
+            Middleware(BodyLimit),
+            Middleware(
+                BlockedFirst,
+                refuse=lambda attempt: refuse_if_blocked(app.ports, attempt),
+                source=lambda scope: client_address(
+                    scope, trusted_proxies=app.settings.trusted_proxies
+                ),
+                profiles=app.ports.profiles.all(),
+            ),
+        ],
     )
     institutions = sorted(app.ports.profiles.all())
     errors.install(api, app.ports.profiles.all())

@@ -1,14 +1,26 @@
-"""The API's edge: a bound on request bodies, and headers every answer carries."""
+"""The API's edge: a bound on request bodies, headers every answer carries, and blocked
+identifiers answered before routing."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Mapping
+
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from patronauth.api.errors import http_error
+from patronauth.api.errors import http_error, outcome_error
 from patronauth.api.language import negotiate
+from patronauth.api.schemas import SignIn
+from patronauth.domain.credentials import Channel
+from patronauth.domain.errors import InvalidInput, Refused, StorageUnavailable
+from patronauth.domain.profile import Profile
 from patronauth.presentation.http import ASGIApp, Message, Receive, Scope, Send, adding_headers
+from patronauth.services.authenticate import Attempt, AuthResult
 
 MAX_BODY_BYTES = 64 * 1024  # the largest request of the API is a few hundred bytes
+BLOCK_CHECKED = "block_checked"  # in the request's state: `BlockedFirst` found no block
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -65,3 +77,104 @@ class AnswerHeaders:
             await self.app(scope, receive, send)
             return
         await self.app(scope, receive, adding_headers(send, self.HEADERS, keep_present=False))
+
+
+class BlockedFirst:
+    """P2: `POST /sessions` for a blocked identifier is answered before routing.
+
+    The body is parsed as the route parses it; when it is a well-formed sign-in, the
+    `refuse_if_blocked` use case is asked, and its refusal rendered as the route
+    renders it (the same status, headers and bytes). Anything else (a malformed body,
+    a request error, an identifier that is not blocked) goes on to the route with its
+    body untouched."""
+
+    PATH = "/sessions"
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        refuse: Callable[[Attempt], AuthResult | None],
+        source: Callable[[Scope], str],
+        profiles: Mapping[str, Profile],
+        limit: int = MAX_BODY_BYTES,
+    ) -> None:
+        self.app = app
+        self.refuse = refuse
+        self.source = source
+        self.profiles = profiles
+        self.limit = limit
+
+    def _wanted(self, scope: Scope) -> bool:
+        if scope["type"] != "http" or scope.get("method") != "POST":
+            return False
+        path, root = str(scope.get("path", "")), str(scope.get("root_path", ""))
+        if root and path.startswith(root):
+            path = path[len(root) :]
+        declared = _header(scope, b"content-length")
+        kind = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
+        return (
+            path == self.PATH
+            and kind == "application/json"
+            and declared is not None
+            and declared.isdigit()
+            and int(declared) <= self.limit
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self._wanted(scope):
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
+        refused_body: HTTPException | None = None
+        try:
+            while True:
+                message = await receive()
+                messages.append(message)
+                if message["type"] != "http.request" or not message.get("more_body", False):
+                    break
+        except HTTPException as error:  # a body longer than it said: the route answers 413
+            refused_body = error
+
+        async def replay() -> Message:
+            if messages:
+                return messages.pop(0)
+            if refused_body is not None:
+                raise refused_body
+            return await receive()
+
+        result, attempt = None, None
+        if refused_body is None:
+            body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
+            attempt = self._attempt(scope, body)
+            if attempt is not None:
+                try:
+                    result = await run_in_threadpool(self.refuse, attempt)
+                except (InvalidInput, Refused, StorageUnavailable):
+                    result = None  # the route answers it, as before
+        if result is None:
+            if attempt is not None and refused_body is None:
+                scope.setdefault("state", {})[BLOCK_CHECKED] = True  # read once (P1)
+            await self.app(scope, replay, send)
+            return
+        language = negotiate(_header(scope, b"accept-language"))
+        response = outcome_error(result, language, self.profiles).response()
+        await response(scope, replay, send)
+
+    def _attempt(self, scope: Scope, body: bytes) -> Attempt | None:
+        if not body.lstrip().startswith(b"{"):
+            return None  # not a sign-in: the route says what is wrong with it
+        try:
+            parsed = SignIn.model_validate(json.loads(body))
+        except (ValueError, ValidationError, RecursionError):
+            return None
+        if parsed.institution is not None and parsed.institution not in self.profiles:
+            return None
+        return Attempt(
+            parsed.identifier,
+            parsed.secret,
+            Channel.APP,
+            parsed.credential,
+            source=self.source(scope),
+            institution=parsed.institution,
+        )

@@ -19,12 +19,15 @@ from patronauth.api import account as account_routes
 from patronauth.api import docs
 from patronauth.api.errors import must_change_error, outcome_error, refusal_error
 from patronauth.api.language import Language
+from patronauth.api.middleware import BLOCK_CHECKED
 from patronauth.api.schemas import (
     Accepted,
     Change,
     CredentialOut,
     Me,
     Opened,
+    PickupLocation,
+    PickupLocations,
     PolicyCheck,
     PolicyResult,
     ResetRequestBody,
@@ -100,6 +103,7 @@ def router(app: App) -> APIRouter:
             body.credential,
             source=where,
             institution=body.institution,
+            block_checked=getattr(request.state, BLOCK_CHECKED, False),
         )
         try:
             signed = sign_in_patron(ports, attempt, session=SessionChannel.APP)
@@ -240,6 +244,23 @@ def router(app: App) -> APIRouter:
         except Refused as refused:
             raise refusal_error(refused, lang, {"credential.kind_not_used": 422}) from None
         return PolicyResult(ok=not violations, violations=[rendered(v, lang) for v in violations])
+
+    @api.get(
+        "/libraries/{library}/pickup-locations",
+        summary="Where a reservation can be collected",
+        responses=docs.POLICY_CHECK,
+        description="The codes `POST /me/holds` takes as `pickup`, with their names.",
+    )
+    def pickup_locations(library: str, lang: Language) -> PickupLocations:
+        served(library, lang)
+        places = profiles[library].libraries
+        return PickupLocations(
+            library=library,
+            pickup_locations=[
+                PickupLocation(code=code, name=names.get(lang) or names.get("en") or code)
+                for code, names in places.items()
+            ],
+        )
 
     api.include_router(account_routes.router(ports, fully_signed_in))
     return api

@@ -14,6 +14,7 @@ a directory that does not answer raises `Unavailable` (a `Busy`): no attempt cou
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from patronauth.domain.credentials import (
@@ -50,6 +51,9 @@ class Attempt:
     source: str = ""
     institution: str | None = None
     purpose: str = "sign_in"  # the audit action: a sign-in, or the check of a change
+    # The front end asked `refuse_if_blocked` for this very attempt just before: the
+    # block is not read again (the counter's admission still refuses a block since).
+    block_checked: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,11 +73,17 @@ class AuthResult:
 
 @dataclass(frozen=True)
 class _Verified:
-    """The inner result, with the credential for use cases that go on to change it."""
+    """The inner result, with the credential for use cases that go on to change it, and
+    the session opened in the outcome's transaction (`open_in`), if any."""
 
     result: AuthResult
     found: Found | None = None
     credential: Credential | None = None
+    opened: object = None
+
+
+# Opens a session inside the unit of work that records a successful outcome.
+OpenIn = Callable[[UnitOfWork, AuthResult], object]
 
 
 def clean_secret(raw: str) -> str:
@@ -94,7 +104,7 @@ def authenticate(ports: Ports, attempt: Attempt) -> AuthResult:
     return verify_attempt(ports, attempt).result
 
 
-def verify_attempt(ports: Ports, attempt: Attempt) -> _Verified:
+def verify_attempt(ports: Ports, attempt: Attempt, *, open_in: OpenIn | None = None) -> _Verified:
     secret = clean_secret(attempt.secret)
     key = lockout_key(attempt.identifier)
     event = _Event(ports, attempt, key)
@@ -111,17 +121,13 @@ def verify_attempt(ports: Ports, attempt: Attempt) -> _Verified:
         event.record(result, kind=attempt.credential)
         return _Verified(result)
 
-    blocked = ports.counter.blocked_for(key, ports.clock.now().timestamp())
-    if blocked:
-        # A blocked identifier is refused before anything is read (P2): the answer and
-        # its cost are the same whether or not a patron has it (S3).
-        result = AuthResult(Outcome.BLOCKED, retry_after=blocked, kind=attempt.credential)
-        event.record(result, kind=attempt.credential)
-        return _Verified(result)
+    blocked = None if attempt.block_checked else _refuse_if_blocked(ports, attempt, key, event)
+    if blocked is not None:
+        return _Verified(blocked)
 
     kind: CredentialKind | None = None
     credential: Credential | None = None
-    with ports.uow() as uow:
+    with ports.read() as uow:
         found = find_patron(
             uow, ports.profiles, attempt.identifier, institution=attempt.institution
         )
@@ -148,7 +154,7 @@ def verify_attempt(ports: Ports, attempt: Attempt) -> _Verified:
         if route is not None:
             verified = _verify_in_directory(ports, attempt, secret, route, kind, event)
         else:
-            verified = _verify(ports, attempt, secret, found, kind, credential, event)
+            verified = _verify(ports, attempt, secret, found, kind, credential, event, open_in)
         success = verified.result.outcome not in {Outcome.INVALID, Outcome.SUSPENDED}
         return verified
     except Busy:
@@ -158,6 +164,47 @@ def verify_attempt(ports: Ports, attempt: Attempt) -> _Verified:
     finally:
         now = ports.clock.now().timestamp()
         ports.counter.settle(key, admission.ticket, success=success, now=now, rule=rule)
+
+
+def refuse_if_blocked(ports: Ports, attempt: Attempt) -> AuthResult | None:
+    """P2: the refusal of an attempt on a blocked identifier, or None when it is not
+    blocked. Asked before anything else is read (a front end may ask it before its
+    routing); the attempt's secret must be clean and its channel's (else a request
+    error is raised, as `sign_in` would)."""
+    clean_secret(attempt.secret)
+    key = lockout_key(attempt.identifier)
+    event = _Event(ports, attempt, key)
+    refusal = _channel_refusal(_named_profile(ports, attempt), attempt)
+    if refusal is not None:
+        raise refusal
+    return _refuse_if_blocked(ports, attempt, key, event)
+
+
+def _refuse_if_blocked(
+    ports: Ports, attempt: Attempt, key: str, event: _Event
+) -> AuthResult | None:
+    now = ports.clock.now().timestamp()
+    blocked = ports.counter.blocked_for(key, now)
+    if not blocked:
+        return None
+    # A blocked identifier is refused before anything is read (P2): the answer and its
+    # cost are the same whether or not a patron has it (S3). Its refusals are audited
+    # as one record per block, with their count.
+    result = AuthResult(Outcome.BLOCKED, retry_after=blocked, kind=attempt.credential)
+    event.blocked(result, until=now + blocked)
+    return result
+
+
+def flush_refusal_counts(ports: Ports) -> int:
+    """Write the counts of blocked refusals not written yet (at shutdown, or on a
+    timer); how many records were updated."""
+    owed = ports.refusals.due()
+    if owed:
+        with ports.uow() as uow:
+            for audit_id, count in owed:
+                uow.audit.set_count(audit_id, count)
+            uow.commit()
+    return len(owed)
 
 
 def _named_profile(ports: Ports, attempt: Attempt) -> Profile | None:
@@ -224,6 +271,7 @@ def _verify(
     kind: CredentialKind | None,
     credential: Credential | None,
     event: _Event,
+    open_in: OpenIn | None = None,
 ) -> _Verified:
     if found is None or credential is None or kind is None:
         ports.hasher.dummy_verify(secret)
@@ -267,8 +315,9 @@ def _verify(
             outcome = Outcome.TEMPORARY_EXPIRED
         result = _for_patron(AuthResult(outcome, kind=kind), found)
         event.record(result, found, kind=kind, uow=uow)
+        opened = open_in(uow, result) if open_in is not None and result.signed_in else None
         uow.commit()
-    return _Verified(result, found, credential)
+    return _Verified(result, found, credential, opened)
 
 
 def _verify_in_directory(
@@ -301,7 +350,7 @@ def _matching_temporary(
     the credential's state (issue 10). One kept as argon2 (made before that) is still
     checked; a full hashing pool then counts as no match, since the main hash has
     already judged the guess wrong and it must count (issue 15)."""
-    with ports.uow() as uow:
+    with ports.read() as uow:
         active = uow.temporaries.active(credential.patron_id, credential.kind, ports.clock.now())
     for temporary in active:
         if temporary.secret_hash.startswith("hk:"):
@@ -431,6 +480,35 @@ class _Event:
             detail=detail,
         )
         self._write(event, uow)
+
+    def blocked(self, result: AuthResult, *, until: float) -> None:
+        """One record per block of the identifier on this channel, with a count."""
+        self.ports.telemetry.attempt(self.attempt.channel.value, result.outcome.value)
+        now = self.ports.clock.now()
+        channel = self.attempt.channel.value
+        count, audit_id = self.ports.refusals.add(self.key, channel, until, now.timestamp())
+        if not count:
+            return
+        with self.ports.uow() as uow:
+            if audit_id is not None:
+                uow.audit.set_count(audit_id, count)
+            else:
+                detail = {"credential": result.kind.value} if result.kind else {}
+                first = AuditEvent(
+                    at=now,
+                    action=self.attempt.purpose,
+                    outcome=result.outcome.value,
+                    actor="patron",
+                    channel=channel,
+                    source=self.attempt.source,
+                    institution=self.attempt.institution,
+                    patron_id=None,
+                    identifier=audit_keys.kept(self.ports, self.key, identifies=False),
+                    detail={**detail, "retry_after": str(result.retry_after)},
+                )
+                audit_id = uow.audit.record_counted(first)
+            uow.commit()
+        self.ports.refusals.recorded(self.key, channel, audit_id)
 
     def refused(self, refusal: InvalidInput, found: Found | None = None) -> None:
         """A request error: audited with its code, counted nowhere."""

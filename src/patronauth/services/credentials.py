@@ -36,10 +36,10 @@ from patronauth.domain.policies import (
 from patronauth.domain.profile import CredentialSettings, Profile
 from patronauth.domain.sessions import Session, may_reach
 from patronauth.services import change_codes
+from patronauth.services.audit import Trail
 from patronauth.services.authenticate import Attempt, AuthResult, verify_attempt
 from patronauth.services.directory import refuse_local_change
 from patronauth.services.interfaces import (
-    AuditEvent,
     NewCredential,
     Notice,
     NoticeKind,
@@ -276,7 +276,7 @@ def _store_chosen(
         if not stored:
             raise Conflict.of("credential.changed_concurrently")
         uow.temporaries.void(credential.patron_id, credential.kind, now)
-        _audit(uow, now, "credential.change", found, credential.kind, actor, channel)
+        _audit(ports, uow, now, "credential.change", found, credential.kind, actor, channel)
         uow.commit()
 
 
@@ -355,7 +355,17 @@ def reset_credential(
         if not stored:
             raise Conflict.of("credential.changed_concurrently")
         uow.temporaries.void(found.patron.id, kind, now)
-        _audit(uow, now, "credential.reset", found, kind, staff, Channel.STAFF, result.state.value)
+        _audit(
+            ports,
+            uow,
+            now,
+            "credential.reset",
+            found,
+            kind,
+            staff,
+            Channel.STAFF,
+            result.state.value,
+        )
         uow.commit()
     end_patron_sessions(ports, found.patron.id)
     notify(ports, found.patron, NoticeKind.CREDENTIAL_RESET, kind)
@@ -425,13 +435,14 @@ def set_up_credential(
                 set_at=now,
             ),
         )
-        _audit(uow, now, "credential.setup", found, kind, actor, channel)
+        _audit(ports, uow, now, "credential.setup", found, kind, actor, channel)
         uow.commit()
     notify(ports, found.patron, NoticeKind.CREDENTIAL_CHANGED, kind)
     return kind
 
 
 def _audit(
+    ports: Ports,
     uow: UnitOfWork,
     now: datetime,
     action: str,
@@ -441,32 +452,33 @@ def _audit(
     channel: Channel,
     outcome: str = "ok",
 ) -> None:
-    uow.audit.record(
-        AuditEvent(
-            at=now,
-            action=action,
-            outcome=outcome,
-            actor=actor,
-            channel=channel.value,
-            institution=found.patron.institution,
-            patron_id=found.patron.id,
-            identifier=found.identifier.lookup_key,
-            detail={"credential": kind.value},
-        )
+    Trail(uow, ports.clock, actor, channel.value, at=now).record(
+        action,
+        found.patron,
+        {"credential": kind.value},
+        outcome=outcome,
+        identifier=found.identifier.lookup_key,
     )
 
 
 def notify(
-    ports: Ports, patron: Patron, kind: NoticeKind, credential: CredentialKind, **params: str
+    ports: Ports,
+    patron: Patron,
+    kind: NoticeKind,
+    credential: CredentialKind,
+    *,
+    language: str | None = None,
+    **params: str,
 ) -> None:
     """S8: the patron hears of every change (by e-mail, when registered). A failed
-    delivery does not undo what happened; it is logged, without the notice's content."""
+    delivery does not undo what happened; it is logged, without the notice's content.
+    A notice asked for from a page (a reset) is in that page's `language`."""
     if not patron.email:
         return
     notice = Notice(
         kind=kind,
         to=patron.email,
-        language=patron.language,
+        language=language or patron.language,
         institution=patron.institution,
         params={"credential": credential.value, **params},
     )

@@ -7,6 +7,7 @@ docs/architecture.md, "Ports and their twins").
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -105,8 +106,29 @@ class AttemptCounter(Protocol):
         """Lift any block and forget the failures of `key` (staff unlock)."""
 
 
+class SessionRows(Protocol):
+    """Sessions opened inside a unit of work, where the store is its database."""
+
+    def create(
+        self,
+        token_hash: str,
+        patron_id: int,
+        channel: SessionChannel,
+        scope: Scope,
+        change_kind: CredentialKind | None,
+        *,
+        source: str,
+        now: datetime,
+    ) -> Session: ...
+
+
 class SessionStore(Protocol):
-    """Server-side sessions and bearer tokens, found by the hash of their token (S7)."""
+    """Server-side sessions and bearer tokens, found by the hash of their token (S7).
+
+    `in_database`: the sessions are rows of the units of work's database, so a sign-in
+    opens its session in the transaction of its outcome (`UnitOfWork.sessions`)."""
+
+    in_database: bool
 
     def create(
         self,
@@ -314,6 +336,12 @@ class TemporaryRepository(Protocol):
 
 class AuditLog(Protocol):
     def record(self, event: AuditEvent) -> None: ...
+
+    def record_counted(self, event: AuditEvent) -> int:
+        """Record `event` as the first of a series (its `count` in the detail); its id."""
+
+    def set_count(self, audit_id: int, count: int) -> None:
+        """The series recorded as `audit_id` now counts `count` events."""
 
     def record_many(self, events: Sequence[AuditEvent]) -> None: ...
 
@@ -923,6 +951,9 @@ class UnitOfWork(Protocol):
     def action_tokens(self) -> ActionTokens: ...
 
     @property
+    def sessions(self) -> SessionRows: ...
+
+    @property
     def catalogue(self) -> Catalogue: ...
 
     @property
@@ -1055,6 +1086,74 @@ class SigningKeys(Protocol):
         `keep_seconds`. The new key's id."""
 
 
+@dataclass
+class _Block:
+    until: float
+    audit_id: int | None = None
+    count: int = 0
+    written: int = 0
+    written_at: float = 0.0
+
+
+class RefusalTally:
+    """Refusals of blocked identifiers, counted per block (P2): the first refusal of a
+    block writes one audit record; the later ones raise its count, written at most
+    every `every` seconds (and by `due` when asked). Kept by this process: each node
+    writes its own record of a block."""
+
+    def __init__(self, every: float = 1.0) -> None:
+        self.every = every
+        self._blocks: dict[tuple[str, str], _Block] = {}
+        self._ended: list[_Block] = []  # counts still to write of blocks that ended
+        self._lock = threading.Lock()
+
+    def add(self, key: str, channel: str, until: float, now: float) -> tuple[int, int | None]:
+        """Count one refusal of `key` on `channel`, blocked until about `until`: (the
+        count to write now, 0 for none; the block's record, None for a new block)."""
+        with self._lock:
+            tally = self._blocks.get((key, channel))
+            # A block's end is fixed (`until` is known to a second): a later one is new.
+            if tally is not None and until > tally.until + 1:
+                if tally.count > tally.written and tally.audit_id is not None:
+                    self._ended.append(tally)
+                tally = None
+            if tally is None:
+                if len(self._blocks) > 10_000:
+                    self._forget(now)
+                tally = self._blocks[(key, channel)] = _Block(until, written_at=now)
+            tally.count += 1
+            if tally.count == 1:
+                tally.written = 1
+                return 1, None
+            if tally.audit_id is None or now - tally.written_at < self.every:
+                return 0, tally.audit_id
+            tally.written, tally.written_at = tally.count, now
+            return tally.count, tally.audit_id
+
+    def recorded(self, key: str, channel: str, audit_id: int) -> None:
+        with self._lock:
+            tally = self._blocks.get((key, channel))
+            if tally is not None and tally.audit_id is None:
+                tally.audit_id = audit_id
+
+    def due(self) -> list[tuple[int, int]]:
+        """(record, count) of every block whose count is not written yet; marked written."""
+        with self._lock:
+            owed = []
+            for tally in [*self._ended, *self._blocks.values()]:
+                if tally.audit_id is not None and tally.count > tally.written:
+                    owed.append((tally.audit_id, tally.count))
+                    tally.written = tally.count
+            self._ended = []
+            return owed
+
+    def _forget(self, now: float) -> None:
+        """Blocks that have ended and whose counts are written."""
+        for block, tally in list(self._blocks.items()):
+            if tally.until + 1 < now and tally.written == tally.count:
+                del self._blocks[block]
+
+
 class NoTelemetry:
     def attempt(self, channel: str, outcome: str) -> None:
         return None
@@ -1079,6 +1178,13 @@ class Ports:
     telemetry: Telemetry = field(default_factory=NoTelemetry)
     directory: Directory = field(default_factory=NoDirectory)
     signing_keys: SigningKeys | None = None  # OpenID Connect; None where not set up
+    reads: UnitOfWorkFactory | None = None  # units of work that only read, where set up
+    refusals: RefusalTally = field(default_factory=RefusalTally)
+
+    def read(self) -> UnitOfWork:
+        """A unit of work that only reads (on SQLite it does not queue for the write
+        lock); the ordinary one where none is set up. Nothing in it is committed."""
+        return (self.reads or self.uow)()
 
 
 @dataclass(frozen=True)

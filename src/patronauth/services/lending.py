@@ -65,5 +65,5 @@ def standing_of(ports: Ports, patron: Patron) -> Standing:
     lists `record` builds; lapsed reservations count no more, as in `record`."""
     profile = ports.profiles.get(patron.institution)
     today = library_today(ports, profile)
-    with ports.uow() as uow:
+    with ports.read() as uow:
         return standing_in(uow, patron, profile, today)

@@ -33,10 +33,11 @@ from patronauth.domain.identifiers import lockout_key, mask_card, normalise_emai
 from patronauth.domain.patrons import Patron, PatronStatus
 from patronauth.domain.profile import Profile, SelfServiceReset
 from patronauth.services import audit_keys
+from patronauth.services.audit import Trail
 from patronauth.services.credentials import checked_new_secret, notify, temporary_secret
 from patronauth.services.interfaces import (
     ActionPurpose,
-    AuditEvent,
+    Clock,
     NewCredential,
     NoticeKind,
     Ports,
@@ -55,6 +56,7 @@ class ResetRequest:
     email: str | None
     source: str
     institution: str | None = None
+    language: str | None = None  # of the page it was asked from: the e-mail's language
 
 
 def _clean_email(raw: str | None) -> str | None:
@@ -148,7 +150,7 @@ def request_reset(ports: Ports, request: ResetRequest) -> None:
                 uow.temporaries.add(found.patron.id, kind, secret_hash, expires)
                 _record(
                     uow,
-                    now,
+                    ports.clock,
                     "reset.request",
                     "temporary_sent",
                     found,
@@ -161,7 +163,7 @@ def request_reset(ports: Ports, request: ResetRequest) -> None:
             link = _new_link(ports, found, ActionPurpose.REVERT_TO_DEFAULT, kind, now)
             mails.add(_REVERT_LINK, kind, _Issued(found, link, now + LINK_LIFETIME))
             _audit(ports, "reset.request", "link_sent", found, request)
-    mails.send(ports)
+    mails.send(ports, request.language)
 
 
 @dataclass(frozen=True)
@@ -200,7 +202,8 @@ class _Mails:
         address = (patron.institution, patron.email or "", kind, mailing)
         self._batches.setdefault(address, []).append(issued)
 
-    def send(self, ports: Ports) -> None:
+    def send(self, ports: Ports, language: str | None) -> None:
+        """`language`: the page's the request came from (else each patron's own)."""
         for (_, _, kind, mailing), issued in self._batches.items():
             first = issued[0]
             if len(issued) == 1:
@@ -211,6 +214,7 @@ class _Mails:
                     kind,
                     card=mask_card(first.found.identifier.value),
                     expires=_when(first.expires, first.found.profile),
+                    language=language,
                     **{mailing.value: first.value},
                 )
                 continue
@@ -222,6 +226,7 @@ class _Mails:
                 kind,
                 cards=cards,
                 expires=_when(min(i.expires for i in issued), first.found.profile),
+                language=language,
             )
 
 
@@ -253,7 +258,7 @@ def request_setup(ports: Ports, request: ResetRequest) -> None:
         link = _new_link(ports, found, ActionPurpose.SET_UP, kind, now)
         mails.add(_SETUP_LINK, kind, _Issued(found, link, now + LINK_LIFETIME))
         _audit(ports, "setup.request", "link_sent", found, request)
-    mails.send(ports)
+    mails.send(ports, request.language)
 
 
 RESET_MAILS_PER_HOUR = "3 per hour"
@@ -330,7 +335,7 @@ def revert_to_default(ports: Ports, token: str, *, source: str) -> LinkTarget:
             set_at=now,
         )
         uow.temporaries.void(patron.id, used.kind, now)
-        _record_patron(uow, now, "reset.revert_to_default", patron, used.kind, source)
+        _record_patron(ports, uow, now, "reset.revert_to_default", patron, used.kind, source)
         uow.commit()
     ports.sessions.revoke_patron(patron.id, now)
     notify(ports, patron, NoticeKind.CREDENTIAL_RESET, used.kind)
@@ -369,7 +374,7 @@ def complete_setup(ports: Ports, token: str, new: str, confirm: str, *, source: 
                 set_at=now,
             ),
         )
-        _record_patron(uow, now, "credential.setup", target.patron, target.kind, source)
+        _record_patron(ports, uow, now, "credential.setup", target.patron, target.kind, source)
         uow.commit()
     notify(ports, target.patron, NoticeKind.CREDENTIAL_CHANGED, target.kind)
     return target
@@ -382,7 +387,7 @@ def _when(moment: datetime, profile: Profile) -> str:
 
 def _record(
     uow: UnitOfWork,
-    now: datetime,
+    clock: Clock,
     action: str,
     outcome: str,
     found: Found | None,
@@ -390,18 +395,13 @@ def _record(
     *,
     identifier: str | None,
 ) -> None:
-    uow.audit.record(
-        AuditEvent(
-            at=now,
-            action=action,
-            outcome=outcome,
-            actor="patron",
-            channel=Channel.WEB.value,
-            source=request.source,
-            institution=found.patron.institution if found else request.institution,
-            patron_id=found.patron.id if found else None,
-            identifier=identifier,
-        )
+    Trail(uow, clock, "patron", Channel.WEB.value).record(
+        action,
+        found.patron if found else None,
+        outcome=outcome,
+        source=request.source,
+        institution=request.institution,
+        identifier=identifier,
     )
 
 
@@ -418,23 +418,19 @@ def _audit(
     with ports.uow() as uow:
         key = _key(request.identifier) if request.identifier else None
         identifier = audit_keys.kept(ports, key, identifies=found is not None)
-        _record(uow, ports.clock.now(), action, outcome, found, request, identifier=identifier)
+        _record(uow, ports.clock, action, outcome, found, request, identifier=identifier)
         uow.commit()
 
 
 def _record_patron(
-    uow: UnitOfWork, now: datetime, action: str, patron: Patron, kind: CredentialKind, source: str
+    ports: Ports,
+    uow: UnitOfWork,
+    now: datetime,
+    action: str,
+    patron: Patron,
+    kind: CredentialKind,
+    source: str,
 ) -> None:
-    uow.audit.record(
-        AuditEvent(
-            at=now,
-            action=action,
-            outcome="ok",
-            actor="patron",
-            channel=Channel.WEB.value,
-            source=source,
-            institution=patron.institution,
-            patron_id=patron.id,
-            detail={"credential": kind.value},
-        )
+    Trail(uow, ports.clock, "patron", Channel.WEB.value, at=now).record(
+        action, patron, {"credential": kind.value}, source=source
     )

@@ -196,7 +196,7 @@ _CHECKS = {
 
 def _find(ports: Ports, terminal: Terminal, identifier: str) -> Found | None:
     try:
-        with ports.uow() as uow:
+        with ports.read() as uow:
             return find_patron(uow, ports.profiles, identifier, institution=terminal.institution)
     except Refused:
         return None  # not an identifier at all, or one no patron here has
@@ -250,7 +250,7 @@ def _gate(ports: Ports, terminal: Terminal, identifier: str, pin: str | None, so
 
 def _signed_in_as(ports: Ports, patron_id: int) -> Found | None:
     """The record a directory sign-in named, when what was typed is no card here."""
-    with ports.uow() as uow:
+    with ports.read() as uow:
         patron = uow.patrons.get(patron_id)
         card = current_card(uow, patron_id)
     if patron is None or card is None:
@@ -396,7 +396,7 @@ def patron_information(
 
 def _lists(ports: Ports, mine: Record) -> dict[ItemList, list[str]]:
     currency = mine.profile.currency
-    with ports.uow() as uow:
+    with ports.read() as uow:
         held = []
         for view in mine.holds:
             if view.hold.status is HoldStatus.READY and view.hold.item_id is not None:

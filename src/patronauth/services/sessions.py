@@ -10,7 +10,7 @@ from patronauth.domain.credentials import CredentialKind, Outcome
 from patronauth.domain.errors import Refused
 from patronauth.domain.sessions import Scope, Session, SessionChannel, SessionState, state_of
 from patronauth.services.authenticate import AuthResult
-from patronauth.services.interfaces import Ports
+from patronauth.services.interfaces import Ports, SessionRows, UnitOfWork
 
 TOUCH_EVERY_SECONDS = 30  # a busy page does not write on every request
 
@@ -32,9 +32,15 @@ class Opened:
 
 
 def open_session(
-    ports: Ports, result: AuthResult, channel: SessionChannel, *, source: str
+    ports: Ports,
+    result: AuthResult,
+    channel: SessionChannel,
+    *,
+    source: str,
+    uow: UnitOfWork | None = None,
 ) -> Opened:
-    """A new session (and so a new id, S7) for a successful sign-in."""
+    """A new session (and so a new id, S7) for a successful sign-in; in `uow`'s
+    transaction when given (the store's sessions are rows of its database)."""
     if not result.signed_in or result.patron_id is None:
         raise ValueError("only a successful sign-in opens a session")
     change = result.outcome is Outcome.MUST_CHANGE
@@ -45,6 +51,7 @@ def open_session(
         Scope.CHANGE if change else Scope.FULL,
         result.kind if change else None,
         source=source,
+        uow=uow,
     )
 
 
@@ -56,10 +63,12 @@ def _open(
     change_kind: CredentialKind | None,
     *,
     source: str,
+    uow: UnitOfWork | None = None,
 ) -> Opened:
     now = ports.clock.now()
     token = ports.randomness.token()
-    session = ports.sessions.create(
+    store: SessionRows = ports.sessions if uow is None else uow.sessions
+    session = store.create(
         token_hash(token), patron_id, channel, scope, change_kind, source=source, now=now
     )
     return Opened(token, session, ports.session_policy.expires_at(now, now))

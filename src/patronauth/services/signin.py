@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from patronauth.domain.sessions import SessionChannel
-from patronauth.services.authenticate import Attempt, AuthResult, authenticate
-from patronauth.services.interfaces import Ports
+from patronauth.services.authenticate import Attempt, AuthResult, verify_attempt
+from patronauth.services.interfaces import Ports, UnitOfWork
 from patronauth.services.sessions import Opened, open_session
 
 
@@ -27,7 +27,20 @@ class SignedIn:
 
 
 def sign_in(ports: Ports, attempt: Attempt, *, session: SessionChannel | None = None) -> SignedIn:
-    result = authenticate(ports, attempt)
-    if session is None or not result.signed_in:
+    if session is None:
+        return SignedIn(verify_attempt(ports, attempt).result)
+
+    def opening(uow: UnitOfWork, result: AuthResult) -> Opened:
+        return open_session(ports, result, session, source=attempt.source, uow=uow)
+
+    # Where sessions are rows of the database, the session is opened in the transaction
+    # of the outcome and its audit record: one commit after the hash (P1).
+    verified = verify_attempt(
+        ports, attempt, open_in=opening if ports.sessions.in_database else None
+    )
+    result = verified.result
+    if not result.signed_in:
         return SignedIn(result)
+    if isinstance(verified.opened, Opened):
+        return SignedIn(result, verified.opened)
     return SignedIn(result, open_session(ports, result, session, source=attempt.source))

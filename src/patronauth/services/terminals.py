@@ -84,7 +84,7 @@ def get_terminal(ports: Ports, login: str) -> Terminal:
     """The terminal as stored now (the server checks it is still enabled)."""
     if not LOGIN_PATTERN.fullmatch(login):
         raise NotFound.of("terminal.not_found")
-    with ports.uow() as uow:
+    with ports.read() as uow:
         return _stored(uow, login).terminal
 
 

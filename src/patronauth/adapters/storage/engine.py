@@ -15,6 +15,8 @@ from patronauth.adapters import metrics
 from patronauth.adapters.config import ConfigError
 
 CONNECT_TIMEOUT_SECONDS = 5
+# The execution option of a connection that only reads (see `_sqlite_engine`).
+READ_ONLY = "patronauth_read_only"
 
 
 def normalise_url(url: str) -> str:
@@ -97,7 +99,10 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read-only unit of work begins deferred: in WAL mode it reads a snapshot
+        # beside the writer instead of queueing for the write lock (P4).
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 

@@ -403,6 +403,19 @@ class SqlAudit:
     def record(self, event: AuditEvent) -> None:
         self.conn.execute(_AUDIT, _audit_row(event))
 
+    def record_counted(self, event: AuditEvent) -> int:
+        detail = {**event.detail, "count": "1"}
+        row = {**_audit_row(event), "detail": json.dumps(detail, sort_keys=True)}
+        return int(self.conn.execute(_AUDIT.returning(t.audit_events.c.id), row).scalar_one())
+
+    def set_count(self, audit_id: int, count: int) -> None:
+        a = t.audit_events
+        stored = self.conn.execute(select(a.c.detail).where(a.c.id == audit_id)).scalar_one()
+        detail = {**json.loads(stored), "count": str(count)}
+        self.conn.execute(
+            update(a).where(a.c.id == audit_id).values(detail=json.dumps(detail, sort_keys=True))
+        )
+
     def record_many(self, events: Sequence[AuditEvent]) -> None:
         if events:
             self.conn.execute(_AUDIT, [_audit_row(e) for e in events])

@@ -27,7 +27,46 @@ def _session(row: Row[Any]) -> Session:
     )
 
 
+class SqlSessionRows:
+    """Sessions as rows of a unit of work's transaction: a sign-in opens its session in
+    the same transaction as its outcome and audit record (P1)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def create(
+        self,
+        token_hash: str,
+        patron_id: int,
+        channel: SessionChannel,
+        scope: Scope,
+        change_kind: CredentialKind | None,
+        *,
+        source: str,
+        now: datetime,
+    ) -> Session:
+        new_id = self.conn.execute(
+            _INSERT,
+            {
+                "token_hash": token_hash,
+                "patron_id": patron_id,
+                "channel": channel.value,
+                "scope": scope.value,
+                "change_kind": change_kind.value if change_kind else None,
+                "source": source[:80],
+                "started_at": now,
+                "last_seen_at": now,
+            },
+        ).scalar_one()
+        return Session(new_id, patron_id, channel, scope, change_kind, now, now, False)
+
+
+_INSERT = insert(t.sessions).returning(t.sessions.c.id)
+
+
 class SqlSessionStore:
+    in_database = True
+
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
@@ -42,23 +81,10 @@ class SqlSessionStore:
         source: str,
         now: datetime,
     ) -> Session:
-        s = t.sessions
         with begin(self._engine) as conn:
-            new_id = conn.execute(
-                insert(s)
-                .values(
-                    token_hash=token_hash,
-                    patron_id=patron_id,
-                    channel=channel.value,
-                    scope=scope.value,
-                    change_kind=change_kind.value if change_kind else None,
-                    source=source[:80],
-                    started_at=now,
-                    last_seen_at=now,
-                )
-                .returning(s.c.id)
-            ).scalar_one()
-        return Session(new_id, patron_id, channel, scope, change_kind, now, now, False)
+            return SqlSessionRows(conn).create(
+                token_hash, patron_id, channel, scope, change_kind, source=source, now=now
+            )
 
     def find(self, token_hash: str) -> Session | None:
         with connect(self._engine) as conn:

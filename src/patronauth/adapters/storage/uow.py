@@ -7,6 +7,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from patronauth.adapters.storage.calls import SqlCalls
 from patronauth.adapters.storage.catalogue import SqlCatalogue
+from patronauth.adapters.storage.engine import READ_ONLY
 from patronauth.adapters.storage.errors import storage_errors, translated
 from patronauth.adapters.storage.fines import SqlFines
 from patronauth.adapters.storage.holds import SqlHolds
@@ -20,7 +21,7 @@ from patronauth.adapters.storage.repositories import (
     SqlTemporaries,
 )
 from patronauth.adapters.storage.requests import SqlPatronRequests
-from patronauth.adapters.storage.sessions import SqlActionTokens
+from patronauth.adapters.storage.sessions import SqlActionTokens, SqlSessionRows
 from patronauth.adapters.storage.signon import SqlSignOn
 from patronauth.adapters.storage.staff import SqlStaff, SqlStaffSessions
 from patronauth.adapters.storage.terminals import SqlTerminals
@@ -34,12 +35,15 @@ class SqlUnitOfWork:
     _conn: Connection
     _transaction: RootTransaction
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self._engine = engine
+        self._read_only = read_only
 
     def __enter__(self) -> SqlUnitOfWork:
         with storage_errors(self._engine):
             self._conn = self._engine.connect()
+            if self._read_only:
+                self._conn.execution_options(**{READ_ONLY: True})
             try:
                 self._transaction = self._conn.begin()
             except BaseException:
@@ -52,6 +56,7 @@ class SqlUnitOfWork:
         self.forced_changes = SqlForcedChanges(self._conn)
         self.registry = SqlRegistry(self._conn)
         self.action_tokens = SqlActionTokens(self._conn)
+        self.sessions = SqlSessionRows(self._conn)
         self.catalogue = SqlCatalogue(self._conn)
         self.loans = SqlLoans(self._conn)
         self.holds = SqlHolds(self._conn)

@@ -1,0 +1,170 @@
+"""`python -m bench.counts`: what one sign-in costs besides its hash, in counts.
+
+Wall-clock figures need a quiet machine (`make bench`); counts do not. For successful
+sign-ins through `POST /api/v1/sessions` (the whole ASGI application, in process),
+this prints per sign-in: SQL statements, transactions and commits, Redis round trips
+(with `--redis`), threads started, and the functions with the most calls and the highest cumulative
+cost per call under cProfile (argon2id at a tiny cost here, so the profile shows the
+rest of the path).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import pstats
+import tempfile
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from redis.connection import AbstractConnection as Connection
+from sqlalchemy import event
+
+from bench.apps import PASSWORD, environment
+from patronauth.adapters.config import Settings
+from patronauth.adapters.storage import migrate
+from patronauth.asgi import create
+from patronauth.bootstrap import App, build
+from patronauth.domain.credentials import Channel
+from patronauth.domain.sessions import SessionChannel
+from patronauth.services.authenticate import Attempt
+from patronauth.services.credentials import ChangeRequest, change_secret
+from patronauth.services.registration import Registration, add_patron
+from patronauth.services.signin import sign_in
+
+BARCODE = "HKPL0001"
+
+
+class Tally:
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+
+    def per(self, sign_ins: int) -> dict[str, float]:
+        return {name: count / sign_ins for name, count in sorted(self.counts.items())}
+
+
+@contextmanager
+def counting(app: App, tally: Tally) -> Iterator[None]:
+    engine = app.engine
+
+    def statement(*_: Any) -> None:
+        tally.counts["sql statements"] += 1
+
+    def begun(_: Any) -> None:
+        tally.counts["sql transactions"] += 1
+
+    def committed(_: Any) -> None:
+        tally.counts["sql commits"] += 1
+
+    listeners = [
+        ("before_cursor_execute", statement),
+        ("begin", begun),
+        ("commit", committed),
+    ]
+    for name, listener in listeners:
+        event.listen(engine, name, listener)
+    original = Connection.send_packed_command
+
+    def command(self: Connection, *args: Any, **options: Any) -> Any:
+        tally.counts["redis round trips"] += 1  # a pipeline is sent at once
+        return original(self, *args, **options)
+
+    started = threading.Thread.start
+
+    def start(self: threading.Thread) -> None:
+        tally.counts["threads started"] += 1
+        started(self)
+
+    Connection.send_packed_command = command  # type: ignore[method-assign]
+    threading.Thread.start = start  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Connection.send_packed_command = original  # type: ignore[method-assign]
+        threading.Thread.start = started  # type: ignore[method-assign]
+        for name, listener in listeners:
+            event.remove(engine, name, listener)
+
+
+def prepared(database_url: str, var_dir: Path, redis_url: str | None) -> App:
+    env = environment(database_url, var_dir, redis_url, (1, 1024))
+    env["PATRONAUTH_COUNTER"] = "redis" if redis_url else "sql"
+    env["PATRONAUTH_THROTTLE_PER_SOURCE"] = "1000000 per second"
+    env["PATRONAUTH_THROTTLE_OVERALL"] = "1000000 per second"
+    app = build(Settings.from_env(env))
+    if database_url.startswith("sqlite"):
+        migrate.upgrade(app.engine)
+    add_patron(
+        app.ports,
+        Registration("hkpl", BARCODE, name="Bench Reader", phone="9123 4567"),
+        staff="bench",
+    )
+    change_secret(
+        app.ports,
+        ChangeRequest(BARCODE, "4567", PASSWORD, PASSWORD, Channel.WEB, source="127.0.0.1"),
+    )
+    return app
+
+
+async def sign_ins(asgi: Any, count: int) -> None:
+    transport = httpx.ASGITransport(app=asgi)
+    async with httpx.AsyncClient(transport=transport, base_url="http://library.test") as c:
+        for _ in range(count):
+            answer = await c.post(
+                "/api/v1/sessions", json={"identifier": BARCODE, "secret": PASSWORD}
+            )
+            assert answer.status_code == 201, answer.text
+
+
+def measure(app: App, count: int, top: int) -> None:
+    asgi = create(app)
+    asyncio.run(sign_ins(asgi, 3))  # warm: first requests build caches
+    tally = Tally()
+    with counting(app, tally):
+        asyncio.run(sign_ins(asgi, count))
+    for name, value in tally.per(count).items():
+        print(f"{name:>20}: {value:.2f} per sign-in")
+    # The route runs in a worker thread, out of cProfile's sight: the use case behind
+    # it is profiled here, in this thread, with the same attempt.
+    attempt = Attempt(BARCODE, PASSWORD, Channel.APP, source="127.0.0.1")
+    profile = cProfile.Profile()
+    profile.enable()
+    for _ in range(count):
+        assert sign_in(app.ports, attempt, session=SessionChannel.APP).opened is not None
+    profile.disable()
+    stats = pstats.Stats(profile)
+    entries = []
+    for (path, line, name), (_, calls, _, cumulative, _) in stats.stats.items():  # type: ignore[attr-defined]
+        if "site-packages" in path and "sqlalchemy" not in path and "redis" not in path:
+            continue
+        where = path.split("src/", 1)[-1].split("site-packages/", 1)[-1]
+        entries.append((cumulative / count, calls / count, f"{where}:{line} {name}"))
+    print(f"\nsign_in (the use case), by cumulative ms per sign-in (top {top}):")
+    for cumulative, calls, where in sorted(entries, reverse=True)[:top]:
+        print(f"  {cumulative * 1000:8.3f} ms  {calls:6.1f} calls  {where}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.counts", description=__doc__)
+    parser.add_argument("--database", help="a database URL (default: a new SQLite file)")
+    parser.add_argument("--redis", help="a Redis URL: counter, throttle and sessions there")
+    parser.add_argument("--sign-ins", type=int, default=50)
+    parser.add_argument("--top", type=int, default=15)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as folder:
+        url = args.database or f"sqlite:///{folder}/bench.db"
+        app = prepared(url, Path(folder) / "var", args.redis)
+        try:
+            measure(app, args.sign_ins, args.top)
+        finally:
+            app.close()
+
+
+if __name__ == "__main__":
+    main()

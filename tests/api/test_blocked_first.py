@@ -1,0 +1,166 @@
+"""P2: a blocked identifier is answered before the API's routing, with the very bytes the
+route gives, and its refusals are audited as one record per block with a count."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import event
+
+from patronauth.asgi import create
+from patronauth.bootstrap import App
+from patronauth.domain.credentials import Channel
+from patronauth.domain.sessions import SessionChannel
+from patronauth.services.account import account
+from patronauth.services.authenticate import Attempt, flush_refusal_counts
+from patronauth.services.signin import sign_in
+from patronauth.services.staff import audit_trail
+from tests.support import clock_of, make_app, register
+from tests.support import test_env as deployment_env
+
+pytestmark = pytest.mark.anyio
+
+SESSIONS = "/api/v1/sessions"
+FLOOD = 20
+
+
+@pytest.fixture
+def limited(database_url: str, tmp_path: Path) -> Iterator[App]:
+    """Six attempts a minute from one address: the five that block, and one more. A
+    refusal that went through the route would be throttled after that."""
+    env = deployment_env(
+        database_url, tmp_path / "var", PATRONAUTH_THROTTLE_PER_SOURCE="6 per minute"
+    )
+    app = make_app(env)
+    register(app, "hkpl", "HKPL0001", phone="9123 4567")
+    yield app
+    app.close()
+
+
+@pytest.fixture
+async def client(limited: App) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=create(limited))
+    async with httpx.AsyncClient(transport=transport, base_url="http://library.test") as c:
+        yield c
+
+
+def body(identifier: str, secret: str) -> bytes:
+    return json.dumps({"identifier": identifier, "secret": secret}).encode()
+
+
+async def chunked(content: bytes) -> AsyncIterator[bytes]:
+    yield content  # no Content-Length: the request goes on to the route as it is
+
+
+async def test_a_blocked_card_is_answered_before_routing_with_the_routes_bytes(
+    limited: App, client: httpx.AsyncClient
+) -> None:
+    for _ in range(5):
+        wrong = await client.post(SESSIONS, json={"identifier": "HKPL0001", "secret": "Wrong#1"})
+        assert wrong.status_code == 401
+    headers = {"Content-Type": "application/json", "Accept-Language": "zh-Hant"}
+    # The sixth attempt from this address, through the route (its last under the throttle).
+    routed = await client.post(SESSIONS, content=chunked(body("HKPL0001", "4567")), headers=headers)
+    assert routed.status_code == 429
+    assert routed.json()["error"] == "too_many_attempts"
+    assert routed.json()["retry_after"] == 60
+    answers = [
+        await client.post(SESSIONS, content=body("hkpl 0001", "4567"), headers=headers)
+        for _ in range(FLOOD)
+    ]
+    # Past the throttle, the route would say "from here": these never reached it.
+    for answer in answers:
+        assert (answer.status_code, answer.content) == (429, routed.content)
+        assert answer.headers == routed.headers
+    # Not blocked: the same request goes on to the route (and is throttled there).
+    clock_of(limited).advance(61)
+    after = await client.post(SESSIONS, content=body("HKPL0001", "4567"), headers=headers)
+    assert after.status_code == 429
+    assert after.content != routed.content
+
+
+async def test_a_malformed_or_wrong_channel_body_still_gets_the_routes_answer(
+    limited: App, client: httpx.AsyncClient
+) -> None:
+    for _ in range(5):
+        await client.post(SESSIONS, json={"identifier": "HKPL0001", "secret": "Wrong#1"})
+    not_json = await client.post(
+        SESSIONS, content=b"{", headers={"Content-Type": "application/json"}
+    )
+    assert not_json.status_code == 400  # the route's answer to a body that is not JSON
+    pin = await client.post(
+        SESSIONS,
+        json={
+            "identifier": "HKPL0001",
+            "secret": "4567",
+            "credential": "pin",
+            "institution": "hkpl",
+        },
+    )
+    assert pin.status_code == 422
+    assert pin.json()["error"] == "invalid_input"
+
+
+def test_refusals_of_a_block_are_one_audit_record_with_their_count(limited: App) -> None:
+    addresses = iter(f"192.0.2.{n}" for n in range(1, 250))  # under every address's throttle
+
+    def wrong() -> Attempt:
+        return Attempt("HKPL0001", "Wrong#1", Channel.APP, source=next(addresses))
+
+    def right() -> Attempt:
+        return Attempt("HKPL0001", "4567", Channel.APP, source=next(addresses))
+
+    for _ in range(5):
+        assert not sign_in(limited.ports, wrong()).signed_in
+    for _ in range(FLOOD):
+        assert sign_in(limited.ports, right()).result.outcome.value == "blocked"
+    assert flush_refusal_counts(limited.ports) == 1
+    blocked = [
+        e.event for e in audit_trail(limited.ports, "HKPL0001") if e.event.outcome == "blocked"
+    ]
+    assert len(blocked) == 1
+    assert blocked[0].detail["count"] == str(FLOOD)
+    assert flush_refusal_counts(limited.ports) == 0  # nothing new since
+
+    # A later block is a record of its own; the patron still sees both in My Account.
+    clock_of(limited).advance(61)
+    assert sign_in(limited.ports, right()).signed_in
+    for _ in range(5):
+        sign_in(limited.ports, wrong())
+    for _ in range(3):
+        sign_in(limited.ports, right())
+    limited.close()  # a closing process writes the counts it still owes
+    counts = [
+        e.event.detail["count"]
+        for e in audit_trail(limited.ports, "HKPL0001")
+        if e.event.outcome == "blocked"
+    ]
+    assert counts == ["3", str(FLOOD)]
+    clock_of(limited).advance(3600)  # a second block lasts longer
+    signed = sign_in(limited.ports, right(), session=SessionChannel.WEB)
+    assert signed.opened is not None
+    seen = [e.outcome for e in account(limited.ports, signed.opened.session).recent_sign_ins]
+    assert seen.count("blocked") == 2
+
+
+async def test_a_sign_in_through_the_api_reads_the_block_once(
+    limited: App, client: httpx.AsyncClient
+) -> None:
+    """P1: the edge's check is the sign-in's; five transactions in all (block read,
+    lookup, admission, outcome with audit and session, settlement), three commits."""
+    begun: list[object] = []
+    commits: list[object] = []
+    hooks = {"begin": begun.append, "commit": commits.append}
+    for name, hook in hooks.items():
+        event.listen(limited.engine, name, hook)
+    try:
+        opened = await client.post(SESSIONS, json={"identifier": "HKPL0001", "secret": "4567"})
+    finally:
+        for name, hook in hooks.items():
+            event.remove(limited.engine, name, hook)
+    assert opened.status_code == 201
+    assert (len(begun), len(commits)) == (5, 3)

@@ -1,0 +1,188 @@
+"""What a sign-in costs besides its hash, in counts (P1): transactions, commits, the
+session row in the outcome's transaction, reads beside SQLite's writer, no thread per
+throttle hit."""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from redis import Redis
+from redis.connection import AbstractConnection
+from sqlalchemy import event, func, select
+
+from patronauth.adapters.sessions import RedisSessionStore
+from patronauth.adapters.storage import tables as t
+from patronauth.adapters.throttle import LimitsThrottle
+from patronauth.bootstrap import App
+from patronauth.domain.credentials import Channel, Outcome
+from patronauth.domain.identifiers import lockout_key
+from patronauth.domain.sessions import Scope, SessionChannel, SessionPolicy
+from patronauth.services.authenticate import Attempt
+from patronauth.services.credentials import ChangeRequest, change_secret
+from patronauth.services.signin import sign_in
+from tests.support import register
+
+PASSWORD = "Lib#Reader2026"
+NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def chosen(app: App) -> App:
+    register(app, "hkpl", "HKPL0001", phone="9123 4567")
+    change_secret(app.ports, ChangeRequest("HKPL0001", "4567", PASSWORD, PASSWORD, Channel.WEB))
+    return app
+
+
+class Transactions:
+    """The statements of each transaction on an engine, in order."""
+
+    def __init__(self) -> None:
+        self.done: list[list[str]] = []
+        self.commits = 0
+        self._open: list[str] = []
+
+    def begin(self, _conn: Any) -> None:
+        self._open = []
+
+    def statement(self, _conn: Any, _cursor: Any, text: str, *_: Any) -> None:
+        self._open.append(" ".join(text.split()).upper())
+
+    def commit(self, _conn: Any) -> None:
+        self.commits += 1
+        self.done.append(self._open)
+
+    def rollback(self, _conn: Any) -> None:
+        self.done.append(self._open)
+
+
+@contextmanager
+def watched(app: App) -> Iterator[Transactions]:
+    seen = Transactions()
+    hooks = [
+        ("begin", seen.begin),
+        ("before_cursor_execute", seen.statement),
+        ("commit", seen.commit),
+        ("rollback", seen.rollback),
+    ]
+    for name, hook in hooks:
+        event.listen(app.engine, name, hook)
+    try:
+        yield seen
+    finally:
+        for name, hook in hooks:
+            event.remove(app.engine, name, hook)
+
+
+def test_a_sign_in_writes_its_outcome_audit_and_session_in_one_transaction(
+    chosen: App,
+) -> None:
+    """Sessions in the database (no Redis): after the hash, one commit holds the
+    outcome, its audit record and the new session; the counter's admit and settle are
+    the other two."""
+    attempt = Attempt("HKPL0001", PASSWORD, Channel.APP, source="192.0.2.7")
+    with watched(chosen) as seen:
+        signed = sign_in(chosen.ports, attempt, session=SessionChannel.APP)
+    assert signed.result.outcome is Outcome.OK
+    assert signed.opened is not None
+    assert seen.commits == 3
+    assert len(seen.done) == 5  # counter read, lookup, admit, outcome + session, settle
+    with_session = [
+        statements
+        for statements in seen.done
+        if any(s.startswith("INSERT INTO SESSIONS") for s in statements)
+    ]
+    assert len(with_session) == 1
+    assert any(s.startswith("INSERT INTO AUDIT_EVENTS") for s in with_session[0])
+    with chosen.engine.connect() as conn:
+        rows = conn.execute(select(func.count()).select_from(t.sessions)).scalar_one()
+    assert rows == 1
+
+
+def test_a_refused_sign_in_opens_no_session(chosen: App) -> None:
+    attempt = Attempt("HKPL0001", "Wrong#Pass1", Channel.APP, source="192.0.2.7")
+    signed = sign_in(chosen.ports, attempt, session=SessionChannel.APP)
+    assert signed.result.outcome is Outcome.INVALID
+    assert signed.opened is None
+    with chosen.engine.connect() as conn:
+        rows = conn.execute(select(func.count()).select_from(t.sessions)).scalar_one()
+    assert rows == 0
+
+
+def test_reads_go_on_beside_a_writer_holding_sqlites_write_lock(chosen: App) -> None:
+    if chosen.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's write lock")
+    path = chosen.engine.url.database
+    assert path is not None
+    writer = sqlite3.connect(path, isolation_level=None, timeout=1)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.monotonic()
+        with chosen.ports.read() as uow:
+            found = uow.patrons.find(lockout_key("HKPL0001"))
+        assert chosen.ports.counter.blocked_for(lockout_key("HKPL0001"), 0) == 0
+        assert len(found) == 1
+        assert time.monotonic() - started < 5  # not queued behind the writer (30 s)
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+
+def test_the_memory_throttle_starts_no_thread_per_hit(monkeypatch: pytest.MonkeyPatch) -> None:
+    throttle = LimitsThrottle("memory://", per_source="1000 per minute", overall="1000 per second")
+    started: list[threading.Thread] = []
+    start = threading.Thread.start
+
+    def counted(self: threading.Thread) -> None:
+        started.append(self)
+        start(self)
+
+    monkeypatch.setattr(threading.Thread, "start", counted)
+    for _ in range(10):
+        assert throttle.hit("attempt", "192.0.2.7") == 0
+        time.sleep(0.015)  # longer than the library's 10 ms sweep timer
+    assert started == []
+    for _ in range(1000 - 10):
+        throttle.hit("attempt", "192.0.2.7")
+    assert throttle.hit("attempt", "192.0.2.7") > 0  # the per-source limit still holds
+
+
+def test_a_redis_session_is_opened_in_one_round_trip(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prefix = f"patronauth:test:{secrets.token_hex(4)}:"
+    client = Redis.from_url(redis_url)
+    store = RedisSessionStore(
+        client, SessionPolicy(idle_seconds=900, absolute_seconds=28800), prefix=prefix
+    )
+    client.ping()
+    sent: list[object] = []
+    send = AbstractConnection.send_packed_command
+
+    def counted(self: AbstractConnection, *args: Any, **options: Any) -> None:
+        sent.append(args)
+        send(self, *args, **options)
+
+    try:
+        store.create("a" * 64, 7, SessionChannel.APP, Scope.FULL, None, source="", now=NOW)
+        monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+        second = store.create("b" * 64, 7, SessionChannel.APP, Scope.FULL, None, source="", now=NOW)
+        monkeypatch.undo()
+        assert len(sent) == 1
+        found = store.find("b" * 64)
+        assert found is not None
+        assert (found.id, found.patron_id, found.scope) == (second.id, 7, Scope.FULL)
+        first = store.find("a" * 64)
+        assert first is not None
+        assert first.id != second.id
+    finally:
+        for key in client.scan_iter(f"{prefix}*"):
+            client.delete(key)
+        client.close()
