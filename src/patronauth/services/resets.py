@@ -138,15 +138,7 @@ def request_reset(ports: Ports, request: ResetRequest) -> None:
             address = (found.patron.institution, found.patron.email or "", kind)
             by_address.setdefault(address, []).append((found, secret, expires))
         elif method is SelfServiceReset.REVERT_TO_DEFAULT:
-            link = _new_link(ports, found, ActionPurpose.REVERT_TO_DEFAULT, kind, now)
-            notify(
-                ports,
-                found.patron,
-                NoticeKind.RESET_LINK,
-                kind,
-                link=link,
-                expires=_when(now + LINK_LIFETIME, found.profile),
-            )
+            _send_link(ports, found, ActionPurpose.REVERT_TO_DEFAULT, kind, now)
             _audit(ports, "reset.request", "link_sent", found, request)
         else:
             _audit(ports, "reset.request", "in_person_only", found, request)
@@ -205,15 +197,7 @@ def request_setup(ports: Ports, request: ResetRequest) -> None:
         if _mails_limited(ports, found, {}):  # one e-mail per link
             _audit(ports, "setup.request", "mail_limited", found, request)
             continue
-        link = _new_link(ports, found, ActionPurpose.SET_UP, kind, now)
-        notify(
-            ports,
-            found.patron,
-            NoticeKind.SETUP_LINK,
-            kind,
-            link=link,
-            expires=_when(now + LINK_LIFETIME, found.profile),
-        )
+        _send_link(ports, found, ActionPurpose.SET_UP, kind, now)
         _audit(ports, "setup.request", "link_sent", found, request)
 
 
@@ -235,9 +219,10 @@ def _mails_limited(ports: Ports, found: Found, addresses: dict[str, bool]) -> bo
     return addresses[address]
 
 
-def _new_link(
+def _send_link(
     ports: Ports, found: Found, purpose: ActionPurpose, kind: CredentialKind, now: datetime
-) -> str:
+) -> None:
+    """Store a new link for the purpose and e-mail it to the patron's address."""
     token = ports.randomness.token()
     with ports.uow() as uow:
         # One live link per credential and purpose: a new one voids those before it.
@@ -251,8 +236,16 @@ def _new_link(
             expires_at=now + LINK_LIFETIME,
         )
         uow.commit()
-    page = "set-up" if purpose is ActionPurpose.SET_UP else "reset"
-    return f"{ports.public_url}/{found.patron.institution}/{page}/{token}"
+    set_up = purpose is ActionPurpose.SET_UP
+    page = "set-up" if set_up else "reset"
+    notify(
+        ports,
+        found.patron,
+        NoticeKind.SETUP_LINK if set_up else NoticeKind.RESET_LINK,
+        kind,
+        link=f"{ports.public_url}/{found.patron.institution}/{page}/{token}",
+        expires=_when(now + LINK_LIFETIME, found.profile),
+    )
 
 
 @dataclass(frozen=True)
