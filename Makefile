@@ -1,5 +1,6 @@
 # The two commands of the README (`make run`, `make test`) each set up .venv/ themselves.
 PYTHON ?= python3
+PORT ?= 8000
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -15,10 +16,11 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
+# `make run PORT=8100` serves on another port; e-mailed links follow it.
 run: venv
 	$(BIN)/patronauth init --demo
-	$(BIN)/patronauth demo
-	$(BIN)/patronauth serve
+	PATRONAUTH_PUBLIC_URL="$${PATRONAUTH_PUBLIC_URL:-http://127.0.0.1:$(PORT)}" $(BIN)/patronauth demo
+	$(BIN)/patronauth serve --port $(PORT)
 
 lint: venv
 	$(BIN)/ruff check src tests bench

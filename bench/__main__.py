@@ -17,6 +17,9 @@ Figures (SPEC 6):
 - P4 and P5: 1,000 SIP2 terminals connected at once to `python -m patronauth.sip2`;
   patron status answers per second without PIN and with PIN (against the hash limit),
   and the server's RSS (`bench/sip2.py`), on SQLite and on PostgreSQL + Redis.
+- sign-on: OpenID Connect authorization-code-flow completions per second through
+  `patronauth serve` (sign-in form, authorize, token, ID token checked), against the
+  hash limit (`bench/signon.py`), on PostgreSQL + Redis (SQLite when they are absent).
 
 - the production mode on two nodes (`bench/nodes.py`, PostgreSQL and Redis): P1 through
   HTTP with the client alternating two `serve` processes; P2, a flood against blocked
@@ -37,8 +40,20 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-from bench import apps, circulation, hashing, http, login, nodes, provision, servers, sip2
+from bench import (
+    apps,
+    circulation,
+    hashing,
+    http,
+    login,
+    nodes,
+    provision,
+    servers,
+    signon,
+    sip2,
+)
 from bench.feed import write_feed
 from bench.report import Figure, background_busy, machine, table, write_json
 from patronauth.adapters.config import Settings
@@ -87,6 +102,15 @@ def options(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only-nodes", action="store_true", help="only t_verify, P1 on 2 nodes, P2, the soak"
+    )
+    parser.add_argument("--skip-signon", action="store_true", help="leave out the sign-on figure")
+    parser.add_argument(
+        "--signon-seconds", type=float, default=10.0, help="length of the sign-on measurement"
+    )
+    parser.add_argument(
+        "--only-signon",
+        action="store_true",
+        help="only t_verify and the sign-on figure (OIDC code flows through HTTP)",
     )
     parser.add_argument("--output", type=Path, default=None)
     opts = parser.parse_args(argv)
@@ -419,12 +443,63 @@ def sip2_only(opts: argparse.Namespace) -> int:
     return 0
 
 
+def signon_figure(
+    var: Path, sqlite_url: str | None, postgres: str | None, redis_url: str | None, **run: Any
+) -> Figure:
+    """The sign-on figure on PostgreSQL + Redis (production), else on SQLite."""
+    if not postgres and redis_url:
+        with servers.postgres_database() as pg_url:
+            return signon.signon_figure("postgresql", pg_url, var, redis_url, **run)
+    if sqlite_url is None:
+        raise RuntimeError("sign-on: no database")
+    return signon.signon_figure("sqlite", sqlite_url, var, None, **run)
+
+
+def signon_only(opts: argparse.Namespace) -> int:
+    """`--only-signon`: t_verify (for the hash limit), then the sign-on figure."""
+    started = time.perf_counter()
+    info = machine()
+    postgres = "skipped" if opts.skip_postgres else servers.postgres_reachable()
+    redis_url = None if servers.redis_reachable() else servers.REDIS_URL
+    notes: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="patronauth-bench-") as tmp:
+        var = Path(tmp)
+        with servers.sqlite_database(var) as sqlite_url:
+            say("hash: measuring t_verify")
+            busy = [background_busy()]
+            probe = apps.make_app(sqlite_url, var / "probe")
+            try:
+                limit, figures = hash_figures(probe, info["cores"])
+            finally:
+                probe.close()
+            busy.append(background_busy())
+            run = {"limit": limit, "workers": info["cores"], "seconds": opts.signon_seconds}
+            figures.append(signon_figure(var, sqlite_url, postgres, redis_url, **run))
+    info["bench_seconds"] = round(time.perf_counter() - started, 1)
+    most = max((b for b in busy if b is not None), default=0.0)
+    if most > 0.2:
+        notes.append(
+            f"other processes kept up to {most:.0%} of the cores busy during the run "
+            "(measured before each figure): these figures understate PatronAuth"
+        )
+    notes.append(f"ratio: sign-on completions / hash limit (target >= {signon.SIGNON_RATIO})")
+    print(table(figures))
+    print()
+    for note in notes:
+        print(f"note: {note}")
+    write_json(opts.output, figures, notes, info)
+    print(f"written to {opts.output} in {info['bench_seconds']} s")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     opts = options(argv)
     if opts.soak or opts.only_nodes:
         return production_only(opts)
     if opts.only_sip2:
         return sip2_only(opts)
+    if opts.only_signon:
+        return signon_only(opts)
     started = time.perf_counter()
     info = machine()
     cores = info["cores"]
@@ -466,6 +541,11 @@ def main(argv: list[str]) -> int:
                 figures += p1_figures("postgresql", pg_url, var, redis_url, **login_run)
                 quiet["p1_http_postgresql"] = background_busy()
                 figures.append(p1_http_figure("postgresql", pg_url, var, redis_url, **http_run))
+        if not opts.skip_signon:
+            with servers.sqlite_database(var) as sqlite_url:
+                quiet["signon"] = background_busy()
+                signon_run = {**http_run, "seconds": opts.signon_seconds}
+                figures.append(signon_figure(var, sqlite_url, postgres, redis_url, **signon_run))
         if not postgres and redis_url and not opts.skip_nodes:
             with servers.postgres_database() as pg_url:
                 quiet["nodes"] = background_busy()
@@ -516,7 +596,8 @@ def main(argv: list[str]) -> int:
             "(measured before each figure): these figures understate PatronAuth"
         )
     notes.append(
-        "ratio: P1 throughput / hash limit (target >= 0.9); for the other targets "
+        "ratio: P1 throughput / hash limit (target >= 0.9), sign-on completions / hash "
+        f"limit (target >= {signon.SIGNON_RATIO}); for the other targets "
         "target / value, so >= 1.00 meets the target and higher is better"
     )
     print(table(figures))

@@ -45,7 +45,8 @@ async def test_loans_with_due_dates_overdue_and_the_fine_so_far(
     answer = await client.get("/api/v1/me/loans", headers=bearer(token))
     assert answer.status_code == 200
     body = answer.json()
-    assert (body["today"], body["currency"]) == ("2026-12-20", "HK$")
+    assert (body["today"], body["currency"]) == ("2026-12-20", "HKD")  # ISO 4217
+    assert body["currency_symbol"] == "HK$"
     assert [loan["title"] for loan in body["loans"]] == [DREAM, JOURNEY]
     assert body["loans"][0] == {
         "id": shelf.renewable,
@@ -315,7 +316,8 @@ async def test_fines_and_payments(hkpl: App, shelf: Shelf, client: httpx.AsyncCl
     body = (await client.get("/api/v1/me/fines", headers=bearer(token))).json()
     fine, payment = body["fines"][0], body["payments"][0]
     assert body == {
-        "currency": "HK$",
+        "currency": "HKD",
+        "currency_symbol": "HK$",
         "balance": 8300,
         "accruing": 4650,
         "fines_block": 13000,

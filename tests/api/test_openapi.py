@@ -108,6 +108,7 @@ async def test_the_served_document_is_the_one_tested(hkpl: App, client: httpx.As
         ("PUT", "/me/pin"),
         ("POST", "/password-resets"),
         ("POST", "/policy-checks"),
+        ("GET", "/libraries/{library}/pickup-locations"),
         ("GET", "/me/loans"),
         ("POST", "/me/loans/{loan_id}/renewal"),
         ("GET", "/me/holds"),

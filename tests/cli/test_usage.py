@@ -12,6 +12,7 @@ GROUPS = [
     *[(), ("patron",), ("credential",), ("card",), ("migrate",), ("policy",), ("default",)],
     *[("item",), ("fines",), ("calendar",), ("request",), ("terminal",), ("directory",)],
     *[("client",), ("oidc",)],
+    ("staff",),
 ]
 COMMANDS = [
     ("init",),
@@ -45,12 +46,17 @@ COMMANDS = [
     ("terminal", "disable"),
     ("terminal", "enable"),
     ("terminal", "options"),
+    ("terminal", "unlock"),
     ("directory", "check"),
     ("client", "add"),
     ("client", "list"),
     ("client", "disable"),
     ("client", "rotate-secret"),
     ("oidc", "rotate-key"),
+    ("staff", "add"),
+    ("staff", "list"),
+    ("staff", "disable"),
+    ("staff", "role"),
     ("serve",),
 ]
 

@@ -181,6 +181,7 @@ async def test_every_form_refuses_a_post_without_the_csrf_token(desk_app: App) -
         f"/staff/patrons/{hkpl}/unlock", f"/staff/patrons/{hkpl}/replace",
         f"/staff/patrons/{hkpl}/complete", f"/staff/patrons/{hkpl}/pay", "/staff/go-live",
         "/staff/terminals", "/staff/terminals/kiosk1/disable", "/staff/terminals/kiosk1/enable",
+        "/staff/terminals/kiosk1/unlock",
         "/staff/accounts", "/staff/accounts/root/role", "/staff/accounts/root/disable",
     ]  # fmt: skip
     for path in forms:
@@ -249,4 +250,59 @@ async def test_the_console_speaks_traditional_chinese(desk_app: App) -> None:
     console = Console(desk_app)
     page = await console.client.get("/staff/sign-in", headers={"accept-language": "zh-HK"})
     assert '<html lang="zh-Hant-HK">' in page.text
+    await console.aclose()
+
+
+async def test_replace_a_card_and_complete_a_registration_with_their_reasons(
+    desk_app: App,
+) -> None:
+    from tests.support import register
+
+    register(desk_app, "hkct", "S2019001", category="staff", staff_number="S2019001", pending=True)
+    console = await _desk(desk_app, "lam", Role.COUNTER, ["hkpl", "hkct"])
+    chan, pending = _patron_id(desk_app, "HKPL0001"), _patron_id(desk_app, "S2019001")
+    no_reason = await console.post(f"/staff/patrons/{pending}/complete", {"reason": "  "})
+    assert no_reason.status_code == 400
+    done = await console.post(f"/staff/patrons/{pending}/complete", {"reason": "papers seen"})
+    assert done.headers["location"] == f"/staff/patrons/{pending}?done=complete"
+    page = await console.get(done.headers["location"])
+    assert '<dd id="status">active</dd>' in page.text
+    replaced = await console.post(
+        f"/staff/patrons/{chan}/replace", {"new": "HKPL0099", "reason": "card lost"}
+    )
+    assert replaced.status_code == 303
+    page = await console.get(f"/staff/patrons/{chan}")
+    assert '<dd id="card">HKPL0099</dd>' in page.text
+    assert [(a, p, d["action"], d["reason"]) for a, p, d in _staff_actions(desk_app)] == [
+        ("staff:lam", chan, "replace_card", "card lost"),
+        ("staff:lam", pending, "complete_registration", "papers seen"),
+    ]
+    await console.aclose()
+
+
+async def test_a_supervisor_adds_a_terminal_and_unlocks_it_after_wrong_passwords(
+    desk_app: App,
+) -> None:
+    from patronauth.services.terminals import terminal_login
+
+    console = await _desk(desk_app, "sue", Role.SUPERVISOR)
+    added = await console.post(
+        "/staff/terminals",
+        {"login": "cen-sc-01", "institution": "hkpl", "password": "kiosk-Secret-2026",
+         "reason": "new kiosk on 1/F"},
+    )  # fmt: skip
+    assert added.status_code == 303
+    for _ in range(5):
+        assert terminal_login(desk_app.ports, "cen-sc-01", "wrong-Secret-2026", source="t") is None
+    now = clock_of(desk_app).now().timestamp()
+    assert desk_app.ports.counter.blocked_for("terminal:cen-sc-01", now) > 0
+    assert terminal_login(desk_app.ports, "cen-sc-01", "kiosk-Secret-2026", source="t") is None
+    unlocked = await console.post("/staff/terminals/cen-sc-01/unlock", {"reason": "kiosk reset"})
+    assert unlocked.headers["location"] == "/staff/terminals?done=unlock"
+    assert desk_app.ports.counter.blocked_for("terminal:cen-sc-01", now) == 0
+    assert terminal_login(desk_app.ports, "cen-sc-01", "kiosk-Secret-2026", source="t") is not None
+    assert [(d["change"], d["reason"]) for _, _, d in _staff_actions(desk_app)] == [
+        ("unlock", "kiosk reset"),
+        ("add", "new kiosk on 1/F"),
+    ]
     await console.aclose()

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -85,6 +86,7 @@ def smtp() -> Iterator[Mailbox]:
 class Server:
     url: str
     env: dict[str, str]
+    log: Path | None = None
 
     def patronauth(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
@@ -100,11 +102,13 @@ class Server:
         return done
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory, smtp: Mailbox) -> Iterator[Server]:
-    """`patronauth init --demo`, then `patronauth serve` on a free port of loopback."""
+@contextmanager
+def serving(
+    home: Path, smtp: Mailbox, *, public_url: bool = True, **extra: str
+) -> Iterator[Server]:
+    """`patronauth init --demo`, then `patronauth serve` on a free port of loopback, in
+    `home`; without `public_url`, PATRONAUTH_PUBLIC_URL is left unset."""
     assert SCRIPT.exists(), f"the console script is not installed next to {sys.executable}"
-    home = tmp_path_factory.mktemp("server")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("PATRONAUTH_")}
@@ -112,15 +116,17 @@ def server(tmp_path_factory: pytest.TempPathFactory, smtp: Mailbox) -> Iterator[
         **inherited,
         **test_env(f"sqlite:///{home / 'patronauth.db'}", home / "var"),
         "PATRONAUTH_COOKIE_SECURE": "false",  # plain http on loopback
-        "PATRONAUTH_PUBLIC_URL": url,
         "PATRONAUTH_SMTP_URL": f"smtp://127.0.0.1:{smtp.port}",
         "PYTHONIOENCODING": "utf-8",
+        **({"PATRONAUTH_PUBLIC_URL": url} if public_url else {}),
+        **extra,
     }
     init = subprocess.run(
         [str(SCRIPT), "init", "--demo"], env=env, capture_output=True, text=True, timeout=120
     )
     assert init.returncode == 0, init.stderr
-    log = (home / "server.log").open("w")
+    log_path = home / "server.log"
+    log = log_path.open("w")
     process = subprocess.Popen(
         [str(SCRIPT), "serve", "--port", str(port), "--sip2-port", str(free_port())],
         env=env,
@@ -129,7 +135,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, smtp: Mailbox) -> Iterator[
     )
     try:
         _wait_until_healthy(url, process)
-        yield Server(url, env)
+        yield Server(url, env, log_path)
     finally:
         process.terminate()
         try:
@@ -138,8 +144,14 @@ def server(tmp_path_factory: pytest.TempPathFactory, smtp: Mailbox) -> Iterator[
             process.kill()
             process.wait()
         log.close()
-        text = (home / "server.log").read_text("utf-8", errors="replace")
+        text = log_path.read_text("utf-8", errors="replace")
         assert "Traceback" not in text, text
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory, smtp: Mailbox) -> Iterator[Server]:
+    with serving(tmp_path_factory.mktemp("server"), smtp) as started:
+        yield started
 
 
 def _wait_until_healthy(url: str, process: subprocess.Popen[bytes]) -> None:

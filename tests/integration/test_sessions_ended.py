@@ -22,8 +22,10 @@ from patronauth.adapters.storage.sessions import SqlSessionStore
 from patronauth.asgi import create
 from patronauth.bootstrap import App
 from patronauth.domain.credentials import Channel, CredentialKind
+from patronauth.domain.errors import Conflict
+from patronauth.domain.patrons import PatronStatus
 from patronauth.services.credentials import ChangeRequest, change_secret, reset_credential
-from patronauth.services.staff import replace_card, unlock
+from patronauth.services.staff import bar, replace_card, unlock
 from tests.api.helpers import HKPL_PASSWORD, bearer, chosen_password, sign_in
 from tests.support import STAFF, make_app, register
 from tests.support import test_env as deployment_env
@@ -160,4 +162,24 @@ async def test_an_unlock_leaves_the_sessions_open(deployed: App, api: httpx.Asyn
     unlock(deployed.ports, "HKPL0001", staff=STAFF, institution="hkpl")
     assert (await api.get("/api/v1/me", headers=token)).status_code == 200
     assert (await browser.get(ACCOUNT)).status_code == 200
+    await browser.aclose()
+
+
+async def test_a_bar_ends_every_open_session_and_refuses_the_next_sign_in(
+    deployed: App, api: httpx.AsyncClient
+) -> None:
+    token, browser = await _open(deployed, api)
+    barred = bar(deployed.ports, "HKPL0001", staff=STAFF, institution="hkpl")
+    assert barred.status is PatronStatus.BARRED
+    await _refused(api, token, browser)
+    again = await api.post(
+        "/api/v1/sessions", json={"identifier": "HKPL0001", "secret": HKPL_PASSWORD}
+    )
+    assert (again.status_code, again.json()["error"]) == (403, "account_barred")
+    with pytest.raises(Conflict) as twice:
+        bar(deployed.ports, "HKPL0001", staff=STAFF, institution="hkpl")
+    assert twice.value.code == "patron.already_barred"
+    lifted = bar(deployed.ports, "HKPL0001", staff=STAFF, barred=False, institution="hkpl")
+    assert lifted.status is PatronStatus.ACTIVE
+    assert (await sign_in(api, "HKPL0001", HKPL_PASSWORD))["must_change"] is False
     await browser.aclose()

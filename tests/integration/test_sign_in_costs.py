@@ -116,9 +116,7 @@ def test_a_refused_sign_in_opens_no_session(chosen: App) -> None:
     assert rows == 0
 
 
-def test_reads_go_on_beside_a_writer_holding_sqlites_write_lock(
-    chosen: App, sqlite_url: str
-) -> None:
+def test_reads_go_on_beside_a_writer_holding_sqlites_write_lock(chosen: App) -> None:
     if chosen.engine.dialect.name != "sqlite":
         pytest.skip("SQLite's write lock")
     path = chosen.engine.url.database

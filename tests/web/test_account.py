@@ -38,7 +38,8 @@ async def test_my_account_shows_the_record_with_the_id_number_masked(
     assert "Chosen by you" in text
     assert "Student" in text
     # The audit trail: the wrong PIN, then the default that opened the change step.
-    assert "Refused: wrong password or PIN" in text
+    assert "Refused: wrong PIN" in text  # PolyU has one secret, its PIN
+    assert "password or PIN" not in text
     assert "Signed in; a change was required" in text
     assert "127.0.0.1" in text
     assert 'href="/polyu/change-pin"' in text  # PolyU's only secret: changed from here
@@ -96,7 +97,7 @@ async def test_the_change_pages_carry_the_live_hints_and_work_without_them(
     await browser.sign_in("hkpl", "HKPL0001", "4567")
     page = await browser.get("/hkpl/change-required")
     assert '<script src="/static/hints.js" defer></script>' in page.text
-    assert 'data-policy-check="/api/v1/policy-checks"' in page.text
+    assert 'data-policy-check="/hkpl/policy-check" data-session-check' in page.text
     assert 'data-institution="hkpl" data-credential="password" data-category="reader"' in page.text
     assert '"password.missing_special": "The password needs at least one special' in page.text
     assert "At least one special character" in page.text  # the rules, without JavaScript

@@ -118,7 +118,8 @@ def router(ports: Ports, fully_signed_in: Callable[..., Session]) -> APIRouter:
         mine = record_of(session, lang)
         return Loans(
             today=mine.today,
-            currency=mine.profile.currency,
+            currency=mine.profile.currency_code,
+            currency_symbol=mine.profile.currency,
             loans=[loan_out(v) for v in mine.loans],
         )
 
@@ -224,7 +225,8 @@ def router(ports: Ports, fully_signed_in: Callable[..., Session]) -> APIRouter:
     def fines(session: Full, lang: Language) -> Fines:
         mine = record_of(session, lang)
         return Fines(
-            currency=mine.profile.currency,
+            currency=mine.profile.currency_code,
+            currency_symbol=mine.profile.currency,
             balance=mine.standing.balance,
             accruing=mine.accruing,
             fines_block=mine.standing.rules.fines_block,

@@ -162,9 +162,11 @@ class BlockedFirst:
         await response(scope, replay, send)
 
     def _attempt(self, scope: Scope, body: bytes) -> Attempt | None:
+        if not body.lstrip().startswith(b"{"):
+            return None  # not a sign-in: the route says what is wrong with it
         try:
             parsed = SignIn.model_validate(json.loads(body))
-        except (ValueError, ValidationError):
+        except (ValueError, ValidationError, RecursionError):
             return None
         if parsed.institution is not None and parsed.institution not in self.profiles:
             return None

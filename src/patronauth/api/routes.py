@@ -26,6 +26,8 @@ from patronauth.api.schemas import (
     CredentialOut,
     Me,
     Opened,
+    PickupLocation,
+    PickupLocations,
     PolicyCheck,
     PolicyResult,
     ResetRequestBody,
@@ -242,6 +244,23 @@ def router(app: App) -> APIRouter:
         except Refused as refused:
             raise refusal_error(refused, lang, {"credential.kind_not_used": 422}) from None
         return PolicyResult(ok=not violations, violations=[rendered(v, lang) for v in violations])
+
+    @api.get(
+        "/libraries/{library}/pickup-locations",
+        summary="Where a reservation can be collected",
+        responses=docs.POLICY_CHECK,
+        description="The codes `POST /me/holds` takes as `pickup`, with their names.",
+    )
+    def pickup_locations(library: str, lang: Language) -> PickupLocations:
+        served(library, lang)
+        places = profiles[library].libraries
+        return PickupLocations(
+            library=library,
+            pickup_locations=[
+                PickupLocation(code=code, name=names.get(lang) or names.get("en") or code)
+                for code, names in places.items()
+            ],
+        )
 
     api.include_router(account_routes.router(ports, fully_signed_in))
     return api

@@ -101,6 +101,16 @@ class Accepted(BaseModel):
     message: str = Field(description="The same whatever was found (S4).")
 
 
+class PickupLocation(BaseModel):
+    code: str = Field(examples=["CEN"], description="The `pickup` of `POST /me/holds`.")
+    name: str = Field(description="In the answer's language.")
+
+
+class PickupLocations(BaseModel):
+    library: str = Field(examples=["hkpl"])
+    pickup_locations: list[PickupLocation]
+
+
 class CredentialOut(BaseModel):
     kind: CredentialKind
     label: str = Field(description="The library's own word for it, in the answer's language.")
@@ -153,7 +163,8 @@ class LoanOut(BaseModel):
 
 class Loans(BaseModel):
     today: date = Field(description="The library's date today, in its time zone.")
-    currency: str = Field(examples=["HK$"])
+    currency: str = Field(examples=["HKD"], description="ISO 4217.")
+    currency_symbol: str = Field(examples=["HK$"], description="For display beside amounts.")
     loans: list[LoanOut] = Field(description="Open loans, the soonest due first.")
 
 
@@ -196,7 +207,8 @@ class PaymentOut(BaseModel):
 
 
 class Fines(BaseModel):
-    currency: str = Field(examples=["HK$"])
+    currency: str = Field(examples=["HKD"], description="ISO 4217.")
+    currency_symbol: str = Field(examples=["HK$"], description="For display beside amounts.")
     balance: Cents = Field(description="Owed today: fines charged + accruing - payments.")
     accruing: Cents = Field(description="Of the balance, what overdue loans have accrued so far.")
     fines_block: Cents = Field(description="From this balance renewals and reservations stop.")

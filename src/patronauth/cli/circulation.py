@@ -20,7 +20,9 @@ from patronauth.domain.circulation import (
     RequestStatus,
 )
 from patronauth.domain.identifiers import base_form
+from patronauth.domain.staff import Action
 from patronauth.services import catalogue, loans
+from patronauth.services.console import note_command, reason_of
 from patronauth.services.fines import close_calendar, fine_calendar, pay_fines, resume_calendar
 from patronauth.services.interfaces import Ports
 from patronauth.services.lookup import Found, current_card, require_patron
@@ -231,13 +233,16 @@ def fines() -> None:
 @click.argument("ident")
 @click.option("--amount", required=True, help="In the currency's units, e.g. 12.50.")
 @click.option("--institution", help=INSTITUTION_HELP)
+@click.option("--reason", help="Why; recorded in the audit trail with who ran the command.")
 @command
-def pay(ident: str, amount: str, institution: str | None) -> None:
+def pay(ident: str, amount: str, institution: str | None, reason: str | None) -> None:
     """Record a payment at the counter; prints the balance that remains."""
     c = ctx()
     cents = parse_amount(amount, "--amount")
     found = _patron(c.app.ports, ident, institution)
+    why = reason_of(reason) if reason is not None else None
     left = pay_fines(c.app.ports, ident, cents, staff=c.staff, institution=institution)
+    note_command(c.app.ports, c.staff, Action.RECORD_PAYMENT, ident, why, institution=institution)
     currency = found.profile.currency
     emit(
         {"paid_cents": cents, "balance_cents": left, "currency": currency},

@@ -54,6 +54,7 @@ def serve(
     c.settings  # fail here, with a clear message, on a bad configuration  # noqa: B018
     logs.configure(c.settings.log_format)
     log.info("PatronAuth at http://%s:%d/  (API: http://%s:%d/api/v1)", host, port, host, port)
+    _public_url(served_url(host, port))
     _metrics_folder(c.settings, workers)
     if c.settings.metrics_address is not None:
         metrics_host, metrics_port = c.settings.metrics_address
@@ -69,6 +70,32 @@ def serve(
     signal.signal(signal.SIGTERM, _exit_cleanly)
     with _sip2_server(sip2_host or host, sip2_port, c.settings.shutdown_seconds, enabled=sip2):
         _uvicorn(host, port, workers, c.settings)
+
+
+def served_url(host: str, port: int) -> str:
+    """The address `serve` was given, as a link would name it (a wildcard host: loopback)."""
+    shown = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(host, host)  # noqa: S104
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
+
+
+def _public_url(served: str) -> None:
+    """Links in e-mails follow PATRONAUTH_PUBLIC_URL; without it, the address `serve` was
+    given (the workers read it from the environment). When the two differ, say so: it
+    is right behind a proxy, and a broken link otherwise."""
+    configured = (os.environ.get("PATRONAUTH_PUBLIC_URL") or "").rstrip("/")
+    if not configured:
+        os.environ["PATRONAUTH_PUBLIC_URL"] = served
+        return
+    if configured != served:
+        log.warning(
+            "PATRONAUTH_PUBLIC_URL is %s but serve listens at %s: links in e-mails point "
+            "to %s (right behind a proxy; otherwise set PATRONAUTH_PUBLIC_URL or --port)",
+            configured,
+            served,
+            configured,
+        )
 
 
 def _exit_cleanly(signum: int, _frame: object) -> None:

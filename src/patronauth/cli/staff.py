@@ -18,8 +18,10 @@ from patronauth.cli.common import (
 )
 from patronauth.domain.credentials import Channel, CredentialKind
 from patronauth.domain.defaults import RegistrationData
+from patronauth.domain.staff import Action
 from patronauth.presentation import i18n
 from patronauth.services.authenticate import Attempt
+from patronauth.services.console import note_command, reason_of
 from patronauth.services.policy import check_secret, preview_default
 from patronauth.services.signin import sign_in
 from patronauth.services.staff import audit_trail, force_change, replace_card
@@ -79,11 +81,14 @@ def login(ident: str, channel: str, kind: str | None, institution: str | None) -
 @click.command()
 @click.argument("ident")
 @click.option("--institution")
+@click.option("--reason", help="Why; recorded in the audit trail with who ran the command.")
 @command
-def unlock(ident: str, institution: str | None) -> None:
+def unlock(ident: str, institution: str | None, reason: str | None) -> None:
     """Staff: lift a block on IDENT and any suspension of its patron's credentials."""
     c = ctx()
+    why = reason_of(reason) if reason is not None else None
     result = unlock_patron(c.app.ports, ident, staff=c.staff, institution=institution)
+    note_command(c.app.ports, c.staff, Action.UNLOCK, ident, why, institution=institution)
     emit(
         {"unblocked": list(result.unblocked), "unsuspended": [k.value for k in result.unsuspended]},
         "unlocked"
@@ -104,11 +109,14 @@ def card() -> None:
 @click.argument("old")
 @click.argument("new")
 @click.option("--institution")
+@click.option("--reason", help="Why; recorded in the audit trail with who ran the command.")
 @command
-def replace(old: str, new: str, institution: str | None) -> None:
+def replace(old: str, new: str, institution: str | None, reason: str | None) -> None:
     """The OLD barcode stops signing in; NEW carries the same credentials (R25)."""
     c = ctx()
+    why = reason_of(reason) if reason is not None else None
     identifier = replace_card(c.app.ports, old, new, staff=c.staff, institution=institution)
+    note_command(c.app.ports, c.staff, Action.REPLACE_CARD, old, why, institution=institution)
     emit({"current": identifier.value}, f"card replaced; current card: {identifier.value}")
 
 

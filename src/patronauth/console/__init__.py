@@ -59,6 +59,7 @@ def routes() -> list[Route | Mount]:
         Route("/terminals", views.add_terminal, methods=POST),
         Route("/terminals/{login}/disable", views.disable_terminal, methods=POST),
         Route("/terminals/{login}/enable", views.enable_terminal, methods=POST),
+        Route("/terminals/{login}/unlock", views.unlock_terminal, methods=POST),
         Route("/accounts", views.accounts, methods=GET),
         Route("/accounts", views.add_account, methods=POST),
         Route("/accounts/{login}/role", views.account_role, methods=POST),

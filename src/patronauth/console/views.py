@@ -486,6 +486,24 @@ disable_terminal = _switch(False)
 enable_terminal = _switch(True)
 
 
+async def unlock_terminal(request: Request) -> Response:
+    page, answer = await _desk(request, Action.TERMINALS)
+    if answer is not None:
+        return answer
+    assert page.desk is not None
+    fields = await _fields(request)
+    desk = page.desk
+    try:
+        await run_in_threadpool(
+            lambda: desk_cases.unlock_terminal(
+                page.sp, desk, request.path_params["login"], fields.get("reason")
+            )
+        )
+    except Refused as refused:
+        return await terminals(request, status=_status(refused), refused=refused)
+    return page.redirect(f"{ROOT}/terminals?done=unlock")
+
+
 # --- administrators -------------------------------------------------------------------------
 
 

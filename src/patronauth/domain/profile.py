@@ -162,11 +162,15 @@ class Profile:
     categories: Mapping[str, Category]
     forced_changes: tuple[ForcedChange, ...]
     libraries: Mapping[str, Text]  # pickup libraries: code -> name
-    currency: str = "HK$"
+    currency: str = "HK$"  # the display symbol; `currency_code` is its ISO 4217 code
     requests: frozenset[str] = frozenset()  # PolyU: recommendation, interlibrary_loan
     telephone: TelephoneLine = TelephoneLine()
     # Seed 001: libraries whose loans accrue no overdue fine (HKPL's mobile libraries).
     mobile_libraries: frozenset[str] = frozenset()
+
+    @property
+    def currency_code(self) -> str:
+        return iso_currency(self.currency)
 
     @property
     def telephone_offered(self) -> bool:
@@ -606,3 +610,13 @@ def parse_profile(data: Mapping[str, Any]) -> Profile:
         mobile_libraries=frozenset(mobile),
         telephone=_telephone(root.child("telephone")) if root.has("telephone") else TelephoneLine(),
     )
+
+
+_CURRENCY_CODES = {"HK$": "HKD", "MOP$": "MOP", "US$": "USD", "RMB": "CNY", "¥": "CNY"}
+
+
+def iso_currency(symbol: str) -> str:
+    """The ISO 4217 code of a display currency ("HK$" -> "HKD"), "" when unknown."""
+    if len(symbol) == 3 and symbol.isascii() and symbol.isalpha() and symbol.isupper():
+        return symbol
+    return _CURRENCY_CODES.get(symbol, "")

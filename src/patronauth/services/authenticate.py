@@ -503,7 +503,7 @@ class _Event:
                     source=self.attempt.source,
                     institution=self.attempt.institution,
                     patron_id=None,
-                    identifier=self.key,
+                    identifier=audit_keys.kept(self.ports, self.key, identifies=False),
                     detail={**detail, "retry_after": str(result.retry_after)},
                 )
                 audit_id = uow.audit.record_counted(first)

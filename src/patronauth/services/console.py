@@ -15,14 +15,14 @@ from zoneinfo import ZoneInfo
 
 from patronauth.domain.credentials import CredentialKind
 from patronauth.domain.errors import InvalidInput, NotFound, Refused
-from patronauth.domain.identifiers import normalise_email
+from patronauth.domain.identifiers import lockout_key, normalise_email
 from patronauth.domain.patrons import Identifier, Patron
 from patronauth.domain.staff import RECHECKED, Action, Role, StaffMember, require
 from patronauth.domain.text import has_control_characters
 from patronauth.services.audit import Trail
 from patronauth.services.credentials import ResetResult, reset_credential
 from patronauth.services.fines import pay_fines
-from patronauth.services.interfaces import StaffPorts, StoredAuditEvent
+from patronauth.services.interfaces import Ports, StaffPorts, StoredAuditEvent
 from patronauth.services.lookup import current_card, find_patron
 from patronauth.services.record import Record, record
 from patronauth.services.staff import (
@@ -40,6 +40,7 @@ from patronauth.services.terminals import (
     enable_terminal,
     list_terminals,
 )
+from patronauth.services.terminals import unlock_terminal as release_terminal
 
 MAX_RESULTS = 50
 MAX_REASON = 200
@@ -302,6 +303,16 @@ def switch_terminal(
     )
 
 
+def unlock_terminal(sp: StaffPorts, desk: Desk, login: str, reason: str | None) -> None:
+    """Lift a block on a terminal's logins (after wrong passwords)."""
+    why = _act(sp, desk, Action.TERMINALS, reason)
+    known = {getattr(t, "login", None) for t in terminals(sp, desk)}
+    if login not in known:
+        raise NotFound.of("terminal.not_found")
+    release_terminal(sp.ports, login, staff=desk.member.actor)
+    _note(sp, desk, Action.TERMINALS, None, why, terminal=login, change="unlock")
+
+
 def change_role(
     sp: StaffPorts, desk: Desk, login: str, role: Role, reason: str | None
 ) -> StaffMember:
@@ -364,3 +375,32 @@ def disable_member(sp: StaffPorts, desk: Desk, login: str, reason: str | None) -
     member = disable_staff(sp, login, by=desk.member.actor)
     _note(sp, desk, Action.MANAGE_STAFF, None, why, staff=member.login, change="disable")
     return member
+
+
+def note_command(
+    ports: Ports,
+    actor: str,
+    action: Action,
+    identifier: str,
+    reason: str | None,
+    *,
+    institution: str | None = None,
+) -> None:
+    """The reason a staff command on the server gave (`--reason`), recorded as the
+    console records its own: a `staff.action` under the command's actor and patron."""
+    if reason is None:
+        return
+    why = reason_of(reason)
+    with ports.uow() as uow:
+        found = find_patron(
+            uow, ports.profiles, identifier, institution=institution, include_replaced=True
+        )
+        Trail(uow, ports.clock, actor, "staff").record(
+            "staff.action",
+            found.patron if found else None,
+            {"action": action.value, "reason": why},
+            institution=institution,
+            identifier=lockout_key(identifier),
+            source="cli",
+        )
+        uow.commit()

@@ -462,16 +462,23 @@ def _audit(
 
 
 def notify(
-    ports: Ports, patron: Patron, kind: NoticeKind, credential: CredentialKind, **params: str
+    ports: Ports,
+    patron: Patron,
+    kind: NoticeKind,
+    credential: CredentialKind,
+    *,
+    language: str | None = None,
+    **params: str,
 ) -> None:
     """S8: the patron hears of every change (by e-mail, when registered). A failed
-    delivery does not undo what happened; it is logged, without the notice's content."""
+    delivery does not undo what happened; it is logged, without the notice's content.
+    A notice asked for from a page (a reset) is in that page's `language`."""
     if not patron.email:
         return
     notice = Notice(
         kind=kind,
         to=patron.email,
-        language=patron.language,
+        language=language or patron.language,
         institution=patron.institution,
         params={"credential": credential.value, **params},
     )

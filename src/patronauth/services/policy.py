@@ -6,9 +6,11 @@ from datetime import date
 
 from patronauth.domain.credentials import CredentialKind
 from patronauth.domain.defaults import DefaultRule, RegistrationData, derive
-from patronauth.domain.errors import Violation
+from patronauth.domain.errors import NotFound, Refused, Violation
 from patronauth.domain.identifiers import base_form, id_number_text, normalise_phone
 from patronauth.domain.policies import check, normalise_secret
+from patronauth.domain.sessions import Session, may_reach
+from patronauth.services.credentials import secret_context
 from patronauth.services.interfaces import Ports
 
 
@@ -52,3 +54,30 @@ def preview_default(
         staff_number=base_form(data.staff_number) if data.staff_number else None,
     )
     return rule, derive(rule, checked)
+
+
+def check_own_secret(
+    ports: Ports, session: Session, kind: CredentialKind, secret: str
+) -> list[Violation]:
+    """The live hints of a signed-in patron's change (S6): every rule the new secret
+    breaks as the change itself checks it, with the patron's own words (card numbers,
+    name, phone and ID number) and their default. Only the current secret, not known
+    while typing, is left to the change."""
+    if not may_reach(session, change_of=kind):
+        raise Refused.of("session.must_change")
+    with ports.uow() as uow:
+        patron = uow.patrons.get(session.patron_id)
+        if patron is None:
+            raise NotFound.of("patron.not_found")
+        profile = ports.profiles.get(patron.institution)
+        if kind not in profile.kinds:
+            raise NotFound.of("credential.kind_not_used", kind=kind.value)
+        context = secret_context(ports.hasher, patron, uow.patrons.identifiers(patron.id))
+        credential = uow.credentials.get(patron.id, kind)
+    policy = profile.credential(patron.category, kind).policy_on(ports.clock.now().date())
+    new = normalise_secret(secret)
+    violations = check(new, policy, context=context, blocklists=ports.blocklists)
+    default = credential.default_digest if credential is not None else None
+    if not violations and default and ports.hasher.keyed_matches(default, new):
+        violations.append(Violation(policy.code("same_as_default")))
+    return violations

@@ -3,8 +3,8 @@ reservations with their place in the queue, fines and payments, and the standing
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 
 from patronauth.domain.circulation import (
@@ -51,6 +51,7 @@ class Record:
     fines: Sequence[Fine]
     payments: Sequence[Payment]
     standing: Standing
+    fine_titles: Mapping[int, Title] = field(default_factory=dict)  # fine id -> its loan's title
 
     @property
     def accruing(self) -> int:
@@ -93,13 +94,33 @@ def record(ports: Ports, patron_id: int) -> Record:
             HoldView(h, title_of(h.title_id), queue_position(h, uow.holds.hold_queue(h.title_id)))
             for h in uow.holds.holds_of_patron(patron.id)
         ]
+        fines = uow.fines.fines_of(patron.id)
+        fine_titles = {}
+        for fine in fines:
+            fined = uow.loans.loan(fine.loan_id) if fine.loan_id is not None else None
+            if fined is not None:
+                fine_titles[fine.id] = title_of(fined.title_id)
         return Record(
             patron=patron,
             profile=profile,
             today=today,
             loans=loans,
             holds=holds,
-            fines=uow.fines.fines_of(patron.id),
+            fines=fines,
             payments=uow.fines.payments_of(patron.id),
             standing=standing_in(uow, patron, profile, today),
+            fine_titles=fine_titles,
         )
+
+
+def reservation(ports: Ports, patron_id: int, hold_id: int) -> HoldView | None:
+    """One of the patron's own reservations, in any state, with its title; another
+    patron's is not found."""
+    with ports.uow() as uow:
+        hold = uow.holds.hold(hold_id)
+        if hold is None or hold.patron_id != patron_id:
+            return None
+        title = uow.catalogue.title(hold.title_id)
+        if title is None:
+            return None
+        return HoldView(hold, title, queue_position(hold, uow.holds.hold_queue(hold.title_id)))

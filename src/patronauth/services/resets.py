@@ -52,6 +52,7 @@ class ResetRequest:
     email: str | None
     source: str
     institution: str | None = None
+    language: str | None = None  # of the page it was asked from: the e-mail's language
 
 
 def _clean_email(raw: str | None) -> str | None:
@@ -138,16 +139,19 @@ def request_reset(ports: Ports, request: ResetRequest) -> None:
             address = (found.patron.institution, found.patron.email or "", kind)
             by_address.setdefault(address, []).append((found, secret, expires))
         elif method is SelfServiceReset.REVERT_TO_DEFAULT:
-            _send_link(ports, found, ActionPurpose.REVERT_TO_DEFAULT, kind, now)
+            _send_link(ports, found, ActionPurpose.REVERT_TO_DEFAULT, kind, now, request.language)
             _audit(ports, "reset.request", "link_sent", found, request)
         else:
             _audit(ports, "reset.request", "in_person_only", found, request)
     for (_, _, kind), issued in by_address.items():
-        _send_temporaries(ports, kind, issued)
+        _send_temporaries(ports, kind, issued, request.language)
 
 
 def _send_temporaries(
-    ports: Ports, kind: CredentialKind, issued: list[tuple[Found, str, datetime]]
+    ports: Ports,
+    kind: CredentialKind,
+    issued: list[tuple[Found, str, datetime]],
+    language: str | None = None,
 ) -> None:
     first, secret, expires = issued[0]
     if len(issued) == 1:
@@ -160,6 +164,7 @@ def _send_temporaries(
             secret=secret,
             card=card,
             expires=_when(expires, first.profile),
+            language=language,
         )
         return
     cards = "\n".join(f"{mask_card(f.identifier.value)}: {s}" for f, s, _ in issued)
@@ -170,6 +175,7 @@ def _send_temporaries(
         kind,
         cards=cards,
         expires=_when(min(e for _, _, e in issued), first.profile),
+        language=language,
     )
 
 
@@ -197,7 +203,7 @@ def request_setup(ports: Ports, request: ResetRequest) -> None:
         if _mails_limited(ports, found, {}):  # one e-mail per link
             _audit(ports, "setup.request", "mail_limited", found, request)
             continue
-        _send_link(ports, found, ActionPurpose.SET_UP, kind, now)
+        _send_link(ports, found, ActionPurpose.SET_UP, kind, now, request.language)
         _audit(ports, "setup.request", "link_sent", found, request)
 
 
@@ -220,7 +226,12 @@ def _mails_limited(ports: Ports, found: Found, addresses: dict[str, bool]) -> bo
 
 
 def _send_link(
-    ports: Ports, found: Found, purpose: ActionPurpose, kind: CredentialKind, now: datetime
+    ports: Ports,
+    found: Found,
+    purpose: ActionPurpose,
+    kind: CredentialKind,
+    now: datetime,
+    language: str | None,
 ) -> None:
     """Store a new link for the purpose and e-mail it to the patron's address."""
     token = ports.randomness.token()
@@ -245,6 +256,7 @@ def _send_link(
         kind,
         link=f"{ports.public_url}/{found.patron.institution}/{page}/{token}",
         expires=_when(now + LINK_LIFETIME, found.profile),
+        language=language,
     )
 
 

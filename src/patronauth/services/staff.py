@@ -74,6 +74,44 @@ def complete_registration(
     return patron
 
 
+def bar(
+    ports: Ports,
+    identifier: str,
+    *,
+    staff: str,
+    barred: bool = True,
+    institution: str | None = None,
+) -> Patron:
+    """Bar a patron from the library's services, or lift the bar.
+
+    A barred patron is refused at every sign-in (after the secret is proved, S4), and
+    every session the patron holds ends at once on every store and node: a bar that
+    let an open app token go on renewing would bar nothing.
+    """
+    now = ports.clock.now()
+    with ports.uow() as uow:
+        trail = Trail(uow, ports.clock, staff, Channel.STAFF.value, at=now)
+        found = require_patron(uow, ports.profiles, identifier, institution=institution)
+        status = found.patron.status
+        if barred and status is PatronStatus.BARRED:
+            raise Conflict.of("patron.already_barred")
+        if not barred and status is not PatronStatus.BARRED:
+            raise Conflict.of("patron.not_barred", status=status.value)
+        new = PatronStatus.BARRED if barred else PatronStatus.ACTIVE
+        uow.patrons.set_status(found.patron.id, new)
+        trail.record(
+            "patron.bar" if barred else "patron.unbar",
+            found.patron,
+            identifier=found.identifier.lookup_key,
+        )
+        uow.commit()
+        patron = uow.patrons.get(found.patron.id)
+    if barred:
+        end_patron_sessions(ports, found.patron.id)
+    assert patron is not None
+    return patron
+
+
 @dataclass(frozen=True)
 class UnlockResult:
     unblocked: Sequence[str]  # identifier keys whose counters were cleared

@@ -12,6 +12,7 @@ from collections.abc import Collection
 from enum import IntEnum, StrEnum
 
 from patronauth.domain.circulation import ItemStatus
+from patronauth.domain.profile import iso_currency
 from patronauth.domain.selfservice import Restriction
 
 
@@ -96,11 +97,6 @@ def circulation_status(status: ItemStatus | None) -> CirculationStatus:
     return _STATUS.get(status, CirculationStatus.OTHER)
 
 
-_CURRENCY_CODES = {"HK$": "HKD", "MOP$": "MOP", "US$": "USD", "RMB": "CNY", "¥": "CNY"}
-
-
 def currency_code(symbol: str) -> str:
     """The ISO 4217 code of a profile's currency (BH), "" when unknown."""
-    if len(symbol) == 3 and symbol.isascii() and symbol.isalpha() and symbol.isupper():
-        return symbol
-    return _CURRENCY_CODES.get(symbol, "")
+    return iso_currency(symbol)

@@ -20,7 +20,7 @@ from patronauth.bootstrap import App
 from patronauth.domain.errors import Busy, StorageUnavailable
 from patronauth.web.guard import FormGuard, csrf_protection
 from patronauth.web.site import Site
-from patronauth.web.views import account, lending, public, recovery, requests
+from patronauth.web.views import account, lending, policy, public, recovery, requests
 from patronauth.web.views.errors import busy, database_down, http_error, server_error
 
 GET, POST = ["GET", "HEAD"], ["POST"]
@@ -44,6 +44,7 @@ def routes() -> list[Route | Mount]:
         Route(f"{i}/account/loans/{{loan}}/renew", lending.renew, methods=POST),
         Route(f"{i}/account/holds", lending.holds, methods=GET),
         Route(f"{i}/account/holds", lending.place, methods=POST),
+        Route(f"{i}/account/holds/{{hold}}/cancel", lending.cancel_form, methods=GET),
         Route(f"{i}/account/holds/{{hold}}/cancel", lending.cancel, methods=POST),
         Route(f"{i}/account/catalogue", lending.catalogue, methods=GET),
         Route(f"{i}/account/fines", lending.fines, methods=GET),
@@ -56,6 +57,7 @@ def routes() -> list[Route | Mount]:
         Route(f"{i}/change-password", account.change_password, methods=POST),
         Route(f"{i}/change-pin", account.change_pin_form, methods=GET),
         Route(f"{i}/change-pin", account.change_pin, methods=POST),
+        Route(f"{i}/policy-check", policy.policy_check, methods=POST),
         Route(f"{i}/forgot", recovery.forgot_form, methods=GET),
         Route(f"{i}/forgot", recovery.forgot, methods=POST),
         Route(f"{i}/set-up", recovery.setup_request_form, methods=GET),

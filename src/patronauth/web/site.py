@@ -6,8 +6,9 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_time, get_datetime_format
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup, escape
 from starlette.responses import Response
 
 from patronauth.bootstrap import App
@@ -30,6 +31,19 @@ def money(cents: int, currency: str) -> str:
     sign = "-" if cents < 0 else ""
     whole, part = divmod(abs(cents), 100)
     return f"{sign}{currency}{whole:,}.{part:02d}"
+
+
+def unbroken(text: str) -> Markup:
+    """A date or a time as one unit that a line never breaks inside ("2026年11月30日")."""
+    return Markup('<span class="unbroken">{}</span>').format(text)
+
+
+def when_text(local: datetime, language: str) -> Markup:
+    """The date and the time without seconds, each unbroken, in the locale's order."""
+    locale = LOCALES.get(language, "en_GB")
+    day = unbroken(format_date(local, "medium", locale=locale))
+    time = unbroken(format_time(local, "short", locale=locale))
+    return escape(get_datetime_format("medium", locale=locale)).format(time, day)
 
 
 def environment(language: str) -> Environment:
@@ -80,12 +94,12 @@ class Site:
             return chosen
         return from_accept_language(accept or "")
 
-    def _when(self, moment: datetime, language: str, timezone: str = "Asia/Hong_Kong") -> str:
-        local = moment.astimezone(ZoneInfo(timezone))
-        return format_datetime(local, "medium", locale=LOCALES.get(language, "en_GB"))
+    def _when(self, moment: datetime, language: str, timezone: str = "Asia/Hong_Kong") -> Markup:
+        """A moment in the library's time zone, to the minute: "2 Dec 2026, 14:05"."""
+        return when_text(moment.astimezone(ZoneInfo(timezone)), language)
 
-    def _day(self, day: date, language: str) -> str:
-        return format_date(day, "long", locale=LOCALES.get(language, "en_GB"))
+    def _day(self, day: date, language: str) -> Markup:
+        return unbroken(format_date(day, "long", locale=LOCALES.get(language, "en_GB")))
 
     def set_session(self, response: Response, token: str) -> None:
         # No Max-Age: the cookie ends with the browser; the server ends the session

@@ -93,6 +93,21 @@ def test_the_template_is_current(tmp_path: Path) -> None:
         ("login.blocked", {"seconds": 60}, "blocked; try again in 60 seconds", "60 秒後再試"),
         ("pin.trivial.repeated_group", {}, "like abab or abcabc", "abab 或 abcabc"),
         ("password.too_short", {"min": 8}, "at least 8 characters", "最少須有 8 個字元"),
+        ("sip2.blocked", {"minutes": 1}, "try again in 1 minute.", "請於 1 分鐘後再試"),
+        ("sip2.blocked", {"minutes": 5}, "try again in 5 minutes.", "請於 5 分鐘後再試"),
+        ("login.blocked", {"seconds": 1}, "try again in 1 second.", "請於 1 秒後再試"),
+        (
+            "login.invalid",
+            {"credential": "PIN"},
+            "The card number or the PIN is not",
+            "或PIN不正確",
+        ),
+        (
+            "login.invalid",
+            {},
+            "or the password or PIN is not correct",
+            "圖書證號碼或密碼或個人密碼",
+        ),
     ],
 )
 def test_messages_render_with_their_parameters(

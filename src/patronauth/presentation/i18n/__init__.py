@@ -19,7 +19,13 @@ from babel.support import NullTranslations, Translations
 from patronauth.domain.errors import Param, Violation
 from patronauth.domain.profile import Profile
 from patronauth.domain.text import has_control_characters
-from patronauth.presentation.i18n.messages import CREDENTIAL_NAMES, MESSAGES, NOTICES
+from patronauth.presentation.i18n.messages import (
+    ANY_CREDENTIAL,
+    CREDENTIAL_NAMES,
+    MESSAGES,
+    NOTICES,
+    PLURALS,
+)
 
 LANGUAGES = ("en", "zh_Hant")
 DEFAULT_LANGUAGE = "en"
@@ -52,7 +58,16 @@ def message(code: str, language: str = DEFAULT_LANGUAGE, **params: Param) -> str
     template = MESSAGES.get(code)
     if template is None:
         return code
-    return " ".join(gettext(template, language).format_map(_Blank(params)).split())
+    if "{credential}" in template and not params.get("credential"):
+        params = {**params, "credential": gettext(ANY_CREDENTIAL, language)}
+    if code in PLURALS:
+        (singular, plural), count = PLURALS[code]
+        number = params.get(count)
+        n = number if isinstance(number, int) else 2
+        text = translations(language).ngettext(singular, plural, n)
+    else:
+        text = gettext(template, language)
+    return " ".join(text.format_map(_Blank(params)).split())
 
 
 def render(violation: Violation, language: str = DEFAULT_LANGUAGE, **extra: Param) -> str:

@@ -8,6 +8,11 @@ Placeholders in braces are filled from the violation's parameters.
 from __future__ import annotations
 
 
+def ngettext(singular: str, plural: str) -> tuple[str, str]:
+    """Marks a message with a singular and a plural for extraction (`-k ngettext:1,2`)."""
+    return singular, plural
+
+
 def N_(message: str) -> str:
     """Marks a message for extraction; translation happens when it is shown."""
     return message
@@ -29,7 +34,7 @@ MESSAGES: dict[str, str] = {
     "pin.missing_lower": N_("The PIN needs at least one lower-case letter."),
     "pin.missing_letter": N_("The PIN needs at least one letter."),
     "pin.missing_digit": N_("The PIN needs at least one digit."),
-    "pin.missing_special": N_("The PIN needs at least one special character (such as $, # or %)."),
+    "pin.missing_special": N_("The PIN needs at least one special character (such as $, # or !)."),
     "pin.too_few_categories": N_(
         "The PIN needs characters from at least {need} of these {of} kinds: "
         "letters, digits, special characters."
@@ -63,7 +68,7 @@ MESSAGES: dict[str, str] = {
     "password.missing_letter": N_("The password needs at least one letter."),
     "password.missing_digit": N_("The password needs at least one digit."),
     "password.missing_special": N_(
-        "The password needs at least one special character (such as $, # or %)."
+        "The password needs at least one special character (such as $, # or !)."
     ),
     "password.too_few_categories": N_(
         "The password needs characters from at least {need} of these {of} kinds: "
@@ -170,6 +175,8 @@ MESSAGES: dict[str, str] = {
     ),
     "patron.not_found": N_("No patron has this card number."),
     "patron.not_pending": N_("This registration is not pending (it is {status})."),
+    "patron.already_barred": N_("This patron is barred already."),
+    "patron.not_barred": N_("This patron is not barred (the status is {status})."),
     "credential.kind_not_used": N_("This library does not use a {kind}."),
     "credential.kind_required": N_("Say which credential: {kinds}."),
     "credential.not_for_channel": N_(
@@ -354,7 +361,7 @@ MESSAGES: dict[str, str] = {
     "sip2.pin_wrong": N_("The PIN is not correct."),
     "sip2.pin_required": N_("Please enter your PIN."),
     "sip2.blocked": N_(
-        "Too many wrong PINs. This card is blocked; try again in {minutes} minute(s)."
+        "Too many wrong PINs. This card is blocked; try again in {minutes} minutes."
     ),
     "sip2.throttled": N_("Too many attempts at this terminal. Try again in {seconds} seconds."),
     "sip2.pin_suspended": N_(
@@ -391,7 +398,7 @@ MESSAGES: dict[str, str] = {
     # Sign-in outcomes, as every channel shows them
     "login.ok": N_("Signed in."),
     "login.must_change": N_("Signed in. You must choose a new {credential} before going on."),
-    "login.invalid": N_("The card number or the password or PIN is not correct."),
+    "login.invalid": N_("The card number or the {credential} is not correct."),
     "login.blocked": N_(
         "Too many attempts with this card number. It is blocked; try again in {seconds} seconds."
     ),
@@ -541,3 +548,42 @@ NOTICES: dict[str, tuple[str, str]] = {
         ),
     ),
 }
+
+
+# The messages that count something: the singular and the plural, and the parameter
+# that chooses between them ("1 minute", "2 minutes"; Chinese has one form).
+PLURALS: dict[str, tuple[tuple[str, str], str]] = {
+    "login.blocked": (
+        ngettext(
+            "Too many attempts with this card number. It is blocked; try again in {seconds} "
+            "second.",
+            "Too many attempts with this card number. It is blocked; try again in {seconds} "
+            "seconds.",
+        ),
+        "seconds",
+    ),
+    "login.throttled": (
+        ngettext(
+            "Too many attempts from here. Try again in {seconds} second.",
+            "Too many attempts from here. Try again in {seconds} seconds.",
+        ),
+        "seconds",
+    ),
+    "sip2.blocked": (
+        ngettext(
+            "Too many wrong PINs. This card is blocked; try again in {minutes} minute.",
+            "Too many wrong PINs. This card is blocked; try again in {minutes} minutes.",
+        ),
+        "minutes",
+    ),
+    "sip2.throttled": (
+        ngettext(
+            "Too many attempts at this terminal. Try again in {seconds} second.",
+            "Too many attempts at this terminal. Try again in {seconds} seconds.",
+        ),
+        "seconds",
+    ),
+}
+
+# What a message says for a credential when no library names it.
+ANY_CREDENTIAL = N_("password or PIN")

@@ -62,7 +62,9 @@ def forgot(request: Request) -> Response:
     if not form.ok:
         return _forgot(page, form, status=422)
     answer = page.redirect(page.url("forgot", sent="1"))
-    asked = ResetRequest(None, email, source=page.source, institution=page.library.id)
+    asked = ResetRequest(
+        None, email, source=page.source, institution=page.library.id, language=page.language
+    )
     answer.background = BackgroundTask(request_reset, page.ports, asked)
     return answer
 
@@ -98,7 +100,13 @@ def setup_request(request: Request) -> Response:
     if not form.ok:
         return _setup_request(page, form, status=422)
     answer = page.redirect(page.url("set-up", sent="1"))
-    asked = ResetRequest(identifier, email, source=page.source, institution=page.library.id)
+    asked = ResetRequest(
+        identifier,
+        email,
+        source=page.source,
+        institution=page.library.id,
+        language=page.language,
+    )
     answer.background = BackgroundTask(request_setup, page.ports, asked)
     return answer
 

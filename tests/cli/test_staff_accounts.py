@@ -1,0 +1,96 @@
+"""`patronauth staff ...`: adding console accounts (a one-time enrolment link),
+listing, roles, disabling; every change audited under who ran the command, and under
+the operating-system user, said so, when PATRONAUTH_STAFF is not set."""
+
+from __future__ import annotations
+
+import getpass
+import re
+
+from tests.cli.conftest import Cli
+
+
+def _staff_events(cli: Cli) -> list[tuple[str, str, dict[str, str]]]:
+    return [
+        (e["action"], e["actor"], e["detail"])
+        for e in cli.audit()
+        if e["action"].startswith("staff.")
+    ]
+
+
+def test_add_list_role_disable(cli: Cli) -> None:
+    added = cli.ok(
+        "staff", "add", "--login", "amy", "--name", "Amy Chan", "--role", "counter",
+        "--institution", "hkpl", "--institution", "hku",
+    )  # fmt: skip
+    link = re.search(r"enrolment link \(shown once, valid 24 hours\): (\S+)", added.out)
+    assert link is not None
+    assert re.fullmatch(r"http://127\.0\.0\.1:8000/staff/enrol/[A-Za-z0-9_-]{20,}", link.group(1))
+    assert "recorded as staff:test" in added.out
+    listed = cli.ok("staff", "list", "--json").json()["staff"]
+    assert listed == [
+        {
+            "login": "amy", "name": "Amy Chan", "role": "counter",
+            "institutions": ["hkpl", "hku"], "status": "enrolling", "totp": False,
+            "security_keys": 0,
+        }
+    ]  # fmt: skip
+    assert cli.ok("staff", "role", "amy", "supervisor", "--json").json()["role"] == "supervisor"
+    assert cli.ok("staff", "disable", "amy", "--json").json()["status"] == "disabled"
+    assert _staff_events(cli) == [
+        ("staff.disable", "staff:test", {"staff": "amy", "sessions_ended": "0"}),
+        ("staff.role", "staff:test", {"staff": "amy", "from": "counter", "to": "supervisor"}),
+        ("staff.add", "staff:test",
+         {"staff": "amy", "role": "counter", "institutions": "hkpl hku"}),
+    ]  # fmt: skip
+
+
+def test_refusals_have_reason_codes_and_store_nothing(cli: Cli) -> None:
+    cli.ok("staff", "add", "--login", "amy", "--name", "Amy", "--role", "admin")
+    before = cli.state()
+    assert cli.refused(
+        "staff", "add", "--login", "amy", "--name", "Again", "--role", "admin"
+    ).reasons == ["staff.login_taken"]
+    assert cli.refused(
+        "staff", "add", "--login", "A my", "--name", "Amy", "--role", "admin"
+    ).reasons == ["staff.login_invalid"]
+    assert cli.refused(
+        "staff", "add", "--login", "ben", "--name", "Ben", "--role", "admin",
+        "--institution", "mars",
+    ).reasons == ["institution.unknown"]  # fmt: skip
+    assert cli.refused("staff", "role", "nobody", "admin").reasons == ["staff.unknown"]
+    assert cli.state() == before
+
+
+def test_without_patronauth_staff_the_operating_system_user_is_recorded_as_such(
+    cli: Cli,
+) -> None:
+    cli.configure(PATRONAUTH_STAFF=None)
+    added = cli.ok("staff", "add", "--login", "amy", "--name", "Amy", "--role", "counter")
+    user = getpass.getuser()
+    assert f"recorded as os:{user}" in added.out
+    assert _staff_events(cli) == [
+        ("staff.add", f"os:{user}",
+         {"staff": "amy", "role": "counter", "institutions": "hkct hkpl hku polyu"}),
+    ]  # fmt: skip
+
+
+def test_counter_commands_record_their_reason_with_who_ran_them(cli: Cli) -> None:
+    cli.ok("patron", "add", "--institution", "hkpl", "--barcode", "HKPL0001", "--phone", "91234567")
+    cli.ok("unlock", "HKPL0001", "--reason", "patron at the counter")
+    cli.ok("credential", "reset", "HKPL0001", "--credential", "pin", "--reason", "forgot PIN")
+    cli.ok("card", "replace", "HKPL0001", "HKPL0002", "--reason", "card lost")
+    before = cli.state()
+    too_long = cli.refused("unlock", "HKPL0002", "--reason", "x" * 201)
+    assert too_long.reasons == ["staff.reason_invalid"]
+    assert cli.state() == before  # a bad reason: nothing done, nothing recorded
+    notes = [
+        (e["actor"], e["identifier"], e["detail"])
+        for e in cli.audit()
+        if e["action"] == "staff.action"
+    ]
+    assert notes == [
+        ("staff:test", "HKPL0001", {"action": "replace_card", "reason": "card lost"}),
+        ("staff:test", "HKPL0001", {"action": "reset", "reason": "forgot PIN"}),
+        ("staff:test", "HKPL0001", {"action": "unlock", "reason": "patron at the counter"}),
+    ]
