@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime, time
 from time import monotonic
-from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from patronauth.domain.errors import Busy, Violation
@@ -38,21 +37,8 @@ from patronauth.sip2.server import Answerer, Session
 PROTOCOL_VERSION = "2.00"
 BUSY = Message("96")
 
-
-class _Lend(Protocol):
-    """selfservice.checkout or selfservice.renew: the same question, one item."""
-
-    def __call__(
-        self,
-        ports: Ports,
-        terminal: Terminal,
-        identifier: str,
-        item_barcode: str,
-        pin: str | None,
-        *,
-        source: str,
-    ) -> LendingAnswer: ...
-
+# selfservice.checkout or selfservice.renew: the same question about one item.
+_Lend = Callable[..., LendingAnswer]
 
 # What message 98 offers (BX), in the order of SIP2 2.00: patron status, checkout,
 # checkin, block patron, SC/ACS status, request resend, login, patron information, end
