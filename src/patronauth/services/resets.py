@@ -282,6 +282,7 @@ def _mails_limited(ports: Ports, found: Found, addresses: dict[str, bool]) -> bo
 def _new_link(
     ports: Ports, found: Found, purpose: ActionPurpose, kind: CredentialKind, now: datetime
 ) -> str:
+    """Store a new link for the purpose; the link to e-mail (`_Mails` sends it)."""
     token = ports.randomness.token()
     with ports.uow() as uow:
         # One live link per credential and purpose: a new one voids those before it.

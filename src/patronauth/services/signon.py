@@ -64,6 +64,18 @@ def _secret_digest(ports: Ports, client_id: str, secret: str) -> str:
     return ports.hasher.keyed(secret, salt=f"client-{client_id}")
 
 
+def _audit_staff(uow: UnitOfWork, ports: Ports, action: str, client: Client, staff: str) -> None:
+    _audit(
+        uow,
+        ports,
+        action,
+        actor=staff,
+        channel="staff",
+        institution=client.institution,
+        detail={"client_id": client.client_id, "service": client.name},
+    )
+
+
 def _audit(
     uow: UnitOfWork,
     ports: Ports,
@@ -181,15 +193,7 @@ def disable_client(ports: Ports, client_id: str, *, staff: str) -> Client:
         if not client.enabled:
             raise Refused.of("client.already_disabled")
         uow.sign_on.set_client_enabled(client_id, False, ports.clock.now())
-        _audit(
-            uow,
-            ports,
-            "client.disable",
-            actor=staff,
-            channel="staff",
-            institution=client.institution,
-            detail={"client_id": client_id, "service": client.name},
-        )
+        _audit_staff(uow, ports, "client.disable", client, staff)
         uow.commit()
     return replace(client, enabled=False)
 
@@ -203,15 +207,7 @@ def rotate_client_secret(ports: Ports, client_id: str, *, staff: str) -> AddedCl
         secret = ports.randomness.token()
         digest = _secret_digest(ports, client_id, secret)
         uow.sign_on.set_client_secret(client_id, digest, ports.clock.now())
-        _audit(
-            uow,
-            ports,
-            "client.rotate_secret",
-            actor=staff,
-            channel="staff",
-            institution=client.institution,
-            detail={"client_id": client_id, "service": client.name},
-        )
+        _audit_staff(uow, ports, "client.rotate_secret", client, staff)
         uow.commit()
     return AddedClient(client, secret)
 

@@ -21,9 +21,8 @@ from starlette.routing import BaseRoute, Route
 from patronauth.bootstrap import App
 from patronauth.domain.errors import Refused
 from patronauth.domain.patrons import Patron
-from patronauth.domain.sessions import Scope, Session, SessionChannel
+from patronauth.domain.sessions import Scope
 from patronauth.domain.signon import Client
-from patronauth.services.sessions import close_session, current_session
 from patronauth.services.signon import (
     cas_service_client,
     end_sign_on,
@@ -81,14 +80,6 @@ def routes(app: App) -> list[BaseRoute]:
     ports = app.ports
     pages = Pages(app)
 
-    def _session(request: Request) -> Session | None:
-        try:
-            return current_session(
-                ports, request.cookies.get(pages.session_cookie), channel=SessionChannel.WEB
-            )
-        except Refused:
-            return None
-
     def _too_long(request: Request) -> bool:
         return any(len(v) > MAX_PARAM_LENGTH for v in request.query_params.values())
 
@@ -105,13 +96,12 @@ def routes(app: App) -> list[BaseRoute]:
         resume = "/cas/login?" + urlencode(
             {"service": service, **({"renew": "true"} if renew else {})}
         )
-        cookie = request.cookies.get(pages.session_cookie)
-        session = _session(request)
+        session = pages.session(request)
         if session is not None:
             patron = patron_of(ports, session.patron_id)
             renewed = (ports.clock.now() - session.started_at).total_seconds() <= RENEWED_SECONDS
             if patron.institution != client.institution or (renew and not renewed):
-                close_session(ports, cookie, channel=SessionChannel.WEB)
+                pages.close_session(request)
                 session = None
         if session is None:
             if gateway:
@@ -180,13 +170,11 @@ def routes(app: App) -> list[BaseRoute]:
     def logout_sync(request: Request) -> Response:
         service = request.query_params.get("service", "")
         target = service if service and cas_service_client(ports, service) else None
-        session = _session(request)
+        session = pages.session(request)
         told: list[Client] = []
         if session is not None:
             told = end_sign_on(ports, session.id)
-            close_session(
-                ports, request.cookies.get(pages.session_cookie), channel=SessionChannel.WEB
-            )
+            pages.close_session(request)
         frames = [uri for c in told for uri in c.logout_uris]
         return pages.signed_out(request, frames, target)
 

@@ -33,12 +33,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from patronauth.bootstrap import App, keyring
-from patronauth.domain.errors import Refused
 from patronauth.domain.patrons import Patron
-from patronauth.domain.sessions import Scope, Session, SessionChannel
+from patronauth.domain.sessions import Scope, Session
 from patronauth.domain.signon import Client, SignOnProtocol, granted_scopes
 from patronauth.services.interfaces import AuthorizationCode, IssuedToken
-from patronauth.services.sessions import close_session, current_session
 from patronauth.services.signon import (
     CODE_SECONDS,
     client_secret_matches,
@@ -404,14 +402,6 @@ def routes(app: App) -> list[BaseRoute]:
         text = error if isinstance(error, str) else error.error
         return pages.error(request, "oidc.bad_request", status, error=text)
 
-    def _session(request: Request) -> Session | None:
-        try:
-            return current_session(
-                ports, request.cookies.get(pages.session_cookie), channel=SessionChannel.WEB
-            )
-        except Refused:
-            return None
-
     def _signature(session: Session, query: str) -> str:
         message = f"{session.id}\0{query}".encode()
         return hmac.new(consent_key, message, hashlib.sha256).hexdigest()
@@ -433,7 +423,7 @@ def routes(app: App) -> list[BaseRoute]:
         client: Client = grant.request.client.client
         query = urlencode(fields)
         resume = f"/oidc/authorize?{query}"
-        session = _session(request)
+        session = pages.session(request)
         prompts = set(fields.get("prompt", "").split())
         if "none" in prompts and session is None:
             return server.handle_error_response(  # type: ignore[no-any-return]
@@ -441,9 +431,7 @@ def routes(app: App) -> list[BaseRoute]:
                 _login_required(fields),
             )
         if session is not None and "login" in prompts:
-            close_session(
-                ports, request.cookies.get(pages.session_cookie), channel=SessionChannel.WEB
-            )
+            pages.close_session(request)
             session = None
         if session is None:
             again = (
@@ -452,9 +440,7 @@ def routes(app: App) -> list[BaseRoute]:
             return pages.sign_in(client.institution, "/oidc/authorize?" + urlencode(again))
         patron = patron_of(ports, session.patron_id)
         if patron.institution != client.institution:
-            close_session(
-                ports, request.cookies.get(pages.session_cookie), channel=SessionChannel.WEB
-            )
+            pages.close_session(request)
             return pages.sign_in(client.institution, resume)
         if session.scope is Scope.CHANGE:
             return pages.change_first(client.institution, resume)
@@ -562,12 +548,11 @@ def routes(app: App) -> list[BaseRoute]:
             target = wanted + (
                 ("&" if "?" in wanted else "?") + urlencode({"state": state}) if state else ""
             )
-        cookie = request.cookies.get(pages.session_cookie)
-        session = _session(request)
+        session = pages.session(request)
         told: list[Client] = []
         if session is not None:
             told = end_sign_on(ports, session.id)
-            close_session(ports, cookie, channel=SessionChannel.WEB)
+            pages.close_session(request)
         frames = [
             uri + ("&" if "?" in uri else "?") + urlencode({"iss": issuer})
             for c in told

@@ -11,10 +11,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from patronauth.bootstrap import App
+from patronauth.domain.errors import Refused
 from patronauth.domain.patrons import Patron
+from patronauth.domain.sessions import Session, SessionChannel
 from patronauth.domain.signon import Client
 from patronauth.presentation.http import client_address
 from patronauth.presentation.i18n import LANGUAGES, message, translations
+from patronauth.services.sessions import close_session, current_session
 
 HTML_LANG = {"en": "en", "zh_Hant": "zh-Hant-HK"}
 NO_STORE = {"cache-control": "no-store"}
@@ -56,6 +59,22 @@ class Pages:
 
     def source(self, request: Request) -> str:
         return client_address(request.scope, trusted_proxies=self.app.settings.trusted_proxies)
+
+    def session(self, request: Request) -> Session | None:
+        """The web session the request's cookie names, if it is still open."""
+        try:
+            return current_session(
+                self.app.ports,
+                request.cookies.get(self.session_cookie),
+                channel=SessionChannel.WEB,
+            )
+        except Refused:
+            return None
+
+    def close_session(self, request: Request) -> None:
+        close_session(
+            self.app.ports, request.cookies.get(self.session_cookie), channel=SessionChannel.WEB
+        )
 
     def language(self, request: Request) -> str:
         chosen = request.cookies.get(self.language_cookie)

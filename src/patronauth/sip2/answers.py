@@ -37,6 +37,9 @@ from patronauth.sip2.server import Answerer, Session
 PROTOCOL_VERSION = "2.00"
 BUSY = Message("96")
 
+# selfservice.checkout or selfservice.renew: the same question about one item.
+_Lend = Callable[..., LendingAnswer]
+
 # What message 98 offers (BX), in the order of SIP2 2.00: patron status, checkout,
 # checkin, block patron, SC/ACS status, request resend, login, patron information, end
 # patron session, fee paid, item information, item status update, patron enable, hold,
@@ -261,8 +264,21 @@ class Answers(Answerer):
     # -- 11, 29, 65 -------------------------------------------------------------------
 
     def _lending(
-        self, code: str, terminal: Terminal, msg: Message, answer: LendingAnswer
+        self,
+        code: str,
+        lend: _Lend,
+        session: Session,
+        terminal: Terminal,
+        msg: Message,
     ) -> Message:
+        answer = lend(
+            self.ports,
+            terminal,
+            msg.text("AA"),
+            msg.text("AB"),
+            self._pin(msg),
+            source=session.source,
+        )
         language = self._language(answer.language, msg)
         return message(
             code,
@@ -282,26 +298,10 @@ class Answers(Answerer):
         )
 
     def _checkout(self, session: Session, terminal: Terminal, msg: Message) -> Message:
-        answer = selfservice.checkout(
-            self.ports,
-            terminal,
-            msg.text("AA"),
-            msg.text("AB"),
-            self._pin(msg),
-            source=session.source,
-        )
-        return self._lending("12", terminal, msg, answer)
+        return self._lending("12", selfservice.checkout, session, terminal, msg)
 
     def _renew(self, session: Session, terminal: Terminal, msg: Message) -> Message:
-        answer = selfservice.renew(
-            self.ports,
-            terminal,
-            msg.text("AA"),
-            msg.text("AB"),
-            self._pin(msg),
-            source=session.source,
-        )
-        return self._lending("30", terminal, msg, answer)
+        return self._lending("30", selfservice.renew, session, terminal, msg)
 
     def _renew_all(self, session: Session, terminal: Terminal, msg: Message) -> Message:
         answer = selfservice.renew_all(

@@ -51,19 +51,8 @@ _PATRON_COLUMNS = (
 )
 # What a feed may replace for a known patron: never the uid, the institution, the
 # registration date or the creation time.
-_PATRON_UPDATE_COLUMNS = (
-    "id",
-    "category",
-    "status",
-    "name",
-    "email",
-    "phone_masked",
-    "phone_digest",
-    "id_type",
-    "id_masked",
-    "id_digest",
-    "language",
-    "updated_at",
+_PATRON_UPDATE_COLUMNS = tuple(
+    c for c in _PATRON_COLUMNS if c not in {"uid", "institution", "registered_on", "created_at"}
 )
 # Which columns each registration field writes; a field the row does not give is
 # written as NULL and the stored value stays (COALESCE).
