@@ -21,6 +21,8 @@ COMMANDS = [
     ("patron", "import"),
     ("patron", "show"),
     ("patron", "complete"),
+    ("patron", "bar"),
+    ("patron", "unbar"),
     ("login",),
     ("credential", "change"),
     ("credential", "reset"),
