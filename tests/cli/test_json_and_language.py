@@ -192,6 +192,8 @@ REFUSALS = {
     ),
     "patron show": (["patron", "show", "29999999Z"], None, "patron.not_found"),
     "patron complete": (["patron", "complete", "21012345A"], None, "patron.not_pending"),
+    "patron bar": (["patron", "bar", "29999999Z"], None, "patron.not_found"),
+    "patron unbar": (["patron", "unbar", "21012345A"], None, "patron.not_barred"),
     "patron import": (["patron", "import", "{bad_feed}", "--institution", "hkpl"], None, None),
     "login": (["login", "21012345A", "--channel", "web"], "Q7x2m9\n", "login.invalid"),
     "credential change": (
