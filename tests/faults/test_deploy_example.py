@@ -115,5 +115,6 @@ def test_the_two_node_tests_change_only_locations_secrets_mail_and_hash_cost(
         "PATRONAUTH_ARGON2_TIME_COST",
         "PATRONAUTH_ARGON2_MEMORY_KIB",
         "PATRONAUTH_STAFF",
+        "PATRONAUTH_METRICS_TOKEN",
     }
     Settings.from_env(env)
