@@ -4,9 +4,10 @@ R18, R23-R27), through the command line."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -161,7 +162,7 @@ def test_migrate_force_change_makes_the_next_login_must_change_r26(cli: Cli) -> 
     cli.ok("init", "--demo")
     secret = "Quiet!Stacks22\n"  # the demo HKU SPACE patron's PIN, set in 2024
     assert cli.ok("login", "SP7654321", *WEB, stdin=secret).out == "ok\n"
-    today = datetime.now(UTC).date()
+    today = datetime.now(ZoneInfo("Asia/Hong_Kong")).date()  # the library's day
     tomorrow = (today + timedelta(days=1)).isoformat()
     force = ("migrate", "force-change", "--institution", "hku", "--category", "space")
     assert cli.ok(*force, "--from", tomorrow).out == (
