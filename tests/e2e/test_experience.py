@@ -104,6 +104,12 @@ def problems_here(page: Any) -> list[str]:
     return found
 
 
+def shot_at(page: Any, size: dict[str, int], name: str) -> None:
+    page.set_viewport_size(size)
+    shot(page, name)
+    page.set_viewport_size(DESKTOP)
+
+
 def sweep(page: Any, pages: Iterator[str]) -> dict[str, list[str]]:
     """Every page `pages` leaves the browser on, and what is wrong with each."""
     problems: dict[str, list[str]] = {}
@@ -174,6 +180,7 @@ def test_no_page_scrolls_sideways_at_320_px_and_axe_finds_nothing_serious(
     both languages."""
     page = open_page(language)
     problems = sweep(page, pages_of(page))
+    sign_in(page, "hkpl", "HKPL0002", "Reading#2026")
     page.goto("/hkpl/account/loans")
     page.set_viewport_size(NARROW)
     shot(page, f"40-hkpl-loans-320-{language}")
@@ -183,6 +190,16 @@ def test_no_page_scrolls_sideways_at_320_px_and_axe_finds_nothing_serious(
 REDIRECT = "http://127.0.0.1:9/callback"  # never reached: the sweep stops before
 POLYU_CARD, POLYU_PASSWORD = "22000017D", "Kw7mQ2z9"
 STAFF_PASSWORD = "Counter#Desk-2026"
+CONSOLE_PAGES = [
+    "/staff/?q=CU1234567",
+    "/staff/me",
+    "/staff/audit",
+    "/staff/terminals",
+    "/staff/accounts",
+    "/staff/go-live",
+    "/staff/recheck",
+    "/staff/no-such-page",
+]
 
 
 @dataclass(frozen=True)
@@ -266,6 +283,7 @@ def other_pages(page: Any, server: Server, setting: Setting, language: str) -> I
     page.goto(setting.reset_link)
     assert page.locator("form.form").count() == 1
     yield "the e-mailed reset link"
+    shot_at(page, NARROW, f"46-polyu-reset-link-320-{language}")
     page.goto(setting.set_up_link)
     assert page.locator("#new").count() == 1
     yield "the e-mailed first-time set-up link"
@@ -307,11 +325,13 @@ def other_pages(page: Any, server: Server, setting: Setting, language: str) -> I
     page.locator("form.form button[type=submit]").click()
     page.wait_for_selector("button[name=decision]")
     yield "the consent page (OpenID Connect)"
-    page.goto(authorize("http://elsewhere/callback"))
+    shot_at(page, PHONE, f"47-hkpl-consent-390-{language}")
+    assert page.goto(authorize("http://elsewhere/callback")).status == 400
     yield "the sign-on error page (a redirect URI not registered)"
-    page.goto("/cas/login?" + urlencode({"service": "http://elsewhere/"}))
+    assert page.goto("/cas/login?" + urlencode({"service": "http://elsewhere/"})).status == 400
     yield "the sign-on error page (CAS: a service not registered)"
     page.goto("/cas/logout")
+    assert page.locator("form.form").count() == 0
     yield "signed out of every service (CAS)"
 
     yield from console_pages(page, server, language)
@@ -347,9 +367,9 @@ def console_pages(page: Any, server: Server, language: str) -> Iterator[str]:
     page.locator("#totp-form button").click()
     page.wait_for_url("**/staff/")
     yield "/staff/"
-    for path in ("/staff/?q=CU1234567", "/staff/me", "/staff/audit", "/staff/terminals",
-                 "/staff/accounts", "/staff/go-live", "/staff/recheck", "/staff/no-such-page"):  # fmt: skip
-        page.goto(path)
+    for path in CONSOLE_PAGES:
+        answer = page.goto(path)
+        assert answer.status == (404 if path.endswith("no-such-page") else 200), path
         yield path
     page.goto("/staff/?q=CU1234567")
     page.locator("#hits a").first.click()
@@ -363,6 +383,7 @@ def console_pages(page: Any, server: Server, language: str) -> Iterator[str]:
     sign_in(page, "hku", "CU1234567", temporary)
     page.wait_for_url("**/hku/change-required")
     yield "/hku/change-required after a temporary PIN"
+    shot_at(page, PHONE, f"48-hku-temporary-change-390-{language}")
 
 
 @pytest.mark.parametrize("language", ["en", "zh_Hant"])
