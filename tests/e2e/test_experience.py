@@ -189,6 +189,7 @@ def test_no_page_scrolls_sideways_at_320_px_and_axe_finds_nothing_serious(
 
 REDIRECT = "http://127.0.0.1:9/callback"  # never reached: the sweep stops before
 POLYU_CARD, POLYU_PASSWORD = "22000017D", "Kw7mQ2z9"
+READER, HOI_CHING = "axe.reader@example.org", "hc.yip@example.org"
 STAFF_PASSWORD = "Counter#Desk-2026"
 CONSOLE_PAGES = [
     "/staff/?q=CU1234567",
@@ -228,27 +229,28 @@ def setting(fresh: Server, smtp: Mailbox, browser: Any) -> Setting:
     )  # fmt: skip
     run(
         "patron", "add", "--institution", "polyu", "--barcode", POLYU_CARD, "--id-number",
-        "B765432(A)", "--email", "axe.reader@example.org",
+        "B765432(A)", "--email", READER,
     )  # fmt: skip
     run(
         "credential", "change", POLYU_CARD, "--institution", "polyu",
         stdin=f"B76543\n{POLYU_PASSWORD}\n{POLYU_PASSWORD}\n",
     )  # fmt: skip
+    sent = {to: len([m for m in smtp.messages if m["To"] == to]) for to in (READER, HOI_CHING)}
     context = browser.new_context(base_url=fresh.url, locale="en-GB")
     page = context.new_page()
     page.goto("/polyu/forgot")
-    page.locator("#email").fill("axe.reader@example.org")
+    page.locator("#email").fill(READER)
     page.locator("form.form button[type=submit]").click()
     page.wait_for_url("**/polyu/forgot?sent=1")
     page.goto("/hku/set-up")
     page.locator("#identifier").fill("CU1234567")
-    page.locator("#email").fill("hc.yip@example.org")
+    page.locator("#email").fill(HOI_CHING)
     page.locator("form.form button[type=submit]").click()
     page.wait_for_url("**/hku/set-up?sent=1")
     context.close()
 
     def link(to: str, pattern: str) -> str:
-        body = smtp.wait_for(to)[-1].get_body(preferencelist=("plain",))
+        body = smtp.wait_for(to, sent[to] + 1)[-1].get_body(preferencelist=("plain",))
         assert body is not None
         found = re.search(re.escape(fresh.url) + pattern, str(body.get_content()))
         assert found is not None, body.get_content()
@@ -256,8 +258,8 @@ def setting(fresh: Server, smtp: Mailbox, browser: Any) -> Setting:
 
     return Setting(
         client_id=json.loads(oidc)["client_id"],
-        reset_link=link("axe.reader@example.org", r"/polyu/reset/\S+"),
-        set_up_link=link("hc.yip@example.org", r"/hku/set-up/\S+"),
+        reset_link=link(READER, r"/polyu/reset/\S+"),
+        set_up_link=link(HOI_CHING, r"/hku/set-up/\S+"),
     )
 
 
