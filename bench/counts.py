@@ -174,6 +174,9 @@ HASHING = ("argon2", "hash_secret", "verify_secret", "_ffi")
 # Waiting, not work: the event loop idle while a worker thread hashes, a thread
 # waiting for another. (A coroutine's every resumption counts as a call.)
 WAITING = ("'poll' of", "'acquire' of '_thread.lock'", "threading.py", "queue.py", "selectors.py")
+# The client's side of the in-process transport (httpx probes for trio by importing it
+# on every request), not the application's.
+CLIENT = ("httpx/", "importlib", "_distutils_hack", "posix.stat")
 # The cumulative list: the application's frames, not the event loop's or the client's.
 APPLICATION = ("patronauth/", "fastapi/", "starlette/", "pydantic", "json/")
 
@@ -184,13 +187,43 @@ def top_entries(stats: pstats.Stats, count: int, top: int, *, own: bool) -> None
     for (path, line, name), (_, calls, own_time, cumulative, _) in stats.stats.items():  # type: ignore[attr-defined]
         where = path.split("src/", 1)[-1].split("site-packages/", 1)[-1]
         label = f"{where}:{line} {name}"
-        if any(word in label for word in HASHING + WAITING):
+        if any(word in label for word in HASHING + WAITING + CLIENT):
             continue
         if not own and not any(word in label for word in APPLICATION):
             continue
         entries.append(((own_time if own else cumulative) / count, calls / count, label))
     for seconds, calls, label in sorted(entries, reverse=True)[:top]:
         print(f"  {seconds * 1000:8.3f} ms  {calls:6.1f} calls  {label}")
+
+
+async def refusals(asgi: Any, count: int) -> None:
+    """`count` attempts on the card, which the first five (wrong) attempts block."""
+    transport = httpx.ASGITransport(app=asgi)
+    async with httpx.AsyncClient(transport=transport, base_url="http://library.test") as c:
+        for _ in range(count):
+            answer = await c.post(
+                "/api/v1/sessions", json={"identifier": BARCODE, "secret": "Wrong#Secret9"}
+            )
+            assert answer.status_code in {401, 429}, answer.text
+
+
+def measure_refusals(app: App, count: int, top: int) -> None:
+    """P2: a blocked card's refusals through `POST /api/v1/sessions`, answered before
+    routing; counts per refusal, and the whole application's profile."""
+    asgi = create(app)
+    asyncio.run(refusals(asgi, 8))  # five failures block the card; three refusals warm
+    tally = Tally()
+    with counting(app, tally):
+        asyncio.run(refusals(asgi, count))
+    for name, value in tally.per(count).items():
+        print(f"{name:>20}: {value:.2f} per refusal")
+    with EveryThread() as profiled:
+        asyncio.run(refusals(asgi, count))
+    stats = profiled.stats()
+    print(f"\nrefusals, all threads, own ms per refusal (top {top}):")
+    top_entries(stats, count, top, own=True)
+    print(f"\nrefusals, all threads, cumulative ms per refusal (top {top}):")
+    top_entries(stats, count, top, own=False)
 
 
 def measure(app: App, count: int, top: int, *, whole: bool = False) -> None:
@@ -244,6 +277,11 @@ def main(argv: list[str] | None = None) -> None:
         help="profile the whole ASGI application in every thread instead of the use case",
     )
     parser.add_argument(
+        "--refusals",
+        action="store_true",
+        help="P2: refusals of a blocked card instead of sign-ins (the whole application)",
+    )
+    parser.add_argument(
         "--production-argon2",
         action="store_true",
         help="the configured argon2id cost instead of a tiny one (the hash left out of the lists)",
@@ -254,7 +292,10 @@ def main(argv: list[str] | None = None) -> None:
         argon2 = None if args.production_argon2 else (1, 1024)
         app = prepared(url, Path(folder) / "var", args.redis, argon2)
         try:
-            measure(app, args.sign_ins, args.top, whole=args.whole)
+            if args.refusals:
+                measure_refusals(app, args.sign_ins, args.top)
+            else:
+                measure(app, args.sign_ins, args.top, whole=args.whole)
         finally:
             app.close()
 
