@@ -3,9 +3,11 @@
 Wall-clock figures need a quiet machine (`make bench`); counts do not. For successful
 sign-ins through `POST /api/v1/sessions` (the whole ASGI application, in process),
 this prints per sign-in: SQL statements, transactions and commits, Redis round trips
-(with `--redis`), threads started, hand-overs to the event loop's worker threads, and the functions with the most calls and the highest cumulative
-cost per call under cProfile (argon2id at a tiny cost here, so the profile shows the
-rest of the path).
+(with `--redis`), threads started, hand-overs to the event loop's worker threads
+("thread hops"), and the functions with the highest cumulative cost under cProfile
+(argon2id at a tiny cost here, so the profile shows the rest of the path).
+`--whole` profiles the whole application in every thread, `--production-argon2`
+keeps the configured argon2id cost, `--refusals` counts refusals of a blocked card.
 """
 
 from __future__ import annotations
