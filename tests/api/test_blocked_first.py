@@ -187,5 +187,9 @@ async def test_a_sign_in_through_the_api_hands_over_to_worker_threads_twice(
     )
     assert opened.status_code == 201
     assert opened.headers["content-type"] == "application/json"
-    assert list(json.loads(opened.content)) == ["token", "must_change", "credential", "expires_at"]
+    answer = json.loads(opened.content)
+    assert list(answer) == ["token", "must_change", "credential", "expires_at"]
+    # The bytes FastAPI's JSONResponse renders for the same answer.
+    rendered = json.dumps(answer, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    assert opened.content == rendered.encode()
     assert len(handed) == 2  # was four: the language and the answer's validation too
