@@ -3,9 +3,11 @@
 Wall-clock figures need a quiet machine (`make bench`); counts do not. For successful
 sign-ins through `POST /api/v1/sessions` (the whole ASGI application, in process),
 this prints per sign-in: SQL statements, transactions and commits, Redis round trips
-(with `--redis`), threads started, and the functions with the most calls and the highest cumulative
-cost per call under cProfile (argon2id at a tiny cost here, so the profile shows the
-rest of the path).
+(with `--redis`), threads started, hand-overs to the event loop's worker threads
+("thread hops"), and the functions with the highest cumulative cost under cProfile
+(argon2id at a tiny cost here, so the profile shows the rest of the path).
+`--whole` profiles the whole application in every thread, `--production-argon2`
+keeps the configured argon2id cost, `--refusals` counts refusals of a blocked card.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 import httpx
 from redis.connection import AbstractConnection as Connection
 from sqlalchemy import event
@@ -81,19 +84,35 @@ def counting(app: App, tally: Tally) -> Iterator[None]:
         tally.counts["threads started"] += 1
         started(self)
 
+    hopped = anyio.to_thread.run_sync
+
+    async def hop(*args: Any, **options: Any) -> Any:
+        # Starlette and FastAPI run every sync callable (a route, a dependency, a
+        # response's validation) through this: each is a hand-over to a worker thread
+        # and a wake-up of the event loop when it is done.
+        tally.counts["thread hops"] += 1
+        return await hopped(*args, **options)
+
     Connection.send_packed_command = command  # type: ignore[method-assign]
     threading.Thread.start = start  # type: ignore[method-assign]
+    anyio.to_thread.run_sync = hop
     try:
         yield
     finally:
         Connection.send_packed_command = original  # type: ignore[method-assign]
         threading.Thread.start = started  # type: ignore[method-assign]
+        anyio.to_thread.run_sync = hopped
         for name, listener in listeners:
             event.remove(engine, name, listener)
 
 
-def prepared(database_url: str, var_dir: Path, redis_url: str | None) -> App:
-    env = environment(database_url, var_dir, redis_url, (1, 1024))
+def prepared(
+    database_url: str,
+    var_dir: Path,
+    redis_url: str | None,
+    argon2: tuple[int, int] | None = (1, 1024),
+) -> App:
+    env = environment(database_url, var_dir, redis_url, argon2)
     env["PATRONAUTH_COUNTER"] = "redis" if redis_url else "sql"
     env["PATRONAUTH_THROTTLE_PER_SOURCE"] = "1000000 per second"
     env["PATRONAUTH_THROTTLE_OVERALL"] = "1000000 per second"
@@ -122,7 +141,94 @@ async def sign_ins(asgi: Any, count: int) -> None:
             assert answer.status_code == 201, answer.text
 
 
-def measure(app: App, count: int, top: int) -> None:
+class EveryThread:
+    """cProfile in the calling thread and in every thread started meanwhile (the event
+    loop's worker threads, where the routes and the middleware's checks run)."""
+
+    def __init__(self) -> None:
+        self.profiles: list[cProfile.Profile] = []
+        self._lock = threading.Lock()
+
+    def _start(self, *_: Any) -> None:
+        profile = cProfile.Profile()
+        with self._lock:
+            self.profiles.append(profile)
+        profile.enable()  # replaces this hook in the new thread
+
+    def __enter__(self) -> EveryThread:
+        threading.setprofile(self._start)
+        self._start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        threading.setprofile(None)  # type: ignore[arg-type]
+        for profile in self.profiles:
+            profile.disable()  # the calling thread's; the others stop with their threads
+
+    def stats(self) -> pstats.Stats:
+        stats = pstats.Stats(self.profiles[0])
+        for profile in self.profiles[1:]:
+            stats.add(profile)
+        return stats
+
+
+HASHING = ("argon2", "hash_secret", "verify_secret", "_ffi")
+# Waiting, not work: the event loop idle while a worker thread hashes, a thread
+# waiting for another. (A coroutine's every resumption counts as a call.)
+WAITING = ("'poll' of", "'acquire' of '_thread.lock'", "threading.py", "queue.py", "selectors.py")
+# The client's side of the in-process transport (httpx probes for trio by importing it
+# on every request), not the application's.
+CLIENT = ("httpx/", "importlib", "_distutils_hack", "posix.stat")
+# The cumulative list: the application's frames, not the event loop's or the client's.
+APPLICATION = ("patronauth/", "fastapi/", "starlette/", "pydantic", "json/")
+
+
+def top_entries(stats: pstats.Stats, count: int, top: int, *, own: bool) -> None:
+    """The entries with the highest cumulative (or own) time per sign-in, the hash left out."""
+    entries = []
+    for (path, line, name), (_, calls, own_time, cumulative, _) in stats.stats.items():  # type: ignore[attr-defined]
+        where = path.split("src/", 1)[-1].split("site-packages/", 1)[-1]
+        label = f"{where}:{line} {name}"
+        if any(word in label for word in HASHING + WAITING + CLIENT):
+            continue
+        if not own and not any(word in label for word in APPLICATION):
+            continue
+        entries.append(((own_time if own else cumulative) / count, calls / count, label))
+    for seconds, calls, label in sorted(entries, reverse=True)[:top]:
+        print(f"  {seconds * 1000:8.3f} ms  {calls:6.1f} calls  {label}")
+
+
+async def refusals(asgi: Any, count: int) -> None:
+    """`count` attempts on the card, which the first five (wrong) attempts block."""
+    transport = httpx.ASGITransport(app=asgi)
+    async with httpx.AsyncClient(transport=transport, base_url="http://library.test") as c:
+        for _ in range(count):
+            answer = await c.post(
+                "/api/v1/sessions", json={"identifier": BARCODE, "secret": "Wrong#Secret9"}
+            )
+            assert answer.status_code in {401, 429}, answer.text
+
+
+def measure_refusals(app: App, count: int, top: int) -> None:
+    """P2: a blocked card's refusals through `POST /api/v1/sessions`, answered before
+    routing; counts per refusal, and the whole application's profile."""
+    asgi = create(app)
+    asyncio.run(refusals(asgi, 8))  # five failures block the card; three refusals warm
+    tally = Tally()
+    with counting(app, tally):
+        asyncio.run(refusals(asgi, count))
+    for name, value in tally.per(count).items():
+        print(f"{name:>20}: {value:.2f} per refusal")
+    with EveryThread() as profiled:
+        asyncio.run(refusals(asgi, count))
+    stats = profiled.stats()
+    print(f"\nrefusals, all threads, own ms per refusal (top {top}):")
+    top_entries(stats, count, top, own=True)
+    print(f"\nrefusals, all threads, cumulative ms per refusal (top {top}):")
+    top_entries(stats, count, top, own=False)
+
+
+def measure(app: App, count: int, top: int, *, whole: bool = False) -> None:
     asgi = create(app)
     asyncio.run(sign_ins(asgi, 3))  # warm: first requests build caches
     tally = Tally()
@@ -130,6 +236,17 @@ def measure(app: App, count: int, top: int) -> None:
         asyncio.run(sign_ins(asgi, count))
     for name, value in tally.per(count).items():
         print(f"{name:>20}: {value:.2f} per sign-in")
+    if whole:
+        # The whole application: middleware, routing, validation, the use case in its
+        # worker thread, the answer; every thread's profile added up.
+        with EveryThread() as profiled:
+            asyncio.run(sign_ins(asgi, count))
+        stats = profiled.stats()
+        print(f"\nPOST /api/v1/sessions, all threads, own ms per sign-in (top {top}):")
+        top_entries(stats, count, top, own=True)
+        print(f"\nPOST /api/v1/sessions, all threads, cumulative ms per sign-in (top {top}):")
+        top_entries(stats, count, top, own=False)
+        return
     # The route runs in a worker thread, out of cProfile's sight: the use case behind
     # it is profiled here, in this thread, with the same attempt.
     attempt = Attempt(BARCODE, PASSWORD, Channel.APP, source="127.0.0.1")
@@ -156,12 +273,31 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--redis", help="a Redis URL: counter, throttle and sessions there")
     parser.add_argument("--sign-ins", type=int, default=50)
     parser.add_argument("--top", type=int, default=15)
+    parser.add_argument(
+        "--whole",
+        action="store_true",
+        help="profile the whole ASGI application in every thread instead of the use case",
+    )
+    parser.add_argument(
+        "--refusals",
+        action="store_true",
+        help="P2: refusals of a blocked card instead of sign-ins (the whole application)",
+    )
+    parser.add_argument(
+        "--production-argon2",
+        action="store_true",
+        help="the configured argon2id cost instead of a tiny one (the hash left out of the lists)",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         url = args.database or f"sqlite:///{folder}/bench.db"
-        app = prepared(url, Path(folder) / "var", args.redis)
+        argon2 = None if args.production_argon2 else (1, 1024)
+        app = prepared(url, Path(folder) / "var", args.redis, argon2)
         try:
-            measure(app, args.sign_ins, args.top)
+            if args.refusals:
+                measure_refusals(app, args.sign_ins, args.top)
+            else:
+                measure(app, args.sign_ins, args.top, whole=args.whole)
         finally:
             app.close()
 

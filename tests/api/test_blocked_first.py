@@ -7,6 +7,7 @@ import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import anyio.to_thread
 import httpx
 import pytest
 from sqlalchemy import event
@@ -164,3 +165,31 @@ async def test_a_sign_in_through_the_api_reads_the_block_once(
             event.remove(limited.engine, name, hook)
     assert opened.status_code == 201
     assert (len(begun), len(commits)) == (5, 3)
+
+
+async def test_a_sign_in_through_the_api_hands_over_to_worker_threads_twice(
+    limited: App, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """P1: the edge's block check and the route run in worker threads; the language and
+    the answer's serialisation do not add a hand-over of their own."""
+    handed: list[object] = []
+    run_sync = anyio.to_thread.run_sync
+
+    async def counted(function: object, *args: object, **options: object) -> object:
+        handed.append(function)
+        return await run_sync(function, *args, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    opened = await client.post(
+        SESSIONS,
+        json={"identifier": "HKPL0001", "secret": "4567"},
+        headers={"Accept-Language": "zh-Hant"},
+    )
+    assert opened.status_code == 201
+    assert opened.headers["content-type"] == "application/json"
+    answer = json.loads(opened.content)
+    assert list(answer) == ["token", "must_change", "credential", "expires_at"]
+    # The bytes FastAPI's JSONResponse renders for the same answer.
+    rendered = json.dumps(answer, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    assert opened.content == rendered.encode()
+    assert len(handed) == 2  # was four: the language and the answer's validation too

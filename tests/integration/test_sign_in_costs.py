@@ -18,12 +18,14 @@ from redis import Redis
 from redis.connection import AbstractConnection
 from sqlalchemy import event, func, select
 
+from patronauth.adapters.counters.redis import RedisAttemptCounter
 from patronauth.adapters.sessions import RedisSessionStore
 from patronauth.adapters.storage import tables as t
 from patronauth.adapters.throttle import LimitsThrottle
 from patronauth.bootstrap import App
 from patronauth.domain.credentials import Channel, Outcome
 from patronauth.domain.identifiers import lockout_key
+from patronauth.domain.lockout import Admitted, Blocked, LockoutRule
 from patronauth.domain.sessions import Scope, SessionChannel, SessionPolicy
 from patronauth.services.authenticate import Attempt
 from patronauth.services.credentials import ChangeRequest, change_secret
@@ -182,6 +184,39 @@ def test_a_redis_session_is_opened_in_one_round_trip(
         first = store.find("a" * 64)
         assert first is not None
         assert first.id != second.id
+    finally:
+        for key in client.scan_iter(f"{prefix}*"):
+            client.delete(key)
+        client.close()
+
+
+def test_the_redis_counter_admits_and_settles_in_one_round_trip_each(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prefix = f"patronauth:test:{secrets.token_hex(4)}:"
+    client = Redis.from_url(redis_url)
+    counter = RedisAttemptCounter(client, prefix=prefix)
+    rule, at = LockoutRule(), NOW.timestamp()
+    warm = counter.admit("K", at, rule)  # the scripts are loaded on first use
+    assert isinstance(warm, Admitted)
+    counter.settle("K", warm.ticket, success=False, now=at, rule=rule)
+    sent: list[object] = []
+    send = AbstractConnection.send_packed_command
+
+    def counted(self: AbstractConnection, *args: Any, **options: Any) -> None:
+        sent.append(args)
+        send(self, *args, **options)
+
+    try:
+        monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+        for i in range(1, 5):
+            admitted = counter.admit("K", at + i, rule)
+            assert isinstance(admitted, Admitted)
+            counter.settle("K", admitted.ticket, success=False, now=at + i, rule=rule)
+        refused = counter.admit("K", at + 5, rule)
+        monkeypatch.undo()
+        assert len(sent) == 4 * 2 + 1
+        assert refused == Blocked(59)
     finally:
         for key in client.scan_iter(f"{prefix}*"):
             client.delete(key)

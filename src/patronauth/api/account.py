@@ -9,7 +9,7 @@ reaches only the signed-in patron's own records: another patron's loan or reserv
 # No `from __future__ import annotations` here: FastAPI reads the endpoints' annotations
 # at run time, and those naming the closures' own dependencies must be real objects.
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -95,7 +95,7 @@ def request_out(made: PatronRequest) -> RequestOut:
     )
 
 
-def router(ports: Ports, fully_signed_in: Callable[..., Session]) -> APIRouter:
+def router(ports: Ports, fully_signed_in: Callable[..., Awaitable[Session]]) -> APIRouter:
     api = APIRouter()
     Full = Annotated[Session, Depends(fully_signed_in)]
 

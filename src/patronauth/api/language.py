@@ -43,12 +43,14 @@ def negotiate(header: str | None) -> str:
     return best
 
 
-def language(
+async def language(
     accept_language: Annotated[
         str | None,
         Header(description="`en` (the default) or `zh-Hant`: the language of messages."),
     ] = None,
 ) -> str:
+    # `async`: FastAPI runs a plain `def` dependency in its thread pool, a hand-over to a
+    # worker thread and back for a few string operations on every request (P1).
     return negotiate(accept_language)
 
 

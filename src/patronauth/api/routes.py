@@ -80,8 +80,11 @@ def router(app: App) -> APIRouter:
         except Refused as refused:
             raise refusal_error(refused, lang) from None
 
-    def fully_signed_in(session: Annotated[Session, Depends(signed_in)], lang: Language) -> Session:
-        """S5: a must-change token reaches only the change of its credential."""
+    async def fully_signed_in(
+        session: Annotated[Session, Depends(signed_in)], lang: Language
+    ) -> Session:
+        """S5: a must-change token reaches only the change of its credential (no I/O: in
+        the event loop, not a worker thread)."""
         if not may_reach(session, change_of=None):
             raise must_change_error(session.change_kind, lang)
         return session
@@ -89,11 +92,12 @@ def router(app: App) -> APIRouter:
     @api.post(
         "/sessions",
         status_code=201,
+        response_model=Opened,
         summary="Sign in",
         responses=docs.SIGN_IN,
         description=docs.SIGN_IN_TEXT,
     )
-    def sign_in(body: SignIn, request: Request, lang: Language) -> Opened:
+    def sign_in(body: SignIn, request: Request, lang: Language) -> Response:
         served(body.institution, lang)
         where = source(request)
         attempt = Attempt(
@@ -113,12 +117,15 @@ def router(app: App) -> APIRouter:
         if opened is None:
             raise outcome_error(result, lang, profiles)
         assert result.kind is not None  # a sign-in always names its credential
-        return Opened(
+        answer = Opened(
             token=opened.token,
             must_change=opened.must_change,
             credential=result.kind,
             expires_at=opened.expires_at,
         )
+        # Serialised here, in the worker thread: a model returned from a `def` endpoint
+        # is validated again in another hand-over to the thread pool (P1).
+        return Response(answer.model_dump_json(), 201, media_type="application/json")
 
     @api.delete(
         "/sessions/current",

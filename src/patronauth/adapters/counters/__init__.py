@@ -1,8 +1,9 @@
 """Attempt counters (S3): one decision procedure (`patronauth.domain.lockout`), three stores.
 
 Each store runs the pure decision inside its own atomic read-modify-write: a lock in
-memory, a row lock in SQL, an optimistic WATCH/MULTI transaction in Redis. The Redis
-store falls back to the SQL one while Redis is unreachable (`resilient.py`).
+memory, a row lock in SQL; Redis runs a transcription of it as a Lua script, one round
+trip per admission and per settlement (`redis.py`). The Redis store falls back to the
+SQL one while Redis is unreachable (`resilient.py`).
 """
 
 from __future__ import annotations
