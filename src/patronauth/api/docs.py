@@ -47,8 +47,10 @@ _COMMON: Responses = {
 _TOKEN: Responses = {
     401: _error(
         "No usable token: `not_signed_in` (no `Authorization: Bearer` header), "
-        "`signed_out` (unknown or ended token), `session_expired` (idle or absolute "
-        "timeout). Sign in again.",
+        "`invalid_token` (never issued by this service: its MAC does not hold), "
+        "`signed_out` (signed out, or ended and forgotten), `session_expired` (idle or "
+        "absolute timeout). Sign in again. Every one but `not_signed_in` comes with "
+        '`WWW-Authenticate: Bearer error="invalid_token"` (RFC 6750).',
         headers={"WWW-Authenticate": {"schema": {"type": "string"}}},
     ),
 }
@@ -121,7 +123,7 @@ CHANGE: Responses = {
     **_TOKEN,
     401: _error(
         "`invalid_credentials` (the current secret is wrong), `temporary_expired`, or no "
-        "usable token (`not_signed_in`, `signed_out`, `session_expired`).",
+        "usable token (`not_signed_in`, `invalid_token`, `signed_out`, `session_expired`).",
         headers={"WWW-Authenticate": {"schema": {"type": "string"}}},
     ),
     403: _error(
