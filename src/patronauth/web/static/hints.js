@@ -1,10 +1,11 @@
 /* Live hints while a new password or PIN is typed: a progressive enhancement.
  *
  * The form works the same without this script. It asks the policy check (the rules the
- * server applies on submit) and shows what is still missing. A signed-in patron's change
- * page (data-session-check) asks the page's own check, which knows the patron's words
- * (card number, name...); the first-time set-up asks the JSON API's. When the check
- * fails or cannot be reached, the hints simply stay hidden.
+ * server applies on submit) and shows what is still missing. A form marked
+ * data-session-check (a signed-in patron's change page, or the set-up page of an
+ * e-mailed link) asks the page's own check, bound to the session or to the link, which
+ * knows the patron's words (card number, name...); any other asks the JSON API's. When
+ * the check fails or cannot be reached, the hints simply stay hidden.
  */
 (function () {
   "use strict";
