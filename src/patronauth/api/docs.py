@@ -157,7 +157,8 @@ RESET: Responses = {400: _COMMON[400], 413: _COMMON[413], 422: _COMMON[422]}
 POLICY_CHECK_TEXT = (
     "Live hints while a patron types a new secret: `ok` and one `{code, message}` per "
     "broken rule of the policy in force today. Nothing is stored. The patron's own data "
-    "(card number, name, phone) are checked only by the change itself."
+    "(card number, name, phone) are checked only by the change itself (the web pages "
+    "check them while typing against the session or the e-mailed link)."
 )
 
 POLICY_CHECK: Responses = {
