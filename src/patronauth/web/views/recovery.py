@@ -33,7 +33,6 @@ from patronauth.web.pages import Page
 from patronauth.web.views.policy import LINK_TOKEN
 
 
-
 def _web_settings(page: Page) -> CredentialSettings:
     return page.library.credential(None, page.web_kind)
 
