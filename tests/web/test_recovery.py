@@ -241,7 +241,7 @@ async def test_the_set_up_pages_hints_know_the_patrons_words_and_agree_with_the_
     refuse the card number as the set-up itself does."""
     link = await _set_up_link(patrons, browser)
     form = await browser.get(link)
-    assert f'data-policy-check="{link}/policy-check" data-session-check' in form.text
+    assert f'data-policy-check="{link}/policy-check" data-credential="pin">' in form.text
     with_card = "cu1234567Read!"
     hint = await browser.post(f"{link}/policy-check", {"credential": "pin", "secret": with_card})
     assert hint.status_code == 200
@@ -300,7 +300,7 @@ async def test_the_counters_temporary_pin_leads_to_a_change_page_whose_hints_kno
     signed = await browser.sign_in("hku", "CU1234567", temporary)
     assert signed.headers["location"] == "/hku/change-required"
     page = await browser.follow(signed)
-    assert 'data-policy-check="/hku/policy-check" data-session-check' in page.text
+    assert 'data-policy-check="/hku/policy-check" data-credential="pin">' in page.text
     with_card = "cu1234567Read!"
     hint = await browser.post("/hku/policy-check", {"credential": "pin", "secret": with_card})
     assert [v["code"] for v in hint.json()["violations"]] == ["pin.contains_barcode"]

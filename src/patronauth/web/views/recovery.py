@@ -188,7 +188,6 @@ def _setup_page(page: Page, target: LinkTarget, form: Form, *, status: int = 200
         label=page.label(target.kind),
         policy=policy,
         hint_messages=hint_messages(policy, page.language),
-        category=target.patron.category,
     )
 
 
