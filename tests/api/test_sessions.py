@@ -249,8 +249,8 @@ async def test_signing_out_ends_the_token(hkpl: App, client: httpx.AsyncClient) 
         ({}, "not_signed_in"),
         ({"Authorization": "Basic dXNlcjpwYXNz"}, "not_signed_in"),
         ({"Authorization": "Bearer"}, "not_signed_in"),
-        ({"Authorization": "Bearer not-a-token"}, "signed_out"),
-        ({"Authorization": "Bearer " + "x" * 5000}, "signed_out"),
+        ({"Authorization": "Bearer not-a-token"}, "invalid_token"),
+        ({"Authorization": "Bearer " + "x" * 5000}, "invalid_token"),
     ],
 )
 async def test_requests_without_a_usable_token_get_401(
@@ -260,7 +260,33 @@ async def test_requests_without_a_usable_token_get_401(
         answer = await client.request(method, path, headers=headers)
         assert answer.status_code == 401
         assert answer.json()["error"] == error
-        assert "WWW-Authenticate" in answer.headers
+        # RFC 6750 3.1: no error code when no token came at all.
+        challenge = "Bearer" if error == "not_signed_in" else 'Bearer error="invalid_token"'
+        assert answer.headers["WWW-Authenticate"] == challenge
+
+
+@pytest.mark.parametrize(
+    ("language", "never_issued", "signed_out"),
+    [
+        ("en", "This sign-in was not issued by this service. Please sign in.",
+         "You are signed out. Please sign in again."),
+        ("zh-Hant", "此登入並非由本服務發出，請登入。", "你已登出，請重新登入。"),
+    ],
+)  # fmt: skip
+async def test_a_token_never_issued_is_invalid_token_and_a_signed_out_one_says_so(
+    hkpl: App, client: httpx.AsyncClient, language: str, never_issued: str, signed_out: str
+) -> None:
+    token = await chosen_password(client)
+    value, key_id, mac = token.split(".")
+    forged = f"{value[::-1]}.{key_id}.{mac}"  # well-formed, but not ours
+    lang = {"Accept-Language": language}
+    await client.delete(f"{SESSIONS}/current", headers=bearer(token))
+    for sent, error, message in ((forged, "invalid_token", never_issued),
+                                 (token, "signed_out", signed_out)):  # fmt: skip
+        answer = await client.get("/api/v1/me", headers={**bearer(sent), **lang})
+        assert answer.status_code == 401
+        assert answer.json() == {"error": error, "message": message}
+        assert answer.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
 
 
 async def test_an_idle_token_times_out(hkpl: App, client: httpx.AsyncClient) -> None:

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from patronauth.asgi import create
+from patronauth.services.sessions import issue_token
 from tests.support import make_app
 from tests.support import test_env as deployment_env
 
@@ -25,6 +26,7 @@ def closed_port() -> int:
 async def test_a_database_that_does_not_answer_gives_503(tmp_path: Path) -> None:
     url = f"postgresql://postgres@127.0.0.1:{closed_port()}/patronauth"
     app = make_app(deployment_env(url, tmp_path / "var"))
+    token = issue_token(app.ports)  # well-formed: it must be looked up
     try:
         transport = httpx.ASGITransport(app=create(app))
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
@@ -32,15 +34,18 @@ async def test_a_database_that_does_not_answer_gives_503(tmp_path: Path) -> None
                 await client.post(
                     "/api/v1/sessions", json={"identifier": "HKPL0001", "secret": "4567"}
                 ),
-                await client.get("/api/v1/me", headers={"Authorization": "Bearer abc"}),
+                await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}),
                 await client.put(
                     "/api/v1/me/pin",
-                    headers={"Authorization": "Bearer abc", "Accept-Language": "zh-Hant"},
+                    headers={"Authorization": f"Bearer {token}", "Accept-Language": "zh-Hant"},
                     json={"current": "4567", "new": "2046", "confirm": "2046"},
                 ),
             ]
+            # A token this installation never issued is told by its MAC, without the database.
+            forged = await client.get("/api/v1/me", headers={"Authorization": "Bearer abc"})
     finally:
         app.close()
+    assert (forged.status_code, forged.json()["error"]) == (401, "invalid_token")
     for answer in answers:
         assert answer.status_code == 503
         assert answer.json()["error"] == "service_unavailable"

@@ -513,6 +513,41 @@ def test_live_hints_and_the_change_give_the_same_verdict(open_page: Any, fresh: 
     page.wait_for_selector("#new-hints .live-hints__ok")
 
 
+def test_the_set_up_pages_hints_and_its_submit_refuse_the_card_number_alike(
+    open_page: Any, fresh: Server, smtp: Mailbox
+) -> None:
+    """Issue 16: the page of an e-mailed set-up link checks against the link, so the
+    hints know the patron's card number before the submit does."""
+    added = fresh.patronauth(
+        "patron", "add", "--institution", "hkpl", "--barcode", "HKPL0301", "--name",
+        "Lam Ka Yee", "--email", "ka-yee.lam@example.org",
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    page = open_page()
+    page.goto("/hkpl/set-up")
+    page.locator("#identifier").fill("HKPL0301")
+    page.locator("#email").fill("ka-yee.lam@example.org")
+    page.locator("form.form button[type=submit]").click()
+    page.wait_for_url("**/hkpl/set-up?sent=1")
+    (mail,) = smtp.wait_for("ka-yee.lam@example.org")
+    body = mail.get_body(preferencelist=("plain",))
+    assert body is not None
+    link = re.search(r"https?://\S+/hkpl/set-up/[A-Za-z0-9_-]+", str(body.get_content()))
+    assert link is not None
+    page.goto(link.group(0))
+    reason = "must not contain your card number"
+    page.locator("#new").fill("HKPL0301Aa!")
+    page.wait_for_selector("#new-hints li")
+    assert reason in page.locator("#new-hints").inner_text()
+    shot(page, "45-hkpl-set-up-hints-card-number")
+    page.locator("#confirm").fill("HKPL0301Aa!")
+    page.locator("form.form button[type=submit]").click()
+    page.wait_for_load_state()
+    assert reason in page.locator(".error-summary").inner_text()
+    page.locator("#new").fill("Quiet!Stacks22")
+    page.wait_for_selector("#new-hints .live-hints__ok")
+
+
 def test_the_session_policy_check_refuses_a_visitor_without_a_session(
     open_page: Any,
 ) -> None:

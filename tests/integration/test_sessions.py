@@ -111,7 +111,51 @@ def test_sessions_end_at_sign_out_and_after_the_idle_and_absolute_timeouts(hkpl:
 def test_missing_and_forged_tokens_are_refused(hkpl: App) -> None:
     assert refusal(hkpl, None) == "session.missing"
     assert refusal(hkpl, "") == "session.missing"
-    assert refusal(hkpl, "forged-token") == "session.invalid"
+    assert refusal(hkpl, "forged-token") == "session.not_issued"
+
+
+def test_a_token_never_issued_is_told_from_one_signed_out_or_purged(hkpl: App) -> None:
+    """The store cannot tell them apart; the token's MAC can."""
+    from sqlalchemy import delete
+
+    from patronauth.adapters.storage.tables import sessions
+
+    token = sign_in(hkpl, "4567")
+    value, key_id, mac = token.split(".")
+    other_mac = hkpl.ports.hasher.keyed(value + "x", salt="session-token").rsplit(":", 1)[1]
+    for forged in (
+        f"{value}.{key_id}.{other_mac}",  # another value's MAC
+        f"{value[::-1]}.{key_id}.{mac}",  # another value under this MAC
+        f"{value}.{key_id}",
+        f"{value}.{key_id}.{mac}.{mac}",
+        f"{value}.{key_id}.{mac}=",
+        f"{value}.Omsp.{mac}",  # no such key
+        "x" * 5000,
+    ):
+        assert refusal(hkpl, forged) == "session.not_issued", forged
+    assert current_session(hkpl.ports, token).patron_id
+    close_session(hkpl.ports, token)
+    assert refusal(hkpl, token) == "session.invalid"  # signed out
+    with hkpl.engine.begin() as conn:
+        conn.execute(delete(sessions))  # forgotten
+    assert refusal(hkpl, token) == "session.invalid"
+    assert refusal(hkpl, f"{value}.{key_id}.{other_mac}") == "session.not_issued"
+
+
+def test_a_token_issued_before_the_mac_keeps_working_until_it_ends(hkpl: App) -> None:
+    """Stored hashed, an old token keeps its session after the upgrade; an unknown one of
+    that form is answered as before (signed out)."""
+    from patronauth.domain.sessions import Scope as Reach
+
+    legacy = "AbCdEfGhIjKlMnOpQrStUv"  # the form of `secrets.token_urlsafe(16)`
+    hkpl.ports.sessions.create(
+        token_hash(legacy), 1, SessionChannel.WEB, Reach.FULL, None,
+        source="t", now=hkpl.ports.clock.now(),
+    )  # fmt: skip
+    assert current_session(hkpl.ports, legacy).scope is Reach.FULL
+    assert refusal(hkpl, "ZyXwVuTsRqPoNmLkJiHgFe") == "session.invalid"
+    close_session(hkpl.ports, legacy)
+    assert refusal(hkpl, legacy) == "session.invalid"
 
 
 def test_only_the_hash_of_a_token_is_stored(hkpl: App) -> None:

@@ -148,7 +148,7 @@ def test_sign_out_and_sign_out_everywhere(hkpl: App) -> None:
     assert opened is not None
     assert refusal(hkpl, third) == "session.invalid"  # rotated: a new id, the old one ends
     assert current_session(hkpl.ports, opened.token).scope is Scope.FULL
-    assert refusal(hkpl, "not-a-token") == "session.invalid"
+    assert refusal(hkpl, "not-a-token") == "session.not_issued"
     assert refusal(hkpl, None) == "session.missing"
 
 
@@ -238,3 +238,20 @@ def test_bootstrap_keeps_sessions_in_redis_when_a_redis_url_is_set(
     finally:
         with_redis.close()
         without.close()
+
+
+def test_a_token_never_issued_is_told_from_one_signed_out_in_redis(
+    hkpl: App, redis_url: str, prefix: str
+) -> None:
+    token = sign_in(hkpl)
+    value, key_id, mac = token.split(".")
+    forged = f"{value}.{key_id}.{mac[:-2]}{'AA' if mac[-2:] != 'AA' else 'BB'}"
+    assert refusal(hkpl, forged) == "session.not_issued"
+    assert refusal(hkpl, secrets.token_urlsafe(16) + f".{key_id}.{mac}") == "session.not_issued"
+    close_session(hkpl.ports, token)
+    assert refusal(hkpl, token) == "session.invalid"
+    client = Redis.from_url(redis_url)
+    client.delete(*client.scan_iter(match=f"{prefix}*"))  # forgotten after its grace period
+    client.close()
+    assert refusal(hkpl, token) == "session.invalid"  # authentic: signed out, not forged
+    assert refusal(hkpl, forged) == "session.not_issued"

@@ -226,3 +226,86 @@ async def test_the_pages_answer_before_any_work_is_done(
     assert wrapped.at_answer == [(before, 0)]  # nothing done when the answer left
     assert stored(patrons) != before  # and then the work was done
     assert len(mails(patrons)) == 1
+
+
+async def _set_up_link(app: App, browser: Browser) -> str:
+    await browser.post("/hku/set-up", {"identifier": "CU1234567", "email": "hc.yip@example.org"})
+    (mail,) = mails(app)
+    return link_in(mail)
+
+
+async def test_the_set_up_pages_hints_know_the_patrons_words_and_agree_with_the_submit(
+    patrons: App, browser: Browser
+) -> None:
+    """Issue 16: the hints of the e-mailed link's page are bound to the link, so they
+    refuse the card number as the set-up itself does."""
+    link = await _set_up_link(patrons, browser)
+    form = await browser.get(link)
+    assert f'data-policy-check="{link}/policy-check" data-credential="pin">' in form.text
+    with_card = "cu1234567Read!"
+    hint = await browser.post(f"{link}/policy-check", {"credential": "pin", "secret": with_card})
+    assert hint.status_code == 200
+    assert hint.headers["cache-control"] == "no-store"
+    body = hint.json()
+    assert body["ok"] is False
+    codes = [v["code"] for v in body["violations"]]
+    assert codes == ["pin.contains_barcode"]
+    assert "CU1234567" not in hint.text.upper()  # names the rule, never the data
+    submitted = await browser.post(link, {"new": with_card, "confirm": with_card})
+    assert submitted.status_code == 422
+    assert body["violations"][0]["message"] in submitted.text
+    fine = await browser.post(f"{link}/policy-check", {"credential": "pin", "secret": VALID})
+    assert fine.json() == {"ok": True, "violations": []}
+    assert (await browser.get(link)).status_code == 200  # nothing was used up
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/hku/set-up/{wrong}/policy-check",  # no such link
+        "/hkpl/set-up/{token}/policy-check",  # another library's link
+        "/hku/set-up/short/policy-check",  # not a link's form
+    ],
+)
+async def test_the_set_up_policy_check_answers_only_the_holder_of_the_link(
+    patrons: App, browser: Browser, path: str
+) -> None:
+    token = (await _set_up_link(patrons, browser)).rsplit("/", 1)[1]
+    wrong = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    answer = await browser.post(
+        path.format(token=token, wrong=wrong), {"credential": "pin", "secret": "cu1234567Read!"}
+    )
+    assert answer.status_code == 404
+    assert answer.json() == {"error": "link.invalid"}
+
+
+async def test_the_set_up_policy_check_wants_the_forms_csrf_token(
+    patrons: App, browser: Browser
+) -> None:
+    link = await _set_up_link(patrons, browser)
+    answer = await browser.post(f"{link}/policy-check", {"secret": "x"}, csrf=False)
+    assert answer.status_code == 403
+
+
+async def test_the_counters_temporary_pin_leads_to_a_change_page_whose_hints_know_the_card(
+    patrons: App, browser: Browser
+) -> None:
+    """The change page after a temporary PIN from the counter checks with the session,
+    so the hints and the change refuse the card number with the same rule."""
+    from patronauth.services.credentials import reset_credential
+    from tests.support import STAFF
+
+    temporary = reset_credential(patrons.ports, "CU1234567", None, staff=STAFF).temporary
+    assert temporary is not None
+    signed = await browser.sign_in("hku", "CU1234567", temporary)
+    assert signed.headers["location"] == "/hku/change-required"
+    page = await browser.follow(signed)
+    assert 'data-policy-check="/hku/policy-check" data-credential="pin">' in page.text
+    with_card = "cu1234567Read!"
+    hint = await browser.post("/hku/policy-check", {"credential": "pin", "secret": with_card})
+    assert [v["code"] for v in hint.json()["violations"]] == ["pin.contains_barcode"]
+    refused = await browser.post(
+        "/hku/change-required", {"current": temporary, "new": with_card, "confirm": with_card}
+    )
+    assert refused.status_code == 422
+    assert hint.json()["violations"][0]["message"] in refused.text

@@ -167,3 +167,20 @@ async def test_after_a_change_the_cookie_rotates_and_other_sessions_end(
     assert (await browser.get("/hkpl/account")).status_code == 200
     assert (await other.get("/hkpl/account")).headers["location"].startswith("/hkpl/sign-in")
     await other.aclose()
+
+
+@pytest.mark.parametrize("language", ["en", "zh-Hant"])
+async def test_a_session_cookie_never_issued_here_is_told_from_a_signed_out_one(
+    patrons: App, language: str
+) -> None:
+    forged = Browser(patrons)
+    forged.present("planted-by-somebody-else")
+    answer = await forged.get("/hkpl/account")
+    assert answer.headers["location"] == "/hkpl/sign-in?notice=session.not_issued"
+    page = await forged.get(answer.headers["location"], headers={"Accept-Language": language})
+    expected = {
+        "en": "This sign-in was not issued by this service. Please sign in.",
+        "zh-Hant": "此登入並非由本服務發出，請登入。",
+    }[language]
+    assert expected in page.text
+    await forged.aclose()

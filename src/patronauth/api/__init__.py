@@ -15,6 +15,7 @@ from starlette.middleware import Middleware
 from patronauth import __version__
 from patronauth.api import errors
 from patronauth.api.middleware import AnswerHeaders, BlockedFirst, BodyLimit
+from patronauth.api.reference import reference_routes
 from patronauth.api.routes import router
 from patronauth.bootstrap import App
 from patronauth.presentation.http import client_address
@@ -24,6 +25,7 @@ DESCRIPTION = """\
 The account behind a library card, for the library's mobile app.
 
 Sign in with `POST /sessions`, then send `Authorization: Bearer <token>`.
+This reference, browsable, is `/api/v1/docs`.
 Every refusal is `{"error": code, "message": text, ...}` with its status; `message` is
 in the language of `Accept-Language` (`en` or `zh-Hant`), `error` never changes.
 """
@@ -55,6 +57,7 @@ def create_api(app: App) -> FastAPI:
     institutions = sorted(app.ports.profiles.all())
     errors.install(api, app.ports.profiles.all())
     api.include_router(router(app))
+    api.router.routes.extend(reference_routes(api.title))
 
     def document() -> dict[str, Any]:
         if api.openapi_schema is None:

@@ -47,8 +47,10 @@ _COMMON: Responses = {
 _TOKEN: Responses = {
     401: _error(
         "No usable token: `not_signed_in` (no `Authorization: Bearer` header), "
-        "`signed_out` (unknown or ended token), `session_expired` (idle or absolute "
-        "timeout). Sign in again.",
+        "`invalid_token` (never issued by this service: its MAC does not hold), "
+        "`signed_out` (signed out, or ended and forgotten), `session_expired` (idle or "
+        "absolute timeout). Sign in again. Every one but `not_signed_in` comes with "
+        '`WWW-Authenticate: Bearer error="invalid_token"` (RFC 6750).',
         headers={"WWW-Authenticate": {"schema": {"type": "string"}}},
     ),
 }
@@ -121,7 +123,7 @@ CHANGE: Responses = {
     **_TOKEN,
     401: _error(
         "`invalid_credentials` (the current secret is wrong), `temporary_expired`, or no "
-        "usable token (`not_signed_in`, `signed_out`, `session_expired`).",
+        "usable token (`not_signed_in`, `invalid_token`, `signed_out`, `session_expired`).",
         headers={"WWW-Authenticate": {"schema": {"type": "string"}}},
     ),
     403: _error(
@@ -155,7 +157,8 @@ RESET: Responses = {400: _COMMON[400], 413: _COMMON[413], 422: _COMMON[422]}
 POLICY_CHECK_TEXT = (
     "Live hints while a patron types a new secret: `ok` and one `{code, message}` per "
     "broken rule of the policy in force today. Nothing is stored. The patron's own data "
-    "(card number, name, phone) are checked only by the change itself."
+    "(card number, name, phone) are checked only by the change itself (the web pages "
+    "check them while typing against the session or the e-mailed link)."
 )
 
 POLICY_CHECK: Responses = {

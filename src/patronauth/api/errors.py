@@ -108,10 +108,14 @@ def outcome_error(result: AuthResult, language: str, profiles: Mapping[str, Prof
 
 # --- refusals of the use cases ------------------------------------------------------
 
+# RFC 6750 3.1: a request without a token gets the bare challenge, a token that does
+# not work (never issued, signed out, expired) `invalid_token`.
 _TOKEN_CHALLENGE = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+_NO_TOKEN_CHALLENGE = {"WWW-Authenticate": "Bearer"}
 _CODES: dict[str, tuple[int, ErrorCode]] = {
     "session.missing": (401, _E.NOT_SIGNED_IN),
     "session.invalid": (401, _E.SIGNED_OUT),
+    "session.not_issued": (401, _E.INVALID_TOKEN),  # not a token of this installation
     "session.expired": (401, _E.SESSION_EXPIRED),
     "patron.not_found": (401, _E.SIGNED_OUT),  # the account behind a token has gone
     "secret.confirmation_mismatch": (422, _E.CONFIRMATION_MISMATCH),
@@ -164,7 +168,8 @@ def refusal_error(
     if refused.code in _CODES:
         status, code = _CODES[refused.code]
         status = (statuses or {}).get(refused.code, status)
-        return api_error(status, code, message, _TOKEN_CHALLENGE if status == 401 else None)
+        challenge = _NO_TOKEN_CHALLENGE if code is _E.NOT_SIGNED_IN else _TOKEN_CHALLENGE
+        return api_error(status, code, message, challenge if status == 401 else None)
     if isinstance(refused, NotFound):
         return api_error(404, _E.NOT_FOUND, message)
     if isinstance(refused, Conflict):

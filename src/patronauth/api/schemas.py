@@ -264,6 +264,7 @@ class ErrorCode(StrEnum):
     CHANGE_REQUIRED = "change_required"
     NOT_SIGNED_IN = "not_signed_in"
     SIGNED_OUT = "signed_out"
+    INVALID_TOKEN = "invalid_token"  # noqa: S105 (a reason code, no secret)
     SESSION_EXPIRED = "session_expired"
     MUST_CHANGE = "must_change"
     POLICY_VIOLATION = "policy_violation"

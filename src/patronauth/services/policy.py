@@ -74,7 +74,8 @@ def check_own_secret(
             raise NotFound.of("credential.kind_not_used", kind=kind.value)
         context = secret_context(ports.hasher, patron, uow.patrons.identifiers(patron.id))
         credential = uow.credentials.get(patron.id, kind)
-    policy = profile.credential(patron.category, kind).policy_on(ports.clock.now().date())
+    # The library's day, as the change itself takes it (not the UTC date).
+    policy = profile.credential(patron.category, kind).policy_on(profile.day_of(ports.clock.now()))
     new = normalise_secret(secret)
     violations = check(new, policy, context=context, blocklists=ports.blocklists)
     default = credential.default_digest if credential is not None else None

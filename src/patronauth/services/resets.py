@@ -28,7 +28,14 @@ from patronauth.domain.credentials import (
     CredentialState,
     transition,
 )
-from patronauth.domain.errors import Conflict, InvalidInput, NotFound, Refused
+from patronauth.domain.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PolicyRefused,
+    Refused,
+    Violation,
+)
 from patronauth.domain.identifiers import lockout_key, mask_card, normalise_email
 from patronauth.domain.patrons import Patron, PatronStatus
 from patronauth.domain.profile import Profile, SelfServiceReset
@@ -343,15 +350,39 @@ def revert_to_default(ports: Ports, token: str, *, source: str) -> LinkTarget:
     return LinkTarget(patron, used.kind, patron.institution)
 
 
+def _setup_target(ports: Ports, uow: UnitOfWork, target: LinkTarget) -> Found:
+    card = current_card(uow, target.patron.id)
+    if card is None:
+        raise NotFound.of("link.invalid")
+    return Found(target.patron, card, ports.profiles.get(target.institution))
+
+
+def check_setup_secret(
+    ports: Ports, token: str, secret: str, *, institution: str
+) -> list[Violation]:
+    """The live hints of the set-up page (S6): every rule the secret breaks as
+    `complete_setup` checks it, the patron's own words included, for the holder of the
+    link alone. Nothing is stored or used up; the answer names rules, never the data."""
+    target = open_link(ports, token, ActionPurpose.SET_UP)
+    if target.institution != institution:
+        raise NotFound.of("link.invalid")
+    with ports.uow() as uow:
+        found = _setup_target(ports, uow, target)
+        try:
+            checked_new_secret(
+                ports, uow, found, target.kind, secret, secret, current=None, default_digest=None
+            )
+        except PolicyRefused as refused:
+            return [Violation(v.code, v.params) for v in refused.violations]
+    return []
+
+
 def complete_setup(ports: Ports, token: str, new: str, confirm: str, *, source: str) -> LinkTarget:
     """R23: the first PIN, set through the e-mailed link. The link is used up only by a
     PIN that passes the policy."""
     target = open_link(ports, token, ActionPurpose.SET_UP)
     with ports.uow() as uow:
-        card = current_card(uow, target.patron.id)
-        if card is None:
-            raise NotFound.of("link.invalid")
-        found = Found(target.patron, card, ports.profiles.get(target.institution))
+        found = _setup_target(ports, uow, target)
         if target.patron.status is PatronStatus.PENDING_REGISTRATION:
             raise Refused.of("login.pending_registration")
         secret, policy = checked_new_secret(

@@ -1,8 +1,21 @@
-"""Opening, checking and ending sessions of the web pages and the app (S5, S7)."""
+"""Opening, checking and ending sessions of the web pages and the app (S5, S7).
+
+A session's token is `<random>.<key id>.<mac>`: 128 random bits, then a keyed digest
+of them (HMAC under the pepper key named, base64url-encoded). Only the token's SHA-256
+is stored, so the store alone cannot tell a token it never gave out from one that was
+signed out and forgotten; the MAC can. A token whose MAC does not hold (or that has no
+shape of ours) was never issued by this installation: `session.not_issued`. One that
+holds but is no longer stored was signed out, or forgotten after it ended:
+`session.invalid`. Tokens issued before the MAC (a bare 22-character random value)
+are looked up as before until they time out, as signed out when not found.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,11 +26,43 @@ from patronauth.services.authenticate import AuthResult
 from patronauth.services.interfaces import Ports, SessionRows, UnitOfWork
 
 TOUCH_EVERY_SECONDS = 30  # a busy page does not write on every request
+TOKEN_SALT = "session-token"  # noqa: S105 (the keyed digest's purpose, no secret)
+_PART = re.compile(r"[A-Za-z0-9_-]{1,128}")
+_LEGACY = re.compile(r"[A-Za-z0-9_-]{22}")  # `secrets.token_urlsafe(16)` before the MAC
 
 
 def token_hash(token: str) -> str:
     """Tokens are 128-bit random values: a plain SHA-256 is the right stored form."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def issue_token(ports: Ports) -> str:
+    """A new session token: random, with this installation's MAC (see the module)."""
+    value = ports.randomness.token()
+    _, key_id, _, mac = ports.hasher.keyed(value, salt=TOKEN_SALT).split(":", 3)
+    return f"{value}.{_b64(key_id.encode('utf-8'))}.{mac}"
+
+
+def issued_here(ports: Ports, token: str) -> bool:
+    """Whether `token` has a MAC of ours (or is of the form issued before the MAC).
+    Nothing is looked up: a forged token costs one HMAC."""
+    parts = token.split(".")
+    if len(parts) == 1:
+        return _LEGACY.fullmatch(token) is not None
+    if len(parts) != 3 or not all(_PART.fullmatch(part) for part in parts):
+        return False
+    value, encoded_id, mac = parts
+    try:
+        key_id = base64.urlsafe_b64decode(encoded_id + "=" * (-len(encoded_id) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    if ":" in key_id:
+        return False
+    return ports.hasher.keyed_matches(f"hk:{key_id}:{TOKEN_SALT}:{mac}", value)
 
 
 @dataclass(frozen=True)
@@ -66,7 +111,7 @@ def _open(
     uow: UnitOfWork | None = None,
 ) -> Opened:
     now = ports.clock.now()
-    token = ports.randomness.token()
+    token = issue_token(ports)
     store: SessionRows = ports.sessions if uow is None else uow.sessions
     session = store.create(
         token_hash(token), patron_id, channel, scope, change_kind, source=source, now=now
@@ -77,11 +122,14 @@ def _open(
 def current_session(
     ports: Ports, token: str | None, *, channel: SessionChannel | None = None
 ) -> Session:
-    """The session behind a token, or a refusal: missing, unknown, ended or timed out.
-    A front end names its `channel`: a web session's cookie is no app token, and an app
-    token is no web session (each is refused as unknown on the other)."""
+    """The session behind a token, or a refusal: missing, never issued here, unknown
+    or ended, timed out. A front end names its `channel`: a web session's cookie is no
+    app token, and an app token is no web session (each is refused as unknown on the
+    other)."""
     if not token:
         raise Refused.of("session.missing")
+    if not issued_here(ports, token):
+        raise Refused.of("session.not_issued")
     session = ports.sessions.find(token_hash(token))
     if session is None or (channel is not None and session.channel is not channel):
         raise Refused.of("session.invalid")

@@ -62,6 +62,7 @@ def routes() -> list[Route | Mount]:
         Route(f"{i}/forgot", recovery.forgot, methods=POST),
         Route(f"{i}/set-up", recovery.setup_request_form, methods=GET),
         Route(f"{i}/set-up", recovery.setup_request, methods=POST),
+        Route(f"{i}/set-up/{{token}}/policy-check", policy.setup_policy_check, methods=POST),
         Route(f"{i}/set-up/{{token}}", recovery.setup_link_form, methods=GET),
         Route(f"{i}/set-up/{{token}}", recovery.setup_link, methods=POST),
         Route(f"{i}/reset/{{token}}", recovery.reset_link_form, methods=GET),

@@ -1,8 +1,8 @@
 """The messages the live policy hints show, in the page's language (static/hints.js).
 
-The hints come from the JSON API's policy check; the page carries the catalogue's
-message for every rule of the credential so that they read in the page's language
-whatever the API answers in.
+The hints come from the page's own policy check (bound to the session or the e-mailed
+link, web/views/policy.py); the page carries the catalogue's message for every rule of
+the credential so that they read in the page's language whatever the check answers in.
 """
 
 from __future__ import annotations

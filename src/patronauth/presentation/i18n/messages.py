@@ -382,6 +382,7 @@ MESSAGES: dict[str, str] = {
     # Sessions and one-time links
     "session.missing": N_("Please sign in first."),
     "session.invalid": N_("You are signed out. Please sign in again."),
+    "session.not_issued": N_("This sign-in was not issued by this service. Please sign in."),
     "session.expired": N_("Your session has timed out. Please sign in again."),
     "session.must_change": N_("Please choose a new {credential} before going on."),
     "link.invalid": N_("This link has been used or has expired. Please ask for a new one."),

@@ -1,10 +1,10 @@
 /* Live hints while a new password or PIN is typed: a progressive enhancement.
  *
  * The form works the same without this script. It asks the policy check (the rules the
- * server applies on submit) and shows what is still missing. A signed-in patron's change
- * page (data-session-check) asks the page's own check, which knows the patron's words
- * (card number, name...); the first-time set-up asks the JSON API's. When the check
- * fails or cannot be reached, the hints simply stay hidden.
+ * server applies on submit) and shows what is still missing. Each page names its own
+ * check (data-policy-check), bound to the signed-in patron's session or to the e-mailed
+ * link, which knows the patron's words (card number, name...), and is sent the form's
+ * CSRF token. When the check fails or cannot be reached, the hints simply stay hidden.
  */
 (function () {
   "use strict";
@@ -51,36 +51,20 @@
       var secret = input.value;
       var mine = ++sequence;
       if (!secret) { hide(); return; }
-      var request;
-      if (form.hasAttribute("data-session-check")) {
-        var token = form.querySelector("input[name=csrftoken]");
-        request = {
-          contentType: "application/x-www-form-urlencoded",
-          body: new URLSearchParams({
-            csrftoken: token ? token.value : "",
-            credential: form.getAttribute("data-credential"),
-            secret: secret
-          }).toString()
-        };
-      } else {
-        var body = {
-          institution: form.getAttribute("data-institution"),
-          credential: form.getAttribute("data-credential"),
-          secret: secret
-        };
-        var category = form.getAttribute("data-category");
-        if (category) { body.category = category; }
-        request = { contentType: "application/json", body: JSON.stringify(body) };
-      }
+      var token = form.querySelector("input[name=csrftoken]");
       window.fetch(form.getAttribute("data-policy-check"), {
         method: "POST",
         credentials: "same-origin",
         headers: {
-          "Content-Type": request.contentType,
+          "Content-Type": "application/x-www-form-urlencoded",
           "Accept": "application/json",
           "Accept-Language": document.documentElement.lang || "en"
         },
-        body: request.body
+        body: new URLSearchParams({
+          csrftoken: token ? token.value : "",
+          credential: form.getAttribute("data-credential"),
+          secret: secret
+        }).toString()
       }).then(function (response) {
         if (!response.ok) { throw new Error("policy check unavailable"); }
         return response.json();

@@ -232,7 +232,6 @@ def _show(
         # The code field, once a code has been sent for this change.
         ask_code=any(p.field == "code" for p in form.problems),
         hint_messages=hint_messages(policy, page.language),
-        category=patron.category,
         account=visitor.account,
         contact_kinds=_contact_kinds(page),
         directory=page.library.directory_for(patron.category),

@@ -18,7 +18,9 @@ from patronauth.web.pages import NO_STORE, Page
 
 # Notices the sign-in page shows when sent there (`?notice=`): message codes, and
 # "signed-out" (its text is in the template).
-SIGN_IN_NOTICES = frozenset({"session.missing", "session.invalid", "session.expired", "signed-out"})
+SIGN_IN_NOTICES = frozenset(
+    {"session.missing", "session.not_issued", "session.invalid", "session.expired", "signed-out"}
+)
 _STATUS = {
     Outcome.INVALID: 422,
     Outcome.BLOCKED: 429,

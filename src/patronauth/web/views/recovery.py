@@ -10,8 +10,6 @@ that a mail scanner opening a link changes nothing.
 
 from __future__ import annotations
 
-import re
-
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
@@ -32,8 +30,7 @@ from patronauth.services.resets import (
 from patronauth.web.forms import Form
 from patronauth.web.hints import hint_messages
 from patronauth.web.pages import Page
-
-_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,128}")
+from patronauth.web.views.policy import LINK_TOKEN
 
 
 def _web_settings(page: Page) -> CredentialSettings:
@@ -126,7 +123,7 @@ def _setup_request(page: Page, form: Form, *, sent: bool = False, status: int = 
 
 def _target(page: Page, purpose: ActionPurpose) -> LinkTarget | None:
     token = page.request.path_params["token"]
-    if not _TOKEN.fullmatch(token):
+    if not LINK_TOKEN.fullmatch(token):
         return None
     try:
         target = open_link(page.ports, token, purpose)
@@ -191,7 +188,6 @@ def _setup_page(page: Page, target: LinkTarget, form: Form, *, status: int = 200
         label=page.label(target.kind),
         policy=policy,
         hint_messages=hint_messages(policy, page.language),
-        category=target.patron.category,
     )
 
 
