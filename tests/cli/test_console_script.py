@@ -162,6 +162,6 @@ def test_with_redis_down_attempts_are_counted_in_the_database(cli: Cli) -> None:
 
 def test_an_overlong_staff_name_is_a_configuration_error(cli_any: Cli) -> None:
     cli_any.configure(PATRONAUTH_STAFF="x" * 100)
-    run = cli_any("unlock", "HKPL0001")
+    run = cli_any("unlock", "--reason", "at the counter", "HKPL0001")
     assert run.code == 2
     assert run.err.startswith("configuration: ")

@@ -72,7 +72,7 @@ def desk(browser: Any, console_server: Server) -> Iterator[Any]:
 
 def add_staff(server: Server, login: str, role: str, institution: str) -> str:
     done = server.patronauth(
-        "staff", "add", "--login", login, "--name", login.title(), "--role", role,
+        "staff", "add", "--reason", "at the counter", "--login", login, "--name", login.title(), "--role", role,
         "--institution", institution,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

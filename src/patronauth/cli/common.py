@@ -73,6 +73,25 @@ class Context:
         return i18n.message(code, self.language, **params)
 
 
+REASON_HELP = (
+    "Why (required). Recorded in the action's audit record with who ran the command: "
+    "PATRONAUTH_STAFF, else the operating-system user (as os:<user>)."
+)
+
+
+def reason_option(func: Callable[P, R]) -> Callable[P, R]:
+    """`--reason`, required on every staff action of the command line."""
+    return click.option("--reason", required=True, help=REASON_HELP)(func)
+
+
+def recorded_as() -> None:
+    """Say, beside the result, whom the audit record names (an operator using a shared
+    account learns that the operating-system user is what the trail keeps)."""
+    c = ctx()
+    if not c.json:
+        click.echo(f"recorded as {c.staff}, with the reason given", err=True)
+
+
 def ctx() -> Context:
     obj = click.get_current_context().find_object(Context)
     assert obj is not None

@@ -34,15 +34,17 @@ from patronauth.domain.staff import (
     totp_step_usable,
 )
 from patronauth.services.admission import admit
-from patronauth.services.audit import Trail
+from patronauth.services.audit import Trail, given_reason
 from patronauth.services.interfaces import StaffPorts, StoredStaff, UnitOfWork
 from patronauth.services.sessions import token_hash
 
 CHANNEL = "staff"
 
 
-def _trail(uow: UnitOfWork, sp: StaffPorts, actor: str, at: datetime) -> Trail:
-    return Trail(uow, sp.ports.clock, actor, CHANNEL, at=at)
+def _trail(
+    uow: UnitOfWork, sp: StaffPorts, actor: str, at: datetime, reason: str | None = None
+) -> Trail:
+    return Trail(uow, sp.ports.clock, actor, CHANNEL, at=at, reason=reason)
 
 
 def _home(member: StaffMember) -> str | None:
@@ -67,8 +69,10 @@ def add_staff(
     institutions: Sequence[str],
     *,
     by: str,
+    reason: str | None = None,
 ) -> Added:
     """A new staff account, waiting for its holder to enrol through the link."""
+    why = given_reason(reason)
     ports = sp.ports
     login, name = parse_login(login), parse_name(name)
     chosen = parse_institutions(institutions, list(ports.profiles.all()))
@@ -78,10 +82,10 @@ def add_staff(
     with ports.uow() as uow:
         member = uow.staff.add(login, name, role, chosen, created_by=by, at=now)
         uow.staff.add_enrolment(token_hash(token), member.id, now=now, expires_at=expires_at)
-        _trail(uow, sp, by, now).record(
+        _trail(uow, sp, by, now, why).record(
             "staff.add",
             None,
-            {"staff": login, "role": role.value, "institutions": " ".join(chosen)},
+            {"member": login, "role": role.value, "institutions": " ".join(chosen)},
             institution=chosen[0],
         )
         uow.commit()
@@ -100,17 +104,18 @@ def _require_staff(uow: UnitOfWork, login: str) -> StoredStaff:
     return stored
 
 
-def disable_staff(sp: StaffPorts, login: str, *, by: str) -> StaffMember:
+def disable_staff(sp: StaffPorts, login: str, *, by: str, reason: str | None = None) -> StaffMember:
     """The account stops signing in, and every console session of it ends now."""
+    why = given_reason(reason)
     now = sp.ports.clock.now()
     with sp.ports.uow() as uow:
         stored = _require_staff(uow, login)
         uow.staff.set_status(stored.member.id, StaffStatus.DISABLED, now)
         ended = uow.staff_sessions.revoke_staff(stored.member.id, now)
-        _trail(uow, sp, by, now).record(
+        _trail(uow, sp, by, now, why).record(
             "staff.disable",
             None,
-            {"staff": stored.member.login, "sessions_ended": str(ended)},
+            {"member": stored.member.login, "sessions_ended": str(ended)},
             institution=_home(stored.member),
         )
         uow.commit()
@@ -119,15 +124,18 @@ def disable_staff(sp: StaffPorts, login: str, *, by: str) -> StaffMember:
     return again.member
 
 
-def set_role(sp: StaffPorts, login: str, role: Role, *, by: str) -> StaffMember:
+def set_role(
+    sp: StaffPorts, login: str, role: Role, *, by: str, reason: str | None = None
+) -> StaffMember:
+    why = given_reason(reason)
     now = sp.ports.clock.now()
     with sp.ports.uow() as uow:
         stored = _require_staff(uow, login)
         uow.staff.set_role(stored.member.id, role, now)
-        _trail(uow, sp, by, now).record(
+        _trail(uow, sp, by, now, why).record(
             "staff.role",
             None,
-            {"staff": stored.member.login, "from": stored.member.role.value, "to": role.value},
+            {"member": stored.member.login, "from": stored.member.role.value, "to": role.value},
             institution=_home(stored.member),
         )
         uow.commit()
