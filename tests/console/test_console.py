@@ -25,13 +25,14 @@ def _patron_id(app: App, card: str) -> int:
     return patron.id
 
 
-def _staff_actions(app: App) -> list[tuple[str, int | None, dict[str, str]]]:
+def _staff_actions(app: App) -> list[tuple[str, str, int | None, dict[str, str]]]:
+    """The records of staff actions, newest first: each names the reason it was given."""
     with app.ports.uow() as uow:
         events = uow.staff.audit(institutions=None, limit=500)
     return [
-        (e.event.actor, e.event.patron_id, dict(e.event.detail))
+        (e.event.action, e.event.actor, e.event.patron_id, dict(e.event.detail))
         for e in events
-        if e.event.action == "staff.action"
+        if {"staff", "reason"} <= e.event.detail.keys()
     ]
 
 
@@ -136,9 +137,9 @@ async def test_a_counter_reset_is_read_back_on_the_patrons_side(desk_app: App) -
     assert first.result.outcome is Outcome.MUST_CHANGE
     assert first.opened is not None
     assert first.opened.must_change
-    [(actor, patron_id, detail)] = _staff_actions(desk_app)
-    assert (actor, patron_id) == ("staff:hoi", patron)
-    assert detail == {"action": "reset", "reason": "lost the PIN mailer", "credential": "pin"}
+    [(action, actor, patron_id, detail)] = _staff_actions(desk_app)
+    assert (action, actor, patron_id) == ("credential.reset", "staff:hoi", patron)
+    assert detail == {"credential": "pin", "staff": "hoi", "reason": "lost the PIN mailer"}
     with desk_app.ports.uow() as uow:
         resets = [
             e for e in uow.audit.recent(patron_id=patron) if e.event.action == "credential.reset"
@@ -167,7 +168,7 @@ async def test_a_reset_needs_a_fresh_second_factor(desk_app: App) -> None:
         {"credential": "password", "reason": "forgot", "code": console.code(secret)},
     )
     assert ok.status_code == 303, re.findall(r"<li data-field[^<]*</li>", ok.text)
-    assert [d["action"] for _, _, d in _staff_actions(desk_app)] == ["reset"]
+    assert [a for a, _, _, _ in _staff_actions(desk_app)] == ["credential.reset"]
     await console.aclose()
 
 
@@ -273,9 +274,9 @@ async def test_replace_a_card_and_complete_a_registration_with_their_reasons(
     assert replaced.status_code == 303
     page = await console.get(f"/staff/patrons/{chan}")
     assert '<dd id="card">HKPL0099</dd>' in page.text
-    assert [(a, p, d["action"], d["reason"]) for a, p, d in _staff_actions(desk_app)] == [
-        ("staff:lam", chan, "replace_card", "card lost"),
-        ("staff:lam", pending, "complete_registration", "papers seen"),
+    assert [(a, s, p, d["staff"], d["reason"]) for a, s, p, d in _staff_actions(desk_app)] == [
+        ("card.replace", "staff:lam", chan, "lam", "card lost"),
+        ("patron.complete", "staff:lam", pending, "lam", "papers seen"),
     ]
     await console.aclose()
 
@@ -301,8 +302,8 @@ async def test_a_supervisor_adds_a_terminal_and_unlocks_it_after_wrong_passwords
     assert unlocked.headers["location"] == "/staff/terminals?done=unlock"
     assert desk_app.ports.counter.blocked_for("terminal:cen-sc-01", now) == 0
     assert terminal_login(desk_app.ports, "cen-sc-01", "kiosk-Secret-2026", source="t") is not None
-    assert [(d["change"], d["reason"]) for _, _, d in _staff_actions(desk_app)] == [
-        ("unlock", "kiosk reset"),
-        ("add", "new kiosk on 1/F"),
+    assert [(a, d["reason"]) for a, _, _, d in _staff_actions(desk_app)] == [
+        ("terminal.unlock", "kiosk reset"),
+        ("terminal.add", "new kiosk on 1/F"),
     ]
     await console.aclose()
