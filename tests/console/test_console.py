@@ -10,9 +10,11 @@ import pytest
 from patronauth.bootstrap import App
 from patronauth.domain.credentials import Channel, CredentialKind, Outcome
 from patronauth.domain.sessions import SessionChannel
+from patronauth.domain.signon import SignOnProtocol
 from patronauth.domain.staff import Role
 from patronauth.services.authenticate import Attempt
 from patronauth.services.signin import sign_in as patron_sign_in
+from patronauth.services.signon import add_client, client_secret_matches, get_client
 from tests.console.conftest import PATRON_COOKIE, STAFF_COOKIE, Console, enrolled
 from tests.support import clock_of
 
@@ -36,6 +38,20 @@ def _staff_actions(app: App) -> list[tuple[str, str, int | None, dict[str, str]]
     ]
 
 
+def _client(app: App, institution: str) -> str:
+    """A service of `institution` with a secret, added from the command line."""
+    added = add_client(
+        app.ports,
+        name=f"Catalogue of {institution}",
+        protocol=SignOnProtocol.OIDC,
+        institution=institution,
+        redirect_uri=("https://catalogue.example.org/cb",),
+        staff="os:operator",
+        reason="set up",
+    )
+    return added.client.client_id
+
+
 async def _desk(app: App, login: str, role: Role, institutions: list[str] | None = None) -> Console:
     secret = enrolled(app, login, role, institutions or ["hkpl"])
     console = Console(app)
@@ -52,6 +68,7 @@ PAGES = [
     ("/staff/audit", {"counter": 403, "supervisor": 200, "admin": 200}),
     ("/staff/go-live", {"counter": 403, "supervisor": 200, "admin": 200}),
     ("/staff/terminals", {"counter": 403, "supervisor": 200, "admin": 200}),
+    ("/staff/services", {"counter": 403, "supervisor": 200, "admin": 200}),
     ("/staff/accounts", {"counter": 403, "supervisor": 403, "admin": 200}),
 ]
 # Every form, with what the role gets for a well-formed post: 303 (done), 200 (a page
@@ -66,6 +83,14 @@ FORMS = [
     ("/staff/terminals", {"login": "kiosk{n}", "institution": "hkpl", "password": "kiosk-secret-1",
                           "reason": "new kiosk"},
      {"counter": 403, "supervisor": 303, "admin": 303}),
+    ("/staff/services", {"name": "Discovery {n}", "protocol": "oidc", "institution": "hkpl",
+                         "redirect_uris": "https://discovery.example.org/cb",
+                         "reason": "new service"},
+     {"counter": 403, "supervisor": 200, "admin": 200}),
+    ("/staff/services/{client}/rotate-secret", {"reason": "secret leaked"},
+     {"counter": 403, "supervisor": 200, "admin": 200}),
+    ("/staff/services/{client}/disable", {"reason": "service retired"},
+     {"counter": 403, "supervisor": 303, "admin": 303}),
     ("/staff/accounts", {"login": "new{n}", "name": "New", "role": "counter",
                          "institutions": "hkpl", "reason": "hired"},
      {"counter": 403, "supervisor": 403, "admin": 200}),
@@ -78,6 +103,7 @@ FORMS = [
 async def test_every_page_and_form_by_every_role(desk_app: App, role: str) -> None:
     console = await _desk(desk_app, "clerk", Role(role))
     hkpl = _patron_id(desk_app, "HKPL0001")
+    client = _client(desk_app, "hkpl")
     for path, expected in PAGES:
         answer = await console.get(path.format(hkpl=hkpl))
         assert answer.status_code == expected[role], (path, role, answer.text[-500:])
@@ -85,7 +111,7 @@ async def test_every_page_and_form_by_every_role(desk_app: App, role: str) -> No
             assert 'data-code="staff.forbidden"' in answer.text
     for n, (path, fields, expected) in enumerate(FORMS):
         data = {k: v.format(n=n) for k, v in fields.items()}
-        answer = await console.post(path.format(hkpl=hkpl, me="clerk"), data)
+        answer = await console.post(path.format(hkpl=hkpl, me="clerk", client=client), data)
         assert answer.status_code == expected[role], (path, role, answer.text[-800:])
     await console.aclose()
 
@@ -182,7 +208,8 @@ async def test_every_form_refuses_a_post_without_the_csrf_token(desk_app: App) -
         f"/staff/patrons/{hkpl}/unlock", f"/staff/patrons/{hkpl}/replace",
         f"/staff/patrons/{hkpl}/complete", f"/staff/patrons/{hkpl}/pay", "/staff/go-live",
         "/staff/terminals", "/staff/terminals/kiosk1/disable", "/staff/terminals/kiosk1/enable",
-        "/staff/terminals/kiosk1/unlock",
+        "/staff/terminals/kiosk1/unlock", "/staff/services", "/staff/services/abc/disable",
+        "/staff/services/abc/rotate-secret",
         "/staff/accounts", "/staff/accounts/root/role", "/staff/accounts/root/disable",
     ]  # fmt: skip
     for path in forms:
@@ -306,4 +333,82 @@ async def test_a_supervisor_adds_a_terminal_and_unlocks_it_after_wrong_passwords
         ("terminal.unlock", "kiosk reset"),
         ("terminal.add", "new kiosk on 1/F"),
     ]
+    await console.aclose()
+
+
+async def test_a_supervisor_manages_the_sign_on_services_of_their_library(desk_app: App) -> None:
+    """Add (the secret shown once), rotate the secret, disable; each with its reason in
+    the action's own audit record; another library's service is not theirs."""
+    console = await _desk(desk_app, "sue", Role.SUPERVISOR)
+    elsewhere = _client(desk_app, "hku")
+    no_reason = await console.post(
+        "/staff/services",
+        {"name": "Discovery", "protocol": "oidc", "institution": "hkpl",
+         "redirect_uris": "https://discovery.example.org/cb"},
+    )  # fmt: skip
+    assert no_reason.status_code == 400
+    assert "Give the reason for this action." in no_reason.text
+    bad = await console.post(
+        "/staff/services",
+        {"name": "Discovery", "protocol": "saml", "institution": "hkpl", "reason": "new"},
+    )
+    assert bad.status_code == 400
+    assert "Choose the protocol: oidc, cas or proxy." in bad.text
+    added = await console.post(
+        "/staff/services",
+        {"name": "Discovery", "protocol": "oidc", "institution": "hkpl",
+         "redirect_uris": "https://discovery.example.org/cb\nhttps://discovery.example.org/cb2",
+         "reason": "new discovery layer"},
+    )  # fmt: skip
+    assert added.status_code == 200
+    client_id = re.search(r'<code id="client-id">([^<]+)</code>', added.text)
+    secret = re.search(r'<code id="client-secret">([^<]+)</code>', added.text)
+    assert client_id is not None
+    assert secret is not None
+    client = get_client(desk_app.ports, client_id.group(1))
+    assert client is not None
+    assert client.redirect_uris == (
+        "https://discovery.example.org/cb",
+        "https://discovery.example.org/cb2",
+    )
+    assert client_secret_matches(desk_app.ports, client, secret.group(1))
+    listing = await console.get("/staff/services")
+    assert f'data-client="{client.client_id}"' in listing.text
+    assert secret.group(1) not in listing.text  # shown once
+    assert elsewhere not in listing.text  # HKU's service is not listed at HKPL
+
+    rotated = await console.post(
+        f"/staff/services/{client.client_id}/rotate-secret", {"reason": "secret leaked"}
+    )
+    assert rotated.status_code == 200
+    new_secret = re.search(r'<code id="client-secret">([^<]+)</code>', rotated.text)
+    assert new_secret is not None
+    assert not client_secret_matches(desk_app.ports, client, secret.group(1))
+    assert client_secret_matches(desk_app.ports, client, new_secret.group(1))
+
+    disabled = await console.post(
+        f"/staff/services/{client.client_id}/disable", {"reason": "replaced by Primo"}
+    )
+    assert disabled.headers["location"] == "/staff/services?done=disable"
+    assert get_client(desk_app.ports, client.client_id) is None
+
+    for action in ("disable", "rotate-secret"):
+        theirs = await console.post(f"/staff/services/{elsewhere}/{action}", {"reason": "x"})
+        assert theirs.status_code == 404, action
+        assert "There is no service with this client id." in theirs.text
+    assert get_client(desk_app.ports, elsewhere) is not None
+
+    records = [
+        (a, s, d["client_id"], d["staff"], d["reason"])
+        for a, s, _, d in _staff_actions(desk_app)
+        if a.startswith("client.")
+    ]
+    assert records == [
+        ("client.disable", "staff:sue", client.client_id, "sue", "replaced by Primo"),
+        ("client.rotate_secret", "staff:sue", client.client_id, "sue", "secret leaked"),
+        ("client.add", "staff:sue", client.client_id, "sue", "new discovery layer"),
+        ("client.add", "os:operator", elsewhere, "os:operator", "set up"),
+    ]
+    mine = await console.get("/staff/me")
+    assert "replaced by Primo" in mine.text
     await console.aclose()

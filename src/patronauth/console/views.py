@@ -3,6 +3,7 @@ and renders the result; refusals are shown in the page's language."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
@@ -14,11 +15,14 @@ from starlette.responses import JSONResponse, Response
 from patronauth.console.desk import ROOT, Page
 from patronauth.domain.credentials import CredentialKind
 from patronauth.domain.errors import InvalidInput, NotFound, Refused
+from patronauth.domain.signon import SignOnProtocol
 from patronauth.domain.staff import Action, Role, StaffForbidden, Stage, parse_role, require
 from patronauth.services import console as desk_cases
 from patronauth.services import staffaccounts as staff_cases
+from patronauth.services.signon import AddedClient
 
 Handler = Callable[[Request], Awaitable[Response]]
+PageHandler = Callable[[Page], Awaitable[Response]]
 
 
 async def _fields(request: Request) -> dict[str, str]:
@@ -46,6 +50,23 @@ async def _desk(request: Request, action: Action) -> tuple[Page, Response | None
     except StaffForbidden as refused:
         return page, page.render("problem.html", status=403, problem=refused.code)
     return page, None
+
+
+def staff_page(action: Action) -> Callable[[PageHandler], Handler]:
+    """The page runs only for a signed-in staff member whose role reaches `action`
+    (`page.signed_in` is that member); others go to sign-in, or get 403."""
+
+    def wrap(handler: PageHandler) -> Handler:
+        @functools.wraps(handler)
+        async def run(request: Request) -> Response:
+            page, answer = await _desk(request, action)
+            if answer is not None:
+                return answer
+            return await handler(page)
+
+        return run
+
+    return wrap
 
 
 def database_down(request: Request, _: Exception) -> Response:
@@ -502,6 +523,94 @@ async def unlock_terminal(request: Request) -> Response:
     except Refused as refused:
         return await terminals(request, status=_status(refused), refused=refused)
     return page.redirect(f"{ROOT}/terminals?done=unlock")
+
+
+# --- the library's sign-on services ---------------------------------------------------------
+
+
+async def _services_page(
+    page: Page,
+    *,
+    status: int = 200,
+    refused: Refused | None = None,
+    shown: AddedClient | None = None,
+) -> Response:
+    found = await run_in_threadpool(desk_cases.clients, page.sp, page.signed_in)
+    return page.render(
+        "services.html",
+        status=status,
+        refused=refused,
+        clients=found,
+        shown=shown,
+        protocols=[p.value for p in SignOnProtocol],
+        done=page.request.query_params.get("done"),
+    )
+
+
+@staff_page(Action.SIGN_ON)
+async def services(page: Page) -> Response:
+    return await _services_page(page)
+
+
+def _lines(text: str | None) -> list[str]:
+    return (text or "").split()
+
+
+@staff_page(Action.SIGN_ON)
+async def add_service(page: Page) -> Response:
+    """The new service's client id and secret are shown in the answer, this once."""
+    fields = await _fields(page.request)
+    desk = page.signed_in
+    try:
+        try:
+            protocol = SignOnProtocol(fields.get("protocol", ""))
+        except ValueError:
+            raise InvalidInput.of("client.protocol_invalid") from None
+        shown = await run_in_threadpool(
+            lambda: desk_cases.new_client(
+                page.sp,
+                desk,
+                name=fields.get("name", ""),
+                protocol=protocol,
+                institution=fields.get("institution", ""),
+                redirect_uris=_lines(fields.get("redirect_uris")),
+                logout_uris=_lines(fields.get("logout_uris")),
+                allow_from=_lines(fields.get("allow_from")),
+                trusted=bool(fields.get("trusted")),
+                public=bool(fields.get("public")),
+                reason=fields.get("reason"),
+            )
+        )
+    except Refused as refused:
+        return await _services_page(page, status=_status(refused), refused=refused)
+    return await _services_page(page, shown=shown)
+
+
+@staff_page(Action.SIGN_ON)
+async def disable_service(page: Page) -> Response:
+    fields = await _fields(page.request)
+    client_id = page.request.path_params["client_id"]
+    try:
+        await run_in_threadpool(
+            desk_cases.stop_client, page.sp, page.signed_in, client_id, fields.get("reason")
+        )
+    except Refused as refused:
+        return await _services_page(page, status=_status(refused), refused=refused)
+    return page.redirect(f"{ROOT}/services?done=disable")
+
+
+@staff_page(Action.SIGN_ON)
+async def rotate_service_secret(page: Page) -> Response:
+    """The new secret is shown in the answer, this once; the old one stops working."""
+    fields = await _fields(page.request)
+    client_id = page.request.path_params["client_id"]
+    try:
+        shown = await run_in_threadpool(
+            desk_cases.new_client_secret, page.sp, page.signed_in, client_id, fields.get("reason")
+        )
+    except Refused as refused:
+        return await _services_page(page, status=_status(refused), refused=refused)
+    return await _services_page(page, shown=shown)
 
 
 # --- administrators -------------------------------------------------------------------------

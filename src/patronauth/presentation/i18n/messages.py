@@ -345,6 +345,7 @@ MESSAGES: dict[str, str] = {
     "client.not_found": N_("There is no service with this client id."),
     "client.already_disabled": N_("This service is disabled already."),
     "client.no_secret": N_("This service has no secret to rotate."),
+    "client.protocol_invalid": N_("Choose the protocol: oidc, cas or proxy."),
     "proxy.not_allowed": N_("This proxy is not allowed to check patrons."),
     "oidc.not_set_up": N_("OpenID Connect has no signing keys: run patronauth init."),
     "oidc.unknown_client": N_("This service is not registered with the library."),
