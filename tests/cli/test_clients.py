@@ -29,7 +29,8 @@ def _stored(cli: Cli) -> list[dict[str, object]]:
 def test_add_prints_the_secret_once_and_stores_only_a_digest(cli_any: Cli) -> None:
     cli = cli_any
     run = cli.ok(
-        "client", "add", "--reason", "at the counter", *CATALOGUE, "--redirect-uri", "https://discovery.example.org/cb",
+        "client", "add", "--reason", "at the counter",
+        *CATALOGUE, "--redirect-uri", "https://discovery.example.org/cb",
         "--logout-uri", "https://discovery.example.org/logout", "--trusted", "--json",
         shows_secret=True,
     )  # fmt: skip
@@ -69,13 +70,15 @@ def test_add_prints_the_secret_once_and_stores_only_a_digest(cli_any: Cli) -> No
 
 def test_public_and_cas_clients_have_no_secret(cli: Cli) -> None:
     public = cli.ok(
-        "client", "add", "--reason", "at the counter", *CATALOGUE, "--redirect-uri", "http://127.0.0.1:9/cb", "--public",
+        "client", "add", "--reason", "at the counter",
+        *CATALOGUE, "--redirect-uri", "http://127.0.0.1:9/cb", "--public",
         "--json",
     ).json()  # fmt: skip
     assert public["client_secret"] is None
     assert public["public"]
     cas = cli.ok(
-        "client", "add", "--reason", "at the counter", "--name", "Primo", "--protocol", "cas", "--institution", "hku",
+        "client", "add", "--reason", "at the counter",
+        "--name", "Primo", "--protocol", "cas", "--institution", "hku",
         "--redirect-uri", "https://primo.example.org/cas", "--json",
     ).json()  # fmt: skip
     assert cas["client_secret"] is None
@@ -103,11 +106,13 @@ def test_bad_input_is_refused_and_nothing_stored(cli: Cli) -> None:
         "client", "add", "--reason", "at the counter", *proxy, "--allow-from", "10.0.0.300"
     ).reasons == ["client.network_invalid"]
     assert cli.refused(
-        "client", "add", "--reason", "at the counter", "--name", "<b>x</b>", "--protocol", "oidc", "--institution", "hkpl",
+        "client", "add", "--reason", "at the counter",
+        "--name", "<b>x</b>", "--protocol", "oidc", "--institution", "hkpl",
         "--redirect-uri", "https://a.example.org/cb",
     ).reasons == ["client.name_invalid"]  # fmt: skip
     assert cli.refused(
-        "client", "add", "--reason", "at the counter", "--name", "X", "--protocol", "oidc", "--institution", "nowhere",
+        "client", "add", "--reason", "at the counter",
+        "--name", "X", "--protocol", "oidc", "--institution", "nowhere",
         "--redirect-uri", "https://a.example.org/cb",
     ).reasons == ["institution.unknown"]  # fmt: skip
     assert cli.refused(

@@ -20,7 +20,8 @@ def _staff_events(cli: Cli) -> list[tuple[str, str, dict[str, str]]]:
 
 def test_add_list_role_disable(cli: Cli) -> None:
     added = cli.ok(
-        "staff", "add", "--reason", "at the counter", "--login", "amy", "--name", "Amy Chan", "--role", "counter",
+        "staff", "add", "--reason", "at the counter",
+        "--login", "amy", "--name", "Amy Chan", "--role", "counter",
         "--institution", "hkpl", "--institution", "hku",
     )  # fmt: skip
     link = re.search(r"enrolment link \(shown once, valid 24 hours\): (\S+)", added.out)
@@ -96,7 +97,8 @@ def test_refusals_have_reason_codes_and_store_nothing(cli: Cli) -> None:
         "admin",
     ).reasons == ["staff.login_invalid"]
     assert cli.refused(
-        "staff", "add", "--reason", "at the counter", "--login", "ben", "--name", "Ben", "--role", "admin",
+        "staff", "add", "--reason", "at the counter",
+        "--login", "ben", "--name", "Ben", "--role", "admin",
         "--institution", "mars",
     ).reasons == ["institution.unknown"]  # fmt: skip
     assert cli.refused(

@@ -28,7 +28,8 @@ def test_add_then_list_as_text_and_json(cli_any: Cli) -> None:
     run = cli.ok(*ADD, "--location", "Central Library 1/F", "--crlf", stdin=f"{PASSWORD}\n")
     assert run.out.startswith("terminal added: cen-sc-01  hkpl (Central Library 1/F)  enabled")
     cli.ok(
-        "terminal", "add", "--reason", "at the counter", "--login", "old-kiosk", "--institution", "hku", "--encoding", "cp850",
+        "terminal", "add", "--reason", "at the counter",
+        "--login", "old-kiosk", "--institution", "hku", "--encoding", "cp850",
         "--allow-pinless", "--wrong-pin-as-unknown", stdin=f"{PASSWORD}\n",
     )  # fmt: skip
     listed = cli.ok("terminal", "list", "--json").json()["terminals"]
