@@ -3,8 +3,10 @@ their reasons in the audit trail, CSRF on every form, and the two cookies kept a
 
 from __future__ import annotations
 
+import html
 import re
 
+import pyotp
 import pytest
 
 from patronauth.bootstrap import App
@@ -15,7 +17,9 @@ from patronauth.domain.staff import Role
 from patronauth.services.authenticate import Attempt
 from patronauth.services.signin import sign_in as patron_sign_in
 from patronauth.services.signon import add_client, client_secret_matches, get_client
-from tests.console.conftest import PATRON_COOKIE, STAFF_COOKIE, Console, enrolled
+from patronauth.services.staffaccounts import staff_member
+from tests.console.authenticator import SoftKey
+from tests.console.conftest import PASSWORD, PATRON_COOKIE, STAFF_COOKIE, Console, enrolled
 from tests.support import clock_of
 
 pytestmark = pytest.mark.anyio
@@ -72,7 +76,7 @@ PAGES = [
     ("/staff/accounts", {"counter": 403, "supervisor": 403, "admin": 200}),
 ]
 # Every form, with what the role gets for a well-formed post: 303 (done), 200 (a page
-# showing a result), or 403.
+# showing a result), 400 (refused as asked), or 403.
 FORMS = [
     ("/staff/patrons/{hkpl}/unlock", {"reason": "card blocked"},
      {"counter": 303, "supervisor": 303, "admin": 303}),
@@ -91,6 +95,8 @@ FORMS = [
      {"counter": 403, "supervisor": 200, "admin": 200}),
     ("/staff/services/{client}/disable", {"reason": "service retired"},
      {"counter": 403, "supervisor": 303, "admin": 303}),
+    # Every role manages its own second factors (the only one stays: 400).
+    ("/staff/me/factors/totp/remove", {}, {"counter": 400, "supervisor": 400, "admin": 400}),
     ("/staff/accounts", {"login": "new{n}", "name": "New", "role": "counter",
                          "institutions": "hkpl", "reason": "hired"},
      {"counter": 403, "supervisor": 403, "admin": 200}),
@@ -208,7 +214,8 @@ async def test_every_form_refuses_a_post_without_the_csrf_token(desk_app: App) -
         f"/staff/patrons/{hkpl}/unlock", f"/staff/patrons/{hkpl}/replace",
         f"/staff/patrons/{hkpl}/complete", f"/staff/patrons/{hkpl}/pay", "/staff/go-live",
         "/staff/terminals", "/staff/terminals/kiosk1/disable", "/staff/terminals/kiosk1/enable",
-        "/staff/terminals/kiosk1/unlock", "/staff/services", "/staff/services/abc/disable",
+        "/staff/terminals/kiosk1/unlock", "/staff/me/totp", "/staff/me/keys",
+        "/staff/me/factors/totp/remove", "/staff/services", "/staff/services/abc/disable",
         "/staff/services/abc/rotate-secret",
         "/staff/accounts", "/staff/accounts/root/role", "/staff/accounts/root/disable",
     ]  # fmt: skip
@@ -412,3 +419,112 @@ async def test_a_supervisor_manages_the_sign_on_services_of_their_library(desk_a
     mine = await console.get("/staff/me")
     assert "replaced by Primo" in mine.text
     await console.aclose()
+
+
+def _offer(page: str) -> dict[str, str]:
+    """What /staff/me offers: the new TOTP key, its seal and the key registration options."""
+    found = {
+        name: re.search(pattern, page)
+        for name, pattern in {
+            "totp_secret": r'name="totp_secret" value="([^"]+)"',
+            "totp_seal": r'name="totp_seal" value="([^"]+)"',
+            "options": r'data-create-options="([^"]+)"',
+        }.items()
+    }
+    assert all(found.values()), page
+    return {name: html.unescape(m.group(1)) for name, m in found.items() if m}
+
+
+def _factor_events(app: App) -> list[tuple[str, str, dict[str, str]]]:
+    with app.ports.uow() as uow:
+        events = uow.staff.audit(institutions=None, limit=500)
+    return [
+        (e.event.action, e.event.actor, dict(e.event.detail))
+        for e in events
+        if e.event.action.startswith("staff.factor_")
+    ]
+
+
+async def test_a_member_adds_a_security_key_and_then_removes_the_app(desk_app: App) -> None:
+    secret = enrolled(desk_app, "amy", Role.COUNTER, ["hkpl"])
+    console = Console(desk_app)
+    await console.sign_in("amy", secret)
+    page = await console.get("/staff/me")
+    assert 'data-factor="totp"' in page.text
+    # The only factor stays.
+    only = await console.post("/staff/me/factors/totp/remove")
+    assert only.status_code == 400
+    assert "This is your only second factor." in only.text
+    # A security key, registered for the console's origin.
+    offer = _offer((await console.get("/staff/me")).text)
+    key = SoftKey("127.0.0.1")
+    origin = desk_app.settings.public_url.rstrip("/")
+    added = await console.post(
+        "/staff/me/keys", {"webauthn": key.register(offer["options"], origin)}
+    )
+    assert added.headers["location"] == "/staff/me?done=factor-added"
+    assert staff_member(console.sp, "amy").webauthn_keys == 1
+    # Later, the change needs a fresh second factor: the code typed beside it.
+    clock_of(desk_app).advance(6 * 60)
+    late = await console.post("/staff/me/factors/totp/remove")
+    assert late.status_code == 403
+    assert 'data-code="staff.recheck_needed"' in late.text
+    assert staff_member(console.sp, "amy").has_totp
+    removed = await console.post("/staff/me/factors/totp/remove", {"code": console.code(secret)})
+    assert removed.headers["location"] == "/staff/me?done=factor-removed"
+    member = staff_member(console.sp, "amy")
+    assert (member.has_totp, member.webauthn_keys) == (False, 1)
+    # Now the key is the only factor: it stays.
+    [key_id] = re.findall(r'<tr data-factor="(\d+)">', (await console.get("/staff/me")).text)
+    last = await console.post(f"/staff/me/factors/{key_id}/remove")
+    assert last.status_code == 400
+    assert _factor_events(desk_app) == [
+        ("staff.factor_remove", "staff:amy", {"factor": "totp"}),
+        ("staff.factor_add", "staff:amy", {"factor": "webauthn"}),
+    ]
+    await console.aclose()
+
+
+async def test_a_member_moves_to_another_authenticator_app(desk_app: App) -> None:
+    secret = enrolled(desk_app, "ben", Role.COUNTER, ["hkpl"])
+    console = Console(desk_app)
+    await console.sign_in("ben", secret)
+    offer = _offer((await console.get("/staff/me")).text)
+    # Only the key the page offered, sealed to this session, can be set.
+    chosen = pyotp.random_base32()
+    forged = await console.post(
+        "/staff/me/totp",
+        {"totp_secret": chosen, "totp_seal": offer["totp_seal"],
+         "new_code": pyotp.TOTP(chosen).at(clock_of(desk_app).now())},
+    )  # fmt: skip
+    assert forged.status_code == 400
+    assert "This page is out of date." in forged.text
+    wrong = await console.post(
+        "/staff/me/totp",
+        {
+            "totp_secret": offer["totp_secret"],
+            "totp_seal": offer["totp_seal"],
+            "new_code": "000000",
+        },
+    )
+    assert wrong.status_code == 400
+    moved = await console.post(
+        "/staff/me/totp",
+        {"totp_secret": offer["totp_secret"], "totp_seal": offer["totp_seal"],
+         "new_code": pyotp.TOTP(offer["totp_secret"]).at(clock_of(desk_app).now())},
+    )  # fmt: skip
+    assert moved.headers["location"] == "/staff/me?done=factor-added"
+    assert _factor_events(desk_app) == [
+        ("staff.factor_add", "staff:ben", {"factor": "totp", "replaced": "yes"}),
+    ]
+    await console.aclose()
+    # The new app's codes sign in; the old one's no longer do.
+    clock_of(desk_app).advance(30)
+    again = Console(desk_app)
+    await again.sign_in("ben", offer["totp_secret"])
+    await again.aclose()
+    old = Console(desk_app)
+    await old.post("/staff/sign-in", {"login": "ben", "password": PASSWORD})
+    refused = await old.post("/staff/second-factor", {"code": old.code(secret)})
+    assert refused.status_code == 401
+    await old.aclose()

@@ -225,13 +225,70 @@ async def home(request: Request) -> Response:
     )
 
 
-async def me(request: Request) -> Response:
-    page, answer = await _desk(request, Action.SEARCH)
-    if answer is not None:
-        return answer
-    assert page.desk is not None
-    events = await run_in_threadpool(desk_cases.own_actions, page.sp, page.desk)
-    return page.render("me.html", events=events)
+async def _me_page(page: Page, *, status: int = 200, refused: Refused | None = None) -> Response:
+    desk = page.signed_in
+    events = await run_in_threadpool(desk_cases.own_actions, page.sp, desk)
+    factors = await run_in_threadpool(staff_cases.my_factors, page.sp, desk)
+    return page.render(
+        "me.html",
+        status=status,
+        refused=refused,
+        events=events,
+        factors=factors,
+        done=page.request.query_params.get("done"),
+    )
+
+
+@staff_page(Action.SEARCH)
+async def me(page: Page) -> Response:
+    """The member's own page: their second factors and what they did."""
+    return await _me_page(page)
+
+
+def _own_factor(change: Callable[[Page, dict[str, str]], None], done: str) -> Handler:
+    """A change of the member's own second factors: a fresh second factor first (a code
+    typed beside it, or a re-check in the last minutes)."""
+
+    @staff_page(Action.SEARCH)
+    async def handler(page: Page) -> Response:
+        fields = await _fields(page.request)
+        try:
+            code = fields.get("code") or None
+            if code:
+                await _recheck_inline(page, {"code": code})
+            await run_in_threadpool(change, page, fields)
+        except Refused as refused:
+            if refused.code == "staff.recheck_needed":
+                return page.render("problem.html", status=403, problem=refused.code, recheck=True)
+            return await _me_page(page, status=_status(refused), refused=refused)
+        return page.redirect(f"{ROOT}/me?done={done}")
+
+    return handler
+
+
+add_totp = _own_factor(
+    lambda page, fields: staff_cases.add_totp(
+        page.sp,
+        page.signed_in,
+        secret=fields.get("totp_secret", ""),
+        seal=fields.get("totp_seal", ""),
+        code=fields.get("new_code", ""),
+        source=page.source,
+    ),
+    "factor-added",
+)
+add_security_key = _own_factor(
+    lambda page, fields: staff_cases.add_security_key(
+        page.sp, page.signed_in, webauthn=fields.get("webauthn", ""), source=page.source
+    ),
+    "factor-added",
+)
+remove_factor = _own_factor(
+    lambda page, _: staff_cases.remove_factor(
+        page.sp, page.signed_in, page.request.path_params["factor"], source=page.source
+    ),
+    "factor-removed",
+)
 
 
 async def _patron_page(

@@ -11,6 +11,7 @@ member's login; secrets never are.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,7 +36,7 @@ from patronauth.domain.staff import (
 )
 from patronauth.services.admission import admit
 from patronauth.services.audit import Trail, given_reason
-from patronauth.services.interfaces import StaffPorts, StoredStaff, UnitOfWork
+from patronauth.services.interfaces import StaffPorts, StoredStaff, UnitOfWork, WebAuthnKey
 from patronauth.services.sessions import token_hash
 
 CHANNEL = "staff"
@@ -589,3 +590,134 @@ def sign_out(sp: StaffPorts, token: str | None) -> None:
 def staff_member(sp: StaffPorts, login: str) -> StaffMember:
     with sp.ports.uow() as uow:
         return _require_staff(uow, login).member
+
+
+# --- second factors on the member's own page -------------------------------------------
+
+TOTP_OFFER_SALT = "staff-totp-offer"
+
+
+@dataclass(frozen=True)
+class Factors:
+    """The member's second factors, and what the page offers to add: a new TOTP key
+    (sealed to this session, as the form carries it back) and a security key's
+    registration options (whose challenge the session keeps)."""
+
+    has_totp: bool
+    keys: tuple[WebAuthnKey, ...]
+    totp_secret: str
+    totp_seal: str
+    qr_svg: str
+    webauthn_options: str
+
+
+def _seal(sp: StaffPorts, session: StaffSession, secret: str) -> str:
+    return sp.ports.hasher.keyed(f"{session.id}:{secret}", salt=TOTP_OFFER_SALT)
+
+
+def my_factors(sp: StaffPorts, desk: Desk) -> Factors:
+    member = desk.member
+    secret = sp.factors.new_totp_secret()
+    with sp.ports.uow() as uow:
+        stored = uow.staff.get(member.id)
+        keys = uow.staff.keys(member.id)
+        options, challenge = sp.factors.registration_options(
+            member.login.encode("utf-8"), member.login, member.name, [k.credential_id for k in keys]
+        )
+        uow.staff_sessions.set_challenge(desk.session.id, challenge)
+        uow.commit()
+    uri = sp.factors.totp_uri(secret, member.login)
+    return Factors(
+        has_totp=bool(stored and stored.totp_secret),
+        keys=tuple(keys),
+        totp_secret=secret,
+        totp_seal=_seal(sp, desk.session, secret),
+        qr_svg=sp.factors.qr_svg(uri),
+        webauthn_options=options,
+    )
+
+
+def _fresh(sp: StaffPorts, desk: Desk) -> datetime:
+    """Changing one's second factors needs one of them given in the last minutes."""
+    now = sp.ports.clock.now()
+    if not desk.session.recently_verified(now):
+        raise Refused.of("staff.recheck_needed")
+    return now
+
+
+def add_totp(sp: StaffPorts, desk: Desk, *, secret: str, seal: str, code: str, source: str) -> None:
+    """Set up an authenticator app (in place of the one set up before, if any): the
+    key offered on the page, proved by a code of it."""
+    now = _fresh(sp, desk)
+    member = desk.member
+    if not secret or not hmac.compare_digest(seal, _seal(sp, desk.session, secret)):
+        raise Refused.of("staff.factor_offer_stale")
+    step = sp.factors.totp_step(secret, code, now)
+    if step is None:
+        raise Refused(Violation("staff.totp_invalid", field="new_code"))
+    with sp.ports.uow() as uow:
+        stored = uow.staff.get(member.id)
+        replaced = bool(stored and stored.totp_secret)
+        uow.staff.set_totp(member.id, secret, now)
+        uow.staff.use_totp_step(member.id, step)
+        _trail(uow, sp, member.actor, now).record(
+            "staff.factor_add",
+            None,
+            {"factor": "totp", "replaced": "yes" if replaced else "no"},
+            institution=_home(member),
+            source=source,
+        )
+        uow.commit()
+
+
+def add_security_key(sp: StaffPorts, desk: Desk, *, webauthn: str, source: str) -> None:
+    """Register another security key, answering the challenge the page offered."""
+    now = _fresh(sp, desk)
+    member = desk.member
+    with sp.ports.uow() as uow:
+        challenge = uow.staff_sessions.challenge(desk.session.id)
+        uow.staff_sessions.set_challenge(desk.session.id, None)
+        uow.commit()
+    if challenge is None:
+        raise Refused.of("staff.factor_offer_stale")
+    key = sp.factors.verify_registration(webauthn, challenge)
+    with sp.ports.uow() as uow:
+        uow.staff.add_key(member.id, key.credential_id, key.public_key, key.sign_count, now)
+        _trail(uow, sp, member.actor, now).record(
+            "staff.factor_add",
+            None,
+            {"factor": "webauthn"},
+            institution=_home(member),
+            source=source,
+        )
+        uow.commit()
+
+
+def remove_factor(sp: StaffPorts, desk: Desk, factor: str, *, source: str) -> None:
+    """Remove the authenticator app (`totp`) or a security key (its number), as long
+    as another second factor remains."""
+    now = _fresh(sp, desk)
+    member = desk.member
+    with sp.ports.uow() as uow:
+        stored = uow.staff.get(member.id)
+        keys = uow.staff.keys(member.id)
+        has_totp = bool(stored and stored.totp_secret)
+        if factor == "totp":
+            if not has_totp:
+                raise NotFound.of("staff.factor_unknown")
+        elif not factor.isdigit() or int(factor) not in {k.id for k in keys}:
+            raise NotFound.of("staff.factor_unknown")
+        if int(has_totp) + len(keys) <= 1:
+            raise Refused.of("staff.last_factor")
+        if factor == "totp":
+            uow.staff.clear_totp(member.id, now)
+        else:
+            uow.staff.remove_key(member.id, int(factor))
+        _trail(uow, sp, member.actor, now).record(
+            "staff.factor_remove",
+            None,
+            {"factor": "totp" if factor == "totp" else "webauthn"},
+            institution=_home(member),
+            source=source,
+        )
+        uow.commit()

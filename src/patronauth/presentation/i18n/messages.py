@@ -459,6 +459,11 @@ MESSAGES: dict[str, str] = {
         "Your staff session ended after 15 minutes without use. Please sign in again."
     ),
     "staff.recheck_needed": N_("Confirm your second factor again before this action."),
+    "staff.factor_offer_stale": N_("This page is out of date. Open it again and start over."),
+    "staff.factor_unknown": N_("There is no such second factor on your account."),
+    "staff.last_factor": N_(
+        "This is your only second factor. Add another one before you remove it."
+    ),
     "staff.reason_missing": N_("Give the reason for this action."),
     "staff.reason_invalid": N_("A reason has at most {max} characters and no control characters."),
     "staff.search_invalid": N_(
