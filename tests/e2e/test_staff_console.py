@@ -21,6 +21,14 @@ from tests import support
 from tests.e2e.conftest import SCRIPT, Mailbox, Server, _wait_until_healthy, free_port, shot
 
 PASSWORD = "Counter#Desk-2026"
+VIRTUAL_KEY = {
+    "protocol": "ctap2",
+    "transport": "usb",
+    "hasResidentKey": False,
+    "hasUserVerification": True,
+    "isUserVerified": True,
+    "automaticPresenceSimulation": True,
+}
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +120,22 @@ def test_enrol_and_sign_in_with_an_authenticator_app_then_reset_at_the_counter(
     desk.wait_for_url("**/staff/")
     assert "hoi, counter" in desk.locator("#who").inner_text()
 
+    # A security key added later, on her own page (the sign-in is fresh enough).
+    cdp = desk.context.new_cdp_session(desk)
+    cdp.send("WebAuthn.enable")
+    authenticator = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": VIRTUAL_KEY})
+    desk.goto("/staff/me")
+    assert desk.locator('#factors tr[data-factor="totp"]').count() == 1
+    desk.locator("#add-key-button").click()
+    desk.wait_for_url("**/staff/me?done=factor-added")
+    assert desk.locator("#factors tr[data-factor]").count() == 2
+    shot(desk, "staff-04-security-key-added")
+    made = cdp.send(
+        "WebAuthn.getCredentials", {"authenticatorId": authenticator["authenticatorId"]}
+    )
+    assert len(made["credentials"]) == 1
+    desk.goto("/staff/")
+
     desk.locator("input[name=q]").fill("CU1234567")
     desk.locator("#search button").click()
     desk.locator("#hits a").click()
@@ -162,19 +186,7 @@ def _patron_sign_in(page: Any, card: str, secret: str) -> None:
 def test_enrol_and_sign_in_with_a_security_key(desk: Any, console_server: Server) -> None:
     cdp = desk.context.new_cdp_session(desk)
     cdp.send("WebAuthn.enable")
-    added = cdp.send(
-        "WebAuthn.addVirtualAuthenticator",
-        {
-            "options": {
-                "protocol": "ctap2",
-                "transport": "usb",
-                "hasResidentKey": False,
-                "hasUserVerification": True,
-                "isUserVerified": True,
-                "automaticPresenceSimulation": True,
-            }
-        },
-    )
+    added = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": VIRTUAL_KEY})
     authenticator = added["authenticatorId"]
     link = add_staff(console_server, "kim", "supervisor", "hkpl")
     desk.goto(link)
