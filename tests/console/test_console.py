@@ -97,6 +97,9 @@ FORMS = [
      {"counter": 403, "supervisor": 303, "admin": 303}),
     # Every role manages its own second factors (the only one stays: 400).
     ("/staff/me/factors/totp/remove", {}, {"counter": 400, "supervisor": 400, "admin": 400}),
+    ("/staff/me/totp", {"totp_secret": "JBSWY3DPEHPK3PXP", "totp_seal": "x", "new_code": "1"},
+     {"counter": 400, "supervisor": 400, "admin": 400}),
+    ("/staff/me/keys", {"webauthn": "{{}}"}, {"counter": 400, "supervisor": 400, "admin": 400}),
     ("/staff/accounts", {"login": "new{n}", "name": "New", "role": "counter",
                          "institutions": "hkpl", "reason": "hired"},
      {"counter": 403, "supervisor": 403, "admin": 200}),
