@@ -306,6 +306,8 @@ def test_fines_pay_takes_the_currency_s_units_and_prints_the_balance(hkpl: Cli) 
     assert [p["amount_cents"] for p in shown["payments"]] == [250, 1200, 50]
     assert (shown["recorded_cents"], shown["paid_cents"], shown["balance_cents"]) == (1500, 1500, 0)
     assert [e["action"] for e in cli.audit("HKPL0001")][:3] == ["fines.pay"] * 3
+    first = [e["detail"] for e in cli.audit("HKPL0001") if e["action"] == "fines.pay"][-1]
+    assert first == {"amount": "250", "staff": "test", "reason": "at the counter"}
 
 
 BAD_AMOUNTS = ["0", "0.00", "-5", "12.555", "1e3", "12,50", "HK$12", ".5", "12.", "１２",

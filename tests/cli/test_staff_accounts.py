@@ -158,3 +158,39 @@ def test_counter_commands_record_their_reason_with_who_ran_them(cli: Cli) -> Non
          {"unsuspended": "", "staff": "test", "reason": "patron at the counter"}),
     ]  # fmt: skip
     assert not [e for e in cli.audit() if e["action"] == "staff.action"]
+
+
+def test_every_staff_command_keeps_its_reason_in_the_action_s_own_record(cli: Cli) -> None:
+    cli.ok("patron", "add", "--institution", "hkpl", "--barcode", "HKPL0001", "--phone", "91234567")
+    cli.ok("patron", "add", "--institution", "hkpl", "--barcode", "HKPL0003", "--pending")
+    steps = [
+        (("patron", "complete", "HKPL0003"), "patron.complete"),
+        (("patron", "bar", "HKPL0001"), "patron.bar"),
+        (("patron", "unbar", "HKPL0001"), "patron.unbar"),
+        (("migrate", "force-change", "--institution", "hkpl", "--from", "2026-01-01"),
+         "migrate.force_change"),
+        (("terminal", "add", "--login", "kiosk-1", "--institution", "hkpl"), "terminal.add"),
+        (("terminal", "disable", "kiosk-1"), "terminal.disable"),
+        (("terminal", "enable", "kiosk-1"), "terminal.enable"),
+        (("terminal", "unlock", "kiosk-1"), "terminal.unlock"),
+        (("client", "add", "--name", "Discovery", "--protocol", "oidc", "--institution", "hkpl",
+          "--redirect-uri", "https://discovery.example.org/cb"), "client.add"),
+        (("staff", "add", "--login", "amy", "--name", "Amy", "--role", "counter"), "staff.add"),
+        (("staff", "role", "amy", "admin"), "staff.role"),
+        (("staff", "disable", "amy"), "staff.disable"),
+    ]  # fmt: skip
+    for n, (args, _) in enumerate(steps):
+        stdin = "a-kiosk-password-1\n" if args[:2] == ("terminal", "add") else None
+        run = cli.ok(*args, "--reason", f"step {n}", stdin=stdin, shows_secret=args[0] == "client")
+        assert "recorded as staff:test" in run.out + run.err, args
+    client_id = next(e for e in cli.audit() if e["action"] == "client.add")["detail"]["client_id"]
+    cli.ok("client", "rotate-secret", client_id, "--reason", "rotated", shows_secret=True)
+    cli.ok("client", "disable", client_id, "--reason", "retired")
+    found = {
+        e["action"]: (e["actor"], e["detail"].get("staff"), e["detail"].get("reason"))
+        for e in reversed(cli.audit())
+    }
+    for n, (_, action) in enumerate(steps):
+        assert found[action] == ("staff:test", "test", f"step {n}"), action
+    assert found["client.rotate_secret"] == ("staff:test", "test", "rotated")
+    assert found["client.disable"] == ("staff:test", "test", "retired")
