@@ -660,6 +660,10 @@ class StaffRepository(Protocol):
 
     def clear_totp(self, staff_id: int, at: datetime) -> None: ...
 
+    def lock(self, staff_id: int) -> None:
+        """Hold the account's row until the unit of work ends, so that two changes of
+        its second factors happen one after the other."""
+
     def use_totp_step(self, staff_id: int, step: int) -> bool:
         """Atomically record `step` as used if it is later than the last one used;
         False when it is not (the code was used already)."""

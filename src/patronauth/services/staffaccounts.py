@@ -699,6 +699,7 @@ def remove_factor(sp: StaffPorts, desk: Desk, factor: str, *, source: str) -> No
     now = _fresh(sp, desk)
     member = desk.member
     with sp.ports.uow() as uow:
+        uow.staff.lock(member.id)  # two removals at once must not leave none
         stored = uow.staff.get(member.id)
         keys = uow.staff.keys(member.id)
         has_totp = bool(stored and stored.totp_secret)

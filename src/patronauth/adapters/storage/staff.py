@@ -115,6 +115,10 @@ class SqlStaff:
     def set_totp(self, staff_id: int, secret: str, at: datetime) -> None:
         self._set(staff_id, at, totp_secret=secret, totp_last_step=None)
 
+    def lock(self, staff_id: int) -> None:
+        s = t.staff
+        self.conn.execute(select(s.c.id).where(s.c.id == staff_id).with_for_update())
+
     def clear_totp(self, staff_id: int, at: datetime) -> None:
         self._set(staff_id, at, totp_secret=None, totp_last_step=None)
 
