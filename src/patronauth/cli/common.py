@@ -79,9 +79,18 @@ REASON_HELP = (
 )
 
 
+def _reason(context: click.Context, param: click.Parameter, value: str | None) -> str:
+    """Asked for at a terminal; anywhere else (a script, a pipe) its absence is an error."""
+    if value is not None:
+        return value
+    if sys.stdin.isatty():
+        return str(click.prompt("Reason (recorded in the audit trail with who ran this)"))
+    raise click.MissingParameter(ctx=context, param=param)
+
+
 def reason_option(func: Callable[P, R]) -> Callable[P, R]:
     """`--reason`, required on every staff action of the command line."""
-    return click.option("--reason", required=True, help=REASON_HELP)(func)
+    return click.option("--reason", callback=_reason, help=REASON_HELP)(func)
 
 
 def recorded_as() -> None:
