@@ -84,7 +84,7 @@ def _reason(context: click.Context, param: click.Parameter, value: str | None) -
     if value is not None:
         return value
     if sys.stdin.isatty():
-        return str(click.prompt("Reason (recorded in the audit trail with who ran this)"))
+        return str(click.prompt("Reason (recorded in the audit trail with who ran this)", err=True))
     raise click.MissingParameter(ctx=context, param=param)
 
 
