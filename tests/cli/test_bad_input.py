@@ -50,14 +50,18 @@ ITEM_ADD = "item add --institution hkpl --barcode BK9 --title Water-Margin"
 FIELDS: dict[str, tuple[str, str, str | None]] = {
     # Identifiers, as arguments
     "patron show IDENT": ("patron show {}", IDENT, None),
-    "patron complete IDENT": ("patron complete {}", IDENT, None),
+    "patron complete IDENT": ("patron complete --reason because {}", IDENT, None),
     "login IDENT": ("login {} --channel web", IDENT, f"{PIN}\n"),
     "credential change IDENT": ("credential change {} --channel web", IDENT, CHANGE),
-    "credential reset IDENT": ("credential reset {} --credential pin", IDENT, None),
+    "credential reset IDENT": (
+        "credential reset --reason because {} --credential pin",
+        IDENT,
+        None,
+    ),
     "credential setup IDENT": ("credential setup {}", IDENT, f"{PIN}\n{PIN}\n"),
-    "unlock IDENT": ("unlock {}", IDENT, None),
-    "card replace OLD": ("card replace {} HKPL0099", IDENT, None),
-    "card replace NEW": ("card replace HKPL0001 {}", IDENT, None),
+    "unlock IDENT": ("unlock --reason because {}", IDENT, None),
+    "card replace OLD": ("card replace --reason because {} HKPL0099", IDENT, None),
+    "card replace NEW": ("card replace --reason because HKPL0001 {}", IDENT, None),
     "audit IDENT": ("audit {}", IDENT, None),
     # Registration data
     "patron add --barcode": (
@@ -89,7 +93,11 @@ FIELDS: dict[str, tuple[str, str, str | None]] = {
     ),
     "patron import --institution": ("patron import {feed} --institution {}", LIBRARY, None),
     "patron show --institution": ("patron show HKPL0001 --institution {}", LIBRARY, None),
-    "patron complete --institution": ("patron complete S2019001 --institution {}", LIBRARY, None),
+    "patron complete --institution": (
+        "patron complete --reason because S2019001 --institution {}",
+        LIBRARY,
+        None,
+    ),
     "login --institution": ("login CU1234567 --channel web --institution {}", LIBRARY, f"{PIN}\n"),
     "credential change --institution": (
         "credential change CU1234567 --institution {}",
@@ -97,7 +105,7 @@ FIELDS: dict[str, tuple[str, str, str | None]] = {
         CHANGE,
     ),
     "credential reset --institution": (
-        "credential reset CU1234567 --institution {}",
+        "credential reset --reason because CU1234567 --institution {}",
         LIBRARY,
         None,
     ),
@@ -106,23 +114,27 @@ FIELDS: dict[str, tuple[str, str, str | None]] = {
         LIBRARY,
         f"{PIN}\n{PIN}\n",
     ),
-    "unlock --institution": ("unlock HKPL0001 --institution {}", LIBRARY, None),
+    "unlock --institution": ("unlock --reason because HKPL0001 --institution {}", LIBRARY, None),
     "card replace --institution": (
-        "card replace HKPL0001 HKPL0099 --institution {}",
+        "card replace --reason because HKPL0001 HKPL0099 --institution {}",
         LIBRARY,
         None,
     ),
     "migrate force-change --institution": (
-        "migrate force-change --from 2017-07-17 --institution {}",
+        "migrate force-change --reason because --from 2017-07-17 --institution {}",
         LIBRARY,
         None,
     ),
     "migrate force-change --category": (
-        "migrate force-change --institution hku --from 2017-07-17 --category {}",
+        "migrate force-change --reason because --institution hku --from 2017-07-17 --category {}",
         CATEGORY,
         None,
     ),
-    "migrate force-change --from": ("migrate force-change --institution hku --from {}", DATE, None),
+    "migrate force-change --from": (
+        "migrate force-change --reason because --institution hku --from {}",
+        DATE,
+        None,
+    ),
     "audit --institution": ("audit HKPL0001 --institution {}", LIBRARY, None),
     "policy check --institution": (
         "policy check --credential pin --institution {}",
@@ -156,9 +168,13 @@ FIELDS: dict[str, tuple[str, str, str | None]] = {
     "checkout --institution": ("checkout HKPL0001 BK1 --institution {}", LIBRARY, None),
     "checkin ITEM": ("checkin {} --institution hkpl", IDENT, None),
     "checkin --institution": ("checkin BK1 --institution {}", LIBRARY, None),
-    "fines pay IDENT": ("fines pay {} --amount 1", IDENT, None),
-    "fines pay --amount": ("fines pay HKPL0001 --amount {}", AMOUNT, None),
-    "fines pay --institution": ("fines pay HKPL0001 --amount 1 --institution {}", LIBRARY, None),
+    "fines pay IDENT": ("fines pay --reason because {} --amount 1", IDENT, None),
+    "fines pay --amount": ("fines pay --reason because HKPL0001 --amount {}", AMOUNT, None),
+    "fines pay --institution": (
+        "fines pay --reason because HKPL0001 --amount 1 --institution {}",
+        LIBRARY,
+        None,
+    ),
     "fines show IDENT": ("fines show {}", IDENT, None),
     "fines show --institution": ("fines show HKPL0001 --institution {}", LIBRARY, None),
     "calendar close --institution": (
@@ -184,18 +200,26 @@ FIELDS: dict[str, tuple[str, str, str | None]] = {
     "request status ID": ("request status {} --status rejected", NUMBER, None),
     # Self-service terminals (SPEC 4.5)
     "terminal add --login": (
-        "terminal add --institution hkpl --login {}",
+        "terminal add --reason because --institution hkpl --login {}",
         r"terminal\.login_invalid",
         "kiosk-Secret-2026\n",
     ),
     "terminal add --institution": (
-        "terminal add --login kiosk2 --institution {}",
+        "terminal add --reason because --login kiosk2 --institution {}",
         LIBRARY,
         "kiosk-Secret-2026\n",
     ),
     "terminal list --institution": ("terminal list --institution {}", LIBRARY, None),
-    "terminal disable LOGIN": ("terminal disable {}", r"terminal\.login_invalid", None),
-    "terminal enable LOGIN": ("terminal enable {}", r"terminal\.login_invalid", None),
+    "terminal disable LOGIN": (
+        "terminal disable --reason because {}",
+        r"terminal\.login_invalid",
+        None,
+    ),
+    "terminal enable LOGIN": (
+        "terminal enable --reason because {}",
+        r"terminal\.login_invalid",
+        None,
+    ),
     "terminal options LOGIN": ("terminal options {} --crlf", r"terminal\.login_invalid", None),
 }
 
@@ -280,7 +304,7 @@ def test_nul_and_undecodable_text_never_reach_the_database(cli_any: Cli, typed: 
         ("checkin", typed, "--institution", "hkpl"),
         ("fines", "show", typed),
         ("login", typed, "--channel", "web"),
-        ("unlock", typed),
+        ("unlock", typed, "--reason", "typo check"),
         ("audit", typed),
         ("patron", "show", "HKPL0001", "--institution", typed),
     ):

@@ -286,22 +286,28 @@ def test_fines_pay_takes_the_currency_s_units_and_prints_the_balance(hkpl: Cli) 
     cli = hkpl
     lend(cli, "HKPL0001", "BK1", days=31)  # ten days overdue: HK$15.00
     give_back(cli, "BK1", "hkpl", days=0)
-    assert cli.ok("fines", "pay", "HKPL0001", "--amount", "2.5").out == (
-        "paid HK$2.50; balance HK$12.50\n"
-    )
-    paid = cli.ok("fines", "pay", "HKPL0001", "--amount", "12", "--json").json()
+    assert cli.ok(
+        "fines", "pay", "--reason", "at the counter", "HKPL0001", "--amount", "2.5"
+    ).out == ("paid HK$2.50; balance HK$12.50\n")
+    paid = cli.ok(
+        "fines", "pay", "--reason", "at the counter", "HKPL0001", "--amount", "12", "--json"
+    ).json()
     assert paid == {"paid_cents": 1200, "balance_cents": 50, "currency": "HK$"}
-    run = cli.refused("fines", "pay", "HKPL0001", "--amount", "0.51")
+    run = cli.refused("fines", "pay", "--reason", "at the counter", "HKPL0001", "--amount", "0.51")
     assert run.reasons == ["fines.more_than_owed"]
-    cli.ok("fines", "pay", "HKPL0001", "--amount", "0.50")
-    assert cli.refused("fines", "pay", "HKPL0001", "--amount", "1").reasons == [
-        "fines.nothing_owed"
-    ]
-    assert cli.refused("fines", "pay", "HKPL9999", "--amount", "1").reasons == ["patron.not_found"]
+    cli.ok("fines", "pay", "--reason", "at the counter", "HKPL0001", "--amount", "0.50")
+    assert cli.refused(
+        "fines", "pay", "--reason", "at the counter", "HKPL0001", "--amount", "1"
+    ).reasons == ["fines.nothing_owed"]
+    assert cli.refused(
+        "fines", "pay", "--reason", "at the counter", "HKPL9999", "--amount", "1"
+    ).reasons == ["patron.not_found"]
     shown = cli.ok("fines", "show", "HKPL0001", "--json").json()
     assert [p["amount_cents"] for p in shown["payments"]] == [250, 1200, 50]
     assert (shown["recorded_cents"], shown["paid_cents"], shown["balance_cents"]) == (1500, 1500, 0)
     assert [e["action"] for e in cli.audit("HKPL0001")][:3] == ["fines.pay"] * 3
+    first = [e["detail"] for e in cli.audit("HKPL0001") if e["action"] == "fines.pay"][-1]
+    assert first == {"amount": "250", "staff": "test", "reason": "at the counter"}
 
 
 BAD_AMOUNTS = ["0", "0.00", "-5", "12.555", "1e3", "12,50", "HK$12", ".5", "12.", "１２",
@@ -315,7 +321,9 @@ def test_fines_pay_refuses_a_bad_amount_before_anything_else(hkpl: Cli, amount: 
     give_back(cli, "BK1", "hkpl", days=0)
     before = cli.state()
     for extra in ([], ["--json"]):
-        run = cli("fines", "pay", "HKPL0001", "--amount", amount, *extra)
+        run = cli(
+            "fines", "pay", "--reason", "at the counter", "HKPL0001", "--amount", amount, *extra
+        )
         assert run.code == 2, str(run)
         assert "--amount" in run.err
         assert "such as 12.50" in run.err
@@ -329,7 +337,7 @@ def test_fines_show_lists_loans_fines_payments_and_the_balance(hkpl: Cli) -> Non
     give_back(cli, "BK1", "hkpl", days=0)
     lend(cli, "HKPL0001", "BK2", days=25)  # four days overdue today
     cli.ok("checkout", "HKPL0001", "BK3")
-    cli.ok("fines", "pay", "HKPL0001", "--amount", "8.50")
+    cli.ok("fines", "pay", "--reason", "at the counter", "HKPL0001", "--amount", "8.50")
     shown = cli.ok("fines", "show", "HKPL0001", "--json").json()
     assert shown["currency"] == "HK$"
     assert shown["today"] == today().isoformat()

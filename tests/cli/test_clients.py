@@ -29,7 +29,8 @@ def _stored(cli: Cli) -> list[dict[str, object]]:
 def test_add_prints_the_secret_once_and_stores_only_a_digest(cli_any: Cli) -> None:
     cli = cli_any
     run = cli.ok(
-        "client", "add", *CATALOGUE, "--redirect-uri", "https://discovery.example.org/cb",
+        "client", "add", "--reason", "at the counter",
+        *CATALOGUE, "--redirect-uri", "https://discovery.example.org/cb",
         "--logout-uri", "https://discovery.example.org/logout", "--trusted", "--json",
         shows_secret=True,
     )  # fmt: skip
@@ -46,14 +47,22 @@ def test_add_prints_the_secret_once_and_stores_only_a_digest(cli_any: Cli) -> No
     listed = cli.ok("client", "list", "--json")
     assert secret not in listed.out
     assert listed.json()["clients"][0]["redirect_uris"] == ["https://discovery.example.org/cb"]
-    rotated = cli.ok("client", "rotate-secret", added["client_id"], "--json", shows_secret=True)
+    rotated = cli.ok(
+        "client",
+        "rotate-secret",
+        "--reason",
+        "at the counter",
+        added["client_id"],
+        "--json",
+        shows_secret=True,
+    )
     assert rotated.json()["client_secret"] != secret
     [after] = _stored(cli)
     assert after["secret_digest"] != row["secret_digest"]
-    cli.ok("client", "disable", added["client_id"])
-    assert cli.refused("client", "disable", added["client_id"]).reasons == [
-        "client.already_disabled"
-    ]
+    cli.ok("client", "disable", "--reason", "at the counter", added["client_id"])
+    assert cli.refused(
+        "client", "disable", "--reason", "at the counter", added["client_id"]
+    ).reasons == ["client.already_disabled"]
     assert not cli.ok("client", "list", "--json").json()["clients"][0]["enabled"]
     actions = [e["action"] for e in cli.audit()]
     assert {"client.add", "client.rotate_secret", "client.disable"} <= set(actions)
@@ -61,17 +70,21 @@ def test_add_prints_the_secret_once_and_stores_only_a_digest(cli_any: Cli) -> No
 
 def test_public_and_cas_clients_have_no_secret(cli: Cli) -> None:
     public = cli.ok(
-        "client", "add", *CATALOGUE, "--redirect-uri", "http://127.0.0.1:9/cb", "--public",
+        "client", "add", "--reason", "at the counter",
+        *CATALOGUE, "--redirect-uri", "http://127.0.0.1:9/cb", "--public",
         "--json",
     ).json()  # fmt: skip
     assert public["client_secret"] is None
     assert public["public"]
     cas = cli.ok(
-        "client", "add", "--name", "Primo", "--protocol", "cas", "--institution", "hku",
+        "client", "add", "--reason", "at the counter",
+        "--name", "Primo", "--protocol", "cas", "--institution", "hku",
         "--redirect-uri", "https://primo.example.org/cas", "--json",
     ).json()  # fmt: skip
     assert cas["client_secret"] is None
-    assert cli.refused("client", "rotate-secret", cas["client_id"]).reasons == ["client.no_secret"]
+    assert cli.refused(
+        "client", "rotate-secret", "--reason", "at the counter", cas["client_id"]
+    ).reasons == ["client.no_secret"]
 
 
 def test_bad_input_is_refused_and_nothing_stored(cli: Cli) -> None:
@@ -82,21 +95,29 @@ def test_bad_input_is_refused_and_nothing_stored(cli: Cli) -> None:
         ((), "client.redirect_uri_missing"),
     ]
     for extra, code in cases:
-        assert cli.refused("client", "add", *CATALOGUE, *extra).reasons == [code], extra
+        assert cli.refused(
+            "client", "add", "--reason", "at the counter", *CATALOGUE, *extra
+        ).reasons == [code], extra
     proxy = ("--name", "EZproxy", "--protocol", "proxy", "--institution", "hkpl")
-    assert cli.refused("client", "add", *proxy).reasons == ["client.allow_from_missing"]
-    assert cli.refused("client", "add", *proxy, "--allow-from", "10.0.0.300").reasons == [
-        "client.network_invalid"
+    assert cli.refused("client", "add", "--reason", "at the counter", *proxy).reasons == [
+        "client.allow_from_missing"
     ]
     assert cli.refused(
-        "client", "add", "--name", "<b>x</b>", "--protocol", "oidc", "--institution", "hkpl",
+        "client", "add", "--reason", "at the counter", *proxy, "--allow-from", "10.0.0.300"
+    ).reasons == ["client.network_invalid"]
+    assert cli.refused(
+        "client", "add", "--reason", "at the counter",
+        "--name", "<b>x</b>", "--protocol", "oidc", "--institution", "hkpl",
         "--redirect-uri", "https://a.example.org/cb",
     ).reasons == ["client.name_invalid"]  # fmt: skip
     assert cli.refused(
-        "client", "add", "--name", "X", "--protocol", "oidc", "--institution", "nowhere",
+        "client", "add", "--reason", "at the counter",
+        "--name", "X", "--protocol", "oidc", "--institution", "nowhere",
         "--redirect-uri", "https://a.example.org/cb",
     ).reasons == ["institution.unknown"]  # fmt: skip
-    assert cli.refused("client", "disable", "no-such-client").reasons == ["client.not_found"]
+    assert cli.refused(
+        "client", "disable", "--reason", "at the counter", "no-such-client"
+    ).reasons == ["client.not_found"]
     assert _stored(cli) == []
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import pty
+import select
 import subprocess
 import sys
 from pathlib import Path
@@ -70,6 +72,37 @@ def test_the_console_script_exits_0_1_and_2(env: dict[str, str]) -> None:
     ):
         assert usage.returncode == 2
         assert b"Usage: patronauth" in usage.stderr
+
+
+def test_at_a_terminal_a_missing_reason_is_asked_for(env: dict[str, str]) -> None:
+    """Piped, `--reason` missing is a usage error; at a terminal it is asked for."""
+    piped = patronauth(env, "unlock", "HKPL0404")
+    assert piped.returncode == 2
+    assert b"Missing option '--reason'" in piped.stderr
+    pid, terminal = pty.fork()
+    if pid == 0:  # pragma: no cover - the child becomes the command
+        os.execve(SCRIPT, [str(SCRIPT), "unlock", "HKPL0404"], env)  # noqa: S606
+    said = b""
+    while b"Reason" not in said:
+        assert select.select([terminal], [], [], 30)[0], said
+        said += os.read(terminal, 1024)
+    os.write(terminal, b"card stuck in the kiosk\n")
+    while True:
+        if not select.select([terminal], [], [], 30)[0]:
+            break
+        try:
+            chunk = os.read(terminal, 1024)
+        except OSError:  # the command ended and closed the terminal
+            break
+        if not chunk:
+            break
+        said += chunk
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, said
+    assert b"unlocked" in said
+    audit = json.loads(patronauth(env, "audit", "HKPL0404", "--json").stdout)["events"]
+    assert audit[0]["action"] == "unlock"
+    assert audit[0]["detail"]["reason"] == "card stuck in the kiosk"
 
 
 def test_undecodable_bytes_in_arguments_and_on_stdin_are_refused(env: dict[str, str]) -> None:
@@ -162,6 +195,6 @@ def test_with_redis_down_attempts_are_counted_in_the_database(cli: Cli) -> None:
 
 def test_an_overlong_staff_name_is_a_configuration_error(cli_any: Cli) -> None:
     cli_any.configure(PATRONAUTH_STAFF="x" * 100)
-    run = cli_any("unlock", "HKPL0001")
+    run = cli_any("unlock", "--reason", "at the counter", "HKPL0001")
     assert run.code == 2
     assert run.err.startswith("configuration: ")

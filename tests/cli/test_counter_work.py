@@ -78,7 +78,7 @@ def test_a_refused_change_says_why_and_keeps_the_old_pin(
 def test_credential_reset_reverts_to_the_default_r14(polyu_patron: Cli) -> None:
     cli = polyu_patron
     cli.ok("credential", "change", "21012345A", *WEB, stdin="Z12345\nq7x2m9\nq7x2m9\n")
-    run = cli.ok("credential", "reset", "21012345A")
+    run = cli.ok("credential", "reset", "--reason", "at the counter", "21012345A")
     assert run.out == "pin reset to the default; the patron must change it online\n"
     assert cli("login", "21012345A", *WEB, stdin="q7x2m9\n").out == "invalid\n"
     assert cli.ok("login", "21012345A", *WEB, stdin="Z12345\n").out == "ok must-change\n"
@@ -115,7 +115,9 @@ def test_credential_setup_is_not_offered_where_a_default_exists(polyu_patron: Cl
 def test_credential_reset_without_a_default_prints_a_temporary_pin_once(julac: Cli) -> None:
     cli = julac
     cli.ok("credential", "setup", "CU1234567", stdin="Stacks&Shelves42\nStacks&Shelves42\n")
-    run = cli.ok("credential", "reset", "CU1234567", shows_secret=True)
+    run = cli.ok(
+        "credential", "reset", "--reason", "at the counter", "CU1234567", shows_secret=True
+    )
     first, second = run.out.splitlines()
     match = re.fullmatch(r"temporary pin: (\S{10,20})", first)
     assert match, run.out
@@ -135,15 +137,17 @@ def test_credential_reset_without_a_default_prints_a_temporary_pin_once(julac: C
 
 def test_hkpl_reset_asks_which_credential(cli: Cli) -> None:
     cli.ok("patron", "add", "--institution", "hkpl", "--barcode", "HKPL0001", "--phone", "91234567")
-    run = cli.refused("credential", "reset", "HKPL0001")
+    run = cli.refused("credential", "reset", "--reason", "at the counter", "HKPL0001")
     assert run.reasons == ["credential.kind_required"]
     assert "password, pin" in run.err
-    assert cli.ok("credential", "reset", "HKPL0001", "--credential", "pin").out.startswith("pin ")
+    assert cli.ok(
+        "credential", "reset", "--reason", "at the counter", "HKPL0001", "--credential", "pin"
+    ).out.startswith("pin ")
 
 
 def test_card_replace_moves_the_credentials_to_the_new_card_r25(cli: Cli) -> None:
     cli.ok("patron", "add", "--institution", "hkpl", "--barcode", "HKPL0001", "--phone", "91234567")
-    assert cli.ok("card", "replace", "HKPL0001", "HKPL0099").out == (
+    assert cli.ok("card", "replace", "--reason", "at the counter", "HKPL0001", "HKPL0099").out == (
         "card replaced; current card: HKPL0099\n"
     )
     assert cli("login", "HKPL0001", *WEB, stdin="4567\n").out == "invalid\n"
@@ -153,9 +157,13 @@ def test_card_replace_moves_the_credentials_to_the_new_card_r25(cli: Cli) -> Non
     assert "identifier: barcode HKPL0001 (replaced)" in shown
     assert "identifier: barcode HKPL0099 (current)" in shown
 
-    assert cli.refused("card", "replace", "HKPL0099", "hkpl0099").reasons == ["card.same"]
+    assert cli.refused(
+        "card", "replace", "--reason", "at the counter", "HKPL0099", "hkpl0099"
+    ).reasons == ["card.same"]
     cli.ok("patron", "add", "--institution", "hkpl", "--barcode", "HKPL0002", "--phone", "61239876")
-    assert cli.refused("card", "replace", "HKPL0099", "HKPL0002").reasons == ["identifier.taken"]
+    assert cli.refused(
+        "card", "replace", "--reason", "at the counter", "HKPL0099", "HKPL0002"
+    ).reasons == ["identifier.taken"]
 
 
 def test_migrate_force_change_makes_the_next_login_must_change_r26(cli: Cli) -> None:
@@ -164,7 +172,16 @@ def test_migrate_force_change_makes_the_next_login_must_change_r26(cli: Cli) -> 
     assert cli.ok("login", "SP7654321", *WEB, stdin=secret).out == "ok\n"
     today = datetime.now(ZoneInfo("Asia/Hong_Kong")).date()  # the library's day
     tomorrow = (today + timedelta(days=1)).isoformat()
-    force = ("migrate", "force-change", "--institution", "hku", "--category", "space")
+    force = (
+        "migrate",
+        "force-change",
+        "--reason",
+        "at the counter",
+        "--institution",
+        "hku",
+        "--category",
+        "space",
+    )
     assert cli.ok(*force, "--from", tomorrow).out == (
         f"hku: secrets set before {tomorrow} must be changed at the next sign-in"
         " (categories: space)\n"
@@ -185,9 +202,9 @@ def test_audit_shows_every_step_and_never_a_secret(polyu_patron: Cli) -> None:
     typed = ["Z12345", "q7x2m9", "Wr0ng1"]
     cli("login", "21012345A", *WEB, stdin=f"{typed[2]}\n")
     cli.ok("credential", "change", "21012345A", *WEB, stdin=f"{typed[0]}\n{typed[1]}\n{typed[1]}\n")
-    cli.ok("credential", "reset", "21012345A")
-    cli.ok("unlock", "21012345A")
-    cli.ok("card", "replace", "21012345A", "21012345B")
+    cli.ok("credential", "reset", "--reason", "at the counter", "21012345A")
+    cli.ok("unlock", "--reason", "at the counter", "21012345A")
+    cli.ok("card", "replace", "--reason", "at the counter", "21012345A", "21012345B")
     cli.ok("login", "21012345B", *WEB, stdin=f"{typed[0]}\n")
 
     events = cli.audit("21012345A")

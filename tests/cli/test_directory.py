@@ -88,7 +88,8 @@ def test_login_and_the_refused_changes(cli: Cli, slapd: PrivateSlapd, tmp_path: 
     for args, stdin in (
         (("credential", "change", "2000001234", "--credential", "pin"),
          f"{JCHAN_PIN}\nNew-Portal-PIN-1\nNew-Portal-PIN-1\n"),
-        (("credential", "reset", "2000001234", "--credential", "pin"), None),
+        (("credential", "reset", "--reason", "at the counter",
+          "2000001234", "--credential", "pin"), None),
         (("credential", "setup", "2000001234"), "New-Portal-PIN-1\nNew-Portal-PIN-1\n"),
     ):  # fmt: skip
         run = cli.refused(*args, stdin=stdin)

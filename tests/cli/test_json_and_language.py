@@ -95,7 +95,9 @@ def test_every_command_prints_json_with_its_fields(counter: Cli, tmp_path: Path)
         "expires_at",
         "consecutive_failures",
     }
-    assert j(cli, "patron", "complete", "S2019001")["status"] == "active"
+    assert (
+        j(cli, "patron", "complete", "--reason", "at the counter", "S2019001")["status"] == "active"
+    )
     login = j(cli, "login", "21012345A", "--channel", "web", stdin="Z12345\n")
     assert login == {
         "outcome": "ok must-change",
@@ -115,11 +117,26 @@ def test_every_command_prints_json_with_its_fields(counter: Cli, tmp_path: Path)
     assert changed == {"changed": True, "signed_in_as": "ok must-change"}
     setup = j(cli, "credential", "setup", "CU1234567", stdin="Stacks&Shelves42\nStacks&Shelves42\n")
     assert setup == {"credential": "pin", "state": "chosen"}
-    reset = j(cli, "credential", "reset", "21012345A")
+    reset = j(cli, "credential", "reset", "--reason", "at the counter", "21012345A")
     assert reset == {"credential": "pin", "state": "default", "temporary": None, "expires_at": None}
-    assert j(cli, "unlock", "21012345A") == {"unblocked": ["21012345A"], "unsuspended": []}
-    assert j(cli, "card", "replace", "21012345A", "21012345B") == {"current": "21012345B"}
-    forced = j(cli, "migrate", "force-change", "--institution", "hku", "--from", "2017-07-17")
+    assert j(cli, "unlock", "--reason", "at the counter", "21012345A") == {
+        "unblocked": ["21012345A"],
+        "unsuspended": [],
+    }
+    assert j(cli, "card", "replace", "--reason", "at the counter", "21012345A", "21012345B") == {
+        "current": "21012345B"
+    }
+    forced = j(
+        cli,
+        "migrate",
+        "force-change",
+        "--reason",
+        "at the counter",
+        "--institution",
+        "hku",
+        "--from",
+        "2017-07-17",
+    )
     assert forced == {"institution": "hku", "categories": None, "from": "2017-07-17"}
     events = j(cli, "audit", "21012345B")["events"]
     assert events
@@ -151,7 +168,7 @@ def circulation_prints_json(cli: Cli) -> None:
     }
     lent = j(cli, "checkout", "HKPL0001", "BK1")
     assert set(lent) == {"loan_id", "item", "title", "due_on", "reservation_collected"}
-    paid = j(cli, "fines", "pay", "HKPL0001", "--amount", "3.50")
+    paid = j(cli, "fines", "pay", "--reason", "at the counter", "HKPL0001", "--amount", "3.50")
     assert paid == {"paid_cents": 350, "balance_cents": 1000, "currency": "HK$"}
     shown = j(cli, "fines", "show", "HKPL0001")
     assert set(shown) == {
@@ -191,9 +208,21 @@ REFUSALS = {
         "hkid.check_digit",
     ),
     "patron show": (["patron", "show", "29999999Z"], None, "patron.not_found"),
-    "patron complete": (["patron", "complete", "21012345A"], None, "patron.not_pending"),
-    "patron bar": (["patron", "bar", "29999999Z"], None, "patron.not_found"),
-    "patron unbar": (["patron", "unbar", "21012345A"], None, "patron.not_barred"),
+    "patron complete": (
+        ["patron", "complete", "--reason", "at the counter", "21012345A"],
+        None,
+        "patron.not_pending",
+    ),
+    "patron bar": (
+        ["patron", "bar", "--reason", "at the counter", "29999999Z"],
+        None,
+        "patron.not_found",
+    ),
+    "patron unbar": (
+        ["patron", "unbar", "--reason", "at the counter", "21012345A"],
+        None,
+        "patron.not_barred",
+    ),
     "patron import": (["patron", "import", "{bad_feed}", "--institution", "hkpl"], None, None),
     "login": (["login", "21012345A", "--channel", "web"], "Q7x2m9\n", "login.invalid"),
     "credential change": (
@@ -201,18 +230,32 @@ REFUSALS = {
         "Z12345\nq7x2m9\nq7x2m8\n",
         "secret.confirmation_mismatch",
     ),
-    "credential reset": (["credential", "reset", "29999999Z"], None, "patron.not_found"),
+    "credential reset": (
+        ["credential", "reset", "--reason", "at the counter", "29999999Z"],
+        None,
+        "patron.not_found",
+    ),
     "credential setup": (
         ["credential", "setup", "CU1234567"],
         "Q7x2\nQ7x2\n",
         "pin.too_short",
     ),
-    "unlock": (["unlock", "<script>"], None, "identifier.invalid_characters"),
-    "card replace": (["card", "replace", "21012345A", "21012345A"], None, "card.same"),
+    "unlock": (
+        ["unlock", "--reason", "at the counter", "<script>"],
+        None,
+        "identifier.invalid_characters",
+    ),
+    "card replace": (
+        ["card", "replace", "--reason", "at the counter", "21012345A", "21012345A"],
+        None,
+        "card.same",
+    ),
     "migrate force-change": (
         [
             "migrate",
             "force-change",
+            "--reason",
+            "at the counter",
             "--institution",
             "hku",
             "--category",
@@ -241,7 +284,11 @@ REFUSALS = {
     ),
     "checkout": (["checkout", "21012345A", "BK404"], None, "item.not_found"),
     "checkin": (["checkin", "BK404", "--institution", "polyu"], None, "item.not_found"),
-    "fines pay": (["fines", "pay", "21012345A", "--amount", "1"], None, "fines.nothing_owed"),
+    "fines pay": (
+        ["fines", "pay", "--reason", "at the counter", "21012345A", "--amount", "1"],
+        None,
+        "fines.nothing_owed",
+    ),
     "fines show": (["fines", "show", "29999999Z"], None, "patron.not_found"),
     "calendar close": (
         [
@@ -357,7 +404,7 @@ def test_messages_in_traditional_chinese(cli: Cli) -> None:
 
     add = ("patron", "add", "--institution", "polyu", "--barcode", "21012345A")
     cli.ok(*add, "--id-number", "Z123456(1)")
-    run = cli(*ZH, "fines", "pay", "21012345A", "--amount", "1")
+    run = cli(*ZH, "fines", "pay", "--reason", "at the counter", "21012345A", "--amount", "1")
     assert (run.code, run.err) == (1, "fines.nothing_owed: 沒有欠款。\n")
     run = cli(*ZH, "checkin", "BK404", "--institution", "polyu", "--json")
     assert run.json()["violations"] == [

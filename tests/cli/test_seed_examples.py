@@ -119,9 +119,12 @@ def test_login_of_a_pending_registration_gives_the_library_contact(cli_any: Cli)
     assert "2265 6918" in run.err
     assert "lib@hkct.edu.hk" in run.err
 
-    assert cli_any.ok("patron", "complete", "S2019001").out == "registration complete: active\n"
+    assert (
+        cli_any.ok("patron", "complete", "--reason", "at the counter", "S2019001").out
+        == "registration complete: active\n"
+    )
     assert cli_any.ok("login", "S2019001", *LOGIN_WEB, stdin="S2019001\n").out == "ok must-change\n"
-    again = cli_any.refused("patron", "complete", "S2019001")
+    again = cli_any.refused("patron", "complete", "--reason", "at the counter", "S2019001")
     assert again.reasons == ["patron.not_pending"]
 
 
@@ -146,7 +149,7 @@ def test_the_sixth_attempt_within_a_minute_is_blocked_even_with_the_right_pin(
     assert 0 < body["retry_after"] <= 60
     assert "blocked" in cli_any.ok("patron", "show", "21012345A").out
 
-    assert cli_any.ok("unlock", "21012345A").out == "unlocked\n"
+    assert cli_any.ok("unlock", "--reason", "at the counter", "21012345A").out == "unlocked\n"
     assert cli_any.ok("login", "21012345A", *LOGIN_WEB, stdin="Z12345\n").out == "ok must-change\n"
     outcomes = [e["outcome"] for e in cli_any.audit("21012345A") if e["action"] == "sign_in"]
     assert outcomes == ["ok must-change", "blocked", "blocked", "blocked"] + ["invalid"] * 5
@@ -186,7 +189,7 @@ def test_the_consecutive_cap_suspends_until_staff_unlock(relaxed_block: Cli) -> 
         in cli.ok("patron", "show", "21012345A").out
     )
 
-    body = cli.ok("unlock", "21012345A", "--json").json()
+    body = cli.ok("unlock", "--reason", "at the counter", "21012345A", "--json").json()
     assert body["unsuspended"] == ["pin"]
     assert cli.ok("login", "21012345A", *LOGIN_WEB, stdin="Z12345\n").out == "ok must-change\n"
 
@@ -197,7 +200,7 @@ def test_a_staff_reset_also_ends_a_suspension(relaxed_block: Cli) -> None:
     for _ in range(10):
         cli("login", "21012345A", *LOGIN_WEB, stdin="Q7x2m9\n")
     assert cli("login", "21012345A", *LOGIN_WEB, stdin="Z12345\n").out == "suspended\n"
-    cli.ok("credential", "reset", "21012345A")
+    cli.ok("credential", "reset", "--reason", "at the counter", "21012345A")
     assert cli.ok("login", "21012345A", *LOGIN_WEB, stdin="Z12345\n").out == "ok must-change\n"
 
 

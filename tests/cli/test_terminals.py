@@ -11,7 +11,16 @@ from tests.cli.conftest import Cli
 from tests.cli.test_bad_input import BAD, assert_clear_answer
 
 PASSWORD = "kiosk-Secret-2026"
-ADD = ("terminal", "add", "--login", "cen-sc-01", "--institution", "hkpl")
+ADD = (
+    "terminal",
+    "add",
+    "--reason",
+    "at the counter",
+    "--login",
+    "cen-sc-01",
+    "--institution",
+    "hkpl",
+)
 
 
 def test_add_then_list_as_text_and_json(cli_any: Cli) -> None:
@@ -19,7 +28,8 @@ def test_add_then_list_as_text_and_json(cli_any: Cli) -> None:
     run = cli.ok(*ADD, "--location", "Central Library 1/F", "--crlf", stdin=f"{PASSWORD}\n")
     assert run.out.startswith("terminal added: cen-sc-01  hkpl (Central Library 1/F)  enabled")
     cli.ok(
-        "terminal", "add", "--login", "old-kiosk", "--institution", "hku", "--encoding", "cp850",
+        "terminal", "add", "--reason", "at the counter",
+        "--login", "old-kiosk", "--institution", "hku", "--encoding", "cp850",
         "--allow-pinless", "--wrong-pin-as-unknown", stdin=f"{PASSWORD}\n",
     )  # fmt: skip
     listed = cli.ok("terminal", "list", "--json").json()["terminals"]
@@ -63,11 +73,21 @@ def test_no_terminals(cli: Cli) -> None:
 
 def test_disable_and_enable(cli: Cli) -> None:
     cli.ok(*ADD, stdin=f"{PASSWORD}\n")
-    assert cli.ok("terminal", "disable", "cen-sc-01").out == "terminal disabled: cen-sc-01\n"
+    assert (
+        cli.ok("terminal", "disable", "--reason", "at the counter", "cen-sc-01").out
+        == "terminal disabled: cen-sc-01\n"
+    )
     with cli.app() as app:
         assert terminal_login(app.ports, "cen-sc-01", PASSWORD, source="test") is None
-    assert cli.refused("terminal", "disable", "cen-sc-01").reasons == ["terminal.already_disabled"]
-    assert cli.ok("terminal", "enable", "cen-sc-01", "--json").json()["enabled"] is True
+    assert cli.refused(
+        "terminal", "disable", "--reason", "at the counter", "cen-sc-01"
+    ).reasons == ["terminal.already_disabled"]
+    assert (
+        cli.ok("terminal", "enable", "--reason", "at the counter", "cen-sc-01", "--json").json()[
+            "enabled"
+        ]
+        is True
+    )
     with cli.app() as app:
         assert terminal_login(app.ports, "cen-sc-01", PASSWORD, source="test") is not None
     actions = [e["action"] for e in cli.audit()]
@@ -102,7 +122,11 @@ def test_a_telephone_box_speaking_sip2_counts_as_the_telephone_channel(cli: Cli)
 
 
 REFUSED = {
-    "unknown terminal": (("terminal", "disable", "nobody"), None, "terminal.not_found"),
+    "unknown terminal": (
+        ("terminal", "disable", "--reason", "at the counter", "nobody"),
+        None,
+        "terminal.not_found",
+    ),
     "unknown terminal options": (
         ("terminal", "options", "nobody", "--crlf"),
         None,
@@ -194,7 +218,13 @@ def test_unlock_lifts_a_terminal_logins_block(cli: Cli) -> None:
         for _ in range(5):
             assert terminal_login(app.ports, "cen-sc-01", "not-the-password", source="t") is None
         assert terminal_login(app.ports, "cen-sc-01", PASSWORD, source="t") is None  # blocked
-    assert cli.ok("terminal", "unlock", "cen-sc-01").out == "terminal unlocked: cen-sc-01\n"
+    assert (
+        cli.ok("terminal", "unlock", "--reason", "at the counter", "cen-sc-01").out
+        == "terminal unlocked: cen-sc-01\n"
+    )
     with cli.app() as app:
         assert terminal_login(app.ports, "cen-sc-01", PASSWORD, source="t") is not None
-    assert "terminal.not_found" in cli.refused("terminal", "unlock", "no-such-kiosk").reasons
+    assert (
+        "terminal.not_found"
+        in cli.refused("terminal", "unlock", "--reason", "at the counter", "no-such-kiosk").reasons
+    )

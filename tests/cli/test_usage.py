@@ -93,7 +93,11 @@ def test_every_command_that_prints_results_offers_json(cli: Cli, path: tuple[str
 USAGE_ERRORS = {
     "missing required option": (["patron", "add", "--barcode", "HKPL0001"], None, "--institution"),
     "missing channel": (["login", "HKPL0001"], "4567\n", "--channel"),
-    "missing argument": (["card", "replace", "HKPL0001"], None, "NEW"),
+    "missing argument": (
+        ["card", "replace", "--reason", "at the counter", "HKPL0001"],
+        None,
+        "NEW",
+    ),
     "unknown option": (["audit", "--bogus"], None, "No such option"),
     "unknown command": (["lgoin"], None, "No such command"),
     "bad choice": (["login", "HKPL0001", "--channel", "fax"], "4567\n", "--channel"),
@@ -122,7 +126,16 @@ USAGE_ERRORS = {
         "YYYY-MM-DD",
     ),
     "bad --from": (
-        ["migrate", "force-change", "--institution", "hku", "--from", "next week"],
+        [
+            "migrate",
+            "force-change",
+            "--reason",
+            "at the counter",
+            "--institution",
+            "hku",
+            "--from",
+            "next week",
+        ],
         None,
         "YYYY-MM-DD",
     ),
@@ -132,7 +145,18 @@ USAGE_ERRORS = {
         "must not be empty",
     ),
     "blank repeated option": (
-        ["migrate", "force-change", "--institution", "hku", "--category", " ", "--from", "2020"],
+        [
+            "migrate",
+            "force-change",
+            "--reason",
+            "at the counter",
+            "--institution",
+            "hku",
+            "--category",
+            " ",
+            "--from",
+            "2020",
+        ],
         None,
         "must not be empty",
     ),
@@ -177,9 +201,21 @@ USAGE_ERRORS = {
     ),
     "checkout without the item": (["checkout", "HKPL0001"], None, "ITEM"),
     "checkin without --institution": (["checkin", "BK1"], None, "--institution"),
-    "missing --amount": (["fines", "pay", "HKPL0001"], None, "--amount"),
-    "bad --amount": (["fines", "pay", "HKPL0001", "--amount", "12.555"], None, "such as 12.50"),
-    "zero --amount": (["fines", "pay", "HKPL0001", "--amount", "0.00"], None, "more than 0"),
+    "missing --amount": (
+        ["fines", "pay", "--reason", "at the counter", "HKPL0001"],
+        None,
+        "--amount",
+    ),
+    "bad --amount": (
+        ["fines", "pay", "--reason", "at the counter", "HKPL0001", "--amount", "12.555"],
+        None,
+        "such as 12.50",
+    ),
+    "zero --amount": (
+        ["fines", "pay", "--reason", "at the counter", "HKPL0001", "--amount", "0.00"],
+        None,
+        "more than 0",
+    ),
     "bad calendar --to": (
         ["calendar", "close", "--institution", "hkpl", "--from", "2021-01-01", "--to", "soon"],
         None,
@@ -197,21 +233,45 @@ USAGE_ERRORS = {
     ),
     "bad request status": (["request", "status", "1", "--status", "done"], None, "--status"),
     "terminal add without --login": (
-        ["terminal", "add", "--institution", "hkpl"],
+        ["terminal", "add", "--reason", "at the counter", "--institution", "hkpl"],
         "kiosk-Secret-2026\n",
         "--login",
     ),
     "terminal add without a password": (
-        ["terminal", "add", "--login", "kiosk1", "--institution", "hkpl"],
+        [
+            "terminal",
+            "add",
+            "--reason",
+            "at the counter",
+            "--login",
+            "kiosk1",
+            "--institution",
+            "hkpl",
+        ],
         "",
         "expected 1 line",
     ),
     "terminal add with a bad --encoding": (
-        ["terminal", "add", "--login", "k1", "--institution", "hkpl", "--encoding", "latin1"],
+        [
+            "terminal",
+            "add",
+            "--reason",
+            "at the counter",
+            "--login",
+            "k1",
+            "--institution",
+            "hkpl",
+            "--encoding",
+            "latin1",
+        ],
         "kiosk-Secret-2026\n",
         "--encoding",
     ),
-    "terminal disable without the login": (["terminal", "disable"], None, "LOGIN"),
+    "terminal disable without the login": (
+        ["terminal", "disable", "--reason", "at the counter"],
+        None,
+        "LOGIN",
+    ),
 }
 
 
@@ -245,3 +305,39 @@ def test_success_exits_0_and_a_refusal_exits_1(cli: Cli) -> None:
     assert cli.refused("patron", "show", "21099999X").reasons == ["patron.not_found"]
     assert cli("login", "21012345A", "--channel", "web", stdin="Z12345\n").code == 0
     assert cli("login", "21012345A", "--channel", "web", stdin="Q7x2m9\n").code == 1
+
+
+# Every staff action names its reason; the audit record of the action keeps it with
+# who ran the command.
+STAFF_ACTIONS = {
+    ("patron", "complete"): ["S2019001"],
+    ("patron", "bar"): ["HKPL0001"],
+    ("patron", "unbar"): ["HKPL0001"],
+    ("credential", "reset"): ["HKPL0001"],
+    ("unlock",): ["HKPL0001"],
+    ("card", "replace"): ["HKPL0001", "HKPL0002"],
+    ("migrate", "force-change"): ["--institution", "hku", "--from", "2017-07-17"],
+    ("fines", "pay"): ["HKPL0001", "--amount", "1"],
+    ("terminal", "add"): ["--login", "kiosk-1", "--institution", "hkpl"],
+    ("terminal", "disable"): ["kiosk-1"],
+    ("terminal", "enable"): ["kiosk-1"],
+    ("terminal", "unlock"): ["kiosk-1"],
+    ("client", "add"): ["--name", "Primo", "--protocol", "cas", "--institution", "hkpl"],
+    ("client", "disable"): ["abc"],
+    ("client", "rotate-secret"): ["abc"],
+    ("staff", "add"): ["--login", "amy", "--name", "Amy", "--role", "counter"],
+    ("staff", "disable"): ["amy"],
+    ("staff", "role"): ["amy", "admin"],
+}
+
+
+@pytest.mark.parametrize("path", STAFF_ACTIONS, ids=" ".join)
+def test_every_staff_action_needs_a_reason(cli: Cli, path: tuple[str, ...]) -> None:
+    before = cli.state()
+    run = cli(*path, *STAFF_ACTIONS[path], stdin="a-terminal-password-1\n")
+    assert run.code == 2
+    assert "Missing option '--reason'" in run.err
+    assert cli.state() == before
+    help_text = " ".join(cli.ok(*path, "--help").out.split()).replace("- ", "-")
+    assert "--reason TEXT Why (required)." in help_text
+    assert "the operating-system user (as os:<user>)" in help_text

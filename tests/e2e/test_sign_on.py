@@ -87,7 +87,8 @@ class RelyingParty:
 
 def add_client(server: Server, *extra: str) -> tuple[str, str | None]:
     run = server.patronauth(
-        "client", "add", "--name", "Discovery", "--protocol", "oidc", "--institution", "hkpl",
+        "client", "add", "--reason", "set up", "--name", "Discovery", "--protocol", "oidc",
+        "--institution", "hkpl",
         "--redirect-uri", REDIRECT, "--json", *extra,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
@@ -339,7 +340,8 @@ def test_a_cas_client_library_validates_a_ticket_and_reads_the_attributes(
     from cas import CASClient
 
     run = server.patronauth(
-        "client", "add", "--name", "Primo", "--protocol", "cas", "--institution", "hkpl",
+        "client", "add", "--reason", "set up", "--name", "Primo", "--protocol", "cas",
+        "--institution", "hkpl",
         "--redirect-uri", REDIRECT,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr

@@ -21,6 +21,14 @@ from tests import support
 from tests.e2e.conftest import SCRIPT, Mailbox, Server, _wait_until_healthy, free_port, shot
 
 PASSWORD = "Counter#Desk-2026"
+VIRTUAL_KEY = {
+    "protocol": "ctap2",
+    "transport": "usb",
+    "hasResidentKey": False,
+    "hasUserVerification": True,
+    "isUserVerified": True,
+    "automaticPresenceSimulation": True,
+}
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +80,8 @@ def desk(browser: Any, console_server: Server) -> Iterator[Any]:
 
 def add_staff(server: Server, login: str, role: str, institution: str) -> str:
     done = server.patronauth(
-        "staff", "add", "--login", login, "--name", login.title(), "--role", role,
-        "--institution", institution,
+        "staff", "add", "--reason", "new at the counter", "--login", login,
+        "--name", login.title(), "--role", role, "--institution", institution,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "recorded as staff:test" in done.stdout
@@ -112,6 +120,22 @@ def test_enrol_and_sign_in_with_an_authenticator_app_then_reset_at_the_counter(
     desk.wait_for_url("**/staff/")
     assert "hoi, counter" in desk.locator("#who").inner_text()
 
+    # A security key added later, on her own page (the sign-in is fresh enough).
+    cdp = desk.context.new_cdp_session(desk)
+    cdp.send("WebAuthn.enable")
+    authenticator = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": VIRTUAL_KEY})
+    desk.goto("/staff/me")
+    assert desk.locator('#factors tr[data-factor="totp"]').count() == 1
+    desk.locator("#add-key-button").click()
+    desk.wait_for_url("**/staff/me?done=factor-added")
+    assert desk.locator("#factors tr[data-factor]").count() == 2
+    shot(desk, "staff-04-security-key-added")
+    made = cdp.send(
+        "WebAuthn.getCredentials", {"authenticatorId": authenticator["authenticatorId"]}
+    )
+    assert len(made["credentials"]) == 1
+    desk.goto("/staff/")
+
     desk.locator("input[name=q]").fill("CU1234567")
     desk.locator("#search button").click()
     desk.locator("#hits a").click()
@@ -121,39 +145,48 @@ def test_enrol_and_sign_in_with_an_authenticator_app_then_reset_at_the_counter(
     temporary = desk.locator("#temporary").inner_text()
     shot(desk, "staff-02-temporary")
 
-    patron = browser.new_context(
-        base_url="http://127.0.0.1:" + console_server.url.rsplit(":", 1)[1]
-    )
+    # The patron's side, in browsers of its own: the temporary PIN signs in once, and
+    # only to the change page; the same PIN typed again is refused.
+    patron_site = "http://127.0.0.1:" + console_server.url.rsplit(":", 1)[1]
+    first = browser.new_context(base_url=patron_site, locale="en-GB")
     try:
-        page = patron.new_page()
-        page.goto("/hku/sign-in")
-        page.locator("#identifier").fill("CU1234567")
-        page.locator("#secret").fill(temporary)
-        page.locator("form.form button[type=submit]").click()
+        page = first.new_page()
+        _patron_sign_in(page, "CU1234567", temporary)
         page.wait_for_url("**/hku/change-required")
+        shot(page, "staff-02b-temporary-forces-the-change")
+        page.goto("/hku/account")
+        assert "/hku/account" not in page.url  # nothing but the change step
     finally:
-        patron.close()
+        first.close()
+    again = browser.new_context(base_url=patron_site, locale="en-GB")
+    try:
+        page = again.new_page()
+        _patron_sign_in(page, "CU1234567", temporary)
+        page.locator(".error-summary").wait_for()
+        assert page.url.endswith("/hku/sign-in")
+        assert "This temporary PIN has been used or has expired" in (
+            page.locator(".error-summary").inner_text()
+        )
+        shot(page, "staff-02c-temporary-used-up")
+    finally:
+        again.close()
     audit = console_server.patronauth("audit", "CU1234567", "--json")
     assert '"actor": "staff:hoi"' in audit.stdout
-    assert "patron at the counter with ID" in audit.stdout
+    assert '"reason": "patron at the counter with ID"' in audit.stdout
+    assert '"outcome": "temporary-expired"' in audit.stdout
+
+
+def _patron_sign_in(page: Any, card: str, secret: str) -> None:
+    page.goto("/hku/sign-in")
+    page.locator("#identifier").fill(card)
+    page.locator("#secret").fill(secret)
+    page.locator("form.form button[type=submit]").click()
 
 
 def test_enrol_and_sign_in_with_a_security_key(desk: Any, console_server: Server) -> None:
     cdp = desk.context.new_cdp_session(desk)
     cdp.send("WebAuthn.enable")
-    added = cdp.send(
-        "WebAuthn.addVirtualAuthenticator",
-        {
-            "options": {
-                "protocol": "ctap2",
-                "transport": "usb",
-                "hasResidentKey": False,
-                "hasUserVerification": True,
-                "isUserVerified": True,
-                "automaticPresenceSimulation": True,
-            }
-        },
-    )
+    added = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": VIRTUAL_KEY})
     authenticator = added["authenticatorId"]
     link = add_staff(console_server, "kim", "supervisor", "hkpl")
     desk.goto(link)

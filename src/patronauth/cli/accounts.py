@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from patronauth.bootstrap import staff_ports
-from patronauth.cli.common import command, ctx, emit
+from patronauth.cli.common import command, ctx, emit, reason_option
 from patronauth.domain.staff import Role, StaffMember
 from patronauth.services.staffaccounts import add_staff, disable_staff, list_staff, set_role
 
@@ -46,13 +46,14 @@ def staff() -> None:
 @click.option(
     "--institution", "institutions", multiple=True, help="Repeat for several; default: all."
 )
+@reason_option
 @command
-def add(login: str, name: str, role: str, institutions: tuple[str, ...]) -> None:
+def add(login: str, name: str, role: str, institutions: tuple[str, ...], reason: str) -> None:
     """Add a staff account; prints its one-time enrolment link (valid 24 hours)."""
     c = ctx()
     sp = staff_ports(c.app)
     chosen = list(institutions) or list(sp.ports.profiles.all())
-    added = add_staff(sp, login, name, Role(role), chosen, by=c.staff)
+    added = add_staff(sp, login, name, Role(role), chosen, by=c.staff, reason=reason)
     emit(
         {**_data(added.member), "link": added.link, "expires_at": added.expires_at.isoformat()},
         f"{_line(added.member)}\nenrolment link (shown once, valid 24 hours): {added.link}\n"
@@ -71,20 +72,22 @@ def list_command() -> None:
 
 @staff.command("disable")
 @click.argument("login")
+@reason_option
 @command
-def disable(login: str) -> None:
+def disable(login: str, reason: str) -> None:
     """LOGIN can no longer sign in; its console sessions end now."""
     c = ctx()
-    member = disable_staff(staff_ports(c.app), login, by=c.staff)
+    member = disable_staff(staff_ports(c.app), login, by=c.staff, reason=reason)
     emit(_data(member), f"{_line(member)}\nrecorded as {c.staff}")
 
 
 @staff.command("role")
 @click.argument("login")
 @click.argument("role", type=ROLES)
+@reason_option
 @command
-def role(login: str, role: str) -> None:
+def role(login: str, role: str, reason: str) -> None:
     """Give LOGIN the ROLE counter, supervisor or admin."""
     c = ctx()
-    member = set_role(staff_ports(c.app), login, Role(role), by=c.staff)
+    member = set_role(staff_ports(c.app), login, Role(role), by=c.staff, reason=reason)
     emit(_data(member), f"{_line(member)}\nrecorded as {c.staff}")

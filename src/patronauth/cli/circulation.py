@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from patronauth.cli.common import command, ctx, emit, parse_date
+from patronauth.cli.common import command, ctx, emit, parse_date, reason_option, recorded_as
 from patronauth.domain.circulation import (
     FineCalendar,
     HoldStatus,
@@ -20,9 +20,7 @@ from patronauth.domain.circulation import (
     RequestStatus,
 )
 from patronauth.domain.identifiers import base_form
-from patronauth.domain.staff import Action
 from patronauth.services import catalogue, loans
-from patronauth.services.console import note_command, reason_of
 from patronauth.services.fines import close_calendar, fine_calendar, pay_fines, resume_calendar
 from patronauth.services.interfaces import Ports
 from patronauth.services.lookup import Found, current_card, require_patron
@@ -233,16 +231,17 @@ def fines() -> None:
 @click.argument("ident")
 @click.option("--amount", required=True, help="In the currency's units, e.g. 12.50.")
 @click.option("--institution", help=INSTITUTION_HELP)
-@click.option("--reason", help="Why; recorded in the audit trail with who ran the command.")
+@reason_option
 @command
-def pay(ident: str, amount: str, institution: str | None, reason: str | None) -> None:
+def pay(ident: str, amount: str, institution: str | None, reason: str) -> None:
     """Record a payment at the counter; prints the balance that remains."""
     c = ctx()
     cents = parse_amount(amount, "--amount")
     found = _patron(c.app.ports, ident, institution)
-    why = reason_of(reason) if reason is not None else None
-    left = pay_fines(c.app.ports, ident, cents, staff=c.staff, institution=institution)
-    note_command(c.app.ports, c.staff, Action.RECORD_PAYMENT, ident, why, institution=institution)
+    left = pay_fines(
+        c.app.ports, ident, cents, staff=c.staff, institution=institution, reason=reason
+    )
+    recorded_as()
     currency = found.profile.currency
     emit(
         {"paid_cents": cents, "balance_cents": left, "currency": currency},

@@ -73,6 +73,34 @@ class Context:
         return i18n.message(code, self.language, **params)
 
 
+REASON_HELP = (
+    "Why (required). Recorded in the action's audit record with who ran the command: "
+    "PATRONAUTH_STAFF, else the operating-system user (as os:<user>)."
+)
+
+
+def _reason(context: click.Context, param: click.Parameter, value: str | None) -> str:
+    """Asked for at a terminal; anywhere else (a script, a pipe) its absence is an error."""
+    if value is not None:
+        return value
+    if sys.stdin.isatty():
+        return str(click.prompt("Reason (recorded in the audit trail with who ran this)", err=True))
+    raise click.MissingParameter(ctx=context, param=param)
+
+
+def reason_option(func: Callable[P, R]) -> Callable[P, R]:
+    """`--reason`, required on every staff action of the command line."""
+    return click.option("--reason", callback=_reason, help=REASON_HELP)(func)
+
+
+def recorded_as() -> None:
+    """Say, beside the result, whom the audit record names (an operator using a shared
+    account learns that the operating-system user is what the trail keeps)."""
+    c = ctx()
+    if not c.json:
+        click.echo(f"recorded as {c.staff}, with the reason given", err=True)
+
+
 def ctx() -> Context:
     obj = click.get_current_context().find_object(Context)
     assert obj is not None

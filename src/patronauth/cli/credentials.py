@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import click
 
-from patronauth.cli.common import auth_params, command, ctx, emit, read_secrets, refuse
+from patronauth.cli.common import (
+    auth_params,
+    command,
+    ctx,
+    emit,
+    read_secrets,
+    reason_option,
+    recorded_as,
+    refuse,
+)
 from patronauth.domain.credentials import Channel, CredentialKind
-from patronauth.domain.staff import Action
-from patronauth.services.console import note_command, reason_of
 from patronauth.services.credentials import (
     AttemptRefused,
     ChangeRequest,
@@ -76,24 +83,24 @@ def change(
 @click.argument("ident")
 @click.option("--credential", "kind", type=KINDS)
 @click.option("--institution")
-@click.option("--reason", help="Why; recorded in the audit trail with who ran the command.")
+@reason_option
 @command
-def reset(ident: str, kind: str | None, institution: str | None, reason: str | None) -> None:
+def reset(ident: str, kind: str | None, institution: str | None, reason: str) -> None:
     """Staff: back to the default, or a temporary secret where no default exists.
 
     A temporary secret is printed once, to hand to the patron; it expires and must be
     changed at the first sign-in. No current secret is ever shown.
     """
     c = ctx()
-    why = reason_of(reason) if reason is not None else None
     result = reset_credential(
         c.app.ports,
         ident,
         CredentialKind(kind) if kind else None,
         staff=c.staff,
         institution=institution,
+        reason=reason,
     )
-    note_command(c.app.ports, c.staff, Action.RESET, ident, why, institution=institution)
+    recorded_as()
     data = {
         "credential": result.kind.value,
         "state": result.state.value,

@@ -11,12 +11,19 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from patronauth.bootstrap import parse_rows
-from patronauth.cli.common import EXIT_REFUSED, command, ctx, emit, parse_date, render
+from patronauth.cli.common import (
+    EXIT_REFUSED,
+    command,
+    ctx,
+    emit,
+    parse_date,
+    reason_option,
+    recorded_as,
+    render,
+)
 from patronauth.domain.identifiers import IdType
 from patronauth.domain.patrons import Patron
-from patronauth.domain.staff import Action
 from patronauth.presentation import i18n
-from patronauth.services.console import note_command, reason_of
 from patronauth.services.registration import Registration, add_patron, import_registry
 from patronauth.services.staff import PatronView, bar, complete_registration, show_patron
 
@@ -220,36 +227,41 @@ def show(ident: str, institution: str | None) -> None:
 @patron.command("complete")
 @click.argument("ident")
 @click.option("--institution")
-@click.option("--reason", help="Why; recorded in the audit trail with who ran the command.")
+@reason_option
 @command
-def complete(ident: str, institution: str | None, reason: str | None) -> None:
+def complete(ident: str, institution: str | None, reason: str) -> None:
     """Complete a pending registration (R17): the patron can sign in from now on."""
     c = ctx()
-    why = reason_of(reason) if reason is not None else None
-    done = complete_registration(c.app.ports, ident, staff=c.staff, institution=institution)
-    note_command(
-        c.app.ports, c.staff, Action.COMPLETE_REGISTRATION, ident, why, institution=institution
+    done = complete_registration(
+        c.app.ports, ident, staff=c.staff, institution=institution, reason=reason
     )
+    recorded_as()
     emit(patron_data(done), f"registration complete: {done.status.value}")
 
 
 @patron.command("bar")
 @click.argument("ident")
 @click.option("--institution")
+@reason_option
 @command
-def bar_command(ident: str, institution: str | None) -> None:
+def bar_command(ident: str, institution: str | None, reason: str) -> None:
     """Bar a patron: every sign-in is refused and every open session ends at once."""
     c = ctx()
-    done = bar(c.app.ports, ident, staff=c.staff, institution=institution)
+    done = bar(c.app.ports, ident, staff=c.staff, institution=institution, reason=reason)
+    recorded_as()
     emit(patron_data(done), f"patron barred: {done.status.value}")
 
 
 @patron.command("unbar")
 @click.argument("ident")
 @click.option("--institution")
+@reason_option
 @command
-def unbar_command(ident: str, institution: str | None) -> None:
+def unbar_command(ident: str, institution: str | None, reason: str) -> None:
     """Lift a bar: the patron is active again and can sign in."""
     c = ctx()
-    done = bar(c.app.ports, ident, staff=c.staff, barred=False, institution=institution)
+    done = bar(
+        c.app.ports, ident, staff=c.staff, barred=False, institution=institution, reason=reason
+    )
+    recorded_as()
     emit(patron_data(done), f"bar lifted: {done.status.value}")

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from patronauth.cli.common import command, ctx, emit
+from patronauth.cli.common import command, ctx, emit, reason_option, recorded_as
 from patronauth.domain.errors import Refused
 from patronauth.domain.signon import Client, SignOnProtocol
 from patronauth.services.signon import (
@@ -68,6 +68,7 @@ def client() -> None:
 )
 @click.option("--trusted", is_flag=True, help="A first-party service: no consent page.")
 @click.option("--public", is_flag=True, help="No secret (an app in the browser): PKCE required.")
+@reason_option
 @command
 def add(
     name: str,
@@ -78,6 +79,7 @@ def add(
     allow_from: tuple[str, ...],
     trusted: bool,
     public: bool,
+    reason: str,
 ) -> None:
     """Register a service; its client id and secret are printed once."""
     c = ctx()
@@ -92,7 +94,9 @@ def add(
         trusted=trusted,
         public=public,
         staff=c.staff,
+        reason=reason,
     )
+    recorded_as()
     secret_line = (
         f"client secret: {added.secret}\n(shown once: it is stored only as a keyed digest)"
         if added.secret
@@ -118,21 +122,25 @@ def list_(institution: str | None) -> None:
 
 @client.command("disable")
 @click.argument("client_id")
+@reason_option
 @command
-def disable(client_id: str) -> None:
+def disable(client_id: str, reason: str) -> None:
     """Stop a service from signing patrons in; its tokens stop working."""
     c = ctx()
-    done = disable_client(c.app.ports, client_id, staff=c.staff)
+    done = disable_client(c.app.ports, client_id, staff=c.staff, reason=reason)
+    recorded_as()
     emit(_data(done), f"client disabled: {done.client_id} ({done.name})")
 
 
 @client.command("rotate-secret")
 @click.argument("client_id")
+@reason_option
 @command
-def rotate_secret(client_id: str) -> None:
+def rotate_secret(client_id: str, reason: str) -> None:
     """A new secret, printed once; the old one stops working at once."""
     c = ctx()
-    done = rotate_client_secret(c.app.ports, client_id, staff=c.staff)
+    done = rotate_client_secret(c.app.ports, client_id, staff=c.staff, reason=reason)
+    recorded_as()
     emit(
         {**_data(done.client), "client_secret": done.secret},
         f"new client secret for {done.client.client_id}: {done.secret}\n(shown once)",

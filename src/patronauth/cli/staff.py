@@ -14,14 +14,14 @@ from patronauth.cli.common import (
     emit,
     parse_date,
     read_secrets,
+    reason_option,
+    recorded_as,
     render,
 )
 from patronauth.domain.credentials import Channel, CredentialKind
 from patronauth.domain.defaults import RegistrationData
-from patronauth.domain.staff import Action
 from patronauth.presentation import i18n
 from patronauth.services.authenticate import Attempt
-from patronauth.services.console import note_command, reason_of
 from patronauth.services.policy import check_secret, preview_default
 from patronauth.services.signin import sign_in
 from patronauth.services.staff import audit_trail, force_change, replace_card
@@ -81,14 +81,15 @@ def login(ident: str, channel: str, kind: str | None, institution: str | None) -
 @click.command()
 @click.argument("ident")
 @click.option("--institution")
-@click.option("--reason", help="Why; recorded in the audit trail with who ran the command.")
+@reason_option
 @command
-def unlock(ident: str, institution: str | None, reason: str | None) -> None:
+def unlock(ident: str, institution: str | None, reason: str) -> None:
     """Staff: lift a block on IDENT and any suspension of its patron's credentials."""
     c = ctx()
-    why = reason_of(reason) if reason is not None else None
-    result = unlock_patron(c.app.ports, ident, staff=c.staff, institution=institution)
-    note_command(c.app.ports, c.staff, Action.UNLOCK, ident, why, institution=institution)
+    result = unlock_patron(
+        c.app.ports, ident, staff=c.staff, institution=institution, reason=reason
+    )
+    recorded_as()
     emit(
         {"unblocked": list(result.unblocked), "unsuspended": [k.value for k in result.unsuspended]},
         "unlocked"
@@ -109,14 +110,15 @@ def card() -> None:
 @click.argument("old")
 @click.argument("new")
 @click.option("--institution")
-@click.option("--reason", help="Why; recorded in the audit trail with who ran the command.")
+@reason_option
 @command
-def replace(old: str, new: str, institution: str | None, reason: str | None) -> None:
+def replace(old: str, new: str, institution: str | None, reason: str) -> None:
     """The OLD barcode stops signing in; NEW carries the same credentials (R25)."""
     c = ctx()
-    why = reason_of(reason) if reason is not None else None
-    identifier = replace_card(c.app.ports, old, new, staff=c.staff, institution=institution)
-    note_command(c.app.ports, c.staff, Action.REPLACE_CARD, old, why, institution=institution)
+    identifier = replace_card(
+        c.app.ports, old, new, staff=c.staff, institution=institution, reason=reason
+    )
+    recorded_as()
     emit({"current": identifier.value}, f"card replaced; current card: {identifier.value}")
 
 
@@ -131,15 +133,24 @@ def migrate() -> None:
     "--category", "categories", multiple=True, help="Repeat for several; all when absent."
 )
 @click.option("--from", "go_live", required=True, help="The go-live date, YYYY-MM-DD.")
+@reason_option
 @command
-def force_change_command(institution: str, categories: tuple[str, ...], go_live: str) -> None:
+def force_change_command(
+    institution: str, categories: tuple[str, ...], go_live: str, reason: str
+) -> None:
     """Go-live (R26): secrets set before the date must be changed at the next sign-in."""
     c = ctx()
     day = parse_date(go_live, "--from")
     assert day is not None
     result = force_change(
-        c.app.ports, institution, day, categories=list(categories) or None, staff=c.staff
+        c.app.ports,
+        institution,
+        day,
+        categories=list(categories) or None,
+        staff=c.staff,
+        reason=reason,
     )
+    recorded_as()
     emit(
         {
             "institution": result.institution,

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from patronauth.cli.common import command, ctx, emit, read_secrets
+from patronauth.cli.common import command, ctx, emit, read_secrets, reason_option, recorded_as
 from patronauth.domain.terminals import (
     TERMINAL_CHANNELS,
     Encoding,
@@ -80,6 +80,7 @@ def terminal() -> None:
     "--channel", type=CHANNELS, default="sip2", show_default=True,
     help="What its requests count and audit as (telephone: a telephone box speaking SIP2).",
 )  # fmt: skip
+@reason_option
 @command
 def add(
     login: str,
@@ -90,6 +91,7 @@ def add(
     allow_pinless: bool,
     wrong_pin_as_unknown: bool,
     channel: str,
+    reason: str,
 ) -> None:
     """Add a terminal. Standard input: its password (12 to 128 characters, no `|`)."""
     c = ctx()
@@ -108,7 +110,9 @@ def add(
             channel=terminal_channel(channel),
         ),
         staff=c.staff,
+        reason=reason,
     )
+    recorded_as()
     emit(_data(added), f"terminal added: {_line(added)}")
 
 
@@ -126,31 +130,37 @@ def list_(institution: str | None) -> None:
 
 @terminal.command("disable")
 @click.argument("login")
+@reason_option
 @command
-def disable(login: str) -> None:
+def disable(login: str, reason: str) -> None:
     """Stop a terminal from logging in."""
     c = ctx()
-    done = disable_terminal(c.app.ports, login, staff=c.staff)
+    done = disable_terminal(c.app.ports, login, staff=c.staff, reason=reason)
+    recorded_as()
     emit(_data(done), f"terminal disabled: {done.login}")
 
 
 @terminal.command("enable")
 @click.argument("login")
+@reason_option
 @command
-def enable(login: str) -> None:
+def enable(login: str, reason: str) -> None:
     """Let a disabled terminal log in again."""
     c = ctx()
-    done = enable_terminal(c.app.ports, login, staff=c.staff)
+    done = enable_terminal(c.app.ports, login, staff=c.staff, reason=reason)
+    recorded_as()
     emit(_data(done), f"terminal enabled: {done.login}")
 
 
 @terminal.command("unlock")
 @click.argument("login")
+@reason_option
 @command
-def unlock(login: str) -> None:
+def unlock(login: str, reason: str) -> None:
     """Lift the block of a terminal's login (after five wrong passwords in a minute)."""
     c = ctx()
-    done = unlock_terminal(c.app.ports, login, staff=c.staff)
+    done = unlock_terminal(c.app.ports, login, staff=c.staff, reason=reason)
+    recorded_as()
     emit(_data(done), f"terminal unlocked: {done.login}")
 
 

@@ -121,6 +121,12 @@ class Page:
     def token(self) -> str | None:
         return self.request.cookies.get(self.console.session_cookie)
 
+    @property
+    def signed_in(self) -> Desk:
+        """The staff member of a page that `views.staff_page` let through."""
+        assert self.desk is not None
+        return self.desk
+
     def staff(self, stage: Stage = Stage.FULL) -> Desk | None:
         """The signed-in staff member (blocking: call from the thread pool)."""
         try:

@@ -3,6 +3,7 @@ and renders the result; refusals are shown in the page's language."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
@@ -14,11 +15,14 @@ from starlette.responses import JSONResponse, Response
 from patronauth.console.desk import ROOT, Page
 from patronauth.domain.credentials import CredentialKind
 from patronauth.domain.errors import InvalidInput, NotFound, Refused
+from patronauth.domain.signon import SignOnProtocol
 from patronauth.domain.staff import Action, Role, StaffForbidden, Stage, parse_role, require
 from patronauth.services import console as desk_cases
 from patronauth.services import staffaccounts as staff_cases
+from patronauth.services.signon import AddedClient
 
 Handler = Callable[[Request], Awaitable[Response]]
+PageHandler = Callable[[Page], Awaitable[Response]]
 
 
 async def _fields(request: Request) -> dict[str, str]:
@@ -46,6 +50,23 @@ async def _desk(request: Request, action: Action) -> tuple[Page, Response | None
     except StaffForbidden as refused:
         return page, page.render("problem.html", status=403, problem=refused.code)
     return page, None
+
+
+def staff_page(action: Action) -> Callable[[PageHandler], Handler]:
+    """The page runs only for a signed-in staff member whose role reaches `action`
+    (`page.signed_in` is that member); others go to sign-in, or get 403."""
+
+    def wrap(handler: PageHandler) -> Handler:
+        @functools.wraps(handler)
+        async def run(request: Request) -> Response:
+            page, answer = await _desk(request, action)
+            if answer is not None:
+                return answer
+            return await handler(page)
+
+        return run
+
+    return wrap
 
 
 def database_down(request: Request, _: Exception) -> Response:
@@ -185,12 +206,10 @@ async def enrol(request: Request) -> Response:
 # --- the desk -------------------------------------------------------------------------
 
 
-async def home(request: Request) -> Response:
-    page, answer = await _desk(request, Action.SEARCH)
-    if answer is not None:
-        return answer
-    assert page.desk is not None
-    desk = page.desk
+@staff_page(Action.SEARCH)
+async def home(page: Page) -> Response:
+    request = page.request
+    desk = page.signed_in
     query = request.query_params.get("q", "")
     hits: list[desk_cases.Hit] = []
     refused = None
@@ -204,21 +223,77 @@ async def home(request: Request) -> Response:
     )
 
 
-async def me(request: Request) -> Response:
-    page, answer = await _desk(request, Action.SEARCH)
-    if answer is not None:
-        return answer
-    assert page.desk is not None
-    events = await run_in_threadpool(desk_cases.own_actions, page.sp, page.desk)
-    return page.render("me.html", events=events)
+async def _me_page(page: Page, *, status: int = 200, refused: Refused | None = None) -> Response:
+    desk = page.signed_in
+    events = await run_in_threadpool(desk_cases.own_actions, page.sp, desk)
+    factors = await run_in_threadpool(staff_cases.my_factors, page.sp, desk)
+    return page.render(
+        "me.html",
+        status=status,
+        refused=refused,
+        events=events,
+        factors=factors,
+        done=page.request.query_params.get("done"),
+    )
+
+
+@staff_page(Action.SEARCH)
+async def me(page: Page) -> Response:
+    """The member's own page: their second factors and what they did."""
+    return await _me_page(page)
+
+
+def _own_factor(change: Callable[[Page, dict[str, str]], None], done: str) -> Handler:
+    """A change of the member's own second factors: a fresh second factor first (a code
+    typed beside it, or a re-check in the last minutes)."""
+
+    @staff_page(Action.SEARCH)
+    async def handler(page: Page) -> Response:
+        fields = await _fields(page.request)
+        try:
+            code = fields.get("code") or None
+            if code:
+                await _recheck_inline(page, {"code": code})
+            await run_in_threadpool(change, page, fields)
+        except Refused as refused:
+            if refused.code == "staff.recheck_needed":
+                return page.render("problem.html", status=403, problem=refused.code, recheck=True)
+            return await _me_page(page, status=_status(refused), refused=refused)
+        return page.redirect(f"{ROOT}/me?done={done}")
+
+    return handler
+
+
+add_totp = _own_factor(
+    lambda page, fields: staff_cases.add_totp(
+        page.sp,
+        page.signed_in,
+        secret=fields.get("totp_secret", ""),
+        seal=fields.get("totp_seal", ""),
+        code=fields.get("new_code", ""),
+        source=page.source,
+    ),
+    "factor-added",
+)
+add_security_key = _own_factor(
+    lambda page, fields: staff_cases.add_security_key(
+        page.sp, page.signed_in, webauthn=fields.get("webauthn", ""), source=page.source
+    ),
+    "factor-added",
+)
+remove_factor = _own_factor(
+    lambda page, _: staff_cases.remove_factor(
+        page.sp, page.signed_in, page.request.path_params["factor"], source=page.source
+    ),
+    "factor-removed",
+)
 
 
 async def _patron_page(
     page: Page, patron_id: int, *, status: int = 200, refused: Refused | None = None, **extra: Any
 ) -> Response:
-    assert page.desk is not None
     try:
-        shown = await run_in_threadpool(desk_cases.patron_page, page.sp, page.desk, patron_id)
+        shown = await run_in_threadpool(desk_cases.patron_page, page.sp, page.signed_in, patron_id)
     except Refused as problem:
         return page.render("problem.html", status=_status(problem), problem=problem.code)
     return page.render(
@@ -232,10 +307,9 @@ async def _patron_page(
     )
 
 
-async def patron(request: Request) -> Response:
-    page, answer = await _desk(request, Action.VIEW_PATRON)
-    if answer is not None:
-        return answer
+@staff_page(Action.VIEW_PATRON)
+async def patron(page: Page) -> Response:
+    request = page.request
     return await _patron_page(page, request.path_params["patron"])
 
 
@@ -249,16 +323,13 @@ async def _recheck_inline(page: Page, fields: dict[str, str]) -> None:
                 page.sp, page.token, code=code, webauthn=webauthn, source=page.source
             )
         )
-        assert page.desk is not None
         page.staff()  # the session now carries the fresh check
 
 
 def _patron_action(action: Action, name: str) -> Handler:
-    async def handler(request: Request) -> Response:
-        page, answer = await _desk(request, action)
-        if answer is not None:
-            return answer
-        assert page.desk is not None
+    @staff_page(action)
+    async def handler(page: Page) -> Response:
+        request = page.request
         patron_id = request.path_params["patron"]
         fields = await _fields(request)
         reason = fields.get("reason")
@@ -269,7 +340,7 @@ def _patron_action(action: Action, name: str) -> Handler:
                 result = await run_in_threadpool(
                     desk_cases.reset,
                     page.sp,
-                    page.desk,
+                    page.signed_in,
                     patron_id,
                     CredentialKind(kind) if kind in {k.value for k in CredentialKind} else None,
                     reason,
@@ -278,20 +349,27 @@ def _patron_action(action: Action, name: str) -> Handler:
                     return page.render("temporary.html", result=result, patron_id=patron_id)
             elif action is Action.UNLOCK:
                 await run_in_threadpool(
-                    desk_cases.unlock_patron, page.sp, page.desk, patron_id, reason
+                    desk_cases.unlock_patron, page.sp, page.signed_in, patron_id, reason
                 )
             elif action is Action.REPLACE_CARD:
                 await run_in_threadpool(
-                    desk_cases.replace, page.sp, page.desk, patron_id, fields.get("new", ""), reason
+                    desk_cases.replace,
+                    page.sp,
+                    page.signed_in,
+                    patron_id,
+                    fields.get("new", ""),
+                    reason,
                 )
             elif action is Action.COMPLETE_REGISTRATION:
-                await run_in_threadpool(desk_cases.complete, page.sp, page.desk, patron_id, reason)
+                await run_in_threadpool(
+                    desk_cases.complete, page.sp, page.signed_in, patron_id, reason
+                )
             elif action is Action.RECORD_PAYMENT:
                 raw = fields.get("amount", "").strip()
                 if not raw.isdigit() or len(raw) > 9:
                     raise InvalidInput.of("fines.bad_amount")
                 await run_in_threadpool(
-                    desk_cases.pay, page.sp, page.desk, patron_id, int(raw), reason
+                    desk_cases.pay, page.sp, page.signed_in, patron_id, int(raw), reason
                 )
         except Refused as refused:
             if refused.code == "staff.recheck_needed":
@@ -314,21 +392,19 @@ complete = _patron_action(Action.COMPLETE_REGISTRATION, "complete")
 pay = _patron_action(Action.RECORD_PAYMENT, "pay")
 
 
-async def recheck_form(request: Request) -> Response:
-    page, answer = await _desk(request, Action.SEARCH)
-    if answer is not None:
-        return answer
-    assert page.desk is not None
+@staff_page(Action.SEARCH)
+async def recheck_form(page: Page) -> Response:
     return page.render(
-        "second_factor.html", member=page.desk.member, has_keys=page.desk.has_keys, action="recheck"
+        "second_factor.html",
+        member=page.signed_in.member,
+        has_keys=page.signed_in.has_keys,
+        action="recheck",
     )
 
 
-async def recheck(request: Request) -> Response:
-    page, answer = await _desk(request, Action.SEARCH)
-    if answer is not None:
-        return answer
-    assert page.desk is not None
+@staff_page(Action.SEARCH)
+async def recheck(page: Page) -> Response:
+    request = page.request
     fields = await _fields(request)
     try:
         await _recheck_inline(page, fields)
@@ -339,8 +415,8 @@ async def recheck(request: Request) -> Response:
             "second_factor.html",
             status=401,
             refused=refused,
-            member=page.desk.member,
-            has_keys=page.desk.has_keys,
+            member=page.signed_in.member,
+            has_keys=page.signed_in.has_keys,
             action="recheck",
         )
     return page.redirect(f"{ROOT}/?done=recheck")
@@ -349,11 +425,9 @@ async def recheck(request: Request) -> Response:
 # --- supervisors --------------------------------------------------------------------------
 
 
-async def audit(request: Request) -> Response:
-    page, answer = await _desk(request, Action.AUDIT)
-    if answer is not None:
-        return answer
-    assert page.desk is not None
+@staff_page(Action.AUDIT)
+async def audit(page: Page) -> Response:
+    request = page.request
     q = request.query_params
     actor = (q.get("staff") or "").strip() or None
     patron_raw = (q.get("patron") or "").strip()
@@ -370,7 +444,7 @@ async def audit(request: Request) -> Response:
             raise InvalidInput.of("date.invalid", value=day_raw[:20]) from None
         if actor and ":" not in actor:
             actor = f"staff:{actor}"
-        desk = page.desk
+        desk = page.signed_in
         events = await run_in_threadpool(
             lambda: desk_cases.audit_view(page.sp, desk, actor=actor, patron_id=patron_id, day=day)
         )
@@ -385,18 +459,14 @@ async def audit(request: Request) -> Response:
     )
 
 
-async def go_live_form(request: Request) -> Response:
-    page, answer = await _desk(request, Action.FORCE_CHANGE)
-    if answer is not None:
-        return answer
+@staff_page(Action.FORCE_CHANGE)
+async def go_live_form(page: Page) -> Response:
     return page.render("go_live.html")
 
 
-async def go_live(request: Request) -> Response:
-    page, answer = await _desk(request, Action.FORCE_CHANGE)
-    if answer is not None:
-        return answer
-    assert page.desk is not None
+@staff_page(Action.FORCE_CHANGE)
+async def go_live(page: Page) -> Response:
+    request = page.request
     fields = await _fields(request)
     try:
         try:
@@ -407,7 +477,7 @@ async def go_live(request: Request) -> Response:
         await run_in_threadpool(
             desk_cases.go_live,
             page.sp,
-            page.desk,
+            page.signed_in,
             fields.get("institution", ""),
             day,
             [category] if category else None,
@@ -418,34 +488,33 @@ async def go_live(request: Request) -> Response:
     return page.redirect(f"{ROOT}/go-live?done=go-live")
 
 
-async def terminals(
-    request: Request, *, status: int = 200, refused: Refused | None = None
+async def _terminals_page(
+    page: Page, *, status: int = 200, refused: Refused | None = None
 ) -> Response:
-    page, answer = await _desk(request, Action.TERMINALS)
-    if answer is not None:
-        return answer
-    assert page.desk is not None
-    found = await run_in_threadpool(desk_cases.terminals, page.sp, page.desk)
+    found = await run_in_threadpool(desk_cases.terminals, page.sp, page.signed_in)
     return page.render(
         "terminals.html",
         status=status,
         refused=refused,
         terminals=found,
-        done=request.query_params.get("done"),
+        done=page.request.query_params.get("done"),
     )
 
 
-async def add_terminal(request: Request) -> Response:
-    page, answer = await _desk(request, Action.TERMINALS)
-    if answer is not None:
-        return answer
-    assert page.desk is not None
+@staff_page(Action.TERMINALS)
+async def terminals(page: Page) -> Response:
+    return await _terminals_page(page)
+
+
+@staff_page(Action.TERMINALS)
+async def add_terminal(page: Page) -> Response:
+    request = page.request
     fields = await _fields(request)
     try:
         await run_in_threadpool(
             lambda: desk_cases.new_terminal(
                 page.sp,
-                page.desk,  # type: ignore[arg-type]
+                page.signed_in,
                 login=fields.get("login", ""),
                 institution=fields.get("institution", ""),
                 password=fields.get("password", ""),
@@ -454,29 +523,27 @@ async def add_terminal(request: Request) -> Response:
             )
         )
     except Refused as refused:
-        return await terminals(request, status=_status(refused), refused=refused)
+        return await _terminals_page(page, status=_status(refused), refused=refused)
     return page.redirect(f"{ROOT}/terminals?done=add")
 
 
 def _switch(enabled: bool) -> Handler:
-    async def handler(request: Request) -> Response:
-        page, answer = await _desk(request, Action.TERMINALS)
-        if answer is not None:
-            return answer
-        assert page.desk is not None
+    @staff_page(Action.TERMINALS)
+    async def handler(page: Page) -> Response:
+        request = page.request
         fields = await _fields(request)
         try:
             await run_in_threadpool(
                 lambda: desk_cases.switch_terminal(
                     page.sp,
-                    page.desk,  # type: ignore[arg-type]
+                    page.signed_in,
                     request.path_params["login"],
                     enabled=enabled,
                     reason=fields.get("reason"),
                 )
             )
         except Refused as refused:
-            return await terminals(request, status=_status(refused), refused=refused)
+            return await _terminals_page(page, status=_status(refused), refused=refused)
         return page.redirect(f"{ROOT}/terminals?done={'enable' if enabled else 'disable'}")
 
     return handler
@@ -486,13 +553,11 @@ disable_terminal = _switch(False)
 enable_terminal = _switch(True)
 
 
-async def unlock_terminal(request: Request) -> Response:
-    page, answer = await _desk(request, Action.TERMINALS)
-    if answer is not None:
-        return answer
-    assert page.desk is not None
+@staff_page(Action.TERMINALS)
+async def unlock_terminal(page: Page) -> Response:
+    request = page.request
     fields = await _fields(request)
-    desk = page.desk
+    desk = page.signed_in
     try:
         await run_in_threadpool(
             lambda: desk_cases.unlock_terminal(
@@ -500,19 +565,104 @@ async def unlock_terminal(request: Request) -> Response:
             )
         )
     except Refused as refused:
-        return await terminals(request, status=_status(refused), refused=refused)
+        return await _terminals_page(page, status=_status(refused), refused=refused)
     return page.redirect(f"{ROOT}/terminals?done=unlock")
+
+
+# --- the library's sign-on services ---------------------------------------------------------
+
+
+async def _services_page(
+    page: Page,
+    *,
+    status: int = 200,
+    refused: Refused | None = None,
+    shown: AddedClient | None = None,
+) -> Response:
+    found = await run_in_threadpool(desk_cases.clients, page.sp, page.signed_in)
+    return page.render(
+        "services.html",
+        status=status,
+        refused=refused,
+        clients=found,
+        shown=shown,
+        protocols=[p.value for p in SignOnProtocol],
+        done=page.request.query_params.get("done"),
+    )
+
+
+@staff_page(Action.SIGN_ON)
+async def services(page: Page) -> Response:
+    return await _services_page(page)
+
+
+def _lines(text: str | None) -> list[str]:
+    return (text or "").split()
+
+
+@staff_page(Action.SIGN_ON)
+async def add_service(page: Page) -> Response:
+    """The new service's client id and secret are shown in the answer, this once."""
+    fields = await _fields(page.request)
+    desk = page.signed_in
+    try:
+        try:
+            protocol = SignOnProtocol(fields.get("protocol", ""))
+        except ValueError:
+            raise InvalidInput.of("client.protocol_invalid") from None
+        shown = await run_in_threadpool(
+            lambda: desk_cases.new_client(
+                page.sp,
+                desk,
+                name=fields.get("name", ""),
+                protocol=protocol,
+                institution=fields.get("institution", ""),
+                redirect_uris=_lines(fields.get("redirect_uris")),
+                logout_uris=_lines(fields.get("logout_uris")),
+                allow_from=_lines(fields.get("allow_from")),
+                trusted=bool(fields.get("trusted")),
+                public=bool(fields.get("public")),
+                reason=fields.get("reason"),
+            )
+        )
+    except Refused as refused:
+        return await _services_page(page, status=_status(refused), refused=refused)
+    return await _services_page(page, shown=shown)
+
+
+@staff_page(Action.SIGN_ON)
+async def disable_service(page: Page) -> Response:
+    fields = await _fields(page.request)
+    client_id = page.request.path_params["client_id"]
+    try:
+        await run_in_threadpool(
+            desk_cases.stop_client, page.sp, page.signed_in, client_id, fields.get("reason")
+        )
+    except Refused as refused:
+        return await _services_page(page, status=_status(refused), refused=refused)
+    return page.redirect(f"{ROOT}/services?done=disable")
+
+
+@staff_page(Action.SIGN_ON)
+async def rotate_service_secret(page: Page) -> Response:
+    """The new secret is shown in the answer, this once; the old one stops working."""
+    fields = await _fields(page.request)
+    client_id = page.request.path_params["client_id"]
+    try:
+        shown = await run_in_threadpool(
+            desk_cases.new_client_secret, page.sp, page.signed_in, client_id, fields.get("reason")
+        )
+    except Refused as refused:
+        return await _services_page(page, status=_status(refused), refused=refused)
+    return await _services_page(page, shown=shown)
 
 
 # --- administrators -------------------------------------------------------------------------
 
 
-async def accounts_page(
-    request: Request, *, status: int = 200, refused: Refused | None = None, added: Any = None
+async def _accounts_page(
+    page: Page, *, status: int = 200, refused: Refused | None = None, added: Any = None
 ) -> Response:
-    page, answer = await _desk(request, Action.MANAGE_STAFF)
-    if answer is not None:
-        return answer
     members = await run_in_threadpool(staff_cases.list_staff, page.sp)
     return page.render(
         "accounts.html",
@@ -521,21 +671,19 @@ async def accounts_page(
         members=members,
         roles=[r.value for r in Role],
         added=added,
-        done=request.query_params.get("done"),
+        done=page.request.query_params.get("done"),
     )
 
 
-async def accounts(request: Request) -> Response:
-    return await accounts_page(request)
+@staff_page(Action.MANAGE_STAFF)
+async def accounts(page: Page) -> Response:
+    return await _accounts_page(page)
 
 
-async def add_account(request: Request) -> Response:
-    page, answer = await _desk(request, Action.MANAGE_STAFF)
-    if answer is not None:
-        return answer
-    assert page.desk is not None
+@staff_page(Action.MANAGE_STAFF)
+async def add_account(page: Page) -> Response:
+    request = page.request
     fields = await _fields(request)
-    desk = page.desk
     try:
         await _recheck_inline(page, fields)
         role = parse_role(fields.get("role", ""))
@@ -543,7 +691,7 @@ async def add_account(request: Request) -> Response:
         added = await run_in_threadpool(
             lambda: desk_cases.add_member(
                 page.sp,
-                desk,
+                page.signed_in,  # as the re-check just left it
                 fields.get("login", ""),
                 fields.get("name", ""),
                 role,
@@ -552,15 +700,13 @@ async def add_account(request: Request) -> Response:
             )
         )
     except Refused as refused:
-        return await accounts_page(request, status=_status(refused), refused=refused)
-    return await accounts_page(request, added=added)
+        return await _accounts_page(page, status=_status(refused), refused=refused)
+    return await _accounts_page(page, added=added)
 
 
-async def account_role(request: Request) -> Response:
-    page, answer = await _desk(request, Action.MANAGE_STAFF)
-    if answer is not None:
-        return answer
-    assert page.desk is not None
+@staff_page(Action.MANAGE_STAFF)
+async def account_role(page: Page) -> Response:
+    request = page.request
     fields = await _fields(request)
     try:
         await _recheck_inline(page, fields)
@@ -568,7 +714,7 @@ async def account_role(request: Request) -> Response:
         await run_in_threadpool(
             desk_cases.change_role,
             page.sp,
-            page.desk,
+            page.signed_in,
             request.path_params["login"],
             role,
             fields.get("reason"),
@@ -576,24 +722,21 @@ async def account_role(request: Request) -> Response:
     except Refused as refused:
         if refused.code == "staff.recheck_needed":
             return page.render("problem.html", status=403, problem=refused.code, recheck=True)
-        return await accounts_page(request, status=_status(refused), refused=refused)
+        return await _accounts_page(page, status=_status(refused), refused=refused)
     return page.redirect(f"{ROOT}/accounts?done=role")
 
 
-async def account_disable(request: Request) -> Response:
-    page, answer = await _desk(request, Action.MANAGE_STAFF)
-    if answer is not None:
-        return answer
-    assert page.desk is not None
+@staff_page(Action.MANAGE_STAFF)
+async def account_disable(page: Page) -> Response:
+    request = page.request
     fields = await _fields(request)
-    desk = page.desk
     try:
         await _recheck_inline(page, fields)
         await run_in_threadpool(
             lambda: desk_cases.disable_member(
-                page.sp, desk, request.path_params["login"], fields.get("reason")
+                page.sp, page.signed_in, request.path_params["login"], fields.get("reason")
             )
         )
     except Refused as refused:
-        return await accounts_page(request, status=_status(refused), refused=refused)
+        return await _accounts_page(page, status=_status(refused), refused=refused)
     return page.redirect(f"{ROOT}/accounts?done=disable")

@@ -56,6 +56,7 @@ class Action(StrEnum):
     RECORD_PAYMENT = "record_payment"
     FORCE_CHANGE = "force_change"
     TERMINALS = "terminals"
+    SIGN_ON = "sign_on"  # the library's services that sign patrons in (OIDC, CAS, proxy)
     AUDIT = "audit"
     MANAGE_STAFF = "manage_staff"
 
@@ -70,6 +71,7 @@ LEAST_ROLE: dict[Action, Role] = {
     Action.RECORD_PAYMENT: Role.COUNTER,
     Action.FORCE_CHANGE: Role.SUPERVISOR,
     Action.TERMINALS: Role.SUPERVISOR,
+    Action.SIGN_ON: Role.SUPERVISOR,
     Action.AUDIT: Role.SUPERVISOR,
     Action.MANAGE_STAFF: Role.ADMIN,
 }

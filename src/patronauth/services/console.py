@@ -2,8 +2,8 @@
 
 Each action checks the member's role (`domain.staff.LEAST_ROLE`), keeps to the member's
 institutions, asks for a reason, and then calls the same staff use case the command
-line uses, as the member (`staff:<login>`). The reason lands in the audit trail beside
-the use case's own record, under the same actor, patron and time.
+line uses, as the member (`staff:<login>`) and with the reason: the use case's own
+audit record carries both (`staff` and `reason` in its detail).
 """
 
 from __future__ import annotations
@@ -15,16 +15,25 @@ from zoneinfo import ZoneInfo
 
 from patronauth.domain.credentials import CredentialKind
 from patronauth.domain.errors import InvalidInput, NotFound, Refused
-from patronauth.domain.identifiers import lockout_key, normalise_email
+from patronauth.domain.identifiers import normalise_email
 from patronauth.domain.patrons import Identifier, Patron
+from patronauth.domain.signon import Client, SignOnProtocol
 from patronauth.domain.staff import RECHECKED, Action, Role, StaffMember, require
+from patronauth.domain.terminals import Terminal
 from patronauth.domain.text import has_control_characters
-from patronauth.services.audit import Trail
+from patronauth.services.audit import reason_of
 from patronauth.services.credentials import ResetResult, reset_credential
 from patronauth.services.fines import pay_fines
-from patronauth.services.interfaces import Ports, StaffPorts, StoredAuditEvent
+from patronauth.services.interfaces import StaffPorts, StoredAuditEvent
 from patronauth.services.lookup import current_card, find_patron
 from patronauth.services.record import Record, record
+from patronauth.services.signon import (
+    AddedClient,
+    add_client,
+    disable_client,
+    list_clients,
+    rotate_client_secret,
+)
 from patronauth.services.staff import (
     PatronView,
     complete_registration,
@@ -43,7 +52,6 @@ from patronauth.services.terminals import (
 from patronauth.services.terminals import unlock_terminal as release_terminal
 
 MAX_RESULTS = 50
-MAX_REASON = 200
 RECENT_EVENTS = 20
 HONG_KONG = ZoneInfo("Asia/Hong_Kong")
 
@@ -59,15 +67,6 @@ class Hit:
     email: str | None
     phone_masked: str | None
     status: str
-
-
-def reason_of(raw: str | None) -> str:
-    reason = " ".join((raw or "").split())
-    if not reason:
-        raise InvalidInput.of("staff.reason_missing")
-    if len(reason) > MAX_REASON or has_control_characters(reason):
-        raise InvalidInput.of("staff.reason_invalid", max=MAX_REASON)
-    return reason
 
 
 def _mask_email(email: str | None) -> str | None:
@@ -163,20 +162,6 @@ def patron_page(sp: StaffPorts, desk: Desk, patron_id: int) -> PatronPage:
     return PatronPage(view, lending, events, card)
 
 
-def _note(
-    sp: StaffPorts, desk: Desk, action: Action, patron: Patron | None, reason: str, **detail: str
-) -> None:
-    """The reason of a console action, recorded under the member's login."""
-    with sp.ports.uow() as uow:
-        Trail(uow, sp.ports.clock, desk.member.actor, "staff").record(
-            "staff.action",
-            patron,
-            {"action": action.value, "reason": reason, **detail},
-            institution=None if patron else (desk.member.institutions or (None,))[0],
-        )
-        uow.commit()
-
-
 def _act(sp: StaffPorts, desk: Desk, action: Action, reason: str | None) -> str:
     """The role allows the action, the second factor is recent enough where it must be,
     and there is a reason."""
@@ -191,47 +176,56 @@ def reset(
 ) -> ResetResult:
     why = _act(sp, desk, Action.RESET, reason)
     patron, card = _patron(sp, desk, patron_id)
-    result = reset_credential(
-        sp.ports, card.value, kind, staff=desk.member.actor, institution=patron.institution
+    return reset_credential(
+        sp.ports,
+        card.value,
+        kind,
+        staff=desk.member.actor,
+        institution=patron.institution,
+        reason=why,
     )
-    _note(sp, desk, Action.RESET, patron, why, credential=result.kind.value)
-    return result
 
 
 def unlock_patron(sp: StaffPorts, desk: Desk, patron_id: int, reason: str | None) -> None:
     why = _act(sp, desk, Action.UNLOCK, reason)
     patron, card = _patron(sp, desk, patron_id)
-    unlock(sp.ports, card.value, staff=desk.member.actor, institution=patron.institution)
-    _note(sp, desk, Action.UNLOCK, patron, why)
+    unlock(
+        sp.ports, card.value, staff=desk.member.actor, institution=patron.institution, reason=why
+    )
 
 
 def replace(sp: StaffPorts, desk: Desk, patron_id: int, new: str, reason: str | None) -> Identifier:
     why = _act(sp, desk, Action.REPLACE_CARD, reason)
     patron, card = _patron(sp, desk, patron_id)
-    done = replace_card(
-        sp.ports, card.value, new, staff=desk.member.actor, institution=patron.institution
+    return replace_card(
+        sp.ports,
+        card.value,
+        new,
+        staff=desk.member.actor,
+        institution=patron.institution,
+        reason=why,
     )
-    _note(sp, desk, Action.REPLACE_CARD, patron, why, new=done.lookup_key)
-    return done
 
 
 def complete(sp: StaffPorts, desk: Desk, patron_id: int, reason: str | None) -> None:
     why = _act(sp, desk, Action.COMPLETE_REGISTRATION, reason)
     patron, card = _patron(sp, desk, patron_id)
     complete_registration(
-        sp.ports, card.value, staff=desk.member.actor, institution=patron.institution
+        sp.ports, card.value, staff=desk.member.actor, institution=patron.institution, reason=why
     )
-    _note(sp, desk, Action.COMPLETE_REGISTRATION, patron, why)
 
 
 def pay(sp: StaffPorts, desk: Desk, patron_id: int, amount: int, reason: str | None) -> int:
     why = _act(sp, desk, Action.RECORD_PAYMENT, reason)
     patron, card = _patron(sp, desk, patron_id)
-    left = pay_fines(
-        sp.ports, card.value, amount, staff=desk.member.actor, institution=patron.institution
+    return pay_fines(
+        sp.ports,
+        card.value,
+        amount,
+        staff=desk.member.actor,
+        institution=patron.institution,
+        reason=why,
     )
-    _note(sp, desk, Action.RECORD_PAYMENT, patron, why, amount=str(amount))
-    return left
 
 
 def go_live(
@@ -245,13 +239,14 @@ def go_live(
     why = _act(sp, desk, Action.FORCE_CHANGE, reason)
     if not desk.member.serves(institution):
         raise NotFound.of("institution.unknown", institution=institution)
-    force_change(sp.ports, institution, day, categories=categories, staff=desk.member.actor)
-    _note(sp, desk, Action.FORCE_CHANGE, None, why, institution=institution)
+    force_change(
+        sp.ports, institution, day, categories=categories, staff=desk.member.actor, reason=why
+    )
 
 
-def terminals(sp: StaffPorts, desk: Desk) -> list[object]:
+def terminals(sp: StaffPorts, desk: Desk) -> list[Terminal]:
     require(desk.member.role, Action.TERMINALS)
-    found: list[object] = []
+    found: list[Terminal] = []
     for institution in desk.member.institutions:
         found.extend(list_terminals(sp.ports, institution))
     return found
@@ -277,49 +272,103 @@ def new_terminal(
         password=password,
         location=location,
         staff=desk.member.actor,
+        reason=why,
     )
-    _note(sp, desk, Action.TERMINALS, None, why, terminal=login, change="add")
+
+
+def _own_terminal(sp: StaffPorts, desk: Desk, login: str) -> None:
+    if login not in {t.login for t in terminals(sp, desk)}:
+        raise NotFound.of("terminal.not_found")
 
 
 def switch_terminal(
     sp: StaffPorts, desk: Desk, login: str, *, enabled: bool, reason: str | None
 ) -> None:
     why = _act(sp, desk, Action.TERMINALS, reason)
-    known = {getattr(t, "login", None): t for t in terminals(sp, desk)}
-    if login not in known:
-        raise NotFound.of("terminal.not_found")
-    if enabled:
-        enable_terminal(sp.ports, login, staff=desk.member.actor)
-    else:
-        disable_terminal(sp.ports, login, staff=desk.member.actor)
-    _note(
-        sp,
-        desk,
-        Action.TERMINALS,
-        None,
-        why,
-        terminal=login,
-        change="enable" if enabled else "disable",
-    )
+    _own_terminal(sp, desk, login)
+    switch = enable_terminal if enabled else disable_terminal
+    switch(sp.ports, login, staff=desk.member.actor, reason=why)
 
 
 def unlock_terminal(sp: StaffPorts, desk: Desk, login: str, reason: str | None) -> None:
     """Lift a block on a terminal's logins (after wrong passwords)."""
     why = _act(sp, desk, Action.TERMINALS, reason)
-    known = {getattr(t, "login", None) for t in terminals(sp, desk)}
-    if login not in known:
-        raise NotFound.of("terminal.not_found")
-    release_terminal(sp.ports, login, staff=desk.member.actor)
-    _note(sp, desk, Action.TERMINALS, None, why, terminal=login, change="unlock")
+    _own_terminal(sp, desk, login)
+    release_terminal(sp.ports, login, staff=desk.member.actor, reason=why)
+
+
+# --- the library's sign-on services (OpenID Connect, CAS, the e-resource proxy) -------
+
+
+def clients(sp: StaffPorts, desk: Desk) -> list[Client]:
+    """The services of the member's institutions (never a secret)."""
+    require(desk.member.role, Action.SIGN_ON)
+    found: list[Client] = []
+    for institution in desk.member.institutions:
+        found.extend(list_clients(sp.ports, institution))
+    return found
+
+
+def new_client(
+    sp: StaffPorts,
+    desk: Desk,
+    *,
+    name: str,
+    protocol: SignOnProtocol,
+    institution: str,
+    redirect_uris: Sequence[str],
+    logout_uris: Sequence[str],
+    allow_from: Sequence[str],
+    trusted: bool,
+    public: bool,
+    reason: str | None,
+) -> AddedClient:
+    """Register a service; the secret, if it has one, is in the answer only."""
+    why = _act(sp, desk, Action.SIGN_ON, reason)
+    if not desk.member.serves(institution):
+        raise NotFound.of("institution.unknown", institution=institution)
+    return add_client(
+        sp.ports,
+        name=name,
+        protocol=protocol,
+        institution=institution,
+        redirect_uri=tuple(redirect_uris),
+        logout_uri=tuple(logout_uris),
+        allow_from=tuple(allow_from),
+        trusted=trusted,
+        public=public,
+        staff=desk.member.actor,
+        reason=why,
+    )
+
+
+def _own_client(sp: StaffPorts, desk: Desk, client_id: str) -> None:
+    if client_id not in {c.client_id for c in clients(sp, desk)}:
+        raise NotFound.of("client.not_found")
+
+
+def stop_client(sp: StaffPorts, desk: Desk, client_id: str, reason: str | None) -> Client:
+    why = _act(sp, desk, Action.SIGN_ON, reason)
+    _own_client(sp, desk, client_id)
+    return disable_client(sp.ports, client_id, staff=desk.member.actor, reason=why)
+
+
+def new_client_secret(
+    sp: StaffPorts, desk: Desk, client_id: str, reason: str | None
+) -> AddedClient:
+    why = _act(sp, desk, Action.SIGN_ON, reason)
+    _own_client(sp, desk, client_id)
+    return rotate_client_secret(sp.ports, client_id, staff=desk.member.actor, reason=why)
+
+
+# --- administrators ----------------------------------------------------------------------
 
 
 def change_role(
     sp: StaffPorts, desk: Desk, login: str, role: Role, reason: str | None
 ) -> StaffMember:
     why = _act(sp, desk, Action.MANAGE_STAFF, reason)
-    member = set_role(sp, login, role, by=desk.member.actor)
-    _note(sp, desk, Action.MANAGE_STAFF, None, why, staff=member.login, role=role.value)
-    return member
+    return set_role(sp, login, role, by=desk.member.actor, reason=why)
 
 
 def audit_view(
@@ -365,42 +414,9 @@ def add_member(
     reason: str | None,
 ) -> Added:
     why = _act(sp, desk, Action.MANAGE_STAFF, reason)
-    added = add_staff(sp, login, name, role, institutions, by=desk.member.actor)
-    _note(sp, desk, Action.MANAGE_STAFF, None, why, staff=added.member.login, change="add")
-    return added
+    return add_staff(sp, login, name, role, institutions, by=desk.member.actor, reason=why)
 
 
 def disable_member(sp: StaffPorts, desk: Desk, login: str, reason: str | None) -> StaffMember:
     why = _act(sp, desk, Action.MANAGE_STAFF, reason)
-    member = disable_staff(sp, login, by=desk.member.actor)
-    _note(sp, desk, Action.MANAGE_STAFF, None, why, staff=member.login, change="disable")
-    return member
-
-
-def note_command(
-    ports: Ports,
-    actor: str,
-    action: Action,
-    identifier: str,
-    reason: str | None,
-    *,
-    institution: str | None = None,
-) -> None:
-    """The reason a staff command on the server gave (`--reason`), recorded as the
-    console records its own: a `staff.action` under the command's actor and patron."""
-    if reason is None:
-        return
-    why = reason_of(reason)
-    with ports.uow() as uow:
-        found = find_patron(
-            uow, ports.profiles, identifier, institution=institution, include_replaced=True
-        )
-        Trail(uow, ports.clock, actor, "staff").record(
-            "staff.action",
-            found.patron if found else None,
-            {"action": action.value, "reason": why},
-            institution=institution,
-            identifier=lockout_key(identifier),
-            source="cli",
-        )
-        uow.commit()
+    return disable_staff(sp, login, by=desk.member.actor, reason=why)

@@ -36,7 +36,7 @@ from patronauth.domain.policies import (
 from patronauth.domain.profile import CredentialSettings, Profile
 from patronauth.domain.sessions import Session, may_reach
 from patronauth.services import change_codes
-from patronauth.services.audit import Trail
+from patronauth.services.audit import Trail, given_reason
 from patronauth.services.authenticate import Attempt, AuthResult, verify_attempt
 from patronauth.services.directory import refuse_local_change
 from patronauth.services.interfaces import (
@@ -295,6 +295,7 @@ def reset_credential(
     *,
     staff: str,
     institution: str | None = None,
+    reason: str | None = None,
 ) -> ResetResult:
     """Staff reset (R14, R24, R27): back to the default, else a temporary secret.
 
@@ -303,6 +304,7 @@ def reset_credential(
     out. Staff never see the current secret (S10); a temporary secret is random and
     expires (S5).
     """
+    why = given_reason(reason)
     now = ports.clock.now()
     with ports.uow() as uow:
         found = require_patron(uow, ports.profiles, identifier, institution=institution)
@@ -365,6 +367,7 @@ def reset_credential(
             staff,
             Channel.STAFF,
             result.state.value,
+            reason=why,
         )
         uow.commit()
     end_patron_sessions(ports, found.patron.id)
@@ -451,8 +454,10 @@ def _audit(
     actor: str,
     channel: Channel,
     outcome: str = "ok",
+    *,
+    reason: str | None = None,
 ) -> None:
-    Trail(uow, ports.clock, actor, channel.value, at=now).record(
+    Trail(uow, ports.clock, actor, channel.value, at=now, reason=reason).record(
         action,
         found.patron,
         {"credential": kind.value},

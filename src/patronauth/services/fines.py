@@ -7,20 +7,27 @@ from datetime import date, timedelta
 
 from patronauth.domain.circulation import FineCalendar, close, resume
 from patronauth.domain.errors import Conflict, InvalidInput
-from patronauth.services.audit import Trail
+from patronauth.services.audit import Trail, given_reason
 from patronauth.services.interfaces import Ports
 from patronauth.services.lending import calendar_in, library_today, standing_in
 from patronauth.services.lookup import require_patron
 
 
 def pay_fines(
-    ports: Ports, identifier: str, amount: int, *, staff: str, institution: str | None = None
+    ports: Ports,
+    identifier: str,
+    amount: int,
+    *,
+    staff: str,
+    institution: str | None = None,
+    reason: str | None = None,
 ) -> int:
     """Record a payment at the counter; the balance that remains (cents)."""
+    why = given_reason(reason)
     if amount <= 0:
         raise InvalidInput.of("fines.bad_amount")
     with ports.uow() as uow:
-        trail = Trail(uow, ports.clock, staff, "staff")
+        trail = Trail(uow, ports.clock, staff, "staff", reason=why)
         found = require_patron(uow, ports.profiles, identifier, institution=institution)
         today = library_today(ports, found.profile)
         owed = standing_in(uow, found.patron, found.profile, today).balance

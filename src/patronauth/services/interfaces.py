@@ -658,6 +658,12 @@ class StaffRepository(Protocol):
 
     def set_totp(self, staff_id: int, secret: str, at: datetime) -> None: ...
 
+    def clear_totp(self, staff_id: int, at: datetime) -> None: ...
+
+    def lock(self, staff_id: int) -> None:
+        """Hold the account's row until the unit of work ends, so that two changes of
+        its second factors happen one after the other."""
+
     def use_totp_step(self, staff_id: int, step: int) -> bool:
         """Atomically record `step` as used if it is later than the last one used;
         False when it is not (the code was used already)."""
@@ -667,6 +673,9 @@ class StaffRepository(Protocol):
     ) -> None: ...
 
     def keys(self, staff_id: int) -> list[WebAuthnKey]: ...
+
+    def remove_key(self, staff_id: int, key_id: int) -> bool:
+        """False when the member has no such key."""
 
     def use_key(self, key_id: int, old_count: int, new_count: int, at: datetime) -> bool:
         """Store the authenticator's new signature counter if it still is `old_count`."""

@@ -28,6 +28,7 @@ from patronauth.domain.signon import (
     redirect_uris,
     standing_status,
 )
+from patronauth.services.audit import given_reason, staff_detail
 from patronauth.services.authenticate import Attempt
 from patronauth.services.interfaces import (
     AuditEvent,
@@ -64,7 +65,9 @@ def _secret_digest(ports: Ports, client_id: str, secret: str) -> str:
     return ports.hasher.keyed(secret, salt=f"client-{client_id}")
 
 
-def _audit_staff(uow: UnitOfWork, ports: Ports, action: str, client: Client, staff: str) -> None:
+def _audit_staff(
+    uow: UnitOfWork, ports: Ports, action: str, client: Client, staff: str, reason: str | None
+) -> None:
     _audit(
         uow,
         ports,
@@ -72,7 +75,11 @@ def _audit_staff(uow: UnitOfWork, ports: Ports, action: str, client: Client, sta
         actor=staff,
         channel="staff",
         institution=client.institution,
-        detail={"client_id": client.client_id, "service": client.name},
+        detail={
+            "client_id": client.client_id,
+            "service": client.name,
+            **staff_detail(staff, reason),
+        },
     )
 
 
@@ -116,10 +123,12 @@ def add_client(
     trusted: bool = False,
     public: bool = False,
     staff: str,
+    reason: str | None = None,
 ) -> AddedClient:
     """Register a service. OpenID Connect clients need a redirect URI, CAS services a
     service URL, proxies the addresses they call from. A public client (an app in
     the browser) has no secret and must use PKCE; CAS services have none either."""
+    why = given_reason(reason)
     ports.profiles.get(institution)
     name = client_name(name)
     uris = redirect_uris(redirect_uri)
@@ -155,7 +164,12 @@ def add_client(
             actor=staff,
             channel="staff",
             institution=institution,
-            detail={"client_id": client_id, "service": name, "protocol": protocol.value},
+            detail={
+                "client_id": client_id,
+                "service": name,
+                "protocol": protocol.value,
+                **staff_detail(staff, why),
+            },
         )
         uow.commit()
     return AddedClient(client, secret)
@@ -186,20 +200,26 @@ def _stored(uow: UnitOfWork, client_id: str) -> Client:
     return stored.client
 
 
-def disable_client(ports: Ports, client_id: str, *, staff: str) -> Client:
+def disable_client(
+    ports: Ports, client_id: str, *, staff: str, reason: str | None = None
+) -> Client:
     """The service can no longer sign anyone in; its tokens stop working at once."""
+    why = given_reason(reason)
     with ports.uow() as uow:
         client = _stored(uow, client_id)
         if not client.enabled:
             raise Refused.of("client.already_disabled")
         uow.sign_on.set_client_enabled(client_id, False, ports.clock.now())
-        _audit_staff(uow, ports, "client.disable", client, staff)
+        _audit_staff(uow, ports, "client.disable", client, staff, why)
         uow.commit()
     return replace(client, enabled=False)
 
 
-def rotate_client_secret(ports: Ports, client_id: str, *, staff: str) -> AddedClient:
+def rotate_client_secret(
+    ports: Ports, client_id: str, *, staff: str, reason: str | None = None
+) -> AddedClient:
     """A new secret, shown once; the old one stops working at once."""
+    why = given_reason(reason)
     with ports.uow() as uow:
         client = _stored(uow, client_id)
         if client.public:
@@ -207,7 +227,7 @@ def rotate_client_secret(ports: Ports, client_id: str, *, staff: str) -> AddedCl
         secret = ports.randomness.token()
         digest = _secret_digest(ports, client_id, secret)
         uow.sign_on.set_client_secret(client_id, digest, ports.clock.now())
-        _audit_staff(uow, ports, "client.rotate_secret", client, staff)
+        _audit_staff(uow, ports, "client.rotate_secret", client, staff, why)
         uow.commit()
     return AddedClient(client, secret)
 

@@ -25,7 +25,7 @@ from patronauth.domain.patrons import Identifier, Patron, PatronStatus
 from patronauth.domain.profile import BarcodeFormat, DirectoryConfig, ForcedChange
 from patronauth.services import audit_keys
 from patronauth.services.account import CredentialView, credential_views
-from patronauth.services.audit import Trail
+from patronauth.services.audit import Trail, given_reason
 from patronauth.services.interfaces import Ports, StoredAuditEvent
 from patronauth.services.lookup import find_patron, require_patron
 from patronauth.services.sessions import end_patron_sessions
@@ -57,12 +57,18 @@ def show_patron(ports: Ports, identifier: str, *, institution: str | None = None
 
 
 def complete_registration(
-    ports: Ports, identifier: str, *, staff: str, institution: str | None = None
+    ports: Ports,
+    identifier: str,
+    *,
+    staff: str,
+    institution: str | None = None,
+    reason: str | None = None,
 ) -> Patron:
     """R17, R25: a pending registration becomes active and can sign in."""
+    why = given_reason(reason)
     now = ports.clock.now()
     with ports.uow() as uow:
-        trail = Trail(uow, ports.clock, staff, Channel.STAFF.value, at=now)
+        trail = Trail(uow, ports.clock, staff, Channel.STAFF.value, at=now, reason=why)
         found = require_patron(uow, ports.profiles, identifier, institution=institution)
         if found.patron.status is not PatronStatus.PENDING_REGISTRATION:
             raise Conflict.of("patron.not_pending", status=found.patron.status.value)
@@ -81,6 +87,7 @@ def bar(
     staff: str,
     barred: bool = True,
     institution: str | None = None,
+    reason: str | None = None,
 ) -> Patron:
     """Bar a patron from the library's services, or lift the bar.
 
@@ -88,9 +95,10 @@ def bar(
     every session the patron holds ends at once on every store and node: a bar that
     let an open app token go on renewing would bar nothing.
     """
+    why = given_reason(reason)
     now = ports.clock.now()
     with ports.uow() as uow:
-        trail = Trail(uow, ports.clock, staff, Channel.STAFF.value, at=now)
+        trail = Trail(uow, ports.clock, staff, Channel.STAFF.value, at=now, reason=why)
         found = require_patron(uow, ports.profiles, identifier, institution=institution)
         status = found.patron.status
         if barred and status is PatronStatus.BARRED:
@@ -119,7 +127,12 @@ class UnlockResult:
 
 
 def unlock(
-    ports: Ports, identifier: str, *, staff: str, institution: str | None = None
+    ports: Ports,
+    identifier: str,
+    *,
+    staff: str,
+    institution: str | None = None,
+    reason: str | None = None,
 ) -> UnlockResult:
     """R27: lift a block on the identifier and any suspension of the patron's credentials.
 
@@ -127,11 +140,12 @@ def unlock(
     The patron's sessions stay open: an unlock changes no secret and no card, and a
     session was opened with the right secret before the block.
     """
+    why = given_reason(reason)
     now = ports.clock.now()
     key = lockout_key(identifier)
     unsuspended = []
     with ports.uow() as uow:
-        trail = Trail(uow, ports.clock, staff, Channel.STAFF.value, at=now)
+        trail = Trail(uow, ports.clock, staff, Channel.STAFF.value, at=now, reason=why)
         found = find_patron(uow, ports.profiles, identifier, institution=institution)
         keys = {key}
         if found is not None:
@@ -161,16 +175,23 @@ def unlock(
 
 
 def replace_card(
-    ports: Ports, old: str, new: str, *, staff: str, institution: str | None = None
+    ports: Ports,
+    old: str,
+    new: str,
+    *,
+    staff: str,
+    institution: str | None = None,
+    reason: str | None = None,
 ) -> Identifier:
     """R25: the old barcode stops signing in; the new one carries the same credentials.
 
     A card is replaced when it is lost or stolen: every session of the patron ends, on
     every store and node, whoever holds the old card.
     """
+    why = given_reason(reason)
     now = ports.clock.now()
     with ports.uow() as uow:
-        trail = Trail(uow, ports.clock, staff, Channel.STAFF.value, at=now)
+        trail = Trail(uow, ports.clock, staff, Channel.STAFF.value, at=now, reason=why)
         found = require_patron(
             uow, ports.profiles, old, institution=institution, include_replaced=True
         )
@@ -211,8 +232,10 @@ def force_change(
     *,
     categories: Sequence[str] | None,
     staff: str,
+    reason: str | None = None,
 ) -> ForceChangeResult:
     """R26: secrets set before `go_live` must be changed at the first sign-in after it."""
+    why = given_reason(reason)
     profile = ports.profiles.get(institution)
     for name in categories or ():
         if not name.strip():
@@ -223,7 +246,7 @@ def force_change(
     now = ports.clock.now()
     rule = ForcedChange(go_live, frozenset(categories) if categories else None)
     with ports.uow() as uow:
-        trail = Trail(uow, ports.clock, staff, Channel.STAFF.value, at=now)
+        trail = Trail(uow, ports.clock, staff, Channel.STAFF.value, at=now, reason=why)
         uow.forced_changes.add(institution, rule, created_by=staff, at=now)
         trail.record(
             "migrate.force_change",

@@ -11,6 +11,7 @@ member's login; secrets never are.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,15 +35,17 @@ from patronauth.domain.staff import (
     totp_step_usable,
 )
 from patronauth.services.admission import admit
-from patronauth.services.audit import Trail
-from patronauth.services.interfaces import StaffPorts, StoredStaff, UnitOfWork
+from patronauth.services.audit import Trail, given_reason
+from patronauth.services.interfaces import StaffPorts, StoredStaff, UnitOfWork, WebAuthnKey
 from patronauth.services.sessions import token_hash
 
 CHANNEL = "staff"
 
 
-def _trail(uow: UnitOfWork, sp: StaffPorts, actor: str, at: datetime) -> Trail:
-    return Trail(uow, sp.ports.clock, actor, CHANNEL, at=at)
+def _trail(
+    uow: UnitOfWork, sp: StaffPorts, actor: str, at: datetime, reason: str | None = None
+) -> Trail:
+    return Trail(uow, sp.ports.clock, actor, CHANNEL, at=at, reason=reason)
 
 
 def _home(member: StaffMember) -> str | None:
@@ -67,8 +70,10 @@ def add_staff(
     institutions: Sequence[str],
     *,
     by: str,
+    reason: str | None = None,
 ) -> Added:
     """A new staff account, waiting for its holder to enrol through the link."""
+    why = given_reason(reason)
     ports = sp.ports
     login, name = parse_login(login), parse_name(name)
     chosen = parse_institutions(institutions, list(ports.profiles.all()))
@@ -78,10 +83,10 @@ def add_staff(
     with ports.uow() as uow:
         member = uow.staff.add(login, name, role, chosen, created_by=by, at=now)
         uow.staff.add_enrolment(token_hash(token), member.id, now=now, expires_at=expires_at)
-        _trail(uow, sp, by, now).record(
+        _trail(uow, sp, by, now, why).record(
             "staff.add",
             None,
-            {"staff": login, "role": role.value, "institutions": " ".join(chosen)},
+            {"member": login, "role": role.value, "institutions": " ".join(chosen)},
             institution=chosen[0],
         )
         uow.commit()
@@ -100,17 +105,18 @@ def _require_staff(uow: UnitOfWork, login: str) -> StoredStaff:
     return stored
 
 
-def disable_staff(sp: StaffPorts, login: str, *, by: str) -> StaffMember:
+def disable_staff(sp: StaffPorts, login: str, *, by: str, reason: str | None = None) -> StaffMember:
     """The account stops signing in, and every console session of it ends now."""
+    why = given_reason(reason)
     now = sp.ports.clock.now()
     with sp.ports.uow() as uow:
         stored = _require_staff(uow, login)
         uow.staff.set_status(stored.member.id, StaffStatus.DISABLED, now)
         ended = uow.staff_sessions.revoke_staff(stored.member.id, now)
-        _trail(uow, sp, by, now).record(
+        _trail(uow, sp, by, now, why).record(
             "staff.disable",
             None,
-            {"staff": stored.member.login, "sessions_ended": str(ended)},
+            {"member": stored.member.login, "sessions_ended": str(ended)},
             institution=_home(stored.member),
         )
         uow.commit()
@@ -119,15 +125,18 @@ def disable_staff(sp: StaffPorts, login: str, *, by: str) -> StaffMember:
     return again.member
 
 
-def set_role(sp: StaffPorts, login: str, role: Role, *, by: str) -> StaffMember:
+def set_role(
+    sp: StaffPorts, login: str, role: Role, *, by: str, reason: str | None = None
+) -> StaffMember:
+    why = given_reason(reason)
     now = sp.ports.clock.now()
     with sp.ports.uow() as uow:
         stored = _require_staff(uow, login)
         uow.staff.set_role(stored.member.id, role, now)
-        _trail(uow, sp, by, now).record(
+        _trail(uow, sp, by, now, why).record(
             "staff.role",
             None,
-            {"staff": stored.member.login, "from": stored.member.role.value, "to": role.value},
+            {"member": stored.member.login, "from": stored.member.role.value, "to": role.value},
             institution=_home(stored.member),
         )
         uow.commit()
@@ -581,3 +590,135 @@ def sign_out(sp: StaffPorts, token: str | None) -> None:
 def staff_member(sp: StaffPorts, login: str) -> StaffMember:
     with sp.ports.uow() as uow:
         return _require_staff(uow, login).member
+
+
+# --- second factors on the member's own page -------------------------------------------
+
+TOTP_OFFER_SALT = "staff-totp-offer"
+
+
+@dataclass(frozen=True)
+class Factors:
+    """The member's second factors, and what the page offers to add: a new TOTP key
+    (sealed to this session, as the form carries it back) and a security key's
+    registration options (whose challenge the session keeps)."""
+
+    has_totp: bool
+    keys: tuple[WebAuthnKey, ...]
+    totp_secret: str
+    totp_seal: str
+    qr_svg: str
+    webauthn_options: str
+
+
+def _seal(sp: StaffPorts, session: StaffSession, secret: str) -> str:
+    return sp.ports.hasher.keyed(f"{session.id}:{secret}", salt=TOTP_OFFER_SALT)
+
+
+def my_factors(sp: StaffPorts, desk: Desk) -> Factors:
+    member = desk.member
+    secret = sp.factors.new_totp_secret()
+    with sp.ports.uow() as uow:
+        stored = uow.staff.get(member.id)
+        keys = uow.staff.keys(member.id)
+        options, challenge = sp.factors.registration_options(
+            member.login.encode("utf-8"), member.login, member.name, [k.credential_id for k in keys]
+        )
+        uow.staff_sessions.set_challenge(desk.session.id, challenge)
+        uow.commit()
+    uri = sp.factors.totp_uri(secret, member.login)
+    return Factors(
+        has_totp=bool(stored and stored.totp_secret),
+        keys=tuple(keys),
+        totp_secret=secret,
+        totp_seal=_seal(sp, desk.session, secret),
+        qr_svg=sp.factors.qr_svg(uri),
+        webauthn_options=options,
+    )
+
+
+def _fresh(sp: StaffPorts, desk: Desk) -> datetime:
+    """Changing one's second factors needs one of them given in the last minutes."""
+    now = sp.ports.clock.now()
+    if not desk.session.recently_verified(now):
+        raise Refused.of("staff.recheck_needed")
+    return now
+
+
+def add_totp(sp: StaffPorts, desk: Desk, *, secret: str, seal: str, code: str, source: str) -> None:
+    """Set up an authenticator app (in place of the one set up before, if any): the
+    key offered on the page, proved by a code of it."""
+    now = _fresh(sp, desk)
+    member = desk.member
+    if not secret or not hmac.compare_digest(seal, _seal(sp, desk.session, secret)):
+        raise Refused.of("staff.factor_offer_stale")
+    step = sp.factors.totp_step(secret, code, now)
+    if step is None:
+        raise Refused(Violation("staff.totp_invalid", field="new_code"))
+    with sp.ports.uow() as uow:
+        stored = uow.staff.get(member.id)
+        replaced = bool(stored and stored.totp_secret)
+        uow.staff.set_totp(member.id, secret, now)
+        uow.staff.use_totp_step(member.id, step)
+        _trail(uow, sp, member.actor, now).record(
+            "staff.factor_add",
+            None,
+            {"factor": "totp", "replaced": "yes" if replaced else "no"},
+            institution=_home(member),
+            source=source,
+        )
+        uow.commit()
+
+
+def add_security_key(sp: StaffPorts, desk: Desk, *, webauthn: str, source: str) -> None:
+    """Register another security key, answering the challenge the page offered."""
+    now = _fresh(sp, desk)
+    member = desk.member
+    with sp.ports.uow() as uow:
+        challenge = uow.staff_sessions.challenge(desk.session.id)
+        uow.staff_sessions.set_challenge(desk.session.id, None)
+        uow.commit()
+    if challenge is None:
+        raise Refused.of("staff.factor_offer_stale")
+    key = sp.factors.verify_registration(webauthn, challenge)
+    with sp.ports.uow() as uow:
+        uow.staff.add_key(member.id, key.credential_id, key.public_key, key.sign_count, now)
+        _trail(uow, sp, member.actor, now).record(
+            "staff.factor_add",
+            None,
+            {"factor": "webauthn"},
+            institution=_home(member),
+            source=source,
+        )
+        uow.commit()
+
+
+def remove_factor(sp: StaffPorts, desk: Desk, factor: str, *, source: str) -> None:
+    """Remove the authenticator app (`totp`) or a security key (its number), as long
+    as another second factor remains."""
+    now = _fresh(sp, desk)
+    member = desk.member
+    with sp.ports.uow() as uow:
+        uow.staff.lock(member.id)  # two removals at once must not leave none
+        stored = uow.staff.get(member.id)
+        keys = uow.staff.keys(member.id)
+        has_totp = bool(stored and stored.totp_secret)
+        if factor == "totp":
+            if not has_totp:
+                raise NotFound.of("staff.factor_unknown")
+        elif not factor.isdigit() or int(factor) not in {k.id for k in keys}:
+            raise NotFound.of("staff.factor_unknown")
+        if int(has_totp) + len(keys) <= 1:
+            raise Refused.of("staff.last_factor")
+        if factor == "totp":
+            uow.staff.clear_totp(member.id, now)
+        else:
+            uow.staff.remove_key(member.id, int(factor))
+        _trail(uow, sp, member.actor, now).record(
+            "staff.factor_remove",
+            None,
+            {"factor": "totp" if factor == "totp" else "webauthn"},
+            institution=_home(member),
+            source=source,
+        )
+        uow.commit()

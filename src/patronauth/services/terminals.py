@@ -25,7 +25,7 @@ from patronauth.domain.terminals import (
 )
 from patronauth.domain.terminals import terminal_login as checked_login
 from patronauth.services.admission import admit
-from patronauth.services.audit import Trail
+from patronauth.services.audit import Trail, given_reason
 from patronauth.services.interfaces import Ports, StoredTerminal, UnitOfWork
 
 CHANNEL = "sip2"
@@ -54,8 +54,10 @@ def add_terminal(
     location: str | None = None,
     options: TerminalOptions | None = None,
     staff: str,
+    reason: str | None = None,
 ) -> Terminal:
     """A new terminal account of `institution`, enabled. Nothing is written on a refusal."""
+    why = given_reason(reason)
     options = options or TerminalOptions()
     login = checked_login(login)
     ports.profiles.get(institution)
@@ -64,7 +66,7 @@ def add_terminal(
     password_hash = ports.hasher.hash(secret)
     now = ports.clock.now()
     with ports.uow() as uow:
-        trail = Trail(uow, ports.clock, staff, "staff")
+        trail = Trail(uow, ports.clock, staff, "staff", reason=why)
         terminal = uow.terminals.add(
             login, institution, place, password_hash, options, created_by=staff, at=now
         )
@@ -95,11 +97,14 @@ def _stored(uow: UnitOfWork, login: str) -> StoredTerminal:
     return stored
 
 
-def _set_enabled(ports: Ports, login: str, enabled: bool, staff: str) -> Terminal:
+def _set_enabled(
+    ports: Ports, login: str, enabled: bool, staff: str, reason: str | None
+) -> Terminal:
+    why = given_reason(reason)
     login = checked_login(login)
     now = ports.clock.now()
     with ports.uow() as uow:
-        trail = Trail(uow, ports.clock, staff, "staff")
+        trail = Trail(uow, ports.clock, staff, "staff", reason=why)
         stored = _stored(uow, login)
         if stored.terminal.enabled == enabled:
             raise Conflict.of(
@@ -116,24 +121,27 @@ def _set_enabled(ports: Ports, login: str, enabled: bool, staff: str) -> Termina
     return replace(stored.terminal, enabled=enabled)
 
 
-def disable_terminal(ports: Ports, login: str, *, staff: str) -> Terminal:
+def disable_terminal(
+    ports: Ports, login: str, *, staff: str, reason: str | None = None
+) -> Terminal:
     """The terminal can no longer log in; a connection it has open is ended by the server
     at its next request (the protocol layer asks `get_terminal`)."""
-    return _set_enabled(ports, login, False, staff)
+    return _set_enabled(ports, login, False, staff, reason)
 
 
-def enable_terminal(ports: Ports, login: str, *, staff: str) -> Terminal:
-    return _set_enabled(ports, login, True, staff)
+def enable_terminal(ports: Ports, login: str, *, staff: str, reason: str | None = None) -> Terminal:
+    return _set_enabled(ports, login, True, staff, reason)
 
 
-def unlock_terminal(ports: Ports, login: str, *, staff: str) -> Terminal:
+def unlock_terminal(ports: Ports, login: str, *, staff: str, reason: str | None = None) -> Terminal:
     """Lift the block of a terminal's login (five wrong passwords within a minute) and
     forget its failures, as `unlock` does for a card."""
+    why = given_reason(reason)
     terminal = get_terminal(ports, checked_login(login))
     blocked = ports.counter.blocked_for(_login_key(terminal.login), ports.clock.now().timestamp())
     ports.counter.clear(_login_key(terminal.login))
     with ports.uow() as uow:
-        trail = Trail(uow, ports.clock, staff, "staff")
+        trail = Trail(uow, ports.clock, staff, "staff", reason=why)
         trail.record(
             "terminal.unlock",
             None,

@@ -33,6 +33,7 @@ TABLE = {
     Action.RECORD_PAYMENT: (True, True, True),
     Action.FORCE_CHANGE: (False, True, True),
     Action.TERMINALS: (False, True, True),
+    Action.SIGN_ON: (False, True, True),
     Action.AUDIT: (False, True, True),
     Action.MANAGE_STAFF: (False, False, True),
 }

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, or_, select, update
+from sqlalchemy import Connection, Row, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from patronauth.adapters.storage import tables as t
@@ -115,6 +115,13 @@ class SqlStaff:
     def set_totp(self, staff_id: int, secret: str, at: datetime) -> None:
         self._set(staff_id, at, totp_secret=secret, totp_last_step=None)
 
+    def lock(self, staff_id: int) -> None:
+        s = t.staff
+        self.conn.execute(select(s.c.id).where(s.c.id == staff_id).with_for_update())
+
+    def clear_totp(self, staff_id: int, at: datetime) -> None:
+        self._set(staff_id, at, totp_secret=None, totp_last_step=None)
+
     def use_totp_step(self, staff_id: int, step: int) -> bool:
         s = t.staff
         done = self.conn.execute(
@@ -148,6 +155,11 @@ class SqlStaff:
         return [
             WebAuthnKey(r.id, r.staff_id, r.credential_id, r.public_key, r.sign_count) for r in rows
         ]
+
+    def remove_key(self, staff_id: int, key_id: int) -> bool:
+        k = t.staff_keys
+        done = self.conn.execute(delete(k).where(k.c.id == key_id, k.c.staff_id == staff_id))
+        return done.rowcount == 1
 
     def use_key(self, key_id: int, old_count: int, new_count: int, at: datetime) -> bool:
         k = t.staff_keys

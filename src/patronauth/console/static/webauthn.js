@@ -66,9 +66,8 @@ async function useKey(form) {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  const enrolButton = document.getElementById("enrol-key");
-  if (enrolButton) {
-    enrolButton.addEventListener("click", () => createKey(enrolButton.form).catch(() => {}));
+  for (const button of document.querySelectorAll("#enrol-key, button[data-create-key]")) {
+    button.addEventListener("click", () => createKey(button.form).catch(() => {}));
   }
   for (const form of document.querySelectorAll("form[data-webauthn=get]")) {
     form.addEventListener("submit", (event) => {

@@ -345,6 +345,7 @@ MESSAGES: dict[str, str] = {
     "client.not_found": N_("There is no service with this client id."),
     "client.already_disabled": N_("This service is disabled already."),
     "client.no_secret": N_("This service has no secret to rotate."),
+    "client.protocol_invalid": N_("Choose the protocol: oidc, cas or proxy."),
     "proxy.not_allowed": N_("This proxy is not allowed to check patrons."),
     "oidc.not_set_up": N_("OpenID Connect has no signing keys: run patronauth init."),
     "oidc.unknown_client": N_("This service is not registered with the library."),
@@ -459,6 +460,11 @@ MESSAGES: dict[str, str] = {
         "Your staff session ended after 15 minutes without use. Please sign in again."
     ),
     "staff.recheck_needed": N_("Confirm your second factor again before this action."),
+    "staff.factor_offer_stale": N_("This page is out of date. Open it again and start over."),
+    "staff.factor_unknown": N_("There is no such second factor on your account."),
+    "staff.last_factor": N_(
+        "This is your only second factor. Add another one before you remove it."
+    ),
     "staff.reason_missing": N_("Give the reason for this action."),
     "staff.reason_invalid": N_("A reason has at most {max} characters and no control characters."),
     "staff.search_invalid": N_(
