@@ -6,10 +6,30 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Row,
+    String,
+    and_,
+    bindparam,
+    cast,
+    func,
+    insert,
+    not_,
+    select,
+    update,
+)
 
 from patronauth.adapters.storage import tables as t
-from patronauth.domain.circulation import Item, Loan, Title
+from patronauth.domain.circulation import (
+    ACTIVE_HOLDS,
+    Closure,
+    HoldStatus,
+    Item,
+    Loan,
+    StandingFacts,
+    Title,
+)
 
 
 def _loan(row: Row[Any]) -> Loan:
@@ -25,9 +45,74 @@ def _loan(row: Row[Any]) -> Loan:
     )
 
 
+def _dates(joined: str | None) -> list[str]:
+    return joined.split(",") if joined else []
+
+
+def _closure(text: str) -> Closure:
+    start, _, until = text.partition("/")
+    return Closure(date.fromisoformat(start), date.fromisoformat(until) if until else None)
+
+
+def _standing_query(patron_id: int, institution: str, today: date) -> Any:
+    """One SELECT of scalar subqueries: counts and sums, and as text the due dates of
+    the overdue loans that accrue a fine and the institution's closures (both short)."""
+    lo, h, f, p, c = t.loans, t.holds, t.fines, t.payments, t.closures
+    open_loan = and_(lo.c.patron_id == patron_id, lo.c.returned_on.is_(None))
+    overdue = and_(open_loan, lo.c.due_on < today)
+    # A ready hold past its pickup date counts no more, though nobody has noticed it yet.
+    lapsed = and_(
+        h.c.status == HoldStatus.READY.value,
+        h.c.ready_until.is_not(None),
+        h.c.ready_until < today,
+    )
+    closure_text = cast(c.c.start, String) + "/" + func.coalesce(cast(c.c.until, String), "")
+    return select(
+        select(func.count()).select_from(lo).where(open_loan).scalar_subquery().label("loans"),
+        select(func.count()).select_from(lo).where(overdue).scalar_subquery().label("overdue"),
+        select(func.aggregate_strings(cast(lo.c.due_on, String), ","))
+        .where(overdue, not_(lo.c.fine_free))
+        .scalar_subquery()
+        .label("accruing_due"),
+        select(func.coalesce(func.sum(f.c.amount), 0))
+        .where(f.c.patron_id == patron_id)
+        .scalar_subquery()
+        .label("fines"),
+        select(func.coalesce(func.sum(p.c.amount), 0))
+        .where(p.c.patron_id == patron_id)
+        .scalar_subquery()
+        .label("payments"),
+        select(func.count())
+        .select_from(h)
+        .where(
+            h.c.patron_id == patron_id,
+            h.c.status.in_([s.value for s in ACTIVE_HOLDS]),
+            not_(lapsed),
+        )
+        .scalar_subquery()
+        .label("holds"),
+        select(func.aggregate_strings(closure_text, ","))
+        .where(c.c.institution == institution)
+        .scalar_subquery()
+        .label("closures"),
+    )
+
+
 class SqlLoans:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+
+    def standing_facts(self, patron_id: int, institution: str, today: date) -> StandingFacts:
+        row = self.conn.execute(_standing_query(patron_id, institution, today)).one()
+        return StandingFacts(
+            loans=row.loans,
+            overdue=row.overdue,
+            accruing_due=tuple(date.fromisoformat(d) for d in _dates(row.accruing_due)),
+            recorded_fines=int(row.fines),
+            payments=int(row.payments),
+            holds=row.holds,
+            closures=tuple(_closure(text) for text in _dates(row.closures)),
+        )
 
     def open_loans(self, patron_id: int) -> list[Loan]:
         lo = t.loans
