@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
+    Date,
     Row,
     String,
     and_,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     func,
     insert,
     not_,
+    or_,
     select,
     update,
 )
@@ -54,9 +56,14 @@ def _closure(text: str) -> Closure:
     return Closure(date.fromisoformat(start), date.fromisoformat(until) if until else None)
 
 
-def _standing_query(patron_id: int, institution: str, today: date) -> Any:
+def _standing_query() -> Any:
     """One SELECT of scalar subqueries: counts and sums, and as text the due dates of
-    the overdue loans that accrue a fine and the institution's closures (both short)."""
+    the overdue loans that accrue a fine and the institution's closures (both short).
+    Built once with bound parameters, so that SQLAlchemy finds its compiled form by a
+    cache key it keeps instead of working one out at every status request."""
+    patron_id = bindparam("patron_id", type_=t.loans.c.patron_id.type)
+    institution = bindparam("institution", type_=String())
+    today = bindparam("today", type_=Date())
     lo, h, f, p, c = t.loans, t.holds, t.fines, t.payments, t.closures
     open_loan = and_(lo.c.patron_id == patron_id, lo.c.returned_on.is_(None))
     overdue = and_(open_loan, lo.c.due_on < today)
@@ -86,7 +93,8 @@ def _standing_query(patron_id: int, institution: str, today: date) -> Any:
         .select_from(h)
         .where(
             h.c.patron_id == patron_id,
-            h.c.status.in_([s.value for s in ACTIVE_HOLDS]),
+            # Equalities, not IN: an IN list is expanded anew at every execution.
+            or_(*(h.c.status == s.value for s in sorted(ACTIVE_HOLDS))),
             not_(lapsed),
         )
         .scalar_subquery()
@@ -98,12 +106,17 @@ def _standing_query(patron_id: int, institution: str, today: date) -> Any:
     )
 
 
+_STANDING = _standing_query()
+
+
 class SqlLoans:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     def standing_facts(self, patron_id: int, institution: str, today: date) -> StandingFacts:
-        row = self.conn.execute(_standing_query(patron_id, institution, today)).one()
+        row = self.conn.execute(
+            _STANDING, {"patron_id": patron_id, "institution": institution, "today": today}
+        ).one()
         return StandingFacts(
             loans=row.loans,
             overdue=row.overdue,
