@@ -196,7 +196,7 @@ class Server:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "patronauth.sip2", "--fd", str(fd),
                  "--port", str(self.port), "--parent", str(os.getpid()),
-                 "--processes", str(processes)],
+                 *(("--processes", str(processes)) if processes > 1 else ())],
                 env={**os.environ, **env},
                 stdout=out,
                 stderr=subprocess.STDOUT,
