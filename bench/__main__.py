@@ -14,9 +14,11 @@ Figures (SPEC 6):
 - the account behind the login (R28): a patron with 50 loans has them listed
   (`record`) and renews them all (`renew_all`), p99 under 50 ms each, on SQLite and on
   PostgreSQL.
-- P4 and P5: 1,000 SIP2 terminals connected at once to `python -m patronauth.sip2`;
-  patron status answers per second without PIN and with PIN (against the hash limit),
-  and the server's RSS (`bench/sip2.py`), on SQLite and on PostgreSQL + Redis.
+- P4 and P5: 1,000 SIP2 terminals connected at once to `python -m patronauth.sip2`
+  (one process per core on one port, `--sip2-processes`); patron status answers per
+  second without PIN and with PIN (against the hash limit), and each server process's
+  RSS (`bench/sip2.py`), on SQLite and on PostgreSQL + Redis. `--only-sip2` measures
+  only these, also at 100 terminals and at a tenth of the loans (`--sip2-sizes`).
 - sign-on: OpenID Connect authorization-code-flow completions per second through
   `patronauth serve` (sign-in form, authorize, token, ID token checked), against the
   hash limit (`bench/signon.py`), on PostgreSQL + Redis (SQLite when they are absent).
