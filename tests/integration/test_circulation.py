@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from patronauth.bootstrap import App
 from patronauth.domain.circulation import (
@@ -1057,3 +1058,8 @@ def test_the_standing_read_in_one_query_is_the_standing_of_the_records(desk: Des
     ]
     assert read == listed
     assert read.balance > 750  # fines did accrue: the comparison is not of zeros
+    if desk.app.engine.dialect.name == "postgresql":
+        # A server that writes dates its own way (DateStyle) gives the same facts.
+        with desk.ports.read() as uow:
+            uow.loans.conn.execute(text("SET LOCAL DateStyle = 'SQL, DMY'"))  # type: ignore[attr-defined]
+            assert uow.loans.standing_facts(patron_id, "hkpl", TODAY) == facts

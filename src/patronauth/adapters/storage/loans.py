@@ -13,7 +13,6 @@ from sqlalchemy import (
     String,
     and_,
     bindparam,
-    cast,
     func,
     insert,
     not_,
@@ -21,6 +20,8 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from patronauth.adapters.storage import tables as t
 from patronauth.domain.circulation import (
@@ -45,6 +46,24 @@ def _loan(row: Row[Any]) -> Loan:
         row.renewals,
         row.fine_free,
     )
+
+
+class _IsoDate(FunctionElement[str]):
+    """A date as `YYYY-MM-DD` text, whatever the server's date style (PostgreSQL's
+    `DateStyle` may be set to write `24/11/2026`; SQLite stores ISO text already)."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(_IsoDate)
+def _iso_date(element: _IsoDate, compiler: Any, **kw: Any) -> str:
+    return f"CAST({compiler.process(element.clauses, **kw)} AS VARCHAR)"
+
+
+@compiles(_IsoDate, "postgresql")
+def _iso_date_postgresql(element: _IsoDate, compiler: Any, **kw: Any) -> str:
+    return f"to_char({compiler.process(element.clauses, **kw)}, 'YYYY-MM-DD')"
 
 
 def _dates(joined: str | None) -> list[str]:
@@ -73,11 +92,11 @@ def _standing_query() -> Any:
         h.c.ready_until.is_not(None),
         h.c.ready_until < today,
     )
-    closure_text = cast(c.c.start, String) + "/" + func.coalesce(cast(c.c.until, String), "")
+    closure_text = _IsoDate(c.c.start) + "/" + func.coalesce(_IsoDate(c.c.until), "")
     return select(
         select(func.count()).select_from(lo).where(open_loan).scalar_subquery().label("loans"),
         select(func.count()).select_from(lo).where(overdue).scalar_subquery().label("overdue"),
-        select(func.aggregate_strings(cast(lo.c.due_on, String), ","))
+        select(func.aggregate_strings(_IsoDate(lo.c.due_on), ","))
         .where(overdue, not_(lo.c.fine_free))
         .scalar_subquery()
         .label("accruing_due"),
