@@ -14,9 +14,11 @@ Figures (SPEC 6):
 - the account behind the login (R28): a patron with 50 loans has them listed
   (`record`) and renews them all (`renew_all`), p99 under 50 ms each, on SQLite and on
   PostgreSQL.
-- P4 and P5: 1,000 SIP2 terminals connected at once to `python -m patronauth.sip2`;
-  patron status answers per second without PIN and with PIN (against the hash limit),
-  and the server's RSS (`bench/sip2.py`), on SQLite and on PostgreSQL + Redis.
+- P4 and P5: 1,000 SIP2 terminals connected at once to `python -m patronauth.sip2`
+  (one process per core on one port, `--sip2-processes`); patron status answers per
+  second without PIN and with PIN (against the hash limit), and each server process's
+  RSS (`bench/sip2.py`), on SQLite and on PostgreSQL + Redis. `--only-sip2` measures
+  only these, also at 100 terminals and at a tenth of the loans (`--sip2-sizes`).
 - sign-on: OpenID Connect authorization-code-flow completions per second through
   `patronauth serve` (sign-in form, authorize, token, ID token checked), against the
   hash limit (`bench/signon.py`), on PostgreSQL + Redis (SQLite when they are absent).
@@ -85,6 +87,17 @@ def options(argv: list[str]) -> argparse.Namespace:
         "--sip2-seconds", type=float, default=5.0, help="length of each P4 measurement"
     )
     parser.add_argument("--only-sip2", action="store_true", help="only t_verify, P4 and P5")
+    parser.add_argument(
+        "--sip2-processes",
+        type=int,
+        default=0,
+        help="SIP2 server processes on the port (default: cores)",
+    )
+    parser.add_argument(
+        "--sip2-sizes",
+        default="1000x10,100x10,1000x1",
+        help="--only-sip2: the sizes measured, terminals x loans per patron",
+    )
     parser.add_argument(
         "--loans-seconds", type=float, default=60.0, help="time limit of each R28 measurement"
     )
@@ -427,15 +440,26 @@ def sip2_only(opts: argparse.Namespace) -> int:
                 limit, figures = hash_figures(probe, info["cores"])
             finally:
                 probe.close()
-            run = {"limit": limit, "threads": opts.threads or info["cores"]}
-            figures += sip2.sip2_figures(
-                "sqlite", sqlite_url, var, None, seconds=opts.sip2_seconds, **run
-            )
-        if not postgres:
-            with servers.postgres_database() as pg_url:
+        run = {
+            "limit": limit,
+            "threads": opts.threads or info["cores"],
+            "seconds": opts.sip2_seconds,
+            "processes": opts.sip2_processes or info["cores"],
+        }
+        sizes = [tuple(int(n) for n in size.split("x")) for size in opts.sip2_sizes.split(",")]
+        # A database of its own for every size: the bench terminal is added to each.
+        for connections, loans in sizes:
+            with servers.sqlite_database(var) as sqlite_url:
                 figures += sip2.sip2_figures(
-                    "postgresql", pg_url, var, redis_url, seconds=opts.sip2_seconds, **run
+                    "sqlite", sqlite_url, var, None, connections=connections, loans=loans, **run
                 )
+        if not postgres:
+            for connections, loans in sizes:
+                with servers.postgres_database() as pg_url:
+                    figures += sip2.sip2_figures(
+                        "postgresql", pg_url, var, redis_url, connections=connections,
+                        loans=loans, **run,
+                    )  # fmt: skip
     info["bench_seconds"] = round(time.perf_counter() - started, 1)
     print(table(figures))
     write_json(opts.output, figures, [], info)
@@ -562,7 +586,12 @@ def main(argv: list[str]) -> int:
                     quiet["loans_postgresql"] = background_busy()
                     figures += loans_figures("postgresql", pg_url, var, opts.loans_seconds)
         if not opts.skip_sip2:
-            sip2_run = {"limit": limit, "threads": threads, "seconds": opts.sip2_seconds}
+            sip2_run = {
+                "limit": limit,
+                "threads": threads,
+                "seconds": opts.sip2_seconds,
+                "processes": opts.sip2_processes or info["cores"],
+            }
             with servers.sqlite_database(var) as sqlite_url:
                 say("P4/P5 sqlite: 1,000 SIP2 terminals")
                 quiet["sip2_sqlite"] = background_busy()

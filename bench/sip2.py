@@ -1,6 +1,7 @@
 """P4 and P5 (SPEC 6): the SIP2 server with 1,000 terminals connected at once.
 
-The server is the real `python -m patronauth.sip2` process on loopback; the terminals
+The server is the real `python -m patronauth.sip2` on loopback, one process per core by
+default (`--processes N`: N processes on one port with SO_REUSEPORT); the terminals
 are asyncio connections of this process, each logged in with message 93 (at most four
 logins at a time, as kiosks coming back after a restart would, so that the terminal
 account's own lockout window is not filled by simultaneous right passwords). Then:
@@ -11,8 +12,13 @@ account's own lockout window is not filled by simultaneous right passwords). The
 - P4 with PIN: the same from four connections per core with the patron's chosen PIN
   (one argon2id verification each, at the configured parameters); every answer must
   say CQ=Y; the rate is compared with the hash limit measured in the same run;
-- P5: the resident set size of the server process with all connections open, the
-  highest value sampled while they worked.
+- P5: the resident set size of each server process with all connections open, the
+  highest value sampled while they worked (P5 is a bound per process).
+
+Each patron has `loans` open loans (one of them overdue when there are two or more, so
+that its fine accrues), made straight in the store: the standing read by a 23 counts
+them. The figures are also taken at a tenth of the size (100 terminals, a tenth of the
+loans) so that the table shows how the cost grows.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from bench import apps, hashing
@@ -38,12 +45,15 @@ from patronauth.bootstrap import App, build
 from patronauth.domain.credentials import Channel, CredentialKind
 from patronauth.domain.terminals import TerminalOptions
 from patronauth.services.credentials import ChangeRequest, change_secret
+from patronauth.services.lending import library_today
+from patronauth.services.lookup import require_patron
 from patronauth.services.registration import import_registry
 from patronauth.services.terminals import add_terminal
 from patronauth.sip2.messages import BLANK_DATE, Message, encode
 
 CONNECTIONS = 1000
 PATRONS = 100
+LOANS = 10  # open loans per patron
 PIN = "730519"  # the patrons' chosen PIN (meets HKPL's rule)
 TERMINAL = "bench-kiosk"
 TERMINAL_PASSWORD = "bench-kiosk-password"  # noqa: S105 (the bench terminal's)
@@ -103,9 +113,10 @@ def _rss_mb(pid: int) -> float | None:
     return None
 
 
-def set_up(app: App, count: int, threads: int) -> list[str]:
+def set_up(app: App, count: int, threads: int, loans: int = 0) -> list[str]:
     """`count` HKPL patrons from a feed, each with PIN chosen through the change use case
-    (so the stored hash has the configured argon2 parameters), and the bench terminal."""
+    (so the stored hash has the configured argon2 parameters) and `loans` open loans, and
+    the bench terminal."""
     prefix = f"S{secrets.token_hex(3).upper()}"
     barcodes = [f"{prefix}{n:05d}" for n in range(count)]
     lines = [b"barcode,phone"]
@@ -123,6 +134,7 @@ def set_up(app: App, count: int, threads: int) -> list[str]:
         )
 
     apps.each(choose, range(count), threads)
+    lend(app, barcodes, loans)
     # P4's messages without a PIN are those of a kiosk allowed to serve patrons without
     # one: a terminal that is not gets a shorter answer (docs/terminals.md).
     add_terminal(
@@ -134,6 +146,26 @@ def set_up(app: App, count: int, threads: int) -> list[str]:
         staff=apps.STAFF,
     )
     return barcodes
+
+
+def lend(app: App, barcodes: list[str], loans: int) -> None:
+    """`loans` copies on loan to each patron, straight in the store (the lending rules
+    would stop at the profile's limit): due in ten days, but one of them overdue by
+    three days when there are two or more."""
+    if not loans:
+        return
+    ports = app.ports
+    today = library_today(ports, ports.profiles.get("hkpl"))
+    with ports.uow() as uow:
+        title = uow.catalogue.add_title("hkpl", "Bench title", "Bench author", None)
+        for n, barcode in enumerate(barcodes):
+            patron = require_patron(uow, ports.profiles, barcode).patron
+            for copy in range(loans):
+                item = uow.catalogue.add_item(title.id, "hkpl", f"L{n:04d}{copy:03d}", "CEN")
+                overdue = copy == 0 and loans > 1
+                due = today + timedelta(days=-3 if overdue else 10)
+                uow.loans.add_loan(patron.id, item, today - timedelta(days=20), due)
+        uow.commit()
 
 
 def _frame(code: str, fixed: dict[str, str], *fields: tuple[str, str]) -> bytes:
@@ -152,15 +184,19 @@ class Server:
     """`python -m patronauth.sip2` on a free loopback port, handed its listening socket
     as `patronauth serve` does (and stopping by itself should the bench die)."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self._listening = socket.create_server(("127.0.0.1", 0), backlog=1024)
+    def __init__(self, env: dict[str, str], log: Path, processes: int = 1) -> None:
+        self._listening = socket.create_server(
+            ("127.0.0.1", 0), backlog=1024, reuse_port=processes > 1
+        )
         self.port = int(self._listening.getsockname()[1])
         self.log = log
+        self.processes = processes
         fd = self._listening.fileno()
         with log.open("wb") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "patronauth.sip2", "--fd", str(fd),
-                 "--port", str(self.port), "--parent", str(os.getpid())],
+                 "--port", str(self.port), "--parent", str(os.getpid()),
+                 *(("--processes", str(processes)) if processes > 1 else ())],
                 env={**os.environ, **env},
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -172,10 +208,25 @@ class Server:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the SIP2 server exited with {self.process.returncode}")
-            if "SIP2 server at" in self.log.read_text(errors="replace"):
+            if self.log.read_text(errors="replace").count("SIP2 server at") >= self.processes:
                 return
             time.sleep(0.1)
         raise RuntimeError("the SIP2 server did not start")
+
+    def pids(self) -> list[int]:
+        """The processes that serve: the one started, or the ones it started."""
+        if self.processes == 1:
+            return [self.process.pid]
+        found = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text()
+                except OSError:
+                    continue
+                if int(stat.rsplit(")", 1)[1].split()[1]) == self.process.pid:
+                    found.append(int(entry.name))
+        return sorted(found)
 
     def stop(self) -> None:
         self.process.terminate()
@@ -258,7 +309,7 @@ async def _phase(
 
 async def _measure(
     port: int, pids: list[int], barcodes: list[str], connections: int, seconds: float
-) -> tuple[Counter[str], Phase, Phase, list[float], float]:
+) -> tuple[Counter[str], Phase, Phase, list[float], float, list[float | None]]:
     terminals = await _connect(port, connections)
     began = time.perf_counter()
     logins = await _login(terminals)
@@ -278,17 +329,22 @@ async def _measure(
         terminals[: 4 * (os.cpu_count() or 1)], status_frames(barcodes, PIN), b"|BLY|CQY|",
         None, seconds, pids, rss,
     )  # fmt: skip
+    each = [_rss_mb(pid) for pid in pids]  # every connection still open
     for _, writer in terminals:
         writer.close()
-    return logins, no_pin, with_pin, rss, login_seconds
+    return logins, no_pin, with_pin, rss, login_seconds, each
 
 
 def sip2_figures(
     label: str, database_url: str, var: Path, redis_url: str | None, *, limit: float,
-    threads: int, seconds: float, connections: int = CONNECTIONS,
+    threads: int, seconds: float, connections: int = CONNECTIONS, loans: int = LOANS,
+    processes: int = 1,
 ) -> list[Figure]:  # fmt: skip
-    """P4 (both rates) and P5 over one database; `limit` is the hash limit of this run."""
-    env = apps.environment(database_url, var / f"{label}-sip2", redis_url)
+    """P4 (both rates) and P5 over one database; `limit` is the hash limit of this run.
+    The database must be fresh (the bench terminal is added to it)."""
+    full = (connections, loans) == (CONNECTIONS, LOANS)
+    name = label if full else f"{label}_{connections}c_{loans}l"
+    env = apps.environment(database_url, var / f"{name}-sip2", redis_url)
     # One client address and one terminal account serve every connection here: the
     # per-source throttles are lifted (the lockout of each card and terminal is not).
     env |= {
@@ -298,31 +354,33 @@ def sip2_figures(
     }
     setup = build(Settings.from_env(env))
     try:
-        barcodes = set_up(setup, PATRONS, threads)
+        barcodes = set_up(setup, PATRONS, threads, loans)
         # The hashing alone, just before: on a shared machine the load changes during a
         # run, and this tells how much of the gap to the hash limit is the load's.
         hashing_now = hashing.parallel_rate(setup.ports.hasher, threads=threads, seconds=3)
     finally:
         setup.close()
     files = raise_file_limit(connections * 2 + 256)
-    server = Server(env, var / f"{label}-sip2.log")
+    server = Server(env, var / f"{name}-sip2.log", processes)
     try:
         server.wait_ready()
-        logins, no_pin, with_pin, rss, login_seconds = asyncio.run(
-            _measure(server.port, [server.process.pid], barcodes, connections, seconds)
+        pids = server.pids()
+        logins, no_pin, with_pin, rss, login_seconds, each = asyncio.run(
+            _measure(server.port, pids, barcodes, connections, seconds)
         )
     finally:
         server.stop()
     connected = logins["logged in"]
     all_in = connected == connections
-    store = f"{label}, {connections:,} connections"
+    store = f"{label}, {connections:,} connections, {loans} loans each, {processes} processes"
     common = {"connections": connections, "logged_in": dict(logins), "open_files_limit": files,
-              "login_seconds": round(login_seconds, 1)}  # fmt: skip
+              "login_seconds": round(login_seconds, 1), "loans_per_patron": loans,
+              "processes": processes}  # fmt: skip
     peak = max(rss) if rss else None
     pin_ratio = with_pin.rate / limit
     return [
         Figure(
-            f"p4_{label}_status_no_pin",
+            f"p4_{name}_status_no_pin",
             f"P4 patron status without PIN ({store})",
             no_pin.rate,
             "answers/s",
@@ -337,7 +395,7 @@ def sip2_figures(
             details={**common, **no_pin.details()},
         ),
         Figure(
-            f"p4_{label}_status_pin",
+            f"p4_{name}_status_pin",
             f"P4 patron status with PIN ({store})",
             with_pin.rate,
             "answers/s",
@@ -356,17 +414,22 @@ def sip2_figures(
             },
         ),
         Figure(
-            f"p5_{label}_rss",
-            f"P5 SIP2 server RSS with {connections:,} connections ({label})",
+            f"p5_{name}_rss",
+            f"P5 SIP2 server RSS per process ({store})",
             peak,
             "MB",
             target=f"< {P5_MB:g} MB",
             ratio=P5_MB / peak if peak else None,
             ratio_means="target / value (higher is better; >= 1 meets it)",
             met=all_in and peak is not None and peak < P5_MB,
-            method="VmRSS of the server process, sampled every 0.25 s while all connections "
-            "were open and working (the highest sample)",
-            details={"samples": len(rss), "first_mb": round(rss[0], 1) if rss else None},
+            method="VmRSS of each server process, sampled every 0.25 s while all connections "
+            "were open and working (the highest sample of any one process)",
+            details={
+                "samples": len(rss),
+                "first_mb": round(rss[0], 1) if rss else None,
+                "processes": processes,
+                "each_mb_at_end": [round(v, 1) if v is not None else None for v in each],
+            },
         ),
     ]
 

@@ -11,10 +11,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from patronauth.bootstrap import App
 from patronauth.domain.circulation import (
     Closure,
+    FineCalendar,
     Hold,
     HoldStatus,
     Item,
@@ -22,6 +24,8 @@ from patronauth.domain.circulation import (
     Loan,
     RequestKind,
     RequestStatus,
+    expired,
+    standing,
 )
 from patronauth.domain.errors import Conflict, InvalidInput, NotFound, Refused
 from patronauth.domain.patrons import PatronStatus
@@ -29,7 +33,7 @@ from patronauth.services.catalogue import add_item, search
 from patronauth.services.fines import close_calendar, fine_calendar, pay_fines, resume_calendar
 from patronauth.services.holds import cancel_reservation, place_reservation
 from patronauth.services.interfaces import AuditEvent, Ports
-from patronauth.services.lending import library_today
+from patronauth.services.lending import library_today, standing_in
 from patronauth.services.loans import CheckinResult, checkin, checkout, renew_all, renew_loan
 from patronauth.services.lookup import find_patron
 from patronauth.services.record import record
@@ -996,3 +1000,66 @@ def test_the_audit_trail_records_lending_renewals_and_holds(desk: Desk) -> None:
     with desk.ports.uow() as uow:
         added = [e.event for e in uow.audit.recent(limit=1000) if e.event.action == "item.add"]
     assert [(e.institution, e.actor, e.detail["item"]) for e in added] == [("hkpl", STAFF, "B0001")]
+
+
+def test_the_standing_read_in_one_query_is_the_standing_of_the_records(desk: Desk) -> None:
+    """`standing_facts` (one SELECT of counts and sums) gives the standing that the
+    loans, fines, payments, holds and closures themselves give, edge cases included:
+    a loan due today (not overdue), an overdue fine-free loan, overlapping closures (one
+    open-ended), a lapsed ready hold and a waiting one, fines and a payment."""
+    patron_id = desk.patron("HKPL0001")
+    at = datetime(2026, 11, 1, tzinfo=UTC)
+    with desk.ports.uow() as uow:
+        title = uow.catalogue.add_title("hkpl", "Standing", "Author", None)
+        items = [uow.catalogue.add_item(title.id, "hkpl", f"S{n:04d}", "KLN") for n in range(5)]
+        for item, due, free in [
+            (items[0], TODAY, False),
+            (items[1], TODAY - 10 * DAY, False),
+            (items[2], TODAY - 40 * DAY, False),
+            (items[3], TODAY - 5 * DAY, True),
+        ]:
+            uow.loans.add_loan(patron_id, item, TODAY - 60 * DAY, due, fine_free=free)
+        uow.fines.add_closure("hkpl", Closure(TODAY - 8 * DAY, TODAY - 6 * DAY), by=STAFF, at=at)
+        uow.fines.add_closure("hkpl", Closure(TODAY - 7 * DAY, TODAY - 2 * DAY), by=STAFF, at=at)
+        uow.fines.add_closure("hkpl", Closure(TODAY - 35 * DAY), by=STAFF, at=at)
+        uow.fines.add_closure("polyu", Closure(TODAY - 50 * DAY), by=STAFF, at=at)
+        uow.fines.add_fine(patron_id, None, 700, "overdue", TODAY)
+        uow.fines.add_fine(patron_id, None, 300, "lost", TODAY)
+        uow.fines.add_payment(patron_id, 250, at, STAFF)
+        lapsed = uow.holds.add_hold(patron_id, title.id, "KLN", at)
+        uow.holds.update_hold(lapsed.id, HoldStatus.READY, ready_until=TODAY - DAY)
+        ready = uow.holds.add_hold(patron_id, title.id, "KLN", at)
+        uow.holds.update_hold(ready.id, HoldStatus.READY, ready_until=TODAY)
+        uow.holds.add_hold(patron_id, title.id, "KLN", at)
+        uow.commit()
+    profile = desk.ports.profiles.get("hkpl")
+    with desk.ports.read() as uow:
+        patron = uow.patrons.get(patron_id)
+        assert patron is not None
+        facts = uow.loans.standing_facts(patron_id, "hkpl", TODAY)
+        listed = standing(
+            patron.status,
+            uow.loans.open_loans(patron_id),
+            recorded_fines=sum(f.amount for f in uow.fines.fines_of(patron_id)),
+            payments=sum(p.amount for p in uow.fines.payments_of(patron_id)),
+            holds=sum(1 for h in uow.holds.holds_of_patron(patron_id) if not expired(h, TODAY)),
+            today=TODAY,
+            rules=profile.rules(patron.category),
+            calendar=FineCalendar(tuple(uow.fines.closures("hkpl"))),
+        )
+        read = standing_in(uow, patron, profile, TODAY)
+    assert (facts.loans, facts.overdue, facts.holds) == (4, 3, 2)
+    assert sorted(facts.accruing_due) == [TODAY - 40 * DAY, TODAY - 10 * DAY]
+    assert (facts.recorded_fines, facts.payments) == (1000, 250)
+    assert sorted(facts.closures, key=lambda c: c.start) == [
+        Closure(TODAY - 35 * DAY),
+        Closure(TODAY - 8 * DAY, TODAY - 6 * DAY),
+        Closure(TODAY - 7 * DAY, TODAY - 2 * DAY),
+    ]
+    assert read == listed
+    assert read.balance > 750  # fines did accrue: the comparison is not of zeros
+    if desk.app.engine.dialect.name == "postgresql":
+        # A server that writes dates its own way (DateStyle) gives the same facts.
+        with desk.ports.read() as uow:
+            uow.loans.conn.execute(text("SET LOCAL DateStyle = 'SQL, DMY'"))  # type: ignore[attr-defined]
+            assert uow.loans.standing_facts(patron_id, "hkpl", TODAY) == facts

@@ -125,8 +125,9 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@pytest.mark.parametrize("processes", [1, 2])
 def test_patronauth_serve_runs_sip2_beside_the_web_and_stops_both(
-    sqlite_url: str, tmp_path: Path
+    sqlite_url: str, tmp_path: Path, processes: int
 ) -> None:
     env = deployment_env(sqlite_url, tmp_path / "var")
     app = make_app(env)
@@ -139,7 +140,16 @@ def test_patronauth_serve_runs_sip2_beside_the_web_and_stops_both(
     script = Path(sys.executable).with_name("patronauth")
     log = (tmp_path / "serve.log").open("wb")
     process = subprocess.Popen(
-        [str(script), "serve", "--port", str(web), "--sip2-port", str(sip2)],
+        [
+            str(script),
+            "serve",
+            "--port",
+            str(web),
+            "--sip2-port",
+            str(sip2),
+            "--sip2-processes",
+            str(processes),
+        ],
         env={**inherited, **env},
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -154,6 +164,9 @@ def test_patronauth_serve_runs_sip2_beside_the_web_and_stops_both(
             except httpx.HTTPError:
                 pass
             assert time.monotonic() < deadline, "serve did not start"
+            time.sleep(0.1)
+        while (tmp_path / "serve.log").read_text().count("SIP2 server at") < processes:
+            assert time.monotonic() < deadline, "the SIP2 processes did not start"
             time.sleep(0.1)
         terminal = Raw(socket.create_connection(("127.0.0.1", sip2), timeout=10))
         assert terminal.ask(login_frame()).startswith(b"941")
@@ -177,8 +190,8 @@ def test_patronauth_serve_runs_sip2_beside_the_web_and_stops_both(
     assert terminal.closed()
     terminal.sock.close()
     assert "Traceback" not in text
-    assert f"SIP2 server at 127.0.0.1:{sip2}" in text
-    assert "SIP2 server stopped" in text
+    assert text.count(f"SIP2 server at 127.0.0.1:{sip2}") == processes
+    assert text.count("SIP2 server stopped") == processes
 
 
 def test_a_full_hashing_pool_is_answered_96_and_counts_nothing(library: App) -> None:

@@ -98,6 +98,7 @@ class Settings:
     sip2_tls_key: Path | None = None
     sip2_idle_seconds: int = 300
     sip2_threads: int = 8
+    sip2_processes: int = 1  # SIP2 server processes sharing the port (SO_REUSEPORT)
     staff_from_os: bool = False  # `staff` is the operating-system user, not PATRONAUTH_STAFF
     staff_networks: tuple[str, ...] = DEFAULT_STAFF_NETWORKS
     twilio_auth_token: str | None = field(default=None, repr=False)  # TwiML webhooks
@@ -120,6 +121,13 @@ class Settings:
             raise ConfigError("PATRONAUTH_COUNTER must be memory, sql or redis")
         if counter == "redis" and not redis_url:
             raise ConfigError("PATRONAUTH_COUNTER=redis needs PATRONAUTH_REDIS_URL")
+        sip2_processes = _int(env, "PATRONAUTH_SIP2_PROCESSES", 1)
+        if sip2_processes > 1 and counter == "memory":
+            # Each process would count failures of its own: the lockout would let
+            # `processes` times as many wrong PINs through.
+            raise ConfigError(
+                "PATRONAUTH_SIP2_PROCESSES above 1 needs a shared counter (sql or redis)"
+            )
         institutions = env.get("PATRONAUTH_INSTITUTIONS")
         profiles_dir = env.get("PATRONAUTH_PROFILES_DIR")
         return cls(
@@ -160,6 +168,7 @@ class Settings:
             sip2_tls_key=_tls_path(env, "PATRONAUTH_SIP2_TLS_KEY", "PATRONAUTH_SIP2_TLS_CERT"),
             sip2_idle_seconds=_int(env, "PATRONAUTH_SIP2_IDLE_SECONDS", 300),
             sip2_threads=_int(env, "PATRONAUTH_SIP2_THREADS", 8),
+            sip2_processes=sip2_processes,
             staff_from_os=not env.get("PATRONAUTH_STAFF"),
             staff_networks=_networks(env.get("PATRONAUTH_STAFF_NETWORKS")),
             twilio_auth_token=env.get("PATRONAUTH_TWILIO_AUTH_TOKEN") or None,

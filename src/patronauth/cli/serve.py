@@ -3,9 +3,11 @@ the SIP2 server in a process of its own.
 
 The SIP2 server is one asyncio process whatever `--workers` says: its connections are
 long-lived and mostly idle, so one event loop holds thousands of them, and its blocking
-work (argon2id, the database) runs in that process's thread pool. `serve` binds the SIP2
-port itself, so a port in use is reported before anything starts, and hands the socket
-to `python -m patronauth.sip2`, which it stops (SIGTERM, then a clean shutdown) when
+work (argon2id, the database) runs in that process's thread pool. `--sip2-processes N`
+(PATRONAUTH_SIP2_PROCESSES) runs N of them on the same port (SO_REUSEPORT) when one
+process's share of a core is not enough. `serve` binds the SIP2 port itself, so a port
+in use is reported before anything starts, and hands the socket to
+`python -m patronauth.sip2`, which it stops (SIGTERM, then a clean shutdown) when
 uvicorn returns.
 
 SIGTERM (or Ctrl-C) stops uvicorn gracefully: it stops accepting connections and lets
@@ -44,10 +46,22 @@ log = logging.getLogger("patronauth.serve")
 @click.option("--sip2-host", default=None, help="SIP2 address  [default: --host]")
 @click.option("--sip2-port", type=click.IntRange(1, 65535), default=6001, show_default=True)
 @click.option(
+    "--sip2-processes",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="SIP2 server processes on the port  [default: PATRONAUTH_SIP2_PROCESSES, 1]",
+)
+@click.option(
     "--sip2/--no-sip2", "sip2", default=True, show_default=True, help="run the SIP2 server"
 )
 def serve(
-    host: str, port: int, workers: int, sip2_host: str | None, sip2_port: int, sip2: bool
+    host: str,
+    port: int,
+    workers: int,
+    sip2_host: str | None,
+    sip2_port: int,
+    sip2_processes: int | None,
+    sip2: bool,
 ) -> None:
     """Serve My Account at / and the app's API at /api/v1 (uvicorn), and SIP2."""
     c = ctx()
@@ -68,7 +82,12 @@ def serve(
     # uvicorn finishes the requests in flight on SIGTERM, then raises the signal again:
     # this handler turns it into a normal exit, so the SIP2 server is stopped too.
     signal.signal(signal.SIGTERM, _exit_cleanly)
-    with _sip2_server(sip2_host or host, sip2_port, c.settings.shutdown_seconds, enabled=sip2):
+    processes = sip2_processes or c.settings.sip2_processes
+    if sip2 and processes > 1 and c.settings.counter == "memory":
+        raise click.ClickException("several SIP2 processes need a shared counter (sql or redis)")
+    with _sip2_server(
+        sip2_host or host, sip2_port, c.settings.shutdown_seconds, processes, enabled=sip2
+    ):
         _uvicorn(host, port, workers, c.settings)
 
 
@@ -114,12 +133,16 @@ def _metrics_folder(settings: Settings, workers: int) -> None:
 
 
 @contextmanager
-def _sip2_server(host: str, port: int, grace: int, *, enabled: bool) -> Iterator[None]:
+def _sip2_server(
+    host: str, port: int, grace: int, processes: int, *, enabled: bool
+) -> Iterator[None]:
     if not enabled:
         yield
         return
     try:
-        listening = socket.create_server((host, port), backlog=1024)
+        # Several processes each bind a socket of their own to the port: this first one
+        # must allow it too (SO_REUSEPORT is set before binding, on every socket).
+        listening = socket.create_server((host, port), backlog=1024, reuse_port=processes > 1)
     except OSError as error:
         raise click.ClickException(f"SIP2 port {host}:{port}: {error.strerror}") from None
     fd = listening.fileno()
@@ -136,6 +159,8 @@ def _sip2_server(host: str, port: int, grace: int, *, enabled: bool) -> Iterator
             str(fd),
             "--parent",
             str(os.getpid()),
+            "--processes",
+            str(processes),
         ],
         pass_fds=(fd,),
     )

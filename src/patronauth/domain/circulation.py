@@ -199,13 +199,48 @@ def standing(
     rules: CirculationRules,
     calendar: FineCalendar,
 ) -> Standing:
-    accruing = sum(loan_fine(loan, today, rules, calendar) for loan in loans)
-    return Standing(
-        status=status,
+    """The standing from the open loans themselves (`standing_from` with their facts)."""
+    facts = StandingFacts(
         loans=len(loans),
         overdue=sum(1 for loan in loans if loan.overdue(today)),
-        balance=recorded_fines + accruing - payments,
+        accruing_due=tuple(
+            loan.due_on for loan in loans if loan.overdue(today) and not loan.fine_free
+        ),
+        recorded_fines=recorded_fines,
+        payments=payments,
         holds=holds,
+        closures=calendar.closures,
+    )
+    return standing_from(status, facts, today=today, rules=rules)
+
+
+@dataclass(frozen=True)
+class StandingFacts:
+    """What a patron's standing is computed from, as one read gives it: counts and sums
+    instead of every loan, fine, payment and hold."""
+
+    loans: int  # open
+    overdue: int  # open and past their due date
+    accruing_due: tuple[date, ...]  # due dates of the overdue loans that accrue a fine
+    recorded_fines: int  # cents
+    payments: int  # cents
+    holds: int  # waiting or ready, not past their pickup date
+    closures: tuple[Closure, ...]  # the institution's fine calendar
+
+
+def standing_from(
+    status: PatronStatus, facts: StandingFacts, *, today: date, rules: CirculationRules
+) -> Standing:
+    """`standing` from the counts and sums of one read: a loan not yet overdue, or a
+    fine-free one, accrues nothing, so the overdue fine-accruing due dates are enough."""
+    calendar = FineCalendar(facts.closures)
+    accruing = sum(overdue_fine(due, today, rules, calendar) for due in facts.accruing_due)
+    return Standing(
+        status=status,
+        loans=facts.loans,
+        overdue=facts.overdue,
+        balance=facts.recorded_fines + accruing - facts.payments,
+        holds=facts.holds,
         rules=rules,
     )
 

@@ -27,6 +27,7 @@ from patronauth.domain.circulation import (
     Payment,
     RequestKind,
     RequestStatus,
+    StandingFacts,
     Title,
 )
 from patronauth.domain.credentials import CredentialKind, CredentialState
@@ -428,6 +429,11 @@ class Loans(Protocol):
     """Copies lent to patrons; a returned loan is history and no longer found."""
 
     def open_loans(self, patron_id: int) -> list[Loan]: ...
+
+    def standing_facts(self, patron_id: int, institution: str, today: date) -> StandingFacts:
+        """Everything the patron's standing on `today` is computed from, in one read:
+        open and overdue loans, the due dates of the overdue ones that accrue a fine,
+        fines and payments summed, holds that still count, the institution's closures."""
 
     def open_loans_listed(self, patron_id: int) -> list[tuple[Loan, Title, str]]:
         """Open loans with their titles and the copies' barcodes (one read)."""

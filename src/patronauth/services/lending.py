@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from patronauth.domain.circulation import FineCalendar, Standing, expired, standing
+from patronauth.domain.circulation import FineCalendar, Standing, standing_from
 from patronauth.domain.errors import NotFound
 from patronauth.domain.patrons import Patron
 from patronauth.domain.profile import Profile
@@ -46,18 +46,9 @@ def patron_in(uow: UnitOfWork, patron_id: int) -> Patron:
 
 
 def standing_in(uow: UnitOfWork, patron: Patron, profile: Profile, today: date) -> Standing:
-    """The patron's lending standing, read in the caller's unit of work."""
-    return standing(
-        patron.status,
-        uow.loans.open_loans(patron.id),
-        recorded_fines=sum(f.amount for f in uow.fines.fines_of(patron.id)),
-        payments=sum(p.amount for p in uow.fines.payments_of(patron.id)),
-        # A hold past its pickup date counts no more, though nobody has noticed it yet.
-        holds=sum(1 for h in uow.holds.holds_of_patron(patron.id) if not expired(h, today)),
-        today=today,
-        rules=profile.rules(patron.category),
-        calendar=calendar_in(uow, patron.institution),
-    )
+    """The patron's lending standing, read in the caller's unit of work (one query)."""
+    facts = uow.loans.standing_facts(patron.id, patron.institution, today)
+    return standing_from(patron.status, facts, today=today, rules=profile.rules(patron.category))
 
 
 def standing_of(ports: Ports, patron: Patron) -> Standing:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
-from patronauth.domain.circulation import HoldStatus, ItemStatus
+from patronauth.domain.circulation import HoldStatus, ItemStatus, Standing
 from patronauth.domain.credentials import Outcome
 from patronauth.domain.errors import InvalidInput, Refused, Violation
 from patronauth.domain.identifiers import base_form, lockout_key
@@ -41,7 +41,7 @@ from patronauth.domain.terminals import Terminal
 from patronauth.services import loans
 from patronauth.services.authenticate import Attempt, AuthResult
 from patronauth.services.interfaces import Ports
-from patronauth.services.lending import standing_of
+from patronauth.services.lending import library_today, standing_in, standing_of
 from patronauth.services.lookup import Found, current_card, find_patron
 from patronauth.services.record import Record, record
 from patronauth.services.signin import sign_in
@@ -163,6 +163,7 @@ class _Gate:
     check: PinCheck
     answer: PinAnswer
     screen: tuple[Violation, ...]
+    account: Standing | None = None  # read with the patron when asked for
 
     @property
     def language(self) -> str | None:
@@ -194,12 +195,19 @@ _CHECKS = {
 }
 
 
-def _find(ports: Ports, terminal: Terminal, identifier: str) -> Found | None:
+def _find(
+    ports: Ports, terminal: Terminal, identifier: str, *, standing: bool = False
+) -> tuple[Found | None, Standing | None]:
+    """The patron, and with `standing` the patron's standing read in the same unit."""
     try:
         with ports.read() as uow:
-            return find_patron(uow, ports.profiles, identifier, institution=terminal.institution)
+            found = find_patron(uow, ports.profiles, identifier, institution=terminal.institution)
+            if found is None or not standing:
+                return found, None
+            today = library_today(ports, found.profile)
+            return found, standing_in(uow, found.patron, found.profile, today)
     except Refused:
-        return None  # not an identifier at all, or one no patron here has
+        return None, None  # not an identifier at all, or one no patron here has
 
 
 def _blocked_for(ports: Ports, identifier: str) -> int:
@@ -210,8 +218,18 @@ def _blocked_for(ports: Ports, identifier: str) -> int:
     return ports.counter.blocked_for(key, ports.clock.now().timestamp())
 
 
-def _gate(ports: Ports, terminal: Terminal, identifier: str, pin: str | None, source: str) -> _Gate:
-    found = _find(ports, terminal, identifier)
+def _gate(
+    ports: Ports,
+    terminal: Terminal,
+    identifier: str,
+    pin: str | None,
+    source: str,
+    *,
+    standing: bool = False,
+) -> _Gate:
+    """`standing`: read the standing with the patron when no PIN is to be checked (no
+    argon2 call between the two reads, so one unit of work serves both)."""
+    found, account = _find(ports, terminal, identifier, standing=standing and not pin)
     result: AuthResult | None = None
     seconds = 0
     if pin:
@@ -245,7 +263,7 @@ def _gate(ports: Ports, terminal: Terminal, identifier: str, pin: str | None, so
         allow_pinless=options.allow_pinless,
         wrong_pin_as_unknown=options.wrong_pin_as_unknown,
     )
-    return _Gate(found, check, answer, _screen(found, check, answer, result, seconds))
+    return _Gate(found, check, answer, _screen(found, check, answer, result, seconds), account)
 
 
 def _signed_in_as(ports: Ports, patron_id: int) -> Found | None:
@@ -304,8 +322,9 @@ def patron_status(
     """23 Patron Status: may the patron use the terminal, and is the PIN right?
 
     Message 24 carries no counts or item lists, and kiosks send 23 often, so only the
-    lending standing is read (the counts stay 0): a few queries and no write."""
-    gate = _gate(ports, terminal, identifier, pin, source)
+    lending standing is read (the counts stay 0): one query and no write. Without a PIN
+    the patron and the standing are read in one unit of work."""
+    gate = _gate(ports, terminal, identifier, pin, source, standing=True)
     if gate.found is None or not gate.discloses:
         return PatronAnswer(
             identifier=identifier,
@@ -316,7 +335,7 @@ def patron_status(
             screen=gate.screen,
         )
     patron = gate.found.patron
-    account = standing_of(ports, patron)
+    account = gate.account or standing_of(ports, patron)
     screen = list(gate.screen)
     refusal = None if screen else account.lending_refusal("checkout")
     if refusal is not None:

@@ -1,4 +1,5 @@
-"""The SIP2 server's settings: TLS files come in pairs; timeouts and threads are numbers."""
+"""The SIP2 server's settings: TLS files come in pairs; timeouts, threads and processes are
+numbers; several processes need a counter they share."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ BASE = {"PATRONAUTH_PEPPER": "k1 00", "PATRONAUTH_STAFF": "test"}
 def test_defaults() -> None:
     s = Settings.from_env(BASE)
     assert (s.sip2_tls_cert, s.sip2_tls_key) == (None, None)
-    assert (s.sip2_idle_seconds, s.sip2_threads) == (300, 8)
+    assert (s.sip2_idle_seconds, s.sip2_threads, s.sip2_processes) == (300, 8, 1)
 
 
 def test_tls_files_and_numbers() -> None:
@@ -25,13 +26,14 @@ def test_tls_files_and_numbers() -> None:
             "PATRONAUTH_SIP2_TLS_KEY": "/etc/patronauth/sip2.key",
             "PATRONAUTH_SIP2_IDLE_SECONDS": "60",
             "PATRONAUTH_SIP2_THREADS": "4",
+            "PATRONAUTH_SIP2_PROCESSES": "2",
         }
     )
     assert (s.sip2_tls_cert, s.sip2_tls_key) == (
         Path("/etc/patronauth/sip2.crt"),
         Path("/etc/patronauth/sip2.key"),
     )
-    assert (s.sip2_idle_seconds, s.sip2_threads) == (60, 4)
+    assert (s.sip2_idle_seconds, s.sip2_threads, s.sip2_processes) == (60, 4, 2)
 
 
 @pytest.mark.parametrize(
@@ -41,6 +43,11 @@ def test_tls_files_and_numbers() -> None:
         ({"PATRONAUTH_SIP2_TLS_KEY": "k.pem"}, "must be set together"),
         ({"PATRONAUTH_SIP2_IDLE_SECONDS": "0"}, "at least 1"),
         ({"PATRONAUTH_SIP2_THREADS": "many"}, "whole number"),
+        ({"PATRONAUTH_SIP2_PROCESSES": "0"}, "at least 1"),
+        (
+            {"PATRONAUTH_SIP2_PROCESSES": "2", "PATRONAUTH_COUNTER": "memory"},
+            "needs a shared counter",
+        ),
     ],
 )
 def test_bad_settings_are_refused(extra: dict[str, str], message: str) -> None:

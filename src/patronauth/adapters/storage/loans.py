@@ -6,10 +6,33 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Date,
+    Row,
+    String,
+    and_,
+    bindparam,
+    func,
+    insert,
+    not_,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from patronauth.adapters.storage import tables as t
-from patronauth.domain.circulation import Item, Loan, Title
+from patronauth.domain.circulation import (
+    ACTIVE_HOLDS,
+    Closure,
+    HoldStatus,
+    Item,
+    Loan,
+    StandingFacts,
+    Title,
+)
 
 
 def _loan(row: Row[Any]) -> Loan:
@@ -25,9 +48,103 @@ def _loan(row: Row[Any]) -> Loan:
     )
 
 
+class _IsoDate(FunctionElement[str]):
+    """A date as `YYYY-MM-DD` text, whatever the server's date style (PostgreSQL's
+    `DateStyle` may be set to write `24/11/2026`; SQLite stores ISO text already)."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(_IsoDate)
+def _iso_date(element: _IsoDate, compiler: Any, **kw: Any) -> str:
+    return f"CAST({compiler.process(element.clauses, **kw)} AS VARCHAR)"
+
+
+@compiles(_IsoDate, "postgresql")
+def _iso_date_postgresql(element: _IsoDate, compiler: Any, **kw: Any) -> str:
+    return f"to_char({compiler.process(element.clauses, **kw)}, 'YYYY-MM-DD')"
+
+
+def _dates(joined: str | None) -> list[str]:
+    return joined.split(",") if joined else []
+
+
+def _closure(text: str) -> Closure:
+    start, _, until = text.partition("/")
+    return Closure(date.fromisoformat(start), date.fromisoformat(until) if until else None)
+
+
+def _standing_query() -> Any:
+    """One SELECT of scalar subqueries: counts and sums, and as text the due dates of
+    the overdue loans that accrue a fine and the institution's closures (both short).
+    Built once with bound parameters, so that SQLAlchemy finds its compiled form by a
+    cache key it keeps instead of working one out at every status request."""
+    patron_id = bindparam("patron_id", type_=t.loans.c.patron_id.type)
+    institution = bindparam("institution", type_=String())
+    today = bindparam("today", type_=Date())
+    lo, h, f, p, c = t.loans, t.holds, t.fines, t.payments, t.closures
+    open_loan = and_(lo.c.patron_id == patron_id, lo.c.returned_on.is_(None))
+    overdue = and_(open_loan, lo.c.due_on < today)
+    # A ready hold past its pickup date counts no more, though nobody has noticed it yet.
+    lapsed = and_(
+        h.c.status == HoldStatus.READY.value,
+        h.c.ready_until.is_not(None),
+        h.c.ready_until < today,
+    )
+    closure_text = _IsoDate(c.c.start) + "/" + func.coalesce(_IsoDate(c.c.until), "")
+    return select(
+        select(func.count()).select_from(lo).where(open_loan).scalar_subquery().label("loans"),
+        select(func.count()).select_from(lo).where(overdue).scalar_subquery().label("overdue"),
+        select(func.aggregate_strings(_IsoDate(lo.c.due_on), ","))
+        .where(overdue, not_(lo.c.fine_free))
+        .scalar_subquery()
+        .label("accruing_due"),
+        select(func.coalesce(func.sum(f.c.amount), 0))
+        .where(f.c.patron_id == patron_id)
+        .scalar_subquery()
+        .label("fines"),
+        select(func.coalesce(func.sum(p.c.amount), 0))
+        .where(p.c.patron_id == patron_id)
+        .scalar_subquery()
+        .label("payments"),
+        select(func.count())
+        .select_from(h)
+        .where(
+            h.c.patron_id == patron_id,
+            # Equalities, not IN: an IN list is expanded anew at every execution.
+            or_(*(h.c.status == s.value for s in sorted(ACTIVE_HOLDS))),
+            not_(lapsed),
+        )
+        .scalar_subquery()
+        .label("holds"),
+        select(func.aggregate_strings(closure_text, ","))
+        .where(c.c.institution == institution)
+        .scalar_subquery()
+        .label("closures"),
+    )
+
+
+_STANDING = _standing_query()
+
+
 class SqlLoans:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+
+    def standing_facts(self, patron_id: int, institution: str, today: date) -> StandingFacts:
+        row = self.conn.execute(
+            _STANDING, {"patron_id": patron_id, "institution": institution, "today": today}
+        ).one()
+        return StandingFacts(
+            loans=row.loans,
+            overdue=row.overdue,
+            accruing_due=tuple(date.fromisoformat(d) for d in _dates(row.accruing_due)),
+            recorded_fines=int(row.fines),
+            payments=int(row.payments),
+            holds=row.holds,
+            closures=tuple(_closure(text) for text in _dates(row.closures)),
+        )
 
     def open_loans(self, patron_id: int) -> list[Loan]:
         lo = t.loans

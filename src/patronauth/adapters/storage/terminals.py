@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from patronauth.adapters.storage import tables as t
@@ -40,6 +40,11 @@ def _options(options: TerminalOptions) -> dict[str, Any]:
         "wrong_pin_as_unknown": options.wrong_pin_as_unknown,
         "channel": options.channel.value,
     }
+
+
+# Built once: SQLAlchemy finds its compiled form without working out a cache key (the
+# SIP2 server reads a terminal again every second of every connection).
+_GET = select(t.terminals).where(t.terminals.c.login == bindparam("login"))
 
 
 class SqlTerminals:
@@ -79,7 +84,7 @@ class SqlTerminals:
         return Terminal(new_id, login, institution, location, True, options)
 
     def get(self, login: str) -> StoredTerminal | None:
-        row = self.conn.execute(select(t.terminals).where(t.terminals.c.login == login)).first()
+        row = self.conn.execute(_GET, {"login": login}).first()
         return StoredTerminal(_terminal(row), row.password_hash) if row else None
 
     def all(self, institution: str | None = None) -> list[Terminal]:
