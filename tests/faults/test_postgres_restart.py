@@ -123,6 +123,15 @@ def test_a_database_restart_during_password_changes_loses_no_acknowledged_change
         time.sleep(RESTART_AFTER)
         private_postgres.restart(immediate=True)
         restarted = time.monotonic()
+        # On a busy machine every change may be hashing, not in the database, while the
+        # server restarts: restart again (at most twice more) until one is interrupted.
+        for _ in range(2):
+            time.sleep(RESTART_AFTER)
+            interrupted = any(p.unacknowledged for p in patrons)
+            if interrupted or not any(thread.is_alive() for thread in threads):
+                break
+            private_postgres.restart(immediate=True)
+            restarted = time.monotonic()
         for thread in threads:
             thread.join(timeout=RECOVERY_SECONDS * 2)
         stop.set()

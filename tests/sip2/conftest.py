@@ -150,7 +150,8 @@ def patron_status(
 
 @contextmanager
 def connect(server: Sip2Server, *, login: str | None = "kiosk1") -> Iterator[Raw]:
-    sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    # The terminal login hashes its password: on a busy machine that can take seconds.
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
     raw = Raw(sock)
     try:
         if login is not None:
