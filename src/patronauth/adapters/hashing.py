@@ -162,7 +162,7 @@ class Argon2Hasher:
 
     def _mac(self, key: bytes, salt: str, value: str) -> str:
         message = b"keyed\0" + salt.encode("utf-8") + b"\0" + value.encode("utf-8")
-        digest = hmac.new(key, message, hashlib.sha256).digest()
+        digest = hmac.digest(key, message, "sha256")  # OpenSSL's one-shot HMAC
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
     def hash(self, secret: str) -> str:

@@ -539,6 +539,8 @@ class RegistryRow:
     # R20: a directory category's student or staff number (kind, value, lookup key),
     # added as an identifier of the patron when not on record yet.
     link: tuple[IdentifierKind, str, str] | None = None
+    # The keyed digest of the row (`registration.fingerprint`), stored with the patron.
+    fingerprint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -549,6 +551,8 @@ class KnownBarcode:
     replaced: bool
     category: str
     registered_on: date
+    # The fingerprint of the registry row last imported for the patron, if any.
+    fingerprint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -562,7 +566,7 @@ class Registry(Protocol):
         """The patrons already holding any of these barcodes (current or replaced)."""
 
     def upsert(self, rows: Sequence[RegistryRow]) -> RegistryBatchResult:
-        """Insert new patrons and update known ones.
+        """Insert new patrons and update known ones, storing each row's fingerprint.
 
         For a known patron the fields the row gives replace the stored ones (the
         registration date never changes; a feed moves the status only of a pending

@@ -48,6 +48,7 @@ _PATRON_COLUMNS = (
     "language",
     "created_at",
     "updated_at",
+    "registry_fingerprint",
 )
 # What a feed may replace for a known patron: never the uid, the institution, the
 # registration date or the creation time.
@@ -205,6 +206,7 @@ class SqlRegistry:
             p.c.institution,
             p.c.category,
             p.c.registered_on,
+            p.c.registry_fingerprint,
         ).join(p, p.c.id == i.c.patron_id)
         known: dict[str, KnownBarcode] = {}
         for each in self._where_in(query, i.c.value, barcodes):
@@ -216,6 +218,7 @@ class SqlRegistry:
                     replaced=row.status != IdentifierStatus.CURRENT.value,
                     category=row.category,
                     registered_on=row.registered_on,
+                    fingerprint=row.registry_fingerprint,
                 )
         return known
 
@@ -251,7 +254,14 @@ class SqlRegistry:
         credential_rows: list[Values] = []
         for patron_id, r in zip(self._new_ids(len(rows)), rows, strict=True):
             patron_rows.append(
-                (patron_id, r.patron.uid, *_fed(patrons, r.patron), stored_now, stored_now)
+                (
+                    patron_id,
+                    r.patron.uid,
+                    *_fed(patrons, r.patron),
+                    stored_now,
+                    stored_now,
+                    r.fingerprint,
+                )
             )
             identifier_rows.append(
                 (patron_id, r.kind.value, r.barcode, r.lookup_key, current, stored_now)
@@ -287,7 +297,7 @@ class SqlRegistry:
                 for field, written in _GIVES.items():
                     if field not in r.given:
                         values.update(dict.fromkeys(written))
-            patron_rows.append((r.patron_id, *values.values(), stored_now))
+            patron_rows.append((r.patron_id, *values.values(), stored_now, r.fingerprint))
         kept = dict.fromkeys(_KEPT_WHEN_NULL, "COALESCE({new}, {old})")
         patrons.update(patron_rows, kept | {"status": _STATUS})
         links = _Writer(self.conn, t.identifiers, _IDENTIFIER_COLUMNS)

@@ -76,6 +76,9 @@ patrons = Table(
     Column("language", String(8), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # The keyed digest of the registry row the patron was last imported from (a feed
+    # skips a row whose digest is unchanged); NULL for patrons no feed has given.
+    Column("registry_fingerprint", String(160)),
 )
 
 identifiers = Table(
