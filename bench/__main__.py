@@ -322,7 +322,11 @@ P3_CHANGED_EVERY = 100  # the re-import changes 1% of the rows
 
 
 def p3_figures(
-    label: str, database_url: str, var: Path, feeds: tuple[Path, Path], rows: int,
+    label: str,
+    database_url: str,
+    var: Path,
+    feeds: tuple[Path, Path],
+    rows: int,
     limit_seconds: float,
 ) -> list[Figure]:
     """The first import of `rows` patrons and the re-import of the same feed with 1% of
@@ -373,7 +377,11 @@ def p3_figures(
 
 
 def _p3_figure(
-    key: str, name: str, result: provision.Provisioned, rows: int, target_seconds: float,
+    key: str,
+    name: str,
+    result: provision.Provisioned,
+    rows: int,
+    target_seconds: float,
     method: str,
 ) -> Figure:
     seconds = result.seconds if result.finished else result.seconds * rows / max(result.rows, 1)
@@ -395,7 +403,10 @@ def _p3_figure(
 
 
 def p3_all(
-    var: Path, rows: int, limit_seconds: float, postgres: str | None,
+    var: Path,
+    rows: int,
+    limit_seconds: float,
+    postgres: str | None,
     quiet: dict[str, float | None],
 ) -> list[Figure]:
     """P3 on SQLite and PostgreSQL, at `rows` and at a tenth of it (growth)."""
@@ -405,9 +416,7 @@ def p3_all(
         say(f"P3: writing feeds of {size:,} patrons")
         feeds[size] = (
             write_feed(var / f"registry-{size}.csv", size),
-            write_feed(
-                var / f"registry-{size}-changed.csv", size, changed_every=P3_CHANGED_EVERY
-            ),
+            write_feed(var / f"registry-{size}-changed.csv", size, changed_every=P3_CHANGED_EVERY),
         )
     figures: list[Figure] = []
     for size in sizes:
@@ -417,9 +426,7 @@ def p3_all(
         if not postgres:
             with servers.postgres_database() as pg_url:
                 quiet[f"p3_postgresql_{size}"] = background_busy()
-                figures += p3_figures(
-                    "postgresql", pg_url, var, feeds[size], size, limit_seconds
-                )
+                figures += p3_figures("postgresql", pg_url, var, feeds[size], size, limit_seconds)
     return figures
 
 

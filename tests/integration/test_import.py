@@ -101,9 +101,7 @@ HKPL_FEED = csv_lines(
 )
 
 
-def test_the_same_feed_twice_changes_nothing_and_never_duplicates(
-    app: App, tmp_path: Path
-) -> None:
+def test_the_same_feed_twice_changes_nothing_and_never_duplicates(app: App, tmp_path: Path) -> None:
     first = run_feed(app, tmp_path, "hkpl", HKPL_FEED)
     assert (first.created, first.updated, first.unchanged, first.errors) == (3, 0, 0, [])
     assert table_counts(app) == (3, 3, 6)  # a password and a PIN each
@@ -381,9 +379,7 @@ def test_a_re_import_writes_only_the_rows_that_changed(app: App, tmp_path: Path)
     assert (again.created, again.updated, again.unchanged, again.errors) == (0, 0, 3, [])
 
 
-def test_the_fingerprint_is_a_keyed_digest_without_personal_data(
-    app: App, tmp_path: Path
-) -> None:
+def test_the_fingerprint_is_a_keyed_digest_without_personal_data(app: App, tmp_path: Path) -> None:
     run_feed(app, tmp_path, "hkpl", HKPL_FEED)
     row = patron_row(app, "HKPL0001")
     assert row.registry_fingerprint.startswith("hk:")
@@ -429,9 +425,7 @@ def test_a_patron_added_at_the_counter_is_written_by_the_first_feed_that_names_i
     assert run_feed(app, tmp_path, "hkpl", HKPL_FEED).unchanged == 3
 
 
-def test_giving_a_column_empty_is_a_change_from_leaving_it_out(
-    app: App, tmp_path: Path
-) -> None:
+def test_giving_a_column_empty_is_a_change_from_leaving_it_out(app: App, tmp_path: Path) -> None:
     header = "barcode,name,language"
     run_feed(app, tmp_path, "hkpl", csv_lines("HKPL0001,Chan Tai Man,zh_Hant", header=header))
     report = run_feed(app, tmp_path, "hkpl", csv_lines("HKPL0001,Chan Tai Man,", header=header))

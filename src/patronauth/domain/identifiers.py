@@ -257,8 +257,7 @@ def normalise_name(raw: str) -> str:
             _ASCII_NAME.fullmatch(name)
             if name.isascii()
             else all(
-                ch in _NAME_PUNCTUATION or unicodedata.category(ch)[0] in {"L", "M"}
-                for ch in name
+                ch in _NAME_PUNCTUATION or unicodedata.category(ch)[0] in {"L", "M"} for ch in name
             )
         )
     ):
