@@ -78,6 +78,14 @@ def credential_rows(app: App, barcode: str) -> dict[str, Any]:
     return {row.kind: row for row in rows}
 
 
+def fingerprint_of(app: App, barcode: str) -> str | None:
+    i = t.identifiers
+    with app.engine.connect() as conn:
+        query = select(i.c.registry_fingerprint).where(i.c.value == barcode)
+        fingerprint: str | None = conn.execute(query).scalar_one()
+    return fingerprint
+
+
 def identifier_rows(app: App) -> dict[str, tuple[str, str]]:
     i = t.identifiers
     with app.engine.connect() as conn:
@@ -367,9 +375,6 @@ def test_a_re_import_writes_only_the_rows_that_changed(app: App, tmp_path: Path)
     assert (report.created, report.updated, report.unchanged, report.errors) == (0, 1, 2, [])
     assert patron_row(app, "HKPL0003").name == "Wong Ka-yan"
     assert patron_row(app, "HKPL0003").updated_at > before["HKPL0003"].updated_at
-    assert patron_row(app, "HKPL0003").registry_fingerprint != (
-        before["HKPL0003"].registry_fingerprint
-    )
     assert [patron_row(app, b) for b in ("HKPL0001", "HKPL0002")] == [
         before["HKPL0001"],
         before["HKPL0002"],
@@ -381,14 +386,53 @@ def test_a_re_import_writes_only_the_rows_that_changed(app: App, tmp_path: Path)
 
 def test_the_fingerprint_is_a_keyed_digest_without_personal_data(app: App, tmp_path: Path) -> None:
     run_feed(app, tmp_path, "hkpl", HKPL_FEED)
-    row = patron_row(app, "HKPL0001")
-    assert row.registry_fingerprint.startswith("hk:")
-    assert row.uid in row.registry_fingerprint  # salted with the patron's uid
-    for clear in ("91234567", "4567", "A123456", "Chan", "tm.chan", "HKPL0001"):
-        assert clear not in row.registry_fingerprint
-    # Another patron's identical fields give another digest (the uid salts it).
-    other = patron_row(app, "HKPL0002").registry_fingerprint
-    assert other.rsplit(":", 1)[1] != row.registry_fingerprint.rsplit(":", 1)[1]
+    fingerprint = fingerprint_of(app, "HKPL0001")
+    assert fingerprint is not None
+    assert fingerprint.startswith("hk:")
+    for clear in ("91234567", "9123 4567", "4567", "A123456", "Chan", "tm.chan", "HKPL0001"):
+        assert clear not in fingerprint
+    changed = run_feed(app, tmp_path, "hkpl", HKPL_FEED.replace("9123 4567", "9123 4568"))
+    assert (changed.updated, changed.unchanged) == (1, 2)
+    assert fingerprint_of(app, "HKPL0001") not in {None, fingerprint}
+
+
+def test_a_line_repeating_a_barcode_is_refused_even_after_an_unchanged_one(
+    app: App, tmp_path: Path
+) -> None:
+    run_feed(app, tmp_path, "hkpl", HKPL_FEED)
+    again = HKPL_FEED + "HKPL0001,reader,Somebody Else,,9999 0000,,2020-05-04,\n"
+    report = run_feed(app, tmp_path, "hkpl", again)
+    assert (report.updated, report.unchanged) == (0, 3)
+    assert errors_of(report) == [(5, "import.duplicate_barcode")]
+    assert patron_row(app, "HKPL0001").name == "Chan Tai Man"
+    # The other way round: the changed line first wins, the old line is the duplicate.
+    lines = HKPL_FEED.splitlines()
+    swapped = "\n".join([lines[0], "HKPL0001,reader,Chan Tai Man,,9999 0000,,2020-05-04,",
+                         *lines[1:]]) + "\n"  # fmt: skip
+    report = run_feed(app, tmp_path, "hkpl", swapped)
+    assert (report.updated, report.unchanged) == (1, 2)
+    assert errors_of(report) == [(3, "import.duplicate_barcode")]
+    assert patron_row(app, "HKPL0001").phone_masked == "99******"
+
+
+def test_another_header_or_a_replaced_card_makes_the_same_line_count_again(
+    app: App, tmp_path: Path
+) -> None:
+    run_feed(app, tmp_path, "hkpl", csv_lines("HKPL0001,Chan Tai Man", header="barcode,name"))
+    # Same bytes, but the header says the second field is now the category.
+    other = run_feed(
+        app, tmp_path, "hkpl", csv_lines("HKPL0001,Chan Tai Man", header="barcode,category")
+    )
+    assert errors_of(other) == [(2, "patron.unknown_category")]
+    same = run_feed(
+        app, tmp_path, "hkpl", csv_lines("HKPL0001,Chan Tai Man", header="barcode,name")
+    )
+    assert (same.updated, same.unchanged) == (0, 1)
+    replace_card(app.ports, "HKPL0001", "HKPL0009", staff=STAFF)
+    after = run_feed(
+        app, tmp_path, "hkpl", csv_lines("HKPL0001,Chan Tai Man", header="barcode,name")
+    )
+    assert errors_of(after) == [(2, "identifier.replaced")]
 
 
 def test_an_unchanged_row_leaves_a_staff_change_and_a_changed_row_keeps_staff_status(
@@ -418,10 +462,10 @@ def test_a_patron_added_at_the_counter_is_written_by_the_first_feed_that_names_i
     app: App, tmp_path: Path
 ) -> None:
     register(app, "hkpl", "HKPL0001", phone="9123 4567")
-    assert patron_row(app, "HKPL0001").registry_fingerprint is None
+    assert fingerprint_of(app, "HKPL0001") is None
     first = run_feed(app, tmp_path, "hkpl", HKPL_FEED)
     assert (first.created, first.updated, first.unchanged) == (2, 1, 0)
-    assert patron_row(app, "HKPL0001").registry_fingerprint is not None
+    assert fingerprint_of(app, "HKPL0001") is not None
     assert run_feed(app, tmp_path, "hkpl", HKPL_FEED).unchanged == 3
 
 
@@ -707,6 +751,9 @@ class _FailingFeed:
 
     def parser(self) -> Any:
         return _parse_or_fail
+
+    def layout(self) -> str:
+        return "barcode,phone"
 
     def raw_batches(self, size: int) -> Any:
         numbered = list(enumerate(self.lines, start=2))

@@ -539,7 +539,7 @@ class RegistryRow:
     # R20: a directory category's student or staff number (kind, value, lookup key),
     # added as an identifier of the patron when not on record yet.
     link: tuple[IdentifierKind, str, str] | None = None
-    # The keyed digest of the row (`registration.fingerprint`), stored with the patron.
+    # The keyed digest of the feed line (`registration.LineStamp`), kept with the card.
     fingerprint: str | None = None
 
 
@@ -551,8 +551,6 @@ class KnownBarcode:
     replaced: bool
     category: str
     registered_on: date
-    # The fingerprint of the registry row last imported for the patron, if any.
-    fingerprint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -565,8 +563,13 @@ class Registry(Protocol):
     def existing(self, barcodes: Sequence[str]) -> dict[str, KnownBarcode]:
         """The patrons already holding any of these barcodes (current or replaced)."""
 
+    def fingerprints(self, institution: str) -> dict[str, str]:
+        """The fingerprint of the feed line each current card of the institution was
+        last created or updated from, with that card's barcode; one query."""
+
     def upsert(self, rows: Sequence[RegistryRow]) -> RegistryBatchResult:
-        """Insert new patrons and update known ones, storing each row's fingerprint.
+        """Insert new patrons and update known ones; each row's fingerprint is kept
+        with its card (replacing the one there, None included).
 
         For a known patron the fields the row gives replace the stored ones (the
         registration date never changes; a feed moves the status only of a pending

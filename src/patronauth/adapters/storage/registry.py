@@ -48,7 +48,6 @@ _PATRON_COLUMNS = (
     "language",
     "created_at",
     "updated_at",
-    "registry_fingerprint",
 )
 # What a feed may replace for a known patron: never the uid, the institution, the
 # registration date or the creation time.
@@ -70,7 +69,15 @@ _KEPT_WHEN_NULL = {column for columns in _GIVES.values() for column in columns}
 # A feed completes a pending registration, but never moves a status staff set (an
 # active patron back to pending, a barred or expired one to active).
 _STATUS = "CASE WHEN {old} = 'pending_registration' THEN COALESCE({new}, {old}) ELSE {old} END"
-_IDENTIFIER_COLUMNS = ("patron_id", "kind", "value", "lookup_key", "status", "created_at")
+_IDENTIFIER_COLUMNS = (
+    "patron_id",
+    "kind",
+    "value",
+    "lookup_key",
+    "status",
+    "created_at",
+    "registry_fingerprint",
+)
 _CREDENTIAL_COLUMNS = (
     "patron_id",
     "kind",
@@ -206,7 +213,6 @@ class SqlRegistry:
             p.c.institution,
             p.c.category,
             p.c.registered_on,
-            p.c.registry_fingerprint,
         ).join(p, p.c.id == i.c.patron_id)
         known: dict[str, KnownBarcode] = {}
         for each in self._where_in(query, i.c.value, barcodes):
@@ -218,9 +224,21 @@ class SqlRegistry:
                     replaced=row.status != IdentifierStatus.CURRENT.value,
                     category=row.category,
                     registered_on=row.registered_on,
-                    fingerprint=row.registry_fingerprint,
                 )
         return known
+
+    def fingerprints(self, institution: str) -> dict[str, str]:
+        i, p = t.identifiers, t.patrons
+        query = (
+            select(i.c.registry_fingerprint, i.c.value)
+            .join(p, p.c.id == i.c.patron_id)
+            .where(
+                p.c.institution == institution,
+                i.c.status == IdentifierStatus.CURRENT.value,
+                i.c.registry_fingerprint.is_not(None),
+            )
+        )
+        return {fingerprint: value for fingerprint, value in self.conn.execute(query)}
 
     def upsert(self, rows: Sequence[RegistryRow]) -> RegistryBatchResult:
         new = [r for r in rows if r.patron_id is None]
@@ -254,21 +272,24 @@ class SqlRegistry:
         credential_rows: list[Values] = []
         for patron_id, r in zip(self._new_ids(len(rows)), rows, strict=True):
             patron_rows.append(
+                (patron_id, r.patron.uid, *_fed(patrons, r.patron), stored_now, stored_now)
+            )
+            identifier_rows.append(
                 (
                     patron_id,
-                    r.patron.uid,
-                    *_fed(patrons, r.patron),
-                    stored_now,
+                    r.kind.value,
+                    r.barcode,
+                    r.lookup_key,
+                    current,
                     stored_now,
                     r.fingerprint,
                 )
             )
-            identifier_rows.append(
-                (patron_id, r.kind.value, r.barcode, r.lookup_key, current, stored_now)
-            )
             if r.link is not None:
                 kind, value, key = r.link
-                identifier_rows.append((patron_id, kind.value, value, key, current, stored_now))
+                identifier_rows.append(
+                    (patron_id, kind.value, value, key, current, stored_now, None)
+                )
             credential_rows.extend(_credential(credentials, patron_id, c) for c in r.credentials)
         patrons.insert(patron_rows)
         identifiers.insert(identifier_rows)
@@ -297,17 +318,21 @@ class SqlRegistry:
                 for field, written in _GIVES.items():
                     if field not in r.given:
                         values.update(dict.fromkeys(written))
-            patron_rows.append((r.patron_id, *values.values(), stored_now, r.fingerprint))
+            patron_rows.append((r.patron_id, *values.values(), stored_now))
         kept = dict.fromkeys(_KEPT_WHEN_NULL, "COALESCE({new}, {old})")
         patrons.update(patron_rows, kept | {"status": _STATUS})
         links = _Writer(self.conn, t.identifiers, _IDENTIFIER_COLUMNS)
         status = IdentifierStatus.CURRENT.value
         link_rows: list[Values] = [
-            (r.patron_id, r.link[0].value, r.link[1], r.link[2], status, stored_now)
+            (r.patron_id, r.link[0].value, r.link[1], r.link[2], status, stored_now, None)
             for r in rows
             if r.link is not None
         ]
         links.insert(link_rows)
+        # The card's fingerprint follows the line it was updated from (None: a row
+        # without one, which a later feed line must not be taken to repeat).
+        cards = _Writer(self.conn, t.identifiers, ("value", "registry_fingerprint"))
+        cards.update([(r.barcode, r.fingerprint) for r in rows])
 
         stored: dict[tuple[int, str], tuple[int, str, str | None]] = {}
         columns = select(c.c.id, c.c.patron_id, c.c.kind, c.c.state, c.c.default_digest)

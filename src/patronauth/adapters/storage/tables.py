@@ -76,9 +76,6 @@ patrons = Table(
     Column("language", String(8), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
-    # The keyed digest of the registry row the patron was last imported from (a feed
-    # skips a row whose digest is unchanged); NULL for patrons no feed has given.
-    Column("registry_fingerprint", String(160)),
 )
 
 identifiers = Table(
@@ -92,6 +89,9 @@ identifiers = Table(
     Column("status", String(12), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("replaced_at", UTCDateTime),
+    # The keyed digest of the registry feed line this card was last imported from (a
+    # feed skips a line whose digest is on record); NULL where no feed gave it.
+    Column("registry_fingerprint", String(160)),
 )
 
 credentials = Table(

@@ -1,4 +1,4 @@
-"""A keyed fingerprint of the registry row each patron was last imported from (P3)
+"""A keyed fingerprint of the registry feed line each card was last imported from (P3)
 
 Revision ID: 0009
 Revises: 0008
@@ -17,10 +17,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("patrons") as batch:
+    with op.batch_alter_table("identifiers") as batch:
         batch.add_column(sa.Column("registry_fingerprint", sa.String(length=160), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("patrons") as batch:
+    with op.batch_alter_table("identifiers") as batch:
         batch.drop_column("registry_fingerprint")
