@@ -238,7 +238,7 @@ class SqlRegistry:
                 i.c.registry_fingerprint.is_not(None),
             )
         )
-        return {fingerprint: value for fingerprint, value in self.conn.execute(query)}
+        return dict(self.conn.execute(query).all())
 
     def upsert(self, rows: Sequence[RegistryRow]) -> RegistryBatchResult:
         new = [r for r in rows if r.patron_id is None]
