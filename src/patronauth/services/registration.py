@@ -554,11 +554,11 @@ def import_registry(
         in_flight: deque[_InFlight] = deque()
         for batch in _work(ports, profile, rows, batch_size):
             now = ports.clock.now()
-            if batch.lines:
-                checks = work.submit(batch.call, *batch.args, profile, profile.day_of(now))
-            else:
-                checks = Future()
-                checks.set_result([])
+            args = (*batch.args, profile, profile.day_of(now))
+            if batch.lines >= batch_size // 10:
+                checks = work.submit(batch.call, *args)
+            else:  # a re-import's few changed lines: checked here, no worker started
+                checks = work.here(batch.call, *args)
             in_flight.append(_InFlight(batch, now, checks))
             while len(in_flight) > work.depth:
                 _land(ports, profile, in_flight.popleft(), seen, report, progress)
