@@ -3,6 +3,10 @@
 Every row is valid: a unique barcode, a name, a phone number (HKPL's default is its
 last four digits) and an HKID with a correct check digit, so that every row costs the
 whole of validation and every keyed digest (S9).
+
+The re-import figure reads the same feed again with every hundredth row changed (a new
+phone number, so the patron's default credentials move too), as a registry's daily
+full feed would be.
 """
 
 from __future__ import annotations
@@ -24,10 +28,12 @@ def hkid(number: int) -> str:
     return f"{letter}{digits}({hkid_check_digit(letter, digits)})"
 
 
-def row(number: int, rng: random.Random, prefix: str = "B") -> str:
+def row(number: int, rng: random.Random, prefix: str = "B", *, changed: bool = False) -> str:
     name = f"{rng.choice(_SURNAMES)} {rng.choice(_GIVEN)}"
     email = f"reader{number}@example.org" if number % 3 == 0 else ""
     phone = f"{rng.choice('5679')}{rng.randrange(10_000_000):07d}"
+    if changed:  # drawn all the same, so that the other rows stay as they were
+        phone = f"6{number % 10_000_000:07d}"
     phone = f"{phone[:4]} {phone[4:]}"
     year = 2000 + number % 26
     status = "pending" if number % 50 == 0 else "active"
@@ -38,13 +44,18 @@ def row(number: int, rng: random.Random, prefix: str = "B") -> str:
     )
 
 
-def write_feed(path: Path, rows: int, *, seed: int = 2026, prefix: str = "B") -> Path:
+def write_feed(
+    path: Path, rows: int, *, seed: int = 2026, prefix: str = "B", changed_every: int = 0
+) -> Path:
+    """A feed of `rows` patrons; with `changed_every`, the same feed with every
+    `changed_every`-th row given a new phone number."""
     rng = random.Random(seed)
     with path.open("w", encoding="utf-8", newline="\n") as handle:
         handle.write(HEADER + "\n")
         chunk: list[str] = []
         for number in range(1, rows + 1):
-            chunk.append(row(number, rng, prefix))
+            changed = changed_every > 0 and number % changed_every == 0
+            chunk.append(row(number, rng, prefix, changed=changed))
             if len(chunk) == 10_000:
                 handle.write("\n".join(chunk) + "\n")
                 chunk.clear()

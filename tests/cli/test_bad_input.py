@@ -515,7 +515,7 @@ def test_a_registry_feed_lands_its_good_rows_and_reports_the_bad_ones(
     imported = ("patron", "import", str(feed), "--institution", "hkpl")
     run = cli(*imported)
     assert run.code == 1
-    assert run.out == f"created 2, updated 0, refused {len(expected)}\n"
+    assert run.out == f"created 2, updated 0, unchanged 0, refused {len(expected)}\n"
     reported = [re.match(r"line (\d+): ([a-z0-9_.]+): ", line) for line in run.err.splitlines()]
     assert [(int(m.group(1)), m.group(2)) for m in reported if m] == expected
     assert_clear_answer(run)
@@ -523,7 +523,7 @@ def test_a_registry_feed_lands_its_good_rows_and_reports_the_bad_ones(
     assert cli.ok("login", "HKPL0012", "--channel", "sip2", stdin="9876\n").out == "ok\n"
 
     again = cli(*imported, "--json").json()
-    assert (again["created"], again["updated"]) == (0, 2)
+    assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 2)
     assert [(r["line"], r["code"]) for r in again["refused"]] == expected
     assert len(cli.state()["patrons"]) == 2
 

@@ -78,6 +78,7 @@ def test_every_command_prints_json_with_its_fields(counter: Cli, tmp_path: Path)
     assert j(cli, "patron", "import", str(tmp_path / "feed.csv"), "--institution", "hkpl") == {
         "created": 2,
         "updated": 0,
+        "unchanged": 0,
         "refused": [],
     }
     shown = j(cli, "patron", "show", "21012345A")

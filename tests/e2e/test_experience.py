@@ -221,11 +221,11 @@ def setting(fresh: Server, smtp: Mailbox, browser: Any) -> Setting:
 
     oidc = run(
         "client", "add", "--name", "Discovery", "--protocol", "oidc", "--institution", "hkpl",
-        "--redirect-uri", REDIRECT, "--json",
+        "--redirect-uri", REDIRECT, "--reason", "axe sweep", "--json",
     )  # fmt: skip
     run(
         "client", "add", "--name", "Primo", "--protocol", "cas", "--institution", "hkpl",
-        "--redirect-uri", REDIRECT,
+        "--redirect-uri", REDIRECT, "--reason", "axe sweep",
     )  # fmt: skip
     run(
         "patron", "add", "--institution", "polyu", "--barcode", POLYU_CARD, "--id-number",
@@ -345,6 +345,7 @@ def console_pages(page: Any, server: Server, language: str) -> Iterator[str]:
     login = "axe" + language.lower().replace("_", "")
     added = server.patronauth(
         "staff", "add", "--login", login, "--name", "Axe Check", "--role", "admin",
+        "--reason", "axe sweep",
     )  # fmt: skip
     assert added.returncode == 0, added.stderr
     found = re.search(r"http://\S+(/staff/enrol/\S+)", added.stdout)

@@ -5,7 +5,7 @@ written, and the service recovers by itself once the database is back."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -18,6 +18,7 @@ from patronauth.asgi import create
 from patronauth.bootstrap import App
 from patronauth.domain.credentials import Outcome
 from patronauth.domain.errors import StorageUnavailable
+from patronauth.services.sessions import issue_token
 from tests.cli.conftest import Cli, clean_env
 from tests.servers import PrivatePostgres, free_port
 from tests.support import attempt, make_app, register
@@ -36,19 +37,25 @@ def unreachable() -> str:
 
 
 @pytest.fixture
-async def down(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+def down_app(tmp_path: Path) -> Iterator[App]:
     app = make_app(deployment_env(unreachable(), tmp_path / "var"))
-    transport = httpx.ASGITransport(app=create(app))
-    async with httpx.AsyncClient(transport=transport, base_url="https://library.test") as client:
-        yield client
+    yield app
     app.close()
 
 
+@pytest.fixture
+async def down(down_app: App) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=create(down_app))
+    async with httpx.AsyncClient(transport=transport, base_url="https://library.test") as client:
+        yield client
+
+
 async def test_pages_answer_503_with_a_reason_in_the_visitors_language(
-    down: httpx.AsyncClient,
+    down: httpx.AsyncClient, down_app: App
 ) -> None:
     errors = metrics.sample("patronauth_database_errors_total")
-    down.cookies.set("__Host-patronauth-session", "a-session-token", domain="library.test")
+    token = issue_token(down_app.ports)  # well-formed, so it must be looked up
+    down.cookies.set("__Host-patronauth-session", token, domain="library.test")
     english = await down.get("/hkpl/account")
     chinese = await down.get("/hkpl/account", headers={"Accept-Language": "zh-HK"})
     for page in (english, chinese):
@@ -131,7 +138,8 @@ async def test_every_connection_busy_is_a_503_too(postgres_url: str, tmp_path: P
                 answer = await client.post(
                     "/api/v1/sessions", json={"identifier": "HKPL0001", "secret": "4567"}
                 )
-                client.cookies.set("__Host-patronauth-session", "a-token", domain="library.test")
+                token = issue_token(app.ports)  # well-formed, so it must be looked up
+                client.cookies.set("__Host-patronauth-session", token, domain="library.test")
                 page = await client.get("/hkpl/account")
             released = await client.post(
                 "/api/v1/sessions", json={"identifier": "NOBODY0001", "secret": "4567"}

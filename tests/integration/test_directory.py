@@ -439,4 +439,4 @@ def test_the_registry_feed_links_students_and_staff_to_the_directory(
     # The same feed again changes nothing and refuses nothing new.
     again = run_feed(hku, tmp_path, "hku", csv_lines("2000009999,student,New Bie,3035999999,",
                                                      header=header))  # fmt: skip
-    assert (errors_of(again), again.created, again.updated) == ([], 0, 1)
+    assert (errors_of(again), again.created, again.updated, again.unchanged) == ([], 0, 0, 1)

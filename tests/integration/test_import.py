@@ -78,6 +78,14 @@ def credential_rows(app: App, barcode: str) -> dict[str, Any]:
     return {row.kind: row for row in rows}
 
 
+def fingerprint_of(app: App, barcode: str) -> str | None:
+    i = t.identifiers
+    with app.engine.connect() as conn:
+        query = select(i.c.registry_fingerprint).where(i.c.value == barcode)
+        fingerprint: str | None = conn.execute(query).scalar_one()
+    return fingerprint
+
+
 def identifier_rows(app: App) -> dict[str, tuple[str, str]]:
     i = t.identifiers
     with app.engine.connect() as conn:
@@ -101,18 +109,19 @@ HKPL_FEED = csv_lines(
 )
 
 
-def test_the_same_feed_twice_updates_and_never_duplicates(app: App, tmp_path: Path) -> None:
+def test_the_same_feed_twice_changes_nothing_and_never_duplicates(app: App, tmp_path: Path) -> None:
     first = run_feed(app, tmp_path, "hkpl", HKPL_FEED)
-    assert (first.created, first.updated, first.errors) == (3, 0, [])
+    assert (first.created, first.updated, first.unchanged, first.errors) == (3, 0, 0, [])
     assert table_counts(app) == (3, 3, 6)  # a password and a PIN each
     stored = {b: credential_rows(app, b) for b in ("HKPL0001", "HKPL0002", "HKPL0003")}
-    uids = {b: patron_row(app, b).uid for b in stored}
+    patrons = {b: patron_row(app, b) for b in stored}
 
     second = run_feed(app, tmp_path, "hkpl", HKPL_FEED)
-    assert (second.created, second.updated, second.errors) == (0, 3, [])
+    assert (second.created, second.updated, second.unchanged, second.errors) == (0, 0, 3, [])
     assert table_counts(app) == (3, 3, 6)
     for barcode, before in stored.items():
-        assert patron_row(app, barcode).uid == uids[barcode]
+        # Not written at all: the same row, down to its update time.
+        assert patron_row(app, barcode) == patrons[barcode]
         after = credential_rows(app, barcode)
         for kind in ("password", "pin"):
             assert after[kind].secret_hash == before[kind].secret_hash
@@ -128,7 +137,8 @@ def test_the_same_feed_twice_updates_and_never_duplicates(app: App, tmp_path: Pa
         ("ok", STAFF, "hkpl"),
     ]
     assert '"created": "0"' in events[1].detail
-    assert '"updated": "3"' in events[1].detail
+    assert '"updated": "0"' in events[1].detail
+    assert '"unchanged": "3"' in events[1].detail
 
 
 def test_stored_personal_data_is_masked_and_digested_never_in_clear(
@@ -201,7 +211,7 @@ def test_polyu_defaults_from_the_id_number_survive_a_second_run(app: App, tmp_pa
         "21012346B,staff,,,,XY12345678,2019-01-02,",
     )
     assert run_feed(app, tmp_path, "polyu", feed).created == 2
-    assert run_feed(app, tmp_path, "polyu", feed).updated == 2
+    assert run_feed(app, tmp_path, "polyu", feed).unchanged == 2
     assert table_counts(app) == (2, 2, 2)
     assert attempt(app, "21012345A", "Z12345").outcome is Outcome.MUST_CHANGE
     assert attempt(app, "21012346B", "XY1234").outcome is Outcome.MUST_CHANGE
@@ -351,6 +361,121 @@ def test_a_feed_does_not_overwrite_a_status_staff_set(
         csv_lines(f"21012345A,Z123456(1),2020-09-01,{feed_says}", header=header),
     )
     assert patron_row(app, "21012345A").status == stored
+
+
+# --- re-imports skip the rows that have not changed -------------------------------------
+
+
+def test_a_re_import_writes_only_the_rows_that_changed(app: App, tmp_path: Path) -> None:
+    run_feed(app, tmp_path, "hkpl", HKPL_FEED)
+    before = {b: patron_row(app, b) for b in ("HKPL0001", "HKPL0002", "HKPL0003")}
+    changed = HKPL_FEED.replace("Wong Ka Yan", "Wong Ka-yan")
+
+    report = run_feed(app, tmp_path, "hkpl", changed)
+    assert (report.created, report.updated, report.unchanged, report.errors) == (0, 1, 2, [])
+    assert patron_row(app, "HKPL0003").name == "Wong Ka-yan"
+    assert patron_row(app, "HKPL0003").updated_at > before["HKPL0003"].updated_at
+    assert [patron_row(app, b) for b in ("HKPL0001", "HKPL0002")] == [
+        before["HKPL0001"],
+        before["HKPL0002"],
+    ]
+    # Idempotent: the changed feed again is all unchanged.
+    again = run_feed(app, tmp_path, "hkpl", changed)
+    assert (again.created, again.updated, again.unchanged, again.errors) == (0, 0, 3, [])
+
+
+def test_the_fingerprint_is_a_keyed_digest_without_personal_data(app: App, tmp_path: Path) -> None:
+    run_feed(app, tmp_path, "hkpl", HKPL_FEED)
+    fingerprint = fingerprint_of(app, "HKPL0001")
+    assert fingerprint is not None
+    assert fingerprint.startswith("hk:")
+    for clear in ("91234567", "9123 4567", "4567", "A123456", "Chan", "tm.chan", "HKPL0001"):
+        assert clear not in fingerprint
+    changed = run_feed(app, tmp_path, "hkpl", HKPL_FEED.replace("9123 4567", "9123 4568"))
+    assert (changed.updated, changed.unchanged) == (1, 2)
+    assert fingerprint_of(app, "HKPL0001") not in {None, fingerprint}
+
+
+def test_a_line_repeating_a_barcode_is_refused_even_after_an_unchanged_one(
+    app: App, tmp_path: Path
+) -> None:
+    run_feed(app, tmp_path, "hkpl", HKPL_FEED)
+    again = HKPL_FEED + "HKPL0001,reader,Somebody Else,,9999 0000,,2020-05-04,\n"
+    report = run_feed(app, tmp_path, "hkpl", again)
+    assert (report.updated, report.unchanged) == (0, 3)
+    assert errors_of(report) == [(5, "import.duplicate_barcode")]
+    assert patron_row(app, "HKPL0001").name == "Chan Tai Man"
+    # The other way round: the changed line first wins, the old line is the duplicate.
+    lines = HKPL_FEED.splitlines()
+    swapped = "\n".join([lines[0], "HKPL0001,reader,Chan Tai Man,,9999 0000,,2020-05-04,",
+                         *lines[1:]]) + "\n"  # fmt: skip
+    report = run_feed(app, tmp_path, "hkpl", swapped)
+    assert (report.updated, report.unchanged) == (1, 2)
+    assert errors_of(report) == [(3, "import.duplicate_barcode")]
+    assert patron_row(app, "HKPL0001").phone_masked == "99******"
+
+
+def test_another_header_or_a_replaced_card_makes_the_same_line_count_again(
+    app: App, tmp_path: Path
+) -> None:
+    run_feed(app, tmp_path, "hkpl", csv_lines("HKPL0001,Chan Tai Man", header="barcode,name"))
+    # Same bytes, but the header says the second field is now the category.
+    other = run_feed(
+        app, tmp_path, "hkpl", csv_lines("HKPL0001,Chan Tai Man", header="barcode,category")
+    )
+    assert errors_of(other) == [(2, "patron.unknown_category")]
+    same = run_feed(
+        app, tmp_path, "hkpl", csv_lines("HKPL0001,Chan Tai Man", header="barcode,name")
+    )
+    assert (same.updated, same.unchanged) == (0, 1)
+    replace_card(app.ports, "HKPL0001", "HKPL0009", staff=STAFF)
+    after = run_feed(
+        app, tmp_path, "hkpl", csv_lines("HKPL0001,Chan Tai Man", header="barcode,name")
+    )
+    assert errors_of(after) == [(2, "identifier.replaced")]
+
+
+def test_an_unchanged_row_leaves_a_staff_change_and_a_changed_row_keeps_staff_status(
+    app: App, tmp_path: Path
+) -> None:
+    run_feed(app, tmp_path, "hkpl", HKPL_FEED)
+    with app.engine.begin() as conn:
+        conn.execute(t.patrons.update().values(status="barred", name="Chan Tai-man"))
+    same = run_feed(app, tmp_path, "hkpl", HKPL_FEED)
+    assert (same.updated, same.unchanged) == (0, 3)
+    assert (patron_row(app, "HKPL0001").status, patron_row(app, "HKPL0001").name) == (
+        "barred",
+        "Chan Tai-man",
+    )
+    # A changed row writes the registry's fields, never the status staff set.
+    changed = run_feed(app, tmp_path, "hkpl", HKPL_FEED.replace("tm.chan@", "taiman.chan@"))
+    assert (changed.updated, changed.unchanged) == (1, 2)
+    row = patron_row(app, "HKPL0001")
+    assert (row.status, row.name, row.email) == (
+        "barred",
+        "Chan Tai Man",
+        "taiman.chan@example.org",
+    )
+
+
+def test_a_patron_added_at_the_counter_is_written_by_the_first_feed_that_names_it(
+    app: App, tmp_path: Path
+) -> None:
+    register(app, "hkpl", "HKPL0001", phone="9123 4567")
+    assert fingerprint_of(app, "HKPL0001") is None
+    first = run_feed(app, tmp_path, "hkpl", HKPL_FEED)
+    assert (first.created, first.updated, first.unchanged) == (2, 1, 0)
+    assert fingerprint_of(app, "HKPL0001") is not None
+    assert run_feed(app, tmp_path, "hkpl", HKPL_FEED).unchanged == 3
+
+
+def test_giving_a_column_empty_is_a_change_from_leaving_it_out(app: App, tmp_path: Path) -> None:
+    header = "barcode,name,language"
+    run_feed(app, tmp_path, "hkpl", csv_lines("HKPL0001,Chan Tai Man,zh_Hant", header=header))
+    report = run_feed(app, tmp_path, "hkpl", csv_lines("HKPL0001,Chan Tai Man,", header=header))
+    # The row no longer gives the language: different, so written; the language stays.
+    assert (report.updated, report.unchanged) == (1, 0)
+    assert patron_row(app, "HKPL0001").language == "zh_Hant"
 
 
 # --- bad rows ------------------------------------------------------------------------------
@@ -626,6 +751,9 @@ class _FailingFeed:
 
     def parser(self) -> Any:
         return _parse_or_fail
+
+    def layout(self) -> str:
+        return "barcode,phone"
 
     def raw_batches(self, size: int) -> Any:
         numbered = list(enumerate(self.lines, start=2))

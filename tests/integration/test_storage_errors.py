@@ -18,6 +18,7 @@ from patronauth.domain.credentials import Channel
 from patronauth.domain.errors import SchemaMissing, StorageUnavailable
 from patronauth.domain.lockout import LockoutRule
 from patronauth.services.authenticate import Attempt
+from patronauth.services.sessions import issue_token
 from patronauth.services.signin import sign_in
 from tests.servers import free_port
 from tests.support import make_app
@@ -94,7 +95,8 @@ async def test_the_front_ends_answer_a_missing_schema_with_a_failure_not_a_retry
     try:
         async with httpx.AsyncClient(transport=transport, base_url="https://library.test") as c:
             api = await c.post("/api/v1/sessions", json={"identifier": "HKPL0001", "secret": "1"})
-            c.cookies.set("__Host-patronauth-session", "a-token", domain="library.test")
+            token = issue_token(app.ports)  # well-formed, so it must be looked up
+            c.cookies.set("__Host-patronauth-session", token, domain="library.test")
             page = await c.get("/hkpl/account")
     finally:
         app.close()

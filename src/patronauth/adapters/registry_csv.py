@@ -125,6 +125,10 @@ class Feed:
         header, _ = self._read_header()
         return partial(parse_lines, header, self._institution)
 
+    def layout(self) -> str:
+        header, _ = self._read_header()
+        return ",".join(header)
+
     def raw_batches(self, size: int) -> Iterator[Lines]:
         _, numbered = self._read_header()
         while batch := list(islice(numbered, size)):

@@ -146,8 +146,14 @@ def import_(file: Path, institution: str) -> None:
         for e in sorted(report.errors, key=lambda e: e.line)
     ]
     emit(
-        {"created": report.created, "updated": report.updated, "refused": errors},
-        f"created {report.created}, updated {report.updated}, refused {report.refused}",
+        {
+            "created": report.created,
+            "updated": report.updated,
+            "unchanged": report.unchanged,
+            "refused": errors,
+        },
+        f"created {report.created}, updated {report.updated}, "
+        f"unchanged {report.unchanged}, refused {report.refused}",
     )
     if not c.json:
         for e in errors:

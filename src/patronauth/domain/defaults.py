@@ -55,7 +55,9 @@ def derive(rule: DefaultRule, data: RegistrationData) -> str | None:
     if kind is DefaultRuleKind.NONE:
         return None
     if kind is DefaultRuleKind.PHONE_LAST_DIGITS:
-        digits = "".join(ch for ch in data.phone or "" if ch.isdigit())
+        digits = data.phone or ""
+        if not digits.isdigit():
+            digits = "".join(ch for ch in digits if ch.isdigit())
         if not digits:
             # HKPL: a patron without a phone is registered without a default and sets
             # the secret up by e-mail, or is given a temporary one at the counter.

@@ -239,6 +239,9 @@ def normalise_phone(raw: str) -> str:
 
 MAX_NAME_LENGTH = 200
 _NAME_PUNCTUATION = frozenset(" '’.,-()·")
+# The ASCII names: their letters are A-Z and a-z (no other ASCII character is a letter
+# or a mark), so a pattern answers for them without a Unicode lookup per character.
+_ASCII_NAME = re.compile(r"[A-Za-z '.,()-]+")
 
 
 def normalise_name(raw: str) -> str:
@@ -250,8 +253,12 @@ def normalise_name(raw: str) -> str:
         not name
         or len(name) > MAX_NAME_LENGTH
         or has_control_characters(raw)
-        or not all(
-            ch in _NAME_PUNCTUATION or unicodedata.category(ch)[0] in {"L", "M"} for ch in name
+        or not (
+            _ASCII_NAME.fullmatch(name)
+            if name.isascii()
+            else all(
+                ch in _NAME_PUNCTUATION or unicodedata.category(ch)[0] in {"L", "M"} for ch in name
+            )
         )
     ):
         raise InvalidInput.of("name.invalid", max=MAX_NAME_LENGTH)

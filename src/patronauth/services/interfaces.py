@@ -545,6 +545,8 @@ class RegistryRow:
     # R20: a directory category's student or staff number (kind, value, lookup key),
     # added as an identifier of the patron when not on record yet.
     link: tuple[IdentifierKind, str, str] | None = None
+    # The keyed digest of the feed line (`registration.LineStamp`), kept with the card.
+    fingerprint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -567,8 +569,13 @@ class Registry(Protocol):
     def existing(self, barcodes: Sequence[str]) -> dict[str, KnownBarcode]:
         """The patrons already holding any of these barcodes (current or replaced)."""
 
+    def fingerprints(self, institution: str) -> dict[str, str]:
+        """The fingerprint of the feed line each current card of the institution was
+        last created or updated from, with that card's barcode; one query."""
+
     def upsert(self, rows: Sequence[RegistryRow]) -> RegistryBatchResult:
-        """Insert new patrons and update known ones.
+        """Insert new patrons and update known ones; each row's fingerprint is kept
+        with its card (replacing the one there, None included).
 
         For a known patron the fields the row gives replace the stored ones (the
         registration date never changes; a feed moves the status only of a pending

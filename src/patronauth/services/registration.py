@@ -8,6 +8,8 @@ computed once here, never recomputed from stored data (S9).
 from __future__ import annotations
 
 import gc
+import hashlib
+import heapq
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
@@ -425,6 +427,8 @@ class RowError:
 class ImportReport:
     created: int = 0
     updated: int = 0
+    # Known patrons whose row is the one last imported for them: nothing written.
+    unchanged: int = 0
     errors: list[RowError] = field(default_factory=list)
 
     @property
@@ -438,8 +442,10 @@ BATCH_SIZE = 5000
 # A refusal crosses between processes as its class and violations.
 _Portable = tuple[type[Refused], tuple[Violation, ...]]
 # Per row: the stored barcode (or why the row has none), then the checked
-# registration (or why it was refused); the barcode alone decides duplicates.
-_RowCheck = tuple[int, str | _Portable, Checked | _Portable | None]
+# registration (or why it was refused, or _UNCHANGED: a line skipped unparsed); the
+# barcode alone decides duplicates.
+_UNCHANGED = "unchanged"
+_RowCheck = tuple[int, str | _Portable, Checked | _Portable | str | None]
 
 RawLines = list[tuple[int, bytes]]
 ParseLines = Callable[[RawLines], list[tuple[int, Registration | Refused]]]
@@ -456,6 +462,64 @@ class RawRows(Protocol):
     def raw_batches(self, size: int) -> Iterator[RawLines]:
         """The lines not read yet, `size` at a time."""
 
+    def layout(self) -> str:
+        """What gives a line its meaning besides its bytes (a CSV feed's header)."""
+
+
+_LINE_STAMP = "registry-line/1"
+
+
+class LineStamp:
+    """The fingerprint of a raw feed line, kept with the card it created or updated.
+
+    A line whose fingerprint is on record is the very line that card was last written
+    from, so a re-import skips it without parsing or checking it: a daily full feed
+    pays only for the lines that changed (P3). The fingerprint covers the line's bytes,
+    the feed's layout (its header), and the institution's rules a row's outcome
+    follows from (identifier rule, categories, default rules), so that a changed rule
+    writes every row again. The lines hold personal data (ID and phone numbers), so
+    it is a keyed digest (HMAC under the pepper, S9); a new pepper key gives new
+    fingerprints and the next import writes every row once more.
+    """
+
+    def __init__(self, hasher: SecretHasher, profile: Profile, layout: str) -> None:
+        self._keyed = hasher.keyed
+        self._salt = f"registry/{profile.id}"
+        rules = hashlib.sha256(_import_rules(profile).encode("utf-8")).hexdigest()
+        self._prefix = "\x1f".join((_LINE_STAMP, profile.id, rules, layout, ""))
+
+    def __call__(self, raw: bytes) -> str:
+        raw = raw.rstrip(b"\r\n")
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            # Such a line is refused, so never on record; a NUL keeps it apart from
+            # every line that is not (they are refused for a NUL too).
+            line = "\0" + raw.hex()
+        return self._keyed(self._prefix + line, salt=self._salt)
+
+
+def _import_rules(profile: Profile) -> str:
+    """The parts of a profile that decide what a feed row becomes, as stable text
+    (frozensets, whose order varies between processes, left out)."""
+    parts = [repr(profile.identifiers), profile.default_category, repr(profile.kinds)]
+    for name, category in sorted(profile.categories.items()):
+        defaults = [
+            (kind.value, settings.defaults)
+            for kind, settings in sorted(category.credentials.items())
+        ]
+        parts.append(
+            repr(
+                (
+                    name,
+                    category.barcode_format.value,
+                    category.credential_source.value,
+                    defaults,
+                )
+            )
+        )
+    return "\n".join(parts)
+
 
 def import_registry(
     ports: Ports,
@@ -471,8 +535,10 @@ def import_registry(
     """Create or update patrons by barcode; bad rows are reported, good rows land.
 
     `rows` are (line number, parsed registration or the refusal of its parsing).
-    Each batch is one transaction. Running the same feed twice updates, never
-    duplicates; a barcode twice in one feed keeps the first row.
+    Each batch is one transaction. Running the same feed twice never duplicates; a
+    barcode twice in one feed keeps the first row. With `RawRows`, a line that is the
+    one its card was last written from is skipped unread (`LineStamp`); other rows
+    update every time.
 
     Rows are checked (and `RawRows` parsed) in `workers` processes while earlier
     batches are stored here (default: one worker per core; none on one core or for a
@@ -485,14 +551,19 @@ def import_registry(
     cores = available_cores()
     workers = workers if workers is not None else cores if cores > 1 else 0
     with _no_cycle_collection(), BatchWork(workers) as work:
-        in_flight: deque[tuple[int, datetime, Future[list[_RowCheck]]]] = deque()
-        for size, call, args in _work(rows, batch_size):
+        in_flight: deque[_InFlight] = deque()
+        for batch in _work(ports, profile, rows, batch_size):
             now = ports.clock.now()
-            in_flight.append((size, now, work.submit(call, *args, profile, profile.day_of(now))))
+            args = (*batch.args, profile, profile.day_of(now))
+            if batch.lines >= batch_size // 10:
+                checks = work.submit(batch.call, *args)
+            else:  # a re-import's few changed lines: checked here, no worker started
+                checks = work.here(batch.call, *args)
+            in_flight.append(_InFlight(batch, now, checks))
             while len(in_flight) > work.depth:
-                _land(ports, profile, *in_flight.popleft(), seen, report, progress)
+                _land(ports, profile, in_flight.popleft(), seen, report, progress)
         while in_flight:
-            _land(ports, profile, *in_flight.popleft(), seen, report, progress)
+            _land(ports, profile, in_flight.popleft(), seen, report, progress)
     with ports.uow() as uow:
         trail = Trail(uow, ports.clock, staff, "staff")
         trail.record(
@@ -501,6 +572,7 @@ def import_registry(
             {
                 "created": str(report.created),
                 "updated": str(report.updated),
+                "unchanged": str(report.unchanged),
                 "refused": str(report.refused),
             },
             outcome="ok" if not report.errors else "partial",
@@ -509,6 +581,22 @@ def import_registry(
         )
         uow.commit()
     return report
+
+
+@dataclass
+class _Batch:
+    size: int  # feed lines, skipped ones included
+    lines: int  # rows to check
+    call: Callable[..., list[_RowCheck]]
+    args: tuple[object, ...]  # before the profile and the date
+    skipped: list[_RowCheck] = field(default_factory=list)  # unchanged lines, in order
+    stamps: dict[int, str] = field(default_factory=dict)  # line number -> fingerprint
+
+
+class _InFlight(NamedTuple):
+    batch: _Batch
+    now: datetime
+    checks: Future[list[_RowCheck]]
 
 
 @contextmanager
@@ -530,22 +618,41 @@ def _no_cycle_collection() -> Iterator[None]:
 
 
 def _work(
-    rows: Iterable[tuple[int, Registration | Refused]], size: int
-) -> Iterator[tuple[int, Callable[..., list[_RowCheck]], tuple[object, ...]]]:
-    """The batches as (lines, worker function, its arguments before profile and date)."""
+    ports: Ports,
+    profile: Profile,
+    rows: Iterable[tuple[int, Registration | Refused]],
+    size: int,
+) -> Iterator[_Batch]:
+    """The batches to check, in feed order."""
     if isinstance(rows, RawRows):
+        stamp = LineStamp(ports.hasher, profile, rows.layout())
+        with ports.read() as uow:
+            on_record = uow.registry.fingerprints(profile.id)
         parse = rows.parser()
         for lines in rows.raw_batches(size):
-            yield len(lines), _check_lines, (parse, lines)
+            stamps = [stamp(raw) for _, raw in lines]
+            skipped: list[_RowCheck] = []
+            fresh: RawLines = []
+            batch_stamps: dict[int, str] = {}
+            for (line, raw), fingerprint in zip(lines, stamps, strict=True):
+                barcode = on_record.get(fingerprint)
+                if barcode is not None:
+                    skipped.append((line, barcode, _UNCHANGED))
+                else:
+                    fresh.append((line, raw))
+                    batch_stamps[line] = fingerprint
+            yield _Batch(
+                len(lines), len(fresh), _check_lines, (parse, fresh), skipped, batch_stamps
+            )
         return
     batch: list[tuple[int, Registration | _Portable]] = []
     for line, item in rows:
         batch.append((line, _portable(item) if isinstance(item, Refused) else item))
         if len(batch) >= size:
-            yield len(batch), _check_rows, (batch,)
+            yield _Batch(len(batch), len(batch), _check_rows, (batch,))
             batch = []
     if batch:
-        yield len(batch), _check_rows, (batch,)
+        yield _Batch(len(batch), len(batch), _check_rows, (batch,))
 
 
 def _portable(refusal: Refused) -> _Portable:
@@ -596,16 +703,19 @@ def _check_rows(
 def _land(
     ports: Ports,
     profile: Profile,
-    size: int,
-    now: datetime,
-    checks: Future[list[_RowCheck]],
+    flight: _InFlight,
     seen: set[str],
     report: ImportReport,
     progress: Progress | None,
 ) -> None:
-    _store(ports, profile, now, _accepted(checks.result(), seen, report), report)
+    batch = flight.batch
+    checks = flight.checks.result()
+    if batch.skipped:
+        checks = list(heapq.merge(checks, batch.skipped, key=lambda check: check[0]))
+    accepted = _accepted(checks, seen, report)
+    _store(ports, profile, flight.now, accepted, batch.stamps, report)
     if progress is not None:
-        progress(size)
+        progress(batch.size)
 
 
 def _accepted(
@@ -621,7 +731,11 @@ def _accepted(
             report.errors.append(RowError(line, Refused.of("import.duplicate_barcode")))
             continue
         seen.add(barcode)
+        if checked == _UNCHANGED:
+            report.unchanged += 1
+            continue
         assert checked is not None
+        assert not isinstance(checked, str)
         refusal_or_checked = checked if isinstance(checked, Checked) else _restored(checked)
         accepted.append((line, barcode, refusal_or_checked))
     return accepted
@@ -632,6 +746,7 @@ def _store(
     profile: Profile,
     now: datetime,
     accepted: list[tuple[int, str, Checked | Refused]],
+    stamps: dict[int, str],
     report: ImportReport,
 ) -> None:
     """One transaction: what the stored data refuses, then create or update the rest."""
@@ -686,8 +801,11 @@ def _store(
                     patron_id=existing.patron_id if existing else None,
                     given=checked.given if existing else None,
                     link=link,
+                    fingerprint=stamps.get(line),
                 )
             )
+        if not rows:
+            return
         result = uow.registry.upsert(rows)
         uow.commit()
     report.created += result.created

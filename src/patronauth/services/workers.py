@@ -50,6 +50,10 @@ class BatchWork:
                     max_workers=self._wanted, mp_context=multiprocessing.get_context("spawn")
                 )
             return self._pool.submit(fn, *args)
+        return self.here(fn, *args)
+
+    def here(self, fn: Callable[..., R], *args: object) -> Future[R]:
+        """Run `fn` in this process now (work too small to be worth sending out)."""
         done: Future[R] = Future()
         try:
             done.set_result(fn(*args))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+import unicodedata
+
 import pytest
 
 from patronauth.domain.text import compact_upper, has_control_characters, nfc
@@ -66,3 +69,21 @@ def test_nfc(text: str, expected: str) -> None:
 )
 def test_compact_upper(text: str, expected: str) -> None:
     assert compact_upper(text) == expected
+
+
+def test_the_printable_shortcut_agrees_with_the_categories_for_every_code_point() -> None:
+    """`has_control_characters` answers printable text without a lookup per character;
+    this holds only if no printable character is in a forbidden category."""
+    forbidden = {"Cc", "Cf", "Cn", "Co", "Cs", "Zl", "Zp"}
+    disagreeing = [
+        hex(code)
+        for code in range(sys.maxunicode + 1)
+        if has_control_characters(chr(code)) != (unicodedata.category(chr(code)) in forbidden)
+    ]
+    assert disagreeing == []
+
+
+def test_compact_upper_removes_exactly_the_white_space_isspace_names() -> None:
+    spaces = "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())
+    assert compact_upper(f"a{spaces}b") == "AB"
+    assert compact_upper("ａｂ\u3000１２") == "AB12"  # full-width forms fold (NFKC)

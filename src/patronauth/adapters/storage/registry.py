@@ -30,6 +30,7 @@ from patronauth.services.interfaces import (
 )
 
 _CHUNK = 900  # bound parameters per IN list, well inside every SQLite build's limit
+_SQLITE_CACHE_KIB = 65536
 
 _PATRON_COLUMNS = (
     "id",
@@ -69,7 +70,15 @@ _KEPT_WHEN_NULL = {column for columns in _GIVES.values() for column in columns}
 # A feed completes a pending registration, but never moves a status staff set (an
 # active patron back to pending, a barred or expired one to active).
 _STATUS = "CASE WHEN {old} = 'pending_registration' THEN COALESCE({new}, {old}) ELSE {old} END"
-_IDENTIFIER_COLUMNS = ("patron_id", "kind", "value", "lookup_key", "status", "created_at")
+_IDENTIFIER_COLUMNS = (
+    "patron_id",
+    "kind",
+    "value",
+    "lookup_key",
+    "status",
+    "created_at",
+    "registry_fingerprint",
+)
 _CREDENTIAL_COLUMNS = (
     "patron_id",
     "kind",
@@ -219,10 +228,28 @@ class SqlRegistry:
                 )
         return known
 
+    def fingerprints(self, institution: str) -> dict[str, str]:
+        i, p = t.identifiers, t.patrons
+        query = (
+            select(i.c.registry_fingerprint, i.c.value)
+            .join(p, p.c.id == i.c.patron_id)
+            .where(
+                p.c.institution == institution,
+                i.c.status == IdentifierStatus.CURRENT.value,
+                i.c.registry_fingerprint.is_not(None),
+            )
+        )
+        return dict(self.conn.execute(query).all())
+
     def upsert(self, rows: Sequence[RegistryRow]) -> RegistryBatchResult:
         new = [r for r in rows if r.patron_id is None]
         known = [r for r in rows if r.patron_id is not None]
         now = datetime.now(UTC)
+        if self.conn.dialect.name == "sqlite":
+            # Batches insert into indexes on random keys (uids, barcodes): with SQLite's
+            # default 2 MiB page cache, a million patrons' indexes are read and written
+            # back page by page. 64 MiB (taken as used, on this connection) holds them.
+            self.conn.exec_driver_sql(f"PRAGMA cache_size=-{_SQLITE_CACHE_KIB}")
         if new:
             self._insert(new, now)
         if known:
@@ -254,11 +281,21 @@ class SqlRegistry:
                 (patron_id, r.patron.uid, *_fed(patrons, r.patron), stored_now, stored_now)
             )
             identifier_rows.append(
-                (patron_id, r.kind.value, r.barcode, r.lookup_key, current, stored_now)
+                (
+                    patron_id,
+                    r.kind.value,
+                    r.barcode,
+                    r.lookup_key,
+                    current,
+                    stored_now,
+                    r.fingerprint,
+                )
             )
             if r.link is not None:
                 kind, value, key = r.link
-                identifier_rows.append((patron_id, kind.value, value, key, current, stored_now))
+                identifier_rows.append(
+                    (patron_id, kind.value, value, key, current, stored_now, None)
+                )
             credential_rows.extend(_credential(credentials, patron_id, c) for c in r.credentials)
         patrons.insert(patron_rows)
         identifiers.insert(identifier_rows)
@@ -293,11 +330,15 @@ class SqlRegistry:
         links = _Writer(self.conn, t.identifiers, _IDENTIFIER_COLUMNS)
         status = IdentifierStatus.CURRENT.value
         link_rows: list[Values] = [
-            (r.patron_id, r.link[0].value, r.link[1], r.link[2], status, stored_now)
+            (r.patron_id, r.link[0].value, r.link[1], r.link[2], status, stored_now, None)
             for r in rows
             if r.link is not None
         ]
         links.insert(link_rows)
+        # The card's fingerprint follows the line it was updated from (None: a row
+        # without one, which a later feed line must not be taken to repeat).
+        cards = _Writer(self.conn, t.identifiers, ("value", "registry_fingerprint"))
+        cards.update([(r.barcode, r.fingerprint) for r in rows])
 
         stored: dict[tuple[int, str], tuple[int, str, str | None]] = {}
         columns = select(c.c.id, c.c.patron_id, c.c.kind, c.c.state, c.c.default_digest)

@@ -89,6 +89,9 @@ identifiers = Table(
     Column("status", String(12), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("replaced_at", UTCDateTime),
+    # The keyed digest of the registry feed line this card was last imported from (a
+    # feed skips a line whose digest is on record); NULL where no feed gave it.
+    Column("registry_fingerprint", String(160)),
 )
 
 credentials = Table(
