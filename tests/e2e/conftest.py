@@ -104,10 +104,16 @@ class Server:
 
 @contextmanager
 def serving(
-    home: Path, smtp: Mailbox, *, public_url: bool = True, **extra: str
+    home: Path,
+    smtp: Mailbox,
+    *,
+    public_url: bool = True,
+    serve_only: dict[str, str] | None = None,
+    **extra: str,
 ) -> Iterator[Server]:
     """`patronauth init --demo`, then `patronauth serve` on a free port of loopback, in
-    `home`; without `public_url`, PATRONAUTH_PUBLIC_URL is left unset."""
+    `home`; without `public_url`, PATRONAUTH_PUBLIC_URL is left unset; `serve_only`
+    settings are given to `serve` but not to `init`."""
     assert SCRIPT.exists(), f"the console script is not installed next to {sys.executable}"
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -129,7 +135,7 @@ def serving(
     log = log_path.open("w")
     process = subprocess.Popen(
         [str(SCRIPT), "serve", "--port", str(port), "--sip2-port", str(free_port())],
-        env=env,
+        env={**env, **(serve_only or {})},
         stdout=log,
         stderr=log,
     )
