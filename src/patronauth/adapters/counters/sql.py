@@ -40,8 +40,15 @@ class SqlAttemptCounter(StateCounter):
         now = datetime.now(UTC)
         with begin(self._engine) as conn:
             if self._postgres:
-                conn.execute(_ENSURE_ROW, {"b_key": key, "b_now": now})
-                stored = conn.execute(_READ_LOCKED, {"b_key": key}).scalar_one_or_none()
+                stored = None
+                # Another transaction may delete the row between the two statements (its
+                # count ended): ensure it again, or inserting it below would collide with
+                # a third transaction's new row.
+                for _ in range(5):
+                    conn.execute(_ENSURE_ROW, {"b_key": key, "b_now": now})
+                    stored = conn.execute(_READ_LOCKED, {"b_key": key}).scalar_one_or_none()
+                    if stored is not None:
+                        break
             else:  # BEGIN IMMEDIATE already holds the database's write lock
                 stored = conn.execute(_READ, {"b_key": key}).scalar_one_or_none()
             before = decode(stored)
