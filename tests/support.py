@@ -13,6 +13,7 @@ from patronauth.adapters.config import Settings
 from patronauth.adapters.hashing import Argon2Hasher
 from patronauth.bootstrap import App, build
 from patronauth.domain.credentials import Channel, CredentialKind
+from patronauth.domain.errors import StorageUnavailable
 from patronauth.services.authenticate import Attempt, AuthResult, authenticate
 from patronauth.services.registration import Registration, add_patron
 
@@ -71,3 +72,22 @@ def attempt(
     **extra: Any,
 ) -> AuthResult:
     return authenticate(app.ports, Attempt(identifier, secret, channel, kind, **extra))
+
+
+class DatabaseGone:
+    """A session store (or its database part) whose database has just gone away, as it
+    does right after a command's commit: every call that would reach it fails as a unit
+    of work does (`StorageUnavailable`)."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self.in_database = store.in_database
+
+    def row_id(self, session: Any) -> int | None:
+        return self._store.row_id(session)  # type: ignore[no-any-return]
+
+    def __getattr__(self, name: str) -> Any:
+        def unavailable(*args: Any, **kwargs: Any) -> Any:
+            raise StorageUnavailable("connection refused")
+
+        return unavailable

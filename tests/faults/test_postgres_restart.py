@@ -1,7 +1,9 @@
 """SPEC 7: PostgreSQL restarting (an immediate shutdown: crash recovery at the start)
 during a load of password changes through the API. Every change the API acknowledged is
-there afterwards; every change it did not acknowledge left the old password valid; the
-service answers 503 meanwhile and recovers by itself."""
+there afterwards; after every change it did not acknowledge exactly one password works
+(the old one, unless the commit itself landed and its answer was lost); the service
+answers 503 meanwhile and recovers by itself. That a change committed is never answered
+503 for what follows its commit is tested in `tests/integration/test_sessions.py`."""
 
 from __future__ import annotations
 
@@ -79,9 +81,15 @@ def change(node: Node, patron: Patron, number: int) -> None:
     except httpx.TransportError as error:
         outcome = type(error).__name__
     patron.unacknowledged.append((patron.password, new, outcome))
-    # Not acknowledged: once the service is back the old password works, the new does not.
-    assert sign_in_once_back(node, patron.barcode, patron.password) == 201
-    assert sign_in_once_back(node, patron.barcode, new) == 401
+    # Not acknowledged: once the service is back exactly one of the two passwords works.
+    # Almost always the old one; the new one only where the database committed the
+    # change and went down before its answer reached the service (the commit's own
+    # acknowledgement lost), which no service can tell from a change not made.
+    old_works = sign_in_once_back(node, patron.barcode, patron.password)
+    new_works = sign_in_once_back(node, patron.barcode, new)
+    assert sorted((old_works, new_works)) == [201, 401], (old_works, new_works)
+    if new_works == 201:
+        patron.password = new
 
 
 def test_a_database_restart_during_password_changes_loses_no_acknowledged_change(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from patronauth.bootstrap import App
@@ -9,14 +11,20 @@ from patronauth.domain.credentials import Channel, CredentialKind, CredentialSta
 from patronauth.domain.errors import Refused
 from patronauth.domain.sessions import Scope, Session, SessionChannel
 from patronauth.services.account import account
-from patronauth.services.credentials import Changed, ChangeRequest, change_secret
+from patronauth.services.credentials import (
+    Changed,
+    ChangeRequest,
+    change_secret,
+    reset_credential,
+)
 from patronauth.services.sessions import (
     close_session,
     current_session,
     open_session,
     token_hash,
 )
-from tests.support import attempt, clock_of, register
+from patronauth.services.staff import bar, replace_card
+from tests.support import DatabaseGone, attempt, clock_of, register
 
 
 @pytest.fixture
@@ -84,6 +92,43 @@ def test_the_app_keeps_its_token_after_a_change_and_other_sessions_end(hkpl: App
     assert changed.opened is None
     assert current_session(hkpl.ports, token).scope is Scope.FULL
     assert refusal(hkpl, other) == "session.invalid"
+
+
+@pytest.mark.parametrize("channel", [Channel.APP, Channel.WEB])
+def test_a_change_stands_when_the_database_fails_right_after_its_commit(
+    hkpl: App, channel: Channel
+) -> None:
+    """The other sessions end in the change's own transaction, and the rotated web
+    session opens in it: a database failing after the commit does not turn an
+    acknowledged change into an error (nor a committed change into "not changed")."""
+    other = sign_in(hkpl, "4567")
+    token = sign_in(hkpl, "4567", channel)
+    session = current_session(hkpl.ports, token)
+    gone = replace(hkpl, ports=replace(hkpl.ports, sessions=DatabaseGone(hkpl.ports.sessions)))
+    rotate = channel is Channel.WEB
+    changed = change(
+        gone, session, CredentialKind.PASSWORD, "4567", "Lib#Reader2026", channel, rotate=rotate
+    )
+    assert refusal(hkpl, other) == "session.invalid"
+    if rotate:
+        assert changed.opened is not None
+        assert refusal(hkpl, token) == "session.invalid"
+        token = changed.opened.token
+    assert current_session(hkpl.ports, token).scope is Scope.FULL
+    assert attempt(hkpl, "HKPL0001", "Lib#Reader2026").signed_in
+
+
+@pytest.mark.parametrize("action", ["reset", "replace card", "bar"])
+def test_staff_actions_end_the_sessions_in_their_own_transaction(hkpl: App, action: str) -> None:
+    token = sign_in(hkpl, "4567", Channel.APP)
+    gone = replace(hkpl, ports=replace(hkpl.ports, sessions=DatabaseGone(hkpl.ports.sessions)))
+    if action == "reset":
+        reset_credential(gone.ports, "HKPL0001", CredentialKind.PASSWORD, staff="t", reason="r")
+    elif action == "replace card":
+        replace_card(gone.ports, "HKPL0001", "HKPL0002", staff="t", reason="lost")
+    else:
+        bar(gone.ports, "HKPL0001", barred=True, staff="t", reason="r")
+    assert refusal(hkpl, token) == "session.invalid"
 
 
 def test_sessions_end_at_sign_out_and_after_the_idle_and_absolute_timeouts(hkpl: App) -> None:

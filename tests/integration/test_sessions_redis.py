@@ -28,7 +28,7 @@ from patronauth.services.sessions import (
     token_hash,
 )
 from tests.servers import PrivateRedis
-from tests.support import attempt, clock_of, make_app, register
+from tests.support import DatabaseGone, attempt, clock_of, make_app, register
 
 pytestmark = pytest.mark.redis
 
@@ -220,6 +220,24 @@ def test_a_change_while_redis_is_unreachable_ends_the_redis_sessions_when_it_ans
     finally:
         client.close()
         app.close()
+
+
+def test_a_database_failing_after_a_change_still_ends_the_redis_sessions(
+    hkpl: App, redis_url: str, prefix: str
+) -> None:
+    """The database's sessions end in the change's transaction; Redis is told first
+    afterwards, so the database failing then neither skips Redis nor undoes the change."""
+    other = sign_in(hkpl)
+    token = sign_in(hkpl, channel=Channel.APP)
+    session = current_session(hkpl.ports, token)
+    store = hkpl.ports.sessions
+    assert isinstance(store, FallbackSessionStore)
+    gone = FallbackSessionStore(store._redis, DatabaseGone(store._sql), RedisHealth("sessions"))
+    app = replace(hkpl, ports=replace(hkpl.ports, sessions=gone))
+    assert change(app, session, "4567", "Lib#Reader2026", Channel.APP).opened is None
+    assert refusal(hkpl, other) == "session.invalid"
+    assert current_session(hkpl.ports, token).scope is Scope.FULL
+    assert attempt(hkpl, "HKPL0001", "Lib#Reader2026").signed_in
 
 
 def test_bootstrap_keeps_sessions_in_redis_when_a_redis_url_is_set(

@@ -256,6 +256,9 @@ class RedisSessionStore:
         )
         return int(ended)
 
+    def row_id(self, session: Session) -> int | None:
+        return None  # no session of Redis is a row of the database
+
 
 class FallbackSessionStore:
     """Redis first; the database while Redis is unreachable (see the module's text).
@@ -381,10 +384,10 @@ class FallbackSessionStore:
             raise
 
     def revoke_patron(self, patron_id: int, now: datetime, *, keep: int | None = None) -> int:
-        ended = self._sql.revoke_patron(
-            patron_id, now, keep=-keep if keep is not None and keep < 0 else None
-        )
+        # Redis first: a command that ended the database's sessions in its own
+        # transaction tolerates the database failing here, never Redis being skipped.
         in_redis = keep if keep is not None and keep > 0 else None
+        ended = 0
         try:
             ended += self._redis.revoke_patron(patron_id, now, keep=in_redis)
         except UNREACHABLE as error:
@@ -393,4 +396,9 @@ class FallbackSessionStore:
             with self._lock:
                 self._owed[patron_id] = (in_redis, now)
             self._failed(error)
-        return ended
+        return ended + self._sql.revoke_patron(
+            patron_id, now, keep=-keep if keep is not None and keep < 0 else None
+        )
+
+    def row_id(self, session: Session) -> int | None:
+        return -session.id if session.id < 0 else None

@@ -48,7 +48,14 @@ from patronauth.services.interfaces import (
     UnitOfWork,
 )
 from patronauth.services.lookup import Found, current_card, find_patron, require_patron
-from patronauth.services.sessions import Opened, after_change, end_patron_sessions
+from patronauth.services.sessions import (
+    AfterChange,
+    Opened,
+    after_change,
+    change_sessions,
+    end_sessions,
+    ended_elsewhere,
+)
 
 log = logging.getLogger(__name__)
 
@@ -223,15 +230,11 @@ def change_secret(
         )
     if change_codes.needed(found, credential):
         change_codes.confirm(ports, found, credential, request.code, notify)
-    _store_chosen(ports, found, credential, new, policy, actor="patron", channel=request.channel)
-    opened = after_change(
-        ports,
-        found.patron.id,
-        credential.kind,
-        session=session,
-        source=request.source,
-        rotate=rotate,
+    after = AfterChange(session, rotate, request.source)
+    now, opened = _store_chosen(
+        ports, found, credential, new, policy, after, actor="patron", channel=request.channel
     )
+    opened = after_change(ports, found.patron.id, credential.kind, after, opened, now)
     notify(ports, found.patron, NoticeKind.CREDENTIAL_CHANGED, credential.kind)
     return Changed(verified.result.outcome, opened)
 
@@ -259,10 +262,13 @@ def _store_chosen(
     credential: Credential,
     new: str,
     policy: CredentialPolicy,
+    after: AfterChange,
     *,
     actor: str,
     channel: Channel,
-) -> None:
+) -> tuple[datetime, Opened | None]:
+    """The new secret, the end of the patron's other sessions in the database and the
+    audit record: one transaction, so that no change is committed with them open."""
     secret_hash = ports.hasher.hash(new)
     now = ports.clock.now()
     with ports.uow() as uow:
@@ -276,8 +282,10 @@ def _store_chosen(
         if not stored:
             raise Conflict.of("credential.changed_concurrently")
         uow.temporaries.void(credential.patron_id, credential.kind, now)
+        opened = change_sessions(ports, uow, found.patron.id, credential.kind, after, now)
         _audit(ports, uow, now, "credential.change", found, credential.kind, actor, channel)
         uow.commit()
+    return now, opened
 
 
 @dataclass(frozen=True)
@@ -369,8 +377,9 @@ def reset_credential(
             result.state.value,
             reason=why,
         )
+        end_sessions(ports, uow, found.patron.id, now)
         uow.commit()
-    end_patron_sessions(ports, found.patron.id)
+    ended_elsewhere(ports, found.patron.id, now)
     notify(ports, found.patron, NoticeKind.CREDENTIAL_RESET, kind)
     return result
 

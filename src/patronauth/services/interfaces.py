@@ -122,6 +122,14 @@ class SessionRows(Protocol):
         now: datetime,
     ) -> Session: ...
 
+    def rescope(
+        self, session_id: int, scope: Scope, change_kind: CredentialKind | None
+    ) -> None: ...
+
+    def revoke_patron(self, patron_id: int, now: datetime, *, keep: int | None = None) -> int:
+        """End every session of a patron (but the row `keep`), in the unit's
+        transaction; how many ended."""
+
 
 class SessionStore(Protocol):
     """Server-side sessions and bearer tokens, found by the hash of their token (S7).
@@ -156,6 +164,10 @@ class SessionStore(Protocol):
 
     def revoke_patron(self, patron_id: int, now: datetime, *, keep: int | None = None) -> int:
         """End every session of a patron (but `keep`); how many ended."""
+
+    def row_id(self, session: Session) -> int | None:
+        """The session's row in the units of work's database (`UnitOfWork.sessions`),
+        or None where it is held elsewhere."""
 
 
 class Throttle(Protocol):

@@ -51,7 +51,7 @@ from patronauth.services.interfaces import (
     UnitOfWork,
 )
 from patronauth.services.lookup import Found, current_card, find_patron
-from patronauth.services.sessions import token_hash
+from patronauth.services.sessions import end_sessions, ended_elsewhere, token_hash
 
 LINK_LIFETIME = timedelta(hours=24)
 MAX_ACCOUNTS_PER_ADDRESS = 5
@@ -344,8 +344,9 @@ def revert_to_default(ports: Ports, token: str, *, source: str) -> LinkTarget:
         )
         uow.temporaries.void(patron.id, used.kind, now)
         _record_patron(ports, uow, now, "reset.revert_to_default", patron, used.kind, source)
+        end_sessions(ports, uow, patron.id, now)
         uow.commit()
-    ports.sessions.revoke_patron(patron.id, now)
+    ended_elsewhere(ports, patron.id, now)
     notify(ports, patron, NoticeKind.CREDENTIAL_RESET, used.kind)
     return LinkTarget(patron, used.kind, patron.institution)
 

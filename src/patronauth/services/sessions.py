@@ -15,12 +15,13 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
 
 from patronauth.domain.credentials import CredentialKind, Outcome
-from patronauth.domain.errors import Refused
+from patronauth.domain.errors import Refused, StorageUnavailable
 from patronauth.domain.sessions import Scope, Session, SessionChannel, SessionState, state_of
 from patronauth.services.authenticate import AuthResult
 from patronauth.services.interfaces import Ports, SessionRows, UnitOfWork
@@ -28,6 +29,7 @@ from patronauth.services.interfaces import Ports, SessionRows, UnitOfWork
 TOUCH_EVERY_SECONDS = 30  # a busy page does not write on every request
 TOKEN_SALT = "session-token"  # noqa: S105 (the keyed digest's purpose, no secret)
 _PART = re.compile(r"[A-Za-z0-9_-]{1,128}")
+log = logging.getLogger(__name__)
 _LEGACY = re.compile(r"[A-Za-z0-9_-]{22}")  # `secrets.token_urlsafe(16)` before the MAC
 
 
@@ -160,32 +162,93 @@ def close_session(
         ports.sessions.revoke(session.id, ports.clock.now())
 
 
-def end_patron_sessions(ports: Ports, patron_id: int, *, keep: int | None = None) -> int:
-    """End every session of the patron (but `keep`) on every store and node; how many."""
-    return ports.sessions.revoke_patron(patron_id, ports.clock.now(), keep=keep)
+def end_sessions(ports: Ports, uow: UnitOfWork, patron_id: int, now: datetime) -> None:
+    """The database's part of ending every session of the patron, in the transaction
+    of the command that ends them (a reset, a replaced card, a bar): committed with it
+    or not at all. `ended_elsewhere` does the rest once it is committed."""
+    uow.sessions.revoke_patron(patron_id, now)
+
+
+def ended_elsewhere(
+    ports: Ports, patron_id: int, now: datetime, *, keep: Session | None = None
+) -> None:
+    """After the commit: the patron's sessions (but `keep`) end on every store and
+    node. The database's ended in the command's transaction, so its failing now undoes
+    nothing and is only logged; Redis is asked first, and what it cannot be told is
+    owed to it (see `adapters.sessions`)."""
+    try:
+        ports.sessions.revoke_patron(patron_id, now, keep=keep.id if keep else None)
+    except StorageUnavailable:
+        log.warning("patron %s: sessions ended in the database only (unreachable)", patron_id)
+
+
+@dataclass(frozen=True)
+class AfterChange:
+    """How a change of a secret ends the patron's sessions (S7): every other session
+    ends; the `session` that made the change (if any) reaches everything afterwards
+    (the change step was what it was for): web pages `rotate` to a new session id, the
+    app keeps its token."""
+
+    session: Session | None = None
+    rotate: bool = False
+    source: str = ""
+
+    def reached(self, kind: CredentialKind) -> tuple[Scope, CredentialKind | None]:
+        assert self.session is not None
+        scope, change_kind = self.session.scope, self.session.change_kind
+        if scope is Scope.CHANGE and change_kind is kind:
+            return Scope.FULL, None
+        return scope, change_kind
+
+
+def change_sessions(
+    ports: Ports,
+    uow: UnitOfWork,
+    patron_id: int,
+    kind: CredentialKind,
+    after: AfterChange,
+    now: datetime,
+) -> Opened | None:
+    """The database's part of `after`, in the change's own transaction: the sessions
+    it ends, the kept session's new scope, and (when sessions are rows of the database)
+    the rotated session. `after_change` finishes it once committed."""
+    kept = after.session if after.session is not None and not after.rotate else None
+    row = ports.sessions.row_id(kept) if kept is not None else None
+    uow.sessions.revoke_patron(patron_id, now, keep=row)
+    if row is not None:
+        uow.sessions.rescope(row, *after.reached(kind))
+    if after.rotate and after.session is not None and ports.sessions.in_database:
+        scope, change_kind = after.reached(kind)
+        return _open(
+            ports, patron_id, after.session.channel, scope, change_kind,
+            source=after.source, uow=uow,
+        )  # fmt: skip
+    return None
 
 
 def after_change(
     ports: Ports,
     patron_id: int,
     kind: CredentialKind,
-    *,
-    session: Session | None,
-    source: str,
-    rotate: bool,
+    after: AfterChange,
+    opened: Opened | None,
+    now: datetime,
 ) -> Opened | None:
-    """After a change every other session of the patron ends. The session that made
-    the change (if any) reaches everything afterwards (the change step was what it was
-    for): web pages `rotate` to a new session id; the app keeps its token."""
-    if session is None:
-        end_patron_sessions(ports, patron_id)
-        return None
-    scope, change_kind = session.scope, session.change_kind
-    if scope is Scope.CHANGE and change_kind is kind:
-        scope, change_kind = Scope.FULL, None
-    if not rotate:
-        end_patron_sessions(ports, patron_id, keep=session.id)
-        ports.sessions.rescope(session.id, scope, change_kind)
-        return None
-    end_patron_sessions(ports, patron_id)
-    return _open(ports, patron_id, session.channel, scope, change_kind, source=source)
+    """After the commit: the rest of `after` on the stores outside the database. The
+    change stands whatever happens here: a database failure is logged (its part was
+    committed with the change), and a rotated session that cannot be opened sends the
+    patron to sign in again with the new secret."""
+    kept = after.session if after.session is not None and not after.rotate else None
+    ended_elsewhere(ports, patron_id, now, keep=kept or (opened.session if opened else None))
+    try:
+        if kept is not None and ports.sessions.row_id(kept) is None:
+            ports.sessions.rescope(kept.id, *after.reached(kind))
+        if after.rotate and after.session is not None and opened is None:
+            scope, change_kind = after.reached(kind)
+            return _open(
+                ports, patron_id, after.session.channel, scope, change_kind,
+                source=after.source,
+            )  # fmt: skip
+    except StorageUnavailable:
+        log.warning("patron %s: changed; the session could not be carried on", patron_id)
+    return opened

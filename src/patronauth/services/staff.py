@@ -28,7 +28,7 @@ from patronauth.services.account import CredentialView, credential_views
 from patronauth.services.audit import Trail, given_reason
 from patronauth.services.interfaces import Ports, StoredAuditEvent
 from patronauth.services.lookup import find_patron, require_patron
-from patronauth.services.sessions import end_patron_sessions
+from patronauth.services.sessions import end_sessions, ended_elsewhere
 
 
 @dataclass(frozen=True)
@@ -112,10 +112,12 @@ def bar(
             found.patron,
             identifier=found.identifier.lookup_key,
         )
+        if barred:
+            end_sessions(ports, uow, found.patron.id, now)
         uow.commit()
         patron = uow.patrons.get(found.patron.id)
     if barred:
-        end_patron_sessions(ports, found.patron.id)
+        ended_elsewhere(ports, found.patron.id, now)
     assert patron is not None
     return patron
 
@@ -213,8 +215,9 @@ def replace_card(
             {"new": replacement.lookup_key},
             identifier=found.identifier.lookup_key,
         )
+        end_sessions(ports, uow, found.patron.id, now)
         uow.commit()
-    end_patron_sessions(ports, found.patron.id)
+    ended_elsewhere(ports, found.patron.id, now)
     return replacement
 
 

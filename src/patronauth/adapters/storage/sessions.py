@@ -60,6 +60,20 @@ class SqlSessionRows:
         ).scalar_one()
         return Session(new_id, patron_id, channel, scope, change_kind, now, now, False)
 
+    def rescope(self, session_id: int, scope: Scope, change_kind: CredentialKind | None) -> None:
+        self.conn.execute(
+            update(t.sessions)
+            .where(t.sessions.c.id == session_id)
+            .values(scope=scope.value, change_kind=change_kind.value if change_kind else None)
+        )
+
+    def revoke_patron(self, patron_id: int, now: datetime, *, keep: int | None = None) -> int:
+        s = t.sessions
+        query = update(s).where(s.c.patron_id == patron_id, s.c.revoked_at.is_(None))
+        if keep is not None:
+            query = query.where(s.c.id != keep)
+        return int(self.conn.execute(query.values(revoked_at=now)).rowcount)
+
 
 _INSERT = insert(t.sessions).returning(t.sessions.c.id)
 
@@ -101,9 +115,8 @@ class SqlSessionStore:
         self._update(session_id, last_seen_at=now)
 
     def rescope(self, session_id: int, scope: Scope, change_kind: CredentialKind | None) -> None:
-        self._update(
-            session_id, scope=scope.value, change_kind=change_kind.value if change_kind else None
-        )
+        with begin(self._engine) as conn:
+            SqlSessionRows(conn).rescope(session_id, scope, change_kind)
 
     def revoke(self, session_id: int, now: datetime) -> None:
         s = t.sessions
@@ -115,12 +128,11 @@ class SqlSessionStore:
             )
 
     def revoke_patron(self, patron_id: int, now: datetime, *, keep: int | None = None) -> int:
-        s = t.sessions
-        query = update(s).where(s.c.patron_id == patron_id, s.c.revoked_at.is_(None))
-        if keep is not None:
-            query = query.where(s.c.id != keep)
         with begin(self._engine) as conn:
-            return int(conn.execute(query.values(revoked_at=now)).rowcount)
+            return SqlSessionRows(conn).revoke_patron(patron_id, now, keep=keep)
+
+    def row_id(self, session: Session) -> int | None:
+        return session.id
 
 
 class SqlActionTokens:
