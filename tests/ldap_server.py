@@ -207,9 +207,16 @@ access to *
             self._process.wait()
 
     def pause(self) -> None:
-        """SIGSTOP: connections hang, as with a directory that has stopped answering."""
+        """SIGSTOP: connections hang, as with a directory that has stopped answering.
+        Returns once every thread of slapd is stopped (a busy machine may take a moment
+        to stop them all)."""
         assert self._process is not None
         self._process.send_signal(signal.SIGSTOP)
+        deadline = time.monotonic() + START_SECONDS
+        while not _stopped(self._process.pid):
+            if time.monotonic() > deadline:
+                raise RuntimeError("slapd did not stop")
+            time.sleep(0.01)
 
     def resume(self) -> None:
         assert self._process is not None
@@ -340,3 +347,13 @@ def slapd() -> Iterator[PrivateSlapd]:
     finally:
         with contextlib.suppress(Exception):
             server.close()
+
+
+def _stopped(pid: int) -> bool:
+    """Whether every thread of `pid` is stopped (state T in /proc)."""
+    states = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            stat = (task / "stat").read_text()
+            states.append(stat.rsplit(")", 1)[1].split()[0])
+    return bool(states) and all(state in {"T", "t"} for state in states)
