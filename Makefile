@@ -33,6 +33,7 @@ test: lint
 	$(BIN)/pytest -n 2
 
 bench: venv
+	bench/needs.sh
 	$(BIN)/python -m bench
 
 # The ten-minute soak of two nodes (memory growth); `make bench` runs it for one minute.
