@@ -53,6 +53,9 @@ class SigningKeyFile:
         self._lock = threading.Lock()
         self._seen: float | None = None
         self._data: dict[str, Any] = {}
+        # Imported keys by kid, for the file version seen: importing an RSA private key
+        # checks it (tens of milliseconds), too much to do for every token signed.
+        self._imported: dict[str, RSAKey] = {}
 
     @staticmethod
     def create(path: Path, now: datetime) -> bool:
@@ -71,17 +74,24 @@ class SigningKeyFile:
             if stamp != self._seen:
                 self._data = json.loads(self.path.read_text("utf-8"))
                 self._seen = stamp
+                self._imported = {}
             return self._data
+
+    def _key(self, jwk: dict[str, Any]) -> RSAKey:
+        kid = str(jwk["kid"])
+        key = self._imported.get(kid)
+        if key is None:
+            imported = RSAKey.import_key(jwk)
+            assert isinstance(imported, RSAKey)
+            key = self._imported.setdefault(kid, imported)
+        return key
 
     @property
     def pairwise_salt(self) -> bytes:
         return bytes.fromhex(self._load()["pairwise_salt"])
 
     def signing_key(self) -> RSAKey:
-        current = self._load()["keys"][-1]
-        key = RSAKey.import_key(current["jwk"])
-        assert isinstance(key, RSAKey)
-        return key
+        return self._key(self._load()["keys"][-1]["jwk"])
 
     def published(self, now: datetime) -> list[dict[str, Any]]:
         """The public halves of the keys whose tokens may still be presented."""
@@ -90,7 +100,7 @@ class SigningKeyFile:
             until = entry["until"]
             if until is not None and datetime.fromisoformat(until) <= now:
                 continue
-            key = RSAKey.import_key(entry["jwk"])
+            key = self._key(entry["jwk"])
             found.append({**key.as_dict(private=False), "use": "sig", "alg": ALGORITHM})
         return found
 
