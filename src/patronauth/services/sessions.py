@@ -26,10 +26,11 @@ from patronauth.domain.sessions import Scope, Session, SessionChannel, SessionSt
 from patronauth.services.authenticate import AuthResult
 from patronauth.services.interfaces import Ports, SessionRows, UnitOfWork
 
+log = logging.getLogger(__name__)
+
 TOUCH_EVERY_SECONDS = 30  # a busy page does not write on every request
 TOKEN_SALT = "session-token"  # noqa: S105 (the keyed digest's purpose, no secret)
 _PART = re.compile(r"[A-Za-z0-9_-]{1,128}")
-log = logging.getLogger(__name__)
 _LEGACY = re.compile(r"[A-Za-z0-9_-]{22}")  # `secrets.token_urlsafe(16)` before the MAC
 
 
@@ -193,6 +194,11 @@ class AfterChange:
     rotate: bool = False
     source: str = ""
 
+    @property
+    def kept(self) -> Session | None:
+        """The session that goes on after the change (the app's), if any."""
+        return self.session if not self.rotate else None
+
     def reached(self, kind: CredentialKind) -> tuple[Scope, CredentialKind | None]:
         assert self.session is not None
         scope, change_kind = self.session.scope, self.session.change_kind
@@ -212,7 +218,7 @@ def change_sessions(
     """The database's part of `after`, in the change's own transaction: the sessions
     it ends, the kept session's new scope, and (when sessions are rows of the database)
     the rotated session. `after_change` finishes it once committed."""
-    kept = after.session if after.session is not None and not after.rotate else None
+    kept = after.kept
     row = ports.sessions.row_id(kept) if kept is not None else None
     uow.sessions.revoke_patron(patron_id, now, keep=row)
     if row is not None:
@@ -238,7 +244,7 @@ def after_change(
     change stands whatever happens here: a database failure is logged (its part was
     committed with the change), and a rotated session that cannot be opened sends the
     patron to sign in again with the new secret."""
-    kept = after.session if after.session is not None and not after.rotate else None
+    kept = after.kept
     ended_elsewhere(ports, patron_id, now, keep=kept or (opened.session if opened else None))
     try:
         if kept is not None and ports.sessions.row_id(kept) is None:
