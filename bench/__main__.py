@@ -313,9 +313,7 @@ def p1_http_figure(
         server.wait_ready()
         connections = 4 * workers
         say(f"P1 HTTP {label}: {connections} connections, {workers} workers, {seconds:.0f} s")
-        http.run_http_logins(
-            server, barcodes, workers=workers, concurrency=connections, seconds=1, max_logins=50
-        )  # warm up
+        http.warm_up(server, barcodes, concurrency=connections)
         run = wrk.drive([server.url], barcodes, PASSWORD, seconds=seconds, connections=connections)
     finally:
         server.stop()

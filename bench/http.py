@@ -1,21 +1,18 @@
-"""P1 through the JSON API: `patronauth serve --workers N` on loopback, signed into with
-`POST /api/v1/sessions` by a bounded asynchronous client in this process."""
+"""`patronauth serve --workers N` on loopback for P1 through the JSON API, and a short
+warm-up of `POST /api/v1/sessions` from this process (the measurement itself is wrk's,
+`bench/wrk.py`)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-import resource
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -28,40 +25,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-@dataclass
-class HttpRun:
-    workers: int
-    concurrency: int
-    elapsed: float = 0.0
-    statuses: Counter[int] = field(default_factory=Counter)
-    latencies: list[float] = field(default_factory=list)
-    client_cpu_seconds: float = 0.0
-
-    @property
-    def created(self) -> int:
-        return self.statuses[201]
-
-    @property
-    def rate(self) -> float:
-        return self.created / self.elapsed if self.elapsed else 0.0
-
-    def details(self) -> dict[str, Any]:
-        ordered = sorted(self.latencies) or [0.0]
-        return {
-            "server_workers": self.workers,
-            "client_concurrency": self.concurrency,
-            "seconds": round(self.elapsed, 3),
-            "statuses": {str(k): v for k, v in self.statuses.items()},
-            "latency_p50_ms": round(statistics.median(ordered) * 1000, 2),
-            "latency_p99_ms": round(ordered[int(0.99 * (len(ordered) - 1))] * 1000, 2),
-            "client_cpu_share_of_cores": round(
-                self.client_cpu_seconds / (self.elapsed * (os.cpu_count() or 1)), 3
-            )
-            if self.elapsed
-            else None,
-        }
 
 
 class Server:
@@ -141,28 +104,10 @@ async def _drive(
     return statuses, latencies, elapsed
 
 
-def run_http_logins(
-    server: Server,
-    barcodes: list[str],
-    *,
-    workers: int,
-    concurrency: int,
-    seconds: float,
-    max_logins: int,
-) -> HttpRun:
-    """Warm up, then sign in for `seconds`; every answer must be 201."""
-    asyncio.run(_drive(server.url, barcodes, concurrency=concurrency, seconds=1, max_logins=50))
-    cpu_before = resource.getrusage(resource.RUSAGE_SELF)
-    statuses, latencies, elapsed = asyncio.run(
-        _drive(
-            server.url, barcodes, concurrency=concurrency, seconds=seconds, max_logins=max_logins
-        )
-    )
-    cpu_after = resource.getrusage(resource.RUSAGE_SELF)
-    run = HttpRun(workers, concurrency, elapsed, statuses, latencies)
-    run.client_cpu_seconds = (cpu_after.ru_utime - cpu_before.ru_utime) + (
-        cpu_after.ru_stime - cpu_before.ru_stime
+def warm_up(server: Server, barcodes: list[str], *, concurrency: int) -> None:
+    """A second of sign-ins before a measurement; every answer must be 201."""
+    statuses, _, _ = asyncio.run(
+        _drive(server.url, barcodes, concurrency=concurrency, seconds=1, max_logins=50)
     )
     if set(statuses) != {201}:
-        raise RuntimeError(f"sign-ins through the API did not all succeed: {dict(statuses)}")
-    return run
+        raise RuntimeError(f"warm-up sign-ins did not all succeed: {dict(statuses)}")

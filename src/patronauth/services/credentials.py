@@ -377,7 +377,7 @@ def reset_credential(
             result.state.value,
             reason=why,
         )
-        end_sessions(ports, uow, found.patron.id, now)
+        end_sessions(uow, found.patron.id, now)
         uow.commit()
     ended_elsewhere(ports, found.patron.id, now)
     notify(ports, found.patron, NoticeKind.CREDENTIAL_RESET, kind)

@@ -344,7 +344,7 @@ def revert_to_default(ports: Ports, token: str, *, source: str) -> LinkTarget:
         )
         uow.temporaries.void(patron.id, used.kind, now)
         _record_patron(ports, uow, now, "reset.revert_to_default", patron, used.kind, source)
-        end_sessions(ports, uow, patron.id, now)
+        end_sessions(uow, patron.id, now)
         uow.commit()
     ended_elsewhere(ports, patron.id, now)
     notify(ports, patron, NoticeKind.CREDENTIAL_RESET, used.kind)

@@ -163,7 +163,7 @@ def close_session(
         ports.sessions.revoke(session.id, ports.clock.now())
 
 
-def end_sessions(ports: Ports, uow: UnitOfWork, patron_id: int, now: datetime) -> None:
+def end_sessions(uow: UnitOfWork, patron_id: int, now: datetime) -> None:
     """The database's part of ending every session of the patron, in the transaction
     of the command that ends them (a reset, a replaced card, a bar): committed with it
     or not at all. `ended_elsewhere` does the rest once it is committed."""

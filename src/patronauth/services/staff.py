@@ -113,7 +113,7 @@ def bar(
             identifier=found.identifier.lookup_key,
         )
         if barred:
-            end_sessions(ports, uow, found.patron.id, now)
+            end_sessions(uow, found.patron.id, now)
         uow.commit()
         patron = uow.patrons.get(found.patron.id)
     if barred:
@@ -215,7 +215,7 @@ def replace_card(
             {"new": replacement.lookup_key},
             identifier=found.identifier.lookup_key,
         )
-        end_sessions(ports, uow, found.patron.id, now)
+        end_sessions(uow, found.patron.id, now)
         uow.commit()
     ended_elsewhere(ports, found.patron.id, now)
     return replacement
