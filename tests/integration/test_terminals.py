@@ -247,3 +247,54 @@ def test_a_busy_source_is_throttled_across_logins(env: dict[str, str]) -> None:
         assert term.terminal_login(throttled.ports, "kiosk1", PASSWORD, source="10.0.0.8")
     finally:
         throttled.close()
+
+
+def _statements(app: App) -> list[str]:
+    from sqlalchemy import event
+
+    seen: list[str] = []
+    event.listen(app.engine, "before_cursor_execute", lambda *a: seen.append(a[2]))
+    return seen
+
+
+def test_a_sip2_process_reads_every_terminal_account_at_once_and_again_when_stale(
+    app: App,
+) -> None:
+    from time import monotonic
+
+    add(app, "kiosk1")
+    add(app, "kiosk2")
+    accounts = term.TerminalAccounts(app.ports, seconds=3600)
+    logged_in = monotonic()
+    seen = _statements(app)
+    first = accounts.current("kiosk1", not_before=logged_in)
+    assert first is not None
+    assert first.enabled
+    reads = len([s for s in seen if "terminals" in s])
+    assert reads == 1
+    for login in ("kiosk1", "kiosk2", "kiosk1", "kiosk2"):
+        assert accounts.current(login, not_before=logged_in) is not None
+    assert len([s for s in seen if "terminals" in s]) == reads  # one reading serves all
+    assert accounts.current("nobody", not_before=logged_in) is None
+
+    term.disable_terminal(app.ports, "kiosk1", staff=STAFF)
+    # Within `seconds` of the reading, the account is as read ...
+    known = accounts.current("kiosk1", not_before=logged_in)
+    assert known is not None
+    assert known.enabled
+    # ... and a login after the reading (or a reading `seconds` old) reads again.
+    later = accounts.current("kiosk1", not_before=monotonic())
+    assert later is not None
+    assert not later.enabled
+    assert accounts.current("kiosk2", not_before=logged_in) is not None
+
+
+def test_terminal_accounts_read_again_once_the_reading_is_old(app: App) -> None:
+    from time import monotonic
+
+    add(app, "kiosk1")
+    accounts = term.TerminalAccounts(app.ports, seconds=0.0)
+    logged_in = monotonic()
+    assert accounts.current("kiosk1", not_before=logged_in).enabled  # type: ignore[union-attr]
+    term.disable_terminal(app.ports, "kiosk1", staff=STAFF)
+    assert not accounts.current("kiosk1", not_before=logged_in).enabled  # type: ignore[union-attr]

@@ -9,7 +9,9 @@ terminal get one and the same answer (None), after the same single hash computat
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
+from time import monotonic
 
 from patronauth.domain.credentials import Channel
 from patronauth.domain.errors import Busy, Conflict, InvalidInput, NotFound
@@ -90,6 +92,38 @@ def get_terminal(ports: Ports, login: str) -> Terminal:
         return _stored(uow, login).terminal
 
 
+class TerminalAccounts:
+    """The terminal accounts as one SIP2 process knows them between requests: all read
+    in one query, and read again once the last reading is `seconds` old. A connection
+    checks its terminal here at every request, so a terminal disabled (or removed)
+    meanwhile loses its connection within `seconds`, for one read per `seconds` in the
+    whole process however many terminals are connected (P4)."""
+
+    def __init__(self, ports: Ports, *, seconds: float = 1.0) -> None:
+        self.ports = ports
+        self.seconds = seconds
+        self._lock = threading.Lock()
+        self._by_login: dict[str, Terminal] = {}
+        self._read_at = float("-inf")
+
+    def current(self, login: str, *, not_before: float) -> Terminal | None:
+        """The account of `login` as read at `not_before` (a `monotonic()` time) or
+        later, and at most `seconds` ago; None when there is none."""
+        if self._stale(not_before):
+            with self._lock:
+                if self._stale(not_before):  # not read meanwhile by another thread
+                    began = monotonic()
+                    with self.ports.read() as uow:
+                        terminals = uow.terminals.all()
+                    self._by_login = {terminal.login: terminal for terminal in terminals}
+                    self._read_at = began
+        return self._by_login.get(login)
+
+    def _stale(self, not_before: float) -> bool:
+        read_at = self._read_at
+        return read_at < not_before or monotonic() - read_at >= self.seconds
+
+
 def _stored(uow: UnitOfWork, login: str) -> StoredTerminal:
     stored = uow.terminals.get(login)
     if stored is None:
@@ -125,7 +159,8 @@ def disable_terminal(
     ports: Ports, login: str, *, staff: str, reason: str | None = None
 ) -> Terminal:
     """The terminal can no longer log in; a connection it has open is ended by the server
-    at its next request (the protocol layer asks `get_terminal`)."""
+    at its first request after the server reads the accounts again
+    (`TerminalAccounts`, every second)."""
     return _set_enabled(ports, login, False, staff, reason)
 
 

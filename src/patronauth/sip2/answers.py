@@ -21,7 +21,7 @@ from patronauth.presentation.i18n import DEFAULT_LANGUAGE, render
 from patronauth.services import selfservice
 from patronauth.services.interfaces import Ports
 from patronauth.services.selfservice import ItemList, LendingAnswer, PatronAnswer
-from patronauth.services.terminals import get_terminal, terminal_login
+from patronauth.services.terminals import TerminalAccounts, terminal_login
 from patronauth.sip2.fields import circulation_status, currency_code, patron_status
 from patronauth.sip2.messages import (
     Message,
@@ -86,10 +86,10 @@ class Answers(Answerer):
     """The answers of one PatronAuth installation (its ports) to every request."""
 
     def __init__(self, ports: Ports, *, recheck_seconds: float = 1.0) -> None:
-        """`recheck_seconds`: how often a connection's terminal account is read again
-        (to close the connection of a terminal disabled meanwhile)."""
+        """`recheck_seconds`: how often the terminal accounts are read again (to close
+        the connection of a terminal disabled meanwhile)."""
         self.ports = ports
-        self.recheck_seconds = recheck_seconds
+        self.terminals = TerminalAccounts(ports, seconds=recheck_seconds)
         self._handlers: dict[str, Callable[[Session, Terminal, Message], Message]] = {
             "99": self._status,
             "23": self._patron_status,
@@ -111,13 +111,11 @@ class Answers(Answerer):
         terminal = session.terminal
         assert terminal is not None, "the connection lets nothing but 93 through before login"
         # A terminal disabled while connected loses its connection at its first request
-        # after the account is read again.
-        now = monotonic()
-        if now - session.checked_at >= self.recheck_seconds:
-            terminal = get_terminal(self.ports, terminal.login)
-            if not terminal.enabled:
-                return None
-            session.terminal, session.checked_at = terminal, now
+        # after the accounts are read again (read no earlier than its login).
+        current = self.terminals.current(terminal.login, not_before=session.logged_in_at)
+        if current is None or not current.enabled:
+            return None
+        session.terminal = terminal = current
         try:
             return self._handlers[msg.code](session, terminal, msg)
         except Busy:
@@ -166,7 +164,7 @@ class Answers(Answerer):
             else None
         )
         if terminal is not None:
-            session.terminal, session.checked_at = terminal, monotonic()
+            session.terminal, session.logged_in_at = terminal, monotonic()
             session.encoding = terminal.options.encoding.value
             session.crlf = terminal.options.crlf
         return message("94", {"ok": "1" if terminal else "0"})

@@ -37,6 +37,8 @@ def printable(text: str) -> str:
     """Text a terminal sent, fit for a log line: control and other unprintable
     characters (ESC, NUL, DEL, U+2028 ...) and the backslash written as escapes, so
     that a field can neither forge a log line nor drive the operator's terminal."""
+    if text.isprintable() and "\\" not in text:
+        return text  # the usual case, without a look at each character
     return "".join(
         ch if ch.isprintable() and ch != "\\" else ch.encode("unicode_escape").decode("ascii")
         for ch in text
@@ -56,7 +58,7 @@ class Session:
 
     source: str
     terminal: Terminal | None = None
-    checked_at: float = 0.0  # when the terminal account was last read (monotonic)
+    logged_in_at: float = 0.0  # when the terminal logged in (monotonic)
     encoding: str = "utf-8"
     crlf: bool = False
 

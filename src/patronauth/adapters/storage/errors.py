@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, inspect
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from patronauth.adapters.storage.engine import READ_ONLY
+from patronauth.adapters.storage.engine import read_options
 from patronauth.adapters.storage.tables import patrons
 from patronauth.domain.errors import SchemaMissing, StorageUnavailable
 
@@ -79,4 +79,4 @@ def connect(engine: Engine) -> Iterator[Connection]:
     """`engine.connect()` for reads only (on SQLite it does not take the write lock),
     its failures translated once its connection is given back."""
     with storage_errors(engine), engine.connect() as conn:
-        yield conn.execution_options(**{READ_ONLY: True})
+        yield conn.execution_options(**read_options(engine))

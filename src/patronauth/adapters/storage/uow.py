@@ -7,7 +7,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from patronauth.adapters.storage.calls import SqlCalls
 from patronauth.adapters.storage.catalogue import SqlCatalogue
-from patronauth.adapters.storage.engine import READ_ONLY
+from patronauth.adapters.storage.engine import read_options
 from patronauth.adapters.storage.errors import storage_errors, translated
 from patronauth.adapters.storage.fines import SqlFines
 from patronauth.adapters.storage.holds import SqlHolds
@@ -43,7 +43,7 @@ class SqlUnitOfWork:
         with storage_errors(self._engine):
             self._conn = self._engine.connect()
             if self._read_only:
-                self._conn.execution_options(**{READ_ONLY: True})
+                self._conn.execution_options(**read_options(self._engine))
             try:
                 self._transaction = self._conn.begin()
             except BaseException:
