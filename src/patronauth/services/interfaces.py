@@ -595,6 +595,11 @@ class Registry(Protocol):
         still in the default state takes the new default as its secret.
         """
 
+    def after_bulk_load(self) -> None:
+        """Bring the database's planning statistics up to date after many rows were
+        added at once, so that the next query on them (a re-import's fingerprints)
+        is planned for the rows now there."""
+
 
 @dataclass(frozen=True)
 class StoredTerminal:

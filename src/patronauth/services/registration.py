@@ -438,6 +438,9 @@ class ImportReport:
 
 Progress = Callable[[int], None]
 BATCH_SIZE = 5000
+# An import that adds at least this many patrons refreshes the database's planning
+# statistics when it ends (`Registry.after_bulk_load`).
+BULK_LOAD = 1000
 
 # A refusal crosses between processes as its class and violations.
 _Portable = tuple[type[Refused], tuple[Violation, ...]]
@@ -579,6 +582,8 @@ def import_registry(
             source=source,
             institution=institution,
         )
+        if report.created >= BULK_LOAD:
+            uow.registry.after_bulk_load()
         uow.commit()
     return report
 
