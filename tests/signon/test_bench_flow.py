@@ -85,3 +85,28 @@ async def test_a_refused_sign_in_makes_the_completion_invalid(
     with pytest.raises(Invalid) as unknown:
         await complete(pool, wrong, barcode, answers)
     assert (unknown.value.step, unknown.value.status) == ("token", 401)
+
+
+async def test_a_completion_reads_its_client_at_most_once_a_request_and_writes_little(
+    app: App, pool: httpx.AsyncClient
+) -> None:
+    """The client is read once per request that names it (its secret's digest comes
+    with it: the token request does not read it again), and only the steps that store
+    something open a transaction that may write (P1's path: issue 15)."""
+    from sqlalchemy import event
+
+    rp = await relying(app, pool)
+    [barcode] = patrons_with_passwords(app, 1, 1)
+    await complete(pool, rp, barcode, Counter())  # the first one warms what is cached
+    sent: list[str] = []
+    commits: list[int] = []
+    event.listen(app.engine, "before_cursor_execute", lambda *a: sent.append(a[2]))
+    event.listen(app.engine, "commit", lambda *a: commits.append(1))
+    await complete(pool, rp, barcode, Counter())
+    client_reads = [s for s in sent if s.startswith("SELECT") and "FROM sign_on_clients" in s]
+    assert len(client_reads) == 3  # authorize (validated twice by Authlib), token once
+    if app.engine.dialect.name == "sqlite":
+        # Only a unit of work that writes queues for SQLite's write lock (BEGIN
+        # IMMEDIATE), and each of them commits: the reads begin deferred.
+        writers = [s for s in sent if s == "BEGIN IMMEDIATE"]
+        assert len(writers) == len(commits)

@@ -37,6 +37,7 @@ from patronauth.services.interfaces import (
     IssuedToken,
     NewClient,
     Ports,
+    StoredClient,
     UnitOfWork,
 )
 from patronauth.services.lending import standing_of
@@ -178,19 +179,25 @@ def add_client(
 def list_clients(ports: Ports, institution: str | None = None) -> list[Client]:
     if institution is not None:
         ports.profiles.get(institution)
-    with ports.uow() as uow:
+    with ports.read() as uow:
         return uow.sign_on.clients(institution)
 
 
 def get_client(ports: Ports, client_id: str) -> Client | None:
     """An enabled client, or None (unknown, malformed and disabled alike)."""
+    found = find_client(ports, client_id)
+    return found.client if found else None
+
+
+def find_client(ports: Ports, client_id: str) -> StoredClient | None:
+    """An enabled client with its secret's digest (`secret_matches`), or None."""
     if not CLIENT_ID_PATTERN.fullmatch(client_id or ""):
         return None
-    with ports.uow() as uow:
+    with ports.read() as uow:
         stored = uow.sign_on.client(client_id)
     if stored is None or not stored.client.enabled:
         return None
-    return stored.client
+    return stored
 
 
 def _stored(uow: UnitOfWork, client_id: str) -> Client:
@@ -232,13 +239,10 @@ def rotate_client_secret(
     return AddedClient(client, secret)
 
 
-def client_secret_matches(ports: Ports, client: Client, secret: str) -> bool:
-    """Constant time; a public client has no secret to match."""
-    if not secret or len(secret) > 256:
-        return False
-    with ports.uow() as uow:
-        stored = uow.sign_on.client(client.client_id)
-    if stored is None or stored.secret_digest is None or not stored.client.enabled:
+def secret_matches(ports: Ports, stored: StoredClient, secret: str) -> bool:
+    """Constant time, against the digest read with the client in this request; a
+    public client has no secret to match."""
+    if not secret or len(secret) > 256 or stored.secret_digest is None:
         return False
     return ports.hasher.keyed_matches(stored.secret_digest, secret)
 
@@ -247,7 +251,7 @@ def client_secret_matches(ports: Ports, client: Client, secret: str) -> bool:
 
 
 def patron_of(ports: Ports, patron_id: int) -> Patron:
-    with ports.uow() as uow:
+    with ports.read() as uow:
         patron = uow.patrons.get(patron_id)
     if patron is None:
         raise NotFound.of("patron.not_found")
@@ -262,7 +266,7 @@ def pairwise_subject(salt: bytes, client: Client, patron: Patron) -> str:
 
 def library_claims(ports: Ports, patron: Patron) -> LibraryClaims:
     """What the `library` scope and the CAS attributes say of the patron today."""
-    with ports.uow() as uow:
+    with ports.read() as uow:
         credentials = uow.credentials.for_patron(patron.id)
         keys = [i.lookup_key for i in uow.patrons.identifiers(patron.id)]
     now = ports.clock.now().timestamp()
@@ -312,7 +316,7 @@ class Visit:
 
 def services_visited(ports: Ports, patron_id: int, *, limit: int = 20) -> list[Visit]:
     """ "Services you signed in to", newest first."""
-    with ports.uow() as uow:
+    with ports.read() as uow:
         found = uow.sign_on.visited(patron_id, limit=limit)
     return [Visit(client.name, client.protocol, last) for client, last in found]
 
@@ -355,15 +359,15 @@ _PROXY_REFUSALS = {
 def proxy_client(ports: Ports, client_id: str, key: str, address: str) -> Client:
     """The proxy calling, when it is registered, enabled, calls from an allowed address
     and presents its shared secret; otherwise one refusal, whichever failed."""
-    client = get_client(ports, client_id)
+    stored = find_client(ports, client_id)
     if (
-        client is None
-        or client.protocol is not SignOnProtocol.PROXY
-        or not address_allowed(address, client.allow_from)
-        or not client_secret_matches(ports, client, key)
+        stored is None
+        or stored.client.protocol is not SignOnProtocol.PROXY
+        or not address_allowed(address, stored.client.allow_from)
+        or not secret_matches(ports, stored, key)
     ):
         raise Refused.of("proxy.not_allowed")
-    return client
+    return stored.client
 
 
 def proxy_check(
@@ -394,7 +398,7 @@ def proxy_check(
 
 def cas_service_client(ports: Ports, service: str) -> Client | None:
     """The enabled CAS service whose registered service URL is exactly `service`."""
-    with ports.uow() as uow:
+    with ports.read() as uow:
         clients = uow.sign_on.clients()
     for client in clients:
         if (
@@ -533,7 +537,7 @@ def live_token(ports: Ports, value: str, kind: str) -> IssuedToken | None:
     """A token of `kind` that is neither revoked nor expired, of an enabled client."""
     if not value or len(value) > 256:
         return None
-    with ports.uow() as uow:
+    with ports.read() as uow:
         found = uow.sign_on.token(token_hash(value))
         stored = uow.sign_on.client(found.client_id) if found else None
         credentials = uow.credentials.for_patron(found.patron_id) if found else []

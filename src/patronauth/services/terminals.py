@@ -80,7 +80,7 @@ def add_terminal(
 def list_terminals(ports: Ports, institution: str | None = None) -> list[Terminal]:
     if institution is not None:
         ports.profiles.get(institution)
-    with ports.uow() as uow:
+    with ports.read() as uow:
         return uow.terminals.all(institution)
 
 

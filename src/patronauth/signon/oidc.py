@@ -36,11 +36,11 @@ from patronauth.bootstrap import App, keyring
 from patronauth.domain.patrons import Patron
 from patronauth.domain.sessions import Scope, Session
 from patronauth.domain.signon import Client, SignOnProtocol, granted_scopes
-from patronauth.services.interfaces import AuthorizationCode, IssuedToken
+from patronauth.services.interfaces import AuthorizationCode, IssuedToken, StoredClient
 from patronauth.services.signon import (
     CODE_SECONDS,
-    client_secret_matches,
     end_sign_on,
+    find_client,
     get_client,
     live_token,
     patron_of,
@@ -49,6 +49,7 @@ from patronauth.services.signon import (
     revoke_token,
     save_code,
     save_tokens,
+    secret_matches,
     user_claims,
 )
 from patronauth.signon.http import BadForm, read_form
@@ -63,9 +64,10 @@ NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
 
 
 class OidcClient(ClientMixin):  # type: ignore[misc]
-    def __init__(self, app: App, client: Client) -> None:
+    def __init__(self, app: App, stored: StoredClient) -> None:
         self.app = app
-        self.client = client
+        self.stored = stored  # as read for this request
+        self.client = stored.client
 
     def get_client_id(self) -> str:
         return self.client.client_id
@@ -80,7 +82,7 @@ class OidcClient(ClientMixin):  # type: ignore[misc]
         return self.client.allows_redirect(redirect_uri)
 
     def check_client_secret(self, client_secret: str) -> bool:
-        return client_secret_matches(self.app.ports, self.client, client_secret)
+        return secret_matches(self.app.ports, self.stored, client_secret)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         if self.client.public:
@@ -238,8 +240,9 @@ def _server(app: App, issuer: str) -> AuthorizationServer:
 
         def authenticate_user(self, authorization_code: Code) -> Subject:
             stored = authorization_code.stored
-            client = get_client(ports, stored.client_id)
-            assert client is not None  # it was just authenticated
+            # The client this request authenticated, which the code was redeemed for.
+            client = self.request.client.client
+            assert client.client_id == stored.client_id
             return Subject(
                 patron_of(ports, stored.patron_id), client, stored.session_id, stored.auth_time
             )
@@ -296,8 +299,8 @@ def _server(app: App, issuer: str) -> AuthorizationServer:
 
     class Server(AuthorizationServer):  # type: ignore[misc]
         def query_client(self, client_id: str) -> OidcClient | None:
-            found = get_client(ports, client_id or "")
-            if found is None or found.protocol is not SignOnProtocol.OIDC:
+            found = find_client(ports, client_id or "")
+            if found is None or found.client.protocol is not SignOnProtocol.OIDC:
                 return None
             return OidcClient(app, found)
 
