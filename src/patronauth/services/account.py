@@ -85,7 +85,7 @@ def _current_card(uow: UnitOfWork, patron_id: int) -> Identifier:
 
 def account(ports: Ports, session: Session) -> Account:
     now = ports.clock.now()
-    with ports.uow() as uow:
+    with ports.read() as uow:
         patron = uow.patrons.get(session.patron_id)
         if patron is None:
             raise NotFound.of("patron.not_found")

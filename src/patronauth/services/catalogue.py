@@ -55,7 +55,7 @@ def search(ports: Ports, institution: str, text: str) -> list[tuple[Title, int, 
     if not query:
         return []
     request_text("title", query)
-    with ports.uow() as uow:
+    with ports.read() as uow:
         found = uow.catalogue.search_titles(institution, query, limit=MAX_SEARCH)
         results = []
         for title in found:

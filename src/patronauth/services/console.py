@@ -85,7 +85,7 @@ def search(sp: StaffPorts, desk: Desk, text: str) -> list[Hit]:
     institutions = desk.member.institutions
     ports = sp.ports
     found: dict[int, Patron] = {}
-    with ports.uow() as uow:
+    with ports.read() as uow:
         for institution in institutions:
             try:
                 by_card = find_patron(
@@ -141,7 +141,7 @@ class PatronPage:
 
 def _patron(sp: StaffPorts, desk: Desk, patron_id: int) -> tuple[Patron, Identifier]:
     """The patron, if in one of the member's institutions; else not found, alike."""
-    with sp.ports.uow() as uow:
+    with sp.ports.read() as uow:
         patron = uow.patrons.get(patron_id)
         card = current_card(uow, patron_id) if patron else None
         if card is None:
@@ -157,7 +157,7 @@ def patron_page(sp: StaffPorts, desk: Desk, patron_id: int) -> PatronPage:
     patron, card = _patron(sp, desk, patron_id)
     view = show_patron(sp.ports, card.value, institution=patron.institution)
     lending = record(sp.ports, patron.id)
-    with sp.ports.uow() as uow:
+    with sp.ports.read() as uow:
         events = uow.audit.recent(patron_id=patron.id, limit=RECENT_EVENTS)
     return PatronPage(view, lending, events, card)
 
@@ -387,7 +387,7 @@ def audit_view(
     if day is not None:
         start = datetime(day.year, day.month, day.day, tzinfo=HONG_KONG)
         since, until = start, start + timedelta(days=1)
-    with sp.ports.uow() as uow:
+    with sp.ports.read() as uow:
         return uow.staff.audit(
             institutions=desk.member.institutions,
             actor=actor,
@@ -400,7 +400,7 @@ def audit_view(
 
 def own_actions(sp: StaffPorts, desk: Desk, *, limit: int = 100) -> list[StoredAuditEvent]:
     """What this member did, newest first (their own page)."""
-    with sp.ports.uow() as uow:
+    with sp.ports.read() as uow:
         return uow.staff.audit(institutions=None, actor=desk.member.actor, limit=limit)
 
 

@@ -194,7 +194,7 @@ def change_secret(
     if identifier is None:
         raise InvalidInput.of("identifier.empty")
     try:
-        with ports.uow() as uow:
+        with ports.read() as uow:
             named = find_patron(uow, ports.profiles, identifier, institution=institution)
     except Refused:
         named = None  # the attempt below refuses it as it refuses every other attempt
@@ -243,7 +243,7 @@ def _signed_in_card(ports: Ports, session: Session, kind: CredentialKind | None)
     """The current card of a signed-in patron, and their institution."""
     if kind is None or not may_reach(session, change_of=kind):
         raise Refused.of("session.must_change")
-    with ports.uow() as uow:
+    with ports.read() as uow:
         patron = uow.patrons.get(session.patron_id)
         if patron is None:
             raise NotFound.of("patron.not_found")

@@ -84,7 +84,7 @@ def _entry_for(ports: Ports, config: DirectoryConfig, typed: str) -> DirectoryEn
 
 def _check_record(ports: Ports, found: Found, config: DirectoryConfig, pin: str) -> DirectoryCheck:
     """A library record in a directory category: its entry must still be there."""
-    with ports.uow() as uow:
+    with ports.read() as uow:
         link = directory_link(uow, found.patron.id)
     entry = ports.directory.find(config, DirectoryLookup.LINK, link.value) if link else None
     if entry is None:
@@ -111,7 +111,7 @@ def _record_of(ports: Ports, profile: Profile, entry: DirectoryEntry) -> Found |
     if not entry.link:
         return None
     try:
-        with ports.uow() as uow:
+        with ports.read() as uow:
             found = find_patron(uow, ports.profiles, entry.link, institution=profile.id)
     except Refused:
         return None  # a link value no identifier can be

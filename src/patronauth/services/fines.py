@@ -75,5 +75,5 @@ def resume_calendar(ports: Ports, institution: str, on: date, *, staff: str) -> 
 
 def fine_calendar(ports: Ports, institution: str) -> FineCalendar:
     ports.profiles.get(institution)
-    with ports.uow() as uow:
+    with ports.read() as uow:
         return calendar_in(uow, institution)

@@ -53,7 +53,7 @@ def expire_holds(uow: UnitOfWork, profile: Profile, today: date, title_id: int) 
 
 def expire_all_holds(ports: Ports, profile: Profile, today: date) -> None:
     """Every lapsed reservation of the institution, one title per transaction."""
-    with ports.uow() as uow:
+    with ports.read() as uow:
         titles = sorted({h.title_id for h in uow.holds.ready_holds_past(profile.id, today)})
     for title_id in titles:
         with ports.uow() as uow:

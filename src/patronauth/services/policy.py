@@ -65,7 +65,7 @@ def check_own_secret(
     while typing, is left to the change."""
     if not may_reach(session, change_of=kind):
         raise Refused.of("session.must_change")
-    with ports.uow() as uow:
+    with ports.read() as uow:
         patron = uow.patrons.get(session.patron_id)
         if patron is None:
             raise NotFound.of("patron.not_found")

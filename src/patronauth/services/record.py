@@ -60,7 +60,7 @@ class Record:
 
 def record(ports: Ports, patron_id: int) -> Record:
     """Loans with their due dates, reservations with their place in the queue, fines."""
-    with ports.uow() as uow:
+    with ports.read() as uow:
         patron = patron_in(uow, patron_id)
         profile = ports.profiles.get(patron.institution)
         today = library_today(ports, profile)
@@ -116,7 +116,7 @@ def record(ports: Ports, patron_id: int) -> Record:
 def reservation(ports: Ports, patron_id: int, hold_id: int) -> HoldView | None:
     """One of the patron's own reservations, in any state, with its title; another
     patron's is not found."""
-    with ports.uow() as uow:
+    with ports.read() as uow:
         hold = uow.holds.hold(hold_id)
         if hold is None or hold.patron_id != patron_id:
             return None

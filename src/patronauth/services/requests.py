@@ -48,7 +48,7 @@ def _checked(typed: dict[str, str]) -> dict[str, str]:
 
 
 def requests_of(ports: Ports, patron_id: int) -> list[PatronRequest]:
-    with ports.uow() as uow:
+    with ports.read() as uow:
         return uow.requests.requests_of(patron_in(uow, patron_id).id)
 
 

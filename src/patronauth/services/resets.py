@@ -125,7 +125,7 @@ def request_reset(ports: Ports, request: ResetRequest) -> None:
         if method is SelfServiceReset.NONE:
             _audit(ports, "reset.request", "in_person_only", found, request)
             continue
-        with ports.uow() as uow:
+        with ports.read() as uow:
             credential = uow.credentials.get(found.patron.id, kind)
         if (
             credential is not None
@@ -316,7 +316,7 @@ class LinkTarget:
 
 def open_link(ports: Ports, token: str, purpose: ActionPurpose) -> LinkTarget:
     """What a one-time link is for, without using it up (the page shows a form first)."""
-    with ports.uow() as uow:
+    with ports.read() as uow:
         found = uow.action_tokens.peek(token_hash(token), purpose, ports.clock.now())
         patron = uow.patrons.get(found.patron_id) if found else None
     if found is None or patron is None:

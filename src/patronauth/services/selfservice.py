@@ -552,7 +552,7 @@ def _own_loan(ports: Ports, terminal: Terminal, patron: Patron, item_barcode: st
     barcode = _item_barcode(item_barcode)
     if barcode is None:
         return None
-    with ports.uow() as uow:
+    with ports.read() as uow:
         item = uow.catalogue.item_by_barcode(terminal.institution, barcode)
         loan = uow.loans.open_loan_of_item(item.id) if item else None
     return loan.id if loan is not None and loan.patron_id == patron.id else None
@@ -562,7 +562,7 @@ def _title_of(ports: Ports, terminal: Terminal, item_barcode: str) -> str:
     barcode = _item_barcode(item_barcode)
     if barcode is None:
         return ""
-    with ports.uow() as uow:
+    with ports.read() as uow:
         item = uow.catalogue.item_by_barcode(terminal.institution, barcode)
         title = uow.catalogue.title(item.title_id) if item else None
     return title.title if title else ""
@@ -686,7 +686,7 @@ def checkin(ports: Ports, terminal: Terminal, item_barcode: str, *, source: str)
 def item_information(ports: Ports, terminal: Terminal, item_barcode: str) -> ItemAnswer:
     """17 Item Information, within the terminal's institution."""
     barcode = _item_barcode(item_barcode)
-    with ports.uow() as uow:
+    with ports.read() as uow:
         item = uow.catalogue.item_by_barcode(terminal.institution, barcode) if barcode else None
         if item is None:
             return ItemAnswer(

@@ -42,7 +42,7 @@ class PatronView:
 
 def show_patron(ports: Ports, identifier: str, *, institution: str | None = None) -> PatronView:
     now = ports.clock.now()
-    with ports.uow() as uow:
+    with ports.read() as uow:
         found = require_patron(
             uow, ports.profiles, identifier, institution=institution, include_replaced=True
         )
@@ -268,7 +268,7 @@ def audit_trail(
     ports: Ports, identifier: str | None, *, limit: int = 100, institution: str | None = None
 ) -> list[StoredAuditEvent]:
     """S8: the trail of one identifier (its patron's too, when there is one), or of all."""
-    with ports.uow() as uow:
+    with ports.read() as uow:
         if identifier is None:
             return uow.audit.recent(limit=limit)
         key = lockout_key(identifier)

@@ -94,7 +94,7 @@ def add_staff(
 
 
 def list_staff(sp: StaffPorts) -> list[StaffMember]:
-    with sp.ports.uow() as uow:
+    with sp.ports.read() as uow:
         return uow.staff.all()
 
 
@@ -215,7 +215,7 @@ def enrol(
     """Set the password and the first second factor; the link is used up."""
     ports = sp.ports
     now = ports.clock.now()
-    with ports.uow() as uow:
+    with ports.read() as uow:
         enrolment = uow.staff.enrolment(token_hash(token), now)
         stored = uow.staff.get(enrolment.staff_id) if enrolment else None
     if enrolment is None or stored is None or stored.member.status is StaffStatus.DISABLED:
@@ -330,7 +330,7 @@ def sign_in_password(sp: StaffPorts, login: str, password: str, *, source: str) 
     ports = sp.ports
     login = login.strip().lower()[:64]
     password = normalise_secret(password)
-    with ports.uow() as uow:
+    with ports.read() as uow:
         stored = uow.staff.by_login(login)
     member = stored.member if stored else None
     ticket = _admit(sp, login, member, source, "staff.sign_in")
@@ -588,7 +588,7 @@ def sign_out(sp: StaffPorts, token: str | None) -> None:
 
 
 def staff_member(sp: StaffPorts, login: str) -> StaffMember:
-    with sp.ports.uow() as uow:
+    with sp.ports.read() as uow:
         return _require_staff(uow, login).member
 
 

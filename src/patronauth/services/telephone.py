@@ -81,7 +81,7 @@ def keyed_card(ports: Ports, institution: str, cards: Sequence[str]) -> str:
     if len(cards) == 1:
         return cards[0]
     known = []
-    with ports.uow() as uow:
+    with ports.read() as uow:
         for card in cards:
             try:
                 found = find_patron(uow, ports.profiles, card, institution=institution)

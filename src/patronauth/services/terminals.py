@@ -276,7 +276,7 @@ def _check_login(
         return "blocked", "", None
     success = False
     try:
-        with ports.uow() as uow:
+        with ports.read() as uow:
             stored = uow.terminals.get(login)
         if stored is None:
             ports.hasher.dummy_verify(secret)
