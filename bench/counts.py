@@ -26,6 +26,7 @@ from typing import Any
 
 import anyio.to_thread
 import httpx
+import psycopg
 from redis.connection import AbstractConnection as Connection
 from sqlalchemy import event
 
@@ -93,15 +94,31 @@ def counting(app: App, tally: Tally) -> Iterator[None]:
         tally.counts["thread hops"] += 1
         return await hopped(*args, **options)
 
+    # PostgreSQL round trips as the driver sends them: statements, and what SQLAlchemy
+    # does not show (a pool's ping, BEGIN, COMMIT, ROLLBACK).
+    executed, commanded = psycopg.Cursor.execute, psycopg.Connection._exec_command
+
+    def execute(self: psycopg.Cursor[Any], *args: Any, **options: Any) -> Any:
+        tally.counts["postgresql round trips"] += 1
+        return executed(self, *args, **options)
+
+    def exec_command(self: psycopg.Connection[Any], *args: Any, **options: Any) -> Any:
+        tally.counts["postgresql round trips"] += 1
+        return commanded(self, *args, **options)
+
     Connection.send_packed_command = command  # type: ignore[method-assign]
     threading.Thread.start = start  # type: ignore[method-assign]
     anyio.to_thread.run_sync = hop
+    psycopg.Cursor.execute = execute  # type: ignore[method-assign]
+    psycopg.Connection._exec_command = exec_command  # type: ignore[method-assign]
     try:
         yield
     finally:
         Connection.send_packed_command = original  # type: ignore[method-assign]
         threading.Thread.start = started  # type: ignore[method-assign]
         anyio.to_thread.run_sync = hopped
+        psycopg.Cursor.execute = executed  # type: ignore[method-assign]
+        psycopg.Connection._exec_command = commanded  # type: ignore[method-assign]
         for name, listener in listeners:
             event.remove(engine, name, listener)
 
