@@ -47,7 +47,15 @@ BARCODE = "HKPL0001"
 
 class Tally:
     def __init__(self) -> None:
-        self.counts: Counter[str] = Counter()
+        # Named from the start, so that a count of none is printed as 0.
+        names = (
+            "sql statements",
+            "sql transactions",
+            "sql commits",
+            "thread hops",
+            "redis round trips",
+        )
+        self.counts: Counter[str] = Counter(dict.fromkeys(names, 0))
 
     def per(self, sign_ins: int) -> dict[str, float]:
         return {name: count / sign_ins for name, count in sorted(self.counts.items())}

@@ -193,3 +193,91 @@ async def test_a_sign_in_through_the_api_hands_over_to_worker_threads_twice(
     rendered = json.dumps(answer, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     assert opened.content == rendered.encode()
     assert len(handed) == 2  # was four: the language and the answer's validation too
+
+
+async def _block(client: httpx.AsyncClient) -> httpx.Response:
+    """Five wrong passwords, then the refusal the counter gives (its first, read)."""
+    for _ in range(5):
+        wrong = await client.post(SESSIONS, json={"identifier": "HKPL0001", "secret": "Wrong#1"})
+        assert wrong.status_code == 401
+    first = await client.post(SESSIONS, content=body("HKPL0001", "4567"), headers=JSON)
+    assert first.status_code == 429
+    return first
+
+
+JSON = {"Content-Type": "application/json"}
+
+
+async def test_a_block_seen_a_moment_ago_is_answered_from_memory_on_the_event_loop(
+    limited: App, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No worker thread, no read of the counter: the same bytes, counted in the block's
+    one audit record."""
+    first = await _block(client)
+    handed: list[object] = []
+    run_sync = anyio.to_thread.run_sync
+
+    async def counted(function: object, *args: object, **options: object) -> object:
+        handed.append(function)
+        return await run_sync(function, *args, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    reads: list[str] = []
+    blocked_for = limited.ports.counter.blocked_for
+    monkeypatch.setattr(
+        limited.ports.counter,
+        "blocked_for",
+        lambda key, now: reads.append(key) or blocked_for(key, now),
+    )
+    answers = [
+        await client.post(SESSIONS, content=body("hkpl 0001", "4567"), headers=JSON)
+        for _ in range(FLOOD)
+    ]
+    for answer in answers:
+        assert (answer.status_code, answer.content) == (429, first.content)
+        assert answer.headers == first.headers
+    assert (handed, reads) == ([], [])
+    assert flush_refusal_counts(limited.ports) == 1
+    [record] = [
+        e.event for e in audit_trail(limited.ports, "HKPL0001") if e.event.outcome == "blocked"
+    ]
+    assert record.detail["count"] == str(1 + FLOOD)
+
+
+async def test_memory_answers_a_block_only_a_second_after_the_counter_said_so(
+    limited: App, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _block(client)
+    reads: list[str] = []
+    blocked_for = limited.ports.counter.blocked_for
+    monkeypatch.setattr(
+        limited.ports.counter,
+        "blocked_for",
+        lambda key, now: reads.append(key) or blocked_for(key, now),
+    )
+    clock = clock_of(limited)
+    clock.advance(1)  # the counter's word is a second old: it is asked again
+    again = await client.post(SESSIONS, content=body("HKPL0001", "4567"), headers=JSON)
+    assert again.status_code == 429
+    assert again.json()["retry_after"] == 59
+    assert len(reads) == 1
+    clock.advance(58.5)  # half a second of the block left: within its last second
+    last = await client.post(SESSIONS, content=body("HKPL0001", "4567"), headers=JSON)
+    assert last.status_code == 429
+    assert len(reads) == 2  # asked: memory keeps off the block's last second
+    clock.advance(0.6)
+    after = await client.post(SESSIONS, json={"identifier": "HKPL0001", "secret": "4567"})
+    assert after.status_code == 201
+
+
+async def test_an_unlock_on_this_node_ends_the_answers_from_memory_at_once(
+    limited: App, client: httpx.AsyncClient
+) -> None:
+    from patronauth.services.staff import unlock
+
+    await _block(client)
+    again = await client.post(SESSIONS, content=body("HKPL0001", "4567"), headers=JSON)
+    assert again.status_code == 429  # from memory
+    unlock(limited.ports, "HKPL0001", staff="desk01")
+    opened = await client.post(SESSIONS, json={"identifier": "HKPL0001", "secret": "4567"})
+    assert opened.status_code == 201

@@ -19,7 +19,7 @@ from patronauth.api.reference import reference_routes
 from patronauth.api.routes import router
 from patronauth.bootstrap import App
 from patronauth.presentation.http import client_address
-from patronauth.services.authenticate import refuse_if_blocked
+from patronauth.services.authenticate import known_refusal, refuse_if_blocked
 
 DESCRIPTION = """\
 The account behind a library card, for the library's mobile app.
@@ -47,6 +47,7 @@ def create_api(app: App) -> FastAPI:
             Middleware(
                 BlockedFirst,
                 refuse=lambda attempt: refuse_if_blocked(app.ports, attempt),
+                known=lambda attempt: known_refusal(app.ports, attempt),
                 source=lambda scope: client_address(
                     scope, trusted_proxies=app.settings.trusted_proxies
                 ),

@@ -83,10 +83,11 @@ class BlockedFirst:
     """P2: `POST /sessions` for a blocked identifier is answered before routing.
 
     The body is parsed as the route parses it; when it is a well-formed sign-in, the
-    `refuse_if_blocked` use case is asked, and its refusal rendered as the route
-    renders it (the same status, headers and bytes). Anything else (a malformed body,
-    a request error, an identifier that is not blocked) goes on to the route with its
-    body untouched."""
+    `known_refusal` use case (memory only, on the event loop), then the
+    `refuse_if_blocked` use case (in a worker thread) are asked, and the refusal
+    rendered as the route renders it (the same status, headers and bytes). Anything
+    else (a malformed body, a request error, an identifier that is not blocked) goes
+    on to the route with its body untouched."""
 
     PATH = "/sessions"
 
@@ -95,12 +96,14 @@ class BlockedFirst:
         app: ASGIApp,
         *,
         refuse: Callable[[Attempt], AuthResult | None],
+        known: Callable[[Attempt], AuthResult | None] | None = None,
         source: Callable[[Scope], str],
         profiles: Mapping[str, Profile],
         limit: int = MAX_BODY_BYTES,
     ) -> None:
         self.app = app
         self.refuse = refuse
+        self.known = known
         self.source = source
         self.profiles = profiles
         self.limit = limit
@@ -148,8 +151,12 @@ class BlockedFirst:
             body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
             attempt = self._attempt(scope, body)
             if attempt is not None:
+                # A block this process saw a moment ago is answered here, on the event
+                # loop (memory only); anything else is asked in a worker thread.
+                result = self.known(attempt) if self.known is not None else None
                 try:
-                    result = await run_in_threadpool(self.refuse, attempt)
+                    if result is None:
+                        result = await run_in_threadpool(self.refuse, attempt)
                 except (InvalidInput, Refused, StorageUnavailable):
                     result = None  # the route answers it, as before
         if result is None:

@@ -72,17 +72,18 @@ def _pruned(state: CounterState, now: float, rule: LockoutRule) -> CounterState:
     )
 
 
-def _seconds(value: float) -> int:
+def blocked_seconds(value: float) -> int:
+    """Seconds left of a block that ends in `value` seconds, as a refusal tells them."""
     return max(1, math.ceil(value))
 
 
 def admit(state: CounterState, now: float, rule: LockoutRule) -> tuple[CounterState, Admission]:
     state = _pruned(state, now, rule)
     if state.blocked_until > now:
-        return state, Blocked(_seconds(state.blocked_until - now))
+        return state, Blocked(blocked_seconds(state.blocked_until - now))
     if len(state.failures) >= rule.max_failures:  # a rule made stricter since: as a block
         oldest = sorted(state.failures)[len(state.failures) - rule.max_failures]
-        return state, Blocked(_seconds(oldest + rule.window_seconds - now))
+        return state, Blocked(blocked_seconds(oldest + rule.window_seconds - now))
     if len(state.failures) + len(state.pending) >= rule.max_failures:
         return state, Full()
     return replace(state, pending=(*state.pending, now)), Admitted(now)
@@ -116,4 +117,4 @@ def settle(
 
 def blocked_for(state: CounterState, now: float) -> int:
     """Seconds left of the current block, 0 when none."""
-    return _seconds(state.blocked_until - now) if state.blocked_until > now else 0
+    return blocked_seconds(state.blocked_until - now) if state.blocked_until > now else 0

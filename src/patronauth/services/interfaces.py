@@ -1132,13 +1132,16 @@ class _Block:
     count: int = 0
     written: int = 0
     written_at: float = 0.0
+    confirmed_at: float = 0.0  # when the attempt counter last said it is blocked
 
 
 class RefusalTally:
     """Refusals of blocked identifiers, counted per block (P2): the first refusal of a
     block writes one audit record; the later ones raise its count, written at most
     every `every` seconds (and by `due` when asked). Kept by this process: each node
-    writes its own record of a block."""
+    writes its own record of a block. It also lets this process answer a refusal
+    from memory for a moment after the counter said the identifier is blocked
+    (`known`)."""
 
     def __init__(self, every: float = 1.0) -> None:
         self.every = every
@@ -1160,6 +1163,7 @@ class RefusalTally:
                 if len(self._blocks) > 10_000:
                     self._forget(now)
                 tally = self._blocks[(key, channel)] = _Block(until, written_at=now)
+            tally.confirmed_at = now  # the counter has just said so
             tally.count += 1
             if tally.count == 1:
                 tally.written = 1
@@ -1168,6 +1172,33 @@ class RefusalTally:
                 return 0, tally.audit_id
             tally.written, tally.written_at = tally.count, now
             return tally.count, tally.audit_id
+
+    def known(self, key: str, channel: str, now: float, *, fresh: float) -> float | None:
+        """Count one refusal of `key` on `channel` without asking the counter: when the
+        counter said it is blocked less than `fresh` seconds ago, the block has not
+        ended, its record is written and its count is not due to be written now, the
+        block's end; otherwise None, and nothing is counted."""
+        with self._lock:
+            tally = self._blocks.get((key, channel))
+            # `until` is the counter's answer in whole seconds, up to one late: the
+            # block is known to last only until a second before it.
+            if (
+                tally is None
+                or tally.audit_id is None
+                or now >= tally.until - 1
+                or now - tally.confirmed_at >= fresh
+                or now - tally.written_at >= self.every
+            ):
+                return None
+            tally.count += 1
+            return tally.until
+
+    def unblocked(self, key: str) -> None:
+        """Staff lifted the block of `key`: nothing more is answered from memory."""
+        with self._lock:
+            for (blocked, _channel), tally in self._blocks.items():
+                if blocked == key:
+                    tally.confirmed_at = float("-inf")
 
     def recorded(self, key: str, channel: str, audit_id: int) -> None:
         with self._lock:

@@ -173,6 +173,7 @@ def unlock(
     # Outside the transaction: the counter may live in the same database.
     for k in sorted(keys):
         ports.counter.clear(k)
+        ports.refusals.unblocked(k)
     return UnlockResult(sorted(keys), unsuspended)
 
 
