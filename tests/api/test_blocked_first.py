@@ -57,6 +57,33 @@ async def chunked(content: bytes) -> AsyncIterator[bytes]:
     yield content  # no Content-Length: the request goes on to the route as it is
 
 
+def handovers(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """What is handed over to worker threads from now on (Starlette and FastAPI hand
+    over through `anyio.to_thread.run_sync`)."""
+    handed: list[object] = []
+    run_sync = anyio.to_thread.run_sync
+
+    async def counted(function: object, *args: object, **options: object) -> object:
+        handed.append(function)
+        return await run_sync(function, *args, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    return handed
+
+
+def counter_reads(app: App, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The identifiers whose block is read from the attempt counter from now on."""
+    reads: list[str] = []
+    blocked_for = app.ports.counter.blocked_for
+
+    def read(key: str, now: float) -> int:
+        reads.append(key)
+        return blocked_for(key, now)
+
+    monkeypatch.setattr(app.ports.counter, "blocked_for", read)
+    return reads
+
+
 async def test_a_blocked_card_is_answered_before_routing_with_the_routes_bytes(
     limited: App, client: httpx.AsyncClient
 ) -> None:
@@ -172,14 +199,7 @@ async def test_a_sign_in_through_the_api_hands_over_to_worker_threads_twice(
 ) -> None:
     """P1: the edge's block check and the route run in worker threads; the language and
     the answer's serialisation do not add a hand-over of their own."""
-    handed: list[object] = []
-    run_sync = anyio.to_thread.run_sync
-
-    async def counted(function: object, *args: object, **options: object) -> object:
-        handed.append(function)
-        return await run_sync(function, *args, **options)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    handed = handovers(monkeypatch)
     opened = await client.post(
         SESSIONS,
         json={"identifier": "HKPL0001", "secret": "4567"},
@@ -214,21 +234,8 @@ async def test_a_block_seen_a_moment_ago_is_answered_from_memory_on_the_event_lo
     """No worker thread, no read of the counter: the same bytes, counted in the block's
     one audit record."""
     first = await _block(client)
-    handed: list[object] = []
-    run_sync = anyio.to_thread.run_sync
-
-    async def counted(function: object, *args: object, **options: object) -> object:
-        handed.append(function)
-        return await run_sync(function, *args, **options)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
-    reads: list[str] = []
-    blocked_for = limited.ports.counter.blocked_for
-    monkeypatch.setattr(
-        limited.ports.counter,
-        "blocked_for",
-        lambda key, now: reads.append(key) or blocked_for(key, now),
-    )
+    handed = handovers(monkeypatch)
+    reads = counter_reads(limited, monkeypatch)
     answers = [
         await client.post(SESSIONS, content=body("hkpl 0001", "4567"), headers=JSON)
         for _ in range(FLOOD)
@@ -248,13 +255,7 @@ async def test_memory_answers_a_block_only_a_second_after_the_counter_said_so(
     limited: App, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await _block(client)
-    reads: list[str] = []
-    blocked_for = limited.ports.counter.blocked_for
-    monkeypatch.setattr(
-        limited.ports.counter,
-        "blocked_for",
-        lambda key, now: reads.append(key) or blocked_for(key, now),
-    )
+    reads = counter_reads(limited, monkeypatch)
     clock = clock_of(limited)
     clock.advance(1)  # the counter's word is a second old: it is asked again
     again = await client.post(SESSIONS, content=body("HKPL0001", "4567"), headers=JSON)
