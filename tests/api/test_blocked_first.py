@@ -282,3 +282,14 @@ async def test_an_unlock_on_this_node_ends_the_answers_from_memory_at_once(
     unlock(limited.ports, "HKPL0001", staff="desk01")
     opened = await client.post(SESSIONS, json={"identifier": "HKPL0001", "secret": "4567"})
     assert opened.status_code == 201
+
+
+async def test_an_unknown_institution_gets_the_routes_answer_not_a_failure(
+    client: httpx.AsyncClient,
+) -> None:
+    await _block(client)
+    unknown = await client.post(
+        SESSIONS, json={"identifier": "HKPL0001", "secret": "4567", "institution": "nowhere"}
+    )
+    assert unknown.status_code == 422
+    assert unknown.json()["error"] == "unknown_institution"

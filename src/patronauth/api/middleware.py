@@ -153,8 +153,8 @@ class BlockedFirst:
             if attempt is not None:
                 # A block this process saw a moment ago is answered here, on the event
                 # loop (memory only); anything else is asked in a worker thread.
-                result = self.known(attempt) if self.known is not None else None
                 try:
+                    result = self.known(attempt) if self.known is not None else None
                     if result is None:
                         result = await run_in_threadpool(self.refuse, attempt)
                 except (InvalidInput, Refused, StorageUnavailable):
