@@ -27,6 +27,7 @@ pytestmark = pytest.mark.anyio
 
 SESSIONS = "/api/v1/sessions"
 FLOOD = 20
+JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture
@@ -84,6 +85,17 @@ def counter_reads(app: App, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return reads
 
 
+async def flood_answered_as(
+    client: httpx.AsyncClient, expected: httpx.Response, headers: dict[str, str]
+) -> None:
+    """FLOOD more attempts on the blocked card (typed another way) each get `expected`:
+    its status, bytes and headers."""
+    for _ in range(FLOOD):
+        answer = await client.post(SESSIONS, content=body("hkpl 0001", "4567"), headers=headers)
+        assert (answer.status_code, answer.content) == (429, expected.content)
+        assert answer.headers == expected.headers
+
+
 async def test_a_blocked_card_is_answered_before_routing_with_the_routes_bytes(
     limited: App, client: httpx.AsyncClient
 ) -> None:
@@ -96,14 +108,8 @@ async def test_a_blocked_card_is_answered_before_routing_with_the_routes_bytes(
     assert routed.status_code == 429
     assert routed.json()["error"] == "too_many_attempts"
     assert routed.json()["retry_after"] == 60
-    answers = [
-        await client.post(SESSIONS, content=body("hkpl 0001", "4567"), headers=headers)
-        for _ in range(FLOOD)
-    ]
     # Past the throttle, the route would say "from here": these never reached it.
-    for answer in answers:
-        assert (answer.status_code, answer.content) == (429, routed.content)
-        assert answer.headers == routed.headers
+    await flood_answered_as(client, routed, headers)
     # Not blocked: the same request goes on to the route (and is throttled there).
     clock_of(limited).advance(61)
     after = await client.post(SESSIONS, content=body("HKPL0001", "4567"), headers=headers)
@@ -225,9 +231,6 @@ async def _block(client: httpx.AsyncClient) -> httpx.Response:
     return first
 
 
-JSON = {"Content-Type": "application/json"}
-
-
 async def test_a_block_seen_a_moment_ago_is_answered_from_memory_on_the_event_loop(
     limited: App, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -236,13 +239,7 @@ async def test_a_block_seen_a_moment_ago_is_answered_from_memory_on_the_event_lo
     first = await _block(client)
     handed = handovers(monkeypatch)
     reads = counter_reads(limited, monkeypatch)
-    answers = [
-        await client.post(SESSIONS, content=body("hkpl 0001", "4567"), headers=JSON)
-        for _ in range(FLOOD)
-    ]
-    for answer in answers:
-        assert (answer.status_code, answer.content) == (429, first.content)
-        assert answer.headers == first.headers
+    await flood_answered_as(client, first, JSON)
     assert (handed, reads) == ([], [])
     assert flush_refusal_counts(limited.ports) == 1
     [record] = [
