@@ -28,6 +28,7 @@ from patronauth.domain.circulation import (
     standing,
 )
 from patronauth.domain.errors import Conflict, InvalidInput, NotFound, Refused
+from patronauth.domain.identifiers import lockout_key
 from patronauth.domain.patrons import PatronStatus
 from patronauth.services.catalogue import add_item, search
 from patronauth.services.fines import close_calendar, fine_calendar, pay_fines, resume_calendar
@@ -1048,6 +1049,10 @@ def test_the_standing_read_in_one_query_is_the_standing_of_the_records(desk: Des
             calendar=FineCalendar(tuple(uow.fines.closures("hkpl"))),
         )
         read = standing_in(uow, patron, profile, TODAY)
+        # The same facts read with the lookup by card (a 23 without PIN, P4).
+        [(found, card, with_lookup)] = uow.loans.found_with_standing(lockout_key("HKPL0001"), TODAY)
+    assert (found.id, card.value) == (patron_id, "HKPL0001")
+    assert with_lookup == facts
     assert (facts.loans, facts.overdue, facts.holds) == (4, 3, 2)
     assert sorted(facts.accruing_due) == [TODAY - 40 * DAY, TODAY - 10 * DAY]
     assert (facts.recorded_fines, facts.payments) == (1000, 250)
@@ -1063,3 +1068,5 @@ def test_the_standing_read_in_one_query_is_the_standing_of_the_records(desk: Des
         with desk.ports.read() as uow:
             uow.loans.conn.execute(text("SET LOCAL DateStyle = 'SQL, DMY'"))  # type: ignore[attr-defined]
             assert uow.loans.standing_facts(patron_id, "hkpl", TODAY) == facts
+            [(_, _, with_lookup)] = uow.loans.found_with_standing(lockout_key("HKPL0001"), TODAY)
+            assert with_lookup == facts

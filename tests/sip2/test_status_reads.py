@@ -38,3 +38,29 @@ def test_a_status_without_pin_takes_no_write_lock(library: App, server: Sip2Serv
     assert b"AAHKPL0001|" in answer
     assert "BEGIN IMMEDIATE" not in statements
     assert not [s for s in statements if s.split()[0] in {"INSERT", "UPDATE", "DELETE"}]
+
+
+def test_a_status_without_pin_reads_the_patron_and_the_standing_in_one_statement(
+    library: App, server: Sip2Server
+) -> None:
+    """P4: the lookup by card and the lending standing are one SELECT (one round trip
+    to PostgreSQL), and nothing else reads the loans."""
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        statements.append(sql)
+
+    with connect(server) as terminal:
+        assert terminal.ask(patron_status(pin=None)).startswith(b"24")  # terminal read
+        event.listen(library.engine, "before_cursor_execute", seen)
+        try:
+            answer = terminal.ask(patron_status(pin=None))
+        finally:
+            event.remove(library.engine, "before_cursor_execute", seen)
+    assert answer.startswith(b"24")
+    assert b"AAHKPL0001|" in answer
+    lookups = [s for s in statements if "lookup_key" in s]
+    assert len(lookups) == 1
+    for table in ("loans", "fines", "payments", "holds", "closures"):
+        assert table in lookups[0]
+    assert [s for s in statements if "loans" in s] == lookups

@@ -447,6 +447,12 @@ class Loans(Protocol):
         open and overdue loans, the due dates of the overdue ones that accrue a fine,
         fines and payments summed, holds that still count, the institution's closures."""
 
+    def found_with_standing(
+        self, lookup_key: str, today: date
+    ) -> list[tuple[Patron, Identifier, StandingFacts]]:
+        """`PatronRepository.find` and each patron's `standing_facts` on `today` (with
+        the closures of the patron's institution), in one read."""
+
     def open_loans_listed(self, patron_id: int) -> list[tuple[Loan, Title, str]]:
         """Open loans with their titles and the copies' barcodes (one read)."""
 

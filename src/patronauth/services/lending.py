@@ -20,11 +20,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from patronauth.domain.circulation import FineCalendar, Standing, standing_from
+from patronauth.domain.circulation import FineCalendar, Standing, StandingFacts, standing_from
 from patronauth.domain.errors import NotFound
 from patronauth.domain.patrons import Patron
 from patronauth.domain.profile import Profile
 from patronauth.services.interfaces import Ports, UnitOfWork
+from patronauth.services.lookup import Found
 
 
 def library_today(ports: Ports, profile: Profile) -> date:
@@ -49,6 +50,14 @@ def standing_in(uow: UnitOfWork, patron: Patron, profile: Profile, today: date) 
     """The patron's lending standing, read in the caller's unit of work (one query)."""
     facts = uow.loans.standing_facts(patron.id, patron.institution, today)
     return standing_from(patron.status, facts, today=today, rules=profile.rules(patron.category))
+
+
+def standing_facts_in(found: Found, facts: StandingFacts, today: date) -> Standing:
+    """The standing of a patron found with its facts (`find_patron_standing`)."""
+    patron = found.patron
+    return standing_from(
+        patron.status, facts, today=today, rules=found.profile.rules(patron.category)
+    )
 
 
 def standing_of(ports: Ports, patron: Patron) -> Standing:

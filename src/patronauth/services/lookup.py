@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
+from typing import TypeVar
 
+from patronauth.domain.circulation import StandingFacts
 from patronauth.domain.errors import NotFound, Refused
 from patronauth.domain.identifiers import (
     IdentifierKind,
@@ -14,6 +18,8 @@ from patronauth.domain.identifiers import (
 from patronauth.domain.patrons import Identifier, Patron
 from patronauth.domain.profile import Profile
 from patronauth.services.interfaces import Profiles, UnitOfWork
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -44,8 +50,41 @@ def find_patron(
     key = lockout_key(raw)
     if institution is not None:
         profiles.get(institution)
+    match = _one(
+        ((patron, identifier, None) for patron, identifier in uow.patrons.find(key)),
+        profiles,
+        raw,
+        institution=institution,
+        include_replaced=include_replaced,
+    )
+    return match[0] if match else None
+
+
+def find_patron_standing(
+    uow: UnitOfWork, profiles: Profiles, raw: str, *, institution: str, today: date
+) -> tuple[Found, StandingFacts] | None:
+    """`find_patron` (current cards only) with what the patron's standing on `today`
+    is computed from, in one read: `today` is the library's date at `institution`."""
+    key = lockout_key(raw)
+    profiles.get(institution)
+    match = _one(uow.loans.found_with_standing(key, today), profiles, raw, institution=institution)
+    if match is None:
+        return None
+    found, facts = match
+    assert facts is not None
+    return found, facts
+
+
+def _one(
+    rows: Iterable[tuple[Patron, Identifier, _T]],
+    profiles: Profiles,
+    raw: str,
+    *,
+    institution: str | None,
+    include_replaced: bool = False,
+) -> tuple[Found, _T] | None:
     matches = []
-    for patron, identifier in uow.patrons.find(key):
+    for patron, identifier, extra in rows:
         if institution is not None and patron.institution != institution:
             continue
         profile = profiles.get(patron.institution)
@@ -53,7 +92,7 @@ def find_patron(
             continue
         if identifier.status is not IdentifierStatus.CURRENT and not include_replaced:
             continue
-        matches.append(Found(patron, identifier, profile))
+        matches.append((Found(patron, identifier, profile), extra))
     if len(matches) > 1:
         raise Refused.of("identifier.ambiguous")
     return matches[0] if matches else None

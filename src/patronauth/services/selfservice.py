@@ -41,8 +41,8 @@ from patronauth.domain.terminals import Terminal
 from patronauth.services import loans
 from patronauth.services.authenticate import Attempt, AuthResult
 from patronauth.services.interfaces import Ports
-from patronauth.services.lending import library_today, standing_in, standing_of
-from patronauth.services.lookup import Found, current_card, find_patron
+from patronauth.services.lending import library_today, standing_facts_in, standing_of
+from patronauth.services.lookup import Found, current_card, find_patron, find_patron_standing
 from patronauth.services.record import Record, record
 from patronauth.services.signin import sign_in
 
@@ -198,14 +198,24 @@ _CHECKS = {
 def _find(
     ports: Ports, terminal: Terminal, identifier: str, *, standing: bool = False
 ) -> tuple[Found | None, Standing | None]:
-    """The patron, and with `standing` the patron's standing read in the same unit."""
+    """The patron, and with `standing` the patron's standing, read with it in one
+    statement."""
     try:
+        if not standing:
+            with ports.read() as uow:
+                found = find_patron(
+                    uow, ports.profiles, identifier, institution=terminal.institution
+                )
+            return found, None
+        today = library_today(ports, ports.profiles.get(terminal.institution))
         with ports.read() as uow:
-            found = find_patron(uow, ports.profiles, identifier, institution=terminal.institution)
-            if found is None or not standing:
-                return found, None
-            today = library_today(ports, found.profile)
-            return found, standing_in(uow, found.patron, found.profile, today)
+            match = find_patron_standing(
+                uow, ports.profiles, identifier, institution=terminal.institution, today=today
+            )
+        if match is None:
+            return None, None
+        found, facts = match
+        return found, standing_facts_in(found, facts, today)
     except Refused:
         return None, None  # not an identifier at all, or one no patron here has
 

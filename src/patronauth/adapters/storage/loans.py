@@ -24,6 +24,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from patronauth.adapters.storage import tables as t
+from patronauth.adapters.storage.repositories import FIND_BY_KEY, identifier_from, patron_from
 from patronauth.domain.circulation import (
     ACTIVE_HOLDS,
     Closure,
@@ -33,6 +34,7 @@ from patronauth.domain.circulation import (
     StandingFacts,
     Title,
 )
+from patronauth.domain.patrons import Identifier, Patron
 
 
 def _loan(row: Row[Any]) -> Loan:
@@ -75,14 +77,11 @@ def _closure(text: str) -> Closure:
     return Closure(date.fromisoformat(start), date.fromisoformat(until) if until else None)
 
 
-def _standing_query() -> Any:
-    """One SELECT of scalar subqueries: counts and sums, and as text the due dates of
+def _standing_columns(patron_id: Any, institution: Any, today: Any) -> list[Any]:
+    """The standing as scalar subqueries: counts and sums, and as text the due dates of
     the overdue loans that accrue a fine and the institution's closures (both short).
-    Built once with bound parameters, so that SQLAlchemy finds its compiled form by a
-    cache key it keeps instead of working one out at every status request."""
-    patron_id = bindparam("patron_id", type_=t.loans.c.patron_id.type)
-    institution = bindparam("institution", type_=String())
-    today = bindparam("today", type_=Date())
+    `patron_id` and `institution` are bound parameters, or the columns of an enclosing
+    query over patrons (the subqueries then follow its rows)."""
     lo, h, f, p, c = t.loans, t.holds, t.fines, t.payments, t.closures
     open_loan = and_(lo.c.patron_id == patron_id, lo.c.returned_on.is_(None))
     overdue = and_(open_loan, lo.c.due_on < today)
@@ -93,7 +92,7 @@ def _standing_query() -> Any:
         h.c.ready_until < today,
     )
     closure_text = _IsoDate(c.c.start) + "/" + func.coalesce(_IsoDate(c.c.until), "")
-    return select(
+    return [
         select(func.count()).select_from(lo).where(open_loan).scalar_subquery().label("loans"),
         select(func.count()).select_from(lo).where(overdue).scalar_subquery().label("overdue"),
         select(func.aggregate_strings(_IsoDate(lo.c.due_on), ","))
@@ -122,10 +121,46 @@ def _standing_query() -> Any:
         .where(c.c.institution == institution)
         .scalar_subquery()
         .label("closures"),
+    ]
+
+
+def _standing_query() -> Any:
+    """One SELECT of the standing's subqueries. Built once with bound parameters, so
+    that SQLAlchemy finds its compiled form by a cache key it keeps instead of working
+    one out at every status request."""
+    return select(
+        *_standing_columns(
+            bindparam("patron_id", type_=t.loans.c.patron_id.type),
+            bindparam("institution", type_=String()),
+            bindparam("today", type_=Date()),
+        )
+    )
+
+
+def _found_with_standing_query() -> Any:
+    """The patrons behind a lockout key (as `SqlPatrons.find`), each row with its
+    patron's standing: the lookup and the standing in one statement (a 23 without PIN,
+    P4). The subqueries follow the row's patron and institution."""
+    today = bindparam("today", type_=Date())
+    return FIND_BY_KEY.add_columns(
+        *_standing_columns(t.patrons.c.id, t.patrons.c.institution, today)
+    )
+
+
+def _facts(row: Row[Any]) -> StandingFacts:
+    return StandingFacts(
+        loans=row.loans,
+        overdue=row.overdue,
+        accruing_due=tuple(date.fromisoformat(d) for d in _dates(row.accruing_due)),
+        recorded_fines=int(row.fines),
+        payments=int(row.payments),
+        holds=row.holds,
+        closures=tuple(_closure(text) for text in _dates(row.closures)),
     )
 
 
 _STANDING = _standing_query()
+_FOUND_WITH_STANDING = _found_with_standing_query()
 
 
 class SqlLoans:
@@ -136,15 +171,13 @@ class SqlLoans:
         row = self.conn.execute(
             _STANDING, {"patron_id": patron_id, "institution": institution, "today": today}
         ).one()
-        return StandingFacts(
-            loans=row.loans,
-            overdue=row.overdue,
-            accruing_due=tuple(date.fromisoformat(d) for d in _dates(row.accruing_due)),
-            recorded_fines=int(row.fines),
-            payments=int(row.payments),
-            holds=row.holds,
-            closures=tuple(_closure(text) for text in _dates(row.closures)),
-        )
+        return _facts(row)
+
+    def found_with_standing(
+        self, lookup_key: str, today: date
+    ) -> list[tuple[Patron, Identifier, StandingFacts]]:
+        rows = self.conn.execute(_FOUND_WITH_STANDING, {"key": lookup_key, "today": today})
+        return [(patron_from(row), identifier_from(row, "i_"), _facts(row)) for row in rows]
 
     def open_loans(self, patron_id: int) -> list[Loan]:
         lo = t.loans

@@ -114,7 +114,7 @@ def credential_values(patron_id: int, credential: NewCredential) -> dict[str, An
 
 # Statements of every sign-in, built once: constructing them costs more than running
 # them on SQLite (P1).
-_FIND_BY_KEY = (
+FIND_BY_KEY = (
     select(
         t.patrons,
         t.identifiers.c.id.label("i_id"),
@@ -157,7 +157,7 @@ class SqlPatrons:
         return patron_from(row) if row else None
 
     def find(self, lookup_key: str) -> list[tuple[Patron, Identifier]]:
-        rows = self.conn.execute(_FIND_BY_KEY, {"key": lookup_key})
+        rows = self.conn.execute(FIND_BY_KEY, {"key": lookup_key})
         return [(patron_from(row), identifier_from(row, "i_")) for row in rows]
 
     def identifiers(self, patron_id: int) -> list[Identifier]:
