@@ -91,8 +91,9 @@ async def test_a_completion_reads_its_client_at_most_once_a_request_and_writes_l
     app: App, pool: httpx.AsyncClient
 ) -> None:
     """The client is read once per request that names it (its secret's digest comes
-    with it: the token request does not read it again), and only the steps that store
-    something open a transaction that may write (P1's path: issue 15)."""
+    with it: the token request does not read it again), each step that stores
+    something does it in one transaction, and only those open a transaction that may
+    write (P1's path: issue 15)."""
     from sqlalchemy import event
 
     rp = await relying(app, pool)
@@ -101,10 +102,21 @@ async def test_a_completion_reads_its_client_at_most_once_a_request_and_writes_l
     sent: list[str] = []
     commits: list[int] = []
     event.listen(app.engine, "before_cursor_execute", lambda *a: sent.append(a[2]))
-    event.listen(app.engine, "commit", lambda *a: commits.append(1))
+    event.listen(app.engine, "commit", lambda *a: (commits.append(1), sent.append("COMMIT")))
     await complete(pool, rp, barcode, Counter())
     client_reads = [s for s in sent if s.startswith("SELECT") and "FROM sign_on_clients" in s]
-    assert len(client_reads) == 3  # authorize (validated twice by Authlib), token once
+    # Authorize once (though Authlib validates the request twice), token once.
+    assert len(client_reads) == 2
+    # The code is marked used and read in one statement; both tokens are one INSERT.
+    assert len([s for s in sent if "sign_on_codes" in s and not s.startswith("INSERT")]) == 1
+    assert len([s for s in sent if s.startswith("INSERT INTO sign_on_tokens")]) == 1
+    # The code, My Account's visit and the sign-on's audit record: one transaction.
+    [authorized] = [
+        n for n, s in enumerate(sent) if s.startswith("INSERT INTO sign_on_codes")
+    ]  # fmt: skip
+    assert sent[authorized + 1].startswith("INSERT INTO sign_on_visits")
+    assert sent[authorized + 2].startswith("INSERT INTO audit_events")
+    assert sent[authorized + 3] == "COMMIT"
     if app.engine.dialect.name == "sqlite":
         # Only a unit of work that writes queues for SQLite's write lock (BEGIN
         # IMMEDIATE), and each of them commits: the reads begin deferred.

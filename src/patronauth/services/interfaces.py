@@ -931,10 +931,9 @@ class SignOnRepository(Protocol):
     def take_code(self, code_hash: str, now: datetime) -> tuple[AuthorizationCode, bool] | None:
         """The code and whether this was its first use (it is marked used either way)."""
 
-    def add_token(
+    def add_tokens(
         self,
-        token_hash: str,
-        kind: str,
+        tokens: Sequence[tuple[str, str, datetime]],
         *,
         client_id: str,
         patron_id: int,
@@ -942,8 +941,8 @@ class SignOnRepository(Protocol):
         code_id: int | None,
         session_id: int | None,
         now: datetime,
-        expires_at: datetime,
-    ) -> None: ...
+    ) -> None:
+        """Tokens issued together, as (token hash, kind, expiry), in one statement."""
 
     def token(self, token_hash: str) -> IssuedToken | None: ...
 

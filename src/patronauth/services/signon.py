@@ -284,27 +284,39 @@ def library_claims(ports: Ports, patron: Patron) -> LibraryClaims:
 def record_sign_on(
     ports: Ports,
     client: Client,
-    patron_id: int,
+    patron: Patron,
     *,
     session_id: int | None,
     source: str,
 ) -> None:
     """Every sign-on to a service is audited with its name and listed in My Account."""
     with ports.uow() as uow:
-        uow.sign_on.add_visit(patron_id, client.client_id, session_id, ports.clock.now())
-        patron = uow.patrons.get(patron_id)
-        _audit(
-            uow,
-            ports,
-            "sign_on",
-            actor="patron",
-            channel=client.protocol.value,
-            institution=patron.institution if patron else client.institution,
-            patron_id=patron_id,
-            source=source,
-            detail={"service": client.name, "client_id": client.client_id},
-        )
+        _visited(uow, ports, client, patron, session_id=session_id, source=source)
         uow.commit()
+
+
+def _visited(
+    uow: UnitOfWork,
+    ports: Ports,
+    client: Client,
+    patron: Patron,
+    *,
+    session_id: int | None,
+    source: str,
+) -> None:
+    """`record_sign_on` in the caller's unit of work (with what the sign-on issued)."""
+    uow.sign_on.add_visit(patron.id, client.client_id, session_id, ports.clock.now())
+    _audit(
+        uow,
+        ports,
+        "sign_on",
+        actor="patron",
+        channel=client.protocol.value,
+        institution=patron.institution,
+        patron_id=patron.id,
+        source=source,
+        detail={"service": client.name, "client_id": client.client_id},
+    )
 
 
 @dataclass(frozen=True)
@@ -389,7 +401,7 @@ def proxy_check(
     patron = patron_of(ports, result.patron_id)
     if patron.status is PatronStatus.EXPIRED:
         return ProxyAnswer("expired")
-    record_sign_on(ports, client, patron.id, session_id=None, source=source)
+    record_sign_on(ports, client, patron, session_id=None, source=source)
     return ProxyAnswer("valid", patron.category)
 
 
@@ -436,8 +448,11 @@ def issue_ticket(
             ),
             now=now,
         )
+        patron = uow.patrons.get(patron_id)
+        if patron is None:
+            raise NotFound.of("patron.not_found")
+        _visited(uow, ports, client, patron, session_id=session_id, source=source)
         uow.commit()
-    record_sign_on(ports, client, patron_id, session_id=session_id, source=source)
     return ticket
 
 
@@ -471,9 +486,20 @@ def validate_ticket(
 CODE_SECONDS = 60
 
 
-def save_code(ports: Ports, code: str, stored: AuthorizationCode) -> None:
+def issue_code(
+    ports: Ports,
+    code: str,
+    stored: AuthorizationCode,
+    client: Client,
+    patron: Patron,
+    *,
+    source: str,
+) -> None:
+    """The authorization code and the sign-on it completes (audited and listed in My
+    Account, as `record_sign_on`), in one transaction."""
     with ports.uow() as uow:
         uow.sign_on.add_code(token_hash(code), stored)
+        _visited(uow, ports, client, patron, session_id=stored.session_id, source=source)
         uow.commit()
 
 
@@ -509,24 +535,24 @@ def save_tokens(
     session_id: int | None,
 ) -> None:
     now = ports.clock.now()
-    with ports.uow() as uow:
+    tokens = [
+        (token_hash(value), kind, now + timedelta(seconds=seconds))
         for kind, value, seconds in (
             ("access", access, expires_in),
             ("refresh", refresh, REFRESH_SECONDS),
-        ):
-            if value is None:
-                continue
-            uow.sign_on.add_token(
-                token_hash(value),
-                kind,
-                client_id=client.client_id,
-                patron_id=patron_id,
-                scope=scope,
-                code_id=code_id,
-                session_id=session_id,
-                now=now,
-                expires_at=now + timedelta(seconds=seconds),
-            )
+        )
+        if value is not None
+    ]
+    with ports.uow() as uow:
+        uow.sign_on.add_tokens(
+            tokens,
+            client_id=client.client_id,
+            patron_id=patron_id,
+            scope=scope,
+            code_id=code_id,
+            session_id=session_id,
+            now=now,
+        )
         uow.commit()
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,12 +43,11 @@ from patronauth.services.signon import (
     end_sign_on,
     find_client,
     get_client,
+    issue_code,
     live_token,
     patron_of,
-    record_sign_on,
     redeem_code,
     revoke_token,
-    save_code,
     save_tokens,
     secret_matches,
     user_claims,
@@ -56,6 +56,9 @@ from patronauth.signon.http import BadForm, read_form
 from patronauth.signon.pages import Pages
 
 MAX_QUERY_LENGTH = 4096
+_CLIENTS_OF_REQUEST: ContextVar[dict[str, OidcClient | None] | None] = ContextVar(
+    "oidc_clients_of_request", default=None
+)
 ALGORITHM = "RS256"
 NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
 
@@ -106,6 +109,7 @@ class Subject:
     client: Client
     session_id: int | None
     auth_time: datetime
+    source: str = ""  # the browser's address, for the audit of an authorization
 
 
 class Code:
@@ -212,7 +216,8 @@ def _server(app: App, issuer: str) -> AuthorizationServer:
             subject: Subject = request.user
             data = request.payload.data
             now = ports.clock.now()
-            save_code(
+            # The code and the sign-on it completes (audit, My Account) are one write.
+            issue_code(
                 ports,
                 code,
                 AuthorizationCode(
@@ -229,6 +234,9 @@ def _server(app: App, issuer: str) -> AuthorizationServer:
                     expires_at=now + timedelta(seconds=CODE_SECONDS),
                     used_at=None,
                 ),
+                subject.client,
+                subject.patron,
+                source=subject.source,
             )
 
         def query_authorization_code(self, code: str, client: OidcClient) -> Code | None:
@@ -299,10 +307,16 @@ def _server(app: App, issuer: str) -> AuthorizationServer:
 
     class Server(AuthorizationServer):  # type: ignore[misc]
         def query_client(self, client_id: str) -> OidcClient | None:
+            seen = _CLIENTS_OF_REQUEST.get()
+            if seen is not None and client_id in seen:
+                return seen[client_id]
             found = find_client(ports, client_id or "")
-            if found is None or found.client.protocol is not SignOnProtocol.OIDC:
-                return None
-            return OidcClient(app, found)
+            client = None
+            if found is not None and found.client.protocol is SignOnProtocol.OIDC:
+                client = OidcClient(app, found)
+            if seen is not None:
+                seen[client_id] = client
+            return client
 
         def save_token(self, token: dict[str, Any], request: Any) -> None:
             subject: Subject = request.user
@@ -410,6 +424,15 @@ def routes(app: App) -> list[BaseRoute]:
         return hmac.new(consent_key, message, hashlib.sha256).hexdigest()
 
     def authorize_sync(request: Request, fields: dict[str, str], consent: str | None) -> Response:
+        # Authlib validates an authorization request twice (for the consent decision,
+        # then for the answer): the client is read once per request.
+        clients = _CLIENTS_OF_REQUEST.set({})
+        try:
+            return _authorize(request, fields, consent)
+        finally:
+            _CLIENTS_OF_REQUEST.reset(clients)
+
+    def _authorize(request: Request, fields: dict[str, str], consent: str | None) -> Response:
         if ports.signing_keys is None:
             return pages.error(request, "oidc.not_set_up", 503)
         oauth = FormRequest("GET", _uri(request), fields, request.headers)
@@ -456,14 +479,10 @@ def routes(app: App) -> list[BaseRoute]:
                 fields,
                 _signature(session, query),
             )
-        subject = Subject(patron, client, session.id, session.started_at)
+        subject = Subject(patron, client, session.id, session.started_at, pages.source(request))
         answer = server.create_authorization_response(
             request=oauth, grant_user=subject, grant=grant
         )
-        if answer.status_code == 302:
-            record_sign_on(
-                ports, client, patron.id, session_id=session.id, source=pages.source(request)
-            )
         if consent is not None and answer.status_code == 302:
             # A form's redirect to another site would be held to the page's form-action.
             return pages.continue_to(request, answer.headers["location"])

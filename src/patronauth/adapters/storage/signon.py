@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -155,18 +156,21 @@ class SqlSignOn:
 
     def take_code(self, code_hash: str, now: datetime) -> tuple[AuthorizationCode, bool] | None:
         codes = t.sign_on_codes
-        first = self.conn.execute(
+        # Marked used and read in one statement; a code used already is read alone.
+        row = self.conn.execute(
             update(codes)
             .where(codes.c.code_hash == code_hash, codes.c.used_at.is_(None))
             .values(used_at=now)
-        ).rowcount
+            .returning(*codes.c)
+        ).first()
+        if row is not None:
+            return _code(row), True
         row = self.conn.execute(select(codes).where(codes.c.code_hash == code_hash)).first()
-        return (_code(row), first == 1) if row else None
+        return (_code(row), False) if row else None
 
-    def add_token(
+    def add_tokens(
         self,
-        token_hash: str,
-        kind: str,
+        tokens: Sequence[tuple[str, str, datetime]],
         *,
         client_id: str,
         patron_id: int,
@@ -174,19 +178,25 @@ class SqlSignOn:
         code_id: int | None,
         session_id: int | None,
         now: datetime,
-        expires_at: datetime,
     ) -> None:
+        if not tokens:
+            return
         self.conn.execute(
             insert(t.sign_on_tokens).values(
-                token_hash=token_hash,
-                kind=kind,
-                client_id=client_id,
-                patron_id=patron_id,
-                scope=scope,
-                code_id=code_id,
-                session_id=session_id,
-                created_at=now,
-                expires_at=expires_at,
+                [
+                    {
+                        "token_hash": token_hash,
+                        "kind": kind,
+                        "client_id": client_id,
+                        "patron_id": patron_id,
+                        "scope": scope,
+                        "code_id": code_id,
+                        "session_id": session_id,
+                        "created_at": now,
+                        "expires_at": expires_at,
+                    }
+                    for token_hash, kind, expires_at in tokens
+                ]
             )
         )
 
