@@ -64,3 +64,28 @@ def test_a_status_without_pin_reads_the_patron_and_the_standing_in_one_statement
     for table in ("loans", "fines", "payments", "holds", "closures"):
         assert table in lookups[0]
     assert [s for s in statements if "loans" in s] == lookups
+
+
+def test_a_status_with_pin_reads_the_standing_with_the_card_after_the_sign_in(
+    library: App, server: Sip2Server
+) -> None:
+    """With a PIN the one sign-in looks the card up and checks the PIN; the patron and
+    the standing are then read in one statement (not the card before the sign-in, and
+    the standing after it, each on its own)."""
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        statements.append(sql)
+
+    with connect(server) as terminal:
+        assert terminal.ask(patron_status()).startswith(b"24")  # terminal read
+        event.listen(library.engine, "before_cursor_execute", seen)
+        try:
+            answer = terminal.ask(patron_status())
+        finally:
+            event.remove(library.engine, "before_cursor_execute", seen)
+    assert b"|CQY|" in answer
+    lookups = [n for n, s in enumerate(statements) if "lookup_key" in s]
+    assert len(lookups) == 2  # the sign-in's, then the answer's
+    assert any(s.startswith("INSERT INTO audit_events") for s in statements[: lookups[1]])
+    assert [s for s in statements if "loans" in s] == [statements[lookups[1]]]

@@ -237,9 +237,10 @@ def _gate(
     *,
     standing: bool = False,
 ) -> _Gate:
-    """`standing`: read the standing with the patron when no PIN is to be checked (no
-    argon2 call between the two reads, so one unit of work serves both)."""
-    found, account = _find(ports, terminal, identifier, standing=standing and not pin)
+    """`standing`: read the patron's standing with the patron, in one statement. With a
+    PIN the one sign-in checks it first (it looks the card up itself); the patron and
+    the standing are read after it, whatever its outcome (the answer says whether the
+    patron is valid either way)."""
     result: AuthResult | None = None
     seconds = 0
     if pin:
@@ -256,11 +257,13 @@ def _gate(
             ).result
         except InvalidInput:
             result = None  # a malformed identifier or PIN: refused before any attempt
+        found, account = _find(ports, terminal, identifier, standing=standing)
         if found is None and result is not None and result.patron_id is not None:
             found = _signed_in_as(ports, result.patron_id)  # R20: a Portal UID typed
         check = _CHECKS.get(result.outcome, PinCheck.REFUSED) if result else PinCheck.WRONG
         seconds = result.retry_after if result else 0
     else:
+        found, account = _find(ports, terminal, identifier, standing=standing)
         seconds = _blocked_for(ports, identifier) if found else 0
         if seconds:
             check = PinCheck.BLOCKED
