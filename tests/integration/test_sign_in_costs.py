@@ -108,6 +108,32 @@ def test_a_sign_in_writes_its_outcome_audit_and_session_in_one_transaction(
     assert rows == 1
 
 
+def test_a_sign_in_reads_the_card_and_its_credentials_in_one_statement(chosen: App) -> None:
+    """Before the hash, one SELECT finds the card with the patron's credentials: no
+    statement reads the credentials on its own (one round trip fewer on PostgreSQL)."""
+    attempt = Attempt("HKPL0001", PASSWORD, Channel.APP, source="192.0.2.7")
+    with watched(chosen) as seen:
+        assert sign_in(chosen.ports, attempt).result.outcome is Outcome.OK
+    reads = [s for statements in seen.done for s in statements if s.startswith("SELECT")]
+    [lookup] = [s for s in reads if "LOOKUP_KEY" in s]
+    assert "LEFT OUTER JOIN CREDENTIALS" in lookup
+    assert [s for s in reads if "FROM CREDENTIALS" in s] == []
+
+
+def test_a_card_whose_patron_holds_no_credential_is_refused_as_not_set_up(
+    chosen: App,
+) -> None:
+    """The outer join gives the card with no credential: refused, as before the read
+    was one statement (the audit record says why)."""
+    with chosen.engine.begin() as conn:
+        conn.execute(t.credentials.delete())
+    attempt = Attempt("HKPL0001", PASSWORD, Channel.APP, source="192.0.2.7")
+    assert sign_in(chosen.ports, attempt).result.outcome is Outcome.INVALID
+    with chosen.ports.read() as uow:
+        [last] = uow.audit.recent(limit=1)
+    assert last.event.detail.get("reason") == "not_set_up"
+
+
 def test_a_refused_sign_in_opens_no_session(chosen: App) -> None:
     attempt = Attempt("HKPL0001", "Wrong#Pass1", Channel.APP, source="192.0.2.7")
     signed = sign_in(chosen.ports, attempt, session=SessionChannel.APP)

@@ -39,7 +39,7 @@ from patronauth.services import audit_keys
 from patronauth.services.admission import admit
 from patronauth.services.directory import DirectoryRoute, check_in_directory, directory_route
 from patronauth.services.interfaces import AuditEvent, Ports, UnitOfWork
-from patronauth.services.lookup import Found, find_patron
+from patronauth.services.lookup import Found, find_patron_credentials
 
 
 @dataclass(frozen=True)
@@ -128,12 +128,13 @@ def verify_attempt(ports: Ports, attempt: Attempt, *, open_in: OpenIn | None = N
     kind: CredentialKind | None = None
     credential: Credential | None = None
     with ports.read() as uow:
-        found = find_patron(
+        match = find_patron_credentials(
             uow, ports.profiles, attempt.identifier, institution=attempt.institution
         )
-        refusal = _channel_refusal(found.profile if found else None, attempt)
-        if refusal is None:
-            kind, credential = _credential_for(uow, found, attempt)
+    found, held = match if match else (None, ())
+    refusal = _channel_refusal(found.profile if found else None, attempt)
+    if refusal is None:
+        kind, credential = _credential_for(found, held, attempt)
     if refusal is not None:
         event.refused(refusal, found)
         raise refusal
@@ -266,15 +267,16 @@ def _lockout_rule(ports: Ports, found: Found | None, attempt: Attempt) -> Lockou
 
 
 def _credential_for(
-    uow: UnitOfWork, found: Found | None, attempt: Attempt
+    found: Found | None, held: tuple[Credential, ...], attempt: Attempt
 ) -> tuple[CredentialKind | None, Credential | None]:
+    """The credential this attempt is checked against, among those the patron holds."""
     if found is None:
         return attempt.credential, None
     profile = found.profile
     kind = attempt.credential or profile.kind_for(attempt.channel)
     if kind not in profile.kinds:
         return kind, None
-    return kind, uow.credentials.get(found.patron.id, kind)
+    return kind, next((c for c in held if c.kind is kind), None)
 
 
 def _for_patron(result: AuthResult, found: Found) -> AuthResult:

@@ -274,6 +274,11 @@ class PatronRepository(Protocol):
     def find(self, lookup_key: str) -> list[tuple[Patron, Identifier]]:
         """Patrons having an identifier (current or replaced) with this lockout key."""
 
+    def find_with_credentials(
+        self, lookup_key: str
+    ) -> list[tuple[Patron, Identifier, tuple[Credential, ...]]]:
+        """`find`, each with the patron's credentials, in one read (a sign-in)."""
+
     def identifiers(self, patron_id: int) -> list[Identifier]: ...
 
     def add_identifier(

@@ -15,7 +15,7 @@ from patronauth.domain.identifiers import (
     lockout_key,
     normalise,
 )
-from patronauth.domain.patrons import Identifier, Patron
+from patronauth.domain.patrons import Credential, Identifier, Patron
 from patronauth.domain.profile import Profile
 from patronauth.services.interfaces import Profiles, UnitOfWork
 
@@ -73,6 +73,18 @@ def find_patron_standing(
     found, facts = match
     assert facts is not None
     return found, facts
+
+
+def find_patron_credentials(
+    uow: UnitOfWork, profiles: Profiles, raw: str, *, institution: str | None = None
+) -> tuple[Found, tuple[Credential, ...]] | None:
+    """`find_patron` (current cards only) with the patron's credentials, in one read:
+    what a sign-in needs before its verification."""
+    key = lockout_key(raw)
+    if institution is not None:
+        profiles.get(institution)
+    rows = uow.patrons.find_with_credentials(key)
+    return _one(rows, profiles, raw, institution=institution)
 
 
 def _one(

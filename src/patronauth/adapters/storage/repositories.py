@@ -58,23 +58,23 @@ def identifier_from(row: Row[Any], prefix: str = "") -> Identifier:
     )
 
 
-def credential_from(row: Row[Any]) -> Credential:
+def credential_from(row: Row[Any], prefix: str = "") -> Credential:
     m = row._mapping
-    suspended_from = m["suspended_from"]
+    suspended_from = m[prefix + "suspended_from"]
     return Credential(
-        id=m["id"],
-        patron_id=m["patron_id"],
-        kind=CredentialKind(m["kind"]),
-        state=CredentialState(m["state"]),
-        secret_hash=m["secret_hash"],
-        default_digest=m["default_digest"],
-        policy_from=m["policy_from"],
-        set_at=m["set_at"],
-        expires_at=m["expires_at"],
-        consecutive_failures=m["consecutive_failures"],
+        id=m[prefix + "id"],
+        patron_id=m[prefix + "patron_id"],
+        kind=CredentialKind(m[prefix + "kind"]),
+        state=CredentialState(m[prefix + "state"]),
+        secret_hash=m[prefix + "secret_hash"],
+        default_digest=m[prefix + "default_digest"],
+        policy_from=m[prefix + "policy_from"],
+        set_at=m[prefix + "set_at"],
+        expires_at=m[prefix + "expires_at"],
+        consecutive_failures=m[prefix + "consecutive_failures"],
         suspended_from=CredentialState(suspended_from) if suspended_from else None,
-        version=m["version"],
-        temporary_used_at=m["temporary_used_at"],
+        version=m[prefix + "version"],
+        temporary_used_at=m[prefix + "temporary_used_at"],
     )
 
 
@@ -127,6 +127,10 @@ FIND_BY_KEY = (
     .join(t.identifiers, t.identifiers.c.patron_id == t.patrons.c.id)
     .where(t.identifiers.c.lookup_key == bindparam("key"))
 )
+# A sign-in's card and the patron's credentials (two at most) in one statement.
+_FIND_WITH_CREDENTIALS = FIND_BY_KEY.add_columns(
+    *(column.label(f"c_{column.name}") for column in t.credentials.c)
+).outerjoin(t.credentials, t.credentials.c.patron_id == t.patrons.c.id)
 _CREDENTIAL = select(t.credentials).where(
     t.credentials.c.patron_id == bindparam("patron_id"), t.credentials.c.kind == bindparam("kind")
 )
@@ -159,6 +163,18 @@ class SqlPatrons:
     def find(self, lookup_key: str) -> list[tuple[Patron, Identifier]]:
         rows = self.conn.execute(FIND_BY_KEY, {"key": lookup_key})
         return [(patron_from(row), identifier_from(row, "i_")) for row in rows]
+
+    def find_with_credentials(
+        self, lookup_key: str
+    ) -> list[tuple[Patron, Identifier, tuple[Credential, ...]]]:
+        found: dict[int, tuple[Patron, Identifier, list[Credential]]] = {}
+        for row in self.conn.execute(_FIND_WITH_CREDENTIALS, {"key": lookup_key}):
+            card_id = row.i_id
+            if card_id not in found:
+                found[card_id] = (patron_from(row), identifier_from(row, "i_"), [])
+            if row.c_id is not None:
+                found[card_id][2].append(credential_from(row, "c_"))
+        return [(patron, card, tuple(held)) for patron, card, held in found.values()]
 
     def identifiers(self, patron_id: int) -> list[Identifier]:
         query = (
