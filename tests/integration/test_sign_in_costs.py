@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -26,6 +26,7 @@ from patronauth.bootstrap import App
 from patronauth.domain.credentials import Channel, Outcome
 from patronauth.domain.identifiers import lockout_key
 from patronauth.domain.lockout import Admitted, Blocked, LockoutRule
+from patronauth.domain.profile import ForcedChange
 from patronauth.domain.sessions import Scope, SessionChannel, SessionPolicy
 from patronauth.services.authenticate import Attempt
 from patronauth.services.credentials import ChangeRequest, change_secret
@@ -109,15 +110,37 @@ def test_a_sign_in_writes_its_outcome_audit_and_session_in_one_transaction(
 
 
 def test_a_sign_in_reads_the_card_and_its_credentials_in_one_statement(chosen: App) -> None:
-    """Before the hash, one SELECT finds the card with the patron's credentials: no
-    statement reads the credentials on its own (one round trip fewer on PostgreSQL)."""
+    """Before the hash, one SELECT finds the card with the patron's credentials and
+    the count of the institution's forced changes: no statement reads the credentials
+    on their own, nor the forced changes when none is on record (two round trips fewer
+    on PostgreSQL)."""
     attempt = Attempt("HKPL0001", PASSWORD, Channel.APP, source="192.0.2.7")
     with watched(chosen) as seen:
         assert sign_in(chosen.ports, attempt).result.outcome is Outcome.OK
     reads = [s for statements in seen.done for s in statements if s.startswith("SELECT")]
     [lookup] = [s for s in reads if "LOOKUP_KEY" in s]
     assert "LEFT OUTER JOIN CREDENTIALS" in lookup
+    assert "FROM FORCED_CHANGES" in lookup
     assert [s for s in reads if "FROM CREDENTIALS" in s] == []
+    assert [s for s in reads if s.startswith("SELECT FORCED_CHANGES")] == []
+
+
+def test_a_forced_change_on_record_is_read_after_the_hash_and_applies(chosen: App) -> None:
+    """R26 still holds with the count read before the hash: a forced change on record
+    (go-live today, after the password was chosen) is read and makes the sign-in
+    must-change."""
+    with chosen.engine.begin() as conn:  # chosen a month ago
+        conn.execute(t.credentials.update().values(set_at=NOW - timedelta(days=30)))
+    attempt = Attempt("HKPL0001", PASSWORD, Channel.APP, source="192.0.2.7")
+    assert sign_in(chosen.ports, attempt).result.outcome is Outcome.OK
+    with chosen.ports.uow() as uow:
+        today = chosen.ports.profiles.get("hkpl").day_of(chosen.ports.clock.now())
+        uow.forced_changes.add("hkpl", ForcedChange(today), created_by="staff", at=NOW)
+        uow.commit()
+    with watched(chosen) as seen:
+        assert sign_in(chosen.ports, attempt).result.outcome is Outcome.MUST_CHANGE
+    reads = [s for statements in seen.done for s in statements if s.startswith("SELECT")]
+    assert len([s for s in reads if s.startswith("SELECT FORCED_CHANGES")]) == 1
 
 
 def test_a_card_whose_patron_holds_no_credential_is_refused_as_not_set_up(

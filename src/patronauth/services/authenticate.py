@@ -38,8 +38,8 @@ from patronauth.domain.text import has_control_characters
 from patronauth.services import audit_keys
 from patronauth.services.admission import admit
 from patronauth.services.directory import DirectoryRoute, check_in_directory, directory_route
-from patronauth.services.interfaces import AuditEvent, Ports, UnitOfWork
-from patronauth.services.lookup import Found, find_patron_credentials
+from patronauth.services.interfaces import AuditEvent, CardHolder, Ports, UnitOfWork
+from patronauth.services.lookup import Found, find_card_holder
 
 
 @dataclass(frozen=True)
@@ -128,13 +128,13 @@ def verify_attempt(ports: Ports, attempt: Attempt, *, open_in: OpenIn | None = N
     kind: CredentialKind | None = None
     credential: Credential | None = None
     with ports.read() as uow:
-        match = find_patron_credentials(
+        match = find_card_holder(
             uow, ports.profiles, attempt.identifier, institution=attempt.institution
         )
-    found, held = match if match else (None, ())
+    found, holder = match if match else (None, None)
     refusal = _channel_refusal(found.profile if found else None, attempt)
     if refusal is None:
-        kind, credential = _credential_for(found, held, attempt)
+        kind, credential = _credential_for(found, holder, attempt)
     if refusal is not None:
         event.refused(refusal, found)
         raise refusal
@@ -155,7 +155,10 @@ def verify_attempt(ports: Ports, attempt: Attempt, *, open_in: OpenIn | None = N
         if route is not None:
             verified = _verify_in_directory(ports, attempt, secret, route, kind, event)
         else:
-            verified = _verify(ports, attempt, secret, found, kind, credential, event, open_in)
+            forced = holder is None or holder.forced_changes > 0
+            verified = _verify(
+                ports, attempt, secret, found, kind, credential, event, open_in, forced=forced
+            )
         success = verified.result.outcome not in {Outcome.INVALID, Outcome.SUSPENDED}
         return verified
     except Busy:
@@ -267,16 +270,16 @@ def _lockout_rule(ports: Ports, found: Found | None, attempt: Attempt) -> Lockou
 
 
 def _credential_for(
-    found: Found | None, held: tuple[Credential, ...], attempt: Attempt
+    found: Found | None, holder: CardHolder | None, attempt: Attempt
 ) -> tuple[CredentialKind | None, Credential | None]:
     """The credential this attempt is checked against, among those the patron holds."""
-    if found is None:
+    if found is None or holder is None:
         return attempt.credential, None
     profile = found.profile
     kind = attempt.credential or profile.kind_for(attempt.channel)
     if kind not in profile.kinds:
         return kind, None
-    return kind, next((c for c in held if c.kind is kind), None)
+    return kind, next((c for c in holder.credentials if c.kind is kind), None)
 
 
 def _for_patron(result: AuthResult, found: Found) -> AuthResult:
@@ -303,7 +306,11 @@ def _verify(
     credential: Credential | None,
     event: _Event,
     open_in: OpenIn | None = None,
+    *,
+    forced: bool = True,
 ) -> _Verified:
+    """`forced`: whether the institution may have forced changes on record (read after
+    the hash); False when the card's read found none."""
     if found is None or credential is None or kind is None:
         ports.hasher.dummy_verify(secret)
         result = _invalid(attempt)
@@ -334,7 +341,9 @@ def _verify(
                 uow.credentials.clear_failures(credential.id)
             if verification.rehashed:
                 uow.credentials.rehash(credential, verification.rehashed)
-        outcome = _after_correct_secret(ports, uow, found, credential, attempt.channel)
+        outcome = _after_correct_secret(
+            ports, uow, found, credential, attempt.channel, forced=forced
+        )
         if (
             outcome is Outcome.MUST_CHANGE
             and credential.state is CredentialState.TEMPORARY
@@ -441,6 +450,8 @@ def _after_correct_secret(
     found: Found,
     credential: Credential,
     channel: Channel,
+    *,
+    forced: bool = True,
 ) -> Outcome:
     patron = found.patron
     now = ports.clock.now()
@@ -455,12 +466,9 @@ def _after_correct_secret(
     ):
         return Outcome.TEMPORARY_EXPIRED
     settings = found.profile.credential(patron.category, credential.kind)
-    forced = [
-        *found.profile.forced_changes,
-        *uow.forced_changes.for_institution(patron.institution),
-    ]
+    recorded = uow.forced_changes.for_institution(patron.institution) if forced else []
     due = change_due(
-        forced,
+        [*found.profile.forced_changes, *recorded],
         patron.category,
         settings,
         set_on=found.profile.day_of(credential.set_at),

@@ -266,6 +266,18 @@ class StoredAuditEvent:
     event: AuditEvent
 
 
+@dataclass(frozen=True)
+class CardHolder:
+    """A card found for a sign-in, with what the sign-in needs besides the hash: the
+    patron's credentials, and how many forced changes (R26) the patron's institution
+    has on record (none, the usual case: nothing more to read after the hash)."""
+
+    patron: Patron
+    identifier: Identifier
+    credentials: tuple[Credential, ...]
+    forced_changes: int
+
+
 class PatronRepository(Protocol):
     def add(self, patron: NewPatron) -> Patron: ...
 
@@ -274,10 +286,9 @@ class PatronRepository(Protocol):
     def find(self, lookup_key: str) -> list[tuple[Patron, Identifier]]:
         """Patrons having an identifier (current or replaced) with this lockout key."""
 
-    def find_with_credentials(
-        self, lookup_key: str
-    ) -> list[tuple[Patron, Identifier, tuple[Credential, ...]]]:
-        """`find`, each with the patron's credentials, in one read (a sign-in)."""
+    def card_holders(self, lookup_key: str) -> list[CardHolder]:
+        """`find`, each with the patron's credentials and the count of its institution's
+        forced changes, in one read (a sign-in)."""
 
     def identifiers(self, patron_id: int) -> list[Identifier]: ...
 

@@ -15,9 +15,9 @@ from patronauth.domain.identifiers import (
     lockout_key,
     normalise,
 )
-from patronauth.domain.patrons import Credential, Identifier, Patron
+from patronauth.domain.patrons import Identifier, Patron
 from patronauth.domain.profile import Profile
-from patronauth.services.interfaces import Profiles, UnitOfWork
+from patronauth.services.interfaces import CardHolder, Profiles, UnitOfWork
 
 _T = TypeVar("_T")
 
@@ -75,15 +75,16 @@ def find_patron_standing(
     return found, facts
 
 
-def find_patron_credentials(
+def find_card_holder(
     uow: UnitOfWork, profiles: Profiles, raw: str, *, institution: str | None = None
-) -> tuple[Found, tuple[Credential, ...]] | None:
-    """`find_patron` (current cards only) with the patron's credentials, in one read:
-    what a sign-in needs before its verification."""
+) -> tuple[Found, CardHolder] | None:
+    """`find_patron` (current cards only) with what a sign-in needs before its
+    verification (the patron's credentials, the forced changes on record), in one read."""
     key = lockout_key(raw)
     if institution is not None:
         profiles.get(institution)
-    rows = uow.patrons.find_with_credentials(key)
+    holders = uow.patrons.card_holders(key)
+    rows = ((h.patron, h.identifier, h) for h in holders)
     return _one(rows, profiles, raw, institution=institution)
 
 

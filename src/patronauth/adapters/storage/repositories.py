@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from patronauth.adapters.storage import tables as t
@@ -16,6 +16,7 @@ from patronauth.domain.patrons import Credential, Identifier, Patron, PatronStat
 from patronauth.domain.profile import ForcedChange
 from patronauth.services.interfaces import (
     AuditEvent,
+    CardHolder,
     NewCredential,
     NewPatron,
     StoredAuditEvent,
@@ -127,9 +128,15 @@ FIND_BY_KEY = (
     .join(t.identifiers, t.identifiers.c.patron_id == t.patrons.c.id)
     .where(t.identifiers.c.lookup_key == bindparam("key"))
 )
-# A sign-in's card and the patron's credentials (two at most) in one statement.
-_FIND_WITH_CREDENTIALS = FIND_BY_KEY.add_columns(
-    *(column.label(f"c_{column.name}") for column in t.credentials.c)
+# A sign-in's card, the patron's credentials (two at most) and the count of the
+# institution's forced changes, in one statement.
+_CARD_HOLDERS = FIND_BY_KEY.add_columns(
+    *(column.label(f"c_{column.name}") for column in t.credentials.c),
+    select(func.count())
+    .select_from(t.forced_changes)
+    .where(t.forced_changes.c.institution == t.patrons.c.institution)
+    .scalar_subquery()
+    .label("forced_changes"),
 ).outerjoin(t.credentials, t.credentials.c.patron_id == t.patrons.c.id)
 _CREDENTIAL = select(t.credentials).where(
     t.credentials.c.patron_id == bindparam("patron_id"), t.credentials.c.kind == bindparam("kind")
@@ -164,17 +171,18 @@ class SqlPatrons:
         rows = self.conn.execute(FIND_BY_KEY, {"key": lookup_key})
         return [(patron_from(row), identifier_from(row, "i_")) for row in rows]
 
-    def find_with_credentials(
-        self, lookup_key: str
-    ) -> list[tuple[Patron, Identifier, tuple[Credential, ...]]]:
-        found: dict[int, tuple[Patron, Identifier, list[Credential]]] = {}
-        for row in self.conn.execute(_FIND_WITH_CREDENTIALS, {"key": lookup_key}):
-            card_id = row.i_id
-            if card_id not in found:
-                found[card_id] = (patron_from(row), identifier_from(row, "i_"), [])
+    def card_holders(self, lookup_key: str) -> list[CardHolder]:
+        found: dict[int, tuple[Row[Any], list[Credential]]] = {}
+        for row in self.conn.execute(_CARD_HOLDERS, {"key": lookup_key}):
+            _, held = found.setdefault(row.i_id, (row, []))
             if row.c_id is not None:
-                found[card_id][2].append(credential_from(row, "c_"))
-        return [(patron, card, tuple(held)) for patron, card, held in found.values()]
+                held.append(credential_from(row, "c_"))
+        return [
+            CardHolder(
+                patron_from(row), identifier_from(row, "i_"), tuple(held), row.forced_changes
+            )
+            for row, held in found.values()
+        ]
 
     def identifiers(self, patron_id: int) -> list[Identifier]:
         query = (
