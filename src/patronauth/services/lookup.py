@@ -67,12 +67,7 @@ def find_patron_standing(
     is computed from, in one read: `today` is the library's date at `institution`."""
     key = lockout_key(raw)
     profiles.get(institution)
-    match = _one(uow.loans.found_with_standing(key, today), profiles, raw, institution=institution)
-    if match is None:
-        return None
-    found, facts = match
-    assert facts is not None
-    return found, facts
+    return _one(uow.loans.found_with_standing(key, today), profiles, raw, institution=institution)
 
 
 def find_card_holder(
@@ -96,6 +91,8 @@ def _one(
     institution: str | None,
     include_replaced: bool = False,
 ) -> tuple[Found, _T] | None:
+    """The one card among `rows` (patron, card, what came with them) that is `raw` by
+    its institution's rule; None when none is, `identifier.ambiguous` when several are."""
     matches = []
     for patron, identifier, extra in rows:
         if institution is not None and patron.institution != institution:
