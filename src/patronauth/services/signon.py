@@ -281,20 +281,6 @@ def library_claims(ports: Ports, patron: Patron) -> LibraryClaims:
     )
 
 
-def record_sign_on(
-    ports: Ports,
-    client: Client,
-    patron: Patron,
-    *,
-    session_id: int | None,
-    source: str,
-) -> None:
-    """Every sign-on to a service is audited with its name and listed in My Account."""
-    with ports.uow() as uow:
-        _visited(uow, ports, client, patron, session_id=session_id, source=source)
-        uow.commit()
-
-
 def _visited(
     uow: UnitOfWork,
     ports: Ports,
@@ -304,7 +290,8 @@ def _visited(
     session_id: int | None,
     source: str,
 ) -> None:
-    """`record_sign_on` in the caller's unit of work (with what the sign-on issued)."""
+    """Every sign-on to a service is audited with its name and listed in My Account,
+    in the caller's unit of work (with what the sign-on issued: a code, a ticket)."""
     uow.sign_on.add_visit(patron.id, client.client_id, session_id, ports.clock.now())
     _audit(
         uow,
@@ -401,7 +388,9 @@ def proxy_check(
     patron = patron_of(ports, result.patron_id)
     if patron.status is PatronStatus.EXPIRED:
         return ProxyAnswer("expired")
-    record_sign_on(ports, client, patron, session_id=None, source=source)
+    with ports.uow() as uow:
+        _visited(uow, ports, client, patron, session_id=None, source=source)
+        uow.commit()
     return ProxyAnswer("valid", patron.category)
 
 
@@ -496,7 +485,7 @@ def issue_code(
     source: str,
 ) -> None:
     """The authorization code and the sign-on it completes (audited and listed in My
-    Account, as `record_sign_on`), in one transaction."""
+    Account), in one transaction."""
     with ports.uow() as uow:
         uow.sign_on.add_code(token_hash(code), stored)
         _visited(uow, ports, client, patron, session_id=stored.session_id, source=source)
