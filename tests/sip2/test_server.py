@@ -26,7 +26,8 @@ from patronauth.bootstrap import App, keyring, with_ports
 from patronauth.domain.credentials import Channel, CredentialKind
 from patronauth.services.credentials import ChangeRequest, change_secret
 from patronauth.services.terminals import add_terminal
-from patronauth.sip2.server import Sip2Server
+from patronauth.sip2.messages import Message
+from patronauth.sip2.server import Session, Sip2Server
 from tests.sip2.conftest import (
     PATRON,
     PIN,
@@ -35,6 +36,7 @@ from tests.sip2.conftest import (
     connect,
     login_frame,
     patron_status,
+    request,
     running,
 )
 from tests.support import STAFF, make_app
@@ -61,6 +63,40 @@ def test_exchanges_are_logged_without_pins_passwords_or_names(
     assert "SIP2 sent 96: bad checksum" in text
     for secret in (TERMINAL_PASSWORD, PIN, "9999", "Chan Tai Man"):
         assert secret not in text
+
+
+def test_a_status_without_pin_is_answered_on_the_event_loop(library: App) -> None:
+    """A 23 without PIN is a few reads: answered on the loop, with no hand-over to a
+    thread and back. The login and a 23 with a PIN (argon2id) go to the threads."""
+    seen: list[tuple[str, bool, str]] = []
+    with running(library) as server:
+        answer = server.answerer.answer
+
+        def watched(session: Session, msg: Message) -> Message | None:
+            try:
+                asyncio.get_running_loop()
+                on_loop = True
+            except RuntimeError:
+                on_loop = False
+            seen.append((msg.code, on_loop, threading.current_thread().name))
+            return answer(session, msg)
+
+        server.answerer.answer = watched  # type: ignore[method-assign]
+        with connect(server) as t:
+            assert b"|BLY|" in t.ask(patron_status(pin=None))
+            assert b"|CQY|" in t.ask(patron_status(pin=PIN))
+            assert b"|BLY|" in t.ask(patron_status(pin=""))
+            assert t.ask(
+                request("99", {"status": "0", "max_print_width": "080", "protocol_version": "2.00"})
+            ).startswith(b"98")
+    assert [(code, on_loop) for code, on_loop, _ in seen] == [
+        ("93", False),
+        ("23", True),
+        ("23", False),
+        ("23", True),
+        ("99", True),
+    ]
+    assert all(name.startswith("sip2") for _, on_loop, name in seen if not on_loop)
 
 
 def tls_files(directory: Path) -> tuple[Path, Path]:
@@ -190,7 +226,7 @@ def test_patronauth_serve_runs_sip2_beside_the_web_and_stops_both(
     assert terminal.closed()
     terminal.sock.close()
     assert "Traceback" not in text
-    assert text.count(f"SIP2 server at 127.0.0.1:{sip2}") == processes
+    assert text.count(f"SIP2 server at 127.0.0.1:{sip2} (uvloop)") == processes
     assert text.count("SIP2 server stopped") == processes
 
 

@@ -123,6 +123,11 @@ class Answers(Answerer):
             # terminal to send the same request again, which kiosks do at once.
             return BUSY
 
+    def quick(self, msg: Message) -> bool:
+        # 23 without a PIN: the terminal accounts (read again once a second), the card
+        # and the standing in one statement, and the attempt counter. 99: no read.
+        return msg.code == "99" or (msg.code == "23" and not msg.get("AD"))
+
     # -- helpers ----------------------------------------------------------------------
 
     def _zone(self, terminal: Terminal) -> ZoneInfo:

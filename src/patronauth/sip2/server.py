@@ -3,7 +3,11 @@
 Each connection reads, feeds the state machine and writes what it says. Requests are
 answered one at a time per connection by `Answers.answer`, a blocking call (argon2id,
 the database) run in a bounded thread pool so that one slow PIN check does not stall
-the other terminals. A connection idle longer than `idle_seconds` is closed.
+the other terminals. A request the answerer calls quick (a few reads, no secret
+checked, nothing written: a 23 without PIN) is answered on the event loop itself:
+handing it to a thread and its answer back cost more than its reads. A connection idle
+longer than `idle_seconds` is closed. The server runs on uvloop's event loop
+(`new_event_loop`).
 
 Every exchange is logged (logger `patronauth.sip2`) with the secret fields masked:
 patron PINs (AD), terminal passwords (CO, AC); personal data (names, addresses, e-mail,
@@ -21,6 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import uvloop
+
 from patronauth.domain.terminals import Terminal
 from patronauth.sip2.connection import MAX_FRAME, Close, Connection, Request, Send
 from patronauth.sip2.messages import Message
@@ -31,6 +37,12 @@ HIDDEN = frozenset({"AD", "CO", "AC", "AE", "BD", "BE", "BF"})
 """Fields never written to a log: secrets and personal data."""
 
 READ_SIZE = 4096
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """The event loop the SIP2 server runs on: uvloop's (libuv), which spent about a
+    fifth less of the server's CPU per 23 than asyncio's own at P4's rates."""
+    return uvloop.new_event_loop()
 
 
 def printable(text: str) -> str:
@@ -69,6 +81,12 @@ class Answerer:
     def answer(self, session: Session, msg: Message) -> Message | None:
         """The reply to `msg`, or None to close the connection without one."""
         raise NotImplementedError
+
+    def quick(self, msg: Message) -> bool:
+        """Whether `msg` is answered from a few reads, with no secret checked and
+        nothing written: such a request is answered on the event loop itself, since
+        handing it to a thread and its answer back costs more than the reads."""
+        return False
 
 
 @dataclass(frozen=True)
@@ -231,7 +249,10 @@ class Sip2Server:
         assert task is not None
         self._answering.add(task)
         try:
-            reply = await loop.run_in_executor(self._pool, call, session, event.message)
+            if self.answerer.quick(event.message):
+                reply = call(session, event.message)
+            else:
+                reply = await loop.run_in_executor(self._pool, call, session, event.message)
         except Exception:
             log.exception(
                 "SIP2 request %s failed; connection closed", event.message.code, extra=context
