@@ -59,7 +59,7 @@ def test_exchanges_are_logged_without_pins_passwords_or_names(
     )
     assert "SIP2 request 93 uid_algorithm=0 pwd_algorithm=0 CN=kiosk1 CO=*** CP=Central" in text
     assert f"SIP2 request 23 language=001 AO=hkpl AA={PATRON} AC=*** AD=***" in text
-    assert "SIP2 reply 24" in text
+    assert f"SIP2 request 23 language=001 AO=hkpl AA={PATRON} AC=*** AD=***; reply 24" in text
     assert "SIP2 sent 96: bad checksum" in text
     for secret in (TERMINAL_PASSWORD, PIN, "9999", "Chan Tai Man"):
         assert secret not in text
@@ -144,6 +144,24 @@ def test_tls(library: App, tmp_path: Path) -> None:
 def test_an_idle_connection_is_closed(library: App) -> None:
     with running(library, idle_seconds=0.2) as server, connect(server) as t:
         assert t.closed()
+
+
+def test_the_idle_time_does_not_run_while_a_request_is_answered(library: App) -> None:
+    with running(library, idle_seconds=0.3) as server:
+        answer = server.answerer.answer
+
+        def slow(session: Session, msg: Message) -> Message | None:
+            time.sleep(0.8)
+            return answer(session, msg)
+
+        with connect(server) as t:
+            server.answerer.answer = slow  # type: ignore[method-assign]
+            began = time.monotonic()
+            assert b"|CQY|" in t.ask(patron_status(pin=PIN))
+            assert time.monotonic() - began >= 0.8
+            began = time.monotonic()
+            assert t.closed()  # then idle: closed after its 0.3 s
+            assert time.monotonic() - began < 5
 
 
 def test_shutdown_closes_open_connections(library: App) -> None:
@@ -369,7 +387,7 @@ def test_control_characters_a_terminal_sends_are_escaped_in_the_log(
         t.ask(patron_status(identifier=forged))
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("SIP2 request 23")]
     # The parser has made C0 controls spaces; what is left unprintable is escaped.
-    assert lines == [
+    assert [line.split("; reply ")[0] for line in lines] == [
         "SIP2 request 23 language=001 AO=hkpl AA=X [2J  \\u2028\\\\ \u9673 AC=*** AD=***"
     ]
     for record in caplog.records:

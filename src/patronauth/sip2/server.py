@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import logging
 import ssl
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -192,78 +191,97 @@ class Sip2Server:
         loop = asyncio.get_running_loop()
         context = {"source": session.source}
         log.info("SIP2 connection opened", extra=context)
-        while True:
-            try:
-                data = await asyncio.wait_for(reader.read(READ_SIZE), self.options.idle_seconds)
-            except TimeoutError:
-                log.info("SIP2 connection idle: closed", extra=context)
-                return
-            if not data:
+        # One timer for the connection's whole life, set again before each read (and
+        # off while a request is answered): cheaper than a `wait_for` per read, which
+        # starts a task of its own each time.
+        quiet = asyncio.timeout(None)
+        try:
+            async with quiet:
+                while True:
+                    quiet.reschedule(loop.time() + self.options.idle_seconds)
+                    data = await reader.read(READ_SIZE)
+                    quiet.reschedule(None)
+                    if not await self._received(connection, session, writer, data, context):
+                        return
+        except TimeoutError:
+            if not quiet.expired():
+                raise
+            log.info("SIP2 connection idle: closed", extra=context)
+
+    async def _received(
+        self,
+        connection: Connection,
+        session: Session,
+        writer: asyncio.StreamWriter,
+        data: bytes,
+        context: dict[str, str],
+    ) -> bool:
+        """Answers what `data` completes; False when the connection is to be closed."""
+        if not data:
+            log.info(
+                "SIP2 connection closed by the terminal%s",
+                f" ({connection.pending} bytes of an unfinished frame)"
+                if connection.pending
+                else "",
+                extra=context,
+            )
+            return False
+        for event in connection.receive(data):
+            if isinstance(event, Close):
+                log.warning("SIP2 connection closed: %s", printable(event.reason), extra=context)
+                return False
+            if isinstance(event, Send):
                 log.info(
-                    "SIP2 connection closed by the terminal%s",
-                    f" ({connection.pending} bytes of an unfinished frame)"
-                    if connection.pending
-                    else "",
+                    "SIP2 sent %s: %s",
+                    event.data[:2].decode("ascii"),
+                    printable(event.reason),
                     extra=context,
                 )
-                return
-            for event in connection.receive(data):
-                if isinstance(event, Close):
-                    reason = printable(event.reason)
-                    log.warning("SIP2 connection closed: %s", reason, extra=context)
-                    return
-                if isinstance(event, Send):
-                    log.info(
-                        "SIP2 sent %s: %s",
-                        event.data[:2].decode("ascii"),
-                        printable(event.reason),
-                        extra=context,
-                    )
-                    writer.write(event.data)
-                    continue
-                reply = await self._answer(loop, session, event, context)
-                if reply is None:
-                    return
-                if event.message.code == "93":
-                    connection.configure(encoding=session.encoding, crlf=session.crlf)
-                writer.write(connection.reply(reply))
-                if self._closing:
-                    break
-            await writer.drain()
+                writer.write(event.data)
+                continue
+            reply = await self._answer(session, event, context)
+            if reply is None:
+                return False
+            if event.message.code == "93":
+                connection.configure(encoding=session.encoding, crlf=session.crlf)
+            writer.write(connection.reply(reply))
             if self._closing:
-                log.info("SIP2 connection closed at shutdown", extra=context)
-                return
+                break
+        await writer.drain()
+        if self._closing:
+            log.info("SIP2 connection closed at shutdown", extra=context)
+            return False
+        return True
 
     async def _answer(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        session: Session,
-        event: Request,
-        context: dict[str, str],
+        self, session: Session, event: Request, context: dict[str, str]
     ) -> Message | None:
+        """The reply to one request, logged with it in one line (secrets masked)."""
         if event.trailer.lenient:
             log.info("SIP2 checksum accepted leniently (%s)", event.trailer.lenient, extra=context)
-        log.info("SIP2 request %s", masked(event.message), extra=context)
-        call: Callable[[Session, Message], Message | None] = self.answerer.answer
+        msg = event.message
         task = asyncio.current_task()
         assert task is not None
         self._answering.add(task)
         try:
-            if self.answerer.quick(event.message):
-                reply = call(session, event.message)
+            if self.answerer.quick(msg):
+                reply = self.answerer.answer(session, msg)
             else:
-                reply = await loop.run_in_executor(self._pool, call, session, event.message)
+                loop = asyncio.get_running_loop()
+                reply = await loop.run_in_executor(self._pool, self.answerer.answer, session, msg)
         except Exception:
-            log.exception(
-                "SIP2 request %s failed; connection closed", event.message.code, extra=context
-            )
+            log.exception("SIP2 request %s failed; connection closed", masked(msg), extra=context)
             return None
         finally:
             self._answering.discard(task)
         if session.terminal is not None:
             context["terminal"] = session.terminal.login
         if reply is None:
-            log.warning("SIP2 connection closed: terminal no longer enabled", extra=context)
+            log.warning(
+                "SIP2 request %s: terminal no longer enabled, connection closed",
+                masked(msg),
+                extra=context,
+            )
             return None
-        log.info("SIP2 reply %s", masked(reply), extra=context)
+        log.info("SIP2 request %s; reply %s", masked(msg), masked(reply), extra=context)
         return reply
