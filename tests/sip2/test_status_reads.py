@@ -1,5 +1,6 @@
-"""P4: a patron status without PIN only reads: on SQLite it begins no write transaction
-and is answered while another process holds the database's write lock."""
+"""P4: a patron status without PIN only reads: on SQLite it begins no transaction (each
+of its statements reads a snapshot of its own, as on PostgreSQL) and is answered while
+another process holds the database's write lock."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def test_a_status_without_pin_takes_no_write_lock(library: App, server: Sip2Serv
             writer.close()
     assert answer.startswith(b"24")
     assert b"AAHKPL0001|" in answer
-    assert "BEGIN IMMEDIATE" not in statements
+    assert not [s for s in statements if s.startswith("BEGIN")]  # nor a deferred one
     assert not [s for s in statements if s.split()[0] in {"INSERT", "UPDATE", "DELETE"}]
 
 

@@ -22,14 +22,14 @@ READ_ONLY = "patronauth_read_only"
 
 
 def read_options(engine: Engine) -> dict[str, Any]:
-    """The execution options of a connection that only reads.
-
-    SQLite: a deferred BEGIN (see `_sqlite_engine`), so the reads share one snapshot
-    beside the writer. PostgreSQL: no transaction at all (autocommit). At READ
-    COMMITTED, PostgreSQL's default and the level used here, each statement reads a
-    snapshot of its own inside a transaction too, so a read-only transaction would
-    only add two round trips, BEGIN and ROLLBACK (P4: a SIP2 status answer is two
-    reads)."""
+    """The execution options of a connection that only reads: no transaction at all,
+    on either store. At READ COMMITTED, PostgreSQL's default and the level used here,
+    each statement reads a snapshot of its own inside a transaction too, so a read-only
+    transaction would only add two round trips, BEGIN and ROLLBACK (P4: a SIP2 status
+    answer is two reads); PostgreSQL runs the connection in autocommit. SQLite is in
+    autocommit already (the driver's own transaction handling is off, `_sqlite_engine`),
+    and its `begin` event issues no BEGIN for such a connection: each statement reads a
+    snapshot of its own beside the writer, as on PostgreSQL."""
     if engine.dialect.name == "postgresql":
         return {READ_ONLY: True, "isolation_level": "AUTOCOMMIT"}
     return {READ_ONLY: True}
@@ -134,10 +134,11 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        # A read-only unit of work begins deferred: in WAL mode it reads a snapshot
-        # beside the writer instead of queueing for the write lock (P4).
-        read_only = connection.get_execution_options().get(READ_ONLY, False)
-        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        # A unit of work that only reads begins no transaction (see `read_options`):
+        # in WAL mode each statement reads a snapshot beside the writer, never queueing
+        # for the write lock (P4). One that writes begins IMMEDIATE.
+        if not connection.get_execution_options().get(READ_ONLY, False):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
