@@ -17,7 +17,7 @@ from patronauth.services.catalogue import add_item
 from patronauth.services.terminals import add_terminal
 from patronauth.sip2.answers import Answers
 from patronauth.sip2.messages import BLANK_DATE, Message, encode
-from patronauth.sip2.server import ServerOptions, Sip2Server, new_event_loop
+from patronauth.sip2.server import ServerOptions, Sip2Server
 from tests.support import STAFF, register
 
 TERMINAL_PASSWORD = "kiosk-password-1"
@@ -29,9 +29,8 @@ ITEMS = ("HB0001", "HB0002", "HB0003")
 
 @contextmanager
 def running(app: App, **options: object) -> Iterator[Sip2Server]:
-    """The server in a thread with its own event loop (uvloop's, as `python -m
-    patronauth.sip2` runs it), on an ephemeral loopback port."""
-    loop = new_event_loop()
+    """The server in a thread with its own event loop, on an ephemeral loopback port."""
+    loop = asyncio.new_event_loop()
     # The terminal account is read again at every request, as at most once a second
     # would make the tests of a disabled terminal wait.
     answers = Answers(app.ports, recheck_seconds=0.0)

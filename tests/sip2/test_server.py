@@ -244,7 +244,7 @@ def test_patronauth_serve_runs_sip2_beside_the_web_and_stops_both(
     assert terminal.closed()
     terminal.sock.close()
     assert "Traceback" not in text
-    assert text.count(f"SIP2 server at 127.0.0.1:{sip2} (uvloop)") == processes
+    assert text.count(f"SIP2 server at 127.0.0.1:{sip2}") == processes
     assert text.count("SIP2 server stopped") == processes
 
 

@@ -30,7 +30,7 @@ import time
 
 from patronauth.bootstrap import App, ConfigError, Settings, build, logs
 from patronauth.sip2.answers import Answers
-from patronauth.sip2.server import ServerOptions, Sip2Server, new_event_loop
+from patronauth.sip2.server import ServerOptions, Sip2Server
 
 
 def options_of(settings: Settings) -> ServerOptions:
@@ -51,8 +51,7 @@ async def run(app: App, host: str, port: int, fd: int | None, parent: int | None
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    kind = type(loop).__module__.split(".")[0]  # uvloop (new_event_loop)
-    print(f"SIP2 server at {host}:{server.port} ({kind})", file=sys.stderr, flush=True)
+    print(f"SIP2 server at {host}:{server.port}", file=sys.stderr, flush=True)
     watch = asyncio.create_task(_parent_gone(parent, stop)) if parent is not None else None
     await stop.wait()
     if watch is not None:
@@ -196,8 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"SIP2 server not started: {error}", file=sys.stderr)
         return 2
     try:
-        with asyncio.Runner(loop_factory=new_event_loop) as runner:
-            runner.run(run(app, args.host, args.port, args.fd, args.parent))
+        asyncio.run(run(app, args.host, args.port, args.fd, args.parent))
     finally:
         app.close()
     return 0

@@ -6,8 +6,7 @@ the database) run in a bounded thread pool so that one slow PIN check does not s
 the other terminals. A request the answerer calls quick (a few reads, no secret
 checked, nothing written: a 23 without PIN) is answered on the event loop itself:
 handing it to a thread and its answer back cost more than its reads. A connection idle
-longer than `idle_seconds` is closed. The server runs on uvloop's event loop
-(`new_event_loop`).
+longer than `idle_seconds` is closed.
 
 Every exchange is logged (logger `patronauth.sip2`) with the secret fields masked:
 patron PINs (AD), terminal passwords (CO, AC); personal data (names, addresses, e-mail,
@@ -24,8 +23,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import uvloop
-
 from patronauth.domain.terminals import Terminal
 from patronauth.sip2.connection import MAX_FRAME, Close, Connection, Request, Send
 from patronauth.sip2.messages import Message
@@ -36,12 +33,6 @@ HIDDEN = frozenset({"AD", "CO", "AC", "AE", "BD", "BE", "BF"})
 """Fields never written to a log: secrets and personal data."""
 
 READ_SIZE = 4096
-
-
-def new_event_loop() -> asyncio.AbstractEventLoop:
-    """The event loop the SIP2 server runs on: uvloop's (libuv), which spent about a
-    fifth less of the server's CPU per 23 than asyncio's own at P4's rates."""
-    return uvloop.new_event_loop()
 
 
 def printable(text: str) -> str:
