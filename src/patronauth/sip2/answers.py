@@ -124,9 +124,10 @@ class Answers(Answerer):
             return BUSY
 
     def quick(self, msg: Message) -> bool:
-        # 23 without a PIN: the terminal accounts (read again once a second), the card
-        # and the standing in one statement, and the attempt counter. 99: no read.
-        return msg.code == "99" or (msg.code == "23" and not msg.get("AD"))
+        # Both read the terminal accounts (again once a second); a 23 without a PIN
+        # (none sent, or an empty one) then the card with the standing in one
+        # statement, and the attempt counter.
+        return msg.code == "99" or (msg.code == "23" and not self._pin(msg))
 
     # -- helpers ----------------------------------------------------------------------
 
