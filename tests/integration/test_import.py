@@ -6,6 +6,7 @@ at the stored rows and at what patrons can then sign in with.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import itertools
 from collections.abc import Sequence
@@ -801,3 +802,70 @@ def test_a_bulk_load_refreshes_postgresql_s_planning_statistics(app: App, tmp_pa
     report = run_feed(app, tmp_path, "hkpl", csv_lines(*many, header="barcode,phone"))
     assert report.created == BULK_LOAD
     assert _analyses(app) == before + 1
+
+
+class _CountingHasher:
+    """The app's hasher, counting the keyed digests asked of it in this process."""
+
+    def __init__(self, hasher: Any) -> None:
+        self._hasher = hasher
+        self.keyed_calls = 0
+
+    def keyed(self, value: str, *, salt: str) -> str:
+        self.keyed_calls += 1
+        return str(self._hasher.keyed(value, salt=salt))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._hasher, name)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_new_patrons_are_digested_where_their_rows_are_checked(
+    app: App, tmp_path: Path, workers: int
+) -> None:
+    """P3: the importing process digests only each line (its fingerprint); a new
+    patron's defaults, phone and ID number are digested with the checking, in a
+    worker when there are workers, under the uid the patron is stored with."""
+    counting = _CountingHasher(app.ports.hasher)
+    ports = dataclasses.replace(app.ports, hasher=counting)
+    rows = [f"HKPL{n:04d},reader,,,9123 {n:04d},A123456(3),2020-05-04," for n in range(1, 11)]
+    path = tmp_path / "digested.csv"
+    path.write_text(csv_lines(*rows), encoding="utf-8")
+    with path.open("rb") as handle:
+        report = import_registry(
+            ports, "hkpl", parse_rows(handle, "hkpl"), staff=STAFF, batch_size=4, workers=workers
+        )
+    assert (report.created, report.refused) == (10, 0)
+    assert counting.keyed_calls == 10  # the lines' fingerprints, nothing per patron
+    hasher = app.ports.hasher
+    for n in (1, 5, 10):
+        stored = patron_row(app, f"HKPL{n:04d}")
+        assert stored.phone_digest.split(":")[2] == stored.uid  # salted with its uid
+        assert hasher.keyed_matches(stored.phone_digest, f"9123{n:04d}")
+        assert hasher.keyed_matches(stored.id_digest, "A1234563")
+        credentials = credential_rows(app, f"HKPL{n:04d}")
+        assert hasher.keyed_matches(credentials["pin"].default_digest, f"{n:04d}")
+        assert credentials["pin"].secret_hash == credentials["pin"].default_digest
+    assert attempt(app, "HKPL0010", "0010", Channel.SIP2).outcome is Outcome.OK
+
+
+def test_a_batch_is_checked_with_the_cycle_collector_paused_and_then_restored() -> None:
+    """P3: in a worker too (the collector's passes over a batch's rows found nothing
+    and took a third of a worker's time)."""
+    from patronauth.adapters.profiles import ProfileStore
+    from patronauth.services.registration import _check_lines
+
+    during: list[bool] = []
+
+    def parse(lines: list[tuple[int, bytes]]) -> list[tuple[int, Any]]:
+        during.append(gc.isenabled())
+        return parse_lines(["barcode", "phone"], "hkpl", lines)
+
+    profile = ProfileStore.load().get("hkpl")
+    assert gc.isenabled()
+    checks = _check_lines(
+        parse, [(2, b"HKPL0001,9123 4567")], ["uid-1"], profile, date.today(), None
+    )
+    assert during == [False]
+    assert gc.isenabled()
+    assert [(line, barcode) for line, barcode, _, _ in checks] == [(2, "HKPL0001")]

@@ -105,6 +105,37 @@ class Argon2Parameters:
     parallelism: int = 1
 
 
+class KeyedDigester:
+    """Keyed digests (`hk:` digests, S9) under one pepper key, and nothing else.
+
+    A registry import sends one to its worker processes, so that they digest the
+    rows they check (P3): it pickles as its key id and key, which cross the pool's
+    pipe and are never written anywhere. Its repr leaves the key out.
+    """
+
+    __slots__ = ("_key", "_key_id", "_mac")
+
+    def __init__(self, key_id: str, key: bytes) -> None:
+        self._key_id = key_id
+        self._key = key
+        # Keyed once: each digest copies it instead of setting the key up again.
+        self._mac = hmac.new(key, digestmod=hashlib.sha256)
+
+    def __reduce__(self) -> tuple[type[KeyedDigester], tuple[str, bytes]]:
+        return KeyedDigester, (self._key_id, self._key)
+
+    def __repr__(self) -> str:
+        return f"KeyedDigester(key_id={self._key_id!r})"
+
+    def mac(self, salt: str, value: str) -> str:
+        mac = self._mac.copy()
+        mac.update(b"keyed\0" + salt.encode("utf-8") + b"\0" + value.encode("utf-8"))
+        return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode("ascii")
+
+    def keyed(self, value: str, *, salt: str) -> str:
+        return f"hk:{self._key_id}:{salt}:{self.mac(salt, value)}"
+
+
 class Argon2Hasher:
     def __init__(
         self,
@@ -128,10 +159,8 @@ class Argon2Hasher:
         self._dummy = self._argon2.hash(secrets.token_bytes(32))
         self._computations = 0
         self._lock = threading.Lock()
-        # An HMAC keyed once per pepper key: each digest copies it instead of setting
-        # the key up again (a registry feed computes four per patron, P3).
-        self._keyed_macs = {
-            key: hmac.new(key, digestmod=hashlib.sha256) for key in keyring.keys.values()
+        self._digesters = {
+            key_id: KeyedDigester(key_id, key) for key_id, key in keyring.keys.items()
         }
 
     @property
@@ -165,14 +194,6 @@ class Argon2Hasher:
     def _pepper(self, key: bytes, secret: str) -> bytes:
         return hmac.new(key, b"secret\0" + secret.encode("utf-8"), hashlib.sha256).digest()
 
-    def _mac(self, key: bytes, salt: str, value: str) -> str:
-        message = b"keyed\0" + salt.encode("utf-8") + b"\0" + value.encode("utf-8")
-        keyed = self._keyed_macs.get(key)
-        mac = keyed.copy() if keyed is not None else hmac.new(key, digestmod=hashlib.sha256)
-        mac.update(message)
-        digest = mac.digest()
-        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-
     def hash(self, secret: str) -> str:
         refuse_inside_unit_of_work()
         key_id = self._keyring.current_id
@@ -194,7 +215,7 @@ class Argon2Hasher:
             self.dummy_verify(secret)
             return Verification(False)
         if scheme == "hk":
-            ok = self._keyed_ok(key, body, secret)
+            ok = self._keyed_ok(key_id, body, secret)
             if not ok:
                 # The digest has judged the guess wrong: a full pool may skip the dummy
                 # argon2 (only there for equal timing), never turn the answer into busy,
@@ -214,12 +235,14 @@ class Argon2Hasher:
         return Verification(True, rehashed=self.hash(secret) if outdated else None)
 
     def keyed(self, value: str, *, salt: str) -> str:
-        key_id = self._keyring.current_id
-        return f"hk:{key_id}:{salt}:{self._mac(self._keyring.current, salt, value)}"
+        return self._digesters[self._keyring.current_id].keyed(value, salt=salt)
 
-    def _keyed_ok(self, key: bytes, body: str, value: str) -> bool:
+    def digester(self) -> KeyedDigester:
+        return self._digesters[self._keyring.current_id]
+
+    def _keyed_ok(self, key_id: str, body: str, value: str) -> bool:
         salt, _, mac = body.partition(":")
-        return hmac.compare_digest(self._mac(key, salt, value), mac)
+        return hmac.compare_digest(self._digesters[key_id].mac(salt, value), mac)
 
     def keyed_matches(self, stored: str, value: str) -> bool:
         scheme, _, rest = stored.partition(":")
@@ -227,4 +250,4 @@ class Argon2Hasher:
         key = self._keyring.keys.get(key_id)
         if scheme != "hk" or key is None:
             return False
-        return self._keyed_ok(key, body, value)
+        return self._keyed_ok(key_id, body, value)

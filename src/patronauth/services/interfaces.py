@@ -67,6 +67,14 @@ class Verification:
     rehashed: str | None = None  # a fresh hash to store when the old one is outdated
 
 
+class KeyedDigests(Protocol):
+    """Keyed digests under the current pepper key, and nothing else (S9). It can be
+    pickled, so that worker processes digest the rows they check (P3)."""
+
+    def keyed(self, value: str, *, salt: str) -> str:
+        """The same digest as `SecretHasher.keyed`."""
+
+
 class SecretHasher(Protocol):
     def hash(self, secret: str) -> str:
         """An argon2id hash of the peppered secret, recording parameters and key id."""
@@ -84,6 +92,10 @@ class SecretHasher(Protocol):
 
     def keyed(self, value: str, *, salt: str) -> str:
         """A fast keyed digest (HMAC under the pepper) for defaults and personal data (S9)."""
+
+    def digester(self) -> KeyedDigests:
+        """`keyed` alone, to hand to a worker process: it holds the current pepper key
+        and no other (no old key, no argon2, no pool)."""
 
     def keyed_matches(self, stored: str, value: str) -> bool:
         """Whether `value` has the keyed digest `stored`; constant time, no argon2."""

@@ -39,6 +39,7 @@ from patronauth.domain.patrons import Patron, PatronStatus
 from patronauth.domain.profile import LANGUAGES, BarcodeFormat, Category, Profile
 from patronauth.services.audit import Trail
 from patronauth.services.interfaces import (
+    KeyedDigests,
     KnownBarcode,
     NewCredential,
     NewPatron,
@@ -108,6 +109,12 @@ class Checked(NamedTuple):
 
     def __repr__(self) -> str:
         return f"Checked(barcode={self.barcode!r}, category={self.category!r})"
+
+
+# A new patron's stored form: personal data and defaults as keyed digests.
+Digested = tuple[NewPatron, tuple[NewCredential, ...]]
+# A uid and the keyed digests under it of a registration's values (`digests`).
+Keyed = tuple[str, dict[str, str]]
 
 
 @dataclass(frozen=True)
@@ -331,12 +338,25 @@ def _link(
     raise InvalidInput.of("directory.link_missing")
 
 
+def digests(checked: Checked, hasher: KeyedDigests, uid: str) -> Keyed:
+    """The keyed digests a new patron of `checked` stores, salted with `uid` (S9)."""
+    values = [default for _, default in checked.defaults]
+    values += [value for value in (checked.phone, checked.id_number) if value]
+    return uid, {value: hasher.keyed(value, salt=uid) for value in values}
+
+
 def digest(
-    checked: Checked, institution: str, hasher: SecretHasher, *, uid: str, now: datetime
-) -> tuple[NewPatron, tuple[NewCredential, ...]]:
+    checked: Checked,
+    institution: str,
+    hasher: KeyedDigests,
+    *,
+    uid: str,
+    now: datetime,
+    known: dict[str, str] | None = None,
+) -> Digested:
     """What is stored for a checked registration: personal data and defaults as keyed
-    digests salted with the patron's uid (S9)."""
-    digests: dict[str, str] = {}
+    digests salted with the patron's uid (S9); `known`: those computed already."""
+    digests = dict(known) if known else {}
 
     def keyed(value: str) -> str:
         # Equal values have equal digests (HKPL's password and PIN defaults are one).
@@ -445,10 +465,11 @@ BULK_LOAD = 1000
 # A refusal crosses between processes as its class and violations.
 _Portable = tuple[type[Refused], tuple[Violation, ...]]
 # Per row: the stored barcode (or why the row has none), then the checked
-# registration (or why it was refused, or _UNCHANGED: a line skipped unparsed); the
-# barcode alone decides duplicates.
+# registration (or why it was refused, or _UNCHANGED: a line skipped unparsed), then
+# the digests a new patron of that registration stores (when the checking computed
+# them); the barcode alone decides duplicates.
 _UNCHANGED = "unchanged"
-_RowCheck = tuple[int, str | _Portable, Checked | _Portable | str | None]
+_RowCheck = tuple[int, str | _Portable, Checked | _Portable | str | None, Keyed | None]
 
 RawLines = list[tuple[int, bytes]]
 ParseLines = Callable[[RawLines], list[tuple[int, Registration | Refused]]]
@@ -553,15 +574,20 @@ def import_registry(
     seen: set[str] = set()
     cores = available_cores()
     workers = workers if workers is not None else cores if cores > 1 else 0
+    digester = ports.hasher.digester()
     with _no_cycle_collection(), BatchWork(workers) as work:
         in_flight: deque[_InFlight] = deque()
         for batch in _work(ports, profile, rows, batch_size):
             now = ports.clock.now()
             args = (*batch.args, profile, profile.day_of(now))
             if batch.lines >= batch_size // 10:
-                checks = work.submit(batch.call, *args)
-            else:  # a re-import's few changed lines: checked here, no worker started
-                checks = work.here(batch.call, *args)
+                # Checked and, for new patrons, digested where the batch is checked:
+                # in a worker, with the current pepper key (S9), this process being
+                # the import's bottleneck (P3).
+                checks = work.submit(batch.call, *args, digester)
+            else:  # a re-import's few changed lines: checked here, no worker started;
+                # mostly known patrons, digested under their uid when stored
+                checks = work.here(batch.call, *args, None)
             in_flight.append(_InFlight(batch, now, checks))
             while len(in_flight) > work.depth:
                 _land(ports, profile, in_flight.popleft(), seen, report, progress)
@@ -593,7 +619,7 @@ class _Batch:
     size: int  # feed lines, skipped ones included
     lines: int  # rows to check
     call: Callable[..., list[_RowCheck]]
-    args: tuple[object, ...]  # before the profile and the date
+    args: tuple[object, ...]  # before the profile, the date and the digester
     skipped: list[_RowCheck] = field(default_factory=list)  # unchanged lines, in order
     stamps: dict[int, str] = field(default_factory=dict)  # line number -> fingerprint
 
@@ -611,7 +637,9 @@ def _no_cycle_collection() -> Iterator[None]:
     A feed of a million rows allocates tens of millions of objects, all freed by
     reference counting as their batch lands: the import makes no reference cycles.
     The collector's full passes over the growing heap (the set of barcodes seen holds
-    a million entries) found nothing and took a fifth of the time.
+    a million entries) found nothing and took a fifth of the time. A worker pauses it
+    while it checks a batch: its passes over the batch's rows took a third of the
+    worker's time, for nothing as well.
     """
     enabled = gc.isenabled()
     gc.disable()
@@ -642,22 +670,27 @@ def _work(
             for (line, raw), fingerprint in zip(lines, stamps, strict=True):
                 barcode = on_record.get(fingerprint)
                 if barcode is not None:
-                    skipped.append((line, barcode, _UNCHANGED))
+                    skipped.append((line, barcode, _UNCHANGED, None))
                 else:
                     fresh.append((line, raw))
                     batch_stamps[line] = fingerprint
-            yield _Batch(
-                len(lines), len(fresh), _check_lines, (parse, fresh), skipped, batch_stamps
-            )
+            args = (parse, fresh, _uids(ports, fresh))
+            yield _Batch(len(lines), len(fresh), _check_lines, args, skipped, batch_stamps)
         return
     batch: list[tuple[int, Registration | _Portable]] = []
     for line, item in rows:
         batch.append((line, _portable(item) if isinstance(item, Refused) else item))
         if len(batch) >= size:
-            yield _Batch(len(batch), len(batch), _check_rows, (batch,))
+            yield _Batch(len(batch), len(batch), _check_rows, (batch, _uids(ports, batch)))
             batch = []
     if batch:
-        yield _Batch(len(batch), len(batch), _check_rows, (batch,))
+        yield _Batch(len(batch), len(batch), _check_rows, (batch, _uids(ports, batch)))
+
+
+def _uids(ports: Ports, rows: Sequence[object]) -> list[str]:
+    """A uid for each row, should it be a new patron (a known one keeps its own)."""
+    token = ports.randomness.token
+    return [token() for _ in rows]
 
 
 def _portable(refusal: Refused) -> _Portable:
@@ -670,39 +703,61 @@ def _restored(portable: _Portable) -> Refused:
 
 
 def _check_lines(
-    parse: ParseLines, lines: RawLines, profile: Profile, today: date
+    parse: ParseLines,
+    lines: RawLines,
+    uids: list[str],
+    profile: Profile,
+    today: date,
+    digester: KeyedDigests | None,
 ) -> list[_RowCheck]:
-    return _check_rows(
-        [
+    with _no_cycle_collection():  # in a worker too: a third of its time otherwise
+        rows = [
             (line, _portable(item) if isinstance(item, Refused) else item)
             for line, item in parse(lines)
-        ],
-        profile,
-        today,
-    )
+        ]
+        return _check_rows(rows, uids, profile, today, digester)
 
 
 def _check_rows(
-    rows: Sequence[tuple[int, Registration | _Portable]], profile: Profile, today: date
+    rows: Sequence[tuple[int, Registration | _Portable]],
+    uids: list[str],
+    profile: Profile,
+    today: date,
+    digester: KeyedDigests | None,
 ) -> list[_RowCheck]:
-    """Check rows without storage, hasher or clock (this may run in a worker)."""
-    checks: list[_RowCheck] = []
-    for line, registration in rows:
-        if not isinstance(registration, Registration):
-            checks.append((line, registration, None))
-            continue
-        try:
-            category, barcode, kind = _card(registration, profile)
-        except Refused as refusal:
-            checks.append((line, _portable(refusal), None))
-            continue
-        try:
-            checked = _check_card(registration, profile, category, barcode, kind, today)
-        except Refused as refusal:
-            checks.append((line, barcode, _portable(refusal)))
-            continue
-        checks.append((line, barcode, checked))
-    return checks
+    """Check rows without storage or clock (this may run in a worker); with a
+    `digester`, digest each checked row as a new patron with its row's uid."""
+    # A uid for every line, and blank lines give no row: which uid a row takes is no
+    # matter (they are all random).
+    numbered = zip(rows, uids, strict=False)
+    with _no_cycle_collection():
+        return [
+            _check_row(line, row, uid, profile, today, digester) for (line, row), uid in numbered
+        ]
+
+
+def _check_row(
+    line: int,
+    registration: Registration | _Portable,
+    uid: str,
+    profile: Profile,
+    today: date,
+    digester: KeyedDigests | None,
+) -> _RowCheck:
+    if not isinstance(registration, Registration):
+        return line, registration, None, None
+    try:
+        category, barcode, kind = _card(registration, profile)
+    except Refused as refusal:
+        return line, _portable(refusal), None, None
+    try:
+        checked = _check_card(registration, profile, category, barcode, kind, today)
+    except Refused as refusal:
+        return line, barcode, _portable(refusal), None
+    keyed = None
+    if digester is not None and checked.missing_default is None:
+        keyed = digests(checked, digester, uid)
+    return line, barcode, checked, keyed
 
 
 def _land(
@@ -723,12 +778,13 @@ def _land(
         progress(batch.size)
 
 
-def _accepted(
-    checks: list[_RowCheck], seen: set[str], report: ImportReport
-) -> list[tuple[int, str, Checked | Refused]]:
+_Accepted = tuple[int, str, Checked | Refused, Keyed | None]
+
+
+def _accepted(checks: list[_RowCheck], seen: set[str], report: ImportReport) -> list[_Accepted]:
     """Refuse what the feed alone refuses, in feed order; the rest goes to storage."""
-    accepted: list[tuple[int, str, Checked | Refused]] = []
-    for line, barcode, checked in checks:
+    accepted: list[_Accepted] = []
+    for line, barcode, checked, keyed in checks:
         if not isinstance(barcode, str):
             report.errors.append(RowError(line, _restored(barcode)))
             continue
@@ -742,7 +798,7 @@ def _accepted(
         assert checked is not None
         assert not isinstance(checked, str)
         refusal_or_checked = checked if isinstance(checked, Checked) else _restored(checked)
-        accepted.append((line, barcode, refusal_or_checked))
+        accepted.append((line, barcode, refusal_or_checked, keyed))
     return accepted
 
 
@@ -750,7 +806,7 @@ def _store(
     ports: Ports,
     profile: Profile,
     now: datetime,
-    accepted: list[tuple[int, str, Checked | Refused]],
+    accepted: list[_Accepted],
     stamps: dict[int, str],
     report: ImportReport,
 ) -> None:
@@ -758,12 +814,12 @@ def _store(
     if not accepted:
         return
     with ports.uow() as uow:
-        known = uow.registry.existing([barcode for _, barcode, _ in accepted])
-        numbers = [c.link[1] for _, _, c in accepted if isinstance(c, Checked) and c.link]
+        known = uow.registry.existing([barcode for _, barcode, _, _ in accepted])
+        numbers = [c.link[1] for _, _, c, _ in accepted if isinstance(c, Checked) and c.link]
         linked = uow.registry.existing(numbers) if numbers else {}
         seen: set[str] = set()
         rows = []
-        for line, barcode, checked in accepted:
+        for line, barcode, checked, keyed in accepted:
             existing = known.get(barcode)
             if existing is not None and existing.replaced:
                 report.errors.append(RowError(line, Refused.of("identifier.replaced")))
@@ -793,8 +849,16 @@ def _store(
                     continue
                 seen.add(number)
                 link = None if holder is not None else (kind, number, lockout_key(number))
-            uid = existing.uid if existing else ports.randomness.token()
-            patron, credentials = digest(checked, profile.id, ports.hasher, uid=uid, now=now)
+            known_digests = None
+            if existing is not None:
+                uid = existing.uid
+            elif keyed is not None:
+                uid, known_digests = keyed
+            else:
+                uid = ports.randomness.token()
+            patron, credentials = digest(
+                checked, profile.id, ports.hasher, uid=uid, now=now, known=known_digests
+            )
             rows.append(
                 RegistryRow(
                     line=line,

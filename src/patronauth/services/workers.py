@@ -1,10 +1,11 @@
 """Pure work over the batches of a long job, here or in worker processes (P3).
 
 Parsing and checking the rows of a registry feed (identifiers, identity documents,
-phone numbers, defaults) is CPU work without I/O. On a machine with several cores it
-runs in a standard process pool while this process computes digests and writes to
+phone numbers, defaults) and digesting them is CPU work without I/O. On a machine
+with several cores it runs in a standard process pool while this process writes to
 the database. The pool starts fresh interpreters ("spawn"), never forks: a worker
-inherits no connection, thread or pepper key.
+inherits no connection, thread or pepper key; it is given only what its call names
+(an import sends the current pepper key's digester, `KeyedDigests`).
 """
 
 from __future__ import annotations

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import pickle
 import stat
 from pathlib import Path
 
@@ -67,6 +71,33 @@ def test_keyed_digests_depend_on_the_salt_and_match_in_constant_time(hasher: Arg
     assert hasher.keyed_matches(one, "91234567")
     assert not hasher.keyed_matches(one, "91234568")
     assert not hasher.keyed_matches(hasher.hash("91234567"), "91234567")
+
+
+def test_a_keyed_digest_is_the_hmac_of_salt_and_value_under_the_current_key(
+    hasher: Argon2Hasher,
+) -> None:
+    # The stored form of every default, phone and ID number: it must never drift.
+    mac = hmac.new(bytes.fromhex("11" * 32), b"keyed\0uid-1\0" + "陳4567".encode(), hashlib.sha256)
+    expected = base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode()
+    assert hasher.keyed("陳4567", salt="uid-1") == f"hk:k1:uid-1:{expected}"
+
+
+def test_the_digester_for_workers_digests_as_the_hasher_and_pickles_without_showing_the_key(
+    hasher: Argon2Hasher,
+) -> None:
+    rotated = Argon2Hasher(Keyring.parse(f"k2 {'33' * 32}\nk1 {'11' * 32}", origin="t"), CHEAP)
+    for each in (hasher, rotated):
+        digester = each.digester()
+        sent = pickle.loads(pickle.dumps(digester))  # noqa: S301 (as a worker receives it)
+        for value, salt in [("4567", "uid-1"), ("91234567", "uid-2"), ("", "s")]:
+            assert sent.keyed(value, salt=salt) == each.keyed(value, salt=salt)
+            assert digester.keyed(value, salt=salt) == each.keyed(value, salt=salt)
+    assert rotated.digester().keyed("4567", salt="u").startswith("hk:k2:u:")
+    assert "33" * 4 not in repr(rotated.digester())
+    # Only the current key travels: an old key's digests cannot be made from it.
+    sent_bytes = pickle.dumps(rotated.digester())
+    assert bytes.fromhex("33" * 32) in sent_bytes
+    assert bytes.fromhex("11" * 32) not in sent_bytes
 
 
 def test_stronger_parameters_or_a_new_current_key_mark_the_hash_outdated(
