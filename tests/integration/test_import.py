@@ -869,3 +869,19 @@ def test_a_batch_is_checked_with_the_cycle_collector_paused_and_then_restored() 
     assert during == [False]
     assert gc.isenabled()
     assert [(line, barcode) for line, barcode, _, _ in checks] == [(2, "HKPL0001")]
+
+
+def test_rows_share_equal_dates_and_sets_of_given_fields() -> None:
+    """P3: a batch pickled to a worker and back then carries each of them once."""
+    header = ["barcode", "phone", "registered_on"]
+    lines = [
+        (2, b"A1,9123 4567,2020-05-04"),
+        (3, b"A2,9123 4568,2020-05-04"),
+        (4, b"A3,,2020-05-04"),
+    ]
+    (_, first), (_, second), (_, third) = parse_lines(header, "hkpl", lines)
+    assert first.given == second.given == {"barcode", "phone", "registered_on"}
+    assert first.given is second.given
+    assert third.given == {"barcode", "registered_on"}
+    assert first.registered_on == date(2020, 5, 4)
+    assert first.registered_on is second.registered_on is third.registered_on
