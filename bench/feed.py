@@ -12,6 +12,7 @@ full feed would be.
 from __future__ import annotations
 
 import random
+from itertools import islice
 from pathlib import Path
 
 from patronauth.domain.identifiers import hkid_check_digit
@@ -28,13 +29,18 @@ def hkid(number: int) -> str:
     return f"{letter}{digits}({hkid_check_digit(letter, digits)})"
 
 
-def row(number: int, rng: random.Random, prefix: str = "B", *, changed: bool = False) -> str:
+def _spaced(phone: str) -> str:
+    return f"{phone[:4]} {phone[4:]}"
+
+
+def _changed_phone(number: int) -> str:
+    return _spaced(f"6{number % 10_000_000:07d}")
+
+
+def row(number: int, rng: random.Random, prefix: str = "B") -> str:
     name = f"{rng.choice(_SURNAMES)} {rng.choice(_GIVEN)}"
     email = f"reader{number}@example.org" if number % 3 == 0 else ""
-    phone = f"{rng.choice('5679')}{rng.randrange(10_000_000):07d}"
-    if changed:  # drawn all the same, so that the other rows stay as they were
-        phone = f"6{number % 10_000_000:07d}"
-    phone = f"{phone[:4]} {phone[4:]}"
+    phone = _spaced(f"{rng.choice('5679')}{rng.randrange(10_000_000):07d}")
     year = 2000 + number % 26
     status = "pending" if number % 50 == 0 else "active"
     language = "zh_Hant" if number % 2 else "en"
@@ -44,21 +50,40 @@ def row(number: int, rng: random.Random, prefix: str = "B", *, changed: bool = F
     )
 
 
-def write_feed(
-    path: Path, rows: int, *, seed: int = 2026, prefix: str = "B", changed_every: int = 0
-) -> Path:
-    """A feed of `rows` patrons; with `changed_every`, the same feed with every
-    `changed_every`-th row given a new phone number."""
+def write_feeds(
+    folder: Path, rows: int, *, changed_every: int, seed: int = 2026, prefix: str = "B"
+) -> tuple[Path, Path]:
+    """A feed of `rows` patrons and the same feed with every `changed_every`-th row
+    given a new phone number, written in one pass."""
     rng = random.Random(seed)
-    with path.open("w", encoding="utf-8", newline="\n") as handle:
-        handle.write(HEADER + "\n")
-        chunk: list[str] = []
+    feed, changed = folder / f"registry-{rows}.csv", folder / f"registry-{rows}-changed.csv"
+    with (
+        feed.open("w", encoding="utf-8", newline="\n") as plain,
+        changed.open("w", encoding="utf-8", newline="\n") as other,
+    ):
+        for handle in (plain, other):
+            handle.write(HEADER + "\n")
+        same: list[str] = []
+        moved: list[str] = []
         for number in range(1, rows + 1):
-            changed = changed_every > 0 and number % changed_every == 0
-            chunk.append(row(number, rng, prefix, changed=changed))
-            if len(chunk) == 10_000:
-                handle.write("\n".join(chunk) + "\n")
-                chunk.clear()
-        if chunk:
-            handle.write("\n".join(chunk) + "\n")
-    return path
+            line = row(number, rng, prefix)
+            same.append(line)
+            if number % changed_every == 0:  # the same draws, so the other rows stay
+                fields = line.split(",")
+                fields[4] = _changed_phone(number)
+                line = ",".join(fields)
+            moved.append(line)
+            if len(same) == 10_000 or number == rows:
+                plain.write("\n".join(same) + "\n")
+                other.write("\n".join(moved) + "\n")
+                same.clear()
+                moved.clear()
+    return feed, changed
+
+
+def first_rows(feed: Path, rows: int, target: Path) -> Path:
+    """The first `rows` patrons of `feed` (its header and as many lines): the very
+    feed `write_feeds` writes for `rows` patrons with the same seed."""
+    with feed.open("rb") as source, target.open("wb") as smaller:
+        smaller.writelines(islice(source, rows + 1))
+    return target
