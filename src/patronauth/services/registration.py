@@ -113,7 +113,7 @@ class Checked(NamedTuple):
 
 # A new patron's stored form: personal data and defaults as keyed digests.
 Digested = tuple[NewPatron, tuple[NewCredential, ...]]
-# A uid and the keyed digests under it of a registration's values (`digests`).
+# A uid and the keyed digests under it of a registration's values (`new_patron_digests`).
 Keyed = tuple[str, dict[str, str]]
 
 
@@ -338,7 +338,7 @@ def _link(
     raise InvalidInput.of("directory.link_missing")
 
 
-def digests(checked: Checked, hasher: KeyedDigests, uid: str) -> Keyed:
+def new_patron_digests(checked: Checked, hasher: KeyedDigests, uid: str) -> Keyed:
     """The keyed digests a new patron of `checked` stores, salted with `uid` (S9)."""
     values = [default for _, default in checked.defaults]
     values += [value for value in (checked.phone, checked.id_number) if value]
@@ -756,7 +756,7 @@ def _check_row(
         return line, barcode, _portable(refusal), None
     keyed = None
     if digester is not None and checked.missing_default is None:
-        keyed = digests(checked, digester, uid)
+        keyed = new_patron_digests(checked, digester, uid)
     return line, barcode, checked, keyed
 
 
