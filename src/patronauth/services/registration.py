@@ -715,7 +715,7 @@ def _check_lines(
             (line, _portable(item) if isinstance(item, Refused) else item)
             for line, item in parse(lines)
         ]
-        return _check_rows(rows, uids, profile, today, digester)
+    return _check_rows(rows, uids, profile, today, digester)  # pauses it again
 
 
 def _check_rows(
