@@ -38,7 +38,7 @@ from bench.apps import PASSWORD
 from bench.http import Server
 from bench.report import Figure
 from bench.wrk import drive
-from patronauth.adapters.config import Settings
+from patronauth.adapters.config import Settings, sharing_cores
 from patronauth.bootstrap import build
 
 P1_RATIO = 0.9
@@ -68,7 +68,10 @@ def node_environment(database_url: str, redis_url: str, var: Path) -> dict[str, 
 
 @contextmanager
 def two_nodes(env: dict[str, str], var: Path, workers: int = 1) -> Iterator[list[Server]]:
-    servers = [Server(env, workers, var / f"node-{n}.log") for n in (1, 2)]
+    # Two nodes on one machine: each may use half its cores, as a node is given the
+    # cores it may use in a deployment (deploy/README.md, PATRONAUTH_HASH_WORKERS).
+    node = sharing_cores(env, 2)
+    servers = [Server(node, workers, var / f"node-{n}.log") for n in (1, 2)]
     try:
         for server in servers:
             server.wait_ready()

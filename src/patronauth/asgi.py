@@ -7,6 +7,7 @@ for the operators `/healthz`, `/livez`, `/readyz` and, with a bearer token confi
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from redis.exceptions import RedisError
@@ -25,10 +26,13 @@ from patronauth.signon import routes as sign_on_routes
 from patronauth.telephone.app import create_telephone
 from patronauth.web import create_web
 
+log = logging.getLogger("patronauth.serve")
+
 
 def create(app: App | None = None) -> Starlette:
     """The application of one process; uvicorn calls this factory in each worker."""
     app = app or build()
+    log.info("argon2id hashing pool: %d at a time in this process", app.settings.hash_workers)
 
     def healthz(_: Request) -> JSONResponse:  # blocking: run in the thread pool
         try:

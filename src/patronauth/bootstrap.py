@@ -23,6 +23,7 @@ from patronauth.adapters.clock import ManualClock as ManualClock
 from patronauth.adapters.clock import SystemClock
 from patronauth.adapters.config import ConfigError as ConfigError
 from patronauth.adapters.config import Settings as Settings
+from patronauth.adapters.config import sharing_cores as sharing_cores
 from patronauth.adapters.counters.memory import MemoryAttemptCounter
 from patronauth.adapters.counters.redis import RedisAttemptCounter
 from patronauth.adapters.counters.resilient import ResilientAttemptCounter

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from Sip2.wrapper import Sip2Wrapper
 
+from patronauth.adapters.config import hash_share
 from patronauth.bootstrap import App
 from tests.servers import free_port
 from tests.sip2.conftest import PATRON, PIN, TERMINAL_PASSWORD
@@ -203,3 +204,13 @@ def test_wrong_terminal_passwords_through_two_processes_add_up(
     for terminal in (second, first):
         with pytest.raises(RuntimeError, match="Login failed"):
             terminal.sip_login("kiosk1", TERMINAL_PASSWORD)
+
+
+def test_each_process_hashes_on_its_share_of_the_cores(served: Served) -> None:
+    """Two processes with a hashing pool of one per core each would run twice as many
+    argon2id computations as there are cores (docs/sip2.md)."""
+    share = hash_share(os.cpu_count() or 1, PROCESSES)
+    pools = [line for line in served.log.read_text().splitlines() if "hashing pool" in line]
+    assert len(pools) == PROCESSES
+    assert all(line.endswith(f"argon2id hashing pool: {share} at a time in this process")
+               for line in pools), pools  # fmt: skip

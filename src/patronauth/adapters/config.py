@@ -33,6 +33,27 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
     return raw
 
 
+HASH_WORKERS = "PATRONAUTH_HASH_WORKERS"
+
+
+def hash_share(cores: int, processes: int) -> int:
+    """One process's share of the cores for argon2id, when `processes` share them."""
+    return max(1, cores // max(1, processes))
+
+
+def sharing_cores(env: Mapping[str, str], processes: int) -> dict[str, str]:
+    """The environment of each of `processes` processes started together on this
+    machine (uvicorn's workers, the SIP2 server's processes). Unless
+    PATRONAUTH_HASH_WORKERS is set, each one's hashing pool gets its share of the cores
+    (at least one), so that together they run as many argon2id computations at once as
+    there are cores: one pool per core in each would run `processes` times as many, and
+    each 19 MiB pass then competes with the others for the cores and their caches."""
+    shared = dict(env)
+    if processes > 1 and not shared.get(HASH_WORKERS):
+        shared[HASH_WORKERS] = str(hash_share(os.cpu_count() or 1, processes))
+    return shared
+
+
 # Where the staff console answers unless PATRONAUTH_STAFF_NETWORKS says otherwise:
 # loopback and the private ranges, never the open Internet.
 DEFAULT_STAFF_NETWORKS = (
@@ -160,7 +181,7 @@ class Settings:
             db_pool_timeout=_int(env, "PATRONAUTH_DB_POOL_TIMEOUT", 10),
             redis_timeout_ms=_int(env, "PATRONAUTH_REDIS_TIMEOUT_MS", 1000),
             redis_retry_seconds=_int(env, "PATRONAUTH_REDIS_RETRY_SECONDS", 5),
-            hash_workers=_int(env, "PATRONAUTH_HASH_WORKERS", os.cpu_count() or 1),
+            hash_workers=_int(env, HASH_WORKERS, os.cpu_count() or 1),
             hash_queue=_int(env, "PATRONAUTH_HASH_QUEUE", 64, minimum=0),
             log_format=_choice(env, "PATRONAUTH_LOG_FORMAT", ("text", "json")),
             shutdown_seconds=_int(env, "PATRONAUTH_SHUTDOWN_SECONDS", 30),

@@ -33,7 +33,7 @@ from pathlib import Path
 import click
 import uvicorn
 
-from patronauth.bootstrap import Settings, logs, metrics, var_path
+from patronauth.bootstrap import Settings, logs, metrics, sharing_cores, var_path
 from patronauth.cli.common import ctx
 
 log = logging.getLogger("patronauth.serve")
@@ -178,6 +178,9 @@ def _sip2_server(
 
 
 def _uvicorn(host: str, port: int, workers: int, settings: Settings) -> None:
+    # The workers read their settings from this environment (the SIP2 server, started
+    # before, has its own): with several, each hashes on its share of the cores.
+    os.environ.update(sharing_cores(os.environ, workers))
     uvicorn.run(
         "patronauth.asgi:create",
         factory=True,

@@ -8,7 +8,9 @@ then every connection is closed.
 With `--processes N` (PATRONAUTH_SIP2_PROCESSES) above 1, this process only supervises:
 it starts N server processes, each listening on a socket of its own bound to the same
 address with SO_REUSEPORT, so that the kernel spreads new connections over them and
-each process's event loop and threads use a core of their own. An inherited `--fd` must
+each process's event loop and threads use a core of their own (and, unless
+PATRONAUTH_HASH_WORKERS says otherwise, its share of the cores for argon2id: one each
+on two cores with two processes). An inherited `--fd` must
 have been bound with SO_REUSEPORT too (as `serve` does); it becomes the first one's.
 Nothing a lockout decides is kept in a process: attempt counters live in the shared
 store (the database or Redis), so N processes count every wrong PIN, and every wrong
@@ -28,7 +30,7 @@ import subprocess
 import sys
 import time
 
-from patronauth.bootstrap import App, ConfigError, Settings, build, logs
+from patronauth.bootstrap import App, ConfigError, Settings, build, logs, sharing_cores
 from patronauth.sip2.answers import Answers
 from patronauth.sip2.server import ServerOptions, Sip2Server
 
@@ -51,6 +53,9 @@ async def run(app: App, host: str, port: int, fd: int | None, parent: int | None
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    logging.getLogger("patronauth.sip2").info(
+        "argon2id hashing pool: %d at a time in this process", app.settings.hash_workers
+    )
     print(f"SIP2 server at {host}:{server.port}", file=sys.stderr, flush=True)
     watch = asyncio.create_task(_parent_gone(parent, stop)) if parent is not None else None
     await stop.wait()
@@ -117,6 +122,7 @@ def supervise(sockets: list[socket.socket], parent: int | None, grace: float) ->
         signal.signal(signum, lambda number, _frame: stop.append(number))
     children = []
     host, port = sockets[0].getsockname()[:2]
+    environment = sharing_cores(os.environ, len(sockets))
     for listening in sockets:
         fd = listening.fileno()
         children.append(
@@ -133,6 +139,7 @@ def supervise(sockets: list[socket.socket], parent: int | None, grace: float) ->
                     str(os.getpid()),
                 ],
                 pass_fds=(fd,),
+                env=environment,
             )
         )
         listening.close()

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from patronauth.adapters.config import ConfigError, Settings
+from patronauth.adapters.config import ConfigError, Settings, hash_share, sharing_cores
 from patronauth.adapters.logs import JsonFormatter
 
 BASE = {"PATRONAUTH_DATABASE_URL": "sqlite:///x.db"}
@@ -52,3 +52,27 @@ def test_a_json_log_line_has_the_fields_and_hides_secret_ones() -> None:
     assert line["message"] == "lost x"
     assert line["time"].endswith("+00:00")
     assert line["fields"] == {"component": "counter", "token": "[redacted]"}
+
+
+@pytest.mark.parametrize(
+    ("cores", "processes", "share"), [(2, 1, 2), (2, 2, 1), (4, 2, 2), (8, 3, 2), (2, 4, 1)]
+)
+def test_processes_started_together_share_the_cores_for_argon2(
+    cores: int, processes: int, share: int
+) -> None:
+    assert hash_share(cores, processes) == share
+
+
+def test_each_of_several_processes_gets_its_share_unless_the_pool_is_configured(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    given = {**BASE, "PATRONAUTH_LOG_FORMAT": "json"}
+    shared = sharing_cores(given, 2)
+    assert shared == {**given, "PATRONAUTH_HASH_WORKERS": "2"}
+    assert Settings.from_env(shared).hash_workers == 2
+    assert "PATRONAUTH_HASH_WORKERS" not in given  # a new mapping: the caller's is untouched
+    # One process keeps the whole machine; a configured pool is each process's own.
+    assert Settings.from_env(sharing_cores(given, 1)).hash_workers == 4
+    configured = {**given, "PATRONAUTH_HASH_WORKERS": "3"}
+    assert sharing_cores(configured, 2) == configured
