@@ -43,7 +43,7 @@ def hash_share(cores: int, processes: int) -> int:
 
 def sharing_cores(env: Mapping[str, str], processes: int) -> dict[str, str]:
     """The environment of each of `processes` processes started together on this
-    machine (uvicorn's workers, the SIP2 server's processes). Unless
+    machine, each with a listening socket of its own (the SIP2 server's). Unless
     PATRONAUTH_HASH_WORKERS is set, each one's hashing pool gets its share of the cores
     (at least one), so that together they run as many argon2id computations at once as
     there are cores: one pool per core in each would run `processes` times as many, and

@@ -33,7 +33,7 @@ from pathlib import Path
 import click
 import uvicorn
 
-from patronauth.bootstrap import Settings, logs, metrics, sharing_cores, var_path
+from patronauth.bootstrap import Settings, logs, metrics, var_path
 from patronauth.cli.common import ctx
 
 log = logging.getLogger("patronauth.serve")
@@ -178,9 +178,10 @@ def _sip2_server(
 
 
 def _uvicorn(host: str, port: int, workers: int, settings: Settings) -> None:
-    # The workers read their settings from this environment (the SIP2 server, started
-    # before, has its own): with several, each hashes on its share of the cores.
-    os.environ.update(sharing_cores(os.environ, workers))
+    # Each worker keeps a hashing pool of one place per core (PATRONAUTH_HASH_WORKERS),
+    # unlike SIP2's processes (python -m patronauth.sip2): they share one listening
+    # socket, and one worker may accept every connection of a burst (wrk's 8, a proxy's
+    # few kept-alive ones), which a share of the cores would then hash on alone.
     uvicorn.run(
         "patronauth.asgi:create",
         factory=True,
