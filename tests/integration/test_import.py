@@ -22,8 +22,15 @@ from patronauth.adapters.storage import tables as t
 from patronauth.bootstrap import App
 from patronauth.domain.credentials import Channel, CredentialKind, Outcome
 from patronauth.domain.errors import InvalidInput
+from patronauth.domain.patrons import IdType
 from patronauth.services.credentials import ChangeRequest, change_secret, reset_credential
-from patronauth.services.registration import ImportReport, import_registry
+from patronauth.services.registration import (
+    ImportReport,
+    Registration,
+    check,
+    import_registry,
+    new_patron_digests,
+)
 from patronauth.services.staff import replace_card
 from tests.support import STAFF, attempt, register
 
@@ -885,3 +892,26 @@ def test_rows_share_equal_dates_and_sets_of_given_fields() -> None:
     assert third.given == {"barcode", "registered_on"}
     assert first.registered_on == date(2020, 5, 4)
     assert first.registered_on is second.registered_on is third.registered_on
+
+
+def test_a_new_patron_s_equal_values_are_digested_once(app: App) -> None:
+    """P3: HKPL's password and PIN defaults are one value (the phone's last four
+    digits), digested once with the phone number and the ID number."""
+
+    class Counting:
+        def __init__(self) -> None:
+            self.values: list[str] = []
+
+        def keyed(self, value: str, *, salt: str) -> str:
+            self.values.append(value)
+            return f"hk:test:{salt}:{value}"
+
+    registration = Registration(
+        "hkpl", "HKPL0001", phone="9123 4567", id_number="A123456(3)", id_type=IdType.HKID
+    )
+    checked = check(registration, app.ports.profiles.get("hkpl"), today=date(2026, 12, 4))
+    assert [kind for kind, _ in checked.defaults] == [CredentialKind.PASSWORD, CredentialKind.PIN]
+    counting = Counting()
+    uid, digests = new_patron_digests(checked, counting, "u1")
+    assert sorted(counting.values) == ["4567", "91234567", "A1234563"]
+    assert (uid, digests["4567"]) == ("u1", "hk:test:u1:4567")

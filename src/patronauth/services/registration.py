@@ -339,10 +339,11 @@ def _link(
 
 
 def new_patron_digests(checked: Checked, hasher: KeyedDigests, uid: str) -> Keyed:
-    """The keyed digests a new patron of `checked` stores, salted with `uid` (S9)."""
+    """The keyed digests a new patron of `checked` stores, salted with `uid` (S9); each
+    value once (HKPL's password and PIN defaults are one)."""
     values = [default for _, default in checked.defaults]
     values += [value for value in (checked.phone, checked.id_number) if value]
-    return uid, {value: hasher.keyed(value, salt=uid) for value in values}
+    return uid, {value: hasher.keyed(value, salt=uid) for value in dict.fromkeys(values)}
 
 
 def digest(
