@@ -811,6 +811,54 @@ def test_a_bulk_load_refreshes_postgresql_s_planning_statistics(app: App, tmp_pa
     assert _analyses(app) == before + 1
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_bulk_rows_reach_postgresql_exactly_as_given(app: App) -> None:
+    """The bulk writer COPYs in PostgreSQL's binary format, each value sent as its
+    column's type: every value reads back as given, NULLs, dates, times to the
+    microsecond and text that the text format escapes (tab, backslash, newline)
+    included, into the table and into a staging table for an update."""
+    from datetime import UTC, datetime
+
+    from patronauth.adapters.storage.registry import _PATRON_COLUMNS, _Writer
+
+    at = datetime(2026, 12, 4, 21, 5, 7, 123456, tzinfo=UTC)
+    given: dict[str, Any] = {
+        "id": 900001,
+        "uid": "u-900001",
+        "institution": "hkpl",
+        "category": "adult",
+        "status": "active",
+        "name": "Chan\tTai\\Man\n陳大文",
+        "email": None,
+        "phone_masked": "****5678",
+        "phone_digest": "k1:digest",
+        "id_type": None,
+        "id_masked": None,
+        "id_digest": None,
+        "registered_on": date(1999, 12, 31),
+        "language": "zh-Hant",
+        "created_at": at,
+        "updated_at": at,
+    }
+    with app.engine.begin() as conn:
+        writer = _Writer(conn, t.patrons, _PATRON_COLUMNS)
+        writer.insert([tuple(writer.stored(name, given[name]) for name in _PATRON_COLUMNS)])
+    with app.engine.connect() as conn:
+        row = conn.execute(select(t.patrons).where(t.patrons.c.id == 900001)).one()
+    assert {name: getattr(row, name) for name in _PATRON_COLUMNS} == given
+
+    renamed = {**given, "name": "A\\B\tC", "email": "a@example.org"}
+    columns = ("id", "name", "email")
+    with app.engine.begin() as conn:
+        writer = _Writer(conn, t.patrons, columns)
+        writer.update([tuple(renamed[name] for name in columns)])
+    with app.engine.connect() as conn:
+        row = conn.execute(select(t.patrons).where(t.patrons.c.id == 900001)).one()
+    assert (row.name, row.email) == ("A\\B\tC", "a@example.org")
+    assert row.registered_on == date(1999, 12, 31)  # a column the update did not name
+
+
 class _CountingHasher:
     """The app's hasher, counting the keyed digests asked of it in this process."""
 

@@ -1,9 +1,9 @@
 """Bulk provisioning from registry feeds: a batch per transaction, set-based SQL (P3).
 
 New patrons are written a table at a time with their ids allocated first: on
-PostgreSQL from the table's own sequence, then with COPY; on SQLite, whose
-transactions begin IMMEDIATE and so hold the database's write lock, after the
-highest id, then with one executemany per table. Known patrons are updated with one
+PostgreSQL from the table's own sequence, then with COPY in the binary format; on
+SQLite, whose transactions begin IMMEDIATE and so hold the database's write lock,
+after the highest id, then with one executemany per table. Known patrons are updated with one
 executemany on SQLite, and on PostgreSQL by COPY into a temporary table and one
 UPDATE ... FROM. Values go through the columns' own bind processors, so the rows are
 stored exactly as the row-at-a-time repositories store them.
@@ -114,6 +114,7 @@ class _Writer:
             if (processor := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
         }
         self._stored: dict[tuple[str, Any], Any] = {}
+        self._types: list[int] | None = None
 
     def stored(self, column: str, value: Any) -> Any:
         """`value` as the driver receives it (dates and times repeat, so it is cached)."""
@@ -133,11 +134,29 @@ class _Writer:
         return raw
 
     def _copy(self, table: str, rows: list[Values]) -> None:
+        """COPY `rows` into `table` (this writer's table, or its staging copy) in
+        PostgreSQL's binary format: each value goes as its column's type stores it, so
+        nothing is printed as text here and parsed again by the server (P3)."""
         names = ", ".join(self.columns)
-        statement = f"COPY {table} ({names}) FROM STDIN"
+        statement = f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)"
+        types = self._column_types()
         with self._postgres().cursor() as cursor, cursor.copy(statement) as copy:
+            copy.set_types(types)
             for row in rows:
                 copy.write_row(row)
+
+    def _column_types(self) -> list[int]:
+        """The type of each of `columns`, as the database has it: binary COPY needs them
+        said. Read from the catalogue once per writer (a staging table is made like
+        the table, so its columns have the same types)."""
+        if self._types is None:
+            query = text(
+                "SELECT attname, atttypid FROM pg_attribute "
+                "WHERE attrelid = CAST(:table AS regclass) AND attnum > 0 AND NOT attisdropped"
+            )
+            found = {row[0]: row[1] for row in self.conn.execute(query, {"table": self.table.name})}
+            self._types = [int(found[name]) for name in self.columns]
+        return self._types
 
     def insert(self, rows: list[Values]) -> None:
         """Insert `rows`: tuples in the order of `columns`, values in stored form."""
