@@ -33,6 +33,12 @@ def create(app: App | None = None) -> Starlette:
     """The application of one process; uvicorn calls this factory in each worker."""
     app = app or build()
     log.info("argon2id hashing pool: %d at a time in this process", app.settings.hash_workers)
+    if app.settings.hash_gate is not None:
+        log.info(
+            "argon2id gate: %d at a time among the web workers (%s)",
+            app.settings.hash_workers,
+            app.settings.hash_gate,
+        )
 
     def healthz(_: Request) -> JSONResponse:  # blocking: run in the thread pool
         try:

@@ -16,11 +16,13 @@ from limits.storage import RedisStorage
 from redis import Redis
 from sqlalchemy import Engine
 
+from patronauth.adapters import hash_gate as hash_gate
 from patronauth.adapters import logs as logs
 from patronauth.adapters import metrics as metrics
 from patronauth.adapters.blocklists import shipped
 from patronauth.adapters.clock import ManualClock as ManualClock
 from patronauth.adapters.clock import SystemClock
+from patronauth.adapters.config import HASH_GATE as HASH_GATE
 from patronauth.adapters.config import ConfigError as ConfigError
 from patronauth.adapters.config import Settings as Settings
 from patronauth.adapters.config import sharing_cores as sharing_cores
@@ -30,6 +32,7 @@ from patronauth.adapters.counters.resilient import ResilientAttemptCounter
 from patronauth.adapters.counters.sql import SqlAttemptCounter
 from patronauth.adapters.directory import LdapDirectory
 from patronauth.adapters.factors import StaffFactors
+from patronauth.adapters.hash_gate import HashGate
 from patronauth.adapters.hash_pool import HashPool
 from patronauth.adapters.hashing import Argon2Hasher, Argon2Parameters, Keyring
 from patronauth.adapters.hashing import KeyringError as KeyringError
@@ -165,7 +168,13 @@ def build(settings: Settings | None = None) -> App:
             Argon2Parameters(
                 settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism
             ),
-            HashPool(workers=settings.hash_workers, queue=settings.hash_queue),
+            HashPool(
+                workers=settings.hash_workers,
+                queue=settings.hash_queue,
+                gate=HashGate(settings.hash_gate, settings.hash_workers)
+                if settings.hash_gate
+                else None,
+            ),
         ),
         counter=_counter(settings, engine, redis, health["counter"]),
         throttle=_throttle(settings, redis, health["throttle"]),

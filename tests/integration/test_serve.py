@@ -101,9 +101,15 @@ def test_metrics_add_up_over_the_workers_and_logs_are_json_lines(
     assert any(json.loads(line)["logger"] == "patronauth.serve" for line in lines)
     assert "0000" not in two_workers.log.read_text()
     # Each worker may hash on every core: one of them may hold every connection.
-    pools = [m for m in (json.loads(line)["message"] for line in lines) if "hashing pool" in m]
+    messages = [json.loads(line)["message"] for line in lines]
+    pools = [m for m in messages if "hashing pool" in m]
     cores = os.cpu_count() or 1
     assert pools == [f"argon2id hashing pool: {cores} at a time in this process"] * 2
+    # ... and together they run as many at once as one would (adapters/hash_gate.py).
+    gate = tmp_path / "var" / "hash-gate"
+    gates = [m for m in messages if "argon2id gate" in m]
+    assert gates == [f"argon2id gate: {cores} at a time among the web workers ({gate})"] * 2
+    assert sorted(p.name for p in gate.iterdir()) == [f"place-{n}.lock" for n in range(cores)]
 
 
 def test_sigterm_lets_the_request_in_flight_finish(

@@ -34,6 +34,7 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
 
 
 HASH_WORKERS = "PATRONAUTH_HASH_WORKERS"
+HASH_GATE = "PATRONAUTH_HASH_GATE"
 
 
 def hash_share(cores: int, processes: int) -> int:
@@ -113,6 +114,7 @@ class Settings:
     redis_retry_seconds: int = 5
     hash_workers: int = 2
     hash_queue: int = 64
+    hash_gate: Path | None = None  # set by `serve` for its web workers (adapters/hash_gate)
     log_format: str = "text"
     shutdown_seconds: int = 30
     sip2_tls_cert: Path | None = None
@@ -183,6 +185,7 @@ class Settings:
             redis_retry_seconds=_int(env, "PATRONAUTH_REDIS_RETRY_SECONDS", 5),
             hash_workers=_int(env, HASH_WORKERS, os.cpu_count() or 1),
             hash_queue=_int(env, "PATRONAUTH_HASH_QUEUE", 64, minimum=0),
+            hash_gate=Path(env[HASH_GATE]) if env.get(HASH_GATE) else None,
             log_format=_choice(env, "PATRONAUTH_LOG_FORMAT", ("text", "json")),
             shutdown_seconds=_int(env, "PATRONAUTH_SHUTDOWN_SECONDS", 30),
             sip2_tls_cert=_tls_path(env, "PATRONAUTH_SIP2_TLS_CERT", "PATRONAUTH_SIP2_TLS_KEY"),

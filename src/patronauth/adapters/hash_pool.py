@@ -11,20 +11,23 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import TypeVar
 
 from patronauth.adapters import metrics
+from patronauth.adapters.hash_gate import HashGate
 from patronauth.domain.errors import Busy
 
 R = TypeVar("R")
 
 
 class HashPool:
-    def __init__(self, *, workers: int, queue: int) -> None:
+    def __init__(self, *, workers: int, queue: int, gate: HashGate | None = None) -> None:
         if workers < 1 or queue < 0:
             raise ValueError("a hash pool needs at least one worker and a queue of 0 or more")
         self.workers = workers
         self.queue = queue
+        self.gate = gate  # places shared with the other web workers (`hash_gate`)
         self._admitted = threading.BoundedSemaphore(workers + queue)
         self._running = threading.BoundedSemaphore(workers)
         self._lock = threading.Lock()
@@ -40,6 +43,9 @@ class HashPool:
             self._in_use += change
         metrics.HASH_QUEUE.inc(change)
 
+    def _shared_place(self) -> AbstractContextManager[None]:
+        return self.gate.place() if self.gate is not None else nullcontext()
+
     def run(self, work: Callable[..., R], *args: object) -> R:
         """Run `work(*args)` in one of the pool's places, or raise Busy at once."""
         if not self._admitted.acquire(blocking=False):
@@ -47,7 +53,7 @@ class HashPool:
             raise Busy.of("service.busy")
         self._track(1)
         try:
-            with self._running:
+            with self._running, self._shared_place():
                 started = time.perf_counter()
                 try:
                     return work(*args)

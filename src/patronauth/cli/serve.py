@@ -33,7 +33,7 @@ from pathlib import Path
 import click
 import uvicorn
 
-from patronauth.bootstrap import Settings, logs, metrics, var_path
+from patronauth.bootstrap import HASH_GATE, Settings, hash_gate, logs, metrics, var_path
 from patronauth.cli.common import ctx
 
 log = logging.getLogger("patronauth.serve")
@@ -163,6 +163,9 @@ def _sip2_server(
             str(processes),
         ],
         pass_fds=(fd,),
+        # SIP2's processes hash on their own shares of the cores (`sharing_cores`); the
+        # web workers' gate is not theirs.
+        env={name: value for name, value in os.environ.items() if name != HASH_GATE},
     )
     listening.close()
     try:
@@ -177,11 +180,24 @@ def _sip2_server(
                 process.wait()
 
 
+def _hash_gate(settings: Settings, workers: int) -> None:
+    """Several web workers share one gate of as many places as each one's pool has
+    (adapters/hash_gate.py), in a folder of the var folder named to the workers in
+    PATRONAUTH_HASH_GATE; one set before `serve` starts is kept."""
+    if workers < 2 or os.environ.get(HASH_GATE):
+        return
+    folder = var_path(settings, "hash-gate")
+    hash_gate.prepare(folder, settings.hash_workers)
+    os.environ[HASH_GATE] = str(folder)
+
+
 def _uvicorn(host: str, port: int, workers: int, settings: Settings) -> None:
     # Each worker keeps a hashing pool of one place per core (PATRONAUTH_HASH_WORKERS),
     # unlike SIP2's processes (python -m patronauth.sip2): they share one listening
     # socket, and one worker may accept every connection of a burst (wrk's 8, a proxy's
-    # few kept-alive ones), which a share of the cores would then hash on alone.
+    # few kept-alive ones), which a share of the cores would then hash on alone. The
+    # gate keeps all of them together at that many computations at once.
+    _hash_gate(settings, workers)
     uvicorn.run(
         "patronauth.asgi:create",
         factory=True,
