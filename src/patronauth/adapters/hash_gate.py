@@ -67,21 +67,27 @@ class HashGate:
         order = [self._paths[(first + step) % self.places] for step in range(self.places)]
         try:
             for path in order:
-                fd = os.open(path, os.O_RDWR)
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fd = _locked(path, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                if fd is not None:
                     return fd
-                except BlockingIOError:
-                    os.close(fd)
-            fd = os.open(order[0], os.O_RDWR)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)  # waits without holding the GIL
-            except BaseException:
-                os.close(fd)
-                raise
-            return fd
+            return _locked(order[0], fcntl.LOCK_EX)  # waits without holding the GIL
         except OSError as error:
             if not self._warned:
                 self._warned = True
                 log.warning("argon2id gate %s unusable (%s): hashing ungated", self.folder, error)
             return None
+
+
+def _locked(path: str, flags: int) -> int | None:
+    """An open descriptor of `path` holding the lock, or None when `LOCK_NB` found it
+    held; on any failure the descriptor is closed."""
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, flags)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd

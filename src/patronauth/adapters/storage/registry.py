@@ -3,9 +3,9 @@
 New patrons are written a table at a time with their ids allocated first: on
 PostgreSQL from the table's own sequence, then with COPY in the binary format; on
 SQLite, whose transactions begin IMMEDIATE and so hold the database's write lock,
-after the highest id, then with one executemany per table. Known patrons are updated with one
-executemany on SQLite, and on PostgreSQL by COPY into a temporary table and one
-UPDATE ... FROM. Values go through the columns' own bind processors, so the rows are
+after the highest id, then with one executemany per table. Known patrons are updated
+with one executemany on SQLite, and on PostgreSQL by COPY into a temporary table and
+one UPDATE ... FROM. Values go through the columns' own bind processors, so the rows are
 stored exactly as the row-at-a-time repositories store them.
 """
 
