@@ -187,7 +187,11 @@ def _hash_gate(settings: Settings, workers: int) -> None:
     if workers < 2 or os.environ.get(HASH_GATE):
         return
     folder = var_path(settings, "hash-gate")
-    hash_gate.prepare(folder, settings.hash_workers)
+    try:
+        hash_gate.prepare(folder, settings.hash_workers)
+    except OSError as error:  # the gate only orders work: serve without it
+        log.warning("argon2id gate not made in %s (%s): hashing ungated", folder, error)
+        return
     os.environ[HASH_GATE] = str(folder)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -119,3 +120,28 @@ def test_an_unusable_gate_leaves_hashing_ungated_and_says_so_once(
 def test_a_gate_needs_a_place(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="at least one place"):
         HashGate(tmp_path, 0)
+
+
+def test_serve_makes_the_gate_for_two_workers_or_goes_on_without_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from patronauth.adapters.config import HASH_GATE, Settings
+    from patronauth.cli.serve import _hash_gate
+
+    settings = Settings.from_env({"PATRONAUTH_VAR_DIR": str(tmp_path / "var")})
+    monkeypatch.setenv(HASH_GATE, "")  # serve sets it: put back as it was after the test
+    _hash_gate(settings, 1)  # one worker: no gate
+    assert os.environ[HASH_GATE] == ""
+    _hash_gate(settings, 2)
+    assert os.environ[HASH_GATE] == str(tmp_path / "var" / "hash-gate")
+    assert len(list((tmp_path / "var" / "hash-gate").iterdir())) == settings.hash_workers
+
+    monkeypatch.setenv(HASH_GATE, "")
+    blocked = Settings.from_env({"PATRONAUTH_VAR_DIR": str(tmp_path / "file")})
+    (tmp_path / "file").write_text("not a folder")
+    with caplog.at_level(logging.WARNING, logger="patronauth.serve"):
+        _hash_gate(blocked, 2)
+    assert os.environ[HASH_GATE] == ""
+    assert [r.getMessage().split(" (")[0] for r in caplog.records] == [
+        f"argon2id gate not made in {tmp_path / 'file' / 'hash-gate'}"
+    ]
