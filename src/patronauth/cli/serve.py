@@ -183,14 +183,15 @@ def _sip2_server(
 def _hash_gate(settings: Settings, workers: int) -> None:
     """Several web workers share one gate of as many places as each one's pool has
     (adapters/hash_gate.py), in a folder of the var folder named to the workers in
-    PATRONAUTH_HASH_GATE; one set before `serve` starts is kept."""
-    if workers < 2 or os.environ.get(HASH_GATE):
+    PATRONAUTH_HASH_GATE; a folder set before `serve` starts is kept (and made)."""
+    if workers < 2:
         return
-    folder = var_path(settings, "hash-gate")
+    folder = settings.hash_gate or var_path(settings, "hash-gate")
     try:
         hash_gate.prepare(folder, settings.hash_workers)
     except OSError as error:  # the gate only orders work: serve without it
         log.warning("argon2id gate not made in %s (%s): hashing ungated", folder, error)
+        os.environ.pop(HASH_GATE, None)  # the workers are told of no gate
         return
     os.environ[HASH_GATE] = str(folder)
 

@@ -136,12 +136,21 @@ def test_serve_makes_the_gate_for_two_workers_or_goes_on_without_it(
     assert os.environ[HASH_GATE] == str(tmp_path / "var" / "hash-gate")
     assert len(list((tmp_path / "var" / "hash-gate").iterdir())) == settings.hash_workers
 
-    monkeypatch.setenv(HASH_GATE, "")
-    blocked = Settings.from_env({"PATRONAUTH_VAR_DIR": str(tmp_path / "file")})
+    chosen = Settings.from_env(
+        {"PATRONAUTH_VAR_DIR": str(tmp_path / "var"), HASH_GATE: str(tmp_path / "chosen")}
+    )
+    _hash_gate(chosen, 2)  # a folder set before serve starts is kept, and made
+    assert os.environ[HASH_GATE] == str(tmp_path / "chosen")
+    assert len(list((tmp_path / "chosen").iterdir())) == chosen.hash_workers
+
     (tmp_path / "file").write_text("not a folder")
+    monkeypatch.setenv(HASH_GATE, str(tmp_path / "file" / "hash-gate"))  # set by hand
+    blocked = Settings.from_env(
+        {"PATRONAUTH_VAR_DIR": str(tmp_path / "file"), HASH_GATE: os.environ[HASH_GATE]}
+    )
     with caplog.at_level(logging.WARNING, logger="patronauth.serve"):
         _hash_gate(blocked, 2)
-    assert os.environ[HASH_GATE] == ""
+    assert HASH_GATE not in os.environ  # the workers are told of no gate
     assert [r.getMessage().split(" (")[0] for r in caplog.records] == [
         f"argon2id gate not made in {tmp_path / 'file' / 'hash-gate'}"
     ]
