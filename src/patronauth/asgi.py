@@ -18,7 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from patronauth.api import create_api
+from patronauth.api import PREFIX as API_PREFIX
+from patronauth.api import blocked_first, create_api
 from patronauth.bootstrap import App, build, metrics
 from patronauth.console import create_console
 from patronauth.presentation.http import SecurityHeaders
@@ -74,13 +75,16 @@ def create(app: App | None = None) -> Starlette:
             Route("/livez", livez),
             Route("/readyz", readyz),
             *operators,
-            Mount("/api/v1", app=create_api(app)),
+            Mount(API_PREFIX, app=create_api(app)),
             Mount("/telephone", app=create_telephone(app)),
             *sign_on_routes(app),
             Mount("/staff", app=create_console(app)),
             Mount("/", app=create_web(app)),
         ],
-        middleware=[Middleware(SecurityHeaders, hsts=app.settings.cookie_secure)],
+        middleware=[
+            Middleware(SecurityHeaders, hsts=app.settings.cookie_secure),
+            blocked_first(app),  # inside: its refusals carry the security headers too
+        ],
         lifespan=lambda _: _closing(app),
     )
 

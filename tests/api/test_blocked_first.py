@@ -11,6 +11,8 @@ import anyio.to_thread
 import httpx
 import pytest
 from sqlalchemy import event
+from starlette.routing import Router
+from starlette.types import Receive, Scope, Send
 
 from patronauth.asgi import create
 from patronauth.bootstrap import App
@@ -290,3 +292,36 @@ async def test_an_unknown_institution_gets_the_routes_answer_not_a_failure(
     )
     assert unknown.status_code == 422
     assert unknown.json()["error"] == "unknown_institution"
+
+
+def routings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths a router (the site's, or the API's: FastAPI's is a Starlette router)
+    is entered for from now on."""
+    entered: list[str] = []  # the request's path, as each router sees it
+    route = Router.__call__
+
+    async def counted(self: Router, scope: Scope, receive: Receive, send: Send) -> None:
+        entered.append(scope["path"])
+        await route(self, scope, receive, send)
+
+    monkeypatch.setattr(Router, "__call__", counted)
+    return entered
+
+
+async def test_a_refusal_is_answered_before_the_sites_routing_with_every_header(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The edge wraps the whole site: a refusal enters no router, neither the site's
+    nor the API's, and still carries the site's security headers and the API's own."""
+    first = await _block(client)  # the counter's word: answered at the edge too
+    entered = routings(monkeypatch)
+    again = await client.post(SESSIONS, content=body("HKPL0001", "4567"), headers=JSON)
+    assert (again.status_code, again.content, again.headers) == (429, first.content, first.headers)
+    assert entered == []
+    assert again.headers["cache-control"] == "no-store"
+    assert again.headers["vary"] == "Accept-Language"
+    assert again.headers["x-content-type-options"] == "nosniff"
+    # Any other request is routed as before.
+    me = await client.get("/api/v1/me")
+    assert me.status_code == 401
+    assert entered == ["/api/v1/me"] * 2  # the site's router, then the API's

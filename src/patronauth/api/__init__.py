@@ -31,6 +31,9 @@ in the language of `Accept-Language` (`en` or `zh-Hant`), `error` never changes.
 """
 
 
+PREFIX = "/api/v1"  # where the site mounts the API
+
+
 def create_api(app: App) -> FastAPI:
     api = FastAPI(
         title="PatronAuth",
@@ -41,19 +44,7 @@ def create_api(app: App) -> FastAPI:
         redoc_url=None,
         redirect_slashes=False,
         generate_unique_id_function=lambda route: route.name,  # operationId: sign_in, me, ...
-        middleware=[
-            Middleware(AnswerHeaders),
-            Middleware(BodyLimit),
-            Middleware(
-                BlockedFirst,
-                refuse=lambda attempt: refuse_if_blocked(app.ports, attempt),
-                known=lambda attempt: known_refusal(app.ports, attempt),
-                source=lambda scope: client_address(
-                    scope, trusted_proxies=app.settings.trusted_proxies
-                ),
-                profiles=app.ports.profiles.all(),
-            ),
-        ],
+        middleware=[Middleware(AnswerHeaders), Middleware(BodyLimit)],
     )
     institutions = sorted(app.ports.profiles.all())
     errors.install(api, app.ports.profiles.all())
@@ -67,6 +58,19 @@ def create_api(app: App) -> FastAPI:
 
     api.openapi = document  # type: ignore[method-assign]
     return api
+
+
+def blocked_first(app: App) -> Middleware:
+    """P2: blocked identifiers' sign-ins answered before the site's routing; it wraps
+    the whole site (`asgi.create`), the API being mounted at `PREFIX`."""
+    return Middleware(
+        BlockedFirst,
+        path=f"{PREFIX}/sessions",
+        refuse=lambda attempt: refuse_if_blocked(app.ports, attempt),
+        known=lambda attempt: known_refusal(app.ports, attempt),
+        source=lambda scope: client_address(scope, trusted_proxies=app.settings.trusted_proxies),
+        profiles=app.ports.profiles.all(),
+    )
 
 
 def listing_institutions(document: dict[str, Any], institutions: Collection[str]) -> dict[str, Any]:

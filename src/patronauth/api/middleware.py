@@ -80,21 +80,23 @@ class AnswerHeaders:
 
 
 class BlockedFirst:
-    """P2: `POST /sessions` for a blocked identifier is answered before routing.
+    """P2: `POST /api/v1/sessions` for a blocked identifier is answered before any
+    routing: it wraps the whole site, so a refusal passes neither the site's router nor
+    the API's application and its middleware.
 
     The body is parsed as the route parses it; when it is a well-formed sign-in, the
     `known_refusal` use case (memory only, on the event loop), then the
     `refuse_if_blocked` use case (in a worker thread) are asked, and the refusal
-    rendered as the route renders it (the same status, headers and bytes). Anything
-    else (a malformed body, a request error, an identifier that is not blocked) goes
-    on to the route with its body untouched."""
-
-    PATH = "/sessions"
+    rendered as the route renders it (the same status, headers and bytes: the headers
+    `AnswerHeaders` gives every API answer are added here). Anything else (a malformed
+    body, a request error, an identifier that is not blocked) goes on to the route with
+    its body untouched."""
 
     def __init__(
         self,
         app: ASGIApp,
         *,
+        path: str,
         refuse: Callable[[Attempt], AuthResult | None],
         known: Callable[[Attempt], AuthResult | None] | None = None,
         source: Callable[[Scope], str],
@@ -102,6 +104,7 @@ class BlockedFirst:
         limit: int = MAX_BODY_BYTES,
     ) -> None:
         self.app = app
+        self.path = path
         self.refuse = refuse
         self.known = known
         self.source = source
@@ -117,7 +120,7 @@ class BlockedFirst:
         declared = _header(scope, b"content-length")
         kind = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
         return (
-            path == self.PATH
+            path == self.path
             and kind == "application/json"
             and declared is not None
             and declared.isdigit()
@@ -129,25 +132,22 @@ class BlockedFirst:
             await self.app(scope, receive, send)
             return
         messages: list[Message] = []
-        refused_body: HTTPException | None = None
-        try:
-            while True:
-                message = await receive()
-                messages.append(message)
-                if message["type"] != "http.request" or not message.get("more_body", False):
-                    break
-        except HTTPException as error:  # a body longer than it said: the route answers 413
-            refused_body = error
+        received = 0
+        while received <= self.limit:
+            message = await receive()
+            messages.append(message)
+            received += len(message.get("body", b""))
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                break
 
         async def replay() -> Message:
             if messages:
                 return messages.pop(0)
-            if refused_body is not None:
-                raise refused_body
             return await receive()
 
         result, attempt = None, None
-        if refused_body is None:
+        whole = received <= self.limit  # else the route's `BodyLimit` answers 413
+        if whole:
             body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
             attempt = self._attempt(scope, body)
             if attempt is not None:
@@ -160,13 +160,15 @@ class BlockedFirst:
                 except (InvalidInput, Refused, StorageUnavailable):
                     result = None  # the route answers it, as before
         if result is None:
-            if attempt is not None and refused_body is None:
+            if attempt is not None:
                 scope.setdefault("state", {})[BLOCK_CHECKED] = True  # read once (P1)
             await self.app(scope, replay, send)
             return
         language = negotiate(_header(scope, b"accept-language"))
         response = outcome_error(result, language, self.profiles).response()
-        await response(scope, replay, send)
+        await response(
+            scope, replay, adding_headers(send, AnswerHeaders.HEADERS, keep_present=False)
+        )
 
     def _attempt(self, scope: Scope, body: bytes) -> Attempt | None:
         if not body.lstrip().startswith(b"{"):
