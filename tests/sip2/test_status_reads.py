@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 
+from patronauth.adapters.storage.loans import _FOUND_WITH_STANDING, _STANDING
 from patronauth.bootstrap import App
 from patronauth.sip2.server import Sip2Server
 from tests.sip2.conftest import connect, patron_status
@@ -90,3 +92,18 @@ def test_a_status_with_pin_reads_the_standing_with_the_card_after_the_sign_in(
     assert len(lookups) == 2  # the sign-in's, then the answer's
     assert any(s.startswith("INSERT INTO audit_events") for s in statements[: lookups[1]])
     assert [s for s in statements if "loans" in s] == [statements[lookups[1]]]
+
+
+@pytest.mark.parametrize("statement", [_FOUND_WITH_STANDING, _STANDING], ids=["found", "standing"])
+@pytest.mark.parametrize(
+    "dialect", [postgresql.psycopg.dialect(), sqlite.dialect()], ids=["postgresql", "sqlite"]
+)
+def test_the_standings_statements_render_nothing_at_each_execution(
+    statement: Any, dialect: Any
+) -> None:
+    """SQLAlchemy renders a literal-execute parameter into the statement's text anew at
+    every execution (`aggregate_strings` binds its separator so): the standing's, read
+    by every 23, keeps its text as compiled."""
+    compiled = statement.compile(dialect=dialect)
+    assert not compiled.literal_execute_params
+    assert "POSTCOMPILE" not in compiled.string

@@ -68,6 +68,25 @@ def _iso_date_postgresql(element: _IsoDate, compiler: Any, **kw: Any) -> str:
     return f"to_char({compiler.process(element.clauses, **kw)}, 'YYYY-MM-DD')"
 
 
+class _Joined(FunctionElement[str]):
+    """The group's texts joined by commas. As SQLAlchemy's `aggregate_strings`, with
+    the comma written into the statement: `aggregate_strings` binds it as a literal to
+    render at every execution (a fifth of SQLAlchemy's work on a 23 without PIN)."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(_Joined)
+def _joined(element: _Joined, compiler: Any, **kw: Any) -> str:
+    return f"group_concat({compiler.process(element.clauses, **kw)}, ',')"
+
+
+@compiles(_Joined, "postgresql")
+def _joined_postgresql(element: _Joined, compiler: Any, **kw: Any) -> str:
+    return f"string_agg({compiler.process(element.clauses, **kw)}, ',')"
+
+
 def _dates(joined: str | None) -> list[str]:
     return joined.split(",") if joined else []
 
@@ -95,7 +114,7 @@ def _standing_columns(patron_id: Any, institution: Any, today: Any) -> list[Any]
     return [
         select(func.count()).select_from(lo).where(open_loan).scalar_subquery().label("loans"),
         select(func.count()).select_from(lo).where(overdue).scalar_subquery().label("overdue"),
-        select(func.aggregate_strings(_IsoDate(lo.c.due_on), ","))
+        select(_Joined(_IsoDate(lo.c.due_on)))
         .where(overdue, not_(lo.c.fine_free))
         .scalar_subquery()
         .label("accruing_due"),
@@ -117,7 +136,7 @@ def _standing_columns(patron_id: Any, institution: Any, today: Any) -> list[Any]
         )
         .scalar_subquery()
         .label("holds"),
-        select(func.aggregate_strings(closure_text, ","))
+        select(_Joined(closure_text))
         .where(c.c.institution == institution)
         .scalar_subquery()
         .label("closures"),
