@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import anyio.to_thread
 import httpx
@@ -14,6 +15,7 @@ from sqlalchemy import event
 from starlette.routing import Router
 from starlette.types import Receive, Scope, Send
 
+from patronauth.api import middleware
 from patronauth.asgi import create
 from patronauth.bootstrap import App
 from patronauth.domain.credentials import Channel
@@ -325,3 +327,28 @@ async def test_a_refusal_is_answered_before_the_sites_routing_with_every_header(
     me = await client.get("/api/v1/me")
     assert me.status_code == 401
     assert entered == ["/api/v1/me"] * 2  # the site's router, then the API's
+
+
+async def test_a_flood_of_one_block_is_rendered_once_per_answer(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same refusal (the same seconds left, the same language) is rendered once and
+    sent again as it was: the route's bytes and headers every time, none added twice."""
+    first = await _block(client)
+    rendered: list[object] = []
+    render = middleware.outcome_error
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        rendered.append(args[0])
+        return render(*args, **kwargs)
+
+    monkeypatch.setattr(middleware, "outcome_error", counted)
+    await flood_answered_as(client, first, JSON)
+    assert rendered == []  # the counter's first refusal was rendered at the edge already
+    chinese = {**JSON, "Accept-Language": "zh-Hant"}
+    answers = [
+        await client.post(SESSIONS, content=body("HKPL0001", "4567"), headers=chinese)
+        for _ in range(3)
+    ]
+    assert {a.content for a in answers} == {answers[0].content} != {first.content}
+    assert len(rendered) == 1

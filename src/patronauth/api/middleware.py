@@ -20,6 +20,7 @@ from patronauth.presentation.http import ASGIApp, Message, Receive, Scope, Send,
 from patronauth.services.authenticate import Attempt, AuthResult
 
 MAX_BODY_BYTES = 64 * 1024  # the largest request of the API is a few hundred bytes
+RENDERED_REFUSALS = 1024  # answers kept rendered (seconds left x languages x credentials)
 BLOCK_CHECKED = "block_checked"  # in the request's state: `BlockedFirst` found no block
 
 
@@ -110,6 +111,7 @@ class BlockedFirst:
         self.source = source
         self.profiles = profiles
         self.limit = limit
+        self._rendered: dict[tuple[object, ...], list[Message]] = {}
 
     def _wanted(self, scope: Scope) -> bool:
         if scope["type"] != "http" or scope.get("method") != "POST":
@@ -165,10 +167,39 @@ class BlockedFirst:
             await self.app(scope, replay, send)
             return
         language = negotiate(_header(scope, b"accept-language"))
-        response = outcome_error(result, language, self.profiles).response()
-        await response(
-            scope, replay, adding_headers(send, AnswerHeaders.HEADERS, keep_present=False)
+        for message in await self._refusal(scope, result, language):
+            await send(dict(message))  # a copy: an outer layer may set its headers
+
+    async def _refusal(self, scope: Scope, result: AuthResult, language: str) -> list[Message]:
+        """The messages of the route's answer to `result` in `language`, rendered once
+        per answer: a flood of refusals of one block gets the same few (P2). Nothing in
+        them depends on the patron (S3)."""
+        key = (
+            result.outcome,
+            result.kind,
+            result.institution,
+            result.retry_after,
+            tuple(sorted(result.contact.items())),
+            language,
         )
+        messages = self._rendered.get(key)
+        if messages is None:
+            kept: list[Message] = []
+
+            async def keep(message: Message) -> None:
+                kept.append(message)
+
+            async def nothing() -> Message:
+                return {"type": "http.disconnect"}  # an answer reads no request
+
+            response = outcome_error(result, language, self.profiles).response()
+            await response(
+                scope, nothing, adding_headers(keep, AnswerHeaders.HEADERS, keep_present=False)
+            )
+            if len(self._rendered) >= RENDERED_REFUSALS:
+                self._rendered.clear()
+            messages = self._rendered[key] = kept
+        return messages
 
     def _attempt(self, scope: Scope, body: bytes) -> Attempt | None:
         if not body.lstrip().startswith(b"{"):
