@@ -19,6 +19,7 @@ from patronauth.api import middleware
 from patronauth.asgi import create
 from patronauth.bootstrap import App
 from patronauth.domain.credentials import Channel
+from patronauth.domain.errors import StorageUnavailable
 from patronauth.domain.sessions import SessionChannel
 from patronauth.services.account import account
 from patronauth.services.authenticate import Attempt, flush_refusal_counts
@@ -352,3 +353,23 @@ async def test_a_flood_of_one_block_is_rendered_once_per_answer(
     ]
     assert {a.content for a in answers} == {answers[0].content} != {first.content}
     assert len(rendered) == 1
+
+
+async def test_a_failed_check_at_the_edge_leaves_the_block_to_the_route(
+    limited: App, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The edge's read of the counter fails once: the route reads the block itself
+    (nothing is taken as checked) and the sign-in goes on."""
+    reads: list[str] = []
+    blocked_for = limited.ports.counter.blocked_for
+
+    def flaky(key: str, now: float) -> int:
+        reads.append(key)
+        if len(reads) == 1:
+            raise StorageUnavailable("the counter did not answer")
+        return blocked_for(key, now)
+
+    monkeypatch.setattr(limited.ports.counter, "blocked_for", flaky)
+    opened = await client.post(SESSIONS, json={"identifier": "HKPL0001", "secret": "4567"})
+    assert opened.status_code == 201
+    assert len(reads) == 2  # the edge's, then the route's

@@ -14,7 +14,6 @@ from patronauth.api.errors import http_error, outcome_error
 from patronauth.api.language import negotiate
 from patronauth.api.schemas import SignIn
 from patronauth.domain.credentials import Channel
-from patronauth.domain.errors import InvalidInput, Refused, StorageUnavailable
 from patronauth.domain.profile import Profile
 from patronauth.presentation.http import ASGIApp, Message, Receive, Scope, Send, adding_headers
 from patronauth.services.authenticate import Attempt, AuthResult
@@ -147,7 +146,7 @@ class BlockedFirst:
                 return messages.pop(0)
             return await receive()
 
-        result, attempt = None, None
+        result, attempt, checked = None, None, False
         whole = received <= self.limit  # else the route's `BodyLimit` answers 413
         if whole:
             body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
@@ -159,10 +158,14 @@ class BlockedFirst:
                     result = self.known(attempt) if self.known is not None else None
                     if result is None:
                         result = await run_in_threadpool(self.refuse, attempt)
-                except (InvalidInput, Refused, StorageUnavailable):
-                    result = None  # the route answers it, as before
+                        checked = result is None
+                except Exception:
+                    # The route asks again and answers whatever failed in the API's
+                    # shape (a request error, a storage failure, a missing schema:
+                    # its handlers give each its status), and the block is read there.
+                    result = None
         if result is None:
-            if attempt is not None:
+            if checked:
                 scope.setdefault("state", {})[BLOCK_CHECKED] = True  # read once (P1)
             await self.app(scope, replay, send)
             return
