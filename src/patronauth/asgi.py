@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from patronauth.api import PREFIX as API_PREFIX
-from patronauth.api import blocked_first, create_api
+from patronauth.api import create_api, sign_in_edge
 from patronauth.bootstrap import App, build, metrics
 from patronauth.console import create_console
 from patronauth.presentation.http import SecurityHeaders
@@ -83,7 +83,7 @@ def create(app: App | None = None) -> Starlette:
         ],
         middleware=[
             Middleware(SecurityHeaders, hsts=app.settings.cookie_secure),
-            blocked_first(app),  # inside: its refusals carry the security headers too
+            sign_in_edge(app),  # inside: its answers carry the security headers too
         ],
         lifespan=lambda _: _closing(app),
     )

@@ -14,12 +14,14 @@ from starlette.middleware import Middleware
 
 from patronauth import __version__
 from patronauth.api import errors
-from patronauth.api.middleware import AnswerHeaders, BlockedFirst, BodyLimit
+from patronauth.api.middleware import AnswerHeaders, BodyLimit, SignInEdge
 from patronauth.api.reference import reference_routes
 from patronauth.api.routes import router
 from patronauth.bootstrap import App
+from patronauth.domain.sessions import SessionChannel
 from patronauth.presentation.http import client_address
-from patronauth.services.authenticate import known_refusal, refuse_if_blocked
+from patronauth.services.authenticate import known_refusal
+from patronauth.services.signin import sign_in_blocked_first
 
 DESCRIPTION = """\
 The account behind a library card, for the library's mobile app.
@@ -60,13 +62,15 @@ def create_api(app: App) -> FastAPI:
     return api
 
 
-def blocked_first(app: App) -> Middleware:
-    """P2: blocked identifiers' sign-ins answered before the site's routing; it wraps
-    the whole site (`asgi.create`), the API being mounted at `PREFIX`."""
+def sign_in_edge(app: App) -> Middleware:
+    """P1, P2: the API's sign-ins answered before the site's routing; it wraps the whole
+    site (`asgi.create`), the API being mounted at `PREFIX`."""
     return Middleware(
-        BlockedFirst,
+        SignInEdge,
         path=f"{PREFIX}/sessions",
-        refuse=lambda attempt: refuse_if_blocked(app.ports, attempt),
+        sign_in=lambda attempt: sign_in_blocked_first(
+            app.ports, attempt, session=SessionChannel.APP
+        ),
         known=lambda attempt: known_refusal(app.ports, attempt),
         source=lambda scope: client_address(scope, trusted_proxies=app.settings.trusted_proxies),
         profiles=app.ports.profiles.all(),

@@ -142,6 +142,25 @@ def busy_error(busy: Busy, language: str) -> ApiError:
     return api_error(503, code, text(busy.code, language), {"Retry-After": wait})
 
 
+def unavailable_error(language: str) -> ApiError:
+    """SPEC 7: the database does not answer (restarting, or every connection busy): 503,
+    not 500; the same request may come again in a few seconds."""
+    return api_error(
+        503, _E.SERVICE_UNAVAILABLE, text("service.unavailable", language), {"Retry-After": "5"}
+    )
+
+
+def failure_error(failure: Exception, language: str, method: str) -> ApiError:
+    """The answer the API's handlers give an exception a use case raised."""
+    if isinstance(failure, ApiError):
+        return failure
+    if isinstance(failure, Refused):
+        return refusal_error(failure, language)
+    if isinstance(failure, StorageUnavailable):
+        return unavailable_error(language)
+    return http_error(500, language, method)
+
+
 def must_change_error(kind: CredentialKind | None, language: str) -> ApiError:
     label = i18n.credential_name(kind.value, language) if kind else ""
     return api_error(
@@ -306,24 +325,12 @@ def install(api: FastAPI, profiles: Mapping[str, Profile]) -> None:
             error.headers["Allow"] = exc.headers["Allow"]
         return error.response()
 
-    async def on_database_down(request: Request, _: Exception) -> Response:
-        # SPEC 7: while the database restarts the API answers 503, not 500.
-        error = api_error(
-            503, _E.SERVICE_UNAVAILABLE, text("service.unavailable", language(request))
-        )
-        error.headers["Retry-After"] = "5"
-        return error.response()
-
-    async def on_busy(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, Busy)
-        return busy_error(exc, language(request)).response()
-
-    async def on_crash(request: Request, _: Exception) -> Response:
-        return http_error(500, language(request), request.method).response()
+    async def on_failure(request: Request, exc: Exception) -> Response:
+        return failure_error(exc, language(request), request.method).response()
 
     api.add_exception_handler(ApiError, on_api_error)
     api.add_exception_handler(RequestValidationError, on_validation)
     api.add_exception_handler(HTTPException, on_http)
-    api.add_exception_handler(StorageUnavailable, on_database_down)  # or every connection busy
-    api.add_exception_handler(Busy, on_busy)
-    api.add_exception_handler(Exception, on_crash)
+    api.add_exception_handler(StorageUnavailable, on_failure)  # or every connection busy
+    api.add_exception_handler(Busy, on_failure)
+    api.add_exception_handler(Exception, on_failure)

@@ -1,5 +1,5 @@
-"""The API's edge: a bound on request bodies, headers every answer carries, and blocked
-identifiers answered before routing."""
+"""The API's edge: a bound on request bodies, headers every answer carries, and sign-ins
+answered before routing."""
 
 from __future__ import annotations
 
@@ -10,17 +10,18 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from patronauth.api.errors import http_error, outcome_error
+from patronauth.api.errors import failure_error, http_error, outcome_error
 from patronauth.api.language import negotiate
 from patronauth.api.schemas import SignIn
+from patronauth.api.signing import opened_answer
 from patronauth.domain.credentials import Channel
 from patronauth.domain.profile import Profile
 from patronauth.presentation.http import ASGIApp, Message, Receive, Scope, Send, adding_headers
 from patronauth.services.authenticate import Attempt, AuthResult
+from patronauth.services.signin import SignedIn
 
 MAX_BODY_BYTES = 64 * 1024  # the largest request of the API is a few hundred bytes
 RENDERED_REFUSALS = 1024  # answers kept rendered (seconds left x languages x credentials)
-BLOCK_CHECKED = "block_checked"  # in the request's state: `BlockedFirst` found no block
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -79,25 +80,25 @@ class AnswerHeaders:
         await self.app(scope, receive, adding_headers(send, self.HEADERS, keep_present=False))
 
 
-class BlockedFirst:
-    """P2: `POST /api/v1/sessions` for a blocked identifier is answered before any
-    routing: it wraps the whole site, so a refusal passes neither the site's router nor
-    the API's application and its middleware.
+class SignInEdge:
+    """P1, P2: a well-formed `POST /api/v1/sessions` is answered before any routing: it
+    wraps the whole site, so a sign-in passes neither the site's router nor the API's
+    application and its middleware, and hands over to a worker thread once.
 
-    The body is parsed as the route parses it; when it is a well-formed sign-in, the
-    `known_refusal` use case (memory only, on the event loop), then the
-    `refuse_if_blocked` use case (in a worker thread) are asked, and the refusal
-    rendered as the route renders it (the same status, headers and bytes: the headers
-    `AnswerHeaders` gives every API answer are added here). Anything else (a malformed
-    body, a request error, an identifier that is not blocked) goes on to the route with
-    its body untouched."""
+    The body is parsed as the route parses it. A block this process saw a moment ago is
+    answered from memory on the event loop (`known_refusal`); anything else is the one
+    sign-in of the route (`sign_in_blocked_first`, in a worker thread), answered as the
+    route answers it: the same status, headers and bytes (the headers `AnswerHeaders`
+    gives every API answer are added here), a failure in the API's error shape. A body
+    the route would refuse before signing in (malformed, too large, an unknown
+    institution) goes on to the route untouched."""
 
     def __init__(
         self,
         app: ASGIApp,
         *,
         path: str,
-        refuse: Callable[[Attempt], AuthResult | None],
+        sign_in: Callable[[Attempt], SignedIn],
         known: Callable[[Attempt], AuthResult | None] | None = None,
         source: Callable[[Scope], str],
         profiles: Mapping[str, Profile],
@@ -105,7 +106,7 @@ class BlockedFirst:
     ) -> None:
         self.app = app
         self.path = path
-        self.refuse = refuse
+        self.sign_in = sign_in
         self.known = known
         self.source = source
         self.profiles = profiles
@@ -146,30 +147,38 @@ class BlockedFirst:
                 return messages.pop(0)
             return await receive()
 
-        result, attempt, checked = None, None, False
-        whole = received <= self.limit  # else the route's `BodyLimit` answers 413
-        if whole:
+        attempt = None
+        if received <= self.limit:  # else the route's `BodyLimit` answers 413
             body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
             attempt = self._attempt(scope, body)
-            if attempt is not None:
-                # A block this process saw a moment ago is answered here, on the event
-                # loop (memory only); anything else is asked in a worker thread.
-                try:
-                    result = self.known(attempt) if self.known is not None else None
-                    if result is None:
-                        result = await run_in_threadpool(self.refuse, attempt)
-                        checked = result is None
-                except Exception:
-                    # The route asks again and answers whatever failed in the API's
-                    # shape (a request error, a storage failure, a missing schema:
-                    # its handlers give each its status), and the block is read there.
-                    result = None
-        if result is None:
-            if checked:
-                scope.setdefault("state", {})[BLOCK_CHECKED] = True  # read once (P1)
+        if attempt is None:
             await self.app(scope, replay, send)
             return
         language = negotiate(_header(scope, b"accept-language"))
+        answer = adding_headers(send, AnswerHeaders.HEADERS, keep_present=False)
+        try:
+            known = self.known(attempt) if self.known is not None else None
+        except Exception:
+            known = None  # the sign-in asks the counter, and answers what fails there
+        if known is not None:
+            await self._send_refusal(scope, known, language, send)
+            return
+        try:
+            signed = await run_in_threadpool(self.sign_in, attempt)
+        except Exception as failure:
+            error = failure_error(failure, language, "POST")
+            await error.response()(scope, replay, answer)
+            if error.status == 500:  # a crash, not a refusal or an outage
+                raise  # after the answer, as the API's handlers do: the server logs it
+            return
+        if signed.opened is None:
+            await self._send_refusal(scope, signed.result, language, send)
+            return
+        await opened_answer(signed, language, self.profiles)(scope, replay, answer)
+
+    async def _send_refusal(
+        self, scope: Scope, result: AuthResult, language: str, send: Send
+    ) -> None:
         for message in await self._refusal(scope, result, language):
             await send(dict(message))  # a copy: an outer layer may set its headers
 

@@ -19,7 +19,6 @@ from patronauth.api import account as account_routes
 from patronauth.api import docs
 from patronauth.api.errors import must_change_error, outcome_error, refusal_error
 from patronauth.api.language import Language
-from patronauth.api.middleware import BLOCK_CHECKED
 from patronauth.api.schemas import (
     Accepted,
     Change,
@@ -33,6 +32,7 @@ from patronauth.api.schemas import (
     ResetRequestBody,
     SignIn,
 )
+from patronauth.api.signing import opened_answer
 from patronauth.api.texts import rendered, text
 from patronauth.bootstrap import App
 from patronauth.domain.credentials import Channel, CredentialKind
@@ -45,7 +45,7 @@ from patronauth.services.credentials import AttemptRefused, ChangeRequest, chang
 from patronauth.services.policy import check_secret
 from patronauth.services.resets import ResetRequest, request_reset
 from patronauth.services.sessions import close_session, current_session
-from patronauth.services.signin import sign_in as sign_in_patron
+from patronauth.services.signin import sign_in_blocked_first
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -99,33 +99,19 @@ def router(app: App) -> APIRouter:
     )
     def sign_in(body: SignIn, request: Request, lang: Language) -> Response:
         served(body.institution, lang)
-        where = source(request)
         attempt = Attempt(
             body.identifier,
             body.secret,
             Channel.APP,
             body.credential,
-            source=where,
+            source=source(request),
             institution=body.institution,
-            block_checked=getattr(request.state, BLOCK_CHECKED, False),
         )
         try:
-            signed = sign_in_patron(ports, attempt, session=SessionChannel.APP)
+            signed = sign_in_blocked_first(ports, attempt, session=SessionChannel.APP)
         except Refused as refused:
             raise refusal_error(refused, lang) from None
-        result, opened = signed.result, signed.opened
-        if opened is None:
-            raise outcome_error(result, lang, profiles)
-        assert result.kind is not None  # a sign-in always names its credential
-        answer = Opened(
-            token=opened.token,
-            must_change=opened.must_change,
-            credential=result.kind,
-            expires_at=opened.expires_at,
-        )
-        # Serialised here, in the worker thread: a model returned from a `def` endpoint
-        # is validated again in another hand-over to the thread pool (P1).
-        return Response(answer.model_dump_json(), 201, media_type="application/json")
+        return opened_answer(signed, lang, profiles)
 
     @api.delete(
         "/sessions/current",

@@ -8,10 +8,15 @@ Channels without sessions (SIP2, the telephone line, a proxy check) pass no `ses
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from patronauth.domain.sessions import SessionChannel
-from patronauth.services.authenticate import Attempt, AuthResult, verify_attempt
+from patronauth.services.authenticate import (
+    Attempt,
+    AuthResult,
+    refuse_if_blocked,
+    verify_attempt,
+)
 from patronauth.services.interfaces import Ports, UnitOfWork
 from patronauth.services.sessions import Opened, open_session
 
@@ -44,3 +49,14 @@ def sign_in(ports: Ports, attempt: Attempt, *, session: SessionChannel | None = 
     if isinstance(verified.opened, Opened):
         return SignedIn(result, verified.opened)
     return SignedIn(result, open_session(ports, result, session, source=attempt.source))
+
+
+def sign_in_blocked_first(ports: Ports, attempt: Attempt, *, session: SessionChannel) -> SignedIn:
+    """P2: the sign-in with the block read before anything else, the throttle included:
+    a blocked identifier's refusal costs one read of the attempt counter. Then the
+    sign-in goes on without reading it again (the counter's admission still refuses a
+    block begun in between)."""
+    blocked = refuse_if_blocked(ports, attempt)
+    if blocked is not None:
+        return SignedIn(blocked)
+    return sign_in(ports, replace(attempt, block_checked=True), session=session)

@@ -1,10 +1,12 @@
-"""P2: a blocked identifier is answered before the API's routing, with the very bytes the
-route gives, and its refusals are audited as one record per block with a count."""
+"""P1, P2: a sign-in through the API is answered before the site's routing, with the very
+bytes the route gives; a blocked identifier is refused before anything else, and its
+refusals are audited as one record per block with a count."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -108,18 +110,20 @@ async def test_a_blocked_card_is_answered_before_routing_with_the_routes_bytes(
         wrong = await client.post(SESSIONS, json={"identifier": "HKPL0001", "secret": "Wrong#1"})
         assert wrong.status_code == 401
     headers = {"Content-Type": "application/json", "Accept-Language": "zh-Hant"}
-    # The sixth attempt from this address, through the route (its last under the throttle).
+    # Without a Content-Length the edge leaves the request to the route.
     routed = await client.post(SESSIONS, content=chunked(body("HKPL0001", "4567")), headers=headers)
     assert routed.status_code == 429
     assert routed.json()["error"] == "too_many_attempts"
     assert routed.json()["retry_after"] == 60
-    # Past the throttle, the route would say "from here": these never reached it.
     await flood_answered_as(client, routed, headers)
-    # Not blocked: the same request goes on to the route (and is throttled there).
+    # Neither the route nor the edge spent the address's throttle (six a minute) on the
+    # block: the five failures are all it has counted, so the sixth attempt is heard.
     clock_of(limited).advance(61)
     after = await client.post(SESSIONS, content=body("HKPL0001", "4567"), headers=headers)
-    assert after.status_code == 429
-    assert after.content != routed.content
+    assert after.status_code == 201
+    throttled = await client.post(SESSIONS, content=body("HKPL0001", "4567"), headers=headers)
+    assert throttled.status_code == 429
+    assert throttled.content != routed.content  # "from here", not "this card"
 
 
 async def test_a_malformed_or_wrong_channel_body_still_gets_the_routes_answer(
@@ -189,7 +193,7 @@ def test_refusals_of_a_block_are_one_audit_record_with_their_count(limited: App)
 async def test_a_sign_in_through_the_api_reads_the_block_once(
     limited: App, client: httpx.AsyncClient
 ) -> None:
-    """P1: the edge's check is the sign-in's; five transactions in all (block read,
+    """P1: the block is read once; five transactions in all (block read,
     lookup, admission, outcome with audit and session, settlement), three commits."""
     begun: list[object] = []
     commits: list[object] = []
@@ -205,10 +209,10 @@ async def test_a_sign_in_through_the_api_reads_the_block_once(
     assert (len(begun), len(commits)) == (5, 3)
 
 
-async def test_a_sign_in_through_the_api_hands_over_to_worker_threads_twice(
+async def test_a_sign_in_through_the_api_hands_over_to_a_worker_thread_once(
     limited: App, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """P1: the edge's block check and the route run in worker threads; the language and
+    """P1: the block's read and the sign-in run in one worker thread; the language and
     the answer's serialisation do not add a hand-over of their own."""
     handed = handovers(monkeypatch)
     opened = await client.post(
@@ -223,7 +227,8 @@ async def test_a_sign_in_through_the_api_hands_over_to_worker_threads_twice(
     # The bytes FastAPI's JSONResponse renders for the same answer.
     rendered = json.dumps(answer, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     assert opened.content == rendered.encode()
-    assert len(handed) == 2  # was four: the language and the answer's validation too
+    assert len(handed) == 1  # was four: the edge's block read, the language, the answer's
+    # validation; then two: the edge's block read and the route
 
 
 async def _block(client: httpx.AsyncClient) -> httpx.Response:
@@ -355,21 +360,66 @@ async def test_a_flood_of_one_block_is_rendered_once_per_answer(
     assert len(rendered) == 1
 
 
-async def test_a_failed_check_at_the_edge_leaves_the_block_to_the_route(
+async def test_a_sign_in_is_answered_before_the_sites_routing_with_the_routes_bytes(
     limited: App, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The edge's read of the counter fails once: the route reads the block itself
-    (nothing is taken as checked) and the sign-in goes on."""
-    reads: list[str] = []
-    blocked_for = limited.ports.counter.blocked_for
+    """A right and a wrong secret at the edge: no router entered, and the status, bytes
+    and headers the route gives the same request (left to it without Content-Length)."""
+    entered = routings(monkeypatch)
+    chinese = {**JSON, "Accept-Language": "zh-Hant"}
+    wrong = body("HKPL0001", "Wrong#1")
+    edge = await client.post(SESSIONS, content=wrong, headers=chinese)
+    assert entered == []
+    routed = await client.post(SESSIONS, content=chunked(wrong), headers=chinese)
+    assert entered == ["/api/v1/sessions"] * 2  # the site's router, then the API's
+    assert (edge.status_code, edge.content) == (routed.status_code, routed.content)
+    assert edge.status_code == 401
+    assert edge.headers == routed.headers
+    right = body("HKPL0001", "4567")
+    opened = await client.post(SESSIONS, content=right, headers=JSON)
+    assert entered == ["/api/v1/sessions"] * 2
+    again = await client.post(SESSIONS, content=chunked(right), headers=JSON)
+    assert (opened.status_code, again.status_code) == (201, 201)
+    assert list(opened.json()) == list(again.json())
+    assert opened.json()["credential"] == again.json()["credential"] == "password"
+    assert opened.headers["cache-control"] == "no-store"
+    assert opened.headers["x-content-type-options"] == "nosniff"
+    same = {"content-type", "cache-control", "vary", "x-content-type-options"}
+    assert {k: opened.headers[k] for k in same} == {k: again.headers[k] for k in same}
 
-    def flaky(key: str, now: float) -> int:
-        reads.append(key)
-        if len(reads) == 1:
-            raise StorageUnavailable("the counter did not answer")
-        return blocked_for(key, now)
 
-    monkeypatch.setattr(limited.ports.counter, "blocked_for", flaky)
-    opened = await client.post(SESSIONS, json={"identifier": "HKPL0001", "secret": "4567"})
-    assert opened.status_code == 201
-    assert len(reads) == 2  # the edge's, then the route's
+@pytest.mark.parametrize(
+    ("failure", "status", "error"),
+    [
+        (StorageUnavailable("the counter did not answer"), 503, "service_unavailable"),
+        (RuntimeError("a fault"), 500, "internal_error"),
+    ],
+)
+async def test_a_failure_at_the_edge_is_answered_in_the_apis_shape(
+    limited: App,
+    monkeypatch: pytest.MonkeyPatch,
+    failure: Exception,
+    status: int,
+    error: str,
+) -> None:
+    """What the route's handlers answer: an outage 503 with Retry-After, a fault 500
+    (raised on after the answer, for the server's log), both in the error shape."""
+
+    def failing(key: str, now: float) -> int:
+        raise failure
+
+    monkeypatch.setattr(limited.ports.counter, "blocked_for", failing)
+    transport = httpx.ASGITransport(app=create(limited), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://library.test") as c:
+        edge = await c.post(SESSIONS, content=body("HKPL0001", "4567"), headers=JSON)
+        routed = await c.post(SESSIONS, content=chunked(body("HKPL0001", "4567")), headers=JSON)
+    assert (edge.status_code, edge.content) == (routed.status_code, routed.content)
+    assert edge.status_code == status
+    assert edge.json()["error"] == error
+    assert edge.headers.get("retry-after") == routed.headers.get("retry-after")
+    assert ("retry-after" in edge.headers) == (status == 503)
+    assert edge.headers["x-content-type-options"] == "nosniff"
+    with pytest.raises(RuntimeError) if status == 500 else nullcontext():
+        transport = httpx.ASGITransport(app=create(limited))
+        async with httpx.AsyncClient(transport=transport, base_url="http://library.test") as c:
+            await c.post(SESSIONS, content=body("HKPL0001", "4567"), headers=JSON)
