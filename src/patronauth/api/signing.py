@@ -25,6 +25,6 @@ def opened_answer(signed: SignedIn, language: str, profiles: Mapping[str, Profil
         credential=result.kind,
         expires_at=opened.expires_at,
     )
-    # Serialised here, in the worker thread: a model returned from a `def` endpoint
-    # is validated again in another hand-over to the thread pool (P1).
+    # Serialised here: a model returned from the route (a `def` endpoint) would be
+    # validated again in another hand-over to the thread pool (P1).
     return Response(answer.model_dump_json(), 201, media_type="application/json")
