@@ -51,8 +51,8 @@ class Attempt:
     source: str = ""
     institution: str | None = None
     purpose: str = "sign_in"  # the audit action: a sign-in, or the check of a change
-    # The front end asked `refuse_if_blocked` for this very attempt just before: the
-    # block is not read again (the counter's admission still refuses a block since).
+    # `refuse_if_blocked` was asked for this very attempt just before: the block is not
+    # read again (the counter's admission still refuses a block since).
     block_checked: bool = False
 
 
@@ -172,9 +172,9 @@ def verify_attempt(ports: Ports, attempt: Attempt, *, open_in: OpenIn | None = N
 
 def refuse_if_blocked(ports: Ports, attempt: Attempt) -> AuthResult | None:
     """P2: the refusal of an attempt on a blocked identifier, or None when it is not
-    blocked. Asked before anything else is read (a front end may ask it before its
-    routing); the attempt's secret must be clean and its channel's (else a request
-    error is raised, as `sign_in` would)."""
+    blocked. Asked before anything else is read (`signin.sign_in_blocked_first`, the
+    API's sign-in); the attempt's secret must be clean and its channel's (else a
+    request error is raised, as `sign_in` would)."""
     clean_secret(attempt.secret)
     key = lockout_key(attempt.identifier)
     event = _Event(ports, attempt, key)
