@@ -638,9 +638,9 @@ def _no_cycle_collection() -> Iterator[None]:
     A feed of a million rows allocates tens of millions of objects, all freed by
     reference counting as their batch lands: the import makes no reference cycles.
     The collector's full passes over the growing heap (the set of barcodes seen holds
-    a million entries) found nothing and took a fifth of the time. A worker pauses it
-    while it checks a batch: its passes over the batch's rows took a third of the
-    worker's time, for nothing as well.
+    a million entries) found nothing and took a fifth of the time. The import's
+    worker processes run with it paused too (`BatchWork`); the few rows checked here
+    are checked inside this pause.
     """
     enabled = gc.isenabled()
     gc.disable()
@@ -711,12 +711,11 @@ def _check_lines(
     today: date,
     digester: KeyedDigests | None,
 ) -> list[_RowCheck]:
-    with _no_cycle_collection():  # in a worker too: a third of its time otherwise
-        rows = [
-            (line, _portable(item) if isinstance(item, Refused) else item)
-            for line, item in parse(lines)
-        ]
-    return _check_rows(rows, uids, profile, today, digester)  # pauses it again
+    rows = [
+        (line, _portable(item) if isinstance(item, Refused) else item)
+        for line, item in parse(lines)
+    ]
+    return _check_rows(rows, uids, profile, today, digester)
 
 
 def _check_rows(
@@ -731,10 +730,7 @@ def _check_rows(
     # A uid for every line, and blank lines give no row: which uid a row takes is no
     # matter (they are all random).
     numbered = zip(rows, uids, strict=False)
-    with _no_cycle_collection():
-        return [
-            _check_row(line, row, uid, profile, today, digester) for (line, row), uid in numbered
-        ]
+    return [_check_row(line, row, uid, profile, today, digester) for (line, row), uid in numbered]
 
 
 def _check_row(

@@ -6,10 +6,17 @@ with several cores it runs in a standard process pool while this process writes 
 the database. The pool starts fresh interpreters ("spawn"), never forks: a worker
 inherits no connection, thread or pepper key; it is given only what its call names
 (an import sends the current pepper key's digester, `KeyedDigests`).
+
+A worker runs its calls with Python's cycle collector paused: a call allocates a
+batch's worth of objects, which reference counting frees once its result is sent, and
+the collector's passes over them while they lived found nothing to free (about a
+twentieth of a worker's CPU, P3). Before each call the worker collects the youngest
+generation instead: what the previous call left behind, cycles included.
 """
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from collections.abc import Callable
@@ -48,9 +55,11 @@ class BatchWork:
         if self._wanted and self._calls > 1:
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(
-                    max_workers=self._wanted, mp_context=multiprocessing.get_context("spawn")
+                    max_workers=self._wanted,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=gc.disable,
                 )
-            return self._pool.submit(fn, *args)
+            return self._pool.submit(_after_collecting, fn, *args)
         return self.here(fn, *args)
 
     def here(self, fn: Callable[..., R], *args: object) -> Future[R]:
@@ -74,3 +83,10 @@ class BatchWork:
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _after_collecting(fn: Callable[..., R], *args: object) -> R:
+    """In a worker, its cycle collector paused: free what earlier calls left in the
+    youngest generation (their batches' objects are gone by now), then call."""
+    gc.collect(0)
+    return fn(*args)

@@ -287,11 +287,12 @@ class SqlRegistry:
 
     def _new_ids(self, count: int) -> list[int]:
         if self.conn.dialect.name == "postgresql":
+            # One row holding every id: a row each cost the import ~2 us per patron.
             query = text(
-                "SELECT nextval(pg_get_serial_sequence('patrons', 'id')) "
+                "SELECT array_agg(nextval(pg_get_serial_sequence('patrons', 'id'))) "
                 "FROM generate_series(1, :count)"
             )
-            return [int(i) for i in self.conn.execute(query, {"count": count}).scalars()]
+            return [int(i) for i in self.conn.execute(query, {"count": count}).scalar_one()]
         # SQLite: the transaction holds the write lock, so nobody else takes these ids.
         highest = self.conn.execute(select(func.max(t.patrons.c.id))).scalar() or 0
         return list(range(highest + 1, highest + 1 + count))
