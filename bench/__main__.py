@@ -403,7 +403,7 @@ def p3_figures(
     if again.finished:
         say(f"P1 {label}: sign-ins by patrons picked among the {rows:,} on record")
         on_record = growth.sign_in_on_record(
-            env, changed_feed, rows, redis_url=redis_url, seconds=4
+            env, changed_feed, rows, redis_url=redis_url, seconds=3
         )
         figures.append(_p1_on_record_figure(label, on_record))
     return figures
