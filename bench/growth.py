@@ -15,13 +15,11 @@ opens only the change step, R5).
 from __future__ import annotations
 
 import random
-import statistics
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Any
 
-from bench import hashing, login
+from bench import login
 from bench.apps import PASSWORD, each
 from patronauth.adapters.config import Settings
 from patronauth.bootstrap import build
@@ -35,8 +33,8 @@ CHEAP_ARGON2 = {"PATRONAUTH_ARGON2_TIME_COST": "1", "PATRONAUTH_ARGON2_MEMORY_KI
 @dataclass
 class OnRecord:
     patrons: int  # on record
-    overhead_ms: float
-    details: dict[str, Any]
+    counter: str  # the attempt counter's store
+    work: login.NonHashWork
 
 
 def picked_patrons(feed: Path, rows: int, count: int, *, seed: int = 15) -> list[tuple[str, str]]:
@@ -81,21 +79,7 @@ def sign_in_on_record(
             change_secret(app.ports, request)
 
         each(choose, range(len(patrons)), 2)
-        login.run_logins(app, barcodes, threads=1, seconds=0.5, max_logins=100)  # warm
-        run = login.run_logins(app, barcodes, threads=1, seconds=seconds, max_logins=5000)
-        verify = statistics.median(hashing.verify_times(app.ports.hasher, runs=2000, seconds=1))
+        work = login.non_hash_work(app, barcodes, warm=0.5, seconds=seconds, verify_seconds=1)
     finally:
         app.close()
-    per_login = statistics.median(run.latencies)
-    return OnRecord(
-        rows,
-        (per_login - verify) * 1000,
-        {
-            "patrons_on_record": rows,
-            "patrons_signed_in": len(barcodes),
-            "counter": "redis" if redis_url else "sql",
-            "cheap_login": run.details(),
-            "cheap_login_median_ms": round(per_login * 1000, 3),
-            "cheap_verify_median_ms": round(verify * 1000, 4),
-        },
-    )
+    return OnRecord(rows, "redis" if redis_url else "sql", work)

@@ -10,6 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench import hashing
 from bench.apps import PASSWORD
 from patronauth.bootstrap import App
 from patronauth.domain.credentials import Channel, Outcome
@@ -89,3 +90,36 @@ def run_logins(
     if set(run.outcomes) != {Outcome.OK.value}:
         raise RuntimeError(f"logins did not all succeed: {dict(run.outcomes)}")
     return run
+
+
+@dataclass
+class NonHashWork:
+    """P1's non-hash work of one sign-in: the median single-threaded sign-in with
+    argon2id at a tiny cost, less the median time of that cheap verification alone."""
+
+    run: LoginRun
+    per_login: float  # seconds, median
+    verify: float  # seconds, median
+
+    @property
+    def ms(self) -> float:
+        return (self.per_login - self.verify) * 1000
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "cheap_login": self.run.details(),
+            "cheap_login_median_ms": round(self.per_login * 1000, 3),
+            "cheap_login_mean_ms": round(statistics.fmean(self.run.latencies) * 1000, 3),
+            "cheap_verify_median_ms": round(self.verify * 1000, 4),
+        }
+
+
+def non_hash_work(
+    app: App, barcodes: list[str], *, warm: float, seconds: float, verify_seconds: float
+) -> NonHashWork:
+    """Measured on `app`, whose argon2id costs next to nothing: medians, so that other
+    work on a shared machine does not swamp a figure of a few milliseconds."""
+    run_logins(app, barcodes, threads=1, seconds=warm, max_logins=200)
+    run = run_logins(app, barcodes, threads=1, seconds=seconds, max_logins=5000)
+    verifies = hashing.verify_times(app.ports.hasher, runs=2000, seconds=verify_seconds)
+    return NonHashWork(run, statistics.median(run.latencies), statistics.median(verifies))
