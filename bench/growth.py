@@ -2,8 +2,8 @@
 
 P1's own figures sign in 64 patrons of an otherwise empty database. Here the patrons
 are picked at random among those a P3 import has just put on record (a hundred
-thousand, a million), so that their cards, credentials, counters and audit records sit
-in tables of that size, and the figure is measured as P1's is: single-threaded
+thousand, a million), so that their cards, patron records and credentials sit in
+tables of that size, and the figure is measured as P1's is: single-threaded
 sign-ins with argon2id at a tiny cost, less the time of that cheap verification.
 
 The deployment is the imported one (its database and pepper), with argon2id at the

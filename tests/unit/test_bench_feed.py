@@ -1,12 +1,14 @@
 """The bench's generated registry feeds (P3): the re-import's feed differs from the
 first only in the phone of every hundredth row, and the tenth-size feeds are the first
-rows of the full ones."""
+rows of the full ones; the patrons P1's growth figures sign in are active ones of the
+feed, with their defaults."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from bench.feed import first_rows, write_feeds
+from bench.growth import picked_patrons
 
 
 def test_the_changed_feed_moves_only_the_phone_of_every_hundredth_row(tmp_path: Path) -> None:
@@ -33,3 +35,20 @@ def test_a_tenth_of_the_feed_is_its_first_rows_as_written_for_that_size(tmp_path
     (tmp_path / "small").mkdir()
     written, _ = write_feeds(tmp_path / "small", 100, changed_every=100)
     assert tenth.read_bytes() == written.read_bytes()
+
+
+def test_the_patrons_signed_in_on_record_are_active_with_their_phone_default(
+    tmp_path: Path,
+) -> None:
+    _, changed = write_feeds(tmp_path, 1000, changed_every=100)
+    rows = {
+        fields[0]: fields
+        for fields in (line.split(",") for line in changed.read_text().splitlines()[1:])
+    }
+    picked = picked_patrons(changed, 1000, 300)
+    assert len(picked) == len({barcode for barcode, _ in picked}) == 300
+    assert picked != sorted(picked)  # in no particular order
+    for barcode, default in picked:
+        assert rows[barcode][8] == "active"  # pending patrons sign in to nothing
+        assert default == rows[barcode][4].replace(" ", "")[-4:]
+    assert picked_patrons(changed, 1000, 300) == picked  # the same every run
