@@ -423,3 +423,56 @@ async def test_a_failure_at_the_edge_is_answered_in_the_apis_shape(
         transport = httpx.ASGITransport(app=create(limited))
         async with httpx.AsyncClient(transport=transport, base_url="http://library.test") as c:
             await c.post(SESSIONS, content=body("HKPL0001", "4567"), headers=JSON)
+
+
+@pytest.fixture
+def paced_app(database_url: str, tmp_path: Path) -> Iterator[App]:
+    """Refusals without a hash paced at twenty a second; eight attempts a minute from
+    one address."""
+    env = deployment_env(
+        database_url,
+        tmp_path / "var",
+        PATRONAUTH_REFUSALS_PER_SECOND="20",
+        PATRONAUTH_THROTTLE_PER_SOURCE="8 per minute",
+    )
+    app = make_app(env)
+    register(app, "hkpl", "HKPL0001", phone="9123 4567")
+    register(app, "hkpl", "HKPL0002", phone="9765 4321")
+    yield app
+    app.close()
+
+
+async def test_refusals_without_a_hash_wait_their_turn_and_sign_ins_do_not(
+    paced_app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """P2: a flood of refusals of a blocked card is answered at the pace, each beyond it
+    after a wait on the event loop; wrong and right passwords are answered at once."""
+    waits: list[float] = []
+
+    async def wait(seconds: float) -> None:
+        waits.append(seconds)  # not slept: the pace keeps its own turns
+
+    monkeypatch.setattr(middleware, "sleep", wait)
+    transport = httpx.ASGITransport(app=create(paced_app))
+    async with httpx.AsyncClient(transport=transport, base_url="http://library.test") as client:
+        first = await _block(client)  # five wrong passwords, then the block's first refusal
+        assert waits == []  # the wrong passwords were not paced; the refusal was in pace
+        await flood_answered_as(client, first, JSON)
+        # Twenty a second: the flood's last turn is a second after the first refusal.
+        assert len(waits) >= FLOOD // 2
+        assert waits == sorted(waits)
+        assert 0.3 <= waits[-1] <= 2.0
+        paced_so_far = len(waits)
+        wrong = await client.post(SESSIONS, json={"identifier": "HKPL0002", "secret": "No#1"})
+        right = await client.post(SESSIONS, json={"identifier": "HKPL0002", "secret": "4321"})
+        assert (wrong.status_code, right.status_code) == (401, 201)
+        assert len(waits) == paced_so_far
+        # Once the address has made its eight attempts of the minute, the throttle refuses
+        # the next without a hash, and that refusal is paced too.
+        for _ in range(8):
+            answer = await client.post(SESSIONS, json={"identifier": "HKPL0002", "secret": "4321"})
+            if answer.status_code != 201:
+                break
+        assert answer.status_code == 429
+        assert answer.json()["message"].startswith("Too many attempts from here.")
+        assert len(waits) == paced_so_far + 1

@@ -35,6 +35,7 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
 
 HASH_WORKERS = "PATRONAUTH_HASH_WORKERS"
 HASH_GATE = "PATRONAUTH_HASH_GATE"
+REFUSALS_PER_SECOND = 1500
 
 
 def hash_share(cores: int, processes: int) -> int:
@@ -114,6 +115,9 @@ class Settings:
     redis_retry_seconds: int = 5
     hash_workers: int = 2
     hash_queue: int = 64
+    # P2: refusals that cost no hash (blocked cards, throttled sources) answered per
+    # second by one process's API; beyond it they wait their turn. 0: no pace.
+    refusals_per_second: int = REFUSALS_PER_SECOND
     hash_gate: Path | None = None  # set by `serve` for its web workers (adapters/hash_gate)
     log_format: str = "text"
     shutdown_seconds: int = 30
@@ -185,6 +189,9 @@ class Settings:
             redis_retry_seconds=_int(env, "PATRONAUTH_REDIS_RETRY_SECONDS", 5),
             hash_workers=_int(env, HASH_WORKERS, os.cpu_count() or 1),
             hash_queue=_int(env, "PATRONAUTH_HASH_QUEUE", 64, minimum=0),
+            refusals_per_second=_int(
+                env, "PATRONAUTH_REFUSALS_PER_SECOND", REFUSALS_PER_SECOND, minimum=0
+            ),
             hash_gate=Path(env[HASH_GATE]) if env.get(HASH_GATE) else None,
             log_format=_choice(env, "PATRONAUTH_LOG_FORMAT", ("text", "json")),
             shutdown_seconds=_int(env, "PATRONAUTH_SHUTDOWN_SECONDS", 30),

@@ -18,6 +18,7 @@ from patronauth.api.middleware import AnswerHeaders, BodyLimit, SignInEdge
 from patronauth.api.reference import reference_routes
 from patronauth.api.routes import router
 from patronauth.bootstrap import App
+from patronauth.domain.lockout import RefusalPace
 from patronauth.domain.sessions import SessionChannel
 from patronauth.presentation.http import client_address
 from patronauth.services.authenticate import known_refusal
@@ -74,6 +75,7 @@ def sign_in_edge(app: App) -> Middleware:
         known=lambda attempt: known_refusal(app.ports, attempt),
         source=lambda scope: client_address(scope, trusted_proxies=app.settings.trusted_proxies),
         profiles=app.ports.profiles.all(),
+        pace=RefusalPace(per_second=app.settings.refusals_per_second),
     )
 
 

@@ -118,3 +118,34 @@ def settle(
 def blocked_for(state: CounterState, now: float) -> int:
     """Seconds left of the current block, 0 when none."""
     return blocked_seconds(state.blocked_until - now) if state.blocked_until > now else 0
+
+
+@dataclass(frozen=True)
+class RefusalPace:
+    """P2: how fast one process answers refusals that cost no hash (a blocked
+    identifier, a throttled source). A flood of them would otherwise take the cores
+    from the patrons signing in beside it: beyond `per_second`, each waits its turn,
+    and none waits longer than `longest` seconds. `per_second` 0 answers at once.
+    Turns are answered together at multiples of `grain` seconds: a process woken for
+    each refusal apart would spend more on waking than on the refusals.
+
+    `next_free` is when the next refusal may be answered, in seconds of the clock the
+    caller passes as `now`."""
+
+    per_second: float
+    longest: float = 2.0
+    grain: float = 0.005
+    next_free: float = 0.0
+
+
+def paced(pace: RefusalPace, now: float) -> tuple[RefusalPace, float]:
+    """The pace after one more refusal at `now`, and how long that refusal waits. One
+    that would wait longer than `longest` waits that long and takes no turn: the
+    turns stay a steady `per_second`, however many wait."""
+    if pace.per_second <= 0:
+        return pace, 0.0
+    turn = max(now, pace.next_free)
+    if turn - now > pace.longest:
+        return pace, pace.longest
+    answered = math.ceil(turn / pace.grain - 1e-9) * pace.grain if turn > now else now
+    return replace(pace, next_free=turn + 1.0 / pace.per_second), answered - now

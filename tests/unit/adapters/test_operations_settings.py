@@ -20,6 +20,7 @@ def test_defaults() -> None:
     assert (settings.redis_timeout_ms, settings.redis_retry_seconds) == (1000, 5)
     assert settings.hash_workers >= 1
     assert settings.hash_queue == 64
+    assert settings.refusals_per_second == 1500
     assert settings.shutdown_seconds == 30
 
 
@@ -32,6 +33,16 @@ def test_zero_is_a_queue_and_an_overflow_but_not_a_pool() -> None:
         Settings.from_env({**BASE, "PATRONAUTH_HASH_WORKERS": "0"})
     with pytest.raises(ConfigError, match="PATRONAUTH_HASH_QUEUE must be at least 0"):
         Settings.from_env({**BASE, "PATRONAUTH_HASH_QUEUE": "-1"})
+
+
+def test_refusals_are_paced_unless_the_pace_is_zero() -> None:
+    assert (
+        Settings.from_env({**BASE, "PATRONAUTH_REFUSALS_PER_SECOND": "0"}).refusals_per_second == 0
+    )
+    with pytest.raises(ConfigError, match="PATRONAUTH_REFUSALS_PER_SECOND must be at least 0"):
+        Settings.from_env({**BASE, "PATRONAUTH_REFUSALS_PER_SECOND": "-5"})
+    with pytest.raises(ConfigError, match="must be a whole number"):
+        Settings.from_env({**BASE, "PATRONAUTH_REFUSALS_PER_SECOND": "fast"})
 
 
 @pytest.mark.parametrize("value", ["xml", "JSON lines"])

@@ -10,8 +10,10 @@ from patronauth.domain.lockout import (
     CounterState,
     Full,
     LockoutRule,
+    RefusalPace,
     admit,
     blocked_for,
+    paced,
     settle,
 )
 
@@ -281,3 +283,37 @@ def test_correct_attempts_one_after_another_never_fill_the_window() -> None:
     for now in range(100):
         state = attempt(state, now / 10, success=True)
     assert state.is_empty or (state.failures, state.pending) == ((), ())
+
+
+def waits(pace: RefusalPace, times: list[float]) -> list[float]:
+    found = []
+    for now in times:
+        pace, wait = paced(pace, now)
+        found.append(round(wait, 6))
+    return found
+
+
+def test_refusals_within_the_pace_are_answered_at_once() -> None:
+    assert waits(RefusalPace(per_second=10), [100.0, 100.1, 100.2, 100.35]) == [0, 0, 0, 0]
+
+
+def test_refusals_beyond_the_pace_wait_their_turn_answered_together_at_the_grain() -> None:
+    # Ten a second: turns at 100.0, 100.1, 100.2, ...; answered at multiples of 0.05.
+    pace = RefusalPace(per_second=10, grain=0.05)
+    assert waits(pace, [100.0, 100.0, 100.0, 100.01]) == [0, 0.1, 0.2, 0.29]
+    assert waits(RefusalPace(per_second=10, grain=0.05), [100.0, 100.02]) == [0, 0.08]
+
+
+def test_no_refusal_waits_longer_than_the_longest_and_such_a_one_takes_no_turn() -> None:
+    pace = RefusalPace(per_second=1, longest=2.0, grain=0.5)
+    found = waits(pace, [10.0] * 5)
+    assert found == [0, 1.0, 2.0, 2.0, 2.0]
+    pace, _ = paced(RefusalPace(per_second=1, longest=2.0, grain=0.5), 10.0)
+    pace, _ = paced(pace, 10.0)
+    pace, _ = paced(pace, 10.0)
+    after, wait = paced(pace, 10.0)
+    assert (wait, after) == (2.0, pace)  # the turns stay one a second
+
+
+def test_a_pace_of_zero_never_waits() -> None:
+    assert waits(RefusalPace(per_second=0), [5.0] * 100) == [0] * 100
