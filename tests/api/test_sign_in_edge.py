@@ -4,7 +4,9 @@ refusals are audited as one record per block with a count."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import nullcontext
 from pathlib import Path
@@ -449,10 +451,10 @@ async def test_refusals_without_a_hash_wait_their_turn_and_sign_ins_do_not(
     after a wait on the event loop; wrong and right passwords are answered at once."""
     waits: list[float] = []
 
-    async def wait(seconds: float) -> None:
+    async def wait(edge: object, now: float, seconds: float) -> None:
         waits.append(seconds)  # not slept: the pace keeps its own turns
 
-    monkeypatch.setattr(middleware, "sleep", wait)
+    monkeypatch.setattr(middleware.SignInEdge, "_wait", wait)
     transport = httpx.ASGITransport(app=create(paced_app))
     async with httpx.AsyncClient(transport=transport, base_url="http://library.test") as client:
         first = await _block(client)  # five wrong passwords, then the block's first refusal
@@ -476,3 +478,26 @@ async def test_refusals_without_a_hash_wait_their_turn_and_sign_ins_do_not(
         assert answer.status_code == 429
         assert answer.json()["message"].startswith("Too many attempts from here.")
         assert len(waits) == paced_so_far + 1
+
+
+async def test_refusals_answered_at_one_turn_wait_together_on_one_timer() -> None:
+    async def nowhere(scope: Scope, receive: Receive, send: Send) -> None:
+        raise AssertionError("not reached")
+
+    edge = middleware.SignInEdge(
+        nowhere, path=SESSIONS, sign_in=sign_in_nowhere, source=lambda scope: "", profiles={}
+    )
+    now = time.monotonic()
+    waiting = [asyncio.ensure_future(edge._wait(now, 0.05)) for _ in range(10)]
+    later = asyncio.ensure_future(edge._wait(now, 0.1))
+    await asyncio.sleep(0)
+    assert len(edge._turns) == 2  # a timer for each turn, not for each refusal
+    await asyncio.gather(*waiting)
+    assert time.monotonic() - now >= 0.045  # they did wait for their turn
+    assert not later.done()
+    await later
+    assert edge._turns == {}
+
+
+def sign_in_nowhere(attempt: Attempt) -> Any:
+    raise AssertionError("not reached")

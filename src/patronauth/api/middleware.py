@@ -3,9 +3,9 @@ answered before routing."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from asyncio import sleep
 from collections.abc import Callable, Mapping
 
 from pydantic import ValidationError
@@ -123,6 +123,7 @@ class SignInEdge:
         self.profiles = profiles
         self.limit = limit
         self.pace = pace
+        self._turns: dict[float, asyncio.Event] = {}  # refusals waiting, by when they go
         self._rendered: dict[tuple[object, ...], list[Message]] = {}
 
     def _wanted(self, scope: Scope) -> bool:
@@ -193,11 +194,25 @@ class SignInEdge:
     ) -> None:
         messages = await self._refusal(scope, result, language)
         if result.outcome in PACED:
-            self.pace, wait = paced(self.pace, time.monotonic())
+            now = time.monotonic()
+            self.pace, wait = paced(self.pace, now)
             if wait > 0:
-                await sleep(wait)
+                await self._wait(now, wait)
         for message in messages:
             await send(dict(message))  # a copy: an outer layer may set its headers
+
+    async def _wait(self, now: float, seconds: float) -> None:
+        """Wait until `now + seconds`, a turn of the pace: the refusals answered at the
+        same turn share one timer."""
+        at = round(now + seconds, 4)
+        turn = self._turns.get(at)
+        if turn is None:
+            turn = self._turns[at] = asyncio.Event()
+            asyncio.get_running_loop().call_later(seconds, self._go, at)
+        await turn.wait()
+
+    def _go(self, at: float) -> None:
+        self._turns.pop(at).set()
 
     async def _refusal(self, scope: Scope, result: AuthResult, language: str) -> list[Message]:
         """The messages of the route's answer to `result` in `language`, rendered once
