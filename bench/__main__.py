@@ -162,8 +162,11 @@ def say(text: str) -> None:
 
 
 def hash_figures(app: App, cores: int) -> tuple[float, list[Figure]]:
-    times = hashing.verify_times(app.ports.hasher, runs=40, seconds=10)
-    t_verify = statistics.median(times)
+    # Three blocks of verifications, the quickest block's median taken: a moment when the
+    # host (a virtual machine) ran slower would lower the limit and flatter every ratio.
+    blocks = [hashing.verify_times(app.ports.hasher, runs=20, seconds=5) for _ in range(3)]
+    times = [t for block in blocks for t in block]
+    t_verify = min(statistics.median(block) for block in blocks)
     limit = cores / t_verify
     parallel = hashing.parallel_rate(app.ports.hasher, threads=cores, seconds=4)
     s = app.settings
@@ -176,16 +179,22 @@ def hash_figures(app: App, cores: int) -> tuple[float, list[Figure]]:
             f"t_verify ({params})",
             t_verify * 1000,
             "ms",
-            method="median of single-threaded verifications of a peppered hash "
-            "(one argon2 computation each) through the configured hasher",
-            details=hashing.summary(times),
+            method="the lowest of the medians of three blocks of 20 single-threaded "
+            "verifications of a peppered hash (one argon2 computation each) through the "
+            "configured hasher",
+            details={
+                **hashing.summary(times),
+                "block_medians_ms": [
+                    round(statistics.median(block) * 1000, 2) for block in blocks
+                ],
+            },
         ),
         Figure(
             "hash_limit",
             f"hash limit = {cores} cores / t_verify",
             limit,
             "logins/s",
-            method="cores / median t_verify (SPEC 6)",
+            method="cores / t_verify (SPEC 6)",
         ),
         Figure(
             "hash_parallel",
