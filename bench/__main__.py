@@ -184,9 +184,7 @@ def hash_figures(app: App, cores: int) -> tuple[float, list[Figure]]:
             "configured hasher",
             details={
                 **hashing.summary(times),
-                "block_medians_ms": [
-                    round(statistics.median(block) * 1000, 2) for block in blocks
-                ],
+                "block_medians_ms": [round(statistics.median(block) * 1000, 2) for block in blocks],
             },
         ),
         Figure(
