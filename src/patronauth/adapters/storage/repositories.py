@@ -5,6 +5,8 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
+import psycopg
+from psycopg.pq import TransactionStatus
 from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -421,11 +423,43 @@ def _audit_row(event: AuditEvent) -> dict[str, object]:
 
 
 class SqlAudit:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, pending: list[dict[str, Any]] | None = None) -> None:
         self.conn = conn
+        self.pending = pending  # rows its unit of work writes when it commits; None: at once
 
     def record(self, event: AuditEvent) -> None:
-        self.conn.execute(_AUDIT, _audit_row(event))
+        row = _audit_row(event)
+        if self.pending is None:
+            self.conn.execute(_AUDIT, row)
+        else:
+            self.pending.append(row)
+
+    def write_pending(self) -> None:
+        """The records kept for the commit. One record in a transaction that has sent
+        nothing yet goes on its own, in autocommit, on PostgreSQL: one round trip where
+        `BEGIN`, `INSERT` and `COMMIT` took three (P1)."""
+        rows = self.pending or []
+        if not rows:
+            return
+        self.pending = []
+        driver = self.conn.connection.driver_connection
+        lone = (
+            len(rows) == 1
+            and self.conn.dialect.name == "postgresql"
+            and driver is not None
+            and driver.info.transaction_status == TransactionStatus.IDLE
+        )
+        if not lone or driver is None:
+            self.conn.execute(_AUDIT, rows)
+            return
+        driver.autocommit = True
+        try:
+            self.conn.execute(_AUDIT, rows[0])
+        finally:
+            try:
+                driver.autocommit = False
+            except psycopg.Error:
+                self.conn.invalidate()  # never back to the pool in autocommit
 
     def record_counted(self, event: AuditEvent) -> int:
         detail = {**event.detail, "count": "1"}

@@ -30,7 +30,11 @@ from patronauth.services.transactions import unit_closed, unit_opened
 
 class SqlUnitOfWork:
     """One connection and one transaction; rolled back unless committed. While it is
-    open the hasher refuses to run in this thread (see `services.transactions`)."""
+    open the hasher refuses to run in this thread (see `services.transactions`).
+
+    Audit records are written when the unit commits, after its other statements, and
+    not at all when it does not: a unit whose one write is an audit record (a sign-in's
+    outcome, a refusal) sends it alone (`SqlAudit.write_pending`)."""
 
     _conn: Connection
     _transaction: RootTransaction
@@ -52,7 +56,7 @@ class SqlUnitOfWork:
         self.patrons = SqlPatrons(self._conn)
         self.credentials = SqlCredentials(self._conn)
         self.temporaries = SqlTemporaries(self._conn)
-        self.audit = SqlAudit(self._conn)
+        self.audit = SqlAudit(self._conn, pending=[])
         self.forced_changes = SqlForcedChanges(self._conn)
         self.registry = SqlRegistry(self._conn)
         self.action_tokens = SqlActionTokens(self._conn)
@@ -94,4 +98,5 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         with storage_errors(self._conn):
+            self.audit.write_pending()
             self._transaction.commit()
