@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from sqlalchemy import event
 
+from patronauth.adapters.profiles import shipped_texts
 from patronauth.bootstrap import App
 from patronauth.domain.credentials import Channel, CredentialKind, CredentialState, Outcome
+from patronauth.domain.errors import InvalidInput
 from patronauth.domain.sessions import SessionChannel
 from patronauth.services.account import account
 from patronauth.services.sessions import open_session
@@ -35,13 +38,14 @@ def test_the_sixth_attempt_within_a_minute_is_blocked_even_with_the_right_pin(po
 
 
 def test_a_blocked_identifier_is_refused_before_anything_is_read(polyu: App) -> None:
-    """P2: a refusal while blocked reads no patron, no credential, no counter row of the
-    database; it only writes its audit record (S8)."""
+    """P2: a refusal while blocked reads no patron, no card, no credential; besides the
+    attempt counter (a row of the database with the SQL counter) it only writes its
+    audit record (S8)."""
     fail(polyu, "21012345A", 5)
     statements: list[str] = []
 
     def seen(conn: object, cursor: object, sql: str, *args: object) -> None:
-        statements.append(sql.split()[0].upper())
+        statements.append(" ".join(sql.split()))
 
     event.listen(polyu.engine, "before_cursor_execute", seen)
     try:
@@ -49,11 +53,13 @@ def test_a_blocked_identifier_is_refused_before_anything_is_read(polyu: App) -> 
     finally:
         event.remove(polyu.engine, "before_cursor_execute", seen)
     assert result.outcome is Outcome.BLOCKED
-    written = [s for s in statements if s not in {"BEGIN", "COMMIT", "ROLLBACK"}]
-    if polyu.settings.counter == "sql":  # the block itself is read from the counter's row
-        assert written.count("SELECT") == 1
-        written.remove("SELECT")
-    assert written == ["INSERT"]
+    done = [s for s in statements if s.split()[0].upper() not in {"BEGIN", "COMMIT", "ROLLBACK"}]
+    counted = [s for s in done if "attempt_counters" in s]
+    if polyu.settings.counter != "sql":
+        assert counted == []
+    others = [s for s in done if s not in counted]
+    assert len(others) == 1
+    assert others[0].startswith("INSERT INTO audit_events")
     (latest, *_) = audit_trail(polyu.ports, "21012345A", limit=1)
     # Recorded before any patron was read: under the card key's keyed digest alone.
     assert latest.event.outcome == "blocked"
@@ -175,3 +181,44 @@ def test_a_busy_source_is_throttled_across_identifiers(env: dict[str, str]) -> N
         )
     finally:
         throttled.close()
+
+
+def test_an_attempt_refused_after_the_lookup_gives_its_place_in_the_window_back(
+    polyu: App,
+) -> None:
+    """Every institution served shares one lockout rule, so the counter admits an
+    attempt before the card is read. A request the card's own profile refuses (PolyU
+    signs in on the web with its PIN) checked no secret: it must not hold a place, or
+    four failures and three such requests would fill the window of five."""
+    fail(polyu, "21012345A", 4)
+    for _ in range(3):
+        with pytest.raises(InvalidInput) as refused:
+            attempt(polyu, "21012345A", "Z12345", Channel.WEB, CredentialKind.PASSWORD)
+        assert refused.value.code == "credential.not_for_channel"
+    assert attempt(polyu, "21012345A", "Z12345").outcome is Outcome.MUST_CHANGE
+
+
+def test_institutions_with_different_rules_count_each_card_by_its_own(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """Where the served institutions' lockout rules differ, the rule is the card's: the
+    block is read before the lookup, the admission follows it."""
+    folder = tmp_path / "profiles"
+    folder.mkdir()
+    polyu_text, _ = shipped_texts()["polyu"]
+    (folder / "polyu.toml").write_text(
+        polyu_text.replace("max_failures = 5\n", "max_failures = 3\n")
+    )
+    strict = make_app({**env, "PATRONAUTH_PROFILES_DIR": str(folder)})
+    try:
+        register(strict, "polyu", "21012345A", id_number="Z123456(1)")
+        register(strict, "hkpl", "HKPL0001", phone="9123 4567")
+        fail(strict, "21012345A", 3)
+        assert attempt(strict, "21012345A", "Z12345").outcome is Outcome.BLOCKED
+        fail(strict, "HKPL0001", 4)
+        assert attempt(strict, "HKPL0001", "4567").outcome is Outcome.MUST_CHANGE
+        # Named, the institution's rule is known before the lookup: the same count.
+        named = attempt(strict, "21012345A", "Z12345", institution="polyu")
+        assert named.outcome is Outcome.BLOCKED
+    finally:
+        strict.close()

@@ -1,6 +1,6 @@
 """What a sign-in costs besides its hash, in counts (P1): transactions, commits, the
 session row in the outcome's transaction, reads beside SQLite's writer, no thread per
-throttle hit."""
+throttle hit, Redis round trips."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from limits import parse
+from limits.storage import RedisStorage
+from limits.strategies import SlidingWindowCounterRateLimiter
 from redis import Redis
 from redis.connection import AbstractConnection
 from sqlalchemy import event, func, select
@@ -31,6 +34,7 @@ from patronauth.domain.sessions import Scope, SessionChannel, SessionPolicy
 from patronauth.services.authenticate import Attempt
 from patronauth.services.credentials import ChangeRequest, change_secret
 from patronauth.services.signin import sign_in
+from tests.servers import PrivateRedis
 from tests.support import register
 
 PASSWORD = "Lib#Reader2026"
@@ -89,14 +93,18 @@ def test_a_sign_in_writes_its_outcome_audit_and_session_in_one_transaction(
 ) -> None:
     """Sessions in the database (no Redis): after the hash, one commit holds the
     outcome, its audit record and the new session; the counter's admit and settle are
-    the other two."""
+    the other two. The admission comes before the lookup and answers a block itself:
+    the block is not read apart."""
     attempt = Attempt("HKPL0001", PASSWORD, Channel.APP, source="192.0.2.7")
     with watched(chosen) as seen:
         signed = sign_in(chosen.ports, attempt, session=SessionChannel.APP)
     assert signed.result.outcome is Outcome.OK
     assert signed.opened is not None
     assert seen.commits == 3
-    assert len(seen.done) == 5  # counter read, lookup, admit, outcome + session, settle
+    assert len(seen.done) == 4  # admit, lookup, outcome + session, settle
+    admission, lookup = seen.done[0], seen.done[1]
+    assert all("ATTEMPT_COUNTERS" in s for s in admission)
+    assert not any("ATTEMPT_COUNTERS" in s for s in lookup)
     with_session = [
         statements
         for statements in seen.done
@@ -270,3 +278,51 @@ def test_the_redis_counter_admits_and_settles_in_one_round_trip_each(
         for key in client.scan_iter(f"{prefix}*"):
             client.delete(key)
         client.close()
+
+
+def test_the_redis_throttle_counts_both_limits_in_one_round_trip(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prefix = f"patronauth-test-{secrets.token_hex(4)}"
+    storage = RedisStorage(redis_url, key_prefix=prefix, wrap_exceptions=True)
+    throttle = LimitsThrottle(storage, per_source="3 per minute", overall="1000 per minute")
+    library = SlidingWindowCounterRateLimiter(storage)
+    source, ceiling = parse("3 per minute"), parse("1000 per minute")
+    sent: list[object] = []
+    send = AbstractConnection.send_packed_command
+
+    def counted(self: AbstractConnection, *args: Any, **options: Any) -> None:
+        sent.append(args)
+        send(self, *args, **options)
+
+    try:
+        assert throttle.hit("attempt", "192.0.2.7") == 0  # the script is loaded on first use
+        monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+        assert throttle.hit("attempt", "192.0.2.7") == 0
+        monkeypatch.undo()
+        assert len(sent) == 1
+        # The counts are the library's own: its limiter reads both windows.
+        assert library.get_window_stats(source, "attempt", "192.0.2.7").remaining == 1
+        assert library.get_window_stats(ceiling, "attempt", "*").remaining == 998
+        assert throttle.hit("attempt", "192.0.2.7") == 0
+        assert 1 <= throttle.hit("attempt", "192.0.2.7") <= 60  # the fourth in a minute
+        assert throttle.hit("attempt", "192.0.2.8") == 0  # another source still passes
+        assert library.get_window_stats(ceiling, "attempt", "*").remaining == 995
+    finally:
+        connection = storage.get_connection()
+        for key in connection.scan_iter(f"{prefix}*"):
+            connection.delete(key)
+
+
+@pytest.mark.redis
+def test_the_redis_throttle_counts_after_redis_forgot_its_script(
+    private_redis: PrivateRedis,
+) -> None:
+    storage = RedisStorage(private_redis.url, wrap_exceptions=True)
+    throttle = LimitsThrottle(storage, per_source="2 per minute", overall="1000 per minute")
+    assert throttle.hit("attempt", "192.0.2.7") == 0
+    storage.get_connection().script_flush()
+    assert throttle.hit("attempt", "192.0.2.7") == 0  # counted by the library's own call
+    assert throttle.hit("attempt", "192.0.2.7") >= 1  # the third in a minute: refused
+    library = SlidingWindowCounterRateLimiter(storage)
+    assert library.get_window_stats(parse("1000 per minute"), "attempt", "*").remaining == 997

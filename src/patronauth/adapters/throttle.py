@@ -3,19 +3,25 @@
 With Redis as the storage, an unreachable Redis does not switch the throttles off: the
 same limits are kept in this process's memory until Redis answers again (then the
 memory counts are dropped: a throttle is a short ceiling, the lockout is the guard).
+
+In Redis an attempt's two limits, the ceiling and its source's, are counted in one
+round trip (P1): the library's own script for each, sent together in one pipeline. An
+attempt one of them refuses still counts against the other.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import cast
 
 from limits import RateLimitItem, parse
 from limits.errors import StorageError
-from limits.storage import MemoryStorage, Storage, storage_from_string
+from limits.storage import MemoryStorage, RedisStorage, Storage, storage_from_string
 from limits.strategies import SlidingWindowCounterRateLimiter
-from redis.exceptions import RedisError
+from redis import Redis
+from redis.exceptions import NoScriptError, RedisError
 
 from patronauth.adapters.redis_health import RedisHealth
 
@@ -79,13 +85,21 @@ class LimitsThrottle:
     ) -> int:
         if limiter.hit(limit, *identifiers):
             return 0
-        reset = limiter.get_window_stats(limit, *identifiers).reset_time
-        return max(1, math.ceil(reset - time.time()))
+        return _reset_wait(limiter, limit, *identifiers)
 
     def _hit(self, limiter: SlidingWindowCounterRateLimiter, scope: str, source: str) -> int:
-        return self._wait(limiter, self._overall, scope, "*") or self._wait(
-            limiter, self._per_source, scope, source
-        )
+        limits = [(self._overall, (scope, "*")), (self._per_source, (scope, source))]
+        storage = limiter.storage
+        if isinstance(storage, RedisStorage):
+            acquired = _acquired_together(storage, limits)
+            if acquired is not None:
+                refused = [pair for pair, ok in zip(limits, acquired, strict=True) if not ok]
+                return _reset_wait(limiter, refused[0][0], *refused[0][1]) if refused else 0
+        for limit, identifiers in limits:
+            wait = self._wait(limiter, limit, *identifiers)
+            if wait:
+                return wait
+        return 0
 
     def hit(self, scope: str, source: str) -> int:
         return self._guarded(lambda limiter: self._hit(limiter, scope, source))
@@ -109,3 +123,37 @@ class LimitsThrottle:
                 health.succeeded()
                 return wait
         return hit(self._fallback)
+
+
+def _reset_wait(
+    limiter: SlidingWindowCounterRateLimiter, limit: RateLimitItem, *identifiers: str
+) -> int:
+    """Whole seconds until `limit` lets an attempt through again (at least 1)."""
+    reset = limiter.get_window_stats(limit, *identifiers).reset_time
+    return max(1, math.ceil(reset - time.time()))
+
+
+def _acquired_together(
+    storage: RedisStorage, limits: Sequence[tuple[RateLimitItem, tuple[str, ...]]]
+) -> list[bool] | None:
+    """One entry acquired in each limit, in one round trip: the script and the keys
+    `SlidingWindowCounterRateLimiter.hit` would use, one EVALSHA each in a pipeline.
+    None when Redis does not hold the script yet (after a restart or a `SCRIPT
+    FLUSH`): nothing was counted, and the library's own calls load it."""
+    script = storage.lua_acquire_sliding_window
+    pipe = cast(Redis, storage.get_connection()).pipeline(transaction=False)
+    for limit, identifiers in limits:
+        key = limit.key_for(*identifiers)
+        pipe.evalsha(
+            script.sha,
+            2,
+            storage.prefixed_key(storage._previous_window_key(key)),
+            storage.prefixed_key(storage._current_window_key(key)),
+            limit.amount,
+            limit.get_expiry(),
+            1,
+        )
+    try:
+        return [bool(answer) for answer in pipe.execute()]
+    except NoScriptError:
+        return None

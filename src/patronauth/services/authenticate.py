@@ -1,11 +1,14 @@
 """Authenticate: one attempt on any channel, through one lockout (S3, S4, S5).
 
-Load, decide, store: a blocked identifier is refused first, before anything else is
-read; then the patron and credential are read; the attempt counter admits or refuses
-the attempt before any hash is computed (so a blocked identifier never reaches the
-hashing pool); the hash runs outside every transaction; the outcome
-is then recorded in one transaction. A full hashing pool raises `Busy`, which counts
-as no attempt at all.
+Load, decide, store: a blocked identifier is refused first, before any patron is
+read: the attempt counter admits the attempt or refuses it as blocked before the
+lookup wherever the lockout rule is known without the card (an institution named, or
+one rule for every institution served), else the block is read first and the
+admission follows the lookup. No hash is computed before the admission (so a blocked
+identifier never reaches the hashing pool); the hash runs outside every transaction;
+the outcome is then recorded in one transaction. A full hashing pool raises `Busy`,
+which counts as no attempt at all; an attempt refused before its secret is checked
+gives its place in the window back.
 
 Where a category's secrets live in the campus directory (R20), the verify step asks
 the directory instead of the hasher (`services.directory`), after the same lockout;
@@ -30,7 +33,7 @@ from patronauth.domain.credentials import (
 from patronauth.domain.defaults import as_default
 from patronauth.domain.errors import Busy, InvalidInput
 from patronauth.domain.identifiers import lockout_key
-from patronauth.domain.lockout import Blocked, LockoutRule, blocked_seconds
+from patronauth.domain.lockout import Admitted, Blocked, LockoutRule, blocked_seconds
 from patronauth.domain.patrons import Credential, PatronStatus, TemporarySecret
 from patronauth.domain.policies import HARD_MAX_LENGTH, normalise_secret
 from patronauth.domain.profile import Profile, Text, change_due
@@ -121,37 +124,39 @@ def verify_attempt(ports: Ports, attempt: Attempt, *, open_in: OpenIn | None = N
         event.record(result, kind=attempt.credential)
         return _Verified(result)
 
-    blocked = None if attempt.block_checked else _refuse_if_blocked(ports, attempt, key, event)
-    if blocked is not None:
-        return _Verified(blocked)
+    # Where the lockout rule is known before the card is read, the counter's admission
+    # comes first and answers a block itself: one round trip fewer than a read of the
+    # block and an admission after the lookup (P1). Elsewhere the block is read first.
+    held: tuple[Admitted, LockoutRule] | None = None  # the admission, and its rule
+    rule = _rule_before_lookup(ports, attempt)
+    if rule is not None:
+        admission = admit(ports, key, rule)
+        if isinstance(admission, Blocked):
+            return _Verified(_blocked(ports, attempt, event, admission))
+        held = (admission, rule)
+    elif not attempt.block_checked:
+        blocked = _refuse_if_blocked(ports, attempt, key, event)
+        if blocked is not None:
+            return _Verified(blocked)
 
-    kind: CredentialKind | None = None
-    credential: Credential | None = None
-    with ports.read() as uow:
-        match = find_card_holder(
-            uow, ports.profiles, attempt.identifier, institution=attempt.institution
-        )
-    found, holder = match if match else (None, None)
-    refusal = _channel_refusal(found.profile if found else None, attempt)
-    if refusal is None:
-        kind, credential = _credential_for(found, holder, attempt)
-    if refusal is not None:
-        event.refused(refusal, found)
-        raise refusal
-    route = directory_route(ports, found, attempt.institution)
-    rule = _lockout_rule(ports, found, attempt)
-
-    admission = admit(ports, key, rule)
-    if isinstance(admission, Blocked):
-        # The same answer whether or not a patron has the identifier (S3).
-        result = AuthResult(
-            Outcome.BLOCKED, retry_after=admission.retry_after, kind=attempt.credential
-        )
-        event.record(result, found, kind=kind)
-        return _Verified(result, found, credential)
-
+    checked = False  # a secret was checked: the attempt counts, whatever happens next
     success = False
     try:
+        found, holder, kind, credential = _read_card(ports, attempt, event)
+        route = directory_route(ports, found, attempt.institution)
+        if held is None:
+            rule = _lockout_rule(ports, found, attempt)
+            admission = admit(ports, key, rule)
+            if isinstance(admission, Blocked):
+                # The same answer whether or not a patron has the identifier (S3).
+                result = AuthResult(
+                    Outcome.BLOCKED, retry_after=admission.retry_after, kind=attempt.credential
+                )
+                event.record(result, found, kind=kind)
+                return _Verified(result, found, credential)
+            held = (admission, rule)
+
+        checked = True
         if route is not None:
             verified = _verify_in_directory(ports, attempt, secret, route, kind, event)
         else:
@@ -163,11 +168,54 @@ def verify_attempt(ports: Ports, attempt: Attempt, *, open_in: OpenIn | None = N
         return verified
     except Busy:
         # No secret was checked: the attempt gives its place in the window back.
-        success = True
+        checked = False
         raise
     finally:
-        now = ports.clock.now().timestamp()
-        ports.counter.settle(key, admission.ticket, success=success, now=now, rule=rule)
+        if held is not None:
+            # Until a secret is checked (a refused request, a failed read, a full hashing
+            # pool) the attempt only gives its place back.
+            admitted, counted_by = held
+            now = ports.clock.now().timestamp()
+            ports.counter.settle(
+                key, admitted.ticket, success=success or not checked, now=now, rule=counted_by
+            )
+
+
+def _read_card(
+    ports: Ports, attempt: Attempt, event: _Event
+) -> tuple[Found | None, CardHolder | None, CredentialKind | None, Credential | None]:
+    """The card's patron and the credential the attempt is checked against, in one
+    read; a credential or channel the card's profile does not give raises (audited)."""
+    with ports.read() as uow:
+        match = find_card_holder(
+            uow, ports.profiles, attempt.identifier, institution=attempt.institution
+        )
+    found, holder = match if match else (None, None)
+    refusal = _channel_refusal(found.profile if found else None, attempt)
+    if refusal is not None:
+        event.refused(refusal, found)
+        raise refusal
+    kind, credential = _credential_for(found, holder, attempt)
+    return found, holder, kind, credential
+
+
+def _rule_before_lookup(ports: Ports, attempt: Attempt) -> LockoutRule | None:
+    """The lockout rule an attempt is counted by, when it is known before the card is
+    read: its named institution's, or the one every institution served shares (a card
+    no patron holds is then counted by it too). None when the card's institution
+    decides."""
+    if attempt.institution is not None:
+        return ports.profiles.get(attempt.institution).lockout
+    rules = {profile.lockout for profile in ports.profiles.all().values()}
+    return rules.pop() if len(rules) == 1 else None
+
+
+def _blocked(ports: Ports, attempt: Attempt, event: _Event, admission: Blocked) -> AuthResult:
+    """The refusal of an attempt the admission found blocked before any read: audited as
+    one record per block, with its count, like `_refuse_if_blocked`'s (P2)."""
+    result = AuthResult(Outcome.BLOCKED, retry_after=admission.retry_after, kind=attempt.credential)
+    event.blocked(result, until=ports.clock.now().timestamp() + admission.retry_after)
+    return result
 
 
 def refuse_if_blocked(ports: Ports, attempt: Attempt) -> AuthResult | None:
