@@ -213,6 +213,24 @@ def test_the_memory_throttle_starts_no_thread_per_hit(monkeypatch: pytest.Monkey
     assert throttle.hit("attempt", "192.0.2.7") > 0  # the per-source limit still holds
 
 
+@contextmanager
+def redis_sends(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[object]]:
+    """What redis-py sends inside the block: one entry per round trip (a pipeline's
+    commands go in one)."""
+    sent: list[object] = []
+    send = AbstractConnection.send_packed_command
+
+    def counted(self: AbstractConnection, *args: Any, **options: Any) -> None:
+        sent.append(args)
+        send(self, *args, **options)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+    try:
+        yield sent
+    finally:
+        monkeypatch.undo()
+
+
 def test_a_redis_session_is_opened_in_one_round_trip(
     redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -222,18 +240,12 @@ def test_a_redis_session_is_opened_in_one_round_trip(
         client, SessionPolicy(idle_seconds=900, absolute_seconds=28800), prefix=prefix
     )
     client.ping()
-    sent: list[object] = []
-    send = AbstractConnection.send_packed_command
-
-    def counted(self: AbstractConnection, *args: Any, **options: Any) -> None:
-        sent.append(args)
-        send(self, *args, **options)
-
     try:
         store.create("a" * 64, 7, SessionChannel.APP, Scope.FULL, None, source="", now=NOW)
-        monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
-        second = store.create("b" * 64, 7, SessionChannel.APP, Scope.FULL, None, source="", now=NOW)
-        monkeypatch.undo()
+        with redis_sends(monkeypatch) as sent:
+            second = store.create(
+                "b" * 64, 7, SessionChannel.APP, Scope.FULL, None, source="", now=NOW
+            )
         assert len(sent) == 1
         found = store.find("b" * 64)
         assert found is not None
@@ -257,21 +269,13 @@ def test_the_redis_counter_admits_and_settles_in_one_round_trip_each(
     warm = counter.admit("K", at, rule)  # the scripts are loaded on first use
     assert isinstance(warm, Admitted)
     counter.settle("K", warm.ticket, success=False, now=at, rule=rule)
-    sent: list[object] = []
-    send = AbstractConnection.send_packed_command
-
-    def counted(self: AbstractConnection, *args: Any, **options: Any) -> None:
-        sent.append(args)
-        send(self, *args, **options)
-
     try:
-        monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
-        for i in range(1, 5):
-            admitted = counter.admit("K", at + i, rule)
-            assert isinstance(admitted, Admitted)
-            counter.settle("K", admitted.ticket, success=False, now=at + i, rule=rule)
-        refused = counter.admit("K", at + 5, rule)
-        monkeypatch.undo()
+        with redis_sends(monkeypatch) as sent:
+            for i in range(1, 5):
+                admitted = counter.admit("K", at + i, rule)
+                assert isinstance(admitted, Admitted)
+                counter.settle("K", admitted.ticket, success=False, now=at + i, rule=rule)
+            refused = counter.admit("K", at + 5, rule)
         assert len(sent) == 4 * 2 + 1
         assert refused == Blocked(59)
     finally:
@@ -288,18 +292,10 @@ def test_the_redis_throttle_counts_both_limits_in_one_round_trip(
     throttle = LimitsThrottle(storage, per_source="3 per minute", overall="1000 per minute")
     library = SlidingWindowCounterRateLimiter(storage)
     source, ceiling = parse("3 per minute"), parse("1000 per minute")
-    sent: list[object] = []
-    send = AbstractConnection.send_packed_command
-
-    def counted(self: AbstractConnection, *args: Any, **options: Any) -> None:
-        sent.append(args)
-        send(self, *args, **options)
-
     try:
         assert throttle.hit("attempt", "192.0.2.7") == 0  # the script is loaded on first use
-        monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
-        assert throttle.hit("attempt", "192.0.2.7") == 0
-        monkeypatch.undo()
+        with redis_sends(monkeypatch) as sent:
+            assert throttle.hit("attempt", "192.0.2.7") == 0
         assert len(sent) == 1
         # The counts are the library's own: its limiter reads both windows.
         assert library.get_window_stats(source, "attempt", "192.0.2.7").remaining == 1
