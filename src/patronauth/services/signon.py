@@ -40,7 +40,7 @@ from patronauth.services.interfaces import (
     StoredClient,
     UnitOfWork,
 )
-from patronauth.services.lending import standing_of
+from patronauth.services.lending import library_today, standing_in
 from patronauth.services.signin import sign_in
 
 CLIENT_ID_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
@@ -265,14 +265,17 @@ def pairwise_subject(salt: bytes, client: Client, patron: Patron) -> str:
 
 
 def library_claims(ports: Ports, patron: Patron) -> LibraryClaims:
-    """What the `library` scope and the CAS attributes say of the patron today."""
+    """What the `library` scope and the CAS attributes say of the patron today: its
+    credentials, cards and lending standing read in one transaction."""
+    profile = ports.profiles.get(patron.institution)
+    today = library_today(ports, profile)
     with ports.read() as uow:
         credentials = uow.credentials.for_patron(patron.id)
         keys = [i.lookup_key for i in uow.patrons.identifiers(patron.id)]
+        fines = standing_in(uow, patron, profile, today).blocked_by_fines
     now = ports.clock.now().timestamp()
     blocked = any(ports.counter.blocked_for(key, now) for key in keys)
     suspended = any(c.state.value == "suspended" for c in credentials)
-    fines = standing_of(ports, patron).blocked_by_fines
     return LibraryClaims(
         institution=patron.institution,
         category=patron.category,
