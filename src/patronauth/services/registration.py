@@ -507,8 +507,10 @@ class LineStamp:
     fingerprints and the next import writes every row once more.
     """
 
-    def __init__(self, hasher: SecretHasher, profile: Profile, layout: str) -> None:
-        self._keyed = hasher.keyed
+    def __init__(self, digests: KeyedDigests, profile: Profile, layout: str) -> None:
+        # Pickled with a first import's batches, so that the workers fingerprint the
+        # lines they check: the digester, as for the rows' digests (S9).
+        self._digests = digests
         self._salt = f"registry/{profile.id}"
         rules = hashlib.sha256(_import_rules(profile).encode("utf-8")).hexdigest()
         self._prefix = "\x1f".join((_LINE_STAMP, profile.id, rules, layout, ""))
@@ -521,7 +523,7 @@ class LineStamp:
             # Such a line is refused, so never on record; a NUL keeps it apart from
             # every line that is not (they are refused for a NUL too).
             line = "\0" + raw.hex()
-        return self._keyed(self._prefix + line, salt=self._salt)
+        return self._digests.keyed(self._prefix + line, salt=self._salt)
 
 
 def _import_rules(profile: Profile) -> str:
@@ -619,16 +621,21 @@ def import_registry(
 class _Batch:
     size: int  # feed lines, skipped ones included
     lines: int  # rows to check
-    call: Callable[..., list[_RowCheck]]
+    call: Callable[..., _Checks]
     args: tuple[object, ...]  # before the profile, the date and the digester
     skipped: list[_RowCheck] = field(default_factory=list)  # unchanged lines, in order
     stamps: dict[int, str] = field(default_factory=dict)  # line number -> fingerprint
 
 
+# A batch's rows as checked, and the fingerprints of its lines where the checking
+# computed them (line number -> fingerprint; else they are the batch's `stamps`).
+_Checks = tuple[list[_RowCheck], dict[int, str]]
+
+
 class _InFlight(NamedTuple):
     batch: _Batch
     now: datetime
-    checks: Future[list[_RowCheck]]
+    checks: Future[_Checks]
 
 
 @contextmanager
@@ -659,10 +666,18 @@ def _work(
 ) -> Iterator[_Batch]:
     """The batches to check, in feed order."""
     if isinstance(rows, RawRows):
-        stamp = LineStamp(ports.hasher, profile, rows.layout())
+        stamp = LineStamp(ports.hasher.digester(), profile, rows.layout())
         with ports.read() as uow:
             on_record = uow.registry.fingerprints(profile.id)
         parse = rows.parser()
+        if not on_record:
+            # No line can be skipped (the institution's first import): each line is
+            # fingerprinted where it is checked, off this process, the import's
+            # bottleneck (P3).
+            for lines in rows.raw_batches(size):
+                args = (parse, stamp, lines, _uids(ports, lines))
+                yield _Batch(len(lines), len(lines), _check_lines, args)
+            return
         for lines in rows.raw_batches(size):
             stamps = [stamp(raw) for _, raw in lines]
             skipped: list[_RowCheck] = []
@@ -675,8 +690,8 @@ def _work(
                 else:
                     fresh.append((line, raw))
                     batch_stamps[line] = fingerprint
-            args = (parse, fresh, _uids(ports, fresh))
-            yield _Batch(len(lines), len(fresh), _check_lines, args, skipped, batch_stamps)
+            unstamped = (parse, None, fresh, _uids(ports, fresh))
+            yield _Batch(len(lines), len(fresh), _check_lines, unstamped, skipped, batch_stamps)
         return
     batch: list[tuple[int, Registration | _Portable]] = []
     for line, item in rows:
@@ -705,17 +720,20 @@ def _restored(portable: _Portable) -> Refused:
 
 def _check_lines(
     parse: ParseLines,
+    stamp: LineStamp | None,
     lines: RawLines,
     uids: list[str],
     profile: Profile,
     today: date,
     digester: KeyedDigests | None,
-) -> list[_RowCheck]:
+) -> _Checks:
+    """Parse and check raw lines (`_check_rows`); with a `stamp`, fingerprint them."""
     rows = [
         (line, _portable(item) if isinstance(item, Refused) else item)
         for line, item in parse(lines)
     ]
-    return _check_rows(rows, uids, profile, today, digester)
+    checks, _ = _check_rows(rows, uids, profile, today, digester)
+    return checks, {line: stamp(raw) for line, raw in lines} if stamp is not None else {}
 
 
 def _check_rows(
@@ -724,13 +742,14 @@ def _check_rows(
     profile: Profile,
     today: date,
     digester: KeyedDigests | None,
-) -> list[_RowCheck]:
+) -> _Checks:
     """Check rows without storage or clock (this may run in a worker); with a
     `digester`, digest each checked row as a new patron with its row's uid."""
     # A uid for every line, and blank lines give no row: which uid a row takes is no
     # matter (they are all random).
     numbered = zip(rows, uids, strict=False)
-    return [_check_row(line, row, uid, profile, today, digester) for (line, row), uid in numbered]
+    checks = [_check_row(line, row, uid, profile, today, digester) for (line, row), uid in numbered]
+    return checks, {}
 
 
 def _check_row(
@@ -766,11 +785,11 @@ def _land(
     progress: Progress | None,
 ) -> None:
     batch = flight.batch
-    checks = flight.checks.result()
+    checks, stamped = flight.checks.result()
     if batch.skipped:
         checks = list(heapq.merge(checks, batch.skipped, key=lambda check: check[0]))
     accepted = _accepted(checks, seen, report)
-    _store(ports, profile, flight.now, accepted, batch.stamps, report)
+    _store(ports, profile, flight.now, accepted, stamped or batch.stamps, report)
     if progress is not None:
         progress(batch.size)
 
