@@ -294,6 +294,7 @@ def p1_http_figure(
     try:
         say(f"P1 HTTP {label}: setting up patrons")
         barcodes = apps.patrons_with_passwords(setup, 64, workers)
+        alone = hashing.alone_just_before(setup.ports.hasher, threads=workers)
     finally:
         setup.close()
     # One client address signs everybody in here: the per-source throttle is lifted.
@@ -326,7 +327,11 @@ def p1_http_figure(
         method="`patronauth serve --workers N` on loopback; wrk (sharing the same cores) "
         "posts sign-ins with chosen passwords at the configured argon2id parameters; every "
         "answer a 201 with a new session",
-        details={**run.details(), "server_workers": workers},
+        details={
+            **run.details(),
+            "server_workers": workers,
+            **hashing.over_alone(run.rate(201), alone),
+        },
     )
 
 

@@ -33,7 +33,7 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench import apps
+from bench import apps, hashing
 from bench.apps import PASSWORD
 from bench.http import Server
 from bench.report import Figure
@@ -179,6 +179,7 @@ def p1_two_nodes(
     try:
         say("P1 2 nodes: setting up patrons")
         barcodes = apps.patrons_with_passwords(setup, 64, os.cpu_count() or 1)
+        alone = hashing.alone_just_before(setup.ports.hasher, threads=os.cpu_count() or 1)
     finally:
         setup.close()
     env |= {
@@ -206,7 +207,7 @@ def p1_two_nodes(
         method="two `patronauth serve` processes (one worker each) sharing one PostgreSQL "
         "database and one Redis; wrk (on the same cores) signs in on both at once; chosen "
         "passwords at the configured argon2id; every answer a 201 with a new session",
-        details=run.details(),
+        details={**run.details(), **hashing.over_alone(run.rate(201), alone)},
     )
 
 

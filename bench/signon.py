@@ -46,7 +46,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from bench import apps
+from bench import apps, hashing
 from bench.apps import PASSWORD, STAFF
 from bench.http import Server
 from bench.report import Figure
@@ -316,6 +316,7 @@ def signon_figure(
             staff=STAFF,
         )
         barcodes = apps.patrons_with_passwords(setup, 64, workers)
+        alone = hashing.alone_just_before(setup.ports.hasher, threads=workers)
     finally:
         setup.close()
     if added.secret is None:
@@ -366,5 +367,5 @@ def signon_figure(
         "POST /oidc/token with the verifier (200), the ID token's signature, iss, aud, "
         "nonce and exp checked; any other answer makes the figure invalid. The "
         "asynchronous client runs in the bench process, on the same cores",
-        details=run.details(),
+        details={**run.details(), **hashing.over_alone(run.rate, alone)},
     )

@@ -361,9 +361,7 @@ def sip2_figures(
     setup = build(Settings.from_env(env))
     try:
         barcodes = set_up(setup, PATRONS, threads, loans)
-        # The hashing alone, just before: on a shared machine the load changes during a
-        # run, and this tells how much of the gap to the hash limit is the load's.
-        hashing_now = hashing.parallel_rate(setup.ports.hasher, threads=threads, seconds=3)
+        alone = hashing.alone_just_before(setup.ports.hasher, threads=threads)
     finally:
         setup.close()
     files = raise_file_limit(connections * 2 + 256)
@@ -415,8 +413,7 @@ def sip2_figures(
             details={
                 **common,
                 **with_pin.details(),
-                "argon2_alone_just_before": round(hashing_now, 1),
-                "rate_over_argon2_alone": round(with_pin.rate / hashing_now, 2),
+                **hashing.over_alone(with_pin.rate, alone),
             },
         ),
         Figure(
