@@ -34,7 +34,7 @@ from patronauth.services.registration import (
     new_patron_digests,
 )
 from patronauth.services.staff import replace_card
-from patronauth.services.workers import BatchWork
+from patronauth.services.workers import WORKER_NICENESS, BatchWork
 from tests.support import STAFF, attempt, register
 
 HEADER = "barcode,category,name,email,phone,id_number,registered_on,status"
@@ -946,6 +946,23 @@ def test_workers_run_their_calls_with_the_cycle_collector_paused() -> None:
     assert worker != os.getpid()
     assert then == (worker, False, True)
     assert gc.isenabled()  # this process: untouched
+
+
+def _niceness() -> tuple[int, int]:
+    return os.getpid(), os.getpriority(os.PRIO_PROCESS, 0)
+
+
+def test_workers_run_at_a_lower_priority_than_the_process_that_writes() -> None:
+    """P3: the importing process is a first import's bottleneck; its workers yield the
+    cores to it (and to a server's sign-ins beside an import)."""
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    with BatchWork(1) as work:
+        here = work.submit(_niceness).result()  # the first call runs here
+        worker = work.submit(_niceness).result()
+    assert here == (os.getpid(), mine)
+    assert worker[0] != os.getpid()
+    assert worker[1] == min(19, mine + WORKER_NICENESS)
+    assert os.getpriority(os.PRIO_PROCESS, 0) == mine  # this process: untouched
 
 
 def test_rows_share_equal_dates_and_sets_of_given_fields() -> None:

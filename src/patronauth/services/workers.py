@@ -12,6 +12,13 @@ batch's worth of objects, which reference counting frees once its result is sent
 the collector's passes over them while they lived found nothing to free (about a
 twentieth of a worker's CPU, P3). Before each call the worker collects the youngest
 generation instead: what the previous call left behind, cycles included.
+
+Workers also run at a lower scheduling priority (niceness raised by
+`WORKER_NICENESS`). A registry import's bottleneck is the process that writes, which
+never waits for the workers' results; on a machine with as many workers as cores,
+the kernel otherwise shares the cores evenly among the three and the writer gets less
+than one. The lower priority also leaves the cores to a server's sign-ins first while
+an import runs beside them.
 """
 
 from __future__ import annotations
@@ -57,7 +64,7 @@ class BatchWork:
                 self._pool = ProcessPoolExecutor(
                     max_workers=self._wanted,
                     mp_context=multiprocessing.get_context("spawn"),
-                    initializer=gc.disable,
+                    initializer=_start_worker,
                 )
             return self._pool.submit(_after_collecting, fn, *args)
         return self.here(fn, *args)
@@ -83,6 +90,14 @@ class BatchWork:
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+WORKER_NICENESS = 10  # added to the niceness of the process that starts the workers
+
+
+def _start_worker() -> None:
+    gc.disable()
+    os.nice(WORKER_NICENESS)
 
 
 def _after_collecting(fn: Callable[..., R], *args: object) -> R:
