@@ -37,20 +37,19 @@ def summary(times: list[float]) -> dict[str, Any]:
     }
 
 
-def alone_just_before(hasher: SecretHasher, *, threads: int) -> dict[str, float]:
+def alone_just_before(hasher: SecretHasher, *, threads: int) -> float:
     """How fast `threads` threads hash with nothing else running, measured just before a
     figure: the host's speed moves within a run, and a figure's rate over this says how
     much of its gap to the hash limit is the host's (the details of the figures that
     hash through a server)."""
-    return {"argon2_alone_just_before": parallel_rate(hasher, threads=threads, seconds=3)}
+    return parallel_rate(hasher, threads=threads, seconds=3)
 
 
-def over_alone(rate: float, alone: dict[str, float]) -> dict[str, float]:
-    """The details that put a figure's `rate` beside `alone_just_before`'s."""
-    hashing_now = alone["argon2_alone_just_before"]
+def over_alone(rate: float, alone: float) -> dict[str, float]:
+    """The details that put a figure's `rate` beside `alone_just_before`."""
     return {
-        "argon2_alone_just_before": round(hashing_now, 1),
-        "rate_over_argon2_alone": round(rate / hashing_now, 2),
+        "argon2_alone_just_before": round(alone, 1),
+        "rate_over_argon2_alone": round(rate / alone, 2),
     }
 
 
