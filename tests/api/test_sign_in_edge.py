@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import nullcontext
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import anyio.to_thread
@@ -455,6 +456,11 @@ async def test_refusals_without_a_hash_wait_their_turn_and_sign_ins_do_not(
         waits.append(seconds)  # not slept: the pace keeps its own turns
 
     monkeypatch.setattr(middleware.SignInEdge, "_wait", wait)
+    # The edge's clock stands still, so that the pace's turns stay ahead of it however
+    # long the requests take: on a slow machine the sign-ins below once outlasted the
+    # flood's last turn, and the throttle's refusal then had its turn at once.
+    still = time.monotonic()
+    monkeypatch.setattr(middleware, "time", SimpleNamespace(monotonic=lambda: still))
     transport = httpx.ASGITransport(app=create(paced_app))
     async with httpx.AsyncClient(transport=transport, base_url="http://library.test") as client:
         first = await _block(client)  # five wrong passwords, then the block's first refusal
