@@ -94,7 +94,9 @@ def test_a_status_with_pin_reads_the_standing_with_the_card_after_the_sign_in(
     assert [s for s in statements if "loans" in s] == [statements[lookups[1]]]
 
 
-@pytest.mark.parametrize("statement", [_FOUND_WITH_STANDING, _STANDING], ids=["found", "standing"])
+@pytest.mark.parametrize(
+    "statement", [_FOUND_WITH_STANDING.statement, _STANDING], ids=["found", "standing"]
+)
 @pytest.mark.parametrize(
     "dialect", [postgresql.psycopg.dialect(), sqlite.dialect()], ids=["postgresql", "sqlite"]
 )

@@ -24,6 +24,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from patronauth.adapters.storage import tables as t
+from patronauth.adapters.storage.driver import DriverQuery
 from patronauth.adapters.storage.repositories import FIND_BY_KEY, identifier_from, patron_from
 from patronauth.domain.circulation import (
     ACTIVE_HOLDS,
@@ -179,7 +180,8 @@ def _facts(row: Row[Any]) -> StandingFacts:
 
 
 _STANDING = _standing_query()
-_FOUND_WITH_STANDING = _found_with_standing_query()
+# Every 23 without PIN (P4): run on the driver's cursor (`driver.py`).
+_FOUND_WITH_STANDING = DriverQuery(_found_with_standing_query())
 
 
 class SqlLoans:
@@ -195,7 +197,7 @@ class SqlLoans:
     def found_with_standing(
         self, lookup_key: str, today: date
     ) -> list[tuple[Patron, Identifier, StandingFacts]]:
-        rows = self.conn.execute(_FOUND_WITH_STANDING, {"key": lookup_key, "today": today})
+        rows = _FOUND_WITH_STANDING.rows(self.conn, {"key": lookup_key, "today": today})
         return [(patron_from(row), identifier_from(row, "i_"), _facts(row)) for row in rows]
 
     def open_loans(self, patron_id: int) -> list[Loan]:
