@@ -23,16 +23,14 @@ keeps what SQLAlchemy gives such a read and leaves the rest out:
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Connection, Select
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError, OperationalError, StatementError
+from sqlalchemy.exc import DBAPIError, StatementError
 
-from patronauth.adapters import metrics
-
-_Processor = Callable[[Any], Any] | None
+from patronauth.adapters.storage.engine import count_error
 
 
 class _Compiled:
@@ -45,22 +43,21 @@ class _Compiled:
         self.compiled = compiled
         self.sql = compiled.string
         self.positional = compiled.positiontup  # None for named parameters
-        self.binds: dict[str, _Processor] = {
+        # The types' processors, where they have one (as SQLAlchemy applies them).
+        bound = {
             name: bind.type.dialect_impl(dialect).bind_processor(dialect)
             for name, bind in compiled.binds.items()
         }
+        self.bound = {name: process for name, process in bound.items() if process is not None}
         columns = list(statement.selected_columns)
-        self.results: list[_Processor] = [
-            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
-        ]
+        results = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
+        self.converted = [(i, process) for i, process in enumerate(results) if process]
         self.row = _row_type([str(column.key) for column in columns])
-        self.converted = [(i, p) for i, p in enumerate(self.results) if p is not None]
 
     def parameters(self, values: Mapping[str, Any]) -> Any:
         params = self.compiled.construct_params(dict(values))
-        for name, process in self.binds.items():
-            if process is not None and params.get(name) is not None:
-                params[name] = process(params[name])
+        for name, process in self.bound.items():
+            params[name] = process(params[name])
         if self.positional is None:
             return params
         return [params[name] for name in self.positional]
@@ -133,6 +130,5 @@ def _wrapped(conn: Connection, raw: Any, cursor: Any, sql: str, error: Any) -> S
         connection_invalidated=lost,
         dialect=dialect,
     )
-    if lost or isinstance(wrapped, OperationalError):
-        metrics.DATABASE_ERRORS.inc()
+    count_error(wrapped, lost=lost)
     return wrapped

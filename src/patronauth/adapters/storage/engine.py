@@ -61,8 +61,13 @@ def make_engine(
 
 
 def _count_error(context: ExceptionContext) -> None:
-    """Unavailability only (lost, refused, timed out): not a refused constraint."""
-    if context.is_disconnect or isinstance(context.sqlalchemy_exception, OperationalError):
+    count_error(context.sqlalchemy_exception, lost=context.is_disconnect)
+
+
+def count_error(error: BaseException | None, *, lost: bool) -> None:
+    """Counts unavailability only (lost, refused, timed out): not a refused constraint.
+    Also for the reads run on the driver's cursor (`driver.py`)."""
+    if lost or isinstance(error, OperationalError):
         metrics.DATABASE_ERRORS.inc()
 
 
