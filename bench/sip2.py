@@ -11,7 +11,9 @@ account's own lockout window is not filled by simultaneous right passwords). The
   carry no CQ;
 - P4 with PIN: the same from four connections per core with the patron's chosen PIN
   (one argon2id verification each, at the configured parameters); every answer must
-  say CQ=Y; the rate is compared with the hash limit measured in the same run;
+  say CQ=Y; the rate is compared with the hash limit measured in the same run, and
+  (in its details) with what two threads of argon2id alone verify between the two
+  phases, the server idle with every connection open;
 - P5: the resident set size of each server process with all connections open, the
   highest value sampled while they worked (P5 is a bound per process).
 
@@ -37,6 +39,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -314,8 +317,9 @@ async def _phase(
 
 
 async def _measure(
-    port: int, pids: list[int], barcodes: list[str], connections: int, seconds: float
-) -> tuple[Counter[str], Phase, Phase, list[float], float, list[float | None]]:
+    port: int, pids: list[int], barcodes: list[str], connections: int, seconds: float,
+    alone: Callable[[], float],
+) -> tuple[Counter[str], Phase, Phase, list[float], float, list[float | None], float]:  # fmt: skip
     terminals = await _connect(port, connections)
     began = time.perf_counter()
     logins = await _login(terminals)
@@ -331,6 +335,9 @@ async def _measure(
         terminals[: max(1, len(terminals) // 4)], status_frames(barcodes, None), b"|BLY|",
         b"|CQ", seconds, pids, rss,
     )  # fmt: skip
+    # What two threads of argon2id alone verify now, the server idle with every
+    # connection open: the host's speed moves within a run (`hashing.alone_just_before`).
+    alone_rate = await asyncio.to_thread(alone)
     with_pin = await _phase(
         terminals[: 4 * (os.cpu_count() or 1)], status_frames(barcodes, PIN), b"|BLY|CQY|",
         None, seconds, pids, rss,
@@ -338,7 +345,7 @@ async def _measure(
     each = [_rss_mb(pid) for pid in pids]  # every connection still open
     for _, writer in terminals:
         writer.close()
-    return logins, no_pin, with_pin, rss, login_seconds, each
+    return logins, no_pin, with_pin, rss, login_seconds, each, alone_rate
 
 
 def sip2_figures(
@@ -361,17 +368,20 @@ def sip2_figures(
     setup = build(Settings.from_env(env))
     try:
         barcodes = set_up(setup, PATRONS, threads, loans)
-        alone = hashing.alone_just_before(setup.ports.hasher, threads=threads)
     finally:
         setup.close()
+    hasher = setup.ports.hasher  # argon2id at the configured cost, needing no store
     files = raise_file_limit(connections * 2 + 256)
     server = Server(env, var / f"{name}-sip2.log", processes)
     try:
         server.wait_ready()
         pids = server.pids()
-        logins, no_pin, with_pin, rss, login_seconds, each = uvloop.run(
-            _measure(server.port, pids, barcodes, connections, seconds)
-        )
+        logins, no_pin, with_pin, rss, login_seconds, each, alone = uvloop.run(
+            _measure(
+                server.port, pids, barcodes, connections, seconds,
+                lambda: hashing.alone_just_before(hasher, threads=threads),
+            )
+        )  # fmt: skip
     finally:
         server.stop()
     connected = logins["logged in"]
