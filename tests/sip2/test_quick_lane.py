@@ -79,11 +79,13 @@ def test_slow_quick_answers_go_to_the_threads_and_come_back_when_quick(
 
             # A 23 that does not come back holds up no other terminal now.
             held.set()
+            asked = len(seen)
             first.send(patron_status(pin=None))
             deadline = time.monotonic() + 10
-            while not any(c == "23" and not loop for c, loop, _ in seen[-1:]):
+            while len(seen) == asked:  # until the server is waiting for it
                 assert time.monotonic() < deadline
                 time.sleep(0.01)
+            assert seen[asked][:2] == ("23", False)
             began = time.monotonic()
             assert second.ask(STATUS).startswith(b"98")
             assert time.monotonic() - began < 5
