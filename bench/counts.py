@@ -85,7 +85,7 @@ def counting(app: App, tally: Tally) -> Iterator[None]:
 
     def command(self: Connection, *args: Any, **options: Any) -> Any:
         tally.counts["redis round trips"] += 1  # a pipeline is sent at once
-        return original(self, *args, **options)
+        return original(self, *args, **options)  # type: ignore[no-untyped-call]
 
     started = threading.Thread.start
 
@@ -116,9 +116,9 @@ def counting(app: App, tally: Tally) -> Iterator[None]:
 
     Connection.send_packed_command = command  # type: ignore[method-assign]
     threading.Thread.start = start  # type: ignore[method-assign]
-    anyio.to_thread.run_sync = hop
+    anyio.to_thread.run_sync = hop  # type: ignore[assignment]
     psycopg.Cursor.execute = execute  # type: ignore[method-assign]
-    psycopg.Connection._exec_command = exec_command  # type: ignore[method-assign]
+    psycopg.Connection._exec_command = exec_command  # type: ignore[method-assign, assignment]
     try:
         yield
     finally:
@@ -186,7 +186,7 @@ class EveryThread:
         return self
 
     def __exit__(self, *_: object) -> None:
-        threading.setprofile(None)  # type: ignore[arg-type]
+        threading.setprofile(None)
         for profile in self.profiles:
             profile.disable()  # the calling thread's; the others stop with their threads
 

@@ -86,7 +86,10 @@ class Phase:
 
     def details(self) -> dict[str, object]:
         ordered = sorted(self.latencies)
-        p = lambda q: round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 2)  # noqa: E731
+
+        def p(q: float) -> float:
+            return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 2)
+
         return {
             "answers": self.answers,
             "seconds": round(self.seconds, 2),
