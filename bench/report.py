@@ -95,25 +95,63 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
         **_hardware(),
+        "python_work_ms": python_work_ms(),
         "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
     }
 
 
-def _hardware() -> dict[str, Any]:
-    """The CPU model and the memory, as Linux reports them (nothing elsewhere)."""
+CPUINFO_FIELDS = {  # /proc/cpuinfo's name: the result's
+    "model name": "cpu_model",
+    "cpu family": "cpu_family",
+    "model": "cpu_model_number",
+    "cpu MHz": "cpu_mhz",
+}
+
+
+def _hardware(
+    proc: Path = Path("/proc"), cpus: Path = Path("/sys/devices/system/cpu")
+) -> dict[str, Any]:
+    """The CPU (model, family, clock, last-level cache) and the memory, as Linux reports
+    them (nothing elsewhere). Hosts that name themselves alike ("AMD EPYC") differ in
+    family and cache, and the runs of `bench/results/` come from several."""
     found: dict[str, Any] = {}
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                found["cpu_model"] = line.split(":", 1)[1].strip()
-                break
-        for line in Path("/proc/meminfo").read_text().splitlines():
+        for line in (proc / "cpuinfo").read_text().splitlines():
+            name, _, value = (part.strip() for part in line.partition(":"))
+            if not name and found:
+                break  # the first processor's block is enough
+            key = CPUINFO_FIELDS.get(name)
+            if key is not None and key not in found:
+                found[key] = value
+        for line in (proc / "meminfo").read_text().splitlines():
             if line.startswith("MemTotal:"):
                 found["memory_gib"] = round(int(line.split()[1]) / 1024**2, 1)
                 break
+        cache = cpus / "cpu0" / "cache"
+        for index in sorted(cache.glob("index*")):
+            if (index / "level").read_text().strip() == "3":
+                found["l3_cache"] = (index / "size").read_text().strip()
     except OSError:
         pass
     return found
+
+
+def _python_work() -> int:
+    """A fixed piece of the interpreter's everyday work: strings, a dictionary, integers."""
+    table = {f"card{n:07d}": n for n in range(60_000)}
+    return sum(value for key, value in table.items() if key.endswith("7"))
+
+
+def python_work_ms(runs: int = 5) -> float:
+    """How long this host's interpreter takes over `_python_work`, the median of `runs`:
+    what a sign-in's Python costs besides its hash moves with it, where `t_verify`
+    says what the hash costs (hosts differ in the two by different factors)."""
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        _python_work()
+        times.append(time.perf_counter() - started)
+    return round(sorted(times)[runs // 2] * 1000, 2)
 
 
 def write_json(path: Path, figures: list[Figure], notes: list[str], info: dict[str, Any]) -> None:
