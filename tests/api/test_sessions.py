@@ -14,7 +14,7 @@ from patronauth.domain.patrons import PatronStatus
 from patronauth.services.lookup import require_patron
 from patronauth.services.staff import complete_registration
 from tests.api.helpers import HKPL_PASSWORD, bearer, chosen_password, sign_in, temporary_password
-from tests.support import STAFF, clock_of, make_app, register
+from tests.support import STAFF, clear_of_the_minute_edge, clock_of, make_app, register
 from tests.support import test_env as deployment_env
 
 pytestmark = pytest.mark.anyio
@@ -106,6 +106,7 @@ async def test_a_throttled_address_gets_429_with_retry_after(
     app = make_app(env)
     try:
         transport = httpx.ASGITransport(app=create(app))
+        clear_of_the_minute_edge()
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             answers = [await attempt(client, f"CARD{i}", "secret") for i in range(4)]
     finally:

@@ -30,7 +30,7 @@ from patronauth.services.account import account
 from patronauth.services.authenticate import Attempt, flush_refusal_counts
 from patronauth.services.signin import sign_in
 from patronauth.services.staff import audit_trail
-from tests.support import clock_of, make_app, register
+from tests.support import clear_of_the_minute_edge, clock_of, make_app, register
 from tests.support import test_env as deployment_env
 
 pytestmark = pytest.mark.anyio
@@ -49,6 +49,7 @@ def limited(database_url: str, tmp_path: Path) -> Iterator[App]:
     )
     app = make_app(env)
     register(app, "hkpl", "HKPL0001", phone="9123 4567")
+    clear_of_the_minute_edge()
     yield app
     app.close()
 
@@ -441,6 +442,7 @@ def paced_app(database_url: str, tmp_path: Path) -> Iterator[App]:
     app = make_app(env)
     register(app, "hkpl", "HKPL0001", phone="9123 4567")
     register(app, "hkpl", "HKPL0002", phone="9765 4321")
+    clear_of_the_minute_edge()
     yield app
     app.close()
 

@@ -122,11 +122,18 @@ def test_redis_killed_during_a_run_of_attempts(
             # No attempt went uncounted: each wrong password answered 401 is in Redis now,
             # as a failure of the window or among the five a block stands for, whether it
             # was counted before the kill (kept by the append-only file) or during the
-            # outage (moved in from the database).
+            # outage (moved in from the database). An attempt in flight at the kill may be
+            # counted once more (the safe side): its settlement reached Redis and its
+            # append-only file, but the reply did not reach the node, which counted the
+            # failure again in the database. At most one per card (a card's attempts are
+            # in order) and four in all (four at a time).
+            extra = []
             for card in cards:
                 state = decode(client.get(f"patronauth:attempts:{lockout_key(card)}"))
                 answered = sum(1 for c, _, st in seen if c == card and st == 401)
-                assert len(state.failures) + 5 * len(state.blocks) == answered, card
+                extra.append(len(state.failures) + 5 * len(state.blocks) - answered)
+            assert all(n in (0, 1) for n in extra), extra
+            assert sum(extra) <= 4
             client.close()
     finally:
         app.close()

@@ -16,7 +16,15 @@ from patronauth.domain.sessions import SessionChannel
 from patronauth.services.account import account
 from patronauth.services.sessions import open_session
 from patronauth.services.staff import audit_trail, show_patron, unlock
-from tests.support import STAFF, attempt, clock_of, hasher_of, make_app, register
+from tests.support import (
+    STAFF,
+    attempt,
+    clear_of_the_minute_edge,
+    clock_of,
+    hasher_of,
+    make_app,
+    register,
+)
 
 
 @pytest.fixture
@@ -168,6 +176,7 @@ def test_a_busy_source_is_throttled_across_identifiers(env: dict[str, str]) -> N
     throttled = make_app({**env, "PATRONAUTH_THROTTLE_PER_SOURCE": "3 per minute"})
     try:
         register(throttled, "hkpl", "HKPL0001", phone="9123 4567")
+        clear_of_the_minute_edge()
         for identifier in ("AAAA01", "AAAA02", "AAAA03"):
             assert attempt(throttled, identifier, "guess", source="10.0.0.7").outcome is (
                 Outcome.INVALID

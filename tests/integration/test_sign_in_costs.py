@@ -35,7 +35,7 @@ from patronauth.services.authenticate import Attempt
 from patronauth.services.credentials import ChangeRequest, change_secret
 from patronauth.services.signin import sign_in
 from tests.servers import PrivateRedis
-from tests.support import register
+from tests.support import clear_of_the_minute_edge, register
 
 PASSWORD = "Lib#Reader2026"
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -292,6 +292,7 @@ def test_the_redis_throttle_counts_both_limits_in_one_round_trip(
     throttle = LimitsThrottle(storage, per_source="3 per minute", overall="1000 per minute")
     library = SlidingWindowCounterRateLimiter(storage)
     source, ceiling = parse("3 per minute"), parse("1000 per minute")
+    clear_of_the_minute_edge()
     try:
         assert throttle.hit("attempt", "192.0.2.7") == 0  # the script is loaded on first use
         with redis_sends(monkeypatch) as sent:
@@ -316,6 +317,7 @@ def test_the_redis_throttle_counts_after_redis_forgot_its_script(
 ) -> None:
     storage = RedisStorage(private_redis.url, wrap_exceptions=True)
     throttle = LimitsThrottle(storage, per_source="2 per minute", overall="1000 per minute")
+    clear_of_the_minute_edge()
     assert throttle.hit("attempt", "192.0.2.7") == 0
     storage.get_connection().script_flush()
     assert throttle.hit("attempt", "192.0.2.7") == 0  # counted by the library's own call

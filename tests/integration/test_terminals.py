@@ -13,7 +13,7 @@ from patronauth.domain.errors import Conflict, InvalidInput, NotFound, Refused
 from patronauth.domain.terminals import Encoding, TerminalOptions
 from patronauth.services import terminals as term
 from patronauth.services.interfaces import AuditEvent
-from tests.support import STAFF, clock_of, make_app
+from tests.support import STAFF, clear_of_the_minute_edge, clock_of, make_app
 
 PASSWORD = "kiosk-Secret-2026"
 
@@ -236,6 +236,7 @@ def test_a_busy_source_is_throttled_across_logins(env: dict[str, str]) -> None:
     throttled = make_app({**env, "PATRONAUTH_THROTTLE_PER_SOURCE": "3 per minute"})
     try:
         add(throttled)
+        clear_of_the_minute_edge()
         for login in ("guess1", "guess2", "guess3"):
             assert term.terminal_login(throttled.ports, login, PASSWORD, source="10.0.0.7") is None
         assert term.terminal_login(throttled.ports, "kiosk1", PASSWORD, source="10.0.0.7") is None
