@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import statistics
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -151,7 +152,7 @@ def python_work_ms(runs: int = 5) -> float:
         started = time.perf_counter()
         _python_work()
         times.append(time.perf_counter() - started)
-    return round(sorted(times)[runs // 2] * 1000, 2)
+    return round(statistics.median(times) * 1000, 2)
 
 
 def write_json(path: Path, figures: list[Figure], notes: list[str], info: dict[str, Any]) -> None:
