@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from Sip2.wrapper import Sip2Wrapper
@@ -126,7 +127,11 @@ def deployment(library: App, env: dict[str, str], request: pytest.FixtureRequest
     """The test library's settings; on PostgreSQL the counter is Redis, as in production."""
     if library.engine.dialect.name == "sqlite":
         return env
-    redis_url = request.getfixturevalue("redis_url")
+    # A database of this test worker's own, emptied first: the tests here count the
+    # same cards' attempts, and no other test's keys in the shared server are touched.
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    shared = urlsplit(request.getfixturevalue("redis_url"))
+    redis_url = shared._replace(path=f"/{13 - worker}").geturl()
     from redis import Redis
 
     Redis.from_url(redis_url).flushdb()
