@@ -65,6 +65,24 @@ def test_five_failures_block_the_sixth_attempt_for_a_minute(
     assert isinstance(admit(counter, T0 + 5, "OTHER" + key), Admitted)
 
 
+def test_the_blocks_of_many_keys_are_read_together(counter: AttemptCounter, key: str) -> None:
+    """`blocked_for_each` (many status requests at once) says what `blocked_for` says
+    of each key, a key never seen included."""
+    for i in range(5):
+        ticket = admit(counter, T0 + i, key)
+        assert isinstance(ticket, Admitted)
+        counter.settle(key, ticket.ticket, success=False, now=T0 + i, rule=RULE)
+    failed_once = "ONCE" + key
+    ticket = admit(counter, T0, failed_once)
+    assert isinstance(ticket, Admitted)
+    counter.settle(failed_once, ticket.ticket, success=False, now=T0, rule=RULE)
+    keys = [key, failed_once, "NEVER" + key]
+    together = counter.blocked_for_each(keys, T0 + 30)
+    assert together == {key: 34, failed_once: 0, "NEVER" + key: 0}
+    assert together == {k: counter.blocked_for(k, T0 + 30) for k in keys}
+    assert counter.blocked_for_each([], T0) == {}
+
+
 def test_successes_give_their_place_back(counter: AttemptCounter, key: str) -> None:
     for i in range(20):
         ticket = admit(counter, T0 + i, key)

@@ -5,7 +5,7 @@ listeners, and a failure the same refusal as any statement's."""
 from __future__ import annotations
 
 import time
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -116,3 +116,38 @@ def test_a_lost_connection_is_the_same_refusal_and_tells_no_card(app: App) -> No
     with app.ports.read() as uow:
         [(patron, _, _)] = uow.loans.found_with_standing(key, TODAY)
     assert patron.name == "Chan Tai Man"
+
+
+def test_many_keys_read_together_give_what_each_alone_gives(app: App) -> None:
+    """`found_with_standing_each` (quick requests that arrived together): one statement
+    for every key, and for each key the rows `found_with_standing` gives it alone: a
+    patron with loans (one overdue), one without, and a key no card has (no rows)."""
+    _one_patron(app)
+    register(app, "hkpl", "HKPL0002", name="Wong Siu Ming")
+    with app.ports.uow() as uow:
+        title = uow.catalogue.add_title("hkpl", "A title", "An author", None)
+        patron = uow.patrons.find(lockout_key("HKPL0002"))[0][0]
+        for copy, due in enumerate((TODAY - timedelta(days=3), TODAY + timedelta(days=10))):
+            item = uow.catalogue.add_item(title.id, "hkpl", f"ITEM{copy}", "CEN")
+            uow.loans.add_loan(patron.id, item, TODAY - timedelta(days=20), due)
+        uow.commit()
+    keys = [lockout_key(card) for card in ("HKPL0001", "HKPL0002", "HKPL9999")]
+    sent: list[str] = []
+
+    def before_cursor_execute(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        sent.append(sql)
+
+    with app.ports.read() as uow:
+        event.listen(app.engine, "before_cursor_execute", before_cursor_execute)
+        try:
+            together = uow.loans.found_with_standing_each(keys, TODAY)
+        finally:
+            event.remove(app.engine, "before_cursor_execute", before_cursor_execute)
+        alone = {key: uow.loans.found_with_standing(key, TODAY) for key in keys}
+    assert len(sent) == 1
+    assert together == alone
+    [(_, card, facts)] = together[keys[1]]
+    assert (card.value, facts.loans, facts.overdue) == ("HKPL0002", 2, 1)
+    assert together[keys[2]] == []
+    with app.ports.read() as uow:
+        assert uow.loans.found_with_standing_each([], TODAY) == {}

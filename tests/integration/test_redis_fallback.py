@@ -74,6 +74,8 @@ def test_with_redis_unreachable_the_database_counts_and_blocks(
         blocked = counter.admit("hkpl0001", NOW + 6, RULE)
     assert isinstance(blocked, Blocked)
     assert counter.blocked_for("hkpl0001", NOW + 6) == blocked.retry_after
+    together = counter.blocked_for_each(["hkpl0001", "hkpl0002"], NOW + 6)
+    assert together == {"hkpl0001": blocked.retry_after, "hkpl0002": 0}
     assert rows(engine) == 1  # the count lives in the database's row
     assert health.degraded
     assert metrics.sample("patronauth_redis_fallback_active", {"component": "counter"}) == 1

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from patronauth.bootstrap import App
 from patronauth.domain.terminals import Encoding, TerminalOptions
@@ -53,6 +56,46 @@ def running(app: App, **options: object) -> Iterator[Sip2Server]:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
+
+
+def on_the_event_loop() -> bool:
+    """Whether the caller runs on an event loop (the SIP2 server's), not in a thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+@contextmanager
+def sqlite_write_locked(app: App) -> Iterator[list[str]]:
+    """Another process holds the SQLite database's write lock for as long as the block
+    runs; yields the first two words of every statement sent meanwhile (upper case)."""
+    if app.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's write lock")
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        statements.append(" ".join(sql.split()[:2]).upper())
+
+    path = app.engine.url.database
+    assert path is not None
+    writer = sqlite3.connect(path, isolation_level=None, timeout=1)
+    writer.execute("BEGIN IMMEDIATE")  # another process writing, for as long as it likes
+    event.listen(app.engine, "before_cursor_execute", seen)
+    try:
+        yield statements
+    finally:
+        event.remove(app.engine, "before_cursor_execute", seen)
+        writer.execute("ROLLBACK")
+        writer.close()
+
+
+def only_reads(statements: list[str]) -> bool:
+    """No transaction begun (nor a deferred one) and nothing written."""
+    return not [s for s in statements if s.startswith("BEGIN")] and not [
+        s for s in statements if s.split()[0] in {"INSERT", "UPDATE", "DELETE"}
+    ]
 
 
 @pytest.fixture

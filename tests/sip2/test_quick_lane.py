@@ -4,27 +4,26 @@ until they are quick again (`QuickLane`)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 import time
+from collections.abc import Sequence
 
 import pytest
 
 from patronauth.bootstrap import App
 from patronauth.sip2.messages import Message
 from patronauth.sip2.server import QuickLane, Session
-from tests.sip2.conftest import PATRON, connect, patron_status, request, running
+from tests.sip2.conftest import (
+    PATRON,
+    connect,
+    on_the_event_loop,
+    patron_status,
+    request,
+    running,
+)
 
 STATUS = request("99", {"status": "0", "max_print_width": "080", "protocol_version": "2.00"})
-
-
-def _on_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
 
 
 def test_the_lane_leaves_the_loop_above_its_limit_and_comes_back_under_half() -> None:
@@ -52,17 +51,18 @@ def test_slow_quick_answers_go_to_the_threads_and_come_back_when_quick(
     release = threading.Event()
     seen: list[tuple[str, bool, str]] = []
     with running(library, quick_seconds=0.05) as server:
-        answer = server.answerer.answer
+        answer_each = server.answerer.answer_each
 
-        def watched(session: Session, msg: Message) -> Message | None:
-            seen.append((msg.code, _on_loop(), threading.current_thread().name))
-            if msg.code == "23" and slow.is_set():
-                time.sleep(0.6)
-            if msg.code == "23" and held.is_set():
-                assert release.wait(10)
-            return answer(session, msg)
+        def watched(asked: Sequence[tuple[Session, Message]]) -> list[Message | Exception | None]:
+            for _, msg in asked:
+                seen.append((msg.code, on_the_event_loop(), threading.current_thread().name))
+                if msg.code == "23" and slow.is_set():
+                    time.sleep(0.6)
+                if msg.code == "23" and held.is_set():
+                    assert release.wait(10)
+            return answer_each(asked)
 
-        server.answerer.answer = watched  # type: ignore[method-assign]
+        server.answerer.answer_each = watched  # type: ignore[method-assign]
         with connect(server) as first, connect(server) as second:
             assert b"|BLY|" in first.ask(patron_status(pin=None))
             assert seen[-1][:2] == ("23", True)

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -35,6 +35,7 @@ from tests.sip2.conftest import (
     Raw,
     connect,
     login_frame,
+    on_the_event_loop,
     patron_status,
     request,
     running,
@@ -69,19 +70,26 @@ def test_a_status_without_pin_is_answered_on_the_event_loop(library: App) -> Non
     """A 23 without PIN is a few reads: answered on the loop, with no hand-over to a
     thread and back. The login and a 23 with a PIN (argon2id) go to the threads."""
     seen: list[tuple[str, bool, str]] = []
+
+    def see(msg: Message) -> None:
+        seen.append((msg.code, on_the_event_loop(), threading.current_thread().name))
+
     with running(library) as server:
-        answer = server.answerer.answer
+        answer, answer_each = server.answerer.answer, server.answerer.answer_each
 
         def watched(session: Session, msg: Message) -> Message | None:
-            try:
-                asyncio.get_running_loop()
-                on_loop = True
-            except RuntimeError:
-                on_loop = False
-            seen.append((msg.code, on_loop, threading.current_thread().name))
+            see(msg)
             return answer(session, msg)
 
+        def watched_each(
+            asked: Sequence[tuple[Session, Message]],
+        ) -> list[Message | Exception | None]:
+            for _, msg in asked:
+                see(msg)
+            return answer_each(asked)
+
         server.answerer.answer = watched  # type: ignore[method-assign]
+        server.answerer.answer_each = watched_each  # type: ignore[method-assign]
         with connect(server) as t:
             assert b"|BLY|" in t.ask(patron_status(pin=None))
             assert b"|CQY|" in t.ask(patron_status(pin=PIN))

@@ -4,7 +4,6 @@ another process holds the database's write lock."""
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 import pytest
@@ -14,33 +13,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from patronauth.adapters.storage.loans import _FOUND_WITH_STANDING, _STANDING
 from patronauth.bootstrap import App
 from patronauth.sip2.server import Sip2Server
-from tests.sip2.conftest import connect, patron_status
+from tests.sip2.conftest import connect, only_reads, patron_status, sqlite_write_locked
 
 
 def test_a_status_without_pin_takes_no_write_lock(library: App, server: Sip2Server) -> None:
-    if library.engine.dialect.name != "sqlite":
-        pytest.skip("SQLite's write lock")
-    statements: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
-        statements.append(" ".join(sql.split()[:2]).upper())
-
-    path = library.engine.url.database
-    assert path is not None
-    with connect(server) as terminal:
-        writer = sqlite3.connect(path, isolation_level=None, timeout=1)
-        writer.execute("BEGIN IMMEDIATE")  # another process writing, for as long as it likes
-        event.listen(library.engine, "before_cursor_execute", seen)
-        try:
-            answer = terminal.ask(patron_status(pin=None))
-        finally:
-            event.remove(library.engine, "before_cursor_execute", seen)
-            writer.execute("ROLLBACK")
-            writer.close()
+    with connect(server) as terminal, sqlite_write_locked(library) as statements:
+        answer = terminal.ask(patron_status(pin=None))
     assert answer.startswith(b"24")
     assert b"AAHKPL0001|" in answer
-    assert not [s for s in statements if s.startswith("BEGIN")]  # nor a deferred one
-    assert not [s for s in statements if s.split()[0] in {"INSERT", "UPDATE", "DELETE"}]
+    assert statements
+    assert only_reads(statements)
 
 
 def test_a_status_without_pin_reads_the_patron_and_the_standing_in_one_statement(

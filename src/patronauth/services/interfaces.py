@@ -8,7 +8,7 @@ docs/architecture.md, "Ports and their twins").
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -114,6 +114,10 @@ class AttemptCounter(Protocol):
 
     def blocked_for(self, key: str, now: float) -> int:
         """Seconds left of a block on `key`, 0 when none."""
+
+    def blocked_for_each(self, keys: Collection[str], now: float) -> dict[str, int]:
+        """`blocked_for` of each of `keys`, read together (one round trip where the
+        store allows it): for many status requests at once."""
 
     def clear(self, key: str) -> None:
         """Lift any block and forget the failures of `key` (staff unlock)."""
@@ -482,6 +486,12 @@ class Loans(Protocol):
     ) -> list[tuple[Patron, Identifier, StandingFacts]]:
         """`PatronRepository.find` and each patron's `standing_facts` on `today` (with
         the closures of the patron's institution), in one read."""
+
+    def found_with_standing_each(
+        self, lookup_keys: Collection[str], today: date
+    ) -> dict[str, list[tuple[Patron, Identifier, StandingFacts]]]:
+        """`found_with_standing` of each of `lookup_keys` (every key in the answer,
+        with no rows when no card has it), in one read."""
 
     def open_loans_listed(self, patron_id: int) -> list[tuple[Loan, Title, str]]:
         """Open loans with their titles and the copies' barcodes (one read)."""

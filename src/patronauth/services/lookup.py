@@ -66,8 +66,22 @@ def find_patron_standing(
     """`find_patron` (current cards only) with what the patron's standing on `today`
     is computed from, in one read: `today` is the library's date at `institution`."""
     key = lockout_key(raw)
+    return patron_standing_in(
+        uow.loans.found_with_standing(key, today), profiles, raw, institution=institution
+    )
+
+
+def patron_standing_in(
+    rows: Iterable[tuple[Patron, Identifier, StandingFacts]],
+    profiles: Profiles,
+    raw: str,
+    *,
+    institution: str,
+) -> tuple[Found, StandingFacts] | None:
+    """`find_patron_standing` among `rows` read already (`Loans.found_with_standing` of
+    the key of `raw`, read with many others)."""
     profiles.get(institution)
-    return _one(uow.loans.found_with_standing(key, today), profiles, raw, institution=institution)
+    return _one(rows, profiles, raw, institution=institution)
 
 
 def find_card_holder(

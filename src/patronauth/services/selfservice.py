@@ -18,15 +18,16 @@ or empty.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
-from patronauth.domain.circulation import HoldStatus, ItemStatus, Standing
+from patronauth.domain.circulation import HoldStatus, ItemStatus, Standing, StandingFacts
 from patronauth.domain.credentials import Outcome
 from patronauth.domain.errors import InvalidInput, Refused, Violation
 from patronauth.domain.identifiers import base_form, lockout_key
-from patronauth.domain.patrons import Patron
+from patronauth.domain.patrons import Identifier, Patron
 from patronauth.domain.selfservice import (
     PinAnswer,
     PinCheck,
@@ -42,7 +43,13 @@ from patronauth.services import loans
 from patronauth.services.authenticate import Attempt, AuthResult
 from patronauth.services.interfaces import Ports
 from patronauth.services.lending import library_today, standing_facts_in, standing_of
-from patronauth.services.lookup import Found, current_card, find_patron, find_patron_standing
+from patronauth.services.lookup import (
+    Found,
+    current_card,
+    find_patron,
+    find_patron_standing,
+    patron_standing_in,
+)
 from patronauth.services.record import Record, record
 from patronauth.services.signin import sign_in
 
@@ -195,11 +202,58 @@ _CHECKS = {
 }
 
 
+@dataclass(frozen=True)
+class StatusReads:
+    """What the patron status requests without PIN of many terminals read, read for all
+    of them together (`read_statuses`): by institution the library's date, by that date
+    and lockout key the cards with their patrons' standing on it, and by lockout key the
+    seconds left of a block. A request whose reads are not here reads them itself."""
+
+    today: dict[str, date] = field(default_factory=dict)
+    found: dict[tuple[date, str], list[tuple[Patron, Identifier, StandingFacts]]] = field(
+        default_factory=dict
+    )
+    blocked: dict[str, int] = field(default_factory=dict)
+
+
+def read_statuses(ports: Ports, asked: Iterable[tuple[Terminal, str]]) -> StatusReads:
+    """The reads of `patron_status` without PIN for each (terminal, card) of `asked`:
+    one statement per library date (one, unless institutions' dates differ) and one
+    read of the attempt counter, instead of two round trips for each. A card that is
+    not one (no lockout key) is left out: its request reads nothing."""
+    reads = StatusReads()
+    keys: dict[date, set[str]] = {}
+    for terminal, identifier in asked:
+        try:
+            key = lockout_key(identifier)
+        except InvalidInput:
+            continue
+        institution = terminal.institution
+        today = reads.today.get(institution)
+        if today is None:
+            today = reads.today[institution] = library_today(ports, ports.profiles.get(institution))
+        keys.setdefault(today, set()).add(key)
+    if not keys:
+        return reads
+    with ports.read() as uow:
+        for today, of_day in keys.items():
+            for key, rows in uow.loans.found_with_standing_each(of_day, today).items():
+                reads.found[(today, key)] = rows
+    every = set().union(*keys.values())
+    reads.blocked.update(ports.counter.blocked_for_each(every, ports.clock.now().timestamp()))
+    return reads
+
+
 def _find(
-    ports: Ports, terminal: Terminal, identifier: str, *, standing: bool = False
+    ports: Ports,
+    terminal: Terminal,
+    identifier: str,
+    *,
+    standing: bool = False,
+    reads: StatusReads | None = None,
 ) -> tuple[Found | None, Standing | None]:
     """The patron, and with `standing` the patron's standing, read with it in one
-    statement."""
+    statement (or found among `reads`)."""
     try:
         if not standing:
             with ports.read() as uow:
@@ -207,11 +261,17 @@ def _find(
                     uow, ports.profiles, identifier, institution=terminal.institution
                 )
             return found, None
-        today = library_today(ports, ports.profiles.get(terminal.institution))
-        with ports.read() as uow:
-            match = find_patron_standing(
-                uow, ports.profiles, identifier, institution=terminal.institution, today=today
-            )
+        institution = terminal.institution
+        today = reads.today.get(institution) if reads else None
+        rows = reads.found.get((today, lockout_key(identifier))) if reads and today else None
+        if today is not None and rows is not None:
+            match = patron_standing_in(rows, ports.profiles, identifier, institution=institution)
+        else:
+            today = library_today(ports, ports.profiles.get(institution))
+            with ports.read() as uow:
+                match = find_patron_standing(
+                    uow, ports.profiles, identifier, institution=institution, today=today
+                )
         if match is None:
             return None, None
         found, facts = match
@@ -220,11 +280,13 @@ def _find(
         return None, None  # not an identifier at all, or one no patron here has
 
 
-def _blocked_for(ports: Ports, identifier: str) -> int:
+def _blocked_for(ports: Ports, identifier: str, reads: StatusReads | None = None) -> int:
     try:
         key = lockout_key(identifier)
     except InvalidInput:
         return 0
+    if reads is not None and key in reads.blocked:
+        return reads.blocked[key]
     return ports.counter.blocked_for(key, ports.clock.now().timestamp())
 
 
@@ -236,11 +298,12 @@ def _gate(
     source: str,
     *,
     standing: bool = False,
+    reads: StatusReads | None = None,
 ) -> _Gate:
     """`standing`: read the patron's standing with the patron, in one statement. With a
     PIN the one sign-in checks it first (it looks the card up itself); the patron and
     the standing are read after it, whatever its outcome (the answer says whether the
-    patron is valid either way)."""
+    patron is valid either way). Without one, what `reads` holds is not read again."""
     result: AuthResult | None = None
     seconds = 0
     if pin:
@@ -263,8 +326,8 @@ def _gate(
         check = _CHECKS.get(result.outcome, PinCheck.REFUSED) if result else PinCheck.WRONG
         seconds = result.retry_after if result else 0
     else:
-        found, account = _find(ports, terminal, identifier, standing=standing)
-        seconds = _blocked_for(ports, identifier) if found else 0
+        found, account = _find(ports, terminal, identifier, standing=standing, reads=reads)
+        seconds = _blocked_for(ports, identifier, reads) if found else 0
         if seconds:
             check = PinCheck.BLOCKED
         else:
@@ -330,14 +393,21 @@ def _actor(terminal: Terminal) -> str:
 
 
 def patron_status(
-    ports: Ports, terminal: Terminal, identifier: str, pin: str | None, *, source: str
+    ports: Ports,
+    terminal: Terminal,
+    identifier: str,
+    pin: str | None,
+    *,
+    source: str,
+    reads: StatusReads | None = None,
 ) -> PatronAnswer:
     """23 Patron Status: may the patron use the terminal, and is the PIN right?
 
     Message 24 carries no counts or item lists, and kiosks send 23 often, so only the
     lending standing is read (the counts stay 0): one query and no write. Without a PIN
-    the patron and the standing are read in one unit of work."""
-    gate = _gate(ports, terminal, identifier, pin, source, standing=True)
+    the patron and the standing are read in one unit of work, or taken from `reads`
+    (`read_statuses`, for many requests that arrived together)."""
+    gate = _gate(ports, terminal, identifier, pin, source, standing=True, reads=reads)
     if gate.found is None or not gate.discloses:
         return PatronAnswer(
             identifier=identifier,

@@ -10,7 +10,7 @@ when it is known, else in the language the terminal asked for, else in English.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, time
 from time import monotonic
 from zoneinfo import ZoneInfo
@@ -20,7 +20,7 @@ from patronauth.domain.terminals import Terminal
 from patronauth.presentation.i18n import DEFAULT_LANGUAGE, render
 from patronauth.services import selfservice
 from patronauth.services.interfaces import Ports
-from patronauth.services.selfservice import ItemList, LendingAnswer, PatronAnswer
+from patronauth.services.selfservice import ItemList, LendingAnswer, PatronAnswer, StatusReads
 from patronauth.services.terminals import TerminalAccounts, terminal_login
 from patronauth.sip2.fields import circulation_status, currency_code, patron_status
 from patronauth.sip2.messages import (
@@ -103,6 +103,34 @@ class Answers(Answerer):
         }
 
     def answer(self, session: Session, msg: Message) -> Message | None:
+        return self._answer(session, msg)
+
+    def answer_each(
+        self, asked: Sequence[tuple[Session, Message]]
+    ) -> list[Message | Exception | None]:
+        # The 23s among them (quick ones: without PIN) read what they need together.
+        statuses = [
+            (session.terminal, msg.text("AA"))
+            for session, msg in asked
+            if msg.code == "23" and session.terminal is not None
+        ]
+        reads = None
+        if len(statuses) > 1:
+            try:
+                reads = selfservice.read_statuses(self.ports, statuses)
+            except Exception:  # each request then reads (and fails) alone
+                reads = None
+        replies: list[Message | Exception | None] = []
+        for session, msg in asked:
+            try:
+                replies.append(self._answer(session, msg, reads))
+            except Exception as error:  # handed back as this one's answer
+                replies.append(error)
+        return replies
+
+    def _answer(
+        self, session: Session, msg: Message, reads: StatusReads | None = None
+    ) -> Message | None:
         if msg.code == "93":
             try:
                 return self._login(session, msg)
@@ -117,6 +145,8 @@ class Answers(Answerer):
             return None
         session.terminal = terminal = current
         try:
+            if msg.code == "23":
+                return self._patron_status(session, terminal, msg, reads)
             return self._handlers[msg.code](session, terminal, msg)
         except Busy:
             # The hashing pool is full and nothing was done or counted: 96 asks the
@@ -208,9 +238,20 @@ class Answers(Answerer):
             ("BV", _money(answer.fines_owed) if answer.fines_owed else None),
         ]
 
-    def _patron_status(self, session: Session, terminal: Terminal, msg: Message) -> Message:
+    def _patron_status(
+        self,
+        session: Session,
+        terminal: Terminal,
+        msg: Message,
+        reads: StatusReads | None = None,
+    ) -> Message:
         answer = selfservice.patron_status(
-            self.ports, terminal, msg.text("AA"), self._pin(msg), source=session.source
+            self.ports,
+            terminal,
+            msg.text("AA"),
+            self._pin(msg),
+            source=session.source,
+            reads=reads,
         )
         language = self._language(answer.language, msg)
         return message(

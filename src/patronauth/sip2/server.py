@@ -5,11 +5,14 @@ answered one at a time per connection by `Answers.answer`, a blocking call (argo
 the database) run in a bounded thread pool so that one slow PIN check does not stall
 the other terminals. A request the answerer calls quick (a few reads, no secret
 checked, nothing written: a 23 without PIN) is answered on the event loop itself:
-handing it to a thread and its answer back cost more than its reads. While the loop
-waits for those reads it answers nothing else, so when they grow slow (a database
-across a network, or one stalled) quick requests go to the thread pool as well, until
-they are quick again (`QuickLane`). A connection idle longer than `idle_seconds` is
-closed.
+handing it to a thread and its answer back cost more than its reads. The quick requests
+that arrive in one turn of the loop (from every terminal whose request it has just
+read) are answered together (`Answerer.answer_each`), so that their reads are made once
+for all of them: one statement and one read of the attempt counter, not two round trips
+each. While the loop waits for those reads it answers nothing else, so when they grow
+slow (a database across a network, or one stalled) quick requests go to the thread pool
+as well, still together, until they are quick again (`QuickLane`). A connection idle
+longer than `idle_seconds` is closed.
 
 Every exchange is logged (logger `patronauth.sip2`) with the secret fields masked:
 patron PINs (AD), terminal passwords (CO, AC); personal data (names, addresses, e-mail,
@@ -20,9 +23,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import ssl
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +87,22 @@ class Answerer:
         handing it to a thread and its answer back costs more than the reads."""
         return False
 
+    def answer_each(
+        self, asked: Sequence[tuple[Session, Message]]
+    ) -> list[Message | Exception | None]:
+        """`answer` of each of `asked`, quick requests that arrived together, in order;
+        what one of them raises is its answer. An answerer may read for all at once."""
+        replies: list[Message | Exception | None] = []
+        for session, msg in asked:
+            try:
+                replies.append(self.answer(session, msg))
+            except Exception as error:  # handed back as this one's answer
+                replies.append(error)
+        return replies
+
+
+_Waiting = tuple[Session, Message, "asyncio.Future[Message | None]"]
+
 
 @dataclass(frozen=True)
 class ServerOptions:
@@ -91,18 +112,19 @@ class ServerOptions:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     shutdown_seconds: float = 10.0
-    # Quick answers stay on the event loop while they average at most this long.
+    # Quick answers stay on the event loop while their batches average at most this long.
     quick_seconds: float = 0.02
 
 
 class QuickLane:
     """Where quick requests (`Answerer.quick`) are answered: on the event loop while
-    their answers take on average at most `limit` seconds, in the thread pool once they
-    take longer, and on the loop again once the average is back under half of `limit`.
-    Each answer weighs `weight` in the average: with the server's 20 ms, one read
-    stalled for a fifth of a second or more moves the lane at once, while a quick
-    answer (well under a millisecond on loopback) that waited a few milliseconds for a
-    core or for the interpreter's cycle collector does not."""
+    the answers of those that arrived together take on average at most `limit` seconds
+    (the time the loop stops for them), in the thread pool once they take longer, and
+    on the loop again once the average is back under half of `limit`. Each such batch
+    weighs `weight` in the average: with the server's 20 ms, one read stalled for a
+    fifth of a second or more moves the lane at once, while a batch (a few milliseconds
+    for a hundred answers on loopback) that waited a few milliseconds for a core or for
+    the interpreter's cycle collector does not."""
 
     def __init__(self, limit: float, weight: float = 0.1) -> None:
         self.limit = limit
@@ -111,7 +133,8 @@ class QuickLane:
         self.on_loop = True
 
     def took(self, seconds: float) -> bool:
-        """Count one quick answer that took `seconds`; True when the lane changed."""
+        """Count one batch of quick answers that took `seconds`; True when the lane
+        changed."""
         self.average += self.weight * (seconds - self.average)
         was = self.on_loop
         if was and self.average > self.limit:
@@ -139,6 +162,7 @@ class Sip2Server:
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
         self._answering: set[asyncio.Task[None]] = set()
+        self._quick: list[_Waiting] = []  # quick requests to answer in this turn
         self._closing = False
 
     @property
@@ -288,14 +312,11 @@ class Sip2Server:
         assert task is not None
         self._answering.add(task)
         try:
-            quick = self.answerer.quick(msg)
-            if quick and self.quick_lane.on_loop:
-                reply, seconds = self._timed(session, msg)
+            if self.answerer.quick(msg):
+                reply = await self._quickly(session, msg)
             else:
                 loop = asyncio.get_running_loop()
-                reply, seconds = await loop.run_in_executor(self._pool, self._timed, session, msg)
-            if quick:
-                self._quick_took(seconds)
+                reply = await loop.run_in_executor(self._pool, self.answerer.answer, session, msg)
         except Exception:
             log.exception("SIP2 request %s failed; connection closed", masked(msg), extra=context)
             return None
@@ -313,10 +334,57 @@ class Sip2Server:
         log.info("SIP2 request %s; reply %s", masked(msg), masked(reply), extra=context)
         return reply
 
-    def _timed(self, session: Session, msg: Message) -> tuple[Message | None, float]:
+    async def _quickly(self, session: Session, msg: Message) -> Message | None:
+        """A quick request's answer, with those of every other quick request that
+        arrives in the same turn of the event loop: `_answer_quick_ones` answers them
+        together once the loop has read what every terminal sent."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Message | None] = loop.create_future()
+        if not self._quick:
+            loop.call_soon(self._answer_quick_ones)
+        self._quick.append((session, msg, future))
+        return await future
+
+    def _answer_quick_ones(self) -> None:
+        waiting, self._quick = self._quick, []
+        asked = [(session, msg) for session, msg, _ in waiting]
+        if self.quick_lane.on_loop:
+            self._quick_answered(waiting, *self._timed_each(asked))
+            return
+        done = asyncio.get_running_loop().run_in_executor(self._pool, self._timed_each, asked)
+        done.add_done_callback(functools.partial(self._quick_answered_in_pool, waiting))
+
+    def _timed_each(
+        self, asked: list[tuple[Session, Message]]
+    ) -> tuple[list[Message | Exception | None], float]:
         began = time.perf_counter()
-        reply = self.answerer.answer(session, msg)
-        return reply, time.perf_counter() - began
+        replies = self.answerer.answer_each(asked)
+        return replies, time.perf_counter() - began
+
+    def _quick_answered_in_pool(
+        self,
+        waiting: list[_Waiting],
+        done: asyncio.Future[tuple[list[Message | Exception | None], float]],
+    ) -> None:
+        failure = RuntimeError("thread pool shut down") if done.cancelled() else done.exception()
+        if failure is None:
+            self._quick_answered(waiting, *done.result())
+            return
+        for *_, future in waiting:
+            if not future.done():
+                future.set_exception(failure)
+
+    def _quick_answered(
+        self, waiting: list[_Waiting], replies: list[Message | Exception | None], seconds: float
+    ) -> None:
+        for (*_, future), reply in zip(waiting, replies, strict=True):
+            if future.done():  # its connection was closed meanwhile
+                continue
+            if isinstance(reply, Exception):
+                future.set_exception(reply)
+            else:
+                future.set_result(reply)
+        self._quick_took(seconds)
 
     def _quick_took(self, seconds: float) -> None:
         lane = self.quick_lane

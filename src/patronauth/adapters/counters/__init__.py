@@ -9,7 +9,7 @@ SQL one while Redis is unreachable (`resilient.py`).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import replace
 from typing import TypeVar
 
@@ -89,6 +89,13 @@ class StateCounter:
 
     def blocked_for(self, key: str, now: float) -> int:
         return blocked_for(self._read(key), now)
+
+    def blocked_for_each(self, keys: Collection[str], now: float) -> dict[str, int]:
+        return {key: blocked_for(state, now) for key, state in self._read_each(keys).items()}
+
+    def _read_each(self, keys: Collection[str]) -> dict[str, CounterState]:
+        """`_read` of each key; a store that can read many at once does so."""
+        return {key: self._read(key) for key in keys}
 
     def clear(self, key: str) -> None:
         self._update(key, lambda _state: (CounterState(), None))

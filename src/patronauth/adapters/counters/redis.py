@@ -14,6 +14,8 @@ memory and SQL stores, whose decisions are the domain's own functions.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from redis import Redis
 from redis.exceptions import WatchError
 
@@ -243,6 +245,13 @@ class RedisAttemptCounter(StateCounter):
 
     def _read(self, key: str) -> CounterState:
         return decode(self._redis.get(self._prefix + key))
+
+    def _read_each(self, keys: Collection[str]) -> dict[str, CounterState]:
+        ordered = list(keys)
+        if not ordered:
+            return {}
+        texts = self._redis.mget([self._prefix + key for key in ordered])
+        return {key: decode(text) for key, text in zip(ordered, texts, strict=True)}
 
     def clear(self, key: str) -> None:
         self._redis.delete(self._prefix + key)

@@ -19,6 +19,7 @@ import functools
 import logging
 import threading
 from collections import Counter
+from collections.abc import Collection
 
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
@@ -132,6 +133,15 @@ class ResilientAttemptCounter:
             except RedisError as error:
                 self._health.failed(error)
         return self._database.blocked_for(key, now)
+
+    def blocked_for_each(self, keys: Collection[str], now: float) -> dict[str, int]:
+        # As `blocked_for`, for many keys in one round trip.
+        if self._redis_usable():
+            try:
+                return self._redis.blocked_for_each(keys, now)
+            except RedisError as error:
+                self._health.failed(error)
+        return self._database.blocked_for_each(keys, now)
 
     def clear(self, key: str) -> None:
         self._database.clear(key)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date
 from typing import Any
 
@@ -25,7 +25,12 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from patronauth.adapters.storage import tables as t
 from patronauth.adapters.storage.driver import DriverQuery
-from patronauth.adapters.storage.repositories import FIND_BY_KEY, identifier_from, patron_from
+from patronauth.adapters.storage.repositories import (
+    FIND_BY_KEY,
+    PATRONS_WITH_CARDS,
+    identifier_from,
+    patron_from,
+)
 from patronauth.domain.circulation import (
     ACTIVE_HOLDS,
     Closure,
@@ -157,14 +162,13 @@ def _standing_query() -> Any:
     )
 
 
-def _found_with_standing_query() -> Any:
-    """The patrons behind a lockout key (as `SqlPatrons.find`), each row with its
-    patron's standing: the lookup and the standing in one statement (a 23 without PIN,
-    P4). The subqueries follow the row's patron and institution."""
+def _found_with_standing_query(cards: Any) -> Any:
+    """The patrons behind a lockout key (`cards`: `SqlPatrons.find`'s statement, or the
+    same for many keys), each row with its patron's standing: the lookup and the
+    standing in one statement (a 23 without PIN, P4). The subqueries follow the row's
+    patron and institution."""
     today = bindparam("today", type_=Date())
-    return FIND_BY_KEY.add_columns(
-        *_standing_columns(t.patrons.c.id, t.patrons.c.institution, today)
-    )
+    return cards.add_columns(*_standing_columns(t.patrons.c.id, t.patrons.c.institution, today))
 
 
 def _facts(row: Row[Any]) -> StandingFacts:
@@ -181,7 +185,11 @@ def _facts(row: Row[Any]) -> StandingFacts:
 
 _STANDING = _standing_query()
 # Every 23 without PIN (P4): run on the driver's cursor (`driver.py`).
-_FOUND_WITH_STANDING = DriverQuery(_found_with_standing_query())
+_FOUND_WITH_STANDING = DriverQuery(_found_with_standing_query(FIND_BY_KEY))
+# Many 23s without PIN that arrived together: one statement for all their keys.
+_FOUND_WITH_STANDING_EACH = _found_with_standing_query(
+    PATRONS_WITH_CARDS.where(t.identifiers.c.lookup_key.in_(bindparam("keys", expanding=True)))
+)
 
 
 class SqlLoans:
@@ -199,6 +207,22 @@ class SqlLoans:
     ) -> list[tuple[Patron, Identifier, StandingFacts]]:
         rows = _FOUND_WITH_STANDING.rows(self.conn, {"key": lookup_key, "today": today})
         return [(patron_from(row), identifier_from(row, "i_"), _facts(row)) for row in rows]
+
+    def found_with_standing_each(
+        self, lookup_keys: Collection[str], today: date
+    ) -> dict[str, list[tuple[Patron, Identifier, StandingFacts]]]:
+        found: dict[str, list[tuple[Patron, Identifier, StandingFacts]]] = {
+            key: [] for key in lookup_keys
+        }
+        if found:
+            rows = self.conn.execute(
+                _FOUND_WITH_STANDING_EACH, {"keys": list(found), "today": today}
+            )
+            for row in rows:
+                found[row.i_lookup_key].append(
+                    (patron_from(row), identifier_from(row, "i_"), _facts(row))
+                )
+        return found
 
     def open_loans(self, patron_id: int) -> list[Loan]:
         lo = t.loans

@@ -117,19 +117,16 @@ def credential_values(patron_id: int, credential: NewCredential) -> dict[str, An
 
 # Statements of every sign-in, built once: constructing them costs more than running
 # them on SQLite (P1).
-FIND_BY_KEY = (
-    select(
-        t.patrons,
-        t.identifiers.c.id.label("i_id"),
-        t.identifiers.c.patron_id.label("i_patron_id"),
-        t.identifiers.c.kind.label("i_kind"),
-        t.identifiers.c.value.label("i_value"),
-        t.identifiers.c.lookup_key.label("i_lookup_key"),
-        t.identifiers.c.status.label("i_status"),
-    )
-    .join(t.identifiers, t.identifiers.c.patron_id == t.patrons.c.id)
-    .where(t.identifiers.c.lookup_key == bindparam("key"))
-)
+PATRONS_WITH_CARDS = select(
+    t.patrons,
+    t.identifiers.c.id.label("i_id"),
+    t.identifiers.c.patron_id.label("i_patron_id"),
+    t.identifiers.c.kind.label("i_kind"),
+    t.identifiers.c.value.label("i_value"),
+    t.identifiers.c.lookup_key.label("i_lookup_key"),
+    t.identifiers.c.status.label("i_status"),
+).join(t.identifiers, t.identifiers.c.patron_id == t.patrons.c.id)
+FIND_BY_KEY = PATRONS_WITH_CARDS.where(t.identifiers.c.lookup_key == bindparam("key"))
 # A sign-in's card, the patron's credentials (two at most) and the count of the
 # institution's forced changes, in one statement.
 _CARD_HOLDERS = FIND_BY_KEY.add_columns(
