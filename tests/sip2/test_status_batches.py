@@ -203,3 +203,20 @@ def test_statuses_read_together_take_no_write_lock(library: App, terminal: Termi
     assert reads.found
     assert statements
     assert only_reads(statements)
+
+
+def test_a_batch_that_fails_as_a_whole_closes_its_connections_at_once(
+    library: App, server: Sip2Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fault outside any one request's answer fails each of them (its connection
+    closed, as for any failed request) rather than leaving them waiting."""
+
+    def broken(asked: Sequence[tuple[Session, Message]]) -> list[Message | Exception | None]:
+        raise RuntimeError("a fault in the batch")
+
+    with connect(server) as terminal, connect(server) as other:
+        monkeypatch.setattr(server.answerer, "answer_each", broken)
+        terminal.sock.settimeout(5)
+        terminal.send(patron_status(pin=None))
+        assert terminal.frame() == b""
+        assert other.ask(patron_status(pin="4567")).startswith(b"24")  # not a quick one

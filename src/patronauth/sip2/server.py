@@ -349,7 +349,12 @@ class Sip2Server:
         waiting, self._quick = self._quick, []
         asked = [(session, msg) for session, msg, _ in waiting]
         if self.quick_lane.on_loop:
-            self._quick_answered(waiting, *self._timed_each(asked))
+            try:
+                answered = self._timed_each(asked)
+            except Exception as error:  # not one request's: each of them fails with it
+                self._quick_failed(waiting, error)
+                return
+            self._quick_answered(waiting, *answered)
             return
         done = asyncio.get_running_loop().run_in_executor(self._pool, self._timed_each, asked)
         done.add_done_callback(functools.partial(self._quick_answered_in_pool, waiting))
@@ -369,7 +374,11 @@ class Sip2Server:
         failure = RuntimeError("thread pool shut down") if done.cancelled() else done.exception()
         if failure is None:
             self._quick_answered(waiting, *done.result())
-            return
+        else:
+            self._quick_failed(waiting, failure)
+
+    @staticmethod
+    def _quick_failed(waiting: list[_Waiting], failure: BaseException) -> None:
         for *_, future in waiting:
             if not future.done():
                 future.set_exception(failure)
