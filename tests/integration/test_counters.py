@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 from redis import Redis
+from sqlalchemy import event
 
 from patronauth.adapters.counters.memory import MemoryAttemptCounter
 from patronauth.adapters.counters.redis import RedisAttemptCounter
@@ -81,6 +83,27 @@ def test_the_blocks_of_many_keys_are_read_together(counter: AttemptCounter, key:
     assert together == {key: 34, failed_once: 0, "NEVER" + key: 0}
     assert together == {k: counter.blocked_for(k, T0 + 30) for k in keys}
     assert counter.blocked_for_each([], T0) == {}
+
+
+def test_the_database_reads_the_counts_of_many_keys_in_one_statement(database_url: str) -> None:
+    engine = make_engine(database_url)
+    counter = SqlAttemptCounter(engine)
+    key = f"21012345A-{uuid.uuid4().hex[:8]}"
+    ticket = admit(counter, T0, key)
+    assert isinstance(ticket, Admitted)
+    sent: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        sent.append(sql)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        together = counter.blocked_for_each([key, "A" + key, "B" + key], T0)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+        engine.dispose()
+    assert together == {key: 0, "A" + key: 0, "B" + key: 0}
+    assert len([sql for sql in sent if "attempt_counters" in sql]) == 1
 
 
 def test_successes_give_their_place_back(counter: AttemptCounter, key: str) -> None:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine, bindparam, delete, insert, select, update
@@ -27,6 +27,10 @@ _UPDATE = (
 )
 _DELETE = delete(table).where(table.c.key == bindparam("b_key"))
 _KEYS = select(table.c.key)
+# Many patron status requests at once: the counts of their cards in one statement.
+_READ_EACH = select(table.c.key, table.c.state).where(
+    table.c.key.in_(bindparam("b_keys", expanding=True))
+)
 
 
 class SqlAttemptCounter(StateCounter):
@@ -65,6 +69,14 @@ class SqlAttemptCounter(StateCounter):
     def _read(self, key: str) -> CounterState:
         with connect(self._engine) as conn:
             return decode(conn.execute(_READ, {"b_key": key}).scalar_one_or_none())
+
+    def _read_each(self, keys: Collection[str]) -> dict[str, CounterState]:
+        states = {key: CounterState() for key in keys}
+        if states:
+            with connect(self._engine) as conn:
+                for key, stored in conn.execute(_READ_EACH, {"b_keys": list(states)}):
+                    states[key] = decode(stored)
+        return states
 
     def keys(self) -> list[str]:
         """The identifiers with a count here (few: the SQL store backs Redis up)."""
