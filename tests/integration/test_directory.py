@@ -3,9 +3,14 @@ OpenLDAP server (StartTLS, generated CA); nothing of the PIN is stored here."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
+import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -246,6 +251,65 @@ def test_a_second_url_takes_over(slapd: PrivateSlapd, sqlite_url: str, tmp_path:
         assert attempt(app, "jchan", JCHAN_PIN).outcome is Outcome.OK
     finally:
         app.close()
+
+
+@contextmanager
+def echoing_server() -> Iterator[str]:
+    """A server that sends back whatever it is sent, as a connection to a dead local
+    port that the kernel joins to itself does: no LDAP message ever comes back."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def echo(conn: socket.socket) -> None:
+        with conn, contextlib.suppress(OSError):
+            while data := conn.recv(4096):
+                conn.sendall(data)
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=echo, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"ldap://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+
+
+def test_a_server_that_answers_no_ldap_is_a_directory_down(
+    slapd: PrivateSlapd, sqlite_url: str, tmp_path: Path
+) -> None:
+    """Not a crash of the sign-in: alone it is the directory unavailable (503 through
+    the API), and with a second URL the second answers."""
+    with echoing_server() as echo:
+        for urls, answered in ((f'["{echo}"]', False), (f'["{echo}", "{slapd.url}"]', True)):
+            folder = tmp_path / ("both" if answered else "echo")
+            env = deployment_env(
+                sqlite_url,
+                folder / "var",
+                PATRONAUTH_PROFILES_DIR=str(hku_profile(slapd, folder / "profiles", urls=urls)),
+                **{PASSWORD_VARIABLE: SERVICE_PASSWORD},
+            )
+            app = make_app(env)
+            try:
+                if not answered:  # the first of the two apps over the one database
+                    register_people(app)
+                if answered:
+                    assert attempt(app, "jchan", JCHAN_PIN).outcome is Outcome.OK
+                else:
+                    with pytest.raises(Unavailable) as refused:
+                        attempt(app, "jchan", JCHAN_PIN)
+                    assert refused.value.code == "directory.unavailable"
+            finally:
+                app.close()
 
 
 def test_a_missing_service_password_is_unavailable_not_a_fallback(

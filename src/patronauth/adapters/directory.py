@@ -42,6 +42,14 @@ class _Down(Exception):
     """A connection failed or the directory could not answer: try elsewhere or give up."""
 
 
+# What ldap3 raises when the bytes that come back are not an LDAP message (its decoder's
+# KeyError or IndexError, a ValueError): a server that is not a directory, or a
+# connection to a dead local port that the kernel joined to itself and that reads back
+# what it sent. The directory is then as good as down, never a crash of the sign-in.
+_NOT_LDAP = (LookupError, ValueError, TypeError)
+_FAILED = (LDAPException, OSError, *_NOT_LDAP)
+
+
 @dataclass
 class _Pools:
     searching: list[Connection] = field(default_factory=list)
@@ -114,7 +122,7 @@ class LdapDirectory:
                         raise _Down(f"base DN: {connection.result['description']}")
                     detail = "bound and searched the base DN"
                 probes.append(DirectoryProbe(url, True, detail, _since(started)))
-            except (_Down, LDAPException) as error:
+            except (_Down, *_FAILED) as error:
                 probes.append(DirectoryProbe(url, False, str(error), _since(started)))
             finally:
                 _close(connection)
@@ -138,7 +146,7 @@ class LdapDirectory:
             connection = self._take(config, pools, searching=searching)
             try:
                 result = work(connection)
-            except (_Down, LDAPException, OSError) as error:
+            except (_Down, *_FAILED) as error:
                 # Every pooled connection is suspect after one fails: rebuild them all.
                 log.warning("directory connection failed (%s); rebuilding the pool", error)
                 _close(connection)
@@ -211,7 +219,7 @@ class LdapDirectory:
                     raise _Down(f"{config.bind_password_env} is not set")
                 if not _bind_as(connection, config.bind_dn, password):
                     raise _Down("the service account's bind was refused")
-        except (LDAPException, OSError) as error:
+        except _FAILED as error:
             _close(connection)
             raise _Down(f"{type(error).__name__}: {error}") from None
         except _Down:
