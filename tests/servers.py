@@ -12,6 +12,7 @@ import contextlib
 import glob
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
@@ -34,8 +35,30 @@ def missing(what: str) -> None:
     pytest.skip(f"{message}; install it to run these tests")
 
 
+def _ephemeral_ports() -> tuple[int, int]:
+    """The ports the kernel gives outgoing connections (Linux's range, else its default)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
+    """A free loopback port below the kernel's range for outgoing connections. A
+    connection to a port of that range where nothing listens (a private server the test
+    has killed) may be given that very port as its own and be joined to itself, reading
+    back what it sent; a port below the range never is."""
+    low, _ = _ephemeral_ports()
+    for _ in range(100):
+        port = random.randrange(max(1024, low - 12_000), low)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # taken
+            return port
+    with socket.socket() as probe:  # none found below the range: any free one
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import httpx
@@ -10,17 +9,11 @@ import pytest
 
 from patronauth.asgi import create
 from patronauth.services.sessions import issue_token
+from tests.servers import free_port as closed_port
 from tests.support import make_app
 from tests.support import test_env as deployment_env
 
 pytestmark = pytest.mark.anyio
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def test_a_database_that_does_not_answer_gives_503(tmp_path: Path) -> None:

@@ -5,7 +5,6 @@ Playwright). Without Chromium these tests skip, saying why; under CI=true they f
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
+from tests.servers import free_port
 from tests.support import test_env
 
 CHROMIUM = Path(os.environ.get("PATRONAUTH_TEST_CHROMIUM", "/usr/bin/chromium"))
@@ -42,12 +42,6 @@ def missing(what: str, why: str) -> None:
     if IN_CI:
         pytest.fail(f"{message}; CI=true requires it", pytrace=False)
     pytest.skip(f"{message}; install it (apt-get install chromium) to run the browser tests")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import re
 import smtplib
-import socket
 import stat
 from collections.abc import Iterator
 from dataclasses import replace
@@ -32,6 +31,7 @@ from patronauth.services.resets import (
     request_reset,
     revert_to_default,
 )
+from tests.servers import free_port
 from tests.support import TEST_PEPPER, attempt, make_app, register
 from tests.support import test_env as deployment_env
 
@@ -57,13 +57,6 @@ class Mailbox:
             assert isinstance(message, EmailMessage)
             parsed.append(message)
         return parsed
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ from patronauth.services.credentials import ChangeRequest, change_secret
 from patronauth.services.terminals import add_terminal
 from patronauth.sip2.messages import Message
 from patronauth.sip2.server import Session, Sip2Server
+from tests.servers import free_port
 from tests.sip2.conftest import (
     PATRON,
     PIN,
@@ -179,12 +180,6 @@ def test_shutdown_closes_open_connections(library: App) -> None:
         assert raw.ask(login_frame()).startswith(b"941")
     assert raw.closed()
     terminal.close()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.mark.parametrize("processes", [1, 2])
