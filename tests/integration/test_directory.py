@@ -285,7 +285,7 @@ def echoing_server() -> Iterator[str]:
 
 
 def test_a_server_that_answers_no_ldap_is_a_directory_down(
-    slapd: PrivateSlapd, sqlite_url: str, tmp_path: Path
+    slapd: PrivateSlapd, sqlite_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Not a crash of the sign-in: alone it is the directory unavailable (503 through
     the API), and with a second URL the second answers."""
@@ -305,9 +305,10 @@ def test_a_server_that_answers_no_ldap_is_a_directory_down(
                 if answered:
                     assert attempt(app, "jchan", JCHAN_PIN).outcome is Outcome.OK
                 else:
-                    with pytest.raises(Unavailable) as refused:
+                    with caplog.at_level(logging.ERROR), pytest.raises(Unavailable) as refused:
                         attempt(app, "jchan", JCHAN_PIN)
                     assert refused.value.code == "directory.unavailable"
+                    assert f"{echo}: not an LDAP answer" in caplog.text
             finally:
                 app.close()
 

@@ -221,7 +221,9 @@ class LdapDirectory:
                     raise _Down("the service account's bind was refused")
         except _FAILED as error:
             _close(connection)
-            raise _Down(f"{type(error).__name__}: {error}") from None
+            said = f"{type(error).__name__}: {error}"
+            down = f"not an LDAP answer ({said})" if isinstance(error, _NOT_LDAP) else said
+            raise _Down(down) from None
         except _Down:
             _close(connection)
             raise
