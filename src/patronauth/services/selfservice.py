@@ -202,6 +202,9 @@ _CHECKS = {
 }
 
 
+_Rows = list[tuple[Patron, Identifier, StandingFacts]]
+
+
 @dataclass(frozen=True)
 class StatusReads:
     """What the patron status requests without PIN of many terminals read, read for all
@@ -209,11 +212,15 @@ class StatusReads:
     and lockout key the cards with their patrons' standing on it, and by lockout key the
     seconds left of a block. A request whose reads are not here reads them itself."""
 
-    today: dict[str, date] = field(default_factory=dict)
-    found: dict[tuple[date, str], list[tuple[Patron, Identifier, StandingFacts]]] = field(
-        default_factory=dict
-    )
-    blocked: dict[str, int] = field(default_factory=dict)
+    today: dict[str, date]
+    found: dict[tuple[date, str], _Rows]
+    blocked: dict[str, int]
+
+    def standing_rows(self, institution: str, identifier: str) -> tuple[date, _Rows] | None:
+        """The library's date and the rows read for `identifier` at `institution`."""
+        today = self.today.get(institution)
+        rows = None if today is None else self.found.get((today, lockout_key(identifier)))
+        return None if today is None or rows is None else (today, rows)
 
 
 def read_statuses(ports: Ports, asked: Iterable[tuple[Terminal, str]]) -> StatusReads:
@@ -221,7 +228,7 @@ def read_statuses(ports: Ports, asked: Iterable[tuple[Terminal, str]]) -> Status
     one statement per library date (one, unless institutions' dates differ) and one
     read of the attempt counter, instead of two round trips for each. A card that is
     not one (no lockout key) is left out: its request reads nothing."""
-    reads = StatusReads()
+    today: dict[str, date] = {}
     keys: dict[date, set[str]] = {}
     for terminal, identifier in asked:
         try:
@@ -229,19 +236,19 @@ def read_statuses(ports: Ports, asked: Iterable[tuple[Terminal, str]]) -> Status
         except InvalidInput:
             continue
         institution = terminal.institution
-        today = reads.today.get(institution)
-        if today is None:
-            today = reads.today[institution] = library_today(ports, ports.profiles.get(institution))
-        keys.setdefault(today, set()).add(key)
-    if not keys:
-        return reads
-    with ports.read() as uow:
-        for today, of_day in keys.items():
-            for key, rows in uow.loans.found_with_standing_each(of_day, today).items():
-                reads.found[(today, key)] = rows
+        if institution not in today:
+            today[institution] = library_today(ports, ports.profiles.get(institution))
+        keys.setdefault(today[institution], set()).add(key)
+    found: dict[tuple[date, str], _Rows] = {}
+    if keys:
+        with ports.read() as uow:
+            for day, of_day in keys.items():
+                for key, rows in uow.loans.found_with_standing_each(of_day, day).items():
+                    found[(day, key)] = rows
     every = set().union(*keys.values())
-    reads.blocked.update(ports.counter.blocked_for_each(every, ports.clock.now().timestamp()))
-    return reads
+    now = ports.clock.now().timestamp()
+    blocked = ports.counter.blocked_for_each(every, now) if every else {}
+    return StatusReads(today, found, blocked)
 
 
 def _find(
@@ -262,9 +269,9 @@ def _find(
                 )
             return found, None
         institution = terminal.institution
-        today = reads.today.get(institution) if reads else None
-        rows = reads.found.get((today, lockout_key(identifier))) if reads and today else None
-        if today is not None and rows is not None:
+        read = reads.standing_rows(institution, identifier) if reads else None
+        if read is not None:
+            today, rows = read
             match = patron_standing_in(rows, ports.profiles, identifier, institution=institution)
         else:
             today = library_today(ports, ports.profiles.get(institution))

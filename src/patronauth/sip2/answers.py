@@ -32,7 +32,7 @@ from patronauth.sip2.messages import (
     sip_date,
     yes_no,
 )
-from patronauth.sip2.server import Answerer, Session
+from patronauth.sip2.server import Answerer, Session, each_answered
 
 PROTOCOL_VERSION = "2.00"
 BUSY = Message("96")
@@ -120,13 +120,7 @@ class Answers(Answerer):
                 reads = selfservice.read_statuses(self.ports, statuses)
             except Exception:  # each request then reads (and fails) alone
                 reads = None
-        replies: list[Message | Exception | None] = []
-        for session, msg in asked:
-            try:
-                replies.append(self._answer(session, msg, reads))
-            except Exception as error:  # handed back as this one's answer
-                replies.append(error)
-        return replies
+        return each_answered(asked, lambda session, msg: self._answer(session, msg, reads))
 
     def _answer(
         self, session: Session, msg: Message, reads: StatusReads | None = None

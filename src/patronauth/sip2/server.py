@@ -27,7 +27,7 @@ import functools
 import logging
 import ssl
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,13 +92,21 @@ class Answerer:
     ) -> list[Message | Exception | None]:
         """`answer` of each of `asked`, quick requests that arrived together, in order;
         what one of them raises is its answer. An answerer may read for all at once."""
-        replies: list[Message | Exception | None] = []
-        for session, msg in asked:
-            try:
-                replies.append(self.answer(session, msg))
-            except Exception as error:  # handed back as this one's answer
-                replies.append(error)
-        return replies
+        return each_answered(asked, self.answer)
+
+
+def each_answered(
+    asked: Sequence[tuple[Session, Message]],
+    answer: Callable[[Session, Message], Message | None],
+) -> list[Message | Exception | None]:
+    """`answer` of each request in order; what one of them raises is its answer."""
+    replies: list[Message | Exception | None] = []
+    for session, msg in asked:
+        try:
+            replies.append(answer(session, msg))
+        except Exception as error:  # handed back as this one's answer
+            replies.append(error)
+    return replies
 
 
 _Waiting = tuple[Session, Message, "asyncio.Future[Message | None]"]
