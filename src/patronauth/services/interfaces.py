@@ -8,7 +8,7 @@ docs/architecture.md, "Ports and their twins").
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -626,9 +626,10 @@ class Registry(Protocol):
     def existing(self, barcodes: Sequence[str]) -> dict[str, KnownBarcode]:
         """The patrons already holding any of these barcodes (current or replaced)."""
 
-    def fingerprints(self, institution: str) -> dict[str, str]:
+    def fingerprints(self, institution: str) -> Iterator[tuple[str, str]]:
         """The fingerprint of the feed line each current card of the institution was
-        last created or updated from, with that card's barcode; one query."""
+        last created or updated from, with that card's barcode; one query, its rows
+        streamed while the unit of work is open (the caller keeps what it needs)."""
 
     def upsert(self, rows: Sequence[RegistryRow]) -> RegistryBatchResult:
         """Insert new patrons and update known ones; each row's fingerprint is kept

@@ -492,6 +492,10 @@ class RawRows(Protocol):
 
 
 _LINE_STAMP = "registry-line/1"
+# A card on record is found by the first 22 base64 characters of its line's MAC (132
+# bits, HMAC-SHA256 truncated): two different lines share them with a chance of one
+# in 2**132 a pair, below 10**-25 for a feed of ten million lines against as many cards.
+_SHORT_MAC = 22
 
 
 class LineStamp:
@@ -514,6 +518,10 @@ class LineStamp:
         self._salt = f"registry/{profile.id}"
         rules = hashlib.sha256(_import_rules(profile).encode("utf-8")).hexdigest()
         self._prefix = "\x1f".join((_LINE_STAMP, profile.id, rules, layout, ""))
+        # What every fingerprint made here begins with (the digest's scheme, the pepper
+        # key's id and the salt); the MAC follows the last colon (base64url has none).
+        sample = digests.keyed("", salt=self._salt)
+        self._head = sample[: sample.rindex(":") + 1]
 
     def __call__(self, raw: bytes) -> str:
         raw = raw.rstrip(b"\r\n")
@@ -524,6 +532,19 @@ class LineStamp:
             # every line that is not (they are refused for a NUL too).
             line = "\0" + raw.hex()
         return self._digests.keyed(self._prefix + line, salt=self._salt)
+
+    def short(self, fingerprint: str) -> str:
+        """The first `_SHORT_MAC` characters of a fingerprint's MAC (`on_record`)."""
+        start = len(self._head)
+        return fingerprint[start : start + _SHORT_MAC]
+
+    def on_record(self, fingerprints: Iterable[tuple[str, str]]) -> dict[str, str]:
+        """The cards on record by the short form of the fingerprint of the line each was
+        last written from: a re-import holds one entry per card, in a third less memory
+        than the whole fingerprints (P3). Fingerprints made under another pepper key,
+        which no line stamped now can match, are left out."""
+        head, start, end = self._head, len(self._head), len(self._head) + _SHORT_MAC
+        return {f[start:end]: barcode for f, barcode in fingerprints if f.startswith(head)}
 
 
 def _import_rules(profile: Profile) -> str:
@@ -668,12 +689,12 @@ def _work(
     if isinstance(rows, RawRows):
         stamp = LineStamp(ports.hasher.digester(), profile, rows.layout())
         with ports.read() as uow:
-            on_record = uow.registry.fingerprints(profile.id)
+            on_record = stamp.on_record(uow.registry.fingerprints(profile.id))
         parse = rows.parser()
         if not on_record:
-            # No line can be skipped (the institution's first import): each line is
-            # fingerprinted where it is checked, off this process, the import's
-            # bottleneck (P3).
+            # No line can be skipped (the institution's first import, or the first
+            # under a new pepper key): each line is fingerprinted where it is checked,
+            # off this process, the import's bottleneck (P3).
             for lines in rows.raw_batches(size):
                 args = (parse, stamp, lines, _uids(ports, lines))
                 yield _Batch(len(lines), len(lines), _check_lines, args)
@@ -684,7 +705,9 @@ def _work(
             fresh: RawLines = []
             batch_stamps: dict[int, str] = {}
             for (line, raw), fingerprint in zip(lines, stamps, strict=True):
-                barcode = on_record.get(fingerprint)
+                # A card's entry goes once its line is met: a second line equal to it
+                # is checked, then refused as a duplicate, as any repeated barcode.
+                barcode = on_record.pop(stamp.short(fingerprint), None)
                 if barcode is not None:
                     skipped.append((line, barcode, _UNCHANGED, None))
                 else:

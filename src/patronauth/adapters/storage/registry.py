@@ -11,7 +11,7 @@ stored exactly as the row-at-a-time repositories store them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -247,7 +247,7 @@ class SqlRegistry:
                 )
         return known
 
-    def fingerprints(self, institution: str) -> dict[str, str]:
+    def fingerprints(self, institution: str) -> Iterator[tuple[str, str]]:
         i, p = t.identifiers, t.patrons
         query = (
             select(i.c.registry_fingerprint, i.c.value)
@@ -258,7 +258,7 @@ class SqlRegistry:
                 i.c.registry_fingerprint.is_not(None),
             )
         )
-        return dict(self.conn.execute(query).all())
+        yield from self.conn.execute(query)
 
     def after_bulk_load(self) -> None:
         # PostgreSQL plans from statistics that autovacuum refreshes a while after a
