@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from patronauth.adapters.clock import ManualClock
 from patronauth.adapters.storage.catalogue import SqlCatalogue
@@ -39,6 +39,7 @@ from tests.support import STAFF, START, make_app, register
 pytestmark = pytest.mark.postgres
 
 REPEAT = 8
+GATE_SECONDS = 30  # a gate that never opens (a transaction stuck behind another) fails
 STAGGER = [(0, 0), (0.001, 0), (0, 0.001), (0.002, 0), (0, 0.002), (0.004, 0), (0, 0.004), (0, 0)]
 DAY = 86400
 
@@ -72,6 +73,39 @@ class SlowLockUnitOfWork(SqlUnitOfWork):
         return self
 
 
+class GatedCatalogue(SqlCatalogue):
+    """Takes a title's lock only once every gate is open: the transactions the test lets
+    go first have committed, however the scheduler ran them (a fixed wait, as
+    `SlowLockCatalogue`'s, is too short on a busy machine)."""
+
+    def __init__(self, conn: Connection, gates: Sequence[threading.Event]) -> None:
+        super().__init__(conn)
+        self._gates = gates
+
+    def _wait(self) -> None:
+        for gate in self._gates:
+            gate.wait(GATE_SECONDS)
+
+    def lock_title(self, title_id: int) -> None:
+        self._wait()
+        super().lock_title(title_id)
+
+    def lock_titles(self, title_ids: Sequence[int]) -> None:
+        self._wait()
+        super().lock_titles(title_ids)
+
+
+class GatedUnitOfWork(SqlUnitOfWork):
+    def __init__(self, engine: Engine, gates: Sequence[threading.Event]) -> None:
+        super().__init__(engine)
+        self._gates = gates
+
+    def __enter__(self) -> GatedUnitOfWork:
+        super().__enter__()
+        self.catalogue = GatedCatalogue(self._conn, self._gates)
+        return self
+
+
 def _empty(url: str) -> None:
     engine = make_engine(url)
     names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
@@ -92,6 +126,24 @@ def slow(app: App) -> App:
     """The same deployment, whose title locks are slow to take."""
     engine: Engine = app.engine
     return replace(app, ports=replace(app.ports, uow=lambda: SlowLockUnitOfWork(engine)))
+
+
+def gated(app: App, *gates: threading.Event) -> App:
+    """The same deployment, whose title locks wait until every gate is open."""
+    engine: Engine = app.engine
+    return replace(app, ports=replace(app.ports, uow=lambda: GatedUnitOfWork(engine, gates)))
+
+
+def opening(gate: threading.Event, action: Callable[[], Any]) -> Callable[[], Any]:
+    """`action`, opening `gate` once it is done (committed or refused)."""
+
+    def run() -> Any:
+        try:
+            return action()
+        finally:
+            gate.set()
+
+    return run
 
 
 def together(*actions: Callable[[], Any]) -> list[Any]:
@@ -291,13 +343,17 @@ def test_renew_all_racing_a_reservation_and_another_renew_all(shared: App, round
     for card, items in ((f"HKPL5{round_}01", (a[0], b[0])), (f"HKPL5{round_}02", (b[1], a[1]))):
         for lent in items:
             checkout(shared.ports, card, lent.barcode, actor=STAFF, channel="staff")
-    # Even rounds: the renewals are slow to lock, the reservation comes first; odd rounds:
-    # the reservation is slow to lock, the renewals come first.
-    renewing, reserving = (slow(shared), shared) if round_ % 2 == 0 else (shared, slow(shared))
+    # Even rounds: the renewals lock their titles only once the reservation is placed;
+    # odd rounds: the reservation locks its title only once both renewals are done.
+    reserved, renewed = threading.Event(), (threading.Event(), threading.Event())
+    if round_ % 2 == 0:
+        renewing, reserving = gated(shared, reserved), shared
+    else:
+        renewing, reserving = shared, gated(shared, *renewed)
     first, second, placed = together(
-        lambda: renew_all(renewing.ports, one, channel="web"),
-        lambda: renew_all(renewing.ports, two, channel="web"),
-        after(0.05, reserve(reserving, reader, a[0].title_id)),
+        opening(renewed[0], lambda: renew_all(renewing.ports, one, channel="web")),
+        opening(renewed[1], lambda: renew_all(renewing.ports, two, channel="web")),
+        after(0.05, opening(reserved, reserve(reserving, reader, a[0].title_id))),
     )
     assert isinstance(placed, Hold)
     assert hold(shared, placed.id).status is HoldStatus.WAITING
